@@ -1,0 +1,124 @@
+// Command sandrun runs untrusted code in a sandbox. This file is the thin
+// entry: it dispatches to one file per subcommand and is the only place
+// that calls os.Exit.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// command is one subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, env *cliEnv, args []string) error
+}
+
+// cliEnv is what a subcommand may touch: no globals.
+type cliEnv struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"run":       {"run a snippet in a sandbox", cmdRun},
+		"languages": {"list the languages this host can run, with versions and paths", cmdLanguages},
+		"version":   {"print the version", cmdVersion},
+	}
+}
+
+// usageError is a bad command line; it exits 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// exitError carries a specific exit code out of a subcommand.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func main() {
+	if handled, code := childMain(os.Args); handled {
+		os.Exit(code)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// Main runs one command line and returns the exit code.
+func Main(ctx context.Context, env *cliEnv, args []string) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(env.stderr, cmds)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(env.stderr, "sandrun: unknown command %q\n", args[0])
+		printUsage(env.stderr, cmds)
+		return 2
+	}
+	err := c.run(ctx, env, args[1:])
+	var ue *usageError
+	var ee *exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ue):
+		fmt.Fprintf(env.stderr, "sandrun %s: %s\n", args[0], ue.msg)
+		return 2
+	default:
+		fmt.Fprintf(env.stderr, "sandrun %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func printUsage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "usage: sandrun COMMAND [flags]\n\ncommands:")
+	var names []string
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nrun 'sandrun COMMAND -h' for a command's flags")
+}
+
+func cmdVersion(_ context.Context, env *cliEnv, _ []string) error {
+	fmt.Fprintln(env.stdout, "sandrun", version)
+	return nil
+}
+
+// childMain dispatches the hidden re-exec roles (sandrun re-executing
+// itself as a jail init or a Starlark runtime). Backends that need a child
+// role add a case here; the first argument is "__child" and the second the
+// role.
+func childMain(args []string) (bool, int) {
+	if len(args) < 3 || args[1] != "__child" {
+		return false, 0
+	}
+	switch args[2] {
+	default:
+		fmt.Fprintf(os.Stderr, "sandrun: unknown child role %q\n", args[2])
+		return true, 70
+	}
+}

@@ -1,0 +1,122 @@
+package lang
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// resolve follows symlinks so that the jail binds the real file.
+func resolve(p string) (string, error) {
+	r, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Abs(r)
+}
+
+// pythonSpec asks the interpreter itself for its executable and prefix, so
+// shims (pyenv's is a shell script) resolve to the real binary.
+func pythonSpec() Spec {
+	const probe = `import sys, json; print(json.dumps({"exe": sys.executable, "prefix": sys.prefix, "base_prefix": sys.base_prefix, "version": sys.version.split()[0]}))`
+	return Spec{
+		Name:       "python",
+		Candidates: []string{"python3", "python"},
+		FileName:   "main.py",
+		Probe: func(ctx context.Context, exe string) (*Language, error) {
+			var p struct {
+				Exe, Prefix, BasePrefix, Version string
+			}
+			var raw map[string]string
+			if err := probeJSON(ctx, exe, []string{"-c", probe}, &raw); err != nil {
+				return nil, err
+			}
+			p.Exe, p.Prefix, p.BasePrefix, p.Version = raw["exe"], raw["prefix"], raw["base_prefix"], raw["version"]
+			if p.Exe == "" {
+				return nil, fmt.Errorf("python did not report sys.executable")
+			}
+			real, err := resolve(p.Exe)
+			if err != nil {
+				return nil, err
+			}
+			l := &Language{
+				Version:     p.Version,
+				Interpreter: real,
+				Prefix:      p.BasePrefix,
+				// -E: ignore PYTHON* variables; -s: no user site; -B: no
+				// .pyc writes; -u: unbuffered, so output printed before a
+				// kill is not lost and streaming sees it as it comes.
+				Argv:              []string{real, "-E", "-s", "-B", "-u", "{file}"},
+				AddressSpaceLimit: true,
+				OOMMarkers:        []string{"MemoryError"},
+			}
+			for _, pre := range []string{p.Prefix, p.BasePrefix} {
+				if pre != "" && pre != "/usr" && !strings.HasPrefix(pre, "/usr/") {
+					l.Paths = append(l.Paths, pre)
+				}
+			}
+			if !strings.HasPrefix(real, "/usr/") {
+				l.Paths = append(l.Paths, filepath.Dir(real))
+			}
+			return l, nil
+		},
+	}
+}
+
+func javascriptSpec() Spec {
+	const probe = `console.log(JSON.stringify({exe: process.execPath, version: process.version.replace(/^v/, "")}))`
+	return Spec{
+		Name:       "javascript",
+		Candidates: []string{"node", "nodejs"},
+		FileName:   "main.js",
+		Probe: func(ctx context.Context, exe string) (*Language, error) {
+			var raw map[string]string
+			if err := probeJSON(ctx, exe, []string{"-e", probe}, &raw); err != nil {
+				return nil, err
+			}
+			real, err := resolve(raw["exe"])
+			if err != nil {
+				return nil, err
+			}
+			l := &Language{
+				Version:     raw["version"],
+				Interpreter: real,
+				// V8 sizes its heap from the flag; the memory limit is
+				// applied here because RLIMIT_AS breaks V8's reservations.
+				Argv:              []string{real, "--max-old-space-size={heap_mib}", "{file}"},
+				AddressSpaceLimit: false,
+				OOMMarkers:        []string{"JavaScript heap out of memory", "Fatal process out of memory", "Reached heap limit"},
+			}
+			if !strings.HasPrefix(real, "/usr/") {
+				l.Paths = append(l.Paths, filepath.Dir(filepath.Dir(real)))
+			}
+			return l, nil
+		},
+	}
+}
+
+func bashSpec() Spec {
+	return Spec{
+		Name:       "bash",
+		Candidates: []string{"bash"},
+		FileName:   "main.sh",
+		Probe: func(ctx context.Context, exe string) (*Language, error) {
+			var raw map[string]string
+			if err := probeJSON(ctx, exe, []string{"-c", `printf '{"version":"%s"}' "${BASH_VERSION%%(*}"`}, &raw); err != nil {
+				return nil, err
+			}
+			real, err := resolve(exe)
+			if err != nil {
+				return nil, err
+			}
+			return &Language{
+				Version:           raw["version"],
+				Interpreter:       real,
+				Argv:              []string{real, "{file}"},
+				AddressSpaceLimit: true,
+				OOMMarkers:        []string{"xmalloc: cannot allocate", "Cannot allocate memory"},
+			}, nil
+		},
+	}
+}

@@ -1,0 +1,135 @@
+package sandrun
+
+import "time"
+
+// Status is the outcome of a run. It is a value, not an error: a program
+// that hits its memory limit is a normal, reported outcome. Only
+// StatusInternalError means the sandbox itself failed.
+type Status string
+
+// The statuses, exactly as the contract in docs/ARCHITECTURE.md lists them.
+const (
+	StatusOK            Status = "ok"              // exited 0
+	StatusExitError     Status = "exit_error"      // exited non-zero
+	StatusTimeout       Status = "timeout"         // wall-clock limit
+	StatusCPULimit      Status = "cpu_limit"       // CPU-time limit
+	StatusMemoryLimit   Status = "memory_limit"    // memory limit (OOM kill or allocation failure)
+	StatusOutputLimit   Status = "output_limit"    // stdout or stderr cap exceeded
+	StatusFileSizeLimit Status = "file_size_limit" // a file grew past the file-size limit
+	StatusSignaled      Status = "signaled"        // killed by a signal sandrun did not send
+	StatusCompileError  Status = "compile_error"   // the code does not parse or compile
+	StatusRejected      Status = "rejected"        // refused before running: bad request, static limits
+	StatusInternalError Status = "internal_error"  // the sandbox failed; fail closed
+)
+
+// AllStatuses lists every status, in documentation order.
+func AllStatuses() []Status {
+	return []Status{
+		StatusOK, StatusExitError, StatusTimeout, StatusCPULimit, StatusMemoryLimit,
+		StatusOutputLimit, StatusFileSizeLimit, StatusSignaled, StatusCompileError,
+		StatusRejected, StatusInternalError,
+	}
+}
+
+// Result is what every backend returns. JSON field names are the public
+// contract (snake_case) shared by the CLI, the HTTP API and MCP.
+type Result struct {
+	ID       string `json:"id"`
+	Backend  string `json:"backend"`
+	Language string `json:"language"`
+	Status   Status `json:"status"`
+	Success  bool   `json:"success"`
+	// ExitCode is the program's exit code, or -1 when it did not exit
+	// normally (killed by a signal, never started).
+	ExitCode int `json:"exit_code"`
+	// Signal names the signal that ended the program ("SIGKILL"), if any.
+	Signal string `json:"signal,omitempty"`
+	// Error is a message a person understands; empty when Status is ok.
+	Error string `json:"error,omitempty"`
+
+	Stdout          string `json:"stdout"`
+	Stderr          string `json:"stderr"`
+	StdoutTruncated bool   `json:"stdout_truncated"`
+	StderrTruncated bool   `json:"stderr_truncated"`
+
+	Sanitized  bool        `json:"sanitized"`
+	Detections []Detection `json:"detections"`
+
+	Usage     Usage          `json:"usage"`
+	Files     []OutputFile   `json:"files,omitempty"`
+	Variables map[string]any `json:"variables,omitempty"`
+
+	// Downgrades lists protections an operator explicitly turned off for
+	// this run. Empty on a fully protected run.
+	Downgrades []string `json:"downgrades,omitempty"`
+	// Warnings are notes about the run that are not failures (for
+	// example: auto fell back to a weaker tier).
+	Warnings []string `json:"warnings,omitempty"`
+
+	CodeSHA256 string    `json:"code_sha256"`
+	StartedAt  time.Time `json:"started_at"`
+}
+
+// Usage is what the run consumed.
+type Usage struct {
+	WallMs          int64 `json:"wall_ms"`
+	CPUMs           int64 `json:"cpu_ms"`
+	MemoryPeakBytes int64 `json:"memory_peak_bytes"`
+}
+
+// Detection reports that the sanitizer redacted something. It never
+// carries the secret itself.
+type Detection struct {
+	Rule   string `json:"rule"`
+	Stream string `json:"stream"` // "stdout", "stderr" or a file name
+	Count  int    `json:"count"`
+}
+
+// OutputFile is a file collected from the work directory after the run.
+type OutputFile struct {
+	Name      string `json:"name"`
+	Size      int64  `json:"size"`
+	SHA256    string `json:"sha256"`
+	Content   []byte `json:"content"` // base64 in JSON
+	Truncated bool   `json:"truncated,omitempty"`
+}
+
+// Finish sets Success from Status and, when the backend left Error empty,
+// a default human message for the status. Backends call it last.
+func (r *Result) Finish() {
+	r.Success = r.Status == StatusOK
+	if r.Error == "" && r.Status != StatusOK {
+		r.Error = DefaultMessage(r.Status)
+	}
+	if r.Detections == nil {
+		r.Detections = []Detection{}
+	}
+}
+
+// DefaultMessage is the human message used when a backend has nothing more
+// specific to say.
+func DefaultMessage(s Status) string {
+	switch s {
+	case StatusExitError:
+		return "the program exited with a non-zero code"
+	case StatusTimeout:
+		return "the program ran past its wall-clock limit and was killed"
+	case StatusCPULimit:
+		return "the program used more CPU time than its limit and was killed"
+	case StatusMemoryLimit:
+		return "the program ran out of its memory limit"
+	case StatusOutputLimit:
+		return "the program wrote more output than its limit and was killed"
+	case StatusFileSizeLimit:
+		return "the program tried to write a file larger than its file-size limit"
+	case StatusSignaled:
+		return "the program was killed by a signal"
+	case StatusCompileError:
+		return "the code could not be compiled"
+	case StatusRejected:
+		return "the request was refused before running"
+	case StatusInternalError:
+		return "the sandbox failed; the code was not run or its run was stopped"
+	}
+	return ""
+}
