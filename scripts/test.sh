@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export SANDRUN_ROOT="$PWD"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+# Strict: a test whose dependency (dockerd, runsc, PostgreSQL, npm
+# packages...) is missing fails instead of skipping. Setup fragments
+# install and start every dependency first.
+export SANDRUN_TEST_STRICT=1
 
 cleanups=()
 on_exit() { cleanups+=("$*"); }
