@@ -55,3 +55,17 @@ type LaunchExit struct {
 type Launcher interface {
 	Launch(ctx context.Context, spec *LaunchSpec) (Launched, error)
 }
+
+// Diagnostic is one line of `sandrun doctor`: a host capability or a
+// dependency, whether it works, and why not.
+type Diagnostic struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// Diagnoser is implemented by backends (and stores) that can explain the
+// host to `sandrun doctor`.
+type Diagnoser interface {
+	Diagnose(ctx context.Context) []Diagnostic
+}

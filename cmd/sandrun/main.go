@@ -34,6 +34,7 @@ func commands() map[string]command {
 		"run":       {"run a snippet in a sandbox", cmdRun},
 		"languages": {"list the languages this host can run, with versions and paths", cmdLanguages},
 		"version":   {"print the version", cmdVersion},
+		"bench":     {"measure tiers against their baselines in the same run", cmdBench},
 	}
 }
 

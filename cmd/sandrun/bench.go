@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strings"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/benchkit"
+)
+
+// benchScenario measures one figure of docs/performance against its
+// baseline in the same run. Each tier adds its scenario in its own file
+// and one line in benchScenarios.
+type benchScenario func(ctx context.Context, env *cliEnv, a *app, n int) error
+
+func benchScenarios() map[string]benchScenario {
+	return map[string]benchScenario{
+		"process": benchProcess,
+	}
+}
+
+func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	n := fs.Int("n", 30, "timed iterations per case (after 3 warm-up rounds)")
+	scen := benchScenarios()
+	var names []string
+	for k := range scen {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	only := fs.String("only", "", "comma-separated scenarios to run (default: all that this host supports): "+strings.Join(names, ", "))
+	if err := fs.Parse(args); err != nil {
+		return &usageError{err.Error()}
+	}
+	a, err := newApp(ctx, config{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	sel := names
+	if *only != "" {
+		sel = strings.Split(*only, ",")
+	}
+	for _, s := range sel {
+		f, ok := scen[s]
+		if !ok {
+			return &usageError{fmt.Sprintf("unknown scenario %q (have %s)", s, strings.Join(names, ", "))}
+		}
+		if err := f(ctx, env, a, *n); err != nil {
+			fmt.Fprintf(env.stderr, "bench %s: %v\n", s, err)
+		}
+		fmt.Fprintln(env.stdout)
+	}
+	return nil
+}
+
+// bareSpawn is the baseline every tier is compared with: the interpreter
+// started directly, unsandboxed.
+func bareSpawn(ctx context.Context, a *app, language, code string) (benchkit.Case, error) {
+	l, err := a.langs.Lookup(ctx, language)
+	if err != nil {
+		return benchkit.Case{}, err
+	}
+	flagFor := map[string]string{"python": "-c", "javascript": "-e", "bash": "-c"}
+	return benchkit.Case{Name: "bare " + language, Run: func() error {
+		return exec.CommandContext(ctx, l.Interpreter, flagFor[language], code).Run()
+	}}, nil
+}
+
+// tierCase runs code through the Sandbox on one backend.
+func tierCase(ctx context.Context, a *app, backend, language, code string) benchkit.Case {
+	return benchkit.Case{Name: backend, Run: func() error {
+		res, err := a.sandbox.Run(ctx, &sandrun.Request{Language: language, Code: code, Backend: backend})
+		if err != nil {
+			return err
+		}
+		if res.Status != sandrun.StatusOK {
+			return fmt.Errorf("status %s: %s", res.Status, res.Error)
+		}
+		return nil
+	}}
+}
+
+func benchProcess(ctx context.Context, env *cliEnv, a *app, n int) error {
+	bare, err := bareSpawn(ctx, a, "python", "print(1)")
+	if err != nil {
+		return err
+	}
+	s, err := benchkit.Interleave(n, 3, bare, tierCase(ctx, a, "process", "python", "print(1)"))
+	if err != nil {
+		return err
+	}
+	benchkit.Report(env.stdout, "process tier vs bare spawn, python print(1)", s)
+	return nil
+}
