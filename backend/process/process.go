@@ -73,6 +73,9 @@ func New(opts Options) (*Backend, error) {
 	if opts.BlockedModules == nil {
 		opts.BlockedModules = DefaultBlockedModules()
 	}
+	if err := closeInheritedFDs(); err != nil {
+		return nil, fmt.Errorf("process: marking inherited descriptors close-on-exec: %w", err)
+	}
 	base := opts.BaseDir
 	if base == "" {
 		b, err := workdir.Base()

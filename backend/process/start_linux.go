@@ -14,6 +14,14 @@ import (
 
 func platformCheck() error { return nil }
 
+// closeInheritedFDs marks every descriptor above 2 close-on-exec. Go opens
+// its own files with O_CLOEXEC, but descriptors the supervisor inherited
+// from its parent (a shell, a CI runner) stay open across exec and would
+// reach the program. Only 0, 1 and 2 may.
+func closeInheritedFDs() error {
+	return unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+}
+
 // startLimited starts cmd with its rlimits in force before the program's
 // first instruction. Go cannot set rlimits between fork and exec, so the
 // child is started traced (PTRACE_TRACEME): the kernel stops it right

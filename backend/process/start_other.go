@@ -16,3 +16,5 @@ var errUnsupported = errors.New("the process tier needs Linux (rlimits are appli
 func platformCheck() error { return errUnsupported }
 
 func startLimited(*exec.Cmd, sandrun.Limits, bool) (int, error) { return 0, errUnsupported }
+
+func closeInheritedFDs() error { return errUnsupported }

@@ -108,7 +108,8 @@ func Decide(f Facts, res *sandrun.Result) {
 
 // fileSizeMarkers are what runtimes that ignore SIGXFSZ print when a write
 // fails with EFBIG.
-var fileSizeMarkers = []string{"[Errno 27] File too large", "EFBIG"}
+// A shell reports a child killed by SIGXFSZ with bash's own message.
+var fileSizeMarkers = []string{"[Errno 27] File too large", "EFBIG", "File size limit exceeded"}
 
 func hasMarker(stderr string, markers []string) bool {
 	for _, m := range markers {
