@@ -260,4 +260,3 @@ func TestSweepRemovesDeadSupervisorDirs(t *testing.T) {
 		}
 	}
 }
-
