@@ -40,8 +40,8 @@ type Options struct {
 	// RetryOpen is the wait after a failed open before trying again
 	// (default 5s); writes in between fail fast with the open error.
 	RetryOpen time.Duration
-	// Retention bounds the log; pruning runs at open and every PruneEvery
-	// writes (default 200), off the caller's path.
+	// Retention bounds the log; pruning runs after the first write and
+	// every PruneEvery writes (default 200), off the caller's path.
 	Retention  Retention
 	PruneEvery int
 	Logger     *slog.Logger
@@ -134,8 +134,12 @@ func (l *Log) Insert(ctx context.Context, e *Entry) error {
 			err = st.Insert(wctx, e)
 		}
 		done <- err
-		if err == nil && l.writes.Add(1)%int64(l.opts.PruneEvery) == 0 {
-			l.prune(st)
+		// Prune after the first write (a CLI process writes once) and then
+		// every PruneEvery writes, after the caller has its answer.
+		if err == nil {
+			if n := l.writes.Add(1); n == 1 || n%int64(l.opts.PruneEvery) == 0 {
+				l.prune(st)
+			}
 		}
 	}()
 	select {
@@ -172,10 +176,6 @@ func (l *Log) open(ctx context.Context) (Store, error) {
 		return nil, err
 	}
 	l.store, l.openErr = st, nil
-	if l.opts.Retention != (Retention{}) {
-		l.wg.Add(1)
-		go func() { defer l.wg.Done(); l.prune(st) }()
-	}
 	return st, nil
 }
 

@@ -112,30 +112,28 @@ func OpenSQLite(ctx context.Context, o SQLiteOptions) (*SQLStore, error) {
 	return s, nil
 }
 
-// sqliteWritable takes and releases the write lock (fails on a read-only
-// file or directory, or a lock held too long) and checks the free space
-// (SQLite reports a full disk only when a write needs a new page).
+// sqliteWritable makes a probe write in a transaction it rolls back: it
+// takes the write lock and allocates pages (64 KiB of overflow pages), so
+// it fails on a read-only file or directory, a lock held too long, or a
+// database at its max_page_count. A full disk shows only when SQLite
+// writes its journal, so the free space is checked as well.
 func sqliteWritable(ctx context.Context, db *sql.DB, path string) error {
 	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: takes the write lock
 	if err != nil {
 		return fmt.Errorf("cannot take the write lock: %w", err)
 	}
-	// A no-op write: fails on a read-only database without changing it.
-	_, err = tx.ExecContext(ctx, `UPDATE sandrun_runs SET seq = seq WHERE 0`)
-	tx.Rollback()
-	if err != nil {
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE sandrun_write_probe (b BLOB)`); err != nil {
+		return fmt.Errorf("not writable: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sandrun_write_probe VALUES (zeroblob(65536))`); err != nil {
 		return fmt.Errorf("not writable: %w", err)
 	}
 	var st unix.Statfs_t
 	if err := unix.Statfs(filepath.Dir(path), &st); err == nil {
 		if free := int64(st.Bavail) * int64(st.Bsize); free < minFreeBytes {
-			return fmt.Errorf("disk full: %d bytes free in %s", free, filepath.Dir(path))
+			return fmt.Errorf("disk nearly full: %d bytes free in %s", free, filepath.Dir(path))
 		}
-	}
-	var pages, maxPages int64
-	if db.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages) == nil &&
-		db.QueryRowContext(ctx, `PRAGMA max_page_count`).Scan(&maxPages) == nil && maxPages > 0 && pages >= maxPages {
-		return fmt.Errorf("database full: %d of %d pages (max_page_count)", pages, maxPages)
 	}
 	return nil
 }
