@@ -246,7 +246,7 @@ func (l *Log) Diagnose(ctx context.Context) []sandrun.Diagnostic {
 	var out []sandrun.Diagnostic
 	st, err := l.open(ctx)
 	if err != nil {
-		out = append(out, sandrun.Diagnostic{Name: "audit store", Detail: fmt.Sprintf("%s: cannot open: %v", l.opts.Describe, err)})
+		out = append(out, sandrun.Diagnostic{Name: "audit store", Detail: fmt.Sprintf("cannot open: %v", err)})
 	} else if s, err := st.Stats(ctx); err != nil {
 		out = append(out, sandrun.Diagnostic{Name: "audit store", Detail: fmt.Sprintf("%s: %v", l.opts.Describe, err)})
 	} else {

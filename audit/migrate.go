@@ -129,20 +129,20 @@ func migrate(ctx context.Context, db *sql.DB, d *dialect, upTo int) error {
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("audit: migrate: %w", err)
+		return fmt.Errorf("migrate: %w", err)
 	}
 	defer tx.Rollback()
 	if d.lock != "" {
 		if _, err := tx.ExecContext(ctx, d.lock); err != nil {
-			return fmt.Errorf("audit: migrate: lock: %w", err)
+			return fmt.Errorf("migrate: lock: %w", err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, migrationsTable); err != nil {
-		return fmt.Errorf("audit: migrate: %w", err)
+		return fmt.Errorf("migrate: %w", err)
 	}
 	var v sql.NullInt64
 	if err := tx.QueryRowContext(ctx, `SELECT MAX(version) FROM sandrun_schema_migrations`).Scan(&v); err != nil {
-		return fmt.Errorf("audit: migrate: read version: %w", err)
+		return fmt.Errorf("migrate: read version: %w", err)
 	}
 	cur := int(v.Int64)
 	if err := checkNewer(cur, len(d.migrations)); err != nil {
@@ -158,22 +158,22 @@ func migrate(ctx context.Context, db *sql.DB, d *dialect, upTo int) error {
 		}
 		for _, stmt := range m.stmts {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("audit: migration %d (%s): %w", m.version, m.name, err)
+				return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, ins, m.version, m.name, time.Now().UTC().Format(time.RFC3339)); err != nil {
-			return fmt.Errorf("audit: migration %d: record: %w", m.version, err)
+			return fmt.Errorf("migration %d: record: %w", m.version, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("audit: migrate: commit: %w", err)
+		return fmt.Errorf("migrate: commit: %w", err)
 	}
 	return nil
 }
 
 func checkNewer(cur, known int) error {
 	if cur > known {
-		return fmt.Errorf("audit: the store's schema is version %d, newer than this sandrun knows (%d): upgrade sandrun", cur, known)
+		return fmt.Errorf("the store's schema is version %d, newer than this sandrun knows (%d): upgrade sandrun", cur, known)
 	}
 	return nil
 }
