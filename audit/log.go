@@ -195,6 +195,19 @@ func (l *Log) prune(st Store) {
 	}
 }
 
+// Warm opens the store in the background, so that the first Record does
+// not pay for opening it (the CLI calls it before the program starts: the
+// open overlaps the run). An open error is kept for Record to report.
+func (l *Log) Warm() {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*l.opts.WriteTimeout)
+		defer cancel()
+		l.open(ctx)
+	}()
+}
+
 // Store opens the store now (if needed) and returns it, for reads and
 // maintenance.
 func (l *Log) Store(ctx context.Context) (Store, error) { return l.open(ctx) }

@@ -165,6 +165,13 @@ func recorder(l *audit.Log) sandrun.Recorder {
 	return l
 }
 
+// warmAudit starts opening the audit store while the program runs.
+func (a *app) warmAudit() {
+	if a.audit != nil {
+		a.audit.Warm()
+	}
+}
+
 // localCaller names the user of a CLI run in the log.
 func localCaller() string {
 	if u, err := user.Current(); err == nil {

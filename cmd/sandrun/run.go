@@ -214,6 +214,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer a.Close()
+	a.warmAudit()
 	res, runErr := a.sandbox.Run(audit.WithCaller(ctx, localCaller()), req)
 	if *asJSON {
 		enc := json.NewEncoder(env.stdout)
