@@ -181,7 +181,7 @@ func localCaller() string {
 }
 
 func cmdAudit(ctx context.Context, env *cliEnv, args []string) error {
-	usage := "usage: sandrun audit list [flags] | show ID [--json] | prune"
+	usage := "usage: sandrun audit list [flags] | show ID [--json] | prune | status"
 	if len(args) == 0 {
 		return &usageError{usage}
 	}
@@ -192,6 +192,8 @@ func cmdAudit(ctx context.Context, env *cliEnv, args []string) error {
 		return auditShow(ctx, env, args[1:])
 	case "prune":
 		return auditPrune(ctx, env, args[1:])
+	case "status":
+		return auditStatus(ctx, env, args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprintln(env.stderr, usage)
 		return nil
@@ -440,5 +442,36 @@ func auditPrune(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "removed %d runs\n", n)
+	return nil
+}
+
+// auditStatus prints the store's health (the lines doctor shows) and exits
+// 1 when one of them fails.
+func auditStatus(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("audit status", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	open := openAuditFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &usageError{err.Error()}
+	}
+	log, err := open()
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	failed := false
+	for _, d := range log.Diagnose(ctx) {
+		mark := "ok  "
+		if !d.OK {
+			mark, failed = "FAIL", true
+		}
+		fmt.Fprintf(env.stdout, "%s %s: %s\n", mark, d.Name, d.Detail)
+	}
+	if failed {
+		return &exitError{1}
+	}
 	return nil
 }

@@ -90,6 +90,13 @@ func TestAuditRecordsCLIRuns(t *testing.T) {
 	if code, out, _ := cli(t, "audit", "prune"); code != 0 || out != "removed 0 runs\n" {
 		t.Fatalf("prune: %d %q", code, out)
 	}
+	if code, out, _ := cli(t, "audit", "status"); code != 0 || !strings.Contains(out, "ok   audit store: sqlite "+db+": schema v2, 2 runs") ||
+		!strings.Contains(out, "ok   audit store writable") {
+		t.Fatalf("status: %d\n%s", code, out)
+	}
+	if code, out, _ := cli(t, "audit", "status", "--path", "/proc/nonexistent/audit.db"); code != 1 || !strings.Contains(out, "FAIL audit store: cannot open") {
+		t.Fatalf("status of an unopenable store: %d\n%s", code, out)
+	}
 }
 
 func TestAuditStoreCode(t *testing.T) {

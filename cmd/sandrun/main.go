@@ -35,7 +35,7 @@ func commands() map[string]command {
 		"languages": {"list the languages this host can run, with versions and paths", cmdLanguages},
 		"version":   {"print the version", cmdVersion},
 		"bench":     {"measure tiers against their baselines in the same run", cmdBench},
-		"audit":     {"list and show recorded runs (audit list, audit show ID, audit prune)", cmdAudit},
+		"audit":     {"the run log: audit list, audit show ID, audit prune, audit status", cmdAudit},
 	}
 }
 
