@@ -100,8 +100,14 @@ func TestStorageTurnsReadOnly(t *testing.T) {
 		t.Fatalf("audit errors %d, want 2", sb.AuditErrors())
 	}
 	d := diagnosis(log)
-	if !strings.Contains(d, "FAIL") || !strings.Contains(d, "audit write errors: FAIL 2 failed writes") {
+	if !strings.Contains(d, "audit store: ok") || !strings.Contains(d, "2 runs") ||
+		!strings.Contains(d, "audit store writable: FAIL") || !strings.Contains(d, "readonly") ||
+		!strings.Contains(d, "audit write errors: FAIL 2 failed writes") {
 		t.Fatalf("doctor:\n%s", d)
+	}
+	// The log written before the remount is still readable.
+	if n := countRuns(t, log); n != 2 {
+		t.Fatalf("%d runs readable on the read-only file system, want 2", n)
 	}
 	t.Logf("doctor on a read-only store:\n%s", d)
 }

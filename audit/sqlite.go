@@ -104,12 +104,47 @@ func OpenSQLite(ctx context.Context, o SQLiteOptions) (*SQLStore, error) {
 	}
 	d := sqliteDialect
 	d.writable = func(ctx context.Context, db *sql.DB) error { return sqliteWritable(ctx, db, path) }
-	s := &SQLStore{db: db, d: &d, location: path}
 	if err := migrate(ctx, db, &d, o.MigrateTo); err != nil {
 		db.Close()
+		if ro, rerr := openReadOnlyFS(ctx, path, &d); rerr == nil {
+			return ro, nil
+		}
 		return nil, errStore("sqlite", path, err)
 	}
-	return s, nil
+	return &SQLStore{db: db, d: &d, location: path}, nil
+}
+
+// openReadOnlyFS opens an existing database on a read-only file system,
+// where SQLite cannot create the WAL's shared-memory file and so cannot
+// open it normally. The file cannot change there, so it is opened
+// immutable: the log stays readable, and writes fail (and are counted)
+// with "attempt to write a readonly database" instead of a vague "unable
+// to open database file". Only for EROFS: on a writable file system a
+// read-only handle on a file others may write would not be safe.
+func openReadOnlyFS(ctx context.Context, path string, d *dialect) (*SQLStore, error) {
+	if err := unix.Access(filepath.Dir(path), unix.W_OK); !errors.Is(err, unix.EROFS) {
+		return nil, errors.New("not on a read-only file system")
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	u := url.URL{Scheme: "file", Path: path, RawQuery: "mode=ro&immutable=1"}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return nil, err
+	}
+	v, err := schemaVersion(ctx, db)
+	if err == nil {
+		err = checkNewer(v, len(d.migrations))
+	}
+	if err == nil && v < len(d.migrations) {
+		err = fmt.Errorf("schema version %d needs migrating, which a read-only file system does not allow", v)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &SQLStore{db: db, d: d, location: path + " (read-only file system)"}, nil
 }
 
 // sqliteWritable makes a probe write in a transaction it rolls back: it
