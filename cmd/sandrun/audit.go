@@ -35,6 +35,7 @@ type auditConfig struct {
 	storeCode bool
 	retention audit.Retention
 	timeout   time.Duration
+	pathErr   error // no default path could be found
 }
 
 // Defaults: about three months, at most 100,000 runs.
@@ -96,11 +97,9 @@ func auditConfigFromEnv(getenv func(string) string) (auditConfig, error) {
 		bad("SANDRUN_AUDIT_DSN", errors.New("want a PostgreSQL DSN (postgres://... or key=value pairs); use SANDRUN_AUDIT_PATH for a SQLite file"))
 	}
 	if c.path == "" && c.dsn == "" {
-		p, err := audit.DefaultSQLitePath(getenv)
-		if err != nil {
-			bad("SANDRUN_AUDIT_PATH", err)
-		}
-		c.path = p
+		// No state directory is a store failure (counted, logged, the run
+		// goes on), not a configuration error that stops every run.
+		c.path, c.pathErr = audit.DefaultSQLitePath(getenv)
 	}
 	return c, errors.Join(errs...)
 }
@@ -147,9 +146,12 @@ func (c auditConfig) log(logger *slog.Logger) (*audit.Log, error) {
 			return audit.OpenPostgres(ctx, audit.PostgresOptions{DSN: dsn})
 		}
 	} else {
-		path := c.path
+		path, pathErr := c.path, c.pathErr
 		o.Describe = "sqlite " + path
 		o.Open = func(ctx context.Context) (audit.Store, error) {
+			if pathErr != nil {
+				return nil, pathErr
+			}
 			return audit.OpenSQLite(ctx, audit.SQLiteOptions{Path: path})
 		}
 	}

@@ -146,6 +146,18 @@ func TestAuditUnwritable(t *testing.T) {
 	}
 }
 
+// TestAuditNoStateDir: with no HOME and no XDG_STATE_HOME the log has
+// nowhere to go; that costs the record, not the run.
+func TestAuditNoStateDir(t *testing.T) {
+	auditEnv(t)
+	t.Setenv("XDG_STATE_HOME", "")
+	t.Setenv("HOME", "")
+	os.Unsetenv("HOME")
+	if code, out, _ := cli(t, "run", "--lang", "bash", "-c", "echo ran"); code != 0 || out != "ran\n" {
+		t.Fatalf("run without a state directory: exit %d, %q", code, out)
+	}
+}
+
 func TestAuditConfigFromEnv(t *testing.T) {
 	env := func(kv ...string) func(string) string {
 		m := map[string]string{"HOME": "/home/u"}
