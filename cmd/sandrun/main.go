@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"languages": {"list the languages this host can run, with versions and paths", cmdLanguages},
 		"version":   {"print the version", cmdVersion},
 		"bench":     {"measure tiers against their baselines in the same run", cmdBench},
+		"audit":     {"the run log: audit list, audit show ID, audit prune, audit status", cmdAudit},
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/audit"
 )
 
 // Exit codes for sandbox verdicts, distinct from the program's own codes
@@ -213,7 +214,8 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer a.Close()
-	res, runErr := a.sandbox.Run(ctx, req)
+	a.warmAudit()
+	res, runErr := a.sandbox.Run(audit.WithCaller(ctx, localCaller()), req)
 	if *asJSON {
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/audit"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/lang"
 )
@@ -20,6 +21,7 @@ type config struct {
 type app struct {
 	langs   *lang.Registry
 	sandbox *sandrun.Sandbox
+	audit   *audit.Log // nil when SANDRUN_AUDIT=off
 }
 
 // newApp builds the Sandbox. Backends are listed strongest first: that is
@@ -33,16 +35,26 @@ func newApp(_ context.Context, cfg config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	auditLog, err := newAuditLog(cfg.logger) // cmd/sandrun/audit.go: SANDRUN_AUDIT*
+	if err != nil {
+		return nil, err
+	}
 	sb, err := sandrun.New(sandrun.Options{
 		Backends: []sandrun.Backend{proc},
+		Recorder: recorder(auditLog),
 		Logger:   cfg.logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &app{langs: langs, sandbox: sb}, nil
+	return &app{langs: langs, sandbox: sb, audit: auditLog}, nil
 }
 
 // Close releases what the app holds (backends with background state add
 // their teardown here).
-func (a *app) Close() error { return nil }
+func (a *app) Close() error {
+	if a.audit != nil {
+		return a.audit.Close()
+	}
+	return nil
+}
