@@ -1,0 +1,53 @@
+package lang
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestNormalizePaths(t *testing.T) {
+	got := normalizePaths([]string{"/usr/lib", "/usr", "/opt/py/", "/opt/py/bin", "", "/lib"})
+	want := []string{"/lib", "/opt/py", "/usr"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%v", got)
+	}
+}
+
+func TestCommandTokens(t *testing.T) {
+	l := &Language{Argv: []string{"/usr/bin/node", "--max-old-space-size={heap_mib}", "{file}"}}
+	got := l.Command("main.js", 256<<20, []string{"x"})
+	if strings.Join(got, " ") != "/usr/bin/node --max-old-space-size=192 main.js x" {
+		t.Fatalf("%v", got)
+	}
+}
+
+// A shim (like pyenv's) is a script that execs the real interpreter: the
+// registry must report the real binary, not the shim.
+func TestDiscoverResolvesShims(t *testing.T) {
+	r := NewRegistry(Options{})
+	real, err := r.Lookup(context.Background(), "python")
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	shim := filepath.Join(dir, "python3")
+	os.WriteFile(shim, []byte("#!/bin/sh\nexec "+real.Interpreter+" \"$@\"\n"), 0o755)
+	r2 := NewRegistry(Options{SearchPath: dir})
+	l, err := r2.Lookup(context.Background(), "python")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Interpreter != real.Interpreter || l.Version == "" || l.FileName != "main.py" {
+		t.Fatalf("%+v", l)
+	}
+	if _, err := NewRegistry(Options{SearchPath: t.TempDir()}).Lookup(context.Background(), "bash"); err == nil || !strings.Contains(err.Error(), "no interpreter found") {
+		t.Fatalf("missing interpreter: %v", err)
+	}
+	if _, err := r.Lookup(context.Background(), "cobol"); err == nil {
+		t.Fatal("unknown language found")
+	}
+}
