@@ -159,10 +159,28 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				writeError(w, http.StatusUnauthorized, "", err.Error())
 				return
 			}
-		} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-			caller = "addr:" + host
+		} else {
+			// Without tokens the server is loopback-only; a Host that is
+			// not loopback means a browser was pointed here by DNS
+			// rebinding, so the page's origin must not get to run code.
+			if !loopbackHost(r.Host) {
+				s.metrics.rejected.WithLabelValues("unauthorized").Inc()
+				writeError(w, http.StatusForbidden, "", "Host "+r.Host+" is not a loopback name; without tokens this server only answers requests addressed to localhost")
+				return
+			}
+			if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+				caller = "addr:" + host
+			}
 		}
 		setLogCaller(r.Context(), caller)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
 	})
+}
+
+func loopbackHost(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	return isLoopback(host)
 }

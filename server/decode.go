@@ -30,10 +30,15 @@ func (e *DecodeError) Error() string {
 // decodeJSON reads one JSON value from r's body into v, strictly: the
 // content type must be JSON, unknown fields are refused, a second value
 // after the first is refused, and the body is capped at limit bytes.
-func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+//
+// Requiring application/json is also a CSRF defence: a browser cannot
+// send it cross-origin without a preflight (and CrossOriginProtection
+// refuses cross-origin posts on top). textOK admits text/plain too, for
+// Piston clients that send JSON without a content type.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any, textOK bool) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && !(textOK && mt == "text/plain")) {
 			return &DecodeError{Status: http.StatusUnsupportedMediaType, Field: "body",
 				Msg: fmt.Sprintf("Content-Type %q is not application/json", ct)}
 		}

@@ -141,10 +141,12 @@ func (s *Server) pistonExecute(w http.ResponseWriter, r *http.Request) {
 
 // decodePiston decodes leniently about unknown fields, as Piston does
 // (its clients send fields sandrun has no use for), but strictly about
-// syntax, types and size.
+// syntax, types and size. piston-client posts JSON as text/plain, so that
+// content type is accepted here (cross-origin posts are still refused by
+// CrossOriginProtection).
 func decodePiston(w http.ResponseWriter, r *http.Request, limit int64, v *PistonRequest) error {
 	var raw map[string]json.RawMessage
-	if err := decodeJSON(w, r, limit, &raw); err != nil {
+	if err := decodeJSON(w, r, limit, &raw, true); err != nil {
 		return err
 	}
 	known := map[string]bool{}

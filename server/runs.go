@@ -170,7 +170,7 @@ func wantsStream(r *http.Request) bool {
 
 func (s *Server) postRun(w http.ResponseWriter, r *http.Request) {
 	var req sandrun.Request
-	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &req); err != nil {
+	if err := decodeJSON(w, r, s.opts.MaxBodyBytes, &req, false); err != nil {
 		writeDecodeError(w, err)
 		return
 	}

@@ -103,8 +103,10 @@ type Options struct {
 	MaxWallTime time.Duration
 	// Routes are extra routes (sessions).
 	Routes []Route
-	// MCP mounts the MCP server at /mcp; nil leaves it off. See NewMCP.
-	MCP http.Handler
+	// MCP mounts the MCP server (streamable HTTP) at /mcp.
+	MCP bool
+	// MCPTools adds tools to the MCP server (sessions).
+	MCPTools MCPTools
 	// Logger gets access logs (never code, output or tokens).
 	Logger *slog.Logger
 	// Version is reported by MCP and the OpenAPI document.
@@ -184,7 +186,10 @@ func New(opts Options) (*Server, error) {
 	s.limiter.onChange = s.metrics.setQueue
 	s.runCtx, s.hardStop = context.WithCancel(context.Background())
 	s.registerRoutes()
-	s.handler = s.accessLog(s.mux)
+	// Refuse cross-origin browser posts (CSRF against a loopback server
+	// with no tokens); non-browser clients send no Sec-Fetch-Site or
+	// Origin and pass.
+	s.handler = s.accessLog(http.NewCrossOriginProtection().Handler(s.mux))
 	return s, nil
 }
 
@@ -200,9 +205,8 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /v1/languages", http.HandlerFunc(s.getLanguages), false)
 	s.handle("POST /api/v2/execute", http.HandlerFunc(s.pistonExecute), false)
 	s.handle("GET /api/v2/runtimes", http.HandlerFunc(s.pistonRuntimes), false)
-	if s.opts.MCP != nil {
-		// The MCP handler needs the whole path space below /mcp.
-		s.handle("/mcp", s.opts.MCP, false)
+	if s.opts.MCP {
+		s.handle("/mcp", s.MCPHandler(), false)
 	}
 	for _, r := range s.opts.Routes {
 		s.handle(r.Pattern, r.Handler, r.Public)

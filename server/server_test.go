@@ -139,6 +139,9 @@ func TestProbesLanguagesMetrics(t *testing.T) {
 	if r := e.do(t, "GET", "/nowhere", "", nil); r.code != 404 {
 		t.Fatalf("unknown route: %d", r.code)
 	}
+	if r := e.do(t, "GET", "/v1/languages", "", nil, "Host", "evil.example:8770"); r.code != 403 {
+		t.Fatalf("DNS-rebinding Host accepted without auth: %d", r.code)
+	}
 	if r := e.do(t, "DELETE", "/v1/runs", "", nil); r.code != 405 {
 		t.Fatalf("wrong method: %d", r.code)
 	}

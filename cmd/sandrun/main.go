@@ -35,6 +35,9 @@ func commands() map[string]command {
 		"languages": {"list the languages this host can run, with versions and paths", cmdLanguages},
 		"version":   {"print the version", cmdVersion},
 		"bench":     {"measure tiers against their baselines in the same run", cmdBench},
+		"serve":     {"serve the HTTP API, Piston-compatible routes and MCP (loopback by default)", cmdServe},
+		"mcp":       {"serve MCP over stdio (for agents that spawn sandrun)", cmdMCP},
+		"token":     {"make a bearer token for serve --token-file", cmdToken},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/lang"
+	"github.com/sandrun/sandrun/server"
 )
 
 // config is what every command that runs code shares.
@@ -20,6 +21,11 @@ type config struct {
 type app struct {
 	langs   *lang.Registry
 	sandbox *sandrun.Sandbox
+	// runs reads runs back for `serve` (the audit log); nil: none.
+	runs server.RunStore
+	// newStream is the sanitizer's streaming filter for `serve`; nil:
+	// streaming only without sanitization.
+	newStream server.NewStreamFunc
 }
 
 // newApp builds the Sandbox. Backends are listed strongest first: that is
