@@ -93,6 +93,9 @@ func (s *Server) execute(ctx context.Context, req *sandrun.Request) (*sandrun.Re
 
 	start := time.Now()
 	res, err := s.opts.Sandbox.Run(ctx, req)
+	if s.runCtx.Err() != nil {
+		res.Warnings = append(res.Warnings, "the server shut down before the run finished: the program was killed at the drain deadline")
+	}
 	s.metrics.observe(res, time.Since(start))
 	setLogRun(ctx, res.ID)
 	return res, err
