@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"serve":     {"serve the HTTP API, Piston-compatible routes and MCP (loopback by default)", cmdServe},
 		"mcp":       {"serve MCP over stdio (for agents that spawn sandrun)", cmdMCP},
 		"token":     {"make a bearer token for serve --token-file", cmdToken},
+		"loadtest":  {"drive a running server with N runs at concurrency C and check each output is its own", cmdLoadtest},
 	}
 }
 
