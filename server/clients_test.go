@@ -18,6 +18,9 @@ import (
 // it prints.
 func nodeClient(t *testing.T, dir string, out any, args ...string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("npm client tests: skipped under -short")
+	}
 	node, err := exec.LookPath("node")
 	if err != nil {
 		skipOrFail(t, "node is needed for the client tests: %v", err)

@@ -56,13 +56,23 @@ type testEnv struct {
 	sb   *sandrun.Sandbox
 }
 
+// sharedLangs discovers the interpreters once for the whole test binary:
+// probing them is the slow part of building a server.
+var sharedLangs = sync.OnceValue(func() *lang.Registry {
+	r := lang.NewRegistry(lang.Options{})
+	r.All(context.Background())
+	return r
+})
+
 // newSandbox builds a Sandbox on the process backend, logging to logs.
 func newSandbox(t testing.TB, logs io.Writer) (*sandrun.Sandbox, *lang.Registry) {
 	t.Helper()
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	langs := lang.NewRegistry(lang.Options{})
-	if _, err := langs.Lookup(context.Background(), "python"); err != nil {
-		skipOrFail(t, "python3 is needed: %v", err)
+	langs := sharedLangs()
+	for _, l := range []string{"python", "bash"} {
+		if _, err := langs.Lookup(context.Background(), l); err != nil {
+			skipOrFail(t, "%s is needed: %v", l, err)
+		}
 	}
 	proc, err := process.New(process.Options{Languages: langs, Logger: log})
 	if err != nil {

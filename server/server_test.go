@@ -260,6 +260,45 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// Rate limits are per token: one caller spending its budget does not
+// cost another.
+func TestRateLimitPerToken(t *testing.T) {
+	a := &server.Auth{}
+	if err := a.AddSecret("alice", "sr_alice-secret-0123456789"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AddSecret("bob", "sr_bob-secret-0123456789ab"); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(o *server.Options) { o.Auth = a; o.RatePerToken = 0.1; o.RateBurst = 1 })
+	body := `{"language":"bash","code":"echo 1"}`
+	run := func(tok string) int {
+		return e.do(t, "POST", "/v1/runs", tok, strings.NewReader(body)).code
+	}
+	if c := run("sr_alice-secret-0123456789"); c != 200 {
+		t.Fatalf("alice first: %d", c)
+	}
+	if c := run("sr_alice-secret-0123456789"); c != 429 {
+		t.Fatalf("alice second: %d", c)
+	}
+	if c := run("sr_bob-secret-0123456789ab"); c != 200 {
+		t.Fatalf("bob was limited by alice's use: %d", c)
+	}
+}
+
+// A browser page on another origin cannot make a visitor's browser post
+// runs to a loopback server (CSRF).
+func TestCrossOriginRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	body := `{"language":"bash","code":"echo 1"}`
+	if r := e.do(t, "POST", "/v1/runs", "", strings.NewReader(body), "Sec-Fetch-Site", "cross-site"); r.code != 403 {
+		t.Fatalf("cross-site post: %d", r.code)
+	}
+	if r := e.do(t, "POST", "/api/v2/execute", "", strings.NewReader(body), "Origin", "https://evil.example", "Content-Type", "text/plain"); r.code != 403 {
+		t.Fatalf("cross-origin Piston post: %d", r.code)
+	}
+}
+
 func TestQueueFull(t *testing.T) {
 	e := newEnv(t, func(o *server.Options) { o.MaxConcurrent = 1; o.MaxQueue = 1 })
 	slow := `{"language":"python","code":"import time\ntime.sleep(1.5)"}`

@@ -32,6 +32,9 @@ func skipOrFail(t *testing.T, format string, a ...any) {
 // TestMCPStdio: the official TypeScript MCP client spawns `sandrun mcp`
 // and calls its tools over stdio.
 func TestMCPStdio(t *testing.T) {
+	if testing.Short() {
+		t.Skip("npm client test: skipped under -short")
+	}
 	node, err := exec.LookPath("node")
 	if err != nil {
 		skipOrFail(t, "node is needed: %v", err)
