@@ -94,6 +94,9 @@ func fieldError(data []byte, v any, err error) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, `json: unknown field "`); ok {
 		name = strings.TrimSuffix(name, `"`)
+		if name == "" {
+			return bad("body", "has a member with an empty name")
+		}
 		return bad(name, "is not a known field")
 	}
 	// A field's own decoder (a duration, a size) failed; encoding/json does

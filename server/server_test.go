@@ -419,3 +419,40 @@ func TestStreamFailsClosed(t *testing.T) {
 		t.Fatalf("refused stream: %d %s", r.code, r.body)
 	}
 }
+
+// fakeSanitizer redacts the word SECRET and reports it, standing in for
+// package sanitize.
+type fakeSanitizer struct{}
+
+func (fakeSanitizer) SanitizeResult(r *sandrun.Result) {
+	if n := strings.Count(r.Stdout, "SECRET"); n > 0 {
+		r.Stdout = strings.ReplaceAll(r.Stdout, "SECRET", "[REDACTED]")
+		r.Detections = append(r.Detections, sandrun.Detection{Rule: "test-rule", Stream: "stdout", Count: n})
+	}
+	r.Sanitized = true
+}
+
+func TestDetectionMetrics(t *testing.T) {
+	logs := &syncBuffer{}
+	_, langs := newSandbox(t, logs)
+	e := newEnv(t, func(o *server.Options) {
+		sb, err := sandrun.New(sandrun.Options{Backends: o.Sandbox.Backends(), Sanitizer: fakeSanitizer{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Sandbox, o.Languages = sb, langs
+	})
+	r := e.post(t, "/v1/runs", `{"language":"bash","code":"echo SECRET SECRET"}`)
+	var res sandrun.Result
+	r.json(t, &res)
+	if res.Stdout != "[REDACTED] [REDACTED]\n" || !res.Sanitized {
+		t.Fatalf("%+v", res)
+	}
+	m := string(e.do(t, "GET", "/metrics", "", nil).body)
+	if !strings.Contains(m, `sandrun_sanitizer_detections_total{rule="test-rule"} 2`) {
+		t.Errorf("detections not counted")
+	}
+	if strings.Contains(e.logs.String(), "SECRET") {
+		t.Errorf("logs hold the secret")
+	}
+}
