@@ -37,12 +37,21 @@ func newLimiter(n, queue int, maxWait time.Duration) *limiter {
 
 // acquire takes a slot, waiting in the queue if there is room. release
 // must be called once when acquire succeeded.
+//
+// A newcomer takes a free slot directly only when nobody is queued, so
+// that it cannot overtake waiting runs (blocked channel senders are woken
+// in order, which keeps the queue roughly first in, first out).
 func (l *limiter) acquire(ctx context.Context) (release func(), err error) {
-	select {
-	case l.slots <- struct{}{}:
-		l.changed(1, 0)
-		return l.release, nil
-	default:
+	l.mu.Lock()
+	queued := l.waiting > 0
+	l.mu.Unlock()
+	if !queued {
+		select {
+		case l.slots <- struct{}{}:
+			l.changed(1, 0)
+			return l.release, nil
+		default:
+		}
 	}
 	l.mu.Lock()
 	if l.waiting >= l.maxQueue {
