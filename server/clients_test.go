@@ -172,3 +172,32 @@ func TestMCPHTTP(t *testing.T) {
 	nodeClient(t, "testdata/clients", &out, "mcp_client.mjs", "http", e.url+"/mcp", secret)
 	checkMCP(t, out)
 }
+
+// An MCP session belongs to the token that opened it: another token that
+// learns the session id cannot drive it.
+func TestMCPSessionBoundToToken(t *testing.T) {
+	a := &server.Auth{}
+	_ = a.AddSecret("alice", "sr_alice-secret-0123456789")
+	_ = a.AddSecret("bob", "sr_bob-secret-0123456789ab")
+	e := newEnv(t, func(o *server.Options) { o.MCP = true; o.Auth = a })
+	hdr := func(sid string) []string {
+		h := []string{"Accept", "application/json, text/event-stream"}
+		if sid != "" {
+			h = append(h, "Mcp-Session-Id", sid)
+		}
+		return h
+	}
+	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	r := e.do(t, "POST", "/mcp", "sr_alice-secret-0123456789", strings.NewReader(init), hdr("")...)
+	sid := r.header.Get("Mcp-Session-Id")
+	if r.code != 200 || sid == "" {
+		t.Fatalf("initialize: %d %q %s", r.code, sid, r.body)
+	}
+	list := `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`
+	if r := e.do(t, "POST", "/mcp", "sr_bob-secret-0123456789ab", strings.NewReader(list), hdr(sid)...); r.code != 403 {
+		t.Fatalf("bob used alice's session: %d %s", r.code, r.body)
+	}
+	if r := e.do(t, "POST", "/mcp", "sr_alice-secret-0123456789", strings.NewReader(list), hdr(sid)...); r.code == 403 {
+		t.Fatalf("alice refused her own session: %s", r.body)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/sandrun/sandrun"
@@ -73,11 +74,24 @@ func (s *Server) MCPServer() *mcp.Server {
 	return ms
 }
 
-// MCPHandler serves MCP over streamable HTTP.
+// MCPHandler serves MCP over streamable HTTP. With tokens on, each MCP
+// session is bound to the token's name (the SDK's TokenInfo.UserID), so
+// one caller cannot drive another's session by its id.
 func (s *Server) MCPHandler() http.Handler {
 	ms := s.MCPServer()
-	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return ms },
+	var h http.Handler = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return ms },
 		&mcp.StreamableHTTPOptions{Logger: s.log, MaxRequestBodyBytes: s.opts.MaxBodyBytes})
+	if s.opts.Auth.Enabled() {
+		verify := func(_ context.Context, tok string, _ *http.Request) (*auth.TokenInfo, error) {
+			name, ok := s.opts.Auth.check(tok)
+			if !ok {
+				return nil, auth.ErrInvalidToken
+			}
+			return &auth.TokenInfo{UserID: name}, nil
+		}
+		h = auth.RequireBearerToken(verify, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(h)
+	}
+	return h
 }
 
 // ServeMCPStdio runs the MCP server over stdin and stdout until the
