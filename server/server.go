@@ -302,7 +302,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration
 func (s *Server) shutdown(hs *http.Server, errc chan error, drain time.Duration) error {
 	s.draining.Store(true)
 	inflight := s.limiter.inFlight()
-	s.log.Info("shutting down: draining runs", "in_flight", inflight, "deadline", drain)
+	s.log.Info("shutting down: draining runs", "in_flight", inflight, "deadline", drain.String())
 	dctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	err := hs.Shutdown(dctx)
