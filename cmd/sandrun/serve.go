@@ -66,18 +66,12 @@ func (f *serveFlags) options(a *app, log *slog.Logger) (server.Options, error) {
 		RatePerToken: f.rate, RateBurst: f.burst, MaxWallTime: f.maxWall, MCP: f.mcp,
 		Runs: a.runs, NewStream: a.newStream,
 	}
-	for _, p := range []struct {
-		name, v string
-		dst     *int64
-	}{{"max-body", f.maxBody, &opts.MaxBodyBytes}} {
-		if p.v == "" {
-			continue
-		}
-		b, err := sandrun.ParseBytes(p.v)
+	if f.maxBody != "" { // only serve has --max-body
+		b, err := sandrun.ParseBytes(f.maxBody)
 		if err != nil {
-			return opts, &usageError{fmt.Sprintf("--%s: %v", p.name, err)}
+			return opts, &usageError{fmt.Sprintf("--max-body: %v", err)}
 		}
-		*p.dst = int64(b)
+		opts.MaxBodyBytes = int64(b)
 	}
 	code, err := sandrun.ParseBytes(f.maxCode)
 	if err != nil {
