@@ -301,7 +301,7 @@ func TestCrossOriginRefused(t *testing.T) {
 
 func TestQueueFull(t *testing.T) {
 	e := newEnv(t, func(o *server.Options) { o.MaxConcurrent = 1; o.MaxQueue = 1 })
-	slow := `{"language":"python","code":"import time\ntime.sleep(1.5)"}`
+	slow := `{"language":"bash","code":"sleep 2"}`
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ { // one runs, one waits
 		wg.Add(1)
