@@ -108,6 +108,7 @@ type mcpOut struct {
 		InputSchema  map[string]any
 		OutputSchema map[string]any
 	}
+	Progress                                      []string
 	Languages, Run, Timeout, BadLanguage, BadArgs struct {
 		Content []struct {
 			Type, Text string
@@ -150,6 +151,19 @@ func checkMCP(t *testing.T, out mcpOut) {
 	if len(r.Content) == 0 || !strings.Contains(r.Content[0].Text, "status: exit_error (exit code 4)") ||
 		!strings.Contains(r.Content[0].Text, "from-a-file from-stdin") {
 		t.Errorf("run_code text %+v", r.Content)
+	}
+	// The test server's stand-in filter passes output through: it arrives
+	// as progress notifications while the program runs.
+	var stdout, stderr string
+	for _, m := range out.Progress {
+		if rest, ok := strings.CutPrefix(m, "[stderr] "); ok {
+			stderr += rest
+		} else {
+			stdout += m
+		}
+	}
+	if stdout != "from-a-file from-stdin\n" || stderr != "oops\n" {
+		t.Errorf("progress notifications %q", out.Progress)
 	}
 	if out.Timeout.StructuredContent["status"] != "timeout" {
 		t.Errorf("timeout %+v", out.Timeout)

@@ -103,7 +103,7 @@ func (s *Server) ServeMCPStdio(ctx context.Context) error {
 	return err
 }
 
-func (s *Server) mcpRunCode(ctx context.Context, _ *mcp.CallToolRequest, in RunCodeInput) (*mcp.CallToolResult, *sandrun.Result, error) {
+func (s *Server) mcpRunCode(ctx context.Context, call *mcp.CallToolRequest, in RunCodeInput) (*mcp.CallToolResult, *sandrun.Result, error) {
 	req := &sandrun.Request{Language: in.Language, Code: in.Code, Files: in.Files, Stdin: in.Stdin}
 	if in.Timeout < 0 {
 		return nil, nil, errors.New("timeout: must not be negative")
@@ -115,7 +115,9 @@ func (s *Server) mcpRunCode(ctx context.Context, _ *mcp.CallToolRequest, in RunC
 			req.Limits.CPUTime = req.Limits.WallTime
 		}
 	}
+	stop := s.startProgress(ctx, call, req)
 	res, err := s.execute(ctx, req)
+	stop()
 	if res == nil { // refused (limits, queue, rate): a tool error the model can read
 		return nil, nil, err
 	}

@@ -22,6 +22,7 @@ await client.connect(transport);
 const out = { server: client.getServerVersion() };
 out.tools = (await client.listTools()).tools;
 out.languages = await client.callTool({ name: "list_languages", arguments: {} });
+out.progress = [];
 out.run = await client.callTool({
   name: "run_code",
   arguments: {
@@ -31,7 +32,7 @@ out.run = await client.callTool({
     stdin: "from-stdin",
     timeout: 20,
   },
-});
+}, undefined, { onprogress: (p) => out.progress.push(p.message) });
 out.timeout = await client.callTool({
   name: "run_code",
   arguments: { language: "python", code: "while True: pass", timeout: 0.5 },
