@@ -36,6 +36,10 @@ func commands() map[string]command {
 		"version":   {"print the version", cmdVersion},
 		"bench":     {"measure tiers against their baselines in the same run", cmdBench},
 		"audit":     {"the run log: audit list, audit show ID, audit prune, audit status", cmdAudit},
+		"serve":     {"serve the HTTP API, Piston-compatible routes and MCP (loopback by default)", cmdServe},
+		"mcp":       {"serve MCP over stdio (for agents that spawn sandrun)", cmdMCP},
+		"token":     {"make a bearer token for serve --token-file", cmdToken},
+		"loadtest":  {"drive a running server with N runs at concurrency C and check each output is its own", cmdLoadtest},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/sandrun/sandrun/audit"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/lang"
+	"github.com/sandrun/sandrun/server"
 )
 
 // config is what every command that runs code shares.
@@ -22,6 +23,11 @@ type app struct {
 	langs   *lang.Registry
 	sandbox *sandrun.Sandbox
 	audit   *audit.Log // nil when SANDRUN_AUDIT=off
+	// runs reads runs back for `serve` (the audit log); nil: none.
+	runs server.RunStore
+	// newStream is the sanitizer's streaming filter for `serve`; nil:
+	// streaming only without sanitization.
+	newStream server.NewStreamFunc
 }
 
 // newApp builds the Sandbox. Backends are listed strongest first: that is
@@ -47,7 +53,11 @@ func newApp(_ context.Context, cfg config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &app{langs: langs, sandbox: sb, audit: auditLog}, nil
+	a := &app{langs: langs, sandbox: sb, audit: auditLog}
+	if auditLog != nil {
+		a.runs = auditRuns{auditLog}
+	}
+	return a, nil
 }
 
 // Close releases what the app holds (backends with background state add

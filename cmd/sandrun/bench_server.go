@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/benchkit"
+	"github.com/sandrun/sandrun/server"
+)
+
+// benchServer measures a run through the HTTP API against the same run
+// through the Go API, interleaved, on the process tier: the cost of the
+// transport (JSON, HTTP, admission, metrics).
+func benchServer(ctx context.Context, env *cliEnv, a *app, n int) error {
+	srv, err := server.New(server.Options{Sandbox: a.sandbox, Languages: a.langs, MaxConcurrent: 1})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, ln, 5*time.Second) }()
+	defer func() { stop(); <-done }()
+	url := "http://" + ln.Addr().String() + "/v1/runs"
+	client := &http.Client{Timeout: time.Minute}
+
+	req := sandrun.Request{Language: "bash", Code: "echo 1", Backend: "process"}
+	body, _ := json.Marshal(req)
+	goAPI := benchkit.Case{Name: "go api", Run: func() error {
+		res, err := a.sandbox.Run(ctx, &req)
+		if err == nil && res.Status != sandrun.StatusOK {
+			err = fmt.Errorf("status %s: %s", res.Status, res.Error)
+		}
+		return err
+	}}
+	overHTTP := benchkit.Case{Name: "http /v1/runs", Run: func() error {
+		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var res sandrun.Result
+		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != 200 || res.Status != sandrun.StatusOK {
+			return fmt.Errorf("HTTP %d, status %s: %s", resp.StatusCode, res.Status, res.Error)
+		}
+		return nil
+	}}
+	s, err := benchkit.Interleave(n, 3, goAPI, overHTTP)
+	if err != nil {
+		return err
+	}
+	benchkit.Report(env.stdout, "server round trip vs Go API, process tier, bash echo 1", s)
+	fmt.Fprintf(env.stdout, "transport cost (difference of medians): %v\n", (s[1].Median() - s[0].Median()).Round(10*time.Microsecond))
+	return nil
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/server"
+)
+
+// serveFlags are the flags `serve` and `mcp` share.
+type serveFlags struct {
+	addr, tokenFile, logFormat, logLevel string
+	maxConcurrent, maxQueue, burst       int
+	rate                                 float64
+	queueTimeout, maxWall, drain         time.Duration
+	maxBody, maxCode                     string
+	mcp                                  bool
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
+	if http {
+		fs.StringVar(&f.addr, "addr", server.DefaultAddr, "listen address; a non-loopback address needs tokens")
+		fs.StringVar(&f.tokenFile, "token-file", "", "bearer tokens, one \"NAME sha256:HEX\" per line (make one with `sandrun token`); SANDRUN_TOKENS adds plain tokens, comma-separated")
+		fs.Float64Var(&f.rate, "rate", 0, "runs per second per caller (0: no rate limit)")
+		fs.IntVar(&f.burst, "burst", 0, "rate-limit burst (0: twice the rate)")
+		fs.StringVar(&f.maxBody, "max-body", "8MiB", "largest request body")
+		fs.DurationVar(&f.drain, "drain", 30*time.Second, "on SIGTERM, how long runs in flight may finish before they are killed")
+		fs.BoolVar(&f.mcp, "mcp", true, "serve MCP (streamable HTTP) at /mcp")
+	}
+	fs.IntVar(&f.maxConcurrent, "max-concurrent", 0, "runs at once (0: the number of CPUs)")
+	fs.IntVar(&f.maxQueue, "max-queue", 0, "runs that may wait for a slot before 429 (0: 4 x max-concurrent)")
+	fs.DurationVar(&f.queueTimeout, "queue-timeout", 30*time.Second, "longest wait for a slot")
+	fs.StringVar(&f.maxCode, "max-code", "1MiB", "largest program text")
+	fs.DurationVar(&f.maxWall, "max-wall", 5*time.Minute, "largest wall-clock limit a caller may ask for")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json (logs go to stderr)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+func (f *serveFlags) logger(env *cliEnv) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, &usageError{fmt.Sprintf("--log-level: %v", err)}
+	}
+	ho := &slog.HandlerOptions{Level: lvl}
+	switch f.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(env.stderr, ho)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(env.stderr, ho)), nil
+	}
+	return nil, &usageError{fmt.Sprintf("--log-format %q: want text or json", f.logFormat)}
+}
+
+// options turns the flags into server options around the wired app.
+func (f *serveFlags) options(a *app, log *slog.Logger) (server.Options, error) {
+	opts := server.Options{
+		Sandbox: a.sandbox, Languages: a.langs, Logger: log, Version: version,
+		MaxConcurrent: f.maxConcurrent, MaxQueue: f.maxQueue, QueueTimeout: f.queueTimeout,
+		RatePerToken: f.rate, RateBurst: f.burst, MaxWallTime: f.maxWall, MCP: f.mcp,
+		Runs: a.runs, NewStream: a.newStream,
+	}
+	if f.maxBody != "" { // only serve has --max-body
+		b, err := sandrun.ParseBytes(f.maxBody)
+		if err != nil {
+			return opts, &usageError{fmt.Sprintf("--max-body: %v", err)}
+		}
+		opts.MaxBodyBytes = int64(b)
+	}
+	code, err := sandrun.ParseBytes(f.maxCode)
+	if err != nil {
+		return opts, &usageError{fmt.Sprintf("--max-code: %v", err)}
+	}
+	opts.MaxCodeBytes = int(code)
+	auth := &server.Auth{}
+	if f.tokenFile != "" {
+		if err := auth.LoadTokenFile(f.tokenFile); err != nil {
+			return opts, err
+		}
+	}
+	if env := os.Getenv("SANDRUN_TOKENS"); env != "" {
+		for i, t := range strings.Split(env, ",") {
+			if err := auth.AddSecret(fmt.Sprintf("env-%d", i+1), strings.TrimSpace(t)); err != nil {
+				return opts, fmt.Errorf("SANDRUN_TOKENS: %w", err)
+			}
+		}
+	}
+	opts.Auth = auth
+	return opts, nil
+}
+
+func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var f serveFlags
+	f.register(fs, true)
+	if err := fs.Parse(args); err != nil {
+		return &usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{"serve takes no arguments"}
+	}
+	log, err := f.logger(env)
+	if err != nil {
+		return err
+	}
+	a, err := newApp(ctx, config{logger: log})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	opts, err := f.options(a, log)
+	if err != nil {
+		return err
+	}
+	// Refuse before binding: a non-loopback address needs tokens.
+	if err := server.CheckAddr(f.addr, opts.Auth); err != nil {
+		return err
+	}
+	srv, err := server.New(opts)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "sandrun: serving on http://%s (auth %v)\n", ln.Addr(), opts.Auth.Enabled())
+	return srv.Serve(ctx, ln, f.drain)
+}
+
+func cmdMCP(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("mcp", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var f serveFlags
+	f.register(fs, false)
+	if err := fs.Parse(args); err != nil {
+		return &usageError{err.Error()}
+	}
+	log, err := f.logger(env)
+	if err != nil {
+		return err
+	}
+	a, err := newApp(ctx, config{logger: log})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	opts, err := f.options(a, log)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(opts)
+	if err != nil {
+		return err
+	}
+	return srv.ServeMCPStdio(ctx)
+}
+
+func cmdToken(_ context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	name := fs.String("name", "default", "the token's name (shows in logs and rate limits)")
+	if err := fs.Parse(args); err != nil {
+		return &usageError{err.Error()}
+	}
+	if strings.ContainsAny(*name, " \t\n") || *name == "" {
+		return &usageError{"--name must be one word"}
+	}
+	secret := server.NewToken()
+	fmt.Fprintf(env.stderr, "Give the client this secret (shown once):\n")
+	fmt.Fprintln(env.stdout, secret)
+	fmt.Fprintf(env.stderr, "Add this line to the --token-file (chmod 600):\n%s %s\n", *name, server.HashToken(secret))
+	return nil
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary stand in for the sandrun binary (as
+// os/exec's helperCommand does): with SANDRUN_TEST_CLI=1 it runs Main on
+// its arguments.
+func TestMain(m *testing.M) {
+	if os.Getenv("SANDRUN_TEST_CLI") == "1" {
+		os.Exit(Main(context.Background(), &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+func skipOrFail(t *testing.T, format string, a ...any) {
+	t.Helper()
+	if os.Getenv("SANDRUN_TEST_STRICT") == "1" {
+		t.Fatalf(format, a...)
+	}
+	t.Skipf(format, a...)
+}
+
+// TestMCPStdio: the official TypeScript MCP client spawns `sandrun mcp`
+// and calls its tools over stdio.
+func TestMCPStdio(t *testing.T) {
+	if testing.Short() {
+		t.Skip("npm client test: skipped under -short")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		skipOrFail(t, "node is needed: %v", err)
+	}
+	dir, _ := filepath.Abs("../../server/testdata/clients")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@modelcontextprotocol", "sdk")); err != nil {
+		skipOrFail(t, "npm packages missing: run `npm ci` in %s (scripts/setup.d/60-server.sh does)", dir)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "mcp_client.mjs", "stdio", os.Args[0], "mcp", "--log-level", "warn")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SANDRUN_TEST_CLI=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v\n%s\n%s", err, b, stderr.String())
+	}
+	var out struct {
+		Tools []struct{ Name string }
+		Run   struct {
+			Content           []struct{ Text string }
+			StructuredContent map[string]any
+			IsError           bool
+		}
+		BadLanguage struct{ IsError bool }
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("%q: %v", b, err)
+	}
+	var names []string
+	for _, tl := range out.Tools {
+		names = append(names, tl.Name)
+	}
+	if strings.Join(names, ",") != "list_languages,run_code" && strings.Join(names, ",") != "run_code,list_languages" {
+		t.Errorf("tools %v", names)
+	}
+	sc := out.Run.StructuredContent
+	if out.Run.IsError || sc["stdout"] != "from-a-file from-stdin\n" || sc["exit_code"] != float64(4) || sc["backend"] != "process" {
+		t.Errorf("run_code %+v", out.Run)
+	}
+	if len(out.Run.Content) == 0 || !strings.HasPrefix(out.Run.Content[0].Text, "status: exit_error (exit code 4)") {
+		t.Errorf("run_code text %+v", out.Run.Content)
+	}
+	if !out.BadLanguage.IsError {
+		t.Error("an unknown language was not a tool error")
+	}
+}

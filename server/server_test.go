@@ -1,0 +1,458 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/server"
+)
+
+func TestRunOK(t *testing.T) {
+	e := newEnv(t, nil)
+	r := e.post(t, "/v1/runs", `{"language":"python","code":"import sys\nprint('hi')\nprint('err', file=sys.stderr)\nsys.exit(3)"}`)
+	if r.code != 200 {
+		t.Fatalf("code %d: %s", r.code, r.body)
+	}
+	var res sandrun.Result
+	r.json(t, &res)
+	if res.Status != sandrun.StatusExitError || res.ExitCode != 3 || res.Stdout != "hi\n" || res.Stderr != "err\n" || res.Backend != "process" || res.ID == "" {
+		t.Fatalf("unexpected result %+v", res)
+	}
+}
+
+func TestRunBadInput(t *testing.T) {
+	e := newEnv(t, func(o *server.Options) { o.MaxBodyBytes = 1 << 20; o.MaxCodeBytes = 1000 })
+	big := strings.Repeat("x", 2<<20)
+	cases := []struct {
+		name, body string
+		code       int
+		field      string
+	}{
+		{"not json", `{"language":`, 400, "body"},
+		{"syntax", `{"language" "python"}`, 400, "body"},
+		{"empty", ``, 400, "body"},
+		{"unknown field", `{"language":"python","code":"print(1)","bogus":1}`, 400, "bogus"},
+		{"wrong type", `{"language":5,"code":"print(1)"}`, 400, "language"},
+		{"nested wrong type", `{"language":"python","code":"print(1)","limits":{"processes":"many"}}`, 400, "limits.processes"},
+		{"bad duration", `{"language":"python","code":"print(1)","limits":{"wall_time":"soon"}}`, 400, "limits.wall_time"},
+		{"bad size", `{"language":"python","code":"print(1)","limits":{"memory":"lots"}}`, 400, "limits.memory"},
+		{"trailing data", `{"language":"python","code":"print(1)"} {}`, 400, "body"},
+		{"huge body", `{"language":"python","code":"` + big + `"}`, 413, "body"},
+		{"code over server cap", `{"language":"python","code":"` + strings.Repeat("#", 2000) + `"}`, 413, "code"},
+		{"empty code", `{"language":"python","code":"  "}`, 400, "code"},
+		{"unknown language", `{"language":"cobol","code":"x"}`, 400, "language"},
+		{"unknown backend", `{"language":"python","code":"print(1)","backend":"vm"}`, 400, "backend"},
+		{"limit out of range", `{"language":"python","code":"print(1)","limits":{"memory":1}}`, 400, "limits.memory"},
+		{"wall time over server max", `{"language":"python","code":"print(1)","limits":{"wall_time":"1h"}}`, 400, "limits.wall_time"},
+		{"bad file name", `{"language":"python","code":"print(1)","files":[{"name":"../x","content":""}]}`, 400, "files[0].name"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.post(t, "/v1/runs", c.body)
+			var eb server.ErrorBody
+			r.json(t, &eb)
+			if r.code != c.code || eb.Field != c.field || eb.Error == "" {
+				t.Fatalf("got %d %+v, want %d field %q", r.code, eb, c.code, c.field)
+			}
+		})
+	}
+	r := e.do(t, "POST", "/v1/runs", "", strings.NewReader(`{}`), "Content-Type", "text/plain")
+	if r.code != 415 {
+		t.Fatalf("text/plain body: got %d", r.code)
+	}
+}
+
+type fakeStore map[string]*sandrun.Result
+
+func (f fakeStore) Get(_ context.Context, id string) (*sandrun.Result, error) {
+	if r, ok := f[id]; ok {
+		return r, nil
+	}
+	return nil, server.ErrNotFound
+}
+
+func TestGetRun(t *testing.T) {
+	e := newEnv(t, nil)
+	if r := e.do(t, "GET", "/v1/runs/abc", "", nil); r.code != 501 {
+		t.Fatalf("no store: got %d %s", r.code, r.body)
+	}
+	e = newEnv(t, func(o *server.Options) {
+		o.Runs = fakeStore{"abc": {ID: "abc", Status: sandrun.StatusOK}}
+	})
+	r := e.do(t, "GET", "/v1/runs/abc", "", nil)
+	var res sandrun.Result
+	r.json(t, &res)
+	if r.code != 200 || res.ID != "abc" {
+		t.Fatalf("got %d %s", r.code, r.body)
+	}
+	if r := e.do(t, "GET", "/v1/runs/nope", "", nil); r.code != 404 {
+		t.Fatalf("unknown id: got %d", r.code)
+	}
+}
+
+func TestProbesLanguagesMetrics(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if r := e.do(t, "GET", p, "", nil); r.code != 200 {
+			t.Fatalf("%s: %d %s", p, r.code, r.body)
+		}
+	}
+	r := e.do(t, "GET", "/v1/languages", "", nil)
+	var lb server.LanguagesBody
+	r.json(t, &lb)
+	found := false
+	for _, l := range lb.Languages {
+		if l.Name == "python" && len(l.Backends) == 1 && l.Backends[0] == "process" && l.Version != "" {
+			found = true
+		}
+		for _, a := range l.Aliases {
+			if sandrun.NormalizeLanguage(a) != l.Name {
+				t.Errorf("alias %q of %s normalizes to %q", a, l.Name, sandrun.NormalizeLanguage(a))
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("python/process not listed: %s", r.body)
+	}
+	e.post(t, "/v1/runs", `{"language":"python","code":"print(1)"}`)
+	m := e.do(t, "GET", "/metrics", "", nil)
+	for _, want := range []string{
+		`sandrun_runs_total{backend="process",status="ok"} 1`,
+		`sandrun_run_duration_seconds_count{backend="process"} 1`,
+		`sandrun_runs_in_flight 0`,
+		`sandrun_queue_depth 0`,
+		`sandrun_http_requests_total{code="200",route="POST /v1/runs"} 1`,
+	} {
+		if !strings.Contains(string(m.body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if r := e.do(t, "GET", "/nowhere", "", nil); r.code != 404 {
+		t.Fatalf("unknown route: %d", r.code)
+	}
+	if r := e.do(t, "GET", "/v1/languages", "", nil, "Host", "evil.example:8770"); r.code != 403 {
+		t.Fatalf("DNS-rebinding Host accepted without auth: %d", r.code)
+	}
+	if r := e.do(t, "DELETE", "/v1/runs", "", nil); r.code != 405 {
+		t.Fatalf("wrong method: %d", r.code)
+	}
+}
+
+func tokenAuth(t testing.TB, secret string) *server.Auth {
+	a := &server.Auth{}
+	if err := a.ReadTokens(strings.NewReader("# test\nci "+server.HashToken(secret)+"\n"), "test"); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestAuth(t *testing.T) {
+	const secret = "sr_test-secret-0123456789abcdef"
+	e := newEnv(t, func(o *server.Options) { o.Auth = tokenAuth(t, secret) })
+	body := `{"language":"python","code":"print('SECRET_CODE_MARKER')"}`
+	for _, c := range []struct {
+		name, token string
+		hdr         []string
+		code        int
+	}{
+		{"missing", "", nil, 401},
+		{"wrong", "sr_wrong-secret-0123456789abcdef", nil, 401},
+		{"prefix", secret[:10], nil, 401},
+		{"basic scheme", "", []string{"Authorization", "Basic " + secret}, 401},
+		{"right", secret, nil, 200},
+	} {
+		r := e.do(t, "POST", "/v1/runs", c.token, strings.NewReader(body), c.hdr...)
+		if r.code != c.code {
+			t.Errorf("%s: got %d %s", c.name, r.code, r.body)
+		}
+		if c.code == 401 && r.header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: no WWW-Authenticate", c.name)
+		}
+	}
+	for _, p := range []string{"/v1/languages", "/metrics", "/api/v2/runtimes", "/v1/runs/x"} {
+		if r := e.do(t, "GET", p, "", nil); r.code != 401 {
+			t.Errorf("%s without a token: %d", p, r.code)
+		}
+	}
+	for _, p := range []string{"/healthz", "/readyz", "/openapi.json"} {
+		if r := e.do(t, "GET", p, "", nil); r.code != 200 {
+			t.Errorf("%s is public but got %d", p, r.code)
+		}
+	}
+	// The logs name the caller, never the code, its output or the token.
+	logs := e.logs.String()
+	if !strings.Contains(logs, `"caller":"ci"`) {
+		t.Errorf("access log does not name the caller:\n%s", logs)
+	}
+	for _, bad := range []string{secret, "SECRET_CODE_MARKER", server.HashToken(secret)} {
+		if strings.Contains(logs, bad) {
+			t.Errorf("logs contain %q:\n%s", bad, logs)
+		}
+	}
+}
+
+func TestCheckAddr(t *testing.T) {
+	on := tokenAuth(t, "sr_test-secret-0123456789abcdef")
+	for _, c := range []struct {
+		addr string
+		auth *server.Auth
+		ok   bool
+	}{
+		{"127.0.0.1:8770", nil, true},
+		{"[::1]:8770", nil, true},
+		{"localhost:8770", nil, true},
+		{"0.0.0.0:8770", nil, false},
+		{":8770", nil, false},
+		{"192.0.2.1:8770", nil, false},
+		{"0.0.0.0:8770", on, true},
+		{"nonsense", on, false},
+	} {
+		err := server.CheckAddr(c.addr, c.auth)
+		if (err == nil) != c.ok {
+			t.Errorf("CheckAddr(%q, auth=%v) = %v", c.addr, c.auth.Enabled(), err)
+		}
+	}
+}
+
+func TestTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "tokens")
+	secret := server.NewToken()
+	if err := os.WriteFile(p, []byte("alice "+server.HashToken(secret)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := &server.Auth{}
+	if err := a.LoadTokenFile(p); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("world-readable token file accepted: %v", err)
+	}
+	_ = os.Chmod(p, 0o600)
+	if err := a.LoadTokenFile(p); err != nil || !a.Enabled() {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"alice", "alice plain", "alice sha256:zz", "alice sha256:abcd"} {
+		if err := (&server.Auth{}).ReadTokens(strings.NewReader(bad), "x"); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+	if err := (&server.Auth{}).AddSecret("short", "abc"); err == nil {
+		t.Error("accepted a 3-character token")
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	e := newEnv(t, func(o *server.Options) { o.RatePerToken = 0.2; o.RateBurst = 1 })
+	body := `{"language":"python","code":"print(1)"}`
+	if r := e.post(t, "/v1/runs", body); r.code != 200 {
+		t.Fatalf("first: %d", r.code)
+	}
+	r := e.post(t, "/v1/runs", body)
+	if r.code != 429 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("second: %d, Retry-After %q", r.code, r.header.Get("Retry-After"))
+	}
+}
+
+// Rate limits are per token: one caller spending its budget does not
+// cost another.
+func TestRateLimitPerToken(t *testing.T) {
+	a := &server.Auth{}
+	if err := a.AddSecret("alice", "sr_alice-secret-0123456789"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AddSecret("bob", "sr_bob-secret-0123456789ab"); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(o *server.Options) { o.Auth = a; o.RatePerToken = 0.1; o.RateBurst = 1 })
+	body := `{"language":"bash","code":"echo 1"}`
+	run := func(tok string) int {
+		return e.do(t, "POST", "/v1/runs", tok, strings.NewReader(body)).code
+	}
+	if c := run("sr_alice-secret-0123456789"); c != 200 {
+		t.Fatalf("alice first: %d", c)
+	}
+	if c := run("sr_alice-secret-0123456789"); c != 429 {
+		t.Fatalf("alice second: %d", c)
+	}
+	if c := run("sr_bob-secret-0123456789ab"); c != 200 {
+		t.Fatalf("bob was limited by alice's use: %d", c)
+	}
+}
+
+// A browser page on another origin cannot make a visitor's browser post
+// runs to a loopback server (CSRF).
+func TestCrossOriginRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	body := `{"language":"bash","code":"echo 1"}`
+	if r := e.do(t, "POST", "/v1/runs", "", strings.NewReader(body), "Sec-Fetch-Site", "cross-site"); r.code != 403 {
+		t.Fatalf("cross-site post: %d", r.code)
+	}
+	if r := e.do(t, "POST", "/api/v2/execute", "", strings.NewReader(body), "Origin", "https://evil.example", "Content-Type", "text/plain"); r.code != 403 {
+		t.Fatalf("cross-origin Piston post: %d", r.code)
+	}
+}
+
+func TestQueueFull(t *testing.T) {
+	e := newEnv(t, func(o *server.Options) { o.MaxConcurrent = 1; o.MaxQueue = 1 })
+	slow := `{"language":"bash","code":"sleep 2"}`
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ { // one runs, one waits
+		wg.Add(1)
+		go func() { defer wg.Done(); e.post(t, "/v1/runs", slow) }()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(string(e.do(t, "GET", "/metrics", "", nil).body), "sandrun_queue_depth 1") {
+		if time.Now().After(deadline) {
+			t.Fatal("the queue never filled")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r := e.post(t, "/v1/runs", `{"language":"python","code":"print(1)"}`)
+	if r.code != 429 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("third: %d %s", r.code, r.body)
+	}
+	wg.Wait()
+	if r := e.post(t, "/v1/runs", `{"language":"python","code":"print(1)"}`); r.code != 200 {
+		t.Fatalf("after the queue drained: %d", r.code)
+	}
+}
+
+type sseEvent struct {
+	name string
+	data string
+	at   time.Time
+}
+
+func readSSE(t *testing.T, resp *http.Response) []sseEvent {
+	t.Helper()
+	var out []sseEvent
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	var cur sseEvent
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			cur.name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			cur.data = strings.TrimPrefix(line, "data: ")
+		case line == "":
+			cur.at = time.Now()
+			out = append(out, cur)
+			cur = sseEvent{}
+		}
+	}
+	return out
+}
+
+func TestStream(t *testing.T) {
+	e := newEnv(t, nil)
+	code := "import sys, time\nprint('one SECRET', flush=True)\ntime.sleep(0.4)\nprint('two', file=sys.stderr, flush=True)\ntime.sleep(0.4)\nprint('three')"
+	body, _ := json.Marshal(map[string]string{"language": "python", "code": code})
+	req, _ := http.NewRequest("POST", e.url+"/v1/runs", strings.NewReader(string(body)))
+	req.Header.Set("Accept", "text/event-stream")
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	// Unbuffered Python writes a line and its newline separately: merge
+	// neighbouring chunks of one stream.
+	var evs []sseEvent
+	for _, ev := range readSSE(t, resp) {
+		if n := len(evs); n > 0 && evs[n-1].name == ev.name && ev.name != "result" {
+			var a, b server.ChunkEvent
+			_ = json.Unmarshal([]byte(evs[n-1].data), &a)
+			_ = json.Unmarshal([]byte(ev.data), &b)
+			d, _ := json.Marshal(server.ChunkEvent{Text: a.Text + b.Text})
+			evs[n-1].data = string(d)
+			continue
+		}
+		evs = append(evs, ev)
+	}
+	var names []string
+	for _, ev := range evs {
+		names = append(names, ev.name)
+	}
+	if got := strings.Join(names, ","); got != "stdout,stderr,stdout,result" {
+		t.Fatalf("events %s", got)
+	}
+	var first server.ChunkEvent
+	_ = json.Unmarshal([]byte(evs[0].data), &first)
+	if first.Text != "one [REDACTED]\n" {
+		t.Fatalf("first chunk %q did not pass through the filter", first.Text)
+	}
+	// The first chunk came as it was written, long before the end.
+	if evs[0].at.Sub(start) > evs[3].at.Sub(start)-500*time.Millisecond {
+		t.Fatalf("first chunk at %v, result at %v: not streamed", evs[0].at.Sub(start), evs[3].at.Sub(start))
+	}
+	var res sandrun.Result
+	if err := json.Unmarshal([]byte(evs[3].data), &res); err != nil || res.Status != sandrun.StatusOK || res.Stdout != "one SECRET\nthree\n" {
+		t.Fatalf("result %+v %v", res, err)
+	}
+}
+
+func TestStreamFailsClosed(t *testing.T) {
+	e := newEnv(t, func(o *server.Options) { o.NewStream = nil })
+	r := e.do(t, "POST", "/v1/runs", "", strings.NewReader(`{"language":"python","code":"print('x')"}`), "Accept", "text/event-stream")
+	if r.code != 501 {
+		t.Fatalf("streaming without a filter: %d %s", r.code, r.body)
+	}
+	r = e.do(t, "POST", "/v1/runs", "", strings.NewReader(`{"language":"python","code":"print('x')","no_sanitize":true}`), "Accept", "text/event-stream")
+	if r.code != 200 || !strings.Contains(string(r.body), "event: stdout\ndata: {\"text\":\"x") {
+		t.Fatalf("raw stream: %d %s", r.code, r.body)
+	}
+	// A request refused before running gets a plain error, not a stream.
+	r = e.do(t, "POST", "/v1/runs", "", strings.NewReader(`{"language":"cobol","code":"x","no_sanitize":true}`), "Accept", "text/event-stream")
+	if r.code != 400 || !strings.Contains(r.header.Get("Content-Type"), "json") {
+		t.Fatalf("refused stream: %d %s", r.code, r.body)
+	}
+}
+
+// fakeSanitizer redacts the word SECRET and reports it, standing in for
+// package sanitize.
+type fakeSanitizer struct{}
+
+func (fakeSanitizer) SanitizeResult(r *sandrun.Result) {
+	if n := strings.Count(r.Stdout, "SECRET"); n > 0 {
+		r.Stdout = strings.ReplaceAll(r.Stdout, "SECRET", "[REDACTED]")
+		r.Detections = append(r.Detections, sandrun.Detection{Rule: "test-rule", Stream: "stdout", Count: n})
+	}
+	r.Sanitized = true
+}
+
+func TestDetectionMetrics(t *testing.T) {
+	logs := &syncBuffer{}
+	_, langs := newSandbox(t, logs)
+	e := newEnv(t, func(o *server.Options) {
+		sb, err := sandrun.New(sandrun.Options{Backends: o.Sandbox.Backends(), Sanitizer: fakeSanitizer{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Sandbox, o.Languages = sb, langs
+	})
+	r := e.post(t, "/v1/runs", `{"language":"bash","code":"echo SECRET SECRET"}`)
+	var res sandrun.Result
+	r.json(t, &res)
+	if res.Stdout != "[REDACTED] [REDACTED]\n" || !res.Sanitized {
+		t.Fatalf("%+v", res)
+	}
+	m := string(e.do(t, "GET", "/metrics", "", nil).body)
+	if !strings.Contains(m, `sandrun_sanitizer_detections_total{rule="test-rule"} 2`) {
+		t.Errorf("detections not counted")
+	}
+	if strings.Contains(e.logs.String(), "SECRET") {
+		t.Errorf("logs hold the secret")
+	}
+}
