@@ -2,4 +2,7 @@ module github.com/sandrun/sandrun
 
 go 1.26.8
 
-require golang.org/x/sys v0.50.0 // indirect
+require (
+	go.starlark.net v0.0.0-20260908191801-89a6a09411d5 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)

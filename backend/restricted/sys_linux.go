@@ -1,0 +1,112 @@
+//go:build linux
+
+package restricted
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func platformCheck() error { return nil }
+
+// prepareWorker sets the worker's fixed limits before it reads any
+// request: no core dumps, no files written, few descriptors, and no way
+// to gain privileges through exec. The per-run limits (memory, CPU) are
+// applied by the parent with prlimit before each run frame.
+func prepareWorker() error {
+	for _, l := range []struct {
+		name string
+		res  int
+		v    uint64
+	}{
+		{"RLIMIT_CORE", unix.RLIMIT_CORE, 0},
+		{"RLIMIT_FSIZE", unix.RLIMIT_FSIZE, 0},
+		{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE, 64},
+	} {
+		if err := unix.Setrlimit(l.res, &unix.Rlimit{Cur: l.v, Max: l.v}); err != nil {
+			return fmt.Errorf("%s: %w", l.name, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("no_new_privs: %w", err)
+	}
+	return nil
+}
+
+// limitData caps the process's data segment (heap and goroutine stacks):
+// the memory bound of a Go interpreter. RLIMIT_AS does not fit Go, whose
+// runtime reserves over a gigabyte of address space at start.
+func limitData(n int64) error {
+	return unix.Setrlimit(unix.RLIMIT_DATA, &unix.Rlimit{Cur: uint64(n), Max: uint64(n)})
+}
+
+// resetPeak resets the kernel's peak-RSS mark, so that the next run's
+// peak is its own (see proc(5), clear_refs value 5).
+func resetPeak() {
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// selfUsage is the process's whole CPU time and its peak RSS since the
+// last resetPeak.
+func selfUsage() (time.Duration, int64) {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return cpu, peakRSS()
+}
+
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	return statusField(b, "VmHWM:")
+}
+
+// afterRun returns a large heap to the kernel between runs, so that one
+// big run does not keep the worker's RSS up for the next ones, and resets
+// the peak mark.
+func afterRun() {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() == metrics.KindUint64 && s[0].Value.Uint64() > 32<<20 {
+		debug.FreeOSMemory()
+	}
+	resetPeak()
+}
+
+// setWorkerLimits applies one run's limits to an idle worker: its data
+// segment, and its CPU time counted from what it has used so far (CPU
+// limits are cumulative for a process). Go ignores SIGXCPU at the soft
+// limit; the hard limit a second later is a SIGKILL.
+func setWorkerLimits(pid int, data int64, cpuUsed, cpuLimit time.Duration) error {
+	if err := unix.Prlimit(pid, unix.RLIMIT_DATA, &unix.Rlimit{Cur: uint64(data), Max: uint64(data)}, nil); err != nil {
+		return fmt.Errorf("RLIMIT_DATA: %w", err)
+	}
+	soft := uint64((cpuUsed + cpuLimit + time.Second - 1) / time.Second)
+	if err := unix.Prlimit(pid, unix.RLIMIT_CPU, &unix.Rlimit{Cur: soft, Max: soft + 1}, nil); err != nil {
+		return fmt.Errorf("RLIMIT_CPU: %w", err)
+	}
+	return nil
+}
+
+// threadCPU is the calling thread's CPU time (for in-process runs; the
+// caller locks the goroutine to its thread).
+func threadCPU() time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func lockThread()   { runtime.LockOSThread() }
+func unlockThread() { runtime.UnlockOSThread() }
