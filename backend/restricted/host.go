@@ -281,4 +281,3 @@ func pyRound(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwarg
 	}
 	return nil, fmt.Errorf("round: want a number, got %s", x.Type())
 }
-

@@ -50,7 +50,7 @@ func LanguageSpec(selfExe string) lang.Spec {
 				// (Go reserves too much address space for RLIMIT_AS).
 				Argv:              []string{real, "__child", RoleFile, "--heap-mib={heap_mib}", "{file}"},
 				AddressSpaceLimit: false,
-				OOMMarkers:        []string{"fatal error: runtime: out of memory", "runtime: out of memory"},
+				OOMMarkers:        append([]string(nil), oomMarkers...),
 			}, nil
 		},
 	}

@@ -64,7 +64,7 @@ func DefaultModules() []string { return []string{"json", "math", "time"} }
 
 // Defaults for the fields of Options.
 const (
-	DefaultStepsPerCPUSecond = 50_000_000
+	DefaultStepsPerCPUSecond = 25_000_000
 	DefaultMaxCallDepth      = 5000
 	DefaultWarm              = 2
 	DefaultMaxRunsPerWorker  = 1000

@@ -291,7 +291,7 @@ func (b *Backend) deadResult(w *proc, spec *runSpec, stdout *capture.Buffer, per
 	case w.killReason() == verdict.KillCancel:
 		res.Status = sandrun.StatusTimeout
 		res.Error = "the run was cancelled by the caller and the program was killed"
-	case strings.Contains(crash, "out of memory") || strings.Contains(crash, "cannot allocate memory"):
+	case outOfMemory(crash):
 		res.Status = sandrun.StatusMemoryLimit
 		res.Error = fmt.Sprintf("the program used more than its memory limit of %s and was stopped", sandrun.Bytes(spec.Memory))
 		res.Stderr = "Error: out of memory (limit " + sandrun.Bytes(spec.Memory).String() + ")\n"
@@ -308,4 +308,28 @@ func (b *Backend) deadResult(w *proc, spec *runSpec, stdout *capture.Buffer, per
 		return res, errors.New(res.Error)
 	}
 	return res, nil
+}
+
+// oomMarkers are what the Go runtime of a worker (or of the starlark-file
+// interpreter) prints when an allocation fails under RLIMIT_DATA. Go 1.26
+// sometimes faults inside the garbage collector instead of throwing "out of
+// memory" when its own bookkeeping allocation fails (a SIGSEGV in a
+// runtime frame, reproduced by TestMemoryBomb...). A runtime fault cannot
+// come from the program: Go code's nil dereferences are panics, which the
+// interpreter recovers. So under the limit such a fault is the memory
+// limit. The table is read-only.
+var oomMarkers = []string{
+	"fatal error: runtime: out of memory",
+	"fatal error: runtime: cannot allocate memory",
+	"runtime: out of memory",
+	"SIGSEGV: segmentation violation",
+}
+
+func outOfMemory(crash string) bool {
+	for _, m := range oomMarkers {
+		if strings.Contains(crash, m) {
+			return true
+		}
+	}
+	return false
 }
