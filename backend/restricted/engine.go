@@ -54,10 +54,11 @@ type outcome struct {
 	Steps     uint64          `json:"steps"`
 }
 
-// sink receives what print writes. write returns false once the output
-// cap has been passed; the run then stops.
+// sink receives what print writes, one line at a time (s without its
+// newline: a huge print is not copied to add one). write returns false
+// once the output cap has been passed; the run then stops.
 type sink interface {
-	write(p []byte) bool
+	writeLine(s string) bool
 }
 
 // depthCheckEvery is how often (in steps) the call depth is checked. A
@@ -98,9 +99,7 @@ func execute(ctx context.Context, spec *runSpec, predeclared starlark.StringDict
 		stopped  atomic.Bool
 	)
 	thread.Print = func(t *starlark.Thread, msg string) {
-		line := make([]byte, 0, len(msg)+1)
-		line = append(append(line, msg...), '\n')
-		if !out.write(line) {
+		if !out.writeLine(msg) {
 			overflow.Store(true)
 			t.Cancel("output limit")
 		}

@@ -20,7 +20,12 @@ type hostCaller struct {
 	table  *hostTable
 	thread *starlark.Thread
 	budget int
+	// deadline is set when a call was cut at the run's deadline.
+	deadline bool
 }
+
+// cut reports whether a call was cut at the run's deadline.
+func (h *hostCaller) cut() bool { return h.deadline }
 
 func newHostCaller(ctx context.Context, t *hostTable, deadline time.Time, spec *runSpec, stdout *capture.Buffer, budget int) *hostCaller {
 	cctx, cancel := context.WithDeadline(ctx, deadline)
@@ -64,6 +69,7 @@ func (h *hostCaller) call(payload []byte) returnMsg {
 	select {
 	case a = <-ch:
 	case <-h.ctx.Done():
+		h.deadline = true
 		// The function ignores its context; it is left to finish on its
 		// own and the run goes on to its deadline.
 		return returnMsg{Error: fmt.Sprintf("%s: host function did not return before the run's deadline", fn.Name())}

@@ -125,6 +125,9 @@ func encodeCall(id int, args starlark.Tuple, kwargs []starlark.Tuple, budget int
 			return nil, budgetErr(err, budget)
 		}
 		name, _ := starlark.AsString(kv[0])
+		if err := e.spend(len(name)); err != nil {
+			return nil, budgetErr(err, budget)
+		}
 		m.Kwargs = append(m.Kwargs, kwWire{Name: name, Value: w})
 	}
 	return m, nil

@@ -143,16 +143,28 @@ func (b *Backend) runInProcess(ctx context.Context, req *sandrun.Request, spec *
 	lockThread()
 	defer unlockThread()
 	start, cpu0 := time.Now(), threadCPU()
-	oc := execute(ctx, spec, globalsFor(spec.Modules, b.opts.Predeclared), captureSink{stdout})
+	oc := execute(ctx, spec, globalsFor(spec.Modules, b.opts.Predeclared), captureSink{stdout, spec.Output})
 	res := b.result(oc, stdout, spec)
 	res.Usage = sandrun.Usage{WallMs: time.Since(start).Milliseconds(), CPUMs: (threadCPU() - cpu0).Milliseconds()}
 	res.Downgrades = append(res.Downgrades, "memory limit not enforced: the restricted tier runs in process (Options.InProcess); go.starlark.net has no allocation limit")
 	return res
 }
 
-type captureSink struct{ b *capture.Buffer }
+type captureSink struct {
+	b     *capture.Buffer
+	limit int64
+}
 
-func (s captureSink) write(p []byte) bool { _, _ = s.b.Write(p); return !s.b.Overflowed() }
+func (s captureSink) writeLine(line string) bool {
+	// Only what the cap can still hold is copied (the buffer's total, and
+	// so the truncation notice, is then a lower bound).
+	if room := max(s.limit-s.b.Total(), 0) + 1; int64(len(line)) > room {
+		line = line[:room]
+	}
+	_, _ = s.b.Write([]byte(line))
+	_, _ = s.b.Write([]byte{'\n'})
+	return !s.b.Overflowed()
+}
 
 // result builds the Result from the interpreter's outcome.
 func (b *Backend) result(oc outcome, stdout *capture.Buffer, spec *runSpec) *sandrun.Result {
@@ -215,6 +227,16 @@ func (b *Backend) runWorker(ctx context.Context, req *sandrun.Request, spec *run
 		switch done.Outcome.Status {
 		case sandrun.StatusOK, sandrun.StatusExitError, sandrun.StatusCompileError:
 			reuse = w.runs < b.opts.MaxRunsPerWorker && !stdout.Overflowed()
+		}
+		if hc.cut() && done.Outcome.Status == sandrun.StatusExitError {
+			// A host call was cut at the run's deadline: the program did
+			// not fail, it ran out of time.
+			res.Status, res.ExitCode = sandrun.StatusTimeout, -1
+			res.Error = fmt.Sprintf("the program ran longer than its wall-clock limit of %s (in a host function call) and was stopped", spec.Wall)
+			if ctx.Err() != nil {
+				res.Error = "the run was cancelled by the caller and the program was stopped"
+			}
+			reuse = false
 		}
 		if done.Outcome.Status == sandrun.StatusInternalError {
 			return res, errors.New(done.Outcome.Error)
@@ -295,7 +317,7 @@ func (b *Backend) deadResult(w *proc, spec *runSpec, stdout *capture.Buffer, per
 		res.Status = sandrun.StatusMemoryLimit
 		res.Error = fmt.Sprintf("the program used more than its memory limit of %s and was stopped", sandrun.Bytes(spec.Memory))
 		res.Stderr = "Error: out of memory (limit " + sandrun.Bytes(spec.Memory).String() + ")\n"
-	case ws.Signaled() && cpu >= spec.CPU:
+	case strings.Contains(crash, cpuLimitMarker) || (ws.Signaled() && cpu >= spec.CPU):
 		res.Status = sandrun.StatusCPULimit
 		res.Error = fmt.Sprintf("the program used more than its CPU-time limit of %s and was killed", spec.CPU)
 	case strings.Contains(crash, "stack overflow") || strings.Contains(crash, "stack exceeds"):
@@ -310,6 +332,10 @@ func (b *Backend) deadResult(w *proc, spec *runSpec, stdout *capture.Buffer, per
 	return res, nil
 }
 
+// cpuLimitMarker is what a worker prints before it kills itself at its
+// CPU-time limit.
+const cpuLimitMarker = "sandrun worker: CPU-time limit reached (SIGXCPU)"
+
 // oomMarkers are what the Go runtime of a worker (or of the starlark-file
 // interpreter) prints when an allocation fails under RLIMIT_DATA. Go 1.26
 // sometimes faults inside the garbage collector instead of throwing "out of
@@ -320,6 +346,7 @@ func (b *Backend) deadResult(w *proc, spec *runSpec, stdout *capture.Buffer, per
 // limit. The table is read-only.
 var oomMarkers = []string{
 	"fatal error: runtime: out of memory",
+	"fatal error: out of memory", // "... allocating heap arena metadata"
 	"fatal error: runtime: cannot allocate memory",
 	"runtime: out of memory",
 	"SIGSEGV: segmentation violation",

@@ -5,6 +5,7 @@ package restricted
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -36,6 +37,7 @@ func prepareWorker() error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
+	dieOnCPULimit()
 	return nil
 }
 
@@ -85,17 +87,45 @@ func afterRun() {
 
 // setWorkerLimits applies one run's limits to an idle worker: its data
 // segment, and its CPU time counted from what it has used so far (CPU
-// limits are cumulative for a process). Go ignores SIGXCPU at the soft
-// limit; the hard limit a second later is a SIGKILL.
+// limits are cumulative for a process). Only soft limits change: raising a
+// hard limit needs CAP_SYS_RESOURCE, which the supervisor may not have,
+// and the next run may want more than this one. The kernel enforces the
+// soft RLIMIT_DATA; at the soft RLIMIT_CPU it sends SIGXCPU, on which the
+// worker kills itself (the Go runtime would ignore it).
 func setWorkerLimits(pid int, data int64, cpuUsed, cpuLimit time.Duration) error {
-	if err := unix.Prlimit(pid, unix.RLIMIT_DATA, &unix.Rlimit{Cur: uint64(data), Max: uint64(data)}, nil); err != nil {
-		return fmt.Errorf("RLIMIT_DATA: %w", err)
-	}
 	soft := uint64((cpuUsed + cpuLimit + time.Second - 1) / time.Second)
-	if err := unix.Prlimit(pid, unix.RLIMIT_CPU, &unix.Rlimit{Cur: soft, Max: soft + 1}, nil); err != nil {
-		return fmt.Errorf("RLIMIT_CPU: %w", err)
+	for _, l := range []struct {
+		name string
+		res  int
+		v    uint64
+	}{
+		{"RLIMIT_DATA", unix.RLIMIT_DATA, uint64(data)},
+		{"RLIMIT_CPU", unix.RLIMIT_CPU, soft},
+	} {
+		var old unix.Rlimit
+		if err := unix.Prlimit(pid, l.res, nil, &old); err != nil {
+			return fmt.Errorf("%s: %w", l.name, err)
+		}
+		if l.v > old.Max {
+			return fmt.Errorf("%s: %d is above the worker's hard limit %d", l.name, l.v, old.Max)
+		}
+		if err := unix.Prlimit(pid, l.res, &unix.Rlimit{Cur: l.v, Max: old.Max}, nil); err != nil {
+			return fmt.Errorf("%s: %w", l.name, err)
+		}
 	}
 	return nil
+}
+
+// dieOnCPULimit makes SIGXCPU fatal: the worker kills itself with
+// SIGKILL, which the parent reads as the CPU limit.
+func dieOnCPULimit() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, unix.SIGXCPU)
+	go func() {
+		<-ch
+		fmt.Fprintln(os.Stderr, cpuLimitMarker)
+		_ = unix.Kill(os.Getpid(), unix.SIGKILL)
+	}()
 }
 
 // threadCPU is the calling thread's CPU time (for in-process runs; the

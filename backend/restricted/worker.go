@@ -184,15 +184,13 @@ type frameSink struct {
 	last  time.Time
 }
 
-func (s *frameSink) write(p []byte) bool {
-	if room := s.limit + 1 - s.total; room > 0 {
-		keep := p
-		if int64(len(keep)) > room {
-			keep = keep[:room]
+func (s *frameSink) writeLine(line string) bool {
+	for _, p := range [2]string{line, "\n"} {
+		if room := s.limit + 1 - s.total; room > 0 {
+			s.pend = append(s.pend, p[:min(int64(len(p)), room)]...)
 		}
-		s.pend = append(s.pend, keep...)
+		s.total += int64(len(p))
 	}
-	s.total += int64(len(p))
 	if len(s.pend) >= 32<<10 || time.Since(s.last) > 20*time.Millisecond {
 		s.flush()
 	}
@@ -216,7 +214,10 @@ func (s *frameSink) flush() {
 // and cap it).
 type writerSink struct{ w io.Writer }
 
-func (s writerSink) write(p []byte) bool { _, err := s.w.Write(p); return err == nil }
+func (s writerSink) writeLine(line string) bool {
+	_, err := io.WriteString(s.w, line+"\n")
+	return err == nil
+}
 
 // runFile is the starlark-file role: sandrun as the Starlark interpreter
 // of the OS tiers. The environment is the restricted tier's default one
