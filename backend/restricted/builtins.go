@@ -16,11 +16,16 @@ var extraBuiltins = starlark.StringDict{
 	"round": starlark.NewBuiltin("round", pyRound),
 }
 
-// isExtraBuiltin reports whether v is one of extraBuiltins (a host that
-// passes it through gets the worker's own copy, not a proxy).
-func isExtraBuiltin(name string, v starlark.Value) bool {
-	b, ok := v.(*starlark.Builtin)
-	return ok && extraBuiltins[name] == starlark.Value(b)
+// nativeBuiltin returns the built-in of that name that runs inside the
+// interpreter (Starlark's own, extraBuiltins, mathBuiltins), or nil. A
+// host value identical to one of them is not proxied.
+func nativeBuiltin(name string) *starlark.Builtin {
+	for _, t := range []starlark.StringDict{starlark.Universe, extraBuiltins, mathBuiltins} {
+		if b, ok := t[name].(*starlark.Builtin); ok {
+			return b
+		}
+	}
+	return nil
 }
 
 // pySum is Python's sum(iterable, start=0). It is one step however long

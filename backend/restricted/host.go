@@ -2,6 +2,7 @@ package restricted
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -18,8 +19,9 @@ type hostDecl struct {
 	Name string `json:"name"`
 	// Func is the 1-based id of a host function in the parent's table.
 	Func int `json:"func,omitempty"`
-	// Universe names a Starlark built-in the host passed through (min,
-	// max, abs ...): the worker uses its own copy instead of a proxy.
+	// Universe names a built-in of the interpreter the host passed
+	// through (min, abs, MathEnv's sqrt ...): the worker uses its own
+	// copy instead of a proxy.
 	Universe string `json:"universe,omitempty"`
 	// Value is host data, copied.
 	Value *wire `json:"value,omitempty"`
@@ -58,10 +60,8 @@ func buildHost(pre starlark.StringDict, budget int) (*hostTable, error) {
 func (t *hostTable) decl(name string, v starlark.Value, depth, budget int) (hostDecl, error) {
 	switch x := v.(type) {
 	case *starlark.Builtin:
-		if u, ok := starlark.Universe[x.Name()].(*starlark.Builtin); ok && u == x {
-			return hostDecl{Name: name, Universe: x.Name()}, nil
-		}
-		if isExtraBuiltin(x.Name(), x) {
+		if nativeBuiltin(x.Name()) == x {
+			// One of the interpreter's own: the worker uses its copy.
 			return hostDecl{Name: name, Universe: x.Name()}, nil
 		}
 		t.funcs = append(t.funcs, x)
@@ -113,11 +113,8 @@ func materializeOne(d hostDecl, call func(int, string, starlark.Tuple, []starlar
 			return call(id, name, args, kwargs)
 		}), nil
 	case d.Universe != "":
-		v, ok := starlark.Universe[d.Universe]
-		if !ok {
-			v, ok = extraBuiltins[d.Universe]
-		}
-		if !ok {
+		v := nativeBuiltin(d.Universe)
+		if v == nil {
 			return nil, fmt.Errorf("no built-in %q", d.Universe)
 		}
 		return v, nil
@@ -138,49 +135,60 @@ func materializeOne(d hostDecl, call func(int, string, starlark.Tuple, []starlar
 	return nil, fmt.Errorf("empty declaration")
 }
 
-// MathEnv is the seed's safe math environment as host globals: sqrt, sin,
-// cos, log, ceil and floor as host functions, the constants pi and e, and
-// the built-ins round (Python's, with ndigits), abs, min and max, which
-// run inside the interpreter. Pass it (or a
-// copy with more entries) as Options.Predeclared.
+// MathEnv is the seed's safe math environment as host globals: sqrt,
+// sin, cos, log, ceil, floor and round (Python's, with ndigits), the
+// constants pi and e, and abs, min and max. Pass it (or a copy with more
+// entries) as Options.Predeclared. Its functions are this package's own,
+// so they run inside the interpreter rather than as proxied host calls
+// (see nativeBuiltin).
 func MathEnv() starlark.StringDict {
-	f1 := func(name string, fn func(float64) (float64, error)) *starlark.Builtin {
-		return starlark.NewBuiltin(name, func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-			var x starlark.Value
-			if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &x); err != nil {
-				return nil, err
-			}
-			f, ok := starlark.AsFloat(x)
-			if !ok {
-				return nil, fmt.Errorf("%s: want a number, got %s", b.Name(), x.Type())
-			}
-			r, err := fn(f)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", b.Name(), err)
-			}
-			return starlark.Float(r), nil
-		})
+	env := starlark.StringDict{
+		"pi":  starlark.Float(math.Pi),
+		"e":   starlark.Float(math.E),
+		"abs": starlark.Universe["abs"],
+		"min": starlark.Universe["min"],
+		"max": starlark.Universe["max"],
 	}
-	domain := fmt.Errorf("math domain error")
-	return starlark.StringDict{
-		"sqrt": f1("sqrt", func(x float64) (float64, error) {
-			if x < 0 {
-				return 0, domain
-			}
-			return math.Sqrt(x), nil
-		}),
-		"sin":   f1("sin", func(x float64) (float64, error) { return math.Sin(x), nil }),
-		"cos":   f1("cos", func(x float64) (float64, error) { return math.Cos(x), nil }),
-		"log":   starlark.NewBuiltin("log", mathLog),
-		"ceil":  intRounder("ceil", math.Ceil),
-		"floor": intRounder("floor", math.Floor),
-		"round": extraBuiltins["round"],
-		"pi":    starlark.Float(math.Pi),
-		"e":     starlark.Float(math.E),
-		"abs":   starlark.Universe["abs"],
-		"min":   starlark.Universe["min"],
-		"max":   starlark.Universe["max"],
+	for k, v := range mathBuiltins {
+		env[k] = v
 	}
+	env["round"] = extraBuiltins["round"]
+	return env
+}
+
+// mathBuiltins are MathEnv's functions: a read-only table.
+var mathBuiltins = starlark.StringDict{
+	"sqrt": floatFunc("sqrt", func(x float64) (float64, error) {
+		if x < 0 {
+			return 0, errDomain
+		}
+		return math.Sqrt(x), nil
+	}),
+	"sin":   floatFunc("sin", func(x float64) (float64, error) { return math.Sin(x), nil }),
+	"cos":   floatFunc("cos", func(x float64) (float64, error) { return math.Cos(x), nil }),
+	"log":   starlark.NewBuiltin("log", mathLog),
+	"ceil":  intRounder("ceil", math.Ceil),
+	"floor": intRounder("floor", math.Floor),
+}
+
+var errDomain = errors.New("math domain error")
+
+func floatFunc(name string, fn func(float64) (float64, error)) *starlark.Builtin {
+	return starlark.NewBuiltin(name, func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var x starlark.Value
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &x); err != nil {
+			return nil, err
+		}
+		f, ok := starlark.AsFloat(x)
+		if !ok {
+			return nil, fmt.Errorf("%s: want a number, got %s", b.Name(), x.Type())
+		}
+		r, err := fn(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		return starlark.Float(r), nil
+	})
 }
 
 func mathLog(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
