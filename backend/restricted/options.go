@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -118,6 +119,10 @@ type Options struct {
 	// Warm is how many idle workers are kept started; 0 means DefaultWarm,
 	// a negative value none (every run starts a worker).
 	Warm int
+	// MaxWorkers caps the runs in flight (each in its own worker, each up
+	// to its memory limit); further runs wait for a slot. 0 means
+	// 4 x GOMAXPROCS.
+	MaxWorkers int
 	// MaxRunsPerWorker retires a worker after this many runs; 0 means
 	// DefaultMaxRunsPerWorker.
 	MaxRunsPerWorker int
@@ -162,6 +167,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Warm < 0 {
 		o.Warm = 0
+	}
+	if o.MaxWorkers <= 0 {
+		o.MaxWorkers = 4 * runtime.GOMAXPROCS(0)
 	}
 	if o.MaxRunsPerWorker <= 0 {
 		o.MaxRunsPerWorker = DefaultMaxRunsPerWorker

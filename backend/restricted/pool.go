@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -29,8 +28,9 @@ type proc struct {
 	exited chan struct{} // closed once the process has been reaped
 	state  *os.ProcessState
 
-	cpu  time.Duration // whole CPU time as of the last done frame
-	runs int
+	cpu    time.Duration // whole CPU time as of the last done frame
+	runs   int
+	limits workerLimits
 
 	mu     sync.Mutex
 	killed verdict.Kill
@@ -114,6 +114,7 @@ func startProc(exe string, timeout time.Duration) (*proc, error) {
 		return nil, fmt.Errorf("the worker %s sent a bad hello %q", exe, payload)
 	}
 	p.cpu = time.Duration(h.CPUNanos)
+	p.limits.pid = p.pid
 	return p, nil
 }
 
@@ -286,25 +287,4 @@ func (p *pool) close() {
 			return
 		}
 	}
-}
-
-// statusField reads a "Name:   123 kB" line of /proc/PID/status as bytes.
-func statusField(status []byte, name string) int64 {
-	i := bytes.Index(status, []byte(name))
-	if i < 0 {
-		return 0
-	}
-	line := status[i+len(name):]
-	if j := bytes.IndexByte(line, '\n'); j >= 0 {
-		line = line[:j]
-	}
-	f := bytes.Fields(line)
-	if len(f) == 0 {
-		return 0
-	}
-	n, _ := strconv.ParseInt(string(f[0]), 10, 64)
-	if len(f) > 1 && string(f[1]) == "kB" {
-		n *= 1024
-	}
-	return n
 }

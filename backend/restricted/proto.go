@@ -68,19 +68,25 @@ type doneMsg struct {
 	PeakRSS int64 `json:"peak_rss"`
 }
 
-// writeFrame writes one frame: a 4-byte big-endian length of what
-// follows, the kind byte, the payload. It flushes.
+// writeFrame writes one frame and flushes.
 func writeFrame(w *bufio.Writer, kind byte, payload []byte) error {
+	if err := bufferFrame(w, kind, payload); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// bufferFrame writes one frame without flushing: a 4-byte big-endian
+// length of what follows, the kind byte, the payload.
+func bufferFrame(w *bufio.Writer, kind byte, payload []byte) error {
 	var hdr [5]byte
 	binary.BigEndian.PutUint32(hdr[:4], uint32(len(payload)+1))
 	hdr[4] = kind
 	if _, err := w.Write(hdr[:]); err != nil {
 		return err
 	}
-	if _, err := w.Write(payload); err != nil {
-		return err
-	}
-	return w.Flush()
+	_, err := w.Write(payload)
+	return err
 }
 
 func writeJSON(w *bufio.Writer, kind byte, v any) error {

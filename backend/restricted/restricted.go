@@ -30,9 +30,10 @@ const killGrace = 100 * time.Millisecond
 
 // Backend is the restricted tier.
 type Backend struct {
-	opts Options
-	host *hostTable
-	pool *pool
+	opts  Options
+	host  *hostTable
+	pool  *pool
+	slots chan struct{} // runs in flight, at most MaxWorkers
 }
 
 var _ sandrun.Backend = (*Backend)(nil)
@@ -44,7 +45,7 @@ func New(opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{opts: o}
+	b := &Backend{opts: o, slots: make(chan struct{}, o.MaxWorkers)}
 	if o.InProcess {
 		// Shared by concurrent runs: freezing makes them read-only.
 		o.Predeclared.Freeze()
@@ -192,6 +193,12 @@ func (b *Backend) result(oc outcome, stdout *capture.Buffer, spec *runSpec) *san
 
 // runWorker runs one request on a worker process (protocol in doc.go).
 func (b *Backend) runWorker(ctx context.Context, req *sandrun.Request, spec *runSpec) (*sandrun.Result, error) {
+	select {
+	case b.slots <- struct{}{}:
+		defer func() { <-b.slots }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for a Starlark worker slot: %w", ctx.Err())
+	}
 	w, err := b.pool.get()
 	if err != nil {
 		return nil, fmt.Errorf("starting a Starlark worker: %w", err)
@@ -205,7 +212,7 @@ func (b *Backend) runWorker(ctx context.Context, req *sandrun.Request, spec *run
 		}
 	}()
 	lim := req.Limits
-	if err := setWorkerLimits(w.pid, int64(lim.Memory)+b.opts.RuntimeReserve, w.cpu, lim.CPUTime.D()); err != nil {
+	if err := w.limits.set(int64(lim.Memory)+b.opts.RuntimeReserve, w.cpu, lim.CPUTime.D()); err != nil {
 		return nil, fmt.Errorf("applying the worker's limits (fail closed): %w", err)
 	}
 	start := time.Now()

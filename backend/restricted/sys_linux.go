@@ -62,15 +62,8 @@ func selfUsage() (time.Duration, int64) {
 		return 0, 0
 	}
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return cpu, peakRSS()
-}
-
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	return statusField(b, "VmHWM:")
+	// ru_maxrss is the mm's high-water mark, which resetPeak resets.
+	return cpu, ru.Maxrss * 1024
 }
 
 // afterRun returns a large heap to the kernel between runs, so that one
@@ -85,33 +78,49 @@ func afterRun() {
 	resetPeak()
 }
 
-// setWorkerLimits applies one run's limits to an idle worker: its data
+// workerLimits applies one run's limits to an idle worker: its data
 // segment, and its CPU time counted from what it has used so far (CPU
 // limits are cumulative for a process). Only soft limits change: raising a
 // hard limit needs CAP_SYS_RESOURCE, which the supervisor may not have,
 // and the next run may want more than this one. The kernel enforces the
 // soft RLIMIT_DATA; at the soft RLIMIT_CPU it sends SIGXCPU, on which the
-// worker kills itself (the Go runtime would ignore it).
-func setWorkerLimits(pid int, data int64, cpuUsed, cpuLimit time.Duration) error {
-	soft := uint64((cpuUsed + cpuLimit + time.Second - 1) / time.Second)
-	for _, l := range []struct {
-		name string
-		res  int
-		v    uint64
-	}{
-		{"RLIMIT_DATA", unix.RLIMIT_DATA, uint64(data)},
-		{"RLIMIT_CPU", unix.RLIMIT_CPU, soft},
-	} {
-		var old unix.Rlimit
-		if err := unix.Prlimit(pid, l.res, nil, &old); err != nil {
-			return fmt.Errorf("%s: %w", l.name, err)
+// worker kills itself (the Go runtime would ignore it). The last values
+// set are remembered, so a run like the previous one costs no system call.
+type workerLimits struct {
+	pid      int
+	hard     [2]uint64 // RLIMIT_DATA, RLIMIT_CPU hard limits, read once
+	cur      [2]uint64
+	haveHard bool
+}
+
+var limitResources = [2]struct {
+	name string
+	res  int
+}{{"RLIMIT_DATA", unix.RLIMIT_DATA}, {"RLIMIT_CPU", unix.RLIMIT_CPU}}
+
+func (w *workerLimits) set(data int64, cpuUsed, cpuLimit time.Duration) error {
+	if !w.haveHard {
+		for i, r := range limitResources {
+			var old unix.Rlimit
+			if err := unix.Prlimit(w.pid, r.res, nil, &old); err != nil {
+				return fmt.Errorf("%s: %w", r.name, err)
+			}
+			w.hard[i] = old.Max
 		}
-		if l.v > old.Max {
-			return fmt.Errorf("%s: %d is above the worker's hard limit %d", l.name, l.v, old.Max)
+		w.haveHard = true
+	}
+	want := [2]uint64{uint64(data), uint64((cpuUsed + cpuLimit + time.Second - 1) / time.Second)}
+	for i, r := range limitResources {
+		if want[i] == w.cur[i] {
+			continue
 		}
-		if err := unix.Prlimit(pid, l.res, &unix.Rlimit{Cur: l.v, Max: old.Max}, nil); err != nil {
-			return fmt.Errorf("%s: %w", l.name, err)
+		if want[i] > w.hard[i] {
+			return fmt.Errorf("%s: %d is above the worker's hard limit %d", r.name, want[i], w.hard[i])
 		}
+		if err := unix.Prlimit(w.pid, r.res, &unix.Rlimit{Cur: want[i], Max: w.hard[i]}, nil); err != nil {
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+		w.cur[i] = want[i]
 	}
 	return nil
 }

@@ -12,13 +12,16 @@ import (
 // Options.InProcess still works, with its documented downgrade.
 var errUnsupported = errors.New("the restricted tier's worker needs Linux (its memory bound is RLIMIT_DATA set with prlimit); use Options.InProcess to run without a memory bound")
 
-func platformCheck() error                                           { return errUnsupported }
-func prepareWorker() error                                           { return errUnsupported }
-func limitData(int64) error                                          { return errUnsupported }
-func resetPeak()                                                     {}
-func selfUsage() (time.Duration, int64)                              { return 0, 0 }
-func afterRun()                                                      {}
-func setWorkerLimits(int, int64, time.Duration, time.Duration) error { return errUnsupported }
-func threadCPU() time.Duration                                       { return 0 }
-func lockThread()                                                    {}
-func unlockThread()                                                  {}
+func platformCheck() error              { return errUnsupported }
+func prepareWorker() error              { return errUnsupported }
+func limitData(int64) error             { return errUnsupported }
+func resetPeak()                        {}
+func selfUsage() (time.Duration, int64) { return 0, 0 }
+func afterRun()                         {}
+
+type workerLimits struct{ pid int }
+
+func (*workerLimits) set(int64, time.Duration, time.Duration) error { return errUnsupported }
+func threadCPU() time.Duration                                      { return 0 }
+func lockThread()                                                   {}
+func unlockThread()                                                 {}

@@ -193,14 +193,18 @@ func (s *frameSink) writeLine(line string) bool {
 	}
 	if len(s.pend) >= 32<<10 || time.Since(s.last) > 20*time.Millisecond {
 		s.flush()
+		_ = s.w.Flush()
 	}
 	return s.total <= s.limit
 }
 
+// flush moves pending output into out frames in the buffered writer; the
+// next flushed frame (a call, the done frame) sends them in the same
+// write.
 func (s *frameSink) flush() {
 	for len(s.pend) > 0 {
 		n := min(len(s.pend), maxOutFrame)
-		if err := writeFrame(s.w, frameOut, s.pend[:n]); err != nil {
+		if err := bufferFrame(s.w, frameOut, s.pend[:n]); err != nil {
 			s.pend = nil
 			break
 		}
