@@ -44,6 +44,9 @@ func TestRestrictedAttacks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("attack corpus: seconds of limits; skipped under -short")
 	}
+	if restricted.RaceEnabled {
+		t.Skip("the race detector's worker needs gigabytes more memory: memory limits do not hold")
+	}
 	sb := newSandbox(t, restricted.Options{Predeclared: hostileHost()})
 	fast := sandrun.Limits{WallTime: sandrun.Duration(2 * time.Second), CPUTime: sandrun.Duration(time.Second)}
 	slow := sandrun.Limits{WallTime: sandrun.Duration(30 * time.Second)}

@@ -2,6 +2,8 @@ package restricted
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -87,6 +89,35 @@ func TestCloseRetiresWorkers(t *testing.T) {
 		case <-w.exited:
 		case <-time.After(5 * time.Second):
 			t.Fatalf("worker %d outlived Close", w.pid)
+		}
+	}
+}
+
+// Concurrent runs each get a worker; their outputs do not mix.
+func TestConcurrentRuns(t *testing.T) {
+	b, err := New(Options{Warm: 2, MaxWorkers: 3, Predeclared: MathEnv()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	errs := make(chan error, 12)
+	for i := 0; i < 12; i++ {
+		go func(i int) {
+			res, err := b.Run(context.Background(), &sandrun.Request{Language: Language,
+				Code: "n = " + strconv.Itoa(i) + "\nfor k in range(1000):\n    n += 0\nprint(n, sqrt(16))", Limits: sandrun.Limits{}.WithDefaults()})
+			switch {
+			case err != nil:
+				errs <- err
+			case res.Stdout != strconv.Itoa(i)+" 4.0\n":
+				errs <- fmt.Errorf("run %d: %s %q", i, res.Status, res.Stdout)
+			default:
+				errs <- nil
+			}
+		}(i)
+	}
+	for i := 0; i < 12; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }

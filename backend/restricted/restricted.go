@@ -212,7 +212,7 @@ func (b *Backend) runWorker(ctx context.Context, req *sandrun.Request, spec *run
 		}
 	}()
 	lim := req.Limits
-	if err := w.limits.set(int64(lim.Memory)+b.opts.RuntimeReserve, w.cpu, lim.CPUTime.D()); err != nil {
+	if err := w.limits.set(int64(lim.Memory)+b.opts.RuntimeReserve+raceReserve, w.cpu, lim.CPUTime.D()); err != nil {
 		return nil, fmt.Errorf("applying the worker's limits (fail closed): %w", err)
 	}
 	start := time.Now()

@@ -236,7 +236,7 @@ func runFile(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *heapMiB > 0 {
-		if err := limitData((*heapMiB << 20) + DefaultRuntimeReserve); err != nil {
+		if err := limitData((*heapMiB << 20) + DefaultRuntimeReserve + raceReserve); err != nil {
 			fmt.Fprintf(stderr, "sandrun starlark: cannot apply the memory limit: %v\n", err)
 			return 71
 		}
