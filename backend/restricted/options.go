@@ -116,9 +116,12 @@ type Options struct {
 	// Executable is the binary re-executed as the worker ("__child
 	// starlark"); empty means os.Executable(). Tests pass the test binary.
 	Executable string
-	// Warm is how many idle workers are kept started; 0 means DefaultWarm,
-	// a negative value none (every run starts a worker).
+	// Warm is how many idle workers are kept for reuse; 0 means
+	// DefaultWarm, a negative value none (every run starts a worker).
 	Warm int
+	// Prestart starts the warm workers in New (for servers); otherwise the
+	// first run starts one and the pool fills as runs use it.
+	Prestart bool
 	// MaxWorkers caps the runs in flight (each in its own worker, each up
 	// to its memory limit); further runs wait for a slot. 0 means
 	// 4 x GOMAXPROCS.

@@ -188,7 +188,10 @@ func (h *headBuffer) Bytes() []byte {
 
 // pool keeps warm workers. A worker is reused only after a run that ended
 // normally (ok, exit_error, compile_error); one that hit a limit is
-// killed, as is one that served MaxRunsPerWorker runs.
+// killed, as is one that served MaxRunsPerWorker runs, and replaced in the
+// background. A healthy worker goes back after its run, so the pool does
+// not churn processes; workers started for a burst beyond Warm are retired
+// when they come back.
 type pool struct {
 	exe          string
 	warm         int
@@ -201,9 +204,13 @@ type pool struct {
 	wg       sync.WaitGroup
 }
 
-func newPool(exe string, warm int, startTimeout time.Duration, log *slog.Logger) *pool {
+// newPool makes a pool; prestart starts the warm workers now rather than
+// as runs consume them.
+func newPool(exe string, warm int, prestart bool, startTimeout time.Duration, log *slog.Logger) *pool {
 	p := &pool{exe: exe, warm: warm, startTimeout: startTimeout, log: log, ready: make(chan *proc, warm)}
-	p.refill()
+	if prestart {
+		p.refill()
+	}
 	return p
 }
 
@@ -218,7 +225,6 @@ func (p *pool) get() (*proc, error) {
 			if !w.alive() {
 				continue
 			}
-			p.refill()
 			return w, nil
 		default:
 		}
@@ -230,15 +236,21 @@ func (p *pool) get() (*proc, error) {
 			if !w.alive() {
 				continue
 			}
-			p.refill()
 			return w, nil
 		case <-time.After(p.startTimeout):
 		}
 		break
 	}
-	w, err := startProc(p.exe, p.startTimeout)
+	// A cold start: the worker goes back to the pool after its run, so a
+	// one-shot caller (the CLI) starts exactly one.
+	return startProc(p.exe, p.startTimeout)
+}
+
+// discard kills a worker that must not serve again and starts a
+// replacement in the background.
+func (p *pool) discard(w *proc) {
+	w.kill(verdict.KillNone)
 	p.refill()
-	return w, err
 }
 
 // put gives a worker back, or retires it when the pool is full or closed.

@@ -21,7 +21,7 @@ func runDirect(t *testing.T, b *Backend, code string, lim sandrun.Limits) *sandr
 
 // A worker is reused after a normal run and discarded after a limit.
 func TestWorkerReuseAndDiscard(t *testing.T) {
-	b, err := New(Options{Warm: 1})
+	b, err := New(Options{Warm: 1, Prestart: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestWorkerReuseAndDiscard(t *testing.T) {
 }
 
 func TestCloseRetiresWorkers(t *testing.T) {
-	b, err := New(Options{Warm: 2})
+	b, err := New(Options{Warm: 2, Prestart: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -36,7 +37,10 @@ type Backend struct {
 	slots chan struct{} // runs in flight, at most MaxWorkers
 }
 
-var _ sandrun.Backend = (*Backend)(nil)
+var (
+	_ sandrun.Backend   = (*Backend)(nil)
+	_ sandrun.Diagnoser = (*Backend)(nil)
+)
 
 // New checks opts and, unless InProcess, starts the warm workers in the
 // background.
@@ -57,7 +61,7 @@ func New(opts Options) (*Backend, error) {
 	if b.host, err = buildHost(o.Predeclared, o.MaxHostArgBytes); err != nil {
 		return nil, err
 	}
-	b.pool = newPool(o.Executable, o.Warm, o.StartTimeout, o.Logger)
+	b.pool = newPool(o.Executable, o.Warm, o.Prestart, o.StartTimeout, o.Logger)
 	return b, nil
 }
 
@@ -69,10 +73,41 @@ func (b *Backend) Check(_ context.Context, language string) error {
 	if language != Language {
 		return fmt.Errorf("the restricted tier runs only starlark (a Python dialect without I/O); run %s with --backend process or jail", language)
 	}
-	if !b.opts.InProcess {
-		return platformCheck()
+	if b.opts.InProcess {
+		return nil
+	}
+	if err := platformCheck(); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(b.opts.Executable); err != nil || fi.Mode()&0o111 == 0 {
+		return fmt.Errorf("the worker binary %s is not executable: %v", b.opts.Executable, err)
 	}
 	return nil
+}
+
+// Diagnose implements sandrun.Diagnoser for sandrun doctor: can a worker
+// start and take its limits here?
+func (b *Backend) Diagnose(ctx context.Context) []sandrun.Diagnostic {
+	d := sandrun.Diagnostic{Name: "restricted: Starlark worker"}
+	if b.opts.InProcess {
+		d.OK, d.Detail = true, "in process (no memory bound)"
+		return []sandrun.Diagnostic{d}
+	}
+	if err := b.Check(ctx, Language); err != nil {
+		d.Detail = err.Error()
+		return []sandrun.Diagnostic{d}
+	}
+	res, err := b.Run(ctx, &sandrun.Request{Language: Language, Code: "x = 1", Limits: sandrun.Limits{}.WithDefaults()})
+	switch {
+	case err != nil:
+		d.Detail = err.Error()
+	case res.Status != sandrun.StatusOK:
+		d.Detail = fmt.Sprintf("%s: %s", res.Status, res.Error)
+	default:
+		d.OK = true
+		d.Detail = fmt.Sprintf("%s, go.starlark.net %s, RLIMIT_DATA and RLIMIT_CPU per run", b.opts.Executable, starlarkVersion())
+	}
+	return []sandrun.Diagnostic{d}
 }
 
 // Close retires the warm workers.
@@ -208,7 +243,7 @@ func (b *Backend) runWorker(ctx context.Context, req *sandrun.Request, spec *run
 		if reuse {
 			b.pool.put(w)
 		} else {
-			w.kill(verdict.KillNone)
+			b.pool.discard(w)
 		}
 	}()
 	lim := req.Limits
