@@ -132,3 +132,15 @@ big = 1 << 500
 		}
 	}
 }
+
+// Big values do not make the variables report expensive: it stops at its
+// cap without copying the rest.
+func TestVariablesCapped(t *testing.T) {
+	sb := newSandbox(t, restricted.Options{MaxVariableBytes: 4096})
+	res := run(t, sb, "d = {i: i for i in range(100000)}\ns = set(range(100000))\nl = list(range(100000))\nsmall = 1\n", sandrun.Limits{})
+	wantStatus(t, res, sandrun.StatusOK)
+	b, _ := json.Marshal(res.Variables)
+	if len(b) > 8192 || fmt.Sprint(res.Variables["small"]) != "1" || !strings.Contains(string(b), "not shown") {
+		t.Fatalf("variables (%d bytes): %.300s", len(b), b)
+	}
+}

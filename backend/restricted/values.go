@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"sort"
 	"strconv"
 	"unicode/utf8"
 
@@ -100,7 +99,10 @@ func (e *encoder) value(v starlark.Value, depth int) (wire, error) {
 	case starlark.Tuple:
 		return e.seq("t", x.Len(), x.Index, depth)
 	case *starlark.Set:
-		var items []starlark.Value
+		if err := e.spend(x.Len()); err != nil {
+			return wire{}, err
+		}
+		items := make([]starlark.Value, 0, x.Len())
 		it := x.Iterate()
 		defer it.Done()
 		var item starlark.Value
@@ -109,10 +111,10 @@ func (e *encoder) value(v starlark.Value, depth int) (wire, error) {
 		}
 		return e.seq("S", len(items), func(i int) starlark.Value { return items[i] }, depth)
 	case *starlark.Dict:
-		items := x.Items()
-		if err := e.spend(len(items) * 2); err != nil {
+		if err := e.spend(x.Len() * 2); err != nil {
 			return wire{}, err
 		}
+		items := x.Items()
 		out := wire{T: "d", L: make([]wire, 0, 2*len(items))}
 		for _, kv := range items {
 			for _, part := range kv {
@@ -293,18 +295,30 @@ func variable(v starlark.Value, depth, left int) (any, int) {
 	case starlark.Tuple:
 		return seqVariable(x.Len(), x.Index, depth, left)
 	case *starlark.Set:
-		var items []starlark.Value
+		// Iterated, not copied: only what fits the budget is visited.
 		it := x.Iterate()
+		defer it.Done()
+		out := make([]any, 0, min(x.Len(), 1024))
+		size := 2
 		var item starlark.Value
 		for it.Next(&item) {
-			items = append(items, item)
+			val, n := variable(item, depth+1, left-size)
+			out = append(out, val)
+			size += n + 1
+			if size > left {
+				return nil, size
+			}
 		}
-		it.Done()
-		return seqVariable(len(items), func(i int) starlark.Value { return items[i] }, depth, left)
+		return out, size
 	case *starlark.Dict:
 		m := map[string]any{}
 		size := 2
-		for _, kv := range x.Items() {
+		it := x.Iterate()
+		defer it.Done()
+		var k0 starlark.Value
+		for it.Next(&k0) {
+			v0, _, _ := x.Get(k0)
+			kv := [2]starlark.Value{k0, v0}
 			var key string
 			switch k := kv[0].(type) {
 			case starlark.String:
@@ -338,14 +352,4 @@ func seqVariable(n int, at func(int) starlark.Value, depth, left int) (any, int)
 		}
 	}
 	return out, size
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for s := range m {
-		k = append(k, s)
-	}
-	sort.Strings(k)
-	return k
 }
