@@ -7,6 +7,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/restricted"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // seedMathPython is seedMath as Python, for the baseline: one python3 -c.
@@ -46,12 +47,14 @@ func BenchmarkSeedMath(b *testing.B) {
 		})
 	}
 	b.Run("python3-c", func(b *testing.B) {
-		py, err := exec.LookPath("python3")
+		// The real interpreter, as the language registry resolves it (a
+		// pyenv shim would add a shell and pyenv's own start-up).
+		l, err := lang.NewRegistry(lang.Options{}).Lookup(ctx, "python")
 		if err != nil {
-			b.Skip("no python3")
+			b.Skipf("no python: %v", err)
 		}
 		for b.Loop() {
-			out, err := exec.Command(py, "-c", seedMathPython).Output()
+			out, err := exec.Command(l.Interpreter, "-c", seedMathPython).Output()
 			if err != nil || string(out) != seedMathOut {
 				b.Fatalf("%v %q", err, out)
 			}
