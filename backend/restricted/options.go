@@ -111,7 +111,8 @@ type Options struct {
 	// worker. It is faster and lets host values be anything, but the memory
 	// limit does not hold (go.starlark.net has no allocation limit): every
 	// result then lists the downgrade. Steps, depth, wall time and output
-	// caps still hold.
+	// caps still hold. New freezes the Predeclared values, which
+	// concurrent runs then share read-only.
 	InProcess bool
 	// Executable is the binary re-executed as the worker ("__child
 	// starlark"); empty means os.Executable(). Tests pass the test binary.
