@@ -51,7 +51,7 @@ func BenchmarkSeedMath(b *testing.B) {
 		// pyenv shim would add a shell and pyenv's own start-up).
 		l, err := lang.NewRegistry(lang.Options{}).Lookup(ctx, "python")
 		if err != nil {
-			b.Skipf("no python: %v", err)
+			skip(b, "no python: %v", err)
 		}
 		for b.Loop() {
 			out, err := exec.Command(l.Interpreter, "-c", seedMathPython).Output()

@@ -52,7 +52,7 @@ func wantStatus(t testing.TB, res *sandrun.Result, want ...sandrun.Status) {
 func peakRSS(t testing.TB) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		t.Skipf("no /proc: %v", err)
+		skip(t, "no /proc: %v", err)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		if strings.HasPrefix(l, "VmHWM:") {
@@ -64,12 +64,22 @@ func peakRSS(t testing.TB) int64 {
 			return kb << 10
 		}
 	}
-	t.Skip("no VmHWM")
+	skip(t, "no VmHWM in /proc/self/status")
 	return 0
 }
 
 func resetPeakRSS(t testing.TB) {
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		t.Skipf("cannot reset the peak RSS mark: %v", err)
+		skip(t, "cannot reset the peak RSS mark: %v", err)
 	}
+}
+
+// skip skips for a missing dependency, or fails under SANDRUN_TEST_STRICT=1
+// (scripts/test.sh), where every dependency must be there.
+func skip(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("SANDRUN_TEST_STRICT") == "1" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
 }
