@@ -57,15 +57,14 @@ func startProc(exe string, timeout time.Duration) (*proc, error) {
 		return nil, err
 	}
 	cmd := &exec.Cmd{
-		Path:   exe,
-		Args:   []string{exe, "__child", RoleWorker},
-		Env:    []string{"GOMAXPROCS=1", "GOTRACEBACK=single", "LANG=C.UTF-8"},
-		Dir:    "/",
-		Stdin:  inR,
-		Stdout: outW,
-		Stderr: errW,
-		// Its own session, and SIGKILL when the supervisor dies.
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL},
+		Path:        exe,
+		Args:        []string{exe, "__child", RoleWorker},
+		Env:         []string{"GOMAXPROCS=1", "GOTRACEBACK=single", "LANG=C.UTF-8"},
+		Dir:         "/",
+		Stdin:       inR,
+		Stdout:      outW,
+		Stderr:      errW,
+		SysProcAttr: workerSysProcAttr(),
 	}
 	err = cmd.Start()
 	inR.Close()

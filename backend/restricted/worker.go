@@ -73,7 +73,8 @@ func serveWorker(r io.Reader, w io.Writer) int {
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	bw := bufio.NewWriterSize(w, 64<<10)
-	resetPeak()
+	peak := openPeakMark()
+	peak.reset()
 	cpu, _ := selfUsage()
 	if err := writeJSON(bw, frameHello, helloMsg{PID: os.Getpid(), Version: starlarkVersion(), CPUNanos: cpu.Nanoseconds()}); err != nil {
 		return 72
@@ -97,7 +98,7 @@ func serveWorker(r io.Reader, w io.Writer) int {
 		if err := writeJSON(bw, frameDone, done); err != nil {
 			return 74
 		}
-		afterRun()
+		afterRun(peak)
 	}
 }
 
