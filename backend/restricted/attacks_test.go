@@ -104,6 +104,9 @@ func TestRestrictedAttacks(t *testing.T) {
 		// CPU burnt inside single steps is stopped by RLIMIT_CPU (SIGXCPU).
 		{"hash flooding, CPU limit", "d = {}\nfor i in range(1000000):\n    d[i * 4294967296] = i",
 			sandrun.Limits{CPUTime: sandrun.Duration(time.Second), WallTime: sandrun.Duration(60 * time.Second)}, st(sandrun.StatusCPULimit), ""},
+		// huge messages and variables
+		{"huge fail message", "fail('x' * (10 << 20))", fast, st(sandrun.StatusExitError), "xxxx"},
+		{"escape-heavy variables", "s = '\\x01' * 900000\nt = '\\x02' * 900000\nsmall = 1", fast, st(sandrun.StatusOK), ""},
 		// output floods
 		{"print flood", "while True:\n    print('x' * 1000)", sandrun.Limits{Output: 64 << 10}, st(sandrun.StatusOutputLimit), ""},
 		{"one huge print", "print('a' * (100 << 20))", sandrun.Limits{Output: 64 << 10, WallTime: slow.WallTime}, st(sandrun.StatusOutputLimit), ""},

@@ -67,8 +67,11 @@ type sink interface {
 const depthCheckEvery = 1024
 
 // maxStderr caps the error report (a traceback of a deep recursion is
-// long).
-const maxStderr = 16 << 10
+// long), maxError the one-line message (fail() may be given megabytes).
+const (
+	maxStderr = 16 << 10
+	maxError  = 2 << 10
+)
 
 // execute compiles and runs spec.Code with the given globals. It never
 // panics: a panic inside the interpreter is reported as internal_error.
@@ -87,7 +90,7 @@ func execute(ctx context.Context, spec *runSpec, predeclared starlark.StringDict
 	}
 	prog, cerr := compile(spec, name, predeclared)
 	if cerr != "" {
-		return outcome{Status: sandrun.StatusCompileError, Error: "the code could not be compiled: " + firstLine(cerr), Stderr: clip(cerr, maxStderr)}
+		return outcome{Status: sandrun.StatusCompileError, Error: clip("the code could not be compiled: "+firstLine(cerr), maxError), Stderr: clip(cerr, maxStderr)}
 	}
 
 	thread := &starlark.Thread{Name: "main"}
@@ -177,7 +180,7 @@ func execute(ctx context.Context, spec *runSpec, predeclared starlark.StringDict
 		oc.Stderr = fmt.Sprintf("Error: maximum call depth %d exceeded (deep or infinite recursion)\n", spec.MaxDepth)
 	default:
 		oc.Status = sandrun.StatusExitError
-		oc.Error = "the program failed: " + firstLine(lastLine(trace))
+		oc.Error = clip("the program failed: "+firstLine(lastLine(trace)), maxError)
 	}
 	return oc
 }

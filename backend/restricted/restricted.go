@@ -302,7 +302,9 @@ func (b *Backend) exchange(w *proc, spec *runSpec, stdout *capture.Buffer, hc *h
 	if err := writeJSON(w.in, frameRun, msg); err != nil {
 		return nil, fmt.Errorf("sending the run: %w", err)
 	}
-	maxFrame := max(b.opts.MaxHostArgBytes, b.opts.MaxVariableBytes+2*maxStderr) + maxFrameSlack
+	// The done frame: variables (at most twice their budget), the error
+	// report and message (JSON may escape each byte into 6).
+	maxFrame := max(b.opts.MaxHostArgBytes, 2*b.opts.MaxVariableBytes+6*(maxStderr+maxError)) + maxFrameSlack
 	for {
 		kind, p, err := readFrame(w.out, maxFrame)
 		if err != nil {

@@ -144,3 +144,15 @@ func TestVariablesCapped(t *testing.T) {
 		t.Fatalf("variables (%d bytes): %.300s", len(b), b)
 	}
 }
+
+// Strings that JSON escapes heavily are measured as escaped: the report
+// stays under its cap and keeps the small variables.
+func TestVariablesEscapes(t *testing.T) {
+	sb := newSandbox(t, restricted.Options{MaxVariableBytes: 64 << 10})
+	res := run(t, sb, "s = '\\x01' * 50000\nsmall = 1\n", sandrun.Limits{})
+	wantStatus(t, res, sandrun.StatusOK)
+	b, _ := json.Marshal(res.Variables)
+	if len(b) > 128<<10 || fmt.Sprint(res.Variables["small"]) != "1" || !strings.Contains(fmt.Sprint(res.Variables["s"]), "not shown") {
+		t.Fatalf("variables (%d bytes): %.300s", len(b), b)
+	}
+}

@@ -260,6 +260,11 @@ func encodeVariables(globals starlark.StringDict, budget int) json.RawMessage {
 	if err != nil {
 		b, _ = json.Marshal(map[string]string{"_error": "variables could not be encoded: " + err.Error()})
 	}
+	if len(b) > 2*budget {
+		// The size estimate does not count JSON escapes (a control
+		// character takes 6 bytes): past twice the budget, give up.
+		b, _ = json.Marshal(map[string]string{"_error": fmt.Sprintf("the variables report took %d bytes, over its cap of %d", len(b), budget)})
+	}
 	return b
 }
 
@@ -287,7 +292,7 @@ func variable(v starlark.Value, depth, left int) (any, int) {
 		}
 		return json.Number(s), len(s)
 	case starlark.String:
-		return string(x), len(x) + 2
+		return string(x), jsonStringSize(string(x), left)
 	case starlark.Bytes:
 		return base64.StdEncoding.EncodeToString([]byte(x)), len(x)*4/3 + 2
 	case *starlark.List:
@@ -352,4 +357,20 @@ func seqVariable(n int, at func(int) starlark.Value, depth, left int) (any, int)
 		}
 	}
 	return out, size
+}
+
+// jsonStringSize is the size of s as a JSON string (encoding/json escapes
+// control characters, quotes, backslashes and <, >, & into up to 6 bytes),
+// counted until it passes limit.
+func jsonStringSize(s string, limit int) int {
+	n := 2
+	for i := 0; i < len(s) && n <= limit; i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&':
+			n += 6
+		default:
+			n++
+		}
+	}
+	return n
 }
