@@ -19,8 +19,9 @@ type benchScenario func(ctx context.Context, env *cliEnv, a *app, n int) error
 
 func benchScenarios() map[string]benchScenario {
 	return map[string]benchScenario{
-		"process": benchProcess,
-		"server":  benchServer,
+		"process":    benchProcess,
+		"server":     benchServer,
+		"restricted": benchRestricted,
 	}
 }
 

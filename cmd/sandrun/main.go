@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/sandrun/sandrun/backend/restricted"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -123,6 +125,8 @@ func childMain(args []string) (bool, int) {
 		return false, 0
 	}
 	switch args[2] {
+	case restricted.RoleWorker, restricted.RoleFile, restricted.RoleProbe:
+		return true, restricted.ChildMain(args[2:])
 	default:
 		fmt.Fprintf(os.Stderr, "sandrun: unknown child role %q\n", args[2])
 		return true, 70

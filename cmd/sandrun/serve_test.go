@@ -11,16 +11,6 @@ import (
 	"time"
 )
 
-// TestMain lets the test binary stand in for the sandrun binary (as
-// os/exec's helperCommand does): with SANDRUN_TEST_CLI=1 it runs Main on
-// its arguments.
-func TestMain(m *testing.M) {
-	if os.Getenv("SANDRUN_TEST_CLI") == "1" {
-		os.Exit(Main(context.Background(), &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:]))
-	}
-	os.Exit(m.Run())
-}
-
 func skipOrFail(t *testing.T, format string, a ...any) {
 	t.Helper()
 	if os.Getenv("SANDRUN_TEST_STRICT") == "1" {

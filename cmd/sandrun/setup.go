@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/audit"
 	"github.com/sandrun/sandrun/backend/process"
+	"github.com/sandrun/sandrun/backend/restricted"
 	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/server"
 )
@@ -28,43 +30,65 @@ type app struct {
 	// newStream is the sanitizer's streaming filter for `serve`; nil:
 	// streaming only without sanitization.
 	newStream server.NewStreamFunc
+	// closers release backends' background state, last first.
+	closers []func() error
 }
 
 // newApp builds the Sandbox. Backends are listed strongest first: that is
 // the order "auto" tries them in.
-func newApp(_ context.Context, cfg config) (*app, error) {
+func newApp(_ context.Context, cfg config) (a *app, err error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	langs := lang.NewRegistry(lang.Options{})
-	proc, err := process.New(process.Options{Languages: langs, Logger: cfg.logger})
+	a = &app{}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding the sandrun binary: %w", err)
+	}
+	// Starlark's interpreter is this binary (__child starlark-file), so
+	// the OS tiers run the restricted tier's language too.
+	a.langs = lang.NewRegistry(lang.Options{Extra: []lang.Spec{restricted.LanguageSpec(self)}})
+	proc, err := process.New(process.Options{Languages: a.langs, Logger: cfg.logger})
 	if err != nil {
 		return nil, err
 	}
-	auditLog, err := newAuditLog(cfg.logger) // cmd/sandrun/audit.go: SANDRUN_AUDIT*
+	// restricted comes after the OS tiers: auto prefers stronger
+	// isolation, and restricted runs only starlark. The host environment
+	// is the seed's safe math environment.
+	rest, err := restricted.New(restricted.Options{Executable: self, Predeclared: restricted.MathEnv(), Logger: cfg.logger})
 	if err != nil {
 		return nil, err
 	}
-	sb, err := sandrun.New(sandrun.Options{
-		Backends: []sandrun.Backend{proc},
-		Recorder: recorder(auditLog),
+	a.closers = append(a.closers, rest.Close)
+	a.audit, err = newAuditLog(cfg.logger) // cmd/sandrun/audit.go: SANDRUN_AUDIT*
+	if err != nil {
+		return nil, err
+	}
+	if a.audit != nil {
+		a.runs = auditRuns{a.audit}
+		a.closers = append(a.closers, a.audit.Close)
+	}
+	a.sandbox, err = sandrun.New(sandrun.Options{
+		Backends: []sandrun.Backend{proc, rest},
+		Recorder: recorder(a.audit),
 		Logger:   cfg.logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	a := &app{langs: langs, sandbox: sb, audit: auditLog}
-	if auditLog != nil {
-		a.runs = auditRuns{auditLog}
-	}
 	return a, nil
 }
 
-// Close releases what the app holds (backends with background state add
-// their teardown here).
+// Close releases what the app holds, last acquired first.
 func (a *app) Close() error {
-	if a.audit != nil {
-		return a.audit.Close()
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		_ = a.closers[i]()
 	}
+	a.closers = nil
 	return nil
 }

@@ -1,0 +1,7 @@
+//go:build !race
+
+package restricted
+
+const raceReserve = 0
+
+const raceEnabled = false
