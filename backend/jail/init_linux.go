@@ -52,13 +52,20 @@ func ChildMain(_ []string) int {
 	if err := json.Unmarshal(payload, &cfg); err != nil {
 		return report(fail(LayerProtocol, 2, unix.EPROTO))
 	}
-	// Signals from inside the jail must not end the init: as pid 1 of
-	// the namespace it only receives signals it has handlers for, so
-	// ignoring them makes the program's kill(1, ...) a no-op.
-	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGUSR1,
+	// Signals from inside the jail must not end the init (Landlock's
+	// signal scoping already refuses them; this covers a downgraded
+	// Landlock). Catching them, rather than ignoring them, matters: an
+	// ignored signal stays ignored across exec, and the program must
+	// start with default dispositions (python needs SIGINT).
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGUSR1,
 		syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGALRM, syscall.SIGTSTP, syscall.SIGTTIN,
 		syscall.SIGTTOU, syscall.SIGXCPU, syscall.SIGXFSZ, syscall.SIGVTALRM, syscall.SIGPROF,
-		syscall.SIGWINCH, syscall.SIGIO, syscall.SIGPWR, syscall.SIGSYS)
+		syscall.SIGWINCH, syscall.SIGIO, syscall.SIGPWR)
+	go func() {
+		for range sigs {
+		}
+	}()
 	if e := setupFS(&cfg, fds); e != nil {
 		return report(e)
 	}
