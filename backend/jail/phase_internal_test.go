@@ -53,6 +53,9 @@ func TestPhases(t *testing.T) {
 		ph[2] = append(ph[2], t3.Sub(t2))
 		ph[3] = append(ph[3], t3.Sub(t0))
 	}
-	med := func(d []time.Duration) time.Duration { sort.Slice(d, func(i, j int) bool { return d[i] < d[j] }); return d[len(d)/2] }
+	med := func(d []time.Duration) time.Duration {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
 	t.Logf("bare %v; start %v, setup %v, run+wait %v, total %v", med(bare), med(ph[0]), med(ph[1]), med(ph[2]), med(ph[3]))
 }
