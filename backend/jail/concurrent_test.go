@@ -3,7 +3,9 @@
 package jail_test
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -41,4 +43,40 @@ func TestConcurrentUIDs(t *testing.T) {
 		seen[host] = i
 	}
 	checkNoLeftovers(t)
+}
+
+// TestNoChannelBetweenJails: two jails share the empty network
+// namespace; one listens on an abstract unix socket, the other must not
+// reach it (Landlock scoping), nor signal it.
+func TestNoChannelBetweenJails(t *testing.T) {
+	b := backend(t)
+	ctx := context.Background()
+	a, err := b.Launch(ctx, &sandrun.LaunchSpec{Language: "python", Args: []string{"-u", "-c", `
+import socket, os, time
+s = socket.socket(socket.AF_UNIX)
+s.bind("\0sandrun-cross-jail")
+s.listen(1)
+print(os.getpid(), flush=True)
+time.sleep(30)
+`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { a.Kill(); a.Wait() }()
+	var pid int
+	if _, err := fmt.Fscan(a.Stdout(), &pid); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, b, "python", `
+import socket, os
+u = socket.socket(socket.AF_UNIX)
+try:
+    u.connect("\0sandrun-cross-jail"); print("connected")
+except OSError as e:
+    print("refused", e.errno)
+`)
+	if res.Status != sandrun.StatusOK || !strings.HasPrefix(res.Stdout, "refused") {
+		t.Fatalf("second jail reached the first: %s %q %q", res.Status, res.Stdout, res.Stderr)
+	}
+	t.Logf("cross-jail abstract connect: %s", strings.TrimSpace(res.Stdout))
 }
