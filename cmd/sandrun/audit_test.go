@@ -70,7 +70,7 @@ func TestAuditRecordsCLIRuns(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &runs); err != nil {
 		t.Fatal(err)
 	}
-	if len(runs) != 1 || runs[0].CodeSHA256 != sha("echo audited") || runs[0].Backend != "process" ||
+	if len(runs) != 1 || runs[0].CodeSHA256 != sha("echo audited") || runs[0].Backend == "" ||
 		runs[0].Version != version || runs[0].Code != "" {
 		t.Fatalf("audit list --json --status ok: %+v", runs)
 	}

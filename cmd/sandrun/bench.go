@@ -22,6 +22,8 @@ func benchScenarios() map[string]benchScenario {
 		"process":    benchProcess,
 		"server":     benchServer,
 		"restricted": benchRestricted,
+		"jail":       benchJail,
+		"jail-cold":  benchJailCold,
 	}
 }
 
@@ -39,7 +41,7 @@ func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return &usageError{err.Error()}
 	}
-	a, err := newApp(ctx, config{})
+	a, err := newApp(ctx, config{jailPrestart: 1})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"syscall"
 
+	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/backend/restricted"
 )
 
@@ -42,6 +43,7 @@ func commands() map[string]command {
 		"mcp":       {"serve MCP over stdio (for agents that spawn sandrun)", cmdMCP},
 		"token":     {"make a bearer token for serve --token-file", cmdToken},
 		"loadtest":  {"drive a running server with N runs at concurrency C and check each output is its own", cmdLoadtest},
+		"doctor":    {"explain which tiers, languages and jail layers this host supports, and why not", cmdDoctor},
 	}
 }
 
@@ -127,6 +129,8 @@ func childMain(args []string) (bool, int) {
 	switch args[2] {
 	case restricted.RoleWorker, restricted.RoleFile, restricted.RoleProbe:
 		return true, restricted.ChildMain(args[2:])
+	case jail.ChildRole:
+		return true, jail.ChildMain(args[3:])
 	default:
 		fmt.Fprintf(os.Stderr, "sandrun: unknown child role %q\n", args[2])
 		return true, 70

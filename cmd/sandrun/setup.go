@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/audit"
+	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/backend/restricted"
 	"github.com/sandrun/sandrun/lang"
@@ -17,6 +19,13 @@ import (
 // config is what every command that runs code shares.
 type config struct {
 	logger *slog.Logger
+	// downgrade lists jail layers the operator explicitly turned off
+	// (SANDRUN_JAIL_DOWNGRADE); each run then reports them.
+	downgrade []string
+	// jailPrestart keeps that many jail inits cloned ahead of time:
+	// worth it for long-lived processes (serve, bench), wasted on a
+	// one-shot `sandrun run`.
+	jailPrestart int
 }
 
 // app is the wired library: the language registry and the Sandbox with
@@ -53,6 +62,16 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	// Starlark's interpreter is this binary (__child starlark-file), so
 	// the OS tiers run the restricted tier's language too.
 	a.langs = lang.NewRegistry(lang.Options{Extra: []lang.Spec{restricted.LanguageSpec(self)}})
+	if cfg.downgrade == nil && os.Getenv("SANDRUN_JAIL_DOWNGRADE") != "" {
+		// An explicit, visible operator choice: every result lists it.
+		cfg.downgrade = strings.Split(os.Getenv("SANDRUN_JAIL_DOWNGRADE"), ",")
+	}
+	// The jail first: `auto` uses it wherever its Check passes.
+	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart})
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, jl.Close)
 	proc, err := process.New(process.Options{Languages: a.langs, Logger: cfg.logger})
 	if err != nil {
 		return nil, err
@@ -74,7 +93,7 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 		a.closers = append(a.closers, a.audit.Close)
 	}
 	a.sandbox, err = sandrun.New(sandrun.Options{
-		Backends: []sandrun.Backend{proc, rest},
+		Backends: []sandrun.Backend{jl, proc, rest},
 		Recorder: recorder(a.audit),
 		Logger:   cfg.logger,
 	})

@@ -1,0 +1,502 @@
+//go:build linux
+
+package jail
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/verdict"
+	"github.com/sandrun/sandrun/lang"
+	"golang.org/x/sys/unix"
+)
+
+// spec is one jailed process to start (a one-shot run or a launch).
+type spec struct {
+	lang    *lang.Language
+	argv    []string
+	env     []string
+	files   []initFile
+	limits  sandrun.Limits
+	collect []string
+	// stdin feeds the program (nil: the caller writes the pipe);
+	// stdout and stderr receive its output (nil: the caller reads).
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// proc is a started jail: the init process, its sync socket, its cgroup.
+type proc struct {
+	cmd *exec.Cmd
+	// stdin and outs (stdout, stderr) are the supervisor's ends of the
+	// init's standard streams, which the program inherits.
+	stdin   *os.File
+	outs    [2]*os.File
+	copying sync.WaitGroup
+	conn    *net.UnixConn
+	cg      *cgroup
+	release func()
+	start   time.Time
+
+	mu         sync.Mutex
+	killed     verdict.Kill
+	stream     string
+	initExited bool
+	limits     sandrun.Limits
+	// limitsSince and cpuBase are where the current limits count from
+	// (the start, or the last SetLimits of a launched process).
+	limitsSince time.Time
+	cpuBase     time.Duration
+
+	// Set by the reader before readerDone closes.
+	readerDone chan struct{}
+	started    chan struct{} // closed when the program runs or setup failed
+	setupErr   *SetupError
+	status     *unix.WaitStatus
+	files      []sandrun.OutputFile
+}
+
+// outcome is how a jail ended.
+type outcome struct {
+	status *unix.WaitStatus // nil: the program's end was not reported
+	killed verdict.Kill
+	stream string
+	stats  cgroupStats
+	wall   time.Duration
+	files  []sandrun.OutputFile
+	err    error // the sandbox failed
+}
+
+// spawn clones an init with every namespace, in its own cgroup (default
+// limits until configure), waiting for its config. It holds no request
+// data, so it may be made ahead of time (Options.Prestart).
+func (b *Backend) spawn() (_ *proc, err error) {
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	release := func() {}
+	if b.slots != nil {
+		if uid, release, err = b.slots.acquire(); err != nil {
+			return nil, &SetupError{Layer: LayerNamespaces, Detail: err.Error()}
+		}
+		gid = uid
+	}
+	p := &proc{release: release, readerDone: make(chan struct{}), started: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			p.cleanup()
+		}
+	}()
+	// The cgroup is made while the clone runs: the init blocks on its
+	// config until it sits in the group.
+	type cgRes struct {
+		g   *cgroup
+		err error
+	}
+	cgc := make(chan cgRes, 1)
+	if b.cg != nil {
+		go func() {
+			g, err := b.cg.create(cgLimits(sandrun.DefaultLimits(), b.opts.CPUs))
+			cgc <- cgRes{g, err}
+		}()
+	} else {
+		cgc <- cgRes{}
+	}
+	defer func() {
+		if err != nil {
+			if r := <-cgc; r.g != nil { // not yet received: clean it too
+				r.g.remove()
+			}
+		}
+	}()
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+	}
+	parentF, childF := os.NewFile(uintptr(pair[0]), "sync"), os.NewFile(uintptr(pair[1]), "sync-child")
+	defer childF.Close()
+	fc, err := net.FileConn(parentF)
+	parentF.Close()
+	if err != nil {
+		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+	}
+	p.conn = fc.(*net.UnixConn)
+	var child [3]*os.File // the init's (and the program's) 0, 1, 2
+	for i := range child {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+		}
+		if i == 0 {
+			child[i], p.stdin = r, w
+		} else {
+			child[i] = w
+			p.outs[i-1] = r
+		}
+	}
+	defer func() {
+		for _, f := range child {
+			f.Close()
+		}
+	}()
+	flags := uintptr(jailNSFlags)
+	if b.net == nil {
+		flags |= unix.CLONE_NEWNET
+	}
+	cmd := &exec.Cmd{
+		// The init binary travels as fd 4 and is exec'd through
+		// /proc/self/fd: the init's host uid may not be able to reach its
+		// path (a test binary under a 0700 directory).
+		Path:       fmt.Sprintf("/proc/self/fd/%d", fdExe),
+		Args:       []string{"sandrun-jail-init", "__child", ChildRole},
+		Env:        []string{"GOMAXPROCS=1"}, // a short Go start: the init mostly waits
+		Stdin:      child[0],
+		Stdout:     child[1],
+		Stderr:     child[2],
+		ExtraFiles: []*os.File{childF, b.exe},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags:                 flags,
+			UidMappings:                []syscall.SysProcIDMap{{ContainerID: insideID, HostID: int(uid), Size: 1}},
+			GidMappings:                []syscall.SysProcIDMap{{ContainerID: insideID, HostID: int(gid), Size: 1}},
+			GidMappingsEnableSetgroups: false,
+			Credential:                 &syscall.Credential{Uid: insideID, Gid: insideID, NoSetGroups: true},
+			// The init builds the mount tree and drops the bounding set;
+			// it passes nothing on (the program starts with empty sets).
+			AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP},
+			Setsid:      true,
+			Pdeathsig:   syscall.SIGKILL,
+		},
+	}
+	p.cmd = cmd
+	if b.net != nil {
+		err = b.net.startIn(cmd.Start)
+	} else {
+		err = cmd.Start()
+	}
+	if err != nil {
+		p.cmd = nil
+		if _, ok := err.(*SetupError); ok {
+			return nil, err
+		}
+		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the jail init: " + err.Error()}
+	}
+	r := <-cgc
+	cgc <- cgRes{} // for the deferred cleanup: nothing left to remove there
+	if r.err != nil {
+		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(r.err), Detail: r.err.Error()}
+	}
+	p.cg = r.g
+	if p.cg != nil {
+		if err := p.cg.add(cmd.Process.Pid); err != nil {
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+		}
+	}
+	return p, nil
+}
+
+// take returns a prestarted init when one is ready, else spawns one.
+func (b *Backend) take() (*proc, error) {
+	if b.pool != nil {
+		select {
+		case p := <-b.pool:
+			return p, nil
+		default:
+		}
+	}
+	return b.spawn()
+}
+
+// prestart keeps Options.Prestart inits waiting for their config, so
+// that the clone and the init's runtime start are off the run's path.
+// Each still gets a fresh everything: namespaces, uid, cgroup, tmpfs.
+func (b *Backend) prestart() {
+	defer close(b.poolDone)
+	for {
+		p, err := b.spawn()
+		if err != nil {
+			b.opts.Logger.Warn("jail: prestarting an init", "err", err)
+			select {
+			case <-b.closing:
+				return
+			case <-time.After(time.Second):
+				continue
+			}
+		}
+		select {
+		case b.pool <- p:
+		case <-b.closing:
+			p.cleanup()
+			return
+		}
+	}
+}
+
+// start configures an init (prestarted or new) for one process: limits,
+// bind sources, config, and the standard streams.
+func (b *Backend) start(s *spec) (*proc, error) {
+	binds, err := bindsFor(s.lang)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		p, err := b.take()
+		if err != nil {
+			return nil, err
+		}
+		err = b.configure(p, s, binds)
+		if err == nil {
+			return p, nil
+		}
+		p.cleanup()
+		// A prestarted init that died while waiting (its socket is
+		// gone) is replaced once by a fresh one.
+		var se *SetupError
+		if attempt > 0 || !errors.As(err, &se) || se.Layer != LayerProtocol {
+			return nil, err
+		}
+	}
+}
+
+func (b *Backend) configure(p *proc, s *spec, binds []bindSpec) error {
+	p.limits = s.limits
+	if p.cg != nil {
+		if err := p.cg.set(cgLimits(s.limits, b.opts.CPUs)); err != nil {
+			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+		}
+	}
+	fds, err := openBinds(p.cmd.Process.Pid, binds)
+	if err != nil {
+		return err
+	}
+	payload, err := json.Marshal(b.initConfig(s, binds))
+	if err == nil {
+		err = writeFrame(p.conn, msgConfig, payload, fds...)
+	}
+	closeAll(fds)
+	if err != nil {
+		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "sending the config"}
+	}
+	p.start = time.Now()
+	p.limitsSince = p.start
+	for i, w := range []io.Writer{s.stdout, s.stderr} {
+		if w == nil {
+			continue // the caller reads the pipe itself (Launch)
+		}
+		r := p.outs[i]
+		p.copying.Add(1)
+		go func() {
+			defer p.copying.Done()
+			_, _ = io.Copy(w, r)
+		}()
+	}
+	if s.stdin != nil {
+		go func() {
+			_, _ = io.Copy(p.stdin, s.stdin)
+			p.stdin.Close()
+		}()
+	}
+	go p.read()
+	return nil
+}
+
+func (b *Backend) initConfig(s *spec, binds []bindSpec) *initConfig {
+	lim := s.limits
+	cfg := &initConfig{
+		Binds: binds, Argv: s.argv, Env: s.env, Files: s.files,
+		Hostname: b.opts.Hostname, UID: insideID, GID: insideID,
+		WorkSize: int64(lim.WorkDir), WorkInodes: b.opts.WorkInodes,
+		CPUSeconds: uint64((lim.CPUTime.D() + time.Second - 1) / time.Second),
+		FileSize:   uint64(lim.FileSize), OpenFiles: uint64(lim.OpenFiles),
+		NoSeccomp:       b.opts.downgraded(DowngradeSeccomp),
+		LandlockPartial: b.opts.downgraded(DowngradeLandlock),
+		NoLandlock:      b.opts.downgraded(DowngradeLandlock) && landlockABI() == 0,
+		Collect:         s.collect, CollectMax: int64(lim.Output), CollectTotal: 8 << 20,
+	}
+	if b.cg == nil && s.lang.AddressSpaceLimit {
+		cfg.AddressSpace = uint64(lim.Memory)
+	}
+	return cfg
+}
+
+// The init shares the run's cgroup: its threads count as pids and its
+// memory (a few MiB of Go runtime) as memory. These allowances keep the
+// program's own limits what the request says.
+const (
+	initPids   = 8
+	initMemory = 8 << 20
+)
+
+func cgLimits(l sandrun.Limits, cpus float64) cgroupLimits {
+	return cgroupLimits{Memory: int64(l.Memory) + initMemory, Pids: l.Processes + initPids, CPUs: cpus}
+}
+
+// read consumes the init's frames until the socket closes.
+func (p *proc) read() {
+	defer close(p.readerDone)
+	startedOnce := sync.OnceFunc(func() { close(p.started) })
+	defer startedOnce()
+	for {
+		kind, payload, fds, err := readFrame(p.conn)
+		closeAll(fds)
+		if err != nil {
+			return
+		}
+		switch kind {
+		case msgError:
+			p.setupErr = decodeSetupError(payload)
+			startedOnce()
+		case msgStarted:
+			startedOnce()
+		case msgExited:
+			if v, ok := getU32(payload); ok {
+				ws := unix.WaitStatus(v)
+				p.status = &ws
+			}
+		case msgFiles:
+			_ = json.Unmarshal(payload, &p.files)
+		}
+	}
+}
+
+// kill ends the whole jail: SIGKILL to the init (pid 1 of the jail's pid
+// namespace, so the kernel kills every process in it), then the cgroup.
+// The first reason wins.
+func (p *proc) kill(why verdict.Kill, stream string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.killed == verdict.KillNone {
+		p.killed, p.stream = why, stream
+	}
+	if !p.initExited && p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	}
+	if p.cg != nil {
+		p.cg.kill()
+	}
+}
+
+// signal asks the init to signal the program's process group.
+func (p *proc) signal(sig syscall.Signal) error {
+	return writeFrame(p.conn, msgSignal, u32(uint32(sig)))
+}
+
+// watch enforces the wall-clock and CPU limits until done closes.
+func (p *proc) watch(done <-chan struct{}) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		p.mu.Lock()
+		lim, since, cpuBase := p.limits, p.limitsSince, p.cpuBase
+		p.mu.Unlock()
+		left := lim.WallTime.D() - time.Since(since)
+		if left <= 0 {
+			p.kill(verdict.KillTimeout, "")
+			return
+		}
+		timer := time.NewTimer(left)
+		select {
+		case <-done:
+			timer.Stop()
+			return
+		case <-timer.C:
+			p.kill(verdict.KillTimeout, "")
+			return
+		case <-tick.C:
+			timer.Stop()
+			if p.cg != nil && lim.CPUTime > 0 && p.cg.cpu()-cpuBase >= lim.CPUTime.D() {
+				p.kill(verdict.KillCPU, "")
+				return
+			}
+		}
+	}
+}
+
+// wait waits for the init to end and releases everything.
+func (p *proc) wait() *outcome {
+	werr := p.cmd.Wait()
+	p.mu.Lock()
+	p.initExited = true
+	p.mu.Unlock()
+	<-p.readerDone
+	// Every process of the jail is gone, so the pipes are at EOF; the
+	// bound is for safety only.
+	copied := make(chan struct{})
+	go func() { p.copying.Wait(); close(copied) }()
+	select {
+	case <-copied:
+	case <-time.After(2 * time.Second):
+	}
+	o := &outcome{status: p.status, files: p.files, wall: time.Since(p.start)}
+	if p.cg != nil {
+		o.stats = p.cg.stats()
+	}
+	p.mu.Lock()
+	o.killed, o.stream = p.killed, p.stream
+	p.mu.Unlock()
+	switch {
+	case p.setupErr != nil:
+		o.err = p.setupErr
+	case o.status == nil && o.killed == verdict.KillNone && o.stats.OOMKills == 0:
+		o.err = fmt.Errorf("the jail init ended before reporting the program's end: %v", werr)
+	}
+	if err := p.cleanup(); err != nil && o.err == nil {
+		o.err = err
+	}
+	return o
+}
+
+// cleanup ends the init if it still runs, removes the cgroup, frees the
+// uid and closes the socket and pipes. The init goes first: a cgroup
+// cannot be removed while a process is in it.
+func (p *proc) cleanup() error {
+	if p.cmd != nil && p.cmd.Process != nil && !p.initExited {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+		p.initExited = true
+	}
+	var err error
+	if p.cg != nil {
+		p.cg.kill()
+		err = p.cg.remove()
+		p.cg = nil
+	}
+	if p.conn != nil {
+		p.conn.Close()
+	}
+	for _, f := range append([]*os.File{p.stdin}, p.outs[:]...) {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if p.release != nil {
+		p.release()
+		p.release = nil
+	}
+	return err
+}
+
+// facts turns an outcome into the verdict's input.
+func (o *outcome) facts(lim sandrun.Limits, l *lang.Language, stderr string) verdict.Facts {
+	f := verdict.Facts{
+		Killed: o.killed, Stream: o.stream, OOMKilled: o.stats.OOMKills > 0,
+		CPU: o.stats.CPU, Limits: lim, Stderr: stderr, OOMMarkers: l.OOMMarkers,
+	}
+	if o.status != nil {
+		ws := *o.status
+		f.Exited, f.ExitCode = ws.Exited(), ws.ExitStatus()
+		if ws.Signaled() {
+			f.Signal = ws.Signal()
+		}
+	} else {
+		f.Signal = syscall.SIGKILL // the whole jail was killed
+	}
+	return f
+}
