@@ -81,7 +81,7 @@ func TestAuditRecordsCLIRuns(t *testing.T) {
 	if code, _, stderr := cli(t, "audit", "show", "ffffffff"); code != 1 || !strings.Contains(stderr, "no run") {
 		t.Fatalf("audit show unknown: %d %s", code, stderr)
 	}
-	if _, out, _ := cli(t, "audit", "list", "--since", "1h", "--language", "sh", "--backend", "process", "--limit", "1"); strings.Count(out, "\n") != 2 {
+	if _, out, _ := cli(t, "audit", "list", "--since", "1h", "--language", "sh", "--backend", "jail", "--limit", "1"); strings.Count(out, "\n") != 2 {
 		t.Fatalf("filtered list:\n%s", out)
 	}
 	if _, out, _ := cli(t, "audit", "list", "--since", "2099-01-01"); strings.Count(out, "\n") != 1 {
