@@ -251,7 +251,6 @@ func (s *Session) died(out driver.Outcome, res *sandrun.Result) {
 	s.info.State, s.info.Status, s.info.Error = StateDead, res.Status, res.Error
 }
 
-
 // endIfIdle closes the session if it is still idle past its idle timeout
 // once it holds the turn: the reaper never closes a session under a step
 // that has just started.

@@ -1,8 +1,8 @@
 package driver
 
 import (
-	_ "embed"
 	"context"
+	_ "embed"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
