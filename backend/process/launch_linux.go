@@ -97,7 +97,7 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	outW.Close()
 	errW.Close()
 	p := &launched{
-		b: b, cmd: cmd, pid: pid, dir: dir, lim: lim, lang: l, start: time.Now(),
+		b: b, cmd: cmd, pid: pid, dir: dir, lim: lim, cpuCap: lim.CPUTime, lang: l, start: time.Now(),
 		stdin: inW, stdout: outR, stderr: errR,
 		// The launch's stderr is kept to a small tail for the verdict's
 		// allocation-failure markers; the caller reads the stream itself.
@@ -134,6 +134,8 @@ type launched struct {
 	stderr *os.File
 
 	errTail *capture.Buffer
+
+	cpuCap sandrun.Duration // RLIMIT_CPU applied at launch
 
 	mu     sync.Mutex
 	lim    sandrun.Limits
@@ -207,8 +209,11 @@ func (p *launched) SetLimits(l sandrun.Limits) error {
 	if err != nil {
 		return fmt.Errorf("reading CPU use: %w", err)
 	}
+	// RLIMIT_CPU counts from the start and a hard limit cannot be raised
+	// without CAP_SYS_RESOURCE: the new budget is what is left of the
+	// launch's, at most.
 	applied := nl
-	applied.CPUTime = sandrun.Duration(used) + nl.CPUTime
+	applied.CPUTime = min(sandrun.Duration(used)+nl.CPUTime, p.cpuCap)
 	if err := applyRlimits(p.pid, applied, p.lang.AddressSpaceLimit); err != nil {
 		return fmt.Errorf("rlimits: %w", err)
 	}
@@ -276,6 +281,10 @@ func (p *launched) wait() {
 		return
 	}
 	ws, _ := ps.Sys().(syscall.WaitStatus)
+	if killed == verdict.KillCancel && signalOf(ws) != syscall.SIGKILL {
+		// Kill came after the process had already ended on its own.
+		killed = verdict.KillNone
+	}
 	f := verdict.Facts{
 		Exited: ws.Exited(), ExitCode: ws.ExitStatus(), Signal: signalOf(ws),
 		Killed: killed, Limits: lim, OOMMarkers: p.lang.OOMMarkers,

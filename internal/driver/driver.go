@@ -103,6 +103,19 @@ func Start(ctx context.Context, p sandrun.Launched, ready time.Duration) (*Conn,
 	}
 }
 
+// Alive reports whether the driver's stream is still open and no step
+// has found it dead.
+func (c *Conn) Alive() bool {
+	select {
+	case <-c.gone:
+		return false
+	default:
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.dead
+}
+
 // Stderr returns what the interpreter wrote to its own stderr outside
 // steps (a bounded tail), for diagnostics.
 func (c *Conn) Stderr() string { return c.stderr.Text() }
