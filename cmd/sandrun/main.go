@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/sandrun/sandrun/backend/jail"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -118,6 +120,8 @@ func childMain(args []string) (bool, int) {
 		return false, 0
 	}
 	switch args[2] {
+	case jail.ChildRole:
+		return true, jail.ChildMain(args[3:])
 	default:
 		fmt.Fprintf(os.Stderr, "sandrun: unknown child role %q\n", args[2])
 		return true, 70
