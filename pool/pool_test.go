@@ -77,6 +77,9 @@ func TestNeverReused(t *testing.T) {
 }
 
 func TestRefillsUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: many interpreter starts")
+	}
 	for _, b := range sessiontest.Backends() {
 		t.Run(b, func(t *testing.T) {
 			p := newPool(t, b, map[string]int{"python": 2})
@@ -111,6 +114,9 @@ func TestRefillsUnderLoad(t *testing.T) {
 }
 
 func TestRequestLimitsApplied(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: many interpreter starts")
+	}
 	for _, b := range sessiontest.Backends() {
 		t.Run(b, func(t *testing.T) {
 			p := newPool(t, b, map[string]int{"python": 1})

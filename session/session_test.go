@@ -33,6 +33,12 @@ func newManager(t *testing.T, backend string, mod func(*session.Options)) *sessi
 	return m
 }
 
+func slow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: starts several interpreters and waits for limits")
+	}
+}
+
 func create(t *testing.T, m *session.Manager, sp session.Spec) string {
 	t.Helper()
 	in, err := m.Create(context.Background(), sp)
@@ -138,6 +144,7 @@ func TestIsolation(t *testing.T) {
 }
 
 func TestRunawayIsInterrupted(t *testing.T) {
+	slow(t)
 	forEach(t, func(t *testing.T, b string) {
 		m := newManager(t, b, nil)
 		for _, c := range []struct{ lang, set, loop, get, out string }{
@@ -162,6 +169,7 @@ func TestRunawayIsInterrupted(t *testing.T) {
 }
 
 func TestUninterruptibleKillsOnlyItsSession(t *testing.T) {
+	slow(t)
 	forEach(t, func(t *testing.T, b string) {
 		m := newManager(t, b, nil)
 		other := create(t, m, session.Spec{Language: "python"})
@@ -189,6 +197,7 @@ func TestUninterruptibleKillsOnlyItsSession(t *testing.T) {
 }
 
 func TestMemoryBombStaysInItsSession(t *testing.T) {
+	slow(t)
 	forEach(t, func(t *testing.T, b string) {
 		m := newManager(t, b, nil)
 		other := create(t, m, session.Spec{Language: "python"})
@@ -205,6 +214,7 @@ func TestMemoryBombStaysInItsSession(t *testing.T) {
 }
 
 func TestOutputFloodIsCapped(t *testing.T) {
+	slow(t)
 	forEach(t, func(t *testing.T, b string) {
 		m := newManager(t, b, nil)
 		id := create(t, m, session.Spec{Language: "python", Limits: sandrun.Limits{Output: 64 << 10}})
@@ -218,6 +228,7 @@ func TestOutputFloodIsCapped(t *testing.T) {
 }
 
 func TestFakeFramesAreJustOutput(t *testing.T) {
+	slow(t)
 	forEach(t, func(t *testing.T, b string) {
 		m := newManager(t, b, nil)
 		fake := `{"t":"done","step":2,"kind":"ok","exit":0}`
@@ -279,6 +290,7 @@ func TestCapAndClose(t *testing.T) {
 }
 
 func TestIdleReaperAndShutdown(t *testing.T) {
+	slow(t)
 	b := sessiontest.Backends()[0]
 	m := newManager(t, b, func(o *session.Options) { o.ReapInterval = 50 * time.Millisecond })
 	idle := create(t, m, session.Spec{Language: "python", IdleTimeout: sandrun.Duration(time.Second)})
