@@ -33,8 +33,8 @@ type Backend struct {
 
 var (
 	_ sandrun.Backend = (*Backend)(nil)
-	// _ sandrun.Launcher  = (*Backend)(nil)
-	// _ sandrun.Diagnoser = (*Backend)(nil)
+	_ sandrun.Launcher  = (*Backend)(nil)
+	_ sandrun.Diagnoser = (*Backend)(nil)
 )
 
 // New probes the host's layers, sweeps what a crashed supervisor left,

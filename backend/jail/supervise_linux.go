@@ -45,6 +45,10 @@ type proc struct {
 	stream     string
 	initExited bool
 	limits     sandrun.Limits
+	// limitsSince and cpuBase are where the current limits count from
+	// (the start, or the last SetLimits of a launched process).
+	limitsSince time.Time
+	cpuBase     time.Duration
 
 	// Set by the reader before readerDone closes.
 	readerDone chan struct{}
@@ -146,6 +150,7 @@ func (b *Backend) start(s *spec) (_ *proc, err error) {
 		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the jail init: " + err.Error()}
 	}
 	p.start = time.Now()
+	p.limitsSince = p.start
 	pid := cmd.Process.Pid
 	if p.cg != nil {
 		if err := p.cg.add(pid); err != nil {
@@ -248,9 +253,9 @@ func (p *proc) watch(done <-chan struct{}) {
 	defer tick.Stop()
 	for {
 		p.mu.Lock()
-		lim := p.limits
+		lim, since, cpuBase := p.limits, p.limitsSince, p.cpuBase
 		p.mu.Unlock()
-		left := lim.WallTime.D() - time.Since(p.start)
+		left := lim.WallTime.D() - time.Since(since)
 		if left <= 0 {
 			p.kill(verdict.KillTimeout, "")
 			return
@@ -265,7 +270,7 @@ func (p *proc) watch(done <-chan struct{}) {
 			return
 		case <-tick.C:
 			timer.Stop()
-			if p.cg != nil && lim.CPUTime > 0 && p.cg.cpu() >= lim.CPUTime.D() {
+			if p.cg != nil && lim.CPUTime > 0 && p.cg.cpu()-cpuBase >= lim.CPUTime.D() {
 				p.kill(verdict.KillCPU, "")
 				return
 			}

@@ -37,6 +37,7 @@ func commands() map[string]command {
 		"languages": {"list the languages this host can run, with versions and paths", cmdLanguages},
 		"version":   {"print the version", cmdVersion},
 		"bench":     {"measure tiers against their baselines in the same run", cmdBench},
+		"doctor":    {"explain which tiers, languages and jail layers this host supports, and why not", cmdDoctor},
 	}
 }
 

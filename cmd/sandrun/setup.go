@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/jail"
@@ -35,6 +36,10 @@ func newApp(_ context.Context, cfg config) (*app, error) {
 		cfg.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	langs := lang.NewRegistry(lang.Options{})
+	if cfg.downgrade == nil && os.Getenv("SANDRUN_JAIL_DOWNGRADE") != "" {
+		// An explicit, visible operator choice: every result lists it.
+		cfg.downgrade = strings.Split(os.Getenv("SANDRUN_JAIL_DOWNGRADE"), ",")
+	}
 	// The jail first: `auto` uses it wherever its Check passes.
 	jl, err := jail.New(jail.Options{Languages: langs, Logger: cfg.logger, Downgrade: cfg.downgrade})
 	if err != nil {
