@@ -104,7 +104,7 @@ func New(cfg Config) (*Pool, error) {
 	cfg.Ceiling = cfg.Ceiling.WithDefaults()
 	p := &Pool{cfg: cfg, ready: map[string]chan *proc{}, kick: map[string]chan struct{}{}, stop: make(chan struct{}), lastErr: map[string]error{}}
 	for lang, n := range cfg.Sizes {
-		if _, err := driver.Args(lang); err != nil {
+		if _, err := driver.Args(lang, 0); err != nil {
 			return nil, fmt.Errorf("pool sizes: %w", err)
 		}
 		if n < 0 || n > 256 {
@@ -178,12 +178,12 @@ func (p *Pool) Close() error {
 }
 
 func (p *Pool) launch(ctx context.Context, lang string, lim sandrun.Limits) (*proc, error) {
-	args, err := driver.Args(lang)
+	args, err := driver.Args(lang, int64(lim.Memory))
 	if err != nil {
 		return nil, err
 	}
 	p.launched.Add(1)
-	l, err := p.cfg.Launcher.Launch(ctx, &sandrun.LaunchSpec{Language: lang, Args: args, Limits: lim})
+	l, err := p.cfg.Launcher.Launch(context.WithoutCancel(ctx), &sandrun.LaunchSpec{Language: lang, Args: args, Limits: lim})
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/driver"
-	"github.com/sandrun/sandrun/internal/workdir"
+	"github.com/sandrun/sandrun/internal/beneath"
 )
 
 // fileNames are the code's names in tracebacks, as the one-shot tiers
@@ -53,7 +53,7 @@ func (p *Pool) runOn(ctx context.Context, w *proc, req *sandrun.Request, lim san
 			w.destroy()
 			return nil, errors.New("the pool's launcher does not expose work directories, so files cannot be passed")
 		}
-		if err := workdir.WriteFiles(w.p.WorkDir(), req.Files, 0o600); err != nil {
+		if err := beneath.WriteFiles(w.p.WorkDir(), req.Files); err != nil {
 			w.destroy()
 			return nil, fmt.Errorf("writing request files: %w", err)
 		}
@@ -69,7 +69,7 @@ func (p *Pool) runOn(ctx context.Context, w *proc, req *sandrun.Request, lim san
 	})
 	res := out.Result
 	if !out.Dead && len(req.Collect) > 0 {
-		files, err := workdir.Collect(w.p.WorkDir(), req.Collect, workdir.CollectLimits{MaxFile: int64(lim.Output)})
+		files, err := beneath.Collect(w.p.WorkDir(), req.Collect, beneath.CollectLimits{MaxFile: int64(lim.Output)})
 		if err != nil {
 			w.destroy()
 			return nil, fmt.Errorf("collecting files: %w", err)

@@ -186,7 +186,7 @@ func (m *Manager) validate(sp *Spec) error {
 	sp.Language = sandrun.NormalizeLanguage(sp.Language)
 	if sp.Language == "" {
 		bad("language", "is required")
-	} else if _, err := driver.Args(sp.Language); err != nil {
+	} else if _, err := driver.Args(sp.Language, 0); err != nil {
 		bad("language", "%v", err)
 	}
 	if sp.Backend == "" || sp.Backend == "auto" {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/driver"
-	"github.com/sandrun/sandrun/internal/workdir"
+	"github.com/sandrun/sandrun/internal/beneath"
 )
 
 // Session is one live interpreter. Its methods are reached through the
@@ -46,12 +46,14 @@ func (s *Session) launchLimits() sandrun.Limits {
 }
 
 func (s *Session) start(ctx context.Context) error {
-	args, err := driver.Args(s.spec.Language)
+	args, err := driver.Args(s.spec.Language, int64(s.spec.Limits.Memory))
 	if err != nil {
 		return err
 	}
 	l := s.m.opts.Launchers[s.spec.Backend]
-	p, err := l.Launch(ctx, &sandrun.LaunchSpec{
+	// The interpreter outlives the request that creates it: ctx bounds the
+	// start only.
+	p, err := l.Launch(context.WithoutCancel(ctx), &sandrun.LaunchSpec{
 		Language: s.spec.Language, Args: args, Files: s.spec.Files, Env: s.spec.Env,
 		Limits: s.launchLimits(),
 	})
@@ -176,7 +178,7 @@ func (s *Session) run(ctx context.Context, req RunRequest) (*sandrun.Result, err
 	}
 	res := &sandrun.Result{}
 	var out driver.Outcome
-	if err := workdir.WriteFiles(s.proc.WorkDir(), req.Files, 0o600); err != nil {
+	if err := beneath.WriteFiles(s.proc.WorkDir(), req.Files); err != nil {
 		res.Status, res.Error, res.ExitCode = sandrun.StatusInternalError, "writing the step's files: "+err.Error(), -1
 	} else {
 		out = s.conn.Run(ctx, driver.Step{
@@ -188,7 +190,7 @@ func (s *Session) run(ctx context.Context, req RunRequest) (*sandrun.Result, err
 	if out.Dead {
 		s.died(out, res)
 	} else if len(req.Collect) > 0 && res.Status != sandrun.StatusInternalError {
-		files, err := workdir.Collect(s.proc.WorkDir(), req.Collect, workdir.CollectLimits{MaxFile: int64(s.spec.Limits.Output)})
+		files, err := beneath.Collect(s.proc.WorkDir(), req.Collect, beneath.CollectLimits{MaxFile: int64(s.spec.Limits.Output)})
 		if err != nil {
 			res.Warnings = append(res.Warnings, "collecting files: "+err.Error())
 		}

@@ -27,8 +27,9 @@ var _ sandrun.Launcher = (*Backend)(nil)
 
 // Launch implements sandrun.Launcher: a long-lived interpreter with the
 // tier's rlimits, scrubbed environment, private work directory and
-// process-group kill. spec.Limits.WallTime is the process's maximum
-// lifetime. ctx bounds the launch only; the process lives until Kill, the
+// process-group kill. The command line is the interpreter's path and
+// spec.Args (the caller adds the language's flags it wants).
+// spec.Limits.WallTime is the process's maximum lifetime. ctx bounds the launch only; the process lives until Kill, the
 // lifetime limit, or its own exit. The python import hook is not applied:
 // a launched interpreter runs a driver (which needs os), not a file.
 func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun.Launched, error) {
@@ -63,7 +64,7 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, err
 	}
-	argv := append(interpreterArgv(l, int64(lim.Memory)), spec.Args...)
+	argv := append([]string{l.Interpreter}, spec.Args...)
 	env := buildEnv(dir, tmp, l, &sandrun.Request{Env: spec.Env})
 
 	var files []*os.File
@@ -107,18 +108,6 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	p.timer = time.AfterFunc(lim.WallTime.D(), func() { p.kill(verdict.KillTimeout) })
 	ok = true
 	return p, nil
-}
-
-// interpreterArgv is the language's command line up to the code file:
-// the interpreter and its flags (python's -E -s -B -u, node's heap size).
-func interpreterArgv(l *lang.Language, memory int64) []string {
-	full := l.Command("{file}", memory, nil)
-	for i, a := range full {
-		if a == "{file}" {
-			return full[:i:i]
-		}
-	}
-	return full
 }
 
 type launched struct {

@@ -30,14 +30,21 @@ const MaxFrame = 1 << 20
 // Languages lists the languages that have a driver.
 func Languages() []string { return []string{"python", "javascript"} }
 
-// Args returns the interpreter arguments that start the driver for
-// language (they follow the interpreter and its own flags).
-func Args(language string) ([]string, error) {
+// Args returns the interpreter arguments (after the interpreter's path)
+// that start the driver for language under a memory limit of memory
+// bytes: the language's own flags, as the one-shot tiers use them, then
+// the driver.
+func Args(language string, memory int64) ([]string, error) {
 	switch language {
 	case "python":
-		return []string{"-c", pythonSource}, nil
+		// -E: ignore PYTHON* variables; -s: no user site; -B: no .pyc
+		// writes; -u: unbuffered.
+		return []string{"-E", "-s", "-B", "-u", "-c", pythonSource}, nil
 	case "javascript":
-		return []string{"-e", javascriptSource}, nil
+		// V8 sizes its heap from the flag (a little under the limit), so
+		// an allocation bomb ends with node's own out-of-memory report.
+		heap := max(memory*3/4>>20, 8)
+		return []string{fmt.Sprintf("--max-old-space-size=%d", heap), "-e", javascriptSource}, nil
 	}
 	return nil, fmt.Errorf("no session driver for language %q (have python, javascript)", language)
 }
