@@ -201,6 +201,25 @@ func (w *proc) destroy() (*sandrun.LaunchExit, error) {
 	return w.p.Wait()
 }
 
+// reap waits for an interpreter that is ending on its own, so that its
+// exit keeps the real cause (memory, CPU), and kills it if it lingers.
+func (w *proc) reap() (*sandrun.LaunchExit, error) {
+	done := make(chan struct{})
+	var ex *sandrun.LaunchExit
+	var err error
+	go func() {
+		ex, err = w.p.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		_ = w.p.Kill()
+		<-done
+	}
+	return ex, err
+}
+
 // fill keeps n interpreters of lang ready: it launches one whenever the
 // queue has room, and replaces those that waited too long.
 func (p *Pool) fill(lang string, n int) {

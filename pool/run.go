@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/sandrun/sandrun"
-	"github.com/sandrun/sandrun/internal/driver"
 	"github.com/sandrun/sandrun/internal/beneath"
+	"github.com/sandrun/sandrun/internal/driver"
 )
 
 // fileNames are the code's names in tracebacks, as the one-shot tiers
@@ -76,7 +77,13 @@ func (p *Pool) runOn(ctx context.Context, w *proc, req *sandrun.Request, lim san
 		}
 		res.Files = files
 	}
-	ex, err := w.destroy()
+	var ex *sandrun.LaunchExit
+	var err error
+	if out.Dead && errors.Is(out.Cause, io.EOF) {
+		ex, err = w.reap()
+	} else {
+		ex, err = w.destroy()
+	}
 	if out.Dead {
 		if ex == nil {
 			return nil, fmt.Errorf("waiting for the interpreter: %w", err)

@@ -6,12 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
 	"github.com/sandrun/sandrun"
-	"github.com/sandrun/sandrun/internal/driver"
 	"github.com/sandrun/sandrun/internal/beneath"
+	"github.com/sandrun/sandrun/internal/driver"
 )
 
 // Session is one live interpreter. Its methods are reached through the
@@ -217,6 +218,14 @@ func (s *Session) run(ctx context.Context, req RunRequest) (*sandrun.Result, err
 // sure the interpreter is dead, takes the final word from its exit, and
 // marks the session dead with that status.
 func (s *Session) died(out driver.Outcome, res *sandrun.Result) {
+	if errors.Is(out.Cause, io.EOF) {
+		// It is ending on its own: let it, so its exit keeps the real
+		// cause (a kill now would be reported as ours).
+		select {
+		case <-s.ended:
+		case <-time.After(2 * time.Second):
+		}
+	}
 	_ = s.proc.Kill()
 	<-s.ended
 	s.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -137,9 +138,16 @@ func TestIsolation(t *testing.T) {
 			return
 		}
 		awd := strings.TrimSpace(run(t, m, a, "import os\nprint(os.path.realpath('.'))").Stdout)
-		apid := strings.TrimSpace(run(t, m, a, "import os\nprint(os.getpid())").Stdout)
-		res = run(t, m, c, fmt.Sprintf("import os\nprint(os.path.exists(%q + '/mine.txt'), os.path.exists('/proc/%s'))", awd, apid))
-		want(t, res, sandrun.StatusOK, "False False\n")
+		// a starts a process with a marker in its command line; a sees it,
+		// c must not.
+		want(t, run(t, m, a, "import subprocess, sys\nkid = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', 'marker-a-7f3e'])"), sandrun.StatusOK, "")
+		scan := "import os, time\ntime.sleep(0.3)\nfound = False\nfor p in os.listdir('/proc'):\n    try:\n        found = found or b'marker-a-7f3e' in open('/proc/%s/cmdline' % p, 'rb').read()\n    except (OSError, ValueError):\n        pass\nprint(found)"
+		want(t, run(t, m, a, scan), sandrun.StatusOK, "True\n")
+		want(t, run(t, m, c, scan), sandrun.StatusOK, "False\n")
+		res = run(t, m, c, fmt.Sprintf("import os\nprint(os.path.exists(%q + '/mine.txt'), os.path.exists('/proc/1/root/work/mine.txt'))", awd))
+		if res.Status != sandrun.StatusOK || strings.Contains(res.Stdout, "True") {
+			t.Fatalf("c reached a's files: %s %q %q", res.Status, res.Stdout, res.Stderr)
+		}
 	})
 }
 
@@ -341,21 +349,41 @@ func (upper) SanitizeResult(r *sandrun.Result) {
 }
 
 func TestSanitizedAndFiles(t *testing.T) {
-	b := sessiontest.Backends()[0]
-	m := newManager(t, b, func(o *session.Options) { o.Sanitizer = upper{} })
-	id := create(t, m, session.Spec{Language: "python", Files: []sandrun.InputFile{{Name: "in/a.txt", Content: "from-create"}}})
-	res, err := m.Run(context.Background(), id, session.RunRequest{
-		Code:    "print('SECRET', open('in/a.txt').read(), open('b.txt').read())\nopen('out.txt', 'w').write('made')",
-		Files:   []sandrun.InputFile{{Name: "b.txt", Content: "from-step"}},
-		Collect: []string{"*.txt"},
+	forEach(t, func(t *testing.T, b string) {
+		m := newManager(t, b, func(o *session.Options) { o.Sanitizer = upper{} })
+		id := create(t, m, session.Spec{Language: "python", Files: []sandrun.InputFile{{Name: "in/a.txt", Content: "from-create"}}})
+		res, err := m.Run(context.Background(), id, session.RunRequest{
+			Code:    "print('SECRET', open('in/a.txt').read(), open('b.txt').read())\nopen('out.txt', 'w').write('made')",
+			Files:   []sandrun.InputFile{{Name: "b.txt", Content: "from-step"}},
+			Collect: []string{"*.txt"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want(t, res, sandrun.StatusOK, "[REDACTED] from-create from-step\n")
+		if !res.Sanitized || len(res.Files) != 2 || string(res.Files[1].Content) != "made" {
+			t.Fatalf("sanitized %v files %+v", res.Sanitized, res.Files)
+		}
+		res, _ = m.Run(context.Background(), id, session.RunRequest{Code: "print('SECRET')", NoSanitize: true})
+		want(t, res, sandrun.StatusOK, "SECRET\n")
+
+		// The program plants a symlink to a host file, then asks for a
+		// step file of that name: the host file must stay untouched.
+		host := filepath.Join(t.TempDir(), "host.txt")
+		if err := os.WriteFile(host, []byte("host"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want(t, run(t, m, id, fmt.Sprintf("import os\nos.symlink(%q, 'trap.txt')\nos.symlink('/etc', 'etc')", host)), sandrun.StatusOK, "")
+		res, _ = m.Run(context.Background(), id, session.RunRequest{Code: "pass", Files: []sandrun.InputFile{{Name: "trap.txt", Content: "evil"}}})
+		if res.Status != sandrun.StatusInternalError || !strings.Contains(res.Error, "unsafe") {
+			t.Fatalf("write through a symlink: %s %q", res.Status, res.Error)
+		}
+		res, _ = m.Run(context.Background(), id, session.RunRequest{Code: "pass", Collect: []string{"trap.txt", "etc/*"}})
+		if len(res.Files) != 0 {
+			t.Fatalf("collected through symlinks: %+v", res.Files)
+		}
+		if b, _ := os.ReadFile(host); string(b) != "host" {
+			t.Fatalf("host file changed: %q", b)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want(t, res, sandrun.StatusOK, "[REDACTED] from-create from-step\n")
-	if !res.Sanitized || len(res.Files) != 2 || string(res.Files[1].Content) != "made" {
-		t.Fatalf("sanitized %v files %+v", res.Sanitized, res.Files)
-	}
-	res, _ = m.Run(context.Background(), id, session.RunRequest{Code: "print('SECRET')", NoSanitize: true})
-	want(t, res, sandrun.StatusOK, "SECRET\n")
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -39,12 +40,17 @@ func at(root *os.File, rel string, flags uint64, mode uint64) (*os.File, error) 
 	return os.NewFile(uintptr(fd), rel), nil
 }
 
-// WriteFiles writes files into dir, creating parent directories, owned by
-// dir's owner (the sandboxed user) so the program can read them.
-func WriteFiles(dir string, files []sandrun.InputFile) error {
-	if len(files) == 0 {
-		return nil
-	}
+// asOwner runs fn on a thread whose filesystem uid and gid are those of
+// dir's owner (the sandboxed user), so that the kernel checks every
+// access as that user and new files belong to it. This matters for the
+// jail: its /work is a tmpfs of the jail's user namespace, where a file
+// created by host root (unmapped there) is refused with EOVERFLOW.
+//
+// The thread's identity is restored before it goes back to the runtime.
+// It must not simply exit instead: sandboxes are started with
+// PR_SET_PDEATHSIG, which fires when the thread that forked them ends,
+// and that may be this very thread.
+func asOwner(dir string, fn func(root *os.File, uid, gid int) error) error {
 	root, err := openRoot(dir)
 	if err != nil {
 		return err
@@ -54,6 +60,51 @@ func WriteFiles(dir string, files []sandrun.InputFile) error {
 	if err := unix.Fstat(int(root.Fd()), &st); err != nil {
 		return err
 	}
+	uid, gid := int(st.Uid), int(st.Gid)
+	if uid == os.Geteuid() && gid == os.Getegid() {
+		return fn(root, uid, gid)
+	}
+	runtime.LockOSThread()
+	ouid, _ := unix.SetfsuidRetUid(-1)
+	ogid, _ := unix.SetfsgidRetGid(-1)
+	restored := false
+	defer func() {
+		if restored {
+			runtime.UnlockOSThread()
+		}
+		// Otherwise the thread stays locked and is never reused with the
+		// sandbox's identity (it ends with the goroutine).
+	}()
+	restore := func() {
+		_ = unix.Setfsuid(ouid)
+		_ = unix.Setfsgid(ogid)
+		cu, _ := unix.SetfsuidRetUid(-1)
+		cg, _ := unix.SetfsgidRetGid(-1)
+		restored = cu == ouid && cg == ogid
+	}
+	defer restore()
+	_ = unix.Setfsgid(gid)
+	_ = unix.Setfsuid(uid)
+	if cur, _ := unix.SetfsuidRetUid(-1); cur != uid {
+		return fmt.Errorf("cannot act as the sandbox's user %d on its work directory (fsuid is %d)", uid, cur)
+	}
+	if cur, _ := unix.SetfsgidRetGid(-1); cur != gid {
+		return fmt.Errorf("cannot act as the sandbox's group %d on its work directory (fsgid is %d)", gid, cur)
+	}
+	return fn(root, uid, gid)
+}
+
+// WriteFiles writes files into dir, creating parent directories, as dir's
+// owner (the sandboxed user) so the program can read them.
+func WriteFiles(dir string, files []sandrun.InputFile) error {
+	if len(files) == 0 {
+		return nil
+	}
+	return asOwner(dir, func(root *os.File, uid, gid int) error { return writeFiles(root, uid, gid, files) })
+}
+
+func writeFiles(root *os.File, uid, gid int, files []sandrun.InputFile) error {
+	st := struct{ Uid, Gid uint32 }{uint32(uid), uint32(gid)}
 	for _, f := range files {
 		if err := sandrun.ValidateFileName(f.Name); err != nil {
 			return fmt.Errorf("file %q: %w", f.Name, err)
@@ -142,11 +193,15 @@ func Collect(dir string, globs []string, lim CollectLimits) ([]sandrun.OutputFil
 	if lim.MaxTotal == 0 {
 		lim.MaxTotal = 8 << 20
 	}
-	root, err := openRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
+	var out []sandrun.OutputFile
+	err := asOwner(dir, func(root *os.File, _, _ int) error {
+		out = collect(root, dir, globs, lim)
+		return nil
+	})
+	return out, err
+}
+
+func collect(root *os.File, dir string, globs []string, lim CollectLimits) []sandrun.OutputFile {
 	// The walk only proposes names; each is opened beneath the root, so a
 	// directory swapped for a symlink mid-walk yields nothing.
 	var names []string
@@ -198,5 +253,5 @@ func Collect(dir string, globs []string, lim CollectLimits) ([]sandrun.OutputFil
 			Truncated: int64(len(b)) < fi.Size(),
 		})
 	}
-	return out, nil
+	return out
 }
