@@ -49,9 +49,11 @@ func TestNeverReused(t *testing.T) {
 		t.Run(b, func(t *testing.T) {
 			p := newPool(t, b, map[string]int{"python": 2, "javascript": 1})
 			waitReady(t, p, "python", 2)
+			// An interpreter's identity: its pid namespace (jail), its pid
+			// and its start time in ticks since boot.
 			pids := map[string]bool{}
 			for i := range 6 {
-				res := runOK(t, p, &sandrun.Request{Language: "python", Code: "import os\nprint(os.getpid(), 'x' in globals(), os.path.exists('left.txt'))\nx = 1\nopen('left.txt', 'w').write('1')"})
+				res := runOK(t, p, &sandrun.Request{Language: "python", Code: "import os\nprint(os.readlink('/proc/self/ns/pid') + str(os.getpid()) + '@' + open('/proc/self/stat').read().rsplit(')', 1)[1].split()[19], 'x' in globals(), os.path.exists('left.txt'))\nx = 1\nopen('left.txt', 'w').write('1')"})
 				if res.Status != sandrun.StatusOK {
 					t.Fatalf("run %d: %s %q %q", i, res.Status, res.Stderr, res.Error)
 				}
