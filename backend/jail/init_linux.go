@@ -52,13 +52,20 @@ func ChildMain(_ []string) int {
 	if err := json.Unmarshal(payload, &cfg); err != nil {
 		return report(fail(LayerProtocol, 2, unix.EPROTO))
 	}
-	// Signals from inside the jail must not end the init: as pid 1 of
-	// the namespace it only receives signals it has handlers for, so
-	// ignoring them makes the program's kill(1, ...) a no-op.
-	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGUSR1,
+	// Signals from inside the jail must not end the init (Landlock's
+	// signal scoping already refuses them; this covers a downgraded
+	// Landlock). Catching them, rather than ignoring them, matters: an
+	// ignored signal stays ignored across exec, and the program must
+	// start with default dispositions (python needs SIGINT).
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGUSR1,
 		syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGALRM, syscall.SIGTSTP, syscall.SIGTTIN,
 		syscall.SIGTTOU, syscall.SIGXCPU, syscall.SIGXFSZ, syscall.SIGVTALRM, syscall.SIGPROF,
-		syscall.SIGWINCH, syscall.SIGIO, syscall.SIGPWR, syscall.SIGSYS)
+		syscall.SIGWINCH, syscall.SIGIO, syscall.SIGPWR)
+	go func() {
+		for range sigs {
+		}
+	}()
 	if e := setupFS(&cfg, fds); e != nil {
 		return report(e)
 	}
@@ -228,6 +235,17 @@ func startProgram(cfg *initConfig, out chan<- startResult) {
 		res(0, fail(LayerExec, 2, err))
 		return
 	}
+	if cfg.AddressSpace > 0 {
+		// Only with the cgroup layer downgraded. Set on the program
+		// alone, just after the fork: the Go runtime of the init would
+		// not survive a tight RLIMIT_AS of its own. The program is still
+		// exec'ing its interpreter at this point.
+		if err := unix.Prlimit(pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: cfg.AddressSpace, Max: cfg.AddressSpace}, nil); err != nil {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			res(0, fail(LayerRlimits, 9, err))
+			return
+		}
+	}
 	res(pid, nil)
 }
 
@@ -270,7 +288,6 @@ func setRlimits(cfg *initConfig) *stepError {
 		{unix.RLIMIT_NOFILE, cfg.OpenFiles},
 		{unix.RLIMIT_FSIZE, cfg.FileSize},
 		{unix.RLIMIT_CPU, cfg.CPUSeconds},
-		{unix.RLIMIT_AS, cfg.AddressSpace},
 	}
 	for i, s := range set {
 		if s.v == 0 && s.res != unix.RLIMIT_CORE {

@@ -32,7 +32,7 @@ type Backend struct {
 }
 
 var (
-	_ sandrun.Backend = (*Backend)(nil)
+	_ sandrun.Backend   = (*Backend)(nil)
 	_ sandrun.Launcher  = (*Backend)(nil)
 	_ sandrun.Diagnoser = (*Backend)(nil)
 )
