@@ -38,6 +38,8 @@ func commands() map[string]command {
 		"version":   {"print the version", cmdVersion},
 		"bench":     {"measure tiers against their baselines in the same run", cmdBench},
 		"doctor":    {"explain which tiers, languages and jail layers this host supports, and why not", cmdDoctor},
+		"session":   {"create, run in, list and close sessions on a running `sandrun serve`", cmdSession},
+		"repl":      {"an interactive sandboxed session (python, javascript) held by this process", cmdRepl},
 	}
 }
 

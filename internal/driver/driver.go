@@ -261,6 +261,7 @@ func (c *Conn) Run(ctx context.Context, st Step) Outcome {
 	var grace <-chan time.Time
 	var reason sandrun.Status
 	var stream string
+	cancelled := false
 	interrupt := func(why sandrun.Status) {
 		if reason == "" {
 			reason = why
@@ -292,6 +293,9 @@ func (c *Conn) Run(ctx context.Context, st Step) Outcome {
 			case "done":
 				res.Usage.CPUMs = f.CPUMs
 				decide(res, f, reason, stream, st)
+				if cancelled {
+					res.Error = "the step was cancelled by the caller and interrupted"
+				}
 				return finish(Outcome{Reason: reason})
 			default:
 				res.Status, res.Error = sandrun.StatusInternalError, fmt.Sprintf("protocol violation: unexpected frame %q", f.T)
@@ -306,6 +310,7 @@ func (c *Conn) Run(ctx context.Context, st Step) Outcome {
 			interrupt(sandrun.StatusTimeout)
 		case <-ctxDone:
 			ctxDone = nil
+			cancelled = reason == ""
 			interrupt(sandrun.StatusTimeout)
 		case <-grace:
 			res.Status = reason
