@@ -66,6 +66,8 @@ type Pool struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 	once  sync.Once
+	// retiring counts used interpreters being destroyed in the background.
+	retiring sync.WaitGroup
 
 	hits, misses, launched atomic.Int64
 	errMu                  sync.Mutex
@@ -157,11 +159,13 @@ func (p *Pool) Stats() Stats {
 	return s
 }
 
-// Close stops the fillers and destroys every warm interpreter.
+// Close stops the fillers and destroys every warm interpreter, and waits
+// for used ones still being destroyed.
 func (p *Pool) Close() error {
 	p.once.Do(func() {
 		close(p.stop)
 		p.wg.Wait()
+		defer p.retiring.Wait()
 		for _, ch := range p.ready {
 		drain:
 			for {

@@ -77,20 +77,28 @@ func (p *Pool) runOn(ctx context.Context, w *proc, req *sandrun.Request, lim san
 		}
 		res.Files = files
 	}
+	if !out.Dead {
+		// The result is final once the driver said done: the interpreter
+		// is destroyed in the background, off the caller's latency.
+		p.retiring.Add(1)
+		go func() {
+			defer p.retiring.Done()
+			w.destroy()
+		}()
+		return res, nil
+	}
 	var ex *sandrun.LaunchExit
 	var err error
-	if out.Dead && errors.Is(out.Cause, io.EOF) {
+	if errors.Is(out.Cause, io.EOF) {
 		ex, err = w.reap()
 	} else {
 		ex, err = w.destroy()
 	}
-	if out.Dead {
-		if ex == nil {
-			return nil, fmt.Errorf("waiting for the interpreter: %w", err)
-		}
-		died(res, out, ex, lim)
+	if ex == nil {
+		return nil, fmt.Errorf("waiting for the interpreter: %w", err)
 	}
-	if ex != nil && ex.Usage.MemoryPeakBytes > 0 {
+	died(res, out, ex, lim)
+	if ex.Usage.MemoryPeakBytes > 0 {
 		res.Usage.MemoryPeakBytes = ex.Usage.MemoryPeakBytes
 	}
 	return res, nil

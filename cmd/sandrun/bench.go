@@ -21,6 +21,7 @@ func benchScenarios() map[string]benchScenario {
 	return map[string]benchScenario{
 		"process": benchProcess,
 		"jail":    benchJail,
+		"pool":    benchPool,
 	}
 }
 
