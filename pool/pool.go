@@ -45,7 +45,7 @@ type Config struct {
 	// WallTime (the longest a warm interpreter waits; default 10 minutes,
 	// after which it is replaced) and CPUTime (default 1 minute).
 	Ceiling sandrun.Limits
-	// ReadyTimeout bounds one interpreter's start; default 15s.
+	// ReadyTimeout bounds one interpreter's start; default 30s.
 	ReadyTimeout time.Duration
 	Logger       *slog.Logger
 }
@@ -91,7 +91,7 @@ func New(cfg Config) (*Pool, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.ReadyTimeout <= 0 {
-		cfg.ReadyTimeout = 15 * time.Second
+		cfg.ReadyTimeout = 30 * time.Second
 	}
 	if cfg.Ceiling.WallTime == 0 {
 		cfg.Ceiling.WallTime = sandrun.Duration(10 * time.Minute)

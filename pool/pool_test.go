@@ -15,7 +15,7 @@ import (
 
 func newPool(t *testing.T, backend string, sizes map[string]int) *pool.Pool {
 	t.Helper()
-	p, err := pool.New(pool.Config{Launcher: sessiontest.Launcher(t, backend), Tier: backend, Sizes: sizes})
+	p, err := pool.New(pool.Config{Launcher: sessiontest.Launcher(t, backend), Tier: backend, Sizes: sizes, ReadyTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func newPool(t *testing.T, backend string, sizes map[string]int) *pool.Pool {
 
 func waitReady(t *testing.T, p *pool.Pool, lang string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for p.Stats().Ready[lang] < n {
 		if time.Now().After(deadline) {
 			t.Fatalf("pool never reached %d ready %s interpreters: %+v", n, lang, p.Stats())
@@ -128,7 +128,7 @@ func TestRequestLimitsApplied(t *testing.T) {
 				want sandrun.Status
 			}{
 				{"while True:\n    pass", sandrun.Limits{WallTime: sandrun.Duration(300 * time.Millisecond)}, sandrun.StatusTimeout},
-				{"while True:\n    pass", sandrun.Limits{CPUTime: sandrun.Duration(time.Second), WallTime: sandrun.Duration(20 * time.Second)}, sandrun.StatusCPULimit},
+				{"while True:\n    pass", sandrun.Limits{CPUTime: sandrun.Duration(time.Second), WallTime: sandrun.Duration(60 * time.Second)}, sandrun.StatusCPULimit},
 				{"x = bytearray(512 << 20)", sandrun.Limits{Memory: 64 << 20}, sandrun.StatusMemoryLimit},
 				{"while True:\n    print('y' * 1000)", sandrun.Limits{Output: 32 << 10}, sandrun.StatusOutputLimit},
 				{"import sys\nsys.exit(4)", sandrun.Limits{}, sandrun.StatusExitError},

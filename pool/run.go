@@ -65,7 +65,7 @@ func (p *Pool) runOn(ctx context.Context, w *proc, req *sandrun.Request, lim san
 	}
 	out := w.c.Run(ctx, driver.Step{
 		Code: req.Code, Stdin: req.Stdin, Name: fileNames[req.Language], Args: args, Env: req.Env,
-		Timeout: lim.WallTime.D(), Output: int64(lim.Output), Grace: 200 * time.Millisecond,
+		Timeout: lim.WallTime.D(), Output: int64(lim.Output), Grace: time.Second,
 		OnOutput: req.OnOutput,
 	})
 	res := out.Result

@@ -47,7 +47,7 @@ type Options struct {
 	// Grace is how long an interrupted step has to stop before the session
 	// is killed; default 2s.
 	Grace time.Duration
-	// ReadyTimeout bounds the interpreter's start; default 15s.
+	// ReadyTimeout bounds the interpreter's start; default 30s.
 	ReadyTimeout time.Duration
 	// KeepDead is how long a dead session's Info stays listed; default 5m.
 	KeepDead time.Duration
@@ -158,7 +158,7 @@ func New(opts Options) (*Manager, error) {
 	def(&opts.MaxLifetime, time.Hour)
 	def(&opts.ReapInterval, time.Second)
 	def(&opts.Grace, 2*time.Second)
-	def(&opts.ReadyTimeout, 15*time.Second)
+	def(&opts.ReadyTimeout, 30*time.Second)
 	def(&opts.KeepDead, 5*time.Minute)
 	if opts.MaxLifetime > sandrun.MaxLimits().WallTime.D() {
 		opts.MaxLifetime = sandrun.MaxLimits().WallTime.D()

@@ -22,6 +22,8 @@ func newManager(t *testing.T, backend string, mod func(*session.Options)) *sessi
 	opts := session.Options{
 		Launchers: map[string]sandrun.Launcher{backend: sessiontest.Launcher(t, backend)},
 		Grace:     time.Second,
+		// Generous: CI machines run many jails at once.
+		ReadyTimeout: time.Minute,
 	}
 	if mod != nil {
 		mod(&opts)

@@ -362,7 +362,7 @@ func decide(res *sandrun.Result, f frame, reason sandrun.Status, stream string, 
 		res.Error = "the code does not compile"
 	case f.Kind == "memory":
 		res.Status = sandrun.StatusMemoryLimit
-		res.Error = "the step could not allocate memory within the session's memory limit"
+		res.Error = "the code could not allocate memory within its memory limit"
 	case f.Kind == "exit":
 		res.Status = sandrun.StatusExitError
 		res.Error = fmt.Sprintf("the step exited with code %d", f.Exit)

@@ -81,6 +81,11 @@ _main = _sys.modules["__main__"]
 _g = {"__name__": "__main__", "__builtins__": __builtins__}
 
 
+def _print_tb(e):
+    # Leave out the driver's own frame: the traceback starts at the step.
+    _tb.print_exception(type(e), e, e.__traceback__.tb_next if e.__traceback__ else None)
+
+
 def _step(msg, report=True):
     step = msg["step"]
     pumps = []
@@ -121,18 +126,18 @@ def _step(msg, report=True):
             print(c, file=_sys.stderr)
             c = 1
         res.update(kind="exit" if c else "ok", exit=c)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         res.update(kind="interrupted", exit=1)
-        _tb.print_exc()
-    except MemoryError:
+        _print_tb(e)
+    except MemoryError as e:
         res.update(kind="memory", exit=1, exc="MemoryError")
         try:
-            _tb.print_exc()
+            _print_tb(e)
         except MemoryError:
             pass
     except BaseException as e:
         res.update(kind="exception", exit=1, exc=type(e).__name__)
-        _tb.print_exc()
+        _print_tb(e)
     for f in (_sys.stdout, _sys.stderr):
         try:
             f.flush()
