@@ -86,23 +86,32 @@ def _print_tb(e):
     _tb.print_exception(type(e), e, e.__traceback__.tb_next if e.__traceback__ else None)
 
 
-def _step(msg, report=True):
+def _step(msg):
     step = msg["step"]
-    pumps = []
-    for fd, stream in ((1, "o"), (2, "e")):
-        r, w = _os.pipe()
-        _os.dup2(w, fd)
-        _os.close(w)
-        t = _th.Thread(target=_pump, args=(r, step, stream), daemon=True)
-        t.start()
-        pumps.append(t)
-    stdin = msg.get("stdin") or ""
-    if stdin:
-        r, w = _os.pipe()
-        _os.dup2(r, 0)
-        _os.close(r)
-        _th.Thread(target=_feed, args=(w, stdin.encode()), daemon=True).start()
     res = {"t": "done", "step": step, "kind": "ok", "exit": 0}
+    pumps = []
+    try:
+        for fd, stream in ((1, "o"), (2, "e")):
+            r, w = _os.pipe()
+            _os.dup2(w, fd)
+            _os.close(w)
+            t = _th.Thread(target=_pump, args=(r, step, stream), daemon=True)
+            t.start()
+            pumps.append(t)
+        stdin = msg.get("stdin") or ""
+        if stdin:
+            r, w = _os.pipe()
+            _os.dup2(r, 0)
+            _os.close(r)
+            _th.Thread(target=_feed, args=(w, stdin.encode()), daemon=True).start()
+    except (MemoryError, RuntimeError, OSError) as e:
+        # No room for the step's pipes or threads (a memory limit below
+        # what the interpreter already holds): report it, keep the driver.
+        for fd in (0, 1, 2):
+            _os.dup2(_null, fd)
+        res.update(kind="memory", exit=1, exc=type(e).__name__)
+        _send(res)
+        return
     if msg.get("env"):
         _os.environ.update(msg["env"])
     if msg.get("argv") is not None:
@@ -152,15 +161,9 @@ def _step(msg, report=True):
         t.join(0.5)
     t1 = _os.times()
     res["cpu_ms"] = int(1000 * sum(b - a for a, b in zip(t0[:4], t1[:4])))
-    if report:
-        _send(res)
+    _send(res)
 
 
-# One silent step before ready: the first pipes, threads and exec cost
-# more than the rest, and a warm interpreter should pay that up front.
-_step({"step": -1, "code": "pass"}, report=False)
-_g.clear()
-_g.update({"__name__": "__main__", "__builtins__": __builtins__})
 _send({"t": "ready", "lang": "python", "pid": _os.getpid()})
 while True:
     _m = _recv()
