@@ -61,7 +61,7 @@ func (l *Language) Command(file string, memory int64, args []string) []string {
 // Spec says how to discover one language.
 type Spec struct {
 	Name       string
-	Candidates []string // executable names looked up in PATH, in order
+	Candidates []string // executable names looked up in PATH (or absolute paths), in order
 	FileName   string
 	// Probe runs the interpreter and returns what it says of itself.
 	Probe func(ctx context.Context, exe string) (*Language, error)
@@ -183,6 +183,14 @@ func (r *Registry) discover(ctx context.Context, spec Spec) (*Language, error) {
 }
 
 func lookPath(name, search string) (string, error) {
+	// An absolute candidate (starlark's interpreter is the sandrun binary
+	// itself) is taken as it is.
+	if filepath.IsAbs(name) {
+		if fi, err := os.Stat(name); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return name, nil
+		}
+		return "", exec.ErrNotFound
+	}
 	for _, dir := range filepath.SplitList(search) {
 		if dir == "" {
 			continue

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/sandrun/sandrun/backend/jail"
+	"github.com/sandrun/sandrun/backend/restricted"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -125,6 +126,8 @@ func childMain(args []string) (bool, int) {
 	switch args[2] {
 	case jail.ChildRole:
 		return true, jail.ChildMain(args[3:])
+	case restricted.RoleWorker, restricted.RoleFile, restricted.RoleProbe:
+		return true, restricted.ChildMain(args[2:])
 	default:
 		fmt.Fprintf(os.Stderr, "sandrun: unknown child role %q\n", args[2])
 		return true, 70

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/backend/process"
+	"github.com/sandrun/sandrun/backend/restricted"
 	"github.com/sandrun/sandrun/lang"
 )
 
@@ -35,7 +37,13 @@ func newApp(_ context.Context, cfg config) (*app, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	langs := lang.NewRegistry(lang.Options{})
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding the sandrun binary: %w", err)
+	}
+	// Starlark's interpreter is this binary (__child starlark-file), so
+	// the OS tiers run the restricted tier's language too.
+	langs := lang.NewRegistry(lang.Options{Extra: []lang.Spec{restricted.LanguageSpec(self)}})
 	if cfg.downgrade == nil && os.Getenv("SANDRUN_JAIL_DOWNGRADE") != "" {
 		// An explicit, visible operator choice: every result lists it.
 		cfg.downgrade = strings.Split(os.Getenv("SANDRUN_JAIL_DOWNGRADE"), ",")
@@ -45,18 +53,31 @@ func newApp(_ context.Context, cfg config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	a := &app{langs: langs, closers: []func() error{jl.Close}}
 	proc, err := process.New(process.Options{Languages: langs, Logger: cfg.logger})
 	if err != nil {
+		a.Close()
 		return nil, err
 	}
+	// restricted comes after the OS tiers: auto prefers stronger
+	// isolation, and restricted runs only starlark. The host environment
+	// is the seed's safe math environment.
+	rest, err := restricted.New(restricted.Options{Executable: self, Predeclared: restricted.MathEnv(), Logger: cfg.logger})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.closers = append(a.closers, rest.Close)
 	sb, err := sandrun.New(sandrun.Options{
-		Backends: []sandrun.Backend{jl, proc},
+		Backends: []sandrun.Backend{jl, proc, rest},
 		Logger:   cfg.logger,
 	})
 	if err != nil {
+		a.Close()
 		return nil, err
 	}
-	return &app{langs: langs, sandbox: sb, closers: []func() error{jl.Close}}, nil
+	a.sandbox = sb
+	return a, nil
 }
 
 // Close releases what the app holds (backends with background state add

@@ -1,0 +1,149 @@
+package restricted_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/backend/restricted"
+	"go.starlark.net/starlark"
+)
+
+// hostileHost is a host API for the hostile-argument attacks.
+func hostileHost() starlark.StringDict {
+	return starlark.StringDict{
+		// kind reports what arrived, so the test sees what crossed.
+		"kind": starlark.NewBuiltin("kind", func(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
+			if len(args) != 1 {
+				return nil, nil
+			}
+			return starlark.String(args[0].Type()), nil
+		}),
+		"boom": starlark.NewBuiltin("boom", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+			panic("host bug")
+		}),
+		"stall": starlark.NewBuiltin("stall", func(th *starlark.Thread, _ *starlark.Builtin, _ starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
+			<-restricted.RunContext(th).Done()
+			return starlark.None, nil
+		}),
+		"huge": starlark.NewBuiltin("huge", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+			return starlark.String(strings.Repeat("x", 8<<20)), nil
+		}),
+	}
+}
+
+// hostMemoryBound is how much this (the host) process's peak RSS may grow
+// during one attack: the output cap, a few capped frames, and slack.
+const hostMemoryBound = 64 << 20
+
+// TestRestrictedAttacks runs the restricted tier's list in attacks.md:
+// each attack must end with its stated status while the host process's
+// memory stays bounded.
+func TestRestrictedAttacks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("attack corpus: seconds of limits; skipped under -short")
+	}
+	sb := newSandbox(t, restricted.Options{Predeclared: hostileHost()})
+	fast := sandrun.Limits{WallTime: sandrun.Duration(2 * time.Second), CPUTime: sandrun.Duration(time.Second)}
+	slow := sandrun.Limits{WallTime: sandrun.Duration(30 * time.Second)}
+	cases := []struct {
+		name   string
+		code   string
+		lim    sandrun.Limits
+		want   []sandrun.Status
+		stderr string // must appear in stderr or error
+	}{
+		// imports and escapes
+		{"import", "import os\nos.system('id')", fast, st(sandrun.StatusCompileError), "import statements"},
+		{"from-import", "from os import system", fast, st(sandrun.StatusCompileError), "import statements"},
+		{"dunder import", "__import__('os')", fast, st(sandrun.StatusCompileError), "undefined: __import__"},
+		{"open", "open('/etc/passwd')", fast, st(sandrun.StatusCompileError), "undefined: open"},
+		{"eval exec", "eval('1')\nexec('x=1')", fast, st(sandrun.StatusCompileError), "undefined: eval"},
+		{"load", `load("/etc/passwd", "x")`, fast, st(sandrun.StatusCompileError), "load() is not supported"},
+		{"builtins via attribute", "print.__self__", fast, st(sandrun.StatusExitError), "has no .__self__"},
+		{"globals via getattr", "getattr(json.encode, '__globals__')", fast, st(sandrun.StatusExitError), "has no .__globals__"},
+		{"module dict", "json.__dict__", fast, st(sandrun.StatusExitError), "has no .__dict__"},
+		{"class", "''.__class__", fast, st(sandrun.StatusExitError), "has no .__class__"},
+		{"subclasses", "().__class__.__bases__[0].__subclasses__()", fast, st(sandrun.StatusExitError), "has no .__class__"},
+		{"type is a string", "t = type(1)\nt.__subclasses__()", fast, st(sandrun.StatusExitError), "has no .__subclasses__"},
+		{"host function internals", "kind.__code__", fast, st(sandrun.StatusExitError), "has no .__code__"},
+		// CPU and time
+		{"infinite loop", "while True:\n    pass", fast, st(sandrun.StatusCPULimit, sandrun.StatusTimeout), ""},
+		{"huge range", "for i in range(1 << 62):\n    pass", fast, st(sandrun.StatusCPULimit, sandrun.StatusTimeout), ""},
+		{"deep recursion", "def f(n):\n    return f(n + 1)\nf(0)", fast, st(sandrun.StatusExitError), "call depth"},
+		{"mutual recursion", "def a(n):\n    return b(n)\ndef b(n):\n    return a(n)\na(0)", fast, st(sandrun.StatusExitError), "call depth"},
+		// big values
+		{"huge int literal syntax", "x = 2 ** (2 ** 30)", fast, st(sandrun.StatusCompileError), "** power operator"},
+		{"huge int shift", "x = 1 << (1 << 30)", fast, st(sandrun.StatusExitError), "shift count too large"},
+		{"huge int squaring", "x = 10\nfor i in range(40):\n    x = x * x", fast,
+			st(sandrun.StatusTimeout, sandrun.StatusMemoryLimit, sandrun.StatusCPULimit), ""},
+		{"huge int to string", "x = 7\nfor i in range(26):\n    x = x * x\ns = str(x)", fast,
+			st(sandrun.StatusTimeout, sandrun.StatusMemoryLimit, sandrun.StatusCPULimit), ""},
+		{"string repeat bomb", "x = 'a' * (900 << 20)", sandrun.Limits{}, st(sandrun.StatusMemoryLimit), ""},
+		{"list repeat bomb", "x = [0] * (1 << 29)", sandrun.Limits{}, st(sandrun.StatusMemoryLimit), ""},
+		// On a loaded machine the copies may take longer than the wall limit.
+		{"doubling bomb", "x = 'a' * (1 << 20)\nfor i in range(40):\n    x = x + x", slow, st(sandrun.StatusMemoryLimit, sandrun.StatusTimeout), ""},
+		{"nested comprehension bomb", "x = [[[i for i in range(1000)] for j in range(1000)] for k in range(1000)]", fast,
+			st(sandrun.StatusMemoryLimit, sandrun.StatusCPULimit, sandrun.StatusTimeout), ""},
+		{"nested data printed", "x = []\nfor i in range(200000):\n    x = [x]\nprint(x)", fast,
+			st(sandrun.StatusMemoryLimit, sandrun.StatusTimeout, sandrun.StatusCPULimit, sandrun.StatusExitError, sandrun.StatusOutputLimit), ""},
+		// parser bombs
+		{"nested brackets", "x = " + strings.Repeat("(", 100000) + "1" + strings.Repeat(")", 100000), fast, st(sandrun.StatusCompileError), "excessive nesting"},
+		{"nested lists", "x = " + strings.Repeat("[", 100000) + strings.Repeat("]", 100000), fast, st(sandrun.StatusCompileError), "excessive nesting"},
+		{"unary chain", "x = " + strings.Repeat("-", 200000) + "1", fast, st(sandrun.StatusCompileError), "excessive nesting"},
+		{"not chain", "x = " + strings.Repeat("not ", 200000) + "True", fast, st(sandrun.StatusCompileError), "excessive nesting"},
+		{"long binary chain", "x = 1" + strings.Repeat("+1", 300000), fast, st(sandrun.StatusOK, sandrun.StatusTimeout), ""},
+		// hash flooding: ints equal mod 2**32 share a hash
+		{"hash flooding", "d = {}\nfor i in range(300000):\n    d[i * 4294967296] = i", fast, st(sandrun.StatusTimeout, sandrun.StatusCPULimit, sandrun.StatusOK), ""},
+		// CPU burnt inside single steps is stopped by RLIMIT_CPU (SIGXCPU).
+		{"hash flooding, CPU limit", "d = {}\nfor i in range(1000000):\n    d[i * 4294967296] = i",
+			sandrun.Limits{CPUTime: sandrun.Duration(time.Second), WallTime: sandrun.Duration(60 * time.Second)}, st(sandrun.StatusCPULimit), ""},
+		// output floods
+		{"print flood", "while True:\n    print('x' * 1000)", sandrun.Limits{Output: 64 << 10}, st(sandrun.StatusOutputLimit), ""},
+		{"one huge print", "print('a' * (100 << 20))", sandrun.Limits{Output: 64 << 10, WallTime: slow.WallTime}, st(sandrun.StatusOutputLimit), ""},
+		// hostile arguments to host functions
+		{"host: huge argument", "kind('a' * (64 << 20))", fast, st(sandrun.StatusExitError), "too large"},
+		{"host: deep argument", "x = []\nfor i in range(1000):\n    x = [x]\nkind(x)", fast, st(sandrun.StatusExitError), "nested deeper"},
+		{"host: cyclic argument", "x = []\nx.append(x)\nkind(x)", fast, st(sandrun.StatusExitError), "nested deeper"},
+		{"host: function argument", "print(kind(lambda: 1))", fast, st(sandrun.StatusOK), ""},
+		{"host: many calls", "for i in range(20000):\n    kind(i)", fast, st(sandrun.StatusOK, sandrun.StatusTimeout), ""},
+		{"host: panic", "boom()", fast, st(sandrun.StatusExitError), "host bug"},
+		{"host: stall", "stall()", fast, st(sandrun.StatusTimeout, sandrun.StatusExitError), ""},
+		{"host: huge result", "x = huge()", fast, st(sandrun.StatusExitError), "too large"},
+		{"host: huge kwarg name", "kind(1, **{'x' * 2000000: 1})", fast, st(sandrun.StatusExitError), "too large"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resetPeakRSS(t)
+			base := peakRSS(t)
+			start := time.Now()
+			res := run(t, sb, c.code, c.lim)
+			wall := time.Since(start)
+			grew := peakRSS(t) - base
+			t.Logf("%s: %s in %v (%s); host peak RSS +%d KiB", c.name, res.Status, wall.Round(time.Millisecond), firstLine(res.Error), grew>>10)
+			wantStatus(t, res, c.want...)
+			if c.stderr != "" && !strings.Contains(res.Stderr+res.Error, c.stderr) {
+				t.Errorf("stderr %q / error %q lack %q", res.Stderr, res.Error, c.stderr)
+			}
+			if grew > hostMemoryBound {
+				t.Errorf("host peak RSS grew by %d MiB (bound %d MiB)", grew>>20, hostMemoryBound>>20)
+			}
+			if lim := c.lim.WithDefaults().WallTime.D(); wall > lim+3*time.Second {
+				t.Errorf("took %v, wall limit %v", wall, lim)
+			}
+		})
+	}
+	// The tier still serves after all that.
+	res := run(t, sb, "print(1 + 1)", sandrun.Limits{})
+	wantStatus(t, res, sandrun.StatusOK)
+}
+
+func st(s ...sandrun.Status) []sandrun.Status { return s }
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
