@@ -14,7 +14,7 @@ import (
 
 // fileNames are the code's names in tracebacks, as the one-shot tiers
 // name the file they write.
-var fileNames = map[string]string{"python": "main.py", "javascript": "main.js"}
+var fileNames = map[string]string{"python": "main.py", "javascript": "main.js", "starlark": "main.star"}
 
 // Run implements sandrun.Backend: one run on a warm interpreter (or a
 // cold one when none is ready or the request asks for more than the
@@ -96,6 +96,9 @@ func (p *Pool) runOn(ctx context.Context, w *proc, req *sandrun.Request, lim san
 	}
 	if ex == nil {
 		return nil, fmt.Errorf("waiting for the interpreter: %w", err)
+	}
+	if (ex.Status == sandrun.StatusExitError || ex.Status == sandrun.StatusSignaled) && w.c.DiedOfMemory(req.Language) {
+		ex.Status, ex.Error = sandrun.StatusMemoryLimit, fmt.Sprintf("the program ran out of its memory limit of %s", lim.Memory)
 	}
 	died(res, out, ex, lim)
 	if ex.Usage.MemoryPeakBytes > 0 {

@@ -247,6 +247,10 @@ func (s *Session) died(out driver.Outcome, res *sandrun.Result) {
 		res.Error = fmt.Sprintf("%s; the interpreter ended (%s); the session is dead", res.Error, orStatus(ex))
 	default:
 		res.Status = ex.Status
+		if (ex.Status == sandrun.StatusExitError || ex.Status == sandrun.StatusSignaled) && s.conn.DiedOfMemory(s.spec.Language) {
+			ex.Status = sandrun.StatusMemoryLimit
+			res.Status = ex.Status
+		}
 		if res.Status == sandrun.StatusOK {
 			res.Status = sandrun.StatusExitError // it exited while it should be waiting
 		}

@@ -389,3 +389,33 @@ func TestSanitizedAndFiles(t *testing.T) {
 		}
 	})
 }
+
+func TestStarlarkSession(t *testing.T) {
+	forEach(t, func(t *testing.T, b string) {
+		m := newManager(t, b, nil)
+		id := create(t, m, session.Spec{Language: "starlark"})
+		want(t, run(t, m, id, "xs = [1, 2]\ndef total(l):\n    return l[0] + l[1]\nr = sqrt(16)"), sandrun.StatusOK, "")
+		want(t, run(t, m, id, "xs.append(4)\nprint(total(xs), len(xs), r, json.encode({'a': 1}))"), sandrun.StatusOK, "3 3 4.0 {\"a\":1}\n")
+		want(t, run(t, m, id, "xs = xs + [5]\nprint(xs)"), sandrun.StatusOK, "[1, 2, 4, 5]\n")
+		res := run(t, m, id, "print(undefined_name)")
+		if res.Status != sandrun.StatusCompileError || !strings.Contains(res.Stderr, "undefined") {
+			t.Fatalf("undefined name: %s %q", res.Status, res.Stderr)
+		}
+		res = run(t, m, id, "fail('boom')")
+		if res.Status != sandrun.StatusExitError || !strings.Contains(res.Stderr, "boom") {
+			t.Fatalf("fail(): %s %q", res.Status, res.Stderr)
+		}
+		res, err := m.Run(context.Background(), id, session.RunRequest{Code: "n = 0\nwhile True:\n    n += 1", Timeout: sandrun.Duration(300 * time.Millisecond)})
+		if err != nil || res.Status != sandrun.StatusTimeout {
+			t.Fatalf("runaway: %v %+v", err, res)
+		}
+		want(t, run(t, m, id, "print(len(xs), n > 0)"), sandrun.StatusOK, "4 True\n")
+
+		bomb := create(t, m, session.Spec{Language: "starlark", Limits: sandrun.Limits{Memory: 64 << 20}})
+		res = run(t, m, bomb, "x = []\nwhile True:\n    x.append('a' * 1000000)")
+		if res.Status != sandrun.StatusMemoryLimit {
+			t.Fatalf("starlark memory bomb: %s %q %q", res.Status, res.Error, res.Stderr)
+		}
+		want(t, run(t, m, id, "print(len(xs))"), sandrun.StatusOK, "4\n")
+	})
+}

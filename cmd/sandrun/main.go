@@ -15,6 +15,7 @@ import (
 
 	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/backend/restricted"
+	"github.com/sandrun/sandrun/internal/driver"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -128,6 +129,8 @@ func childMain(args []string) (bool, int) {
 		return true, jail.ChildMain(args[3:])
 	case restricted.RoleWorker, restricted.RoleFile, restricted.RoleProbe:
 		return true, restricted.ChildMain(args[2:])
+	case driver.RoleStarlark:
+		return true, driver.StarlarkMain(args[3:])
 	default:
 		fmt.Fprintf(os.Stderr, "sandrun: unknown child role %q\n", args[2])
 		return true, 70

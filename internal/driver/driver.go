@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -28,7 +29,7 @@ var javascriptSource string
 const MaxFrame = 1 << 20
 
 // Languages lists the languages that have a driver.
-func Languages() []string { return []string{"python", "javascript"} }
+func Languages() []string { return []string{"python", "javascript", "starlark"} }
 
 // Args returns the interpreter arguments (after the interpreter's path)
 // that start the driver for language under a memory limit of memory
@@ -45,8 +46,15 @@ func Args(language string, memory int64) ([]string, error) {
 		// an allocation bomb ends with node's own out-of-memory report.
 		heap := max(memory*3/4>>20, 8)
 		return []string{fmt.Sprintf("--max-old-space-size=%d", heap), "-e", javascriptSource}, nil
+	case "starlark":
+		// Starlark's interpreter is the sandrun binary (see RoleStarlark).
+		a := []string{"__child", RoleStarlark}
+		if memory > 0 {
+			a = append(a, fmt.Sprintf("--memory=%d", memory))
+		}
+		return a, nil
 	}
-	return nil, fmt.Errorf("no session driver for language %q (have python, javascript)", language)
+	return nil, fmt.Errorf("no session driver for language %q (have python, javascript, starlark)", language)
 }
 
 // ErrViolation marks a stream from the driver that breaks the protocol.
@@ -69,12 +77,13 @@ type frame struct {
 
 // Conn is the supervisor's end of one driver. Steps run one at a time.
 type Conn struct {
-	p      sandrun.Launched
-	frames chan frame
-	gone   chan struct{} // closed when the driver's stdout ends
-	errMu  sync.Mutex
-	err    error // why the stream ended
-	stderr *capture.Buffer
+	p       sandrun.Launched
+	frames  chan frame
+	gone    chan struct{} // closed when the driver's stdout ends
+	errMu   sync.Mutex
+	err     error // why the stream ended
+	stderr  *capture.Buffer
+	errDone chan struct{} // the interpreter's stderr reached EOF
 
 	mu   sync.Mutex // one step at a time
 	next int
@@ -84,15 +93,19 @@ type Conn struct {
 // Start attaches to a launched driver and waits for its ready frame.
 func Start(ctx context.Context, p sandrun.Launched, ready time.Duration) (*Conn, error) {
 	c := &Conn{
-		p:      p,
-		frames: make(chan frame, 64),
-		gone:   make(chan struct{}),
-		stderr: capture.New("stderr", 16<<10, nil, nil),
+		p:       p,
+		frames:  make(chan frame, 64),
+		gone:    make(chan struct{}),
+		stderr:  capture.New("stderr", 16<<10, nil, nil),
+		errDone: make(chan struct{}),
 	}
 	go c.read()
 	// The interpreter's own stderr (outside steps: crashes, fatal errors)
 	// is drained into a small buffer so it can never block the process.
-	go func() { _, _ = io.Copy(c.stderr, p.Stderr()) }()
+	go func() {
+		defer close(c.errDone)
+		_, _ = io.Copy(c.stderr, p.Stderr())
+	}()
 	t := time.NewTimer(ready)
 	defer t.Stop()
 	select {
@@ -102,12 +115,41 @@ func Start(ctx context.Context, p sandrun.Launched, ready time.Duration) (*Conn,
 		}
 		return c, nil
 	case <-c.gone:
-		return nil, fmt.Errorf("driver: the interpreter ended before it was ready: %v; stderr: %q", c.streamErr(), c.stderr.Text())
+		tail := c.stderr.Bytes()
+		if len(tail) > 1024 {
+			tail = tail[:1024]
+		}
+		return nil, fmt.Errorf("driver: the interpreter ended before it was ready: %v; stderr: %q", c.streamErr(), tail)
 	case <-t.C:
 		return nil, fmt.Errorf("driver: not ready after %s", ready)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// oomMarkers are what each interpreter prints on its own stderr when it
+// dies for lack of memory (the process tier's rlimits, node's heap flag,
+// Go's data-segment cap), for launchers whose exit cannot tell.
+var oomMarkers = map[string][]string{
+	"python":     {"MemoryError"},
+	"javascript": {"JavaScript heap out of memory", "Reached heap limit", "Fatal process out of memory"},
+	"starlark":   {"runtime: out of memory", "cannot allocate memory"},
+}
+
+// DiedOfMemory says whether the interpreter's own stderr (outside steps)
+// shows it ran out of memory.
+func (c *Conn) DiedOfMemory(language string) bool {
+	select { // the last words may still be in the pipe
+	case <-c.errDone:
+	case <-time.After(time.Second):
+	}
+	tail := string(c.stderr.Bytes())
+	for _, m := range oomMarkers[language] {
+		if strings.Contains(tail, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // Alive reports whether the driver's stream is still open and no step

@@ -30,11 +30,11 @@ func Tools(m *session.Manager) []Tool {
 	return []Tool{
 		{
 			Name: "session_create",
-			Description: "Start a stateful sandboxed interpreter (python or javascript). Variables, imports, functions " +
+			Description: "Start a stateful sandboxed interpreter (python, javascript, or starlark). Variables, imports, functions " +
 				"and files in the work directory persist between session_run calls. Returns the session id. " +
 				"Close it with session_close when done; idle sessions are closed automatically.",
 			InputSchema: json.RawMessage(`{"type":"object","additionalProperties":false,"required":["language"],"properties":{
-"language":{"type":"string","enum":["python","javascript"]},
+"language":{"type":"string","enum":["python","javascript","starlark"]},
 "backend":{"type":"string","description":"isolation tier; default: the strongest available"},
 "limits":{"type":"object","description":"memory (e.g. \"256MiB\"), wall_time (per step, e.g. \"10s\"), cpu_time (whole session), processes, output (per step and stream)"},
 "idle_timeout":{"type":"string","description":"e.g. \"10m\""},

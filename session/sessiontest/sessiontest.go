@@ -14,6 +14,8 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/backend/process"
+	"github.com/sandrun/sandrun/backend/restricted"
+	"github.com/sandrun/sandrun/internal/driver"
 	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/session"
 )
@@ -21,8 +23,15 @@ import (
 // Main lets the test binary be the jail's init (the jail re-executes
 // os.Executable()), then runs the tests. Call it from TestMain.
 func Main(m *testing.M) {
-	if len(os.Args) > 2 && os.Args[1] == "__child" && os.Args[2] == jail.ChildRole {
-		os.Exit(jail.ChildMain(os.Args))
+	if len(os.Args) > 2 && os.Args[1] == "__child" {
+		switch role := os.Args[2]; {
+		case role == jail.ChildRole:
+			os.Exit(jail.ChildMain(os.Args))
+		case restricted.IsRole(role):
+			os.Exit(restricted.ChildMain(os.Args[2:]))
+		case role == driver.RoleStarlark:
+			os.Exit(driver.StarlarkMain(os.Args[3:]))
+		}
 	}
 	code := m.Run()
 	if j != nil {
@@ -44,7 +53,7 @@ var (
 
 func jailBackend() (*jail.Backend, error) {
 	jOnce.Do(func() {
-		j, jErr = jail.New(jail.Options{Languages: lang.NewRegistry(lang.Options{}), Logger: logger})
+		j, jErr = jail.New(jail.Options{Languages: Languages(), Logger: logger})
 		if jErr == nil {
 			for _, l := range []string{"python", "javascript"} {
 				if err := j.Check(context.Background(), l); err != nil {
@@ -55,6 +64,16 @@ func jailBackend() (*jail.Backend, error) {
 		}
 	})
 	return j, jErr
+}
+
+// Languages is a registry with python, javascript, bash and starlark,
+// whose interpreter is the test binary itself (Main dispatches its roles).
+func Languages() *lang.Registry {
+	self, err := os.Executable()
+	if err != nil {
+		panic(err)
+	}
+	return lang.NewRegistry(lang.Options{Extra: []lang.Spec{restricted.LanguageSpec(self)}})
 }
 
 // Backends lists the backends the tests run against, strongest first:
@@ -86,7 +105,7 @@ func Launcher(t testing.TB, name string) sandrun.Launcher {
 		}
 		return b
 	case process.Name:
-		b, err := process.New(process.Options{Languages: lang.NewRegistry(lang.Options{}), BaseDir: t.TempDir(), Logger: logger})
+		b, err := process.New(process.Options{Languages: Languages(), BaseDir: t.TempDir(), Logger: logger})
 		if err != nil {
 			t.Fatal(err)
 		}
