@@ -3,8 +3,8 @@
 package jail_test
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"

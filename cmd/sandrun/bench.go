@@ -21,6 +21,7 @@ func benchScenarios() map[string]benchScenario {
 	return map[string]benchScenario{
 		"process":    benchProcess,
 		"jail":       benchJail,
+		"jail-cold":  benchJailCold,
 		"pool":       benchPool,
 		"restricted": benchRestricted,
 	}
@@ -40,7 +41,7 @@ func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return &usageError{err.Error()}
 	}
-	a, err := newApp(ctx, config{})
+	a, err := newApp(ctx, config{jailPrestart: 1})
 	if err != nil {
 		return err
 	}

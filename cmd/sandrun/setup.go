@@ -21,6 +21,10 @@ type config struct {
 	// downgrade lists jail layers the operator explicitly turned off
 	// (--downgrade); each run then reports them.
 	downgrade []string
+	// jailPrestart keeps that many jail inits cloned ahead of time:
+	// worth it for long-lived processes (serve, bench), wasted on a
+	// one-shot `sandrun run`.
+	jailPrestart int
 }
 
 // app is the wired library: the language registry and the Sandbox with
@@ -49,7 +53,7 @@ func newApp(_ context.Context, cfg config) (*app, error) {
 		cfg.downgrade = strings.Split(os.Getenv("SANDRUN_JAIL_DOWNGRADE"), ",")
 	}
 	// The jail first: `auto` uses it wherever its Check passes.
-	jl, err := jail.New(jail.Options{Languages: langs, Logger: cfg.logger, Downgrade: cfg.downgrade})
+	jl, err := jail.New(jail.Options{Languages: langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart})
 	if err != nil {
 		return nil, err
 	}
