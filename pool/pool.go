@@ -56,6 +56,7 @@ type Stats struct {
 	Misses   int64          `json:"misses"`   // runs that needed a cold launch
 	Launched int64          `json:"launched"` // interpreters started, warm or cold
 	Ready    map[string]int `json:"ready"`    // warm interpreters waiting now
+	Retiring int64          `json:"retiring"` // used interpreters being destroyed now
 }
 
 // Pool is a set of warm interpreters per language. Safe for concurrent use.
@@ -69,9 +70,9 @@ type Pool struct {
 	// retiring counts used interpreters being destroyed in the background.
 	retiring sync.WaitGroup
 
-	hits, misses, launched atomic.Int64
-	errMu                  sync.Mutex
-	lastErr                map[string]error
+	hits, misses, launched, retiringN atomic.Int64
+	errMu                             sync.Mutex
+	lastErr                           map[string]error
 }
 
 type proc struct {
@@ -152,7 +153,7 @@ func (p *Pool) Check(_ context.Context, language string) error {
 
 // Stats returns the counters and how many interpreters are ready.
 func (p *Pool) Stats() Stats {
-	s := Stats{Hits: p.hits.Load(), Misses: p.misses.Load(), Launched: p.launched.Load(), Ready: map[string]int{}}
+	s := Stats{Hits: p.hits.Load(), Misses: p.misses.Load(), Launched: p.launched.Load(), Retiring: p.retiringN.Load(), Ready: map[string]int{}}
 	for k, ch := range p.ready {
 		s.Ready[k] = len(ch)
 	}

@@ -81,8 +81,10 @@ func (p *Pool) runOn(ctx context.Context, w *proc, req *sandrun.Request, lim san
 		// The result is final once the driver said done: the interpreter
 		// is destroyed in the background, off the caller's latency.
 		p.retiring.Add(1)
+		p.retiringN.Add(1)
 		go func() {
 			defer p.retiring.Done()
+			defer p.retiringN.Add(-1)
 			w.destroy()
 		}()
 		return res, nil

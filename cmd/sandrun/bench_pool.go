@@ -18,9 +18,9 @@ import (
 // `python3 -c 'print(1)'` spawn (docs/performance: pool <= 0.5x), then
 // throughput at concurrency 2 (pool >= 2x bare spawns).
 //
-// Before each latency round the pool is refilled, untimed, so that the
-// refill of the previous round does not compete with the baseline for
-// the CPU; the throughput figure includes every refill.
+// Before each latency case the pool is refilled and used interpreters
+// destroyed, untimed, so that this background work does not compete with
+// the measured case for the CPU; the throughput figure includes all of it.
 func benchPool(ctx context.Context, env *cliEnv, a *app, n int) error {
 	ls, order := sessionLaunchers(a)
 	tier := ""
@@ -81,7 +81,7 @@ func benchPool(ctx context.Context, env *cliEnv, a *app, n int) error {
 			}
 		}
 	}
-	benchkit.Report(env.stdout, "pool and session step vs bare spawn, python print(1) (pool refilled between rounds, untimed)", series)
+	benchkit.Report(env.stdout, "pool and session step vs bare spawn, python print(1) (pool refilled between cases, untimed)", series)
 
 	// Throughput at concurrency 2, each side for the same number of runs;
 	// the pool's figure pays for every refill.
@@ -124,7 +124,7 @@ func okResult(res *sandrun.Result, err error) error {
 
 func waitFull(ctx context.Context, p *pool.Pool, size int) error {
 	deadline := time.Now().Add(time.Minute)
-	for p.Stats().Ready["python"] < size {
+	for st := p.Stats(); st.Ready["python"] < size || st.Retiring > 0; st = p.Stats() {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the pool did not refill within a minute: %+v", p.Stats())
 		}
