@@ -72,6 +72,10 @@ type Spec struct {
 	Env map[string]string `json:"env,omitempty"`
 	// Files are written into the work directory before the start.
 	Files []sandrun.InputFile `json:"files,omitempty"`
+	// Owner names who created the session (the server sets it from the
+	// caller's credentials; never from the request body). Transports show
+	// and hand a session only to its owner.
+	Owner string `json:"-"`
 }
 
 // RunRequest is one step in a session.
@@ -115,6 +119,7 @@ type Info struct {
 	CreatedAt   time.Time        `json:"created_at"`
 	LastUsed    time.Time        `json:"last_used"`
 	ExpiresAt   time.Time        `json:"expires_at"`
+	Owner       string           `json:"owner,omitempty"`
 }
 
 // Manager owns sessions. It is safe for concurrent use.
@@ -236,7 +241,7 @@ func (m *Manager) Create(ctx context.Context, sp Spec) (Info, error) {
 	now := m.opts.Now()
 	s.info = Info{
 		ID: s.id, Language: sp.Language, Backend: sp.Backend, State: StateIdle, Limits: sp.Limits,
-		IdleTimeout: sp.IdleTimeout, MaxLifetime: sp.MaxLifetime,
+		IdleTimeout: sp.IdleTimeout, MaxLifetime: sp.MaxLifetime, Owner: sp.Owner,
 		CreatedAt: now.UTC(), LastUsed: now.UTC(), ExpiresAt: now.Add(sp.MaxLifetime.D()).UTC(),
 	}
 	s.starting = true

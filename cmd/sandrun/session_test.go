@@ -21,8 +21,8 @@ func TestSessionCommands(t *testing.T) {
 	}
 	defer m.Shutdown()
 	mux := http.NewServeMux()
-	mux.Handle("/v1/sessions", sessionhttp.Handler(m))
-	mux.Handle("/v1/sessions/", sessionhttp.Handler(m))
+	mux.Handle("/v1/sessions", sessionhttp.Handler(m, sessionhttp.Options{}))
+	mux.Handle("/v1/sessions/", sessionhttp.Handler(m, sessionhttp.Options{}))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	cli := func(stdin string, args ...string) (string, string, int) {

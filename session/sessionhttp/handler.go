@@ -31,15 +31,47 @@ import (
 // MaxBody caps a request body: code, stdin and files of one step.
 const MaxBody = 48 << 20
 
+// Options configure the handler.
+type Options struct {
+	// Owner names the caller of a request (for example the name of its
+	// bearer token, from the server's auth middleware). Each session
+	// belongs to the caller who created it: others get 404 for it and do
+	// not see it listed. nil means one owner for everything (a
+	// single-user server).
+	Owner func(*http.Request) string
+}
+
 // Handler returns the /v1/sessions routes for m. Mount it for both
 // "/v1/sessions" and "/v1/sessions/".
-func Handler(m *session.Manager) http.Handler {
+func Handler(m *session.Manager, opts Options) http.Handler {
+	owner := func(r *http.Request) string {
+		if opts.Owner == nil {
+			return ""
+		}
+		return opts.Owner(r)
+	}
+	// mine checks that the session exists and belongs to the caller,
+	// answering 404 otherwise (not 403: an id is not confirmed to
+	// someone who does not own it).
+	mine := func(w http.ResponseWriter, r *http.Request) (string, bool) {
+		id := r.PathValue("id")
+		in, err := m.Get(id)
+		if err == nil && in.Owner != owner(r) {
+			err = fmt.Errorf("%w %q", session.ErrNotFound, id)
+		}
+		if err != nil {
+			writeErr(w, err)
+			return "", false
+		}
+		return id, true
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/sessions", func(w http.ResponseWriter, r *http.Request) {
 		var sp session.Spec
 		if !decode(w, r, &sp) {
 			return
 		}
+		sp.Owner = owner(r)
 		in, err := m.Create(r.Context(), sp)
 		if err != nil {
 			writeErr(w, err)
@@ -48,10 +80,21 @@ func Handler(m *session.Manager) http.Handler {
 		writeJSON(w, http.StatusCreated, in)
 	})
 	mux.HandleFunc("GET /v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"sessions": m.List()})
+		who := owner(r)
+		ls := []session.Info{}
+		for _, in := range m.List() {
+			if in.Owner == who {
+				ls = append(ls, in)
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"sessions": ls})
 	})
 	mux.HandleFunc("GET /v1/sessions/{id}", func(w http.ResponseWriter, r *http.Request) {
-		in, err := m.Get(r.PathValue("id"))
+		id, ok := mine(w, r)
+		if !ok {
+			return
+		}
+		in, err := m.Get(id)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -59,11 +102,15 @@ func Handler(m *session.Manager) http.Handler {
 		writeJSON(w, http.StatusOK, in)
 	})
 	mux.HandleFunc("POST /v1/sessions/{id}/run", func(w http.ResponseWriter, r *http.Request) {
+		id, ok := mine(w, r)
+		if !ok {
+			return
+		}
 		var req session.RunRequest
 		if !decode(w, r, &req) {
 			return
 		}
-		res, err := m.Run(r.Context(), r.PathValue("id"), req)
+		res, err := m.Run(r.Context(), id, req)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -71,7 +118,11 @@ func Handler(m *session.Manager) http.Handler {
 		writeJSON(w, http.StatusOK, res)
 	})
 	mux.HandleFunc("DELETE /v1/sessions/{id}", func(w http.ResponseWriter, r *http.Request) {
-		in, err := m.Close(r.PathValue("id"))
+		id, ok := mine(w, r)
+		if !ok {
+			return
+		}
+		in, err := m.Close(id)
 		if err != nil {
 			writeErr(w, err)
 			return

@@ -22,7 +22,8 @@ func server(t *testing.T, max int) (*sessionhttp.Client, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := sessionhttp.Handler(m)
+	// The test's "auth": the caller is named by a header.
+	h := sessionhttp.Handler(m, sessionhttp.Options{Owner: func(r *http.Request) string { return r.Header.Get("X-Test-Owner") }})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/sessions", h)
 	mux.Handle("/v1/sessions/", h)
@@ -81,5 +82,51 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if _, err := c.Get(ctx, in.ID); apiCode(err) != http.StatusNotFound {
 		t.Fatalf("get after close: %v", err)
+	}
+}
+
+type ownerTransport struct {
+	name string
+	base http.RoundTripper
+}
+
+func (o ownerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Test-Owner", o.name)
+	return o.base.RoundTrip(r)
+}
+
+// TestOwnership: a session is visible and usable only by its creator.
+func TestOwnership(t *testing.T) {
+	_, srv := server(t, 4)
+	as := func(name string) *sessionhttp.Client {
+		return &sessionhttp.Client{BaseURL: srv.URL, HTTP: &http.Client{Transport: ownerTransport{name, srv.Client().Transport}}}
+	}
+	alice, bob := as("alice"), as("bob")
+	ctx := context.Background()
+	in, err := alice.Create(ctx, session.Spec{Language: "python"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Owner != "alice" {
+		t.Fatalf("owner %q", in.Owner)
+	}
+	if _, err := bob.Run(ctx, in.ID, session.RunRequest{Code: "print(1)"}); apiCode(err) != http.StatusNotFound {
+		t.Fatalf("bob ran in alice's session: %v", err)
+	}
+	if _, err := bob.Get(ctx, in.ID); apiCode(err) != http.StatusNotFound {
+		t.Fatalf("bob read alice's session: %v", err)
+	}
+	if _, err := bob.Close(ctx, in.ID); apiCode(err) != http.StatusNotFound {
+		t.Fatalf("bob closed alice's session: %v", err)
+	}
+	if ls, err := bob.List(ctx); err != nil || len(ls) != 0 {
+		t.Fatalf("bob lists %v %v", ls, err)
+	}
+	if ls, err := alice.List(ctx); err != nil || len(ls) != 1 {
+		t.Fatalf("alice lists %v %v", ls, err)
+	}
+	if res, err := alice.Run(ctx, in.ID, session.RunRequest{Code: "print(1)"}); err != nil || res.Stdout != "1\n" {
+		t.Fatalf("alice: %v %+v", err, res)
 	}
 }

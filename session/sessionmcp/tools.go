@@ -25,8 +25,26 @@ type Tool struct {
 	Handle      func(ctx context.Context, args json.RawMessage) (any, error)
 }
 
-// Tools returns the session tools bound to m.
-func Tools(m *session.Manager) []Tool {
+// Tools returns the session tools bound to m. owner, when not nil, names
+// the caller from the call's context (the MCP layer's authenticated
+// client); a session is usable only by the caller who created it.
+func Tools(m *session.Manager, owner func(context.Context) string) []Tool {
+	who := func(ctx context.Context) string {
+		if owner == nil {
+			return ""
+		}
+		return owner(ctx)
+	}
+	mine := func(ctx context.Context, id string) error {
+		if id == "" {
+			return &sandrun.RequestError{Field: "session_id", Msg: "is required"}
+		}
+		in, err := m.Get(id)
+		if err == nil && in.Owner != who(ctx) {
+			err = fmt.Errorf("%w %q", session.ErrNotFound, id)
+		}
+		return err
+	}
 	return []Tool{
 		{
 			Name: "session_create",
@@ -44,6 +62,7 @@ func Tools(m *session.Manager) []Tool {
 				if err := strict(args, &sp); err != nil {
 					return nil, err
 				}
+				sp.Owner = who(ctx)
 				return m.Create(ctx, sp)
 			},
 		},
@@ -67,8 +86,8 @@ func Tools(m *session.Manager) []Tool {
 				if err := strict(args, &a); err != nil {
 					return nil, err
 				}
-				if a.SessionID == "" {
-					return nil, &sandrun.RequestError{Field: "session_id", Msg: "is required"}
+				if err := mine(ctx, a.SessionID); err != nil {
+					return nil, err
 				}
 				return m.Run(ctx, a.SessionID, session.RunRequest{Code: a.Code, Stdin: a.Stdin, Timeout: a.Timeout})
 			},
@@ -82,6 +101,9 @@ func Tools(m *session.Manager) []Tool {
 					SessionID string `json:"session_id"`
 				}
 				if err := strict(args, &a); err != nil {
+					return nil, err
+				}
+				if err := mine(ctx, a.SessionID); err != nil {
 					return nil, err
 				}
 				return m.Close(a.SessionID)

@@ -20,14 +20,16 @@ func TestTools(t *testing.T) {
 	}
 	defer m.Shutdown()
 	tools := map[string]sessionmcp.Tool{}
-	for _, tl := range sessionmcp.Tools(m) {
+	type who struct{}
+	owner := func(ctx context.Context) string { s, _ := ctx.Value(who{}).(string); return s }
+	for _, tl := range sessionmcp.Tools(m, owner) {
 		var schema map[string]any
 		if err := json.Unmarshal(tl.InputSchema, &schema); err != nil {
 			t.Fatalf("%s: schema: %v", tl.Name, err)
 		}
 		tools[tl.Name] = tl
 	}
-	ctx := context.Background()
+	ctx := context.WithValue(context.Background(), who{}, "alice")
 	call := func(name, args string) any {
 		t.Helper()
 		v, err := tools[name].Handle(ctx, json.RawMessage(args))
@@ -44,6 +46,10 @@ func TestTools(t *testing.T) {
 	}
 	if _, err := tools["session_run"].Handle(ctx, json.RawMessage(`{"session_id":"`+in.ID+`","code":"1","extra":1}`)); !errors.Is(err, sandrun.ErrBadRequest) {
 		t.Fatalf("unknown argument: %v", err)
+	}
+	bob := context.WithValue(context.Background(), who{}, "bob")
+	if _, err := tools["session_run"].Handle(bob, json.RawMessage(`{"session_id":"`+in.ID+`","code":"1"}`)); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("another caller ran in the session: %v", err)
 	}
 	fin := call("session_close", `{"session_id":"`+in.ID+`"}`).(session.Info)
 	if fin.State != session.StateClosed {
