@@ -263,6 +263,11 @@ func (s *Session) died(out driver.Outcome, res *sandrun.Result) {
 	if res.Status == "" {
 		res.Status = sandrun.StatusInternalError
 	}
+	// The interpreter's last words (a fatal error, node's heap report)
+	// belong to this step's stderr.
+	if last := s.conn.Stderr(); last != "" && !res.StderrTruncated {
+		res.Stderr += last
+	}
 	s.info.State, s.info.Status, s.info.Error = StateDead, res.Status, res.Error
 }
 

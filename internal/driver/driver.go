@@ -133,7 +133,9 @@ func Start(ctx context.Context, p sandrun.Launched, ready time.Duration) (*Conn,
 var oomMarkers = map[string][]string{
 	"python":     {"MemoryError"},
 	"javascript": {"JavaScript heap out of memory", "Reached heap limit", "Fatal process out of memory"},
-	"starlark":   {"runtime: out of memory", "cannot allocate memory"},
+	// A Go runtime at its data-segment cap may also fail to map a new
+	// thread's stack (Starlark programs cannot start threads themselves).
+	"starlark": {"out of memory", "cannot allocate memory", "errno=12", "pthread_create failed"},
 }
 
 // DiedOfMemory says whether the interpreter's own stderr (outside steps)
