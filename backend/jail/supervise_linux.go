@@ -323,8 +323,16 @@ func (b *Backend) initConfig(s *spec, binds []bindSpec) *initConfig {
 	return cfg
 }
 
+// The init shares the run's cgroup: its threads count as pids and its
+// memory (a few MiB of Go runtime) as memory. These allowances keep the
+// program's own limits what the request says.
+const (
+	initPids   = 8
+	initMemory = 8 << 20
+)
+
 func cgLimits(l sandrun.Limits, cpus float64) cgroupLimits {
-	return cgroupLimits{Memory: int64(l.Memory), Pids: l.Processes, CPUs: cpus}
+	return cgroupLimits{Memory: int64(l.Memory) + initMemory, Pids: l.Processes + initPids, CPUs: cpus}
 }
 
 // read consumes the init's frames until the socket closes.
