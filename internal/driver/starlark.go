@@ -46,9 +46,9 @@ func StarlarkMain(args []string) int {
 			// Go reserves too much address space for RLIMIT_AS; the data
 			// segment and the GC's soft limit bound the heap instead. The
 			// data segment also holds the binary's own data and the
-			// runtime's metadata: 32 MiB on top of the limit is theirs
+			// runtime's metadata: 64 MiB on top of the limit is theirs
 			// (the jail's cgroup still bounds the whole at the limit).
-			if err := limitData(n + 32<<20); err != nil {
+			if err := limitData(n + 64<<20); err != nil {
 				fmt.Fprintf(os.Stderr, "starlark driver: RLIMIT_DATA: %v\n", err)
 				return 71
 			}
