@@ -24,6 +24,7 @@ func benchScenarios() map[string]benchScenario {
 		"restricted": benchRestricted,
 		"jail":       benchJail,
 		"jail-cold":  benchJailCold,
+		"pool":       benchPool,
 	}
 }
 

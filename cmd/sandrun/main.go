@@ -15,6 +15,7 @@ import (
 
 	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/backend/restricted"
+	"github.com/sandrun/sandrun/internal/driver"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -44,6 +45,8 @@ func commands() map[string]command {
 		"token":     {"make a bearer token for serve --token-file", cmdToken},
 		"loadtest":  {"drive a running server with N runs at concurrency C and check each output is its own", cmdLoadtest},
 		"doctor":    {"explain which tiers, languages and jail layers this host supports, and why not", cmdDoctor},
+		"session":   {"create, run in, list and close sessions on a running `sandrun serve`", cmdSession},
+		"repl":      {"an interactive sandboxed session (python, javascript) held by this process", cmdRepl},
 	}
 }
 
@@ -127,10 +130,12 @@ func childMain(args []string) (bool, int) {
 		return false, 0
 	}
 	switch args[2] {
-	case restricted.RoleWorker, restricted.RoleFile, restricted.RoleProbe:
-		return true, restricted.ChildMain(args[2:])
 	case jail.ChildRole:
 		return true, jail.ChildMain(args[3:])
+	case restricted.RoleWorker, restricted.RoleFile, restricted.RoleProbe:
+		return true, restricted.ChildMain(args[2:])
+	case driver.RoleStarlark:
+		return true, driver.StarlarkMain(args[3:])
 	default:
 		fmt.Fprintf(os.Stderr, "sandrun: unknown child role %q\n", args[2])
 		return true, 70

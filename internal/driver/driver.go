@@ -1,0 +1,428 @@
+package driver
+
+import (
+	"context"
+	_ "embed"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/capture"
+)
+
+//go:embed python.py
+var pythonSource string
+
+//go:embed javascript.js
+var javascriptSource string
+
+// MaxFrame caps a frame from the driver. Output chunks are at most 64 KiB
+// (about 87 KiB in base64), so anything near this is a protocol violation.
+const MaxFrame = 1 << 20
+
+// Languages lists the languages that have a driver.
+func Languages() []string { return []string{"python", "javascript", "starlark"} }
+
+// Args returns the interpreter arguments (after the interpreter's path)
+// that start the driver for language under a memory limit of memory
+// bytes: the language's own flags, as the one-shot tiers use them, then
+// the driver.
+func Args(language string, memory int64) ([]string, error) {
+	switch language {
+	case "python":
+		// -E: ignore PYTHON* variables; -s: no user site; -B: no .pyc
+		// writes; -u: unbuffered.
+		return []string{"-E", "-s", "-B", "-u", "-c", pythonSource}, nil
+	case "javascript":
+		// V8 sizes its heap from the flag (a little under the limit), so
+		// an allocation bomb ends with node's own out-of-memory report.
+		heap := max(memory*3/4>>20, 8)
+		return []string{fmt.Sprintf("--max-old-space-size=%d", heap), "-e", javascriptSource}, nil
+	case "starlark":
+		// Starlark's interpreter is the sandrun binary (see RoleStarlark).
+		a := []string{"__child", RoleStarlark}
+		if memory > 0 {
+			a = append(a, fmt.Sprintf("--memory=%d", memory))
+		}
+		return a, nil
+	}
+	return nil, fmt.Errorf("no session driver for language %q (have python, javascript, starlark)", language)
+}
+
+// ErrViolation marks a stream from the driver that breaks the protocol.
+var ErrViolation = errors.New("protocol violation")
+
+type frame struct {
+	T      string `json:"t"`
+	Step   int    `json:"step"`
+	S      string `json:"s"`
+	D      string `json:"d"`
+	Kind   string `json:"kind"`
+	Exit   int    `json:"exit"`
+	Exc    string `json:"exc"`
+	CPUMs  int64  `json:"cpu_ms"`
+	Lang   string `json:"lang"`
+	PID    int    `json:"pid"`
+	data   []byte
+	decErr error
+}
+
+// Conn is the supervisor's end of one driver. Steps run one at a time.
+type Conn struct {
+	p       sandrun.Launched
+	frames  chan frame
+	gone    chan struct{} // closed when the driver's stdout ends
+	errMu   sync.Mutex
+	err     error // why the stream ended
+	stderr  *capture.Buffer
+	errDone chan struct{} // the interpreter's stderr reached EOF
+
+	mu   sync.Mutex // one step at a time
+	next int
+	dead bool
+}
+
+// Start attaches to a launched driver and waits for its ready frame.
+func Start(ctx context.Context, p sandrun.Launched, ready time.Duration) (*Conn, error) {
+	c := &Conn{
+		p:       p,
+		frames:  make(chan frame, 64),
+		gone:    make(chan struct{}),
+		stderr:  capture.New("stderr", 16<<10, nil, nil),
+		errDone: make(chan struct{}),
+	}
+	go c.read()
+	// The interpreter's own stderr (outside steps: crashes, fatal errors)
+	// is drained into a small buffer so it can never block the process.
+	go func() {
+		defer close(c.errDone)
+		_, _ = io.Copy(c.stderr, p.Stderr())
+	}()
+	t := time.NewTimer(ready)
+	defer t.Stop()
+	select {
+	case f := <-c.frames:
+		if f.T != "ready" {
+			return nil, fmt.Errorf("driver: %w: first frame is %q, not ready", ErrViolation, f.T)
+		}
+		return c, nil
+	case <-c.gone:
+		tail := c.stderr.Bytes()
+		if len(tail) > 1024 {
+			tail = tail[:1024]
+		}
+		return nil, fmt.Errorf("driver: the interpreter ended before it was ready: %v; stderr: %q", c.streamErr(), tail)
+	case <-t.C:
+		return nil, fmt.Errorf("driver: not ready after %s", ready)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// oomMarkers are what each interpreter prints on its own stderr when it
+// dies for lack of memory (the process tier's rlimits, node's heap flag,
+// Go's data-segment cap), for launchers whose exit cannot tell.
+var oomMarkers = map[string][]string{
+	"python":     {"MemoryError"},
+	"javascript": {"JavaScript heap out of memory", "Reached heap limit", "Fatal process out of memory"},
+	// A Go runtime at its data-segment cap may also fail to map a new
+	// thread's stack (Starlark programs cannot start threads themselves).
+	"starlark": {"out of memory", "cannot allocate memory", "errno=12", "pthread_create failed"},
+}
+
+// DiedOfMemory says whether the interpreter's own stderr (outside steps)
+// shows it ran out of memory.
+func (c *Conn) DiedOfMemory(language string) bool {
+	select { // the last words may still be in the pipe
+	case <-c.errDone:
+	case <-time.After(time.Second):
+	}
+	tail := string(c.stderr.Bytes())
+	for _, m := range oomMarkers[language] {
+		if strings.Contains(tail, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// Alive reports whether the driver's stream is still open and no step
+// has found it dead.
+func (c *Conn) Alive() bool {
+	select {
+	case <-c.gone:
+		return false
+	default:
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.dead
+}
+
+// Stderr returns what the interpreter wrote to its own stderr outside
+// steps (a bounded tail), for diagnostics.
+func (c *Conn) Stderr() string { return c.stderr.Text() }
+
+func (c *Conn) streamErr() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return c.err
+}
+
+func (c *Conn) read() {
+	defer close(c.gone)
+	r := c.p.Stdout()
+	var hdr [4]byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			c.setErr(err)
+			return
+		}
+		n := binary.BigEndian.Uint32(hdr[:])
+		if n > MaxFrame {
+			c.setErr(fmt.Errorf("%w: frame of %d bytes (limit %d)", ErrViolation, n, MaxFrame))
+			return
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r, b); err != nil {
+			c.setErr(err)
+			return
+		}
+		var f frame
+		if err := json.Unmarshal(b, &f); err != nil {
+			c.setErr(fmt.Errorf("%w: frame is not JSON: %v", ErrViolation, err))
+			return
+		}
+		if f.T == "out" {
+			f.data, f.decErr = base64.StdEncoding.DecodeString(f.D)
+			f.D = ""
+		}
+		c.frames <- f
+	}
+}
+
+func (c *Conn) setErr(err error) {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	c.errMu.Lock()
+	c.err = err
+	c.errMu.Unlock()
+}
+
+// Step is one piece of code to run.
+type Step struct {
+	Code  string
+	Stdin string
+	// Name is the file name shown in tracebacks.
+	Name string
+	// Args, when not nil, become the program's arguments (sys.argv[1:],
+	// process.argv.slice(2)); Env is added to its environment.
+	Args []string
+	Env  map[string]string
+	// Timeout is the step's wall-clock limit.
+	Timeout time.Duration
+	// Output caps each stream; past it the step is interrupted.
+	Output int64
+	// Grace is how long an interrupted step has to stop before the caller
+	// must kill the interpreter.
+	Grace time.Duration
+	// OnOutput sees raw chunks as they arrive (streaming).
+	OnOutput func(stream string, chunk []byte)
+}
+
+// Outcome is how a step went.
+type Outcome struct {
+	// Result holds the step's output, status, exit code, message and wall
+	// and CPU time.
+	Result *sandrun.Result
+	// Dead means the interpreter is gone or can no longer be trusted to
+	// follow the protocol: the caller must Kill and Wait it, and take the
+	// final status from the exit (Result then holds what the step got).
+	Dead bool
+	// Cause says why the interpreter is dead: ErrViolation, io.EOF (it
+	// ended), or ErrUnresponsive (an interrupt did not stop the step).
+	Cause error
+	// Reason is why the supervisor interrupted the step, if it did:
+	// sandrun.StatusTimeout or sandrun.StatusOutputLimit ("" if not).
+	Reason sandrun.Status
+}
+
+// ErrUnresponsive: the step did not stop within the grace period after
+// SIGINT.
+var ErrUnresponsive = errors.New("the step did not stop when interrupted")
+
+// Run runs one step. It never returns with the step still running: either
+// the driver reported done, or the Outcome is Dead.
+func (c *Conn) Run(ctx context.Context, st Step) Outcome {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	res := &sandrun.Result{ExitCode: -1}
+	if c.dead {
+		res.Status, res.Error = sandrun.StatusInternalError, "the interpreter is no longer running"
+		return Outcome{Result: res, Dead: true, Cause: io.EOF}
+	}
+	c.next++
+	id := c.next
+	if st.Grace <= 0 {
+		st.Grace = 2 * time.Second
+	}
+	if st.Name == "" {
+		st.Name = fmt.Sprintf("<step %d>", id)
+	}
+	overflow := make(chan string, 2)
+	stdout := capture.New("stdout", st.Output, st.OnOutput, func() { overflow <- "stdout" })
+	stderr := capture.New("stderr", st.Output, st.OnOutput, func() { overflow <- "stderr" })
+	start := time.Now()
+	finish := func(o Outcome) Outcome {
+		o.Result = res
+		res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
+		res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
+		res.Usage.WallMs = time.Since(start).Milliseconds()
+		if o.Dead {
+			c.dead = true
+		}
+		return o
+	}
+	msg, _ := json.Marshal(map[string]any{"t": "run", "step": id, "code": st.Code, "name": st.Name, "stdin": st.Stdin, "argv": st.Args, "env": st.Env})
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(msg)))
+	if _, err := c.p.Stdin().Write(append(hdr[:], msg...)); err != nil {
+		res.Status, res.Error = sandrun.StatusInternalError, "the interpreter is no longer reading its input"
+		return finish(Outcome{Dead: true, Cause: io.EOF})
+	}
+
+	limit := time.NewTimer(st.Timeout)
+	defer limit.Stop()
+	var grace <-chan time.Time
+	var reason sandrun.Status
+	var stream string
+	cancelled := false
+	interrupt := func(why sandrun.Status) {
+		if reason == "" {
+			reason = why
+		}
+		if grace == nil {
+			_ = c.p.Signal(syscall.SIGINT)
+			grace = time.After(st.Grace)
+		}
+	}
+	ctxDone := ctx.Done()
+	for {
+		select {
+		case f := <-c.frames:
+			if f.Step != id {
+				continue // late output of an earlier step
+			}
+			switch f.T {
+			case "out":
+				if f.decErr != nil {
+					res.Status, res.Error = sandrun.StatusInternalError, "protocol violation: bad output chunk"
+					return finish(Outcome{Dead: true, Cause: ErrViolation})
+				}
+				switch f.S {
+				case "o":
+					stdout.Write(f.data)
+				case "e":
+					stderr.Write(f.data)
+				}
+			case "done":
+				res.Usage.CPUMs = f.CPUMs
+				decide(res, f, reason, stream, st)
+				if cancelled {
+					res.Error = "the step was cancelled by the caller and interrupted"
+				}
+				return finish(Outcome{Reason: reason})
+			default:
+				res.Status, res.Error = sandrun.StatusInternalError, fmt.Sprintf("protocol violation: unexpected frame %q", f.T)
+				return finish(Outcome{Dead: true, Cause: ErrViolation})
+			}
+		case s := <-overflow:
+			if stream == "" {
+				stream = s
+			}
+			interrupt(sandrun.StatusOutputLimit)
+		case <-limit.C:
+			interrupt(sandrun.StatusTimeout)
+		case <-ctxDone:
+			ctxDone = nil
+			cancelled = reason == ""
+			interrupt(sandrun.StatusTimeout)
+		case <-grace:
+			res.Status = reason
+			res.Error = fmt.Sprintf("the step did not stop within %s of being interrupted, so its interpreter was killed", st.Grace)
+			return finish(Outcome{Dead: true, Cause: ErrUnresponsive, Reason: reason})
+		case <-c.gone:
+			// The stream ended; take what was queued before the end.
+		drain:
+			for {
+				select {
+				case f := <-c.frames:
+					if f.Step == id && f.T == "out" && f.decErr == nil {
+						if f.S == "o" {
+							stdout.Write(f.data)
+						} else {
+							stderr.Write(f.data)
+						}
+					}
+				default:
+					break drain
+				}
+			}
+			cause := c.streamErr()
+			res.Status = reason
+			if errors.Is(cause, ErrViolation) {
+				res.Status, res.Error = sandrun.StatusInternalError, cause.Error()
+			}
+			return finish(Outcome{Dead: true, Cause: cause, Reason: reason})
+		}
+	}
+}
+
+// decide maps the driver's done frame, and any interrupt the supervisor
+// sent, to a status. The supervisor's own reason wins over what the
+// driver says.
+func decide(res *sandrun.Result, f frame, reason sandrun.Status, stream string, st Step) {
+	res.ExitCode = f.Exit
+	switch {
+	case reason == sandrun.StatusOutputLimit:
+		res.Status = reason
+		res.Error = fmt.Sprintf("the step wrote more than %s to %s and was interrupted", sandrun.Bytes(st.Output), stream)
+	case reason == sandrun.StatusTimeout:
+		res.Status = reason
+		res.Error = fmt.Sprintf("the step ran longer than %s and was interrupted", st.Timeout)
+	case f.Kind == "ok":
+		res.Status, res.ExitCode = sandrun.StatusOK, 0
+	case f.Kind == "syntax":
+		res.Status = sandrun.StatusCompileError
+		res.Error = "the code does not compile"
+	case f.Kind == "memory":
+		res.Status = sandrun.StatusMemoryLimit
+		res.Error = "the code could not allocate memory within its memory limit"
+	case f.Kind == "exit":
+		res.Status = sandrun.StatusExitError
+		res.Error = fmt.Sprintf("the step exited with code %d", f.Exit)
+	case f.Kind == "interrupted":
+		// A SIGINT the supervisor did not send (the code signalled itself).
+		res.Status = sandrun.StatusExitError
+		res.Error = "the step was interrupted"
+	default:
+		res.Status = sandrun.StatusExitError
+		if f.Exc != "" {
+			res.Error = fmt.Sprintf("the step raised %s", f.Exc)
+		} else {
+			res.Error = "the step failed"
+		}
+	}
+	if res.ExitCode == 0 && res.Status != sandrun.StatusOK {
+		res.ExitCode = 1
+	}
+}

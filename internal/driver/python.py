@@ -1,0 +1,171 @@
+# sandrun session driver for python: runs inside the sandboxed interpreter.
+# Protocol: internal/driver/doc.go. Everything here is reachable by the
+# user's code; the supervisor treats every frame it sends as untrusted.
+import base64 as _b64, json as _json, os as _os, signal as _signal, struct as _struct, sys as _sys, threading as _th, traceback as _tb
+
+_th.stack_size(256 << 10)  # small reader-thread stacks: RLIMIT_AS counts them
+_PIN = _os.dup(0)
+_POUT = _os.dup(1)
+_null = _os.open(_os.devnull, _os.O_RDWR)
+_os.dup2(_null, 0)
+_os.dup2(_null, 1)
+_os.dup2(_null, 2)
+_lock = _th.Lock()
+_MAXIN = 64 << 20
+
+
+def _send(obj):
+    b = _json.dumps(obj, separators=(",", ":")).encode()
+    data = _struct.pack(">I", len(b)) + b
+    with _lock:
+        while data:
+            n = _os.write(_POUT, data)
+            data = data[n:]
+
+
+def _readn(n):
+    buf = b""
+    while len(buf) < n:
+        c = _os.read(_PIN, n - len(buf))
+        if not c:
+            _os._exit(0)  # the supervisor closed the channel: end quietly
+        buf += c
+    return buf
+
+
+def _recv():
+    (n,) = _struct.unpack(">I", _readn(4))
+    if n > _MAXIN:
+        _os._exit(3)
+    return _json.loads(_readn(n))
+
+
+class _State:
+    active = False
+
+
+def _on_sigint(signum, frame):
+    # Interrupt only the user's step, never the driver's own bookkeeping.
+    if _State.active:
+        raise KeyboardInterrupt
+
+
+_signal.signal(_signal.SIGINT, _on_sigint)
+
+
+def _pump(fd, step, stream):
+    try:
+        while True:
+            c = _os.read(fd, 65536)
+            if not c:
+                break
+            _send({"t": "out", "step": step, "s": stream, "d": _b64.b64encode(c).decode()})
+    except OSError:
+        pass
+    finally:
+        _os.close(fd)
+
+
+def _feed(fd, data):
+    try:
+        while data:
+            n = _os.write(fd, data)
+            data = data[n:]
+    except OSError:
+        pass
+    finally:
+        _os.close(fd)
+
+
+_main = _sys.modules["__main__"]
+_g = {"__name__": "__main__", "__builtins__": __builtins__}
+
+
+def _print_tb(e):
+    # Leave out the driver's own frame: the traceback starts at the step.
+    _tb.print_exception(type(e), e, e.__traceback__.tb_next if e.__traceback__ else None)
+
+
+def _step(msg):
+    step = msg["step"]
+    res = {"t": "done", "step": step, "kind": "ok", "exit": 0}
+    pumps = []
+    try:
+        for fd, stream in ((1, "o"), (2, "e")):
+            r, w = _os.pipe()
+            _os.dup2(w, fd)
+            _os.close(w)
+            t = _th.Thread(target=_pump, args=(r, step, stream), daemon=True)
+            t.start()
+            pumps.append(t)
+        stdin = msg.get("stdin") or ""
+        if stdin:
+            r, w = _os.pipe()
+            _os.dup2(r, 0)
+            _os.close(r)
+            _th.Thread(target=_feed, args=(w, stdin.encode()), daemon=True).start()
+    except (MemoryError, RuntimeError, OSError) as e:
+        # No room for the step's pipes or threads (a memory limit below
+        # what the interpreter already holds): report it, keep the driver.
+        for fd in (0, 1, 2):
+            _os.dup2(_null, fd)
+        res.update(kind="memory", exit=1, exc=type(e).__name__)
+        _send(res)
+        return
+    if msg.get("env"):
+        _os.environ.update(msg["env"])
+    if msg.get("argv") is not None:
+        _sys.argv = [msg.get("name") or "-c"] + list(msg["argv"])
+    t0 = _os.times()
+    try:
+        _State.active = True
+        try:
+            code = compile(msg["code"], msg.get("name") or "<step>", "exec")
+            exec(code, _g)
+        finally:
+            _State.active = False
+    except SyntaxError:
+        res.update(kind="syntax", exit=1)
+        _tb.print_exc(limit=0)
+    except SystemExit as e:
+        c = e.code
+        if c is None:
+            c = 0
+        elif not isinstance(c, int):
+            print(c, file=_sys.stderr)
+            c = 1
+        res.update(kind="exit" if c else "ok", exit=c)
+    except KeyboardInterrupt as e:
+        res.update(kind="interrupted", exit=1)
+        _print_tb(e)
+    except MemoryError as e:
+        res.update(kind="memory", exit=1, exc="MemoryError")
+        try:
+            _print_tb(e)
+        except MemoryError:
+            pass
+    except BaseException as e:
+        res.update(kind="exception", exit=1, exc=type(e).__name__)
+        _print_tb(e)
+    for f in (_sys.stdout, _sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass
+    # Closing our write ends lets the pumps see EOF; a background child
+    # that still holds a pipe only delays this by the join timeout.
+    _os.dup2(_null, 0)
+    _os.dup2(_null, 1)
+    _os.dup2(_null, 2)
+    for t in pumps:
+        t.join(0.5)
+    t1 = _os.times()
+    res["cpu_ms"] = int(1000 * sum(b - a for a, b in zip(t0[:4], t1[:4])))
+    _send(res)
+
+
+_send({"t": "ready", "lang": "python", "pid": _os.getpid()})
+while True:
+    _m = _recv()
+    if _m.get("t") == "run":
+        _step(_m)

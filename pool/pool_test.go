@@ -1,0 +1,155 @@
+package pool_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/pool"
+	"github.com/sandrun/sandrun/session/sessiontest"
+)
+
+func newPool(t *testing.T, backend string, sizes map[string]int) *pool.Pool {
+	t.Helper()
+	p, err := pool.New(pool.Config{Launcher: sessiontest.Launcher(t, backend), Tier: backend, Sizes: sizes, ReadyTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+func waitReady(t *testing.T, p *pool.Pool, lang string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for p.Stats().Ready[lang] < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("pool never reached %d ready %s interpreters: %+v", n, lang, p.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func runOK(t *testing.T, p *pool.Pool, req *sandrun.Request) *sandrun.Result {
+	t.Helper()
+	req.Limits = req.Limits.WithDefaults()
+	res, err := p.Run(context.Background(), req)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return res
+}
+
+func TestNeverReused(t *testing.T) {
+	for _, b := range sessiontest.Backends() {
+		t.Run(b, func(t *testing.T) {
+			p := newPool(t, b, map[string]int{"python": 2, "javascript": 1})
+			waitReady(t, p, "python", 2)
+			// An interpreter's identity: its pid namespace (jail), its pid
+			// and its start time in ticks since boot.
+			pids := map[string]bool{}
+			for i := range 6 {
+				res := runOK(t, p, &sandrun.Request{Language: "python", Code: "import os\nprint(os.readlink('/proc/self/ns/pid') + str(os.getpid()) + '@' + open('/proc/self/stat').read().rsplit(')', 1)[1].split()[19], 'x' in globals(), os.path.exists('left.txt'))\nx = 1\nopen('left.txt', 'w').write('1')"})
+				if res.Status != sandrun.StatusOK {
+					t.Fatalf("run %d: %s %q %q", i, res.Status, res.Stderr, res.Error)
+				}
+				f := strings.Fields(res.Stdout)
+				if len(f) != 3 || f[1] != "False" || f[2] != "False" {
+					t.Fatalf("run %d saw an earlier run's state: %q", i, res.Stdout)
+				}
+				if pids[f[0]] {
+					t.Fatalf("interpreter %s served two runs", f[0])
+				}
+				pids[f[0]] = true
+			}
+			st := p.Stats()
+			if st.Hits == 0 {
+				t.Fatalf("no run was served warm: %+v", st)
+			}
+			res := runOK(t, p, &sandrun.Request{Language: "javascript", Code: "console.log(typeof x); var x = 1"})
+			if res.Status != sandrun.StatusOK || res.Stdout != "undefined\n" {
+				t.Fatalf("js: %s %q %q", res.Status, res.Stdout, res.Stderr)
+			}
+		})
+	}
+}
+
+func TestRefillsUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: many interpreter starts")
+	}
+	for _, b := range sessiontest.Backends() {
+		t.Run(b, func(t *testing.T) {
+			p := newPool(t, b, map[string]int{"python": 2})
+			waitReady(t, p, "python", 2)
+			var wg sync.WaitGroup
+			errs := make(chan string, 12)
+			for range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range 6 {
+						res, err := p.Run(context.Background(), &sandrun.Request{Language: "python", Code: "print(1)", Limits: sandrun.DefaultLimits()})
+						if err != nil || res.Status != sandrun.StatusOK || res.Stdout != "1\n" {
+							errs <- fmt.Sprint(err, res)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for e := range errs {
+				t.Fatal(e)
+			}
+			waitReady(t, p, "python", 2)
+			st := p.Stats()
+			if st.Hits+st.Misses != 12 || st.Launched < 14 || st.Hits < 2 {
+				t.Fatalf("stats after load: %+v", st)
+			}
+			t.Logf("after 12 runs at concurrency 2: %+v", st)
+		})
+	}
+}
+
+func TestRequestLimitsApplied(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: many interpreter starts")
+	}
+	for _, b := range sessiontest.Backends() {
+		t.Run(b, func(t *testing.T) {
+			p := newPool(t, b, map[string]int{"python": 1})
+			cases := []struct {
+				code string
+				lim  sandrun.Limits
+				want sandrun.Status
+			}{
+				{"while True:\n    pass", sandrun.Limits{WallTime: sandrun.Duration(300 * time.Millisecond)}, sandrun.StatusTimeout},
+				{"while True:\n    pass", sandrun.Limits{CPUTime: sandrun.Duration(time.Second), WallTime: sandrun.Duration(60 * time.Second)}, sandrun.StatusCPULimit},
+				{"x = bytearray(512 << 20)", sandrun.Limits{Memory: 64 << 20}, sandrun.StatusMemoryLimit},
+				{"while True:\n    print('y' * 1000)", sandrun.Limits{Output: 32 << 10}, sandrun.StatusOutputLimit},
+				{"import sys\nsys.exit(4)", sandrun.Limits{}, sandrun.StatusExitError},
+				{"import os\nos._exit(5)", sandrun.Limits{}, sandrun.StatusExitError},
+			}
+			for _, c := range cases {
+				waitReady(t, p, "python", 1)
+				res := runOK(t, p, &sandrun.Request{Language: "python", Code: c.code, Limits: c.lim})
+				if res.Status != c.want {
+					t.Fatalf("%q with %+v: %s (%s) stderr %q", c.code, c.lim, res.Status, res.Error, res.Stderr)
+				}
+			}
+			res := runOK(t, p, &sandrun.Request{Language: "python", Code: "import sys, os\nprint(sys.argv[1:], os.environ['GREETING'], input(), open('in.txt').read())\nopen('out.txt', 'w').write('o')",
+				Args: []string{"a", "b"}, Env: map[string]string{"GREETING": "hi"}, Stdin: "line\n",
+				Files: []sandrun.InputFile{{Name: "in.txt", Content: "file"}}, Collect: []string{"out.txt"}})
+			if res.Status != sandrun.StatusOK || res.Stdout != "['a', 'b'] hi line file\n" || len(res.Files) != 1 {
+				t.Fatalf("request fields: %s %q %q %+v", res.Status, res.Stdout, res.Stderr, res.Files)
+			}
+			if st := p.Stats(); st.Hits == 0 {
+				t.Fatalf("no warm run: %+v", st)
+			}
+		})
+	}
+}
