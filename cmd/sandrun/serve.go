@@ -20,8 +20,9 @@ type serveFlags struct {
 	maxConcurrent, maxQueue, burst       int
 	rate                                 float64
 	queueTimeout, maxWall, drain         time.Duration
-	maxBody, maxCode                     string
-	mcp                                  bool
+	maxBody, maxCode, pool               string
+	mcp, sessions                        bool
+	maxSessions                          int
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
@@ -41,6 +42,31 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 	fs.DurationVar(&f.maxWall, "max-wall", 5*time.Minute, "largest wall-clock limit a caller may ask for")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json (logs go to stderr)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.BoolVar(&f.sessions, "sessions", true, "serve stateful sessions (/v1/sessions and the session MCP tools)")
+	fs.IntVar(&f.maxSessions, "max-sessions", 16, "live sessions at most")
+	fs.StringVar(&f.pool, "pool", "", "warm interpreter pools for one-shot runs, e.g. python=4,javascript=2 (default: none)")
+}
+
+// app builds the library for serve and mcp: pools, sessions and a
+// prestarted jail init, all of which pay off in a long-lived process.
+func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Options, error) {
+	sizes, err := parsePoolSizes(f.pool)
+	if err != nil {
+		return nil, server.Options{}, &usageError{err.Error()}
+	}
+	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1})
+	if err != nil {
+		return nil, server.Options{}, err
+	}
+	opts, err := f.options(a, log)
+	if err == nil && f.sessions {
+		err = a.enableSessions(&opts, f.maxSessions, log)
+	}
+	if err != nil {
+		a.Close()
+		return nil, server.Options{}, err
+	}
+	return a, opts, nil
 }
 
 func (f *serveFlags) logger(env *cliEnv) (*slog.Logger, error) {
@@ -110,15 +136,11 @@ func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := newApp(ctx, config{logger: log})
+	a, opts, err := f.app(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	opts, err := f.options(a, log)
-	if err != nil {
-		return err
-	}
 	// Refuse before binding: a non-loopback address needs tokens.
 	if err := server.CheckAddr(f.addr, opts.Auth); err != nil {
 		return err
@@ -147,15 +169,11 @@ func cmdMCP(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := newApp(ctx, config{logger: log})
+	a, opts, err := f.app(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	opts, err := f.options(a, log)
-	if err != nil {
-		return err
-	}
 	srv, err := server.New(opts)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/backend/restricted"
 	"github.com/sandrun/sandrun/lang"
+	"github.com/sandrun/sandrun/pool"
 	"github.com/sandrun/sandrun/server"
 )
 
@@ -26,6 +27,9 @@ type config struct {
 	// worth it for long-lived processes (serve, bench), wasted on a
 	// one-shot `sandrun run`.
 	jailPrestart int
+	// pool sizes warm interpreter pools per language (serve --pool);
+	// empty: no pool.
+	pool map[string]int
 }
 
 // app is the wired library: the language registry and the Sandbox with
@@ -39,6 +43,12 @@ type app struct {
 	// newStream is the sanitizer's streaming filter for `serve`; nil:
 	// streaming only without sanitization.
 	newStream server.NewStreamFunc
+	// launchers host sessions, by backend name, strongest first in
+	// launchOrder.
+	launchers   map[string]sandrun.Launcher
+	launchOrder []string
+	// sanitizer scrubs output (nil: none configured).
+	sanitizer sandrun.Sanitizer
 	// closers release backends' background state, last first.
 	closers []func() error
 }
@@ -92,10 +102,25 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 		a.runs = auditRuns{a.audit}
 		a.closers = append(a.closers, a.audit.Close)
 	}
+	a.launchers = map[string]sandrun.Launcher{"jail": jl, "process": proc}
+	a.launchOrder = []string{"jail", "process"}
+	backends := []sandrun.Backend{jl, proc, rest}
+	if len(cfg.pool) > 0 {
+		// The pool serves one-shot runs from warm jailed interpreters: as
+		// strong as the jail, so auto tries it first; languages it does
+		// not pool fall through to the jail.
+		p, err := pool.New(pool.Config{Launcher: jl, Tier: jail.Name, Sizes: cfg.pool, Logger: cfg.logger})
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, p.Close)
+		backends = append([]sandrun.Backend{p}, backends...)
+	}
 	a.sandbox, err = sandrun.New(sandrun.Options{
-		Backends: []sandrun.Backend{jl, proc, rest},
-		Recorder: recorder(a.audit),
-		Logger:   cfg.logger,
+		Backends:  backends,
+		Sanitizer: a.sanitizer,
+		Recorder:  recorder(a.audit),
+		Logger:    cfg.logger,
 	})
 	if err != nil {
 		return nil, err

@@ -2,11 +2,22 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/audit"
 	"github.com/sandrun/sandrun/server"
+	"github.com/sandrun/sandrun/session"
+	"github.com/sandrun/sandrun/session/sessionhttp"
+	"github.com/sandrun/sandrun/session/sessionmcp"
 )
 
 // auditRuns lets the server's GET /v1/runs/{id} read the audit log. The
@@ -32,4 +43,72 @@ func (r auditRuns) Get(ctx context.Context, id string) (*sandrun.Result, error) 
 	}
 	res.Finish()
 	return res, nil
+}
+
+// parsePoolSizes reads --pool "python=4,javascript=2".
+func parsePoolSizes(s string) (map[string]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	out := map[string]int{}
+	for _, part := range strings.Split(s, ",") {
+		name, n, ok := strings.Cut(strings.TrimSpace(part), "=")
+		v, err := strconv.Atoi(n)
+		if !ok || err != nil || v < 0 || v > 64 {
+			return nil, fmt.Errorf("--pool %q: want LANG=N with N from 0 to 64, comma-separated", part)
+		}
+		lang := sandrun.NormalizeLanguage(name)
+		if lang != "python" && lang != "javascript" {
+			return nil, fmt.Errorf("--pool: %q has no pool driver (python, javascript)", name)
+		}
+		out[lang] = v
+	}
+	return out, nil
+}
+
+// enableSessions mounts /v1/sessions and the session MCP tools on the
+// server options, backed by the app's launchers (jail first). The
+// manager is shut down when the app closes.
+func (a *app) enableSessions(opts *server.Options, maxSessions int, log *slog.Logger) error {
+	m, err := session.New(session.Options{
+		Launchers: a.launchers, Order: a.launchOrder, Sanitizer: a.sanitizer,
+		MaxSessions: maxSessions, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	a.closers = append(a.closers, m.Shutdown)
+	h := sessionhttp.Handler(m, sessionhttp.Options{Owner: func(r *http.Request) string { return server.Caller(r.Context()) }})
+	opts.Routes = append(opts.Routes, server.Route{Pattern: "/v1/sessions", Handler: h}, server.Route{Pattern: "/v1/sessions/", Handler: h})
+	tools := sessionmcp.Tools(m, server.Caller)
+	prev := opts.MCPTools
+	opts.MCPTools = func(ms *mcp.Server) {
+		if prev != nil {
+			prev(ms)
+		}
+		for _, t := range tools {
+			ms.AddTool(&mcp.Tool{Name: t.Name, Description: t.Description, InputSchema: t.InputSchema}, mcpHandler(t))
+		}
+	}
+	return nil
+}
+
+// mcpHandler adapts a session tool to the MCP SDK: the result is returned
+// both as JSON text (what a model reads) and as structured content.
+func mcpHandler(t sessionmcp.Tool) mcp.ToolHandler {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		var args json.RawMessage
+		if req.Params != nil {
+			args = req.Params.Arguments
+		}
+		out, err := t.Handle(ctx, args)
+		if err != nil {
+			return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: err.Error()}}}, nil
+		}
+		b, err := json.MarshalIndent(out, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(b)}}, StructuredContent: out}, nil
+	}
 }
