@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"sync"
 
@@ -52,6 +53,15 @@ type rule struct {
 	priority         int
 	// check, when set, vets a match (the text and the secret's span).
 	check func(text string, start, end int) bool
+	// gate, when set, is a cheap necessary condition checked at each
+	// keyword hit (pos, keyword length) before the hit opens a window.
+	gate func(text string, pos, n int) bool
+	// anchor, when set, makes the rule anchored: at each keyword hit it
+	// says where a match must start, and the expression (compiled with a
+	// leading ^) runs once there on at most after bytes. Anchored rules
+	// skip windows entirely.
+	anchor                 func(text string, pos int) (start int, ok bool)
+	anchored, anchoredPrev *regexp.Regexp
 	// gitleaks allowlists, raw until first use.
 	rawAllow []rawAllowlist
 
@@ -64,6 +74,15 @@ type rule struct {
 func (r *rule) compile() error {
 	r.once.Do(func() {
 		r.re, r.err = regexp.Compile(r.pattern)
+		if r.err == nil && r.anchor != nil {
+			// Group 1 is the rule's whole match. The "prev" variant also
+			// consumes the byte before the start, so \b and friends see
+			// the real neighbour.
+			r.anchored, r.err = regexp.Compile(`^(` + r.pattern + `)`)
+			if r.err == nil {
+				r.anchoredPrev, r.err = regexp.Compile(`^(?s:.)(` + r.pattern + `)`)
+			}
+		}
 		if r.err != nil {
 			r.err = fmt.Errorf("rule %s: %w", r.id, r.err)
 			return
@@ -195,6 +214,17 @@ func loadGitleaks() ([]*rule, []rawAllowlist, error) {
 		if r.kind == "" {
 			r.kind = kindOf(gr.ID)
 		}
+		switch {
+		case strings.Contains(gr.Regex, assignTemplate) && strings.Contains(gr.Regex, `[\w.-]{0,50}?(?:`):
+			// The match starts at most 50 identifier bytes before the
+			// keyword: anchor at the start of that identifier.
+			r.gate, r.anchor = assignGate, backOverCapped(isIdentByte, 50)
+		case startsWithKeyword(gr.Regex, r.keywords):
+			r.anchor = atHit
+		}
+		if gr.ID == "jwt" {
+			r.gate = jwtGate
+		}
 		if strings.HasPrefix(gr.ID, "generic") {
 			r.priority = prioGeneric
 		}
@@ -238,42 +268,146 @@ func shannonEntropy(s string) float64 {
 }
 
 // seedRules are the seed's categories that gitleaks lacks or weakens.
+// They are anchored: each match starts at (or just before) a keyword hit,
+// so the expression runs once per hit on a few bytes, never on lines.
 func seedRules() []*rule {
-	r := func(id, kind, pattern string, keywords []string, check func(string, int, int) bool) *rule {
+	r := func(id, kind, pattern string, after int, keywords []string, anchor func(string, int) (int, bool), check func(string, int, int) bool) *rule {
 		return &rule{
 			id: id, kind: kind, source: SourceSandrun, pattern: pattern, keywords: keywords,
-			before: defaultBefore, after: defaultAfter, priority: prioSandrun, check: check,
+			after: after, priority: prioSandrun, anchor: anchor, check: check,
 		}
 	}
-	pem := r("pem-private-key", "PRIVATE_KEY",
-		// An unterminated key (output cut by a cap) is redacted to the end.
-		`-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|\z)`,
-		[]string{"-----begin"}, nil)
-	pem.after = toEnd
+	anthropic := r("anthropic-key", "API_KEY", `sk-ant-[A-Za-z0-9_-]{20,}`, 4096, []string{"sk-ant-"}, wordStart, nil)
+	anthropic.priority++ // an sk-ant- key also matches openai-key's sk- shape
 	return []*rule{
 		r("connection-string", "CONNECTION_STRING",
-			`(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?)(?:\+[a-z0-9]+)?://[^\s:@/'"\x60]*:[^\s@'"\x60]+@[^\s'"\x60<>]+`,
-			[]string{"://"}, nil),
-		pem,
-		r("anthropic-key", "API_KEY", `\bsk-ant-[A-Za-z0-9_-]{20,}`, []string{"sk-ant-"}, nil),
-		r("openai-key", "API_KEY", `\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}`, []string{"sk-"}, nil),
-		r("aws-access-key", "AWS_KEY", `\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b`,
-			[]string{"akia", "asia", "abia", "acca", "a3t"}, nil),
+			`(?i)(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?)(?:\+[a-z0-9]+)?://[^\s:@/'"\x60]*:[^\s@'"\x60]+@[^\s'"\x60<>]+`,
+			4096, []string{"://"}, backOver(isSchemeByte, 32), nil),
+		// An unterminated key (output cut by a cap) is redacted to the end.
+		r("pem-private-key", "PRIVATE_KEY",
+			`-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|\z)`,
+			toEnd, []string{"-----begin"}, atHit, nil),
+		anthropic,
+		r("openai-key", "API_KEY", `sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}`, 4096, []string{"sk-"}, wordStart, nil),
+		r("aws-access-key", "AWS_KEY", `(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b`, 32,
+			[]string{"akia", "asia", "abia", "acca", "a3t"}, wordStart, nil),
 		r("aws-secret-key", "AWS_KEY",
-			`(?i)(?:aws_?)?secret_?(?:access_?)?key["'\s]*[:=]\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`,
-			[]string{"secret"}, nil),
+			`(?i)secret_?(?:access_?)?key["'\s]*[:=]\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`,
+			128, []string{"secret"}, atHit, nil),
 		r("email", "EMAIL",
 			`[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b`,
-			[]string{"@"}, nil),
+			320, []string{"@"}, backOver(isLocalByte, 64), nil),
 		r("private-ipv4", "IP",
-			`\b(?:10(?:\.\d{1,3}){3}|172\.(?:1[6-9]|2\d|3[01])(?:\.\d{1,3}){2}|192\.168(?:\.\d{1,3}){2})\b`,
-			[]string{"10.", "172.", "192.168."}, checkIPv4),
-		r("private-ipv6", "IP", `(?i)\bf[cd][0-9a-f]{2}:[0-9a-f:]*[0-9a-f]`,
-			[]string{"fc", "fd"}, checkIPv6ULA),
+			`(?:10(?:\.\d{1,3}){3}|172\.(?:1[6-9]|2\d|3[01])(?:\.\d{1,3}){2}|192\.168(?:\.\d{1,3}){2})\b`,
+			16, []string{"10.", "172.", "192.168."}, atHit, checkIPv4),
+		r("private-ipv6", "IP", `(?i)f[cd][0-9a-f]{2}:[0-9a-f:]*[0-9a-f]`, 64,
+			[]string{"fc", "fd"}, ulaStart, checkIPv6ULA),
 		r("system-path", "PATH",
 			`(?:/etc|/root|/home/[A-Za-z0-9._-]+)(?:/[^\s'"\x60<>|;:,()\[\]{}]*)?`,
-			[]string{"/etc", "/root", "/home/"}, checkPath),
+			4096, []string{"/etc", "/root", "/home/"}, atHit, checkPath),
 	}
+}
+
+// Anchors: where a match may start, given a keyword hit at pos.
+
+func atHit(_ string, pos int) (int, bool) { return pos, true }
+
+// wordStart: the match starts at the hit, which must begin a word (the
+// \b of the usual pattern, checked against the real preceding byte).
+func wordStart(text string, pos int) (int, bool) {
+	return pos, pos == 0 || !isWordByte(text[pos-1])
+}
+
+// backOver: the match starts where a run of in-bytes before the hit
+// (e-mail local part, URL scheme) begins; at most limit bytes back.
+func backOver(in func(byte) bool, limit int) func(string, int) (int, bool) {
+	return func(text string, pos int) (int, bool) {
+		i := pos
+		for i > 0 && pos-i < limit && in(text[i-1]) {
+			i--
+		}
+		if i == pos || i > 0 && in(text[i-1]) {
+			return 0, false // nothing before the hit, or a run too long to be one
+		}
+		return i, true
+	}
+}
+
+// backOverCapped is backOver for runs that may be longer than limit: the
+// start is then limit bytes back (the pattern allows at most that many).
+func backOverCapped(in func(byte) bool, limit int) func(string, int) (int, bool) {
+	return func(text string, pos int) (int, bool) {
+		i := pos
+		for i > 0 && pos-i < limit && in(text[i-1]) {
+			i--
+		}
+		return i, true
+	}
+}
+
+func isIdentByte(b byte) bool { return isWordByte(b) || b == '.' || b == '-' }
+
+// startsWithKeyword reports whether every match of pattern begins with one
+// of keywords (after empty-width assertions such as \b): such a rule can
+// be run anchored at each keyword hit.
+func startsWithKeyword(pattern string, keywords []string) bool {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return false
+	}
+	var starts func(re *syntax.Regexp) bool
+	starts = func(re *syntax.Regexp) bool {
+		switch re.Op {
+		case syntax.OpCapture:
+			return starts(re.Sub[0])
+		case syntax.OpConcat:
+			for _, sub := range re.Sub {
+				switch sub.Op {
+				case syntax.OpWordBoundary, syntax.OpBeginText, syntax.OpBeginLine, syntax.OpEmptyMatch:
+					continue
+				}
+				return starts(sub)
+			}
+			return false
+		case syntax.OpAlternate:
+			for _, sub := range re.Sub {
+				if !starts(sub) {
+					return false
+				}
+			}
+			return len(re.Sub) > 0
+		case syntax.OpLiteral:
+			lit := strings.ToLower(string(re.Rune))
+			for _, k := range keywords {
+				if strings.HasPrefix(lit, k) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return starts(re)
+}
+
+func isSchemeByte(b byte) bool {
+	return b == '+' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+}
+
+func isLocalByte(b byte) bool {
+	return isWordByte(b) || b == '.' || b == '%' || b == '+' || b == '-'
+}
+
+func isHex(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'f' || b >= 'A' && b <= 'F'
+}
+
+// ulaStart: "fc"/"fd" opens an address only as fcXX: or fdXX: at a word
+// start; "fd" alone is everywhere in hex dumps.
+func ulaStart(text string, pos int) (int, bool) {
+	if pos+4 >= len(text) || text[pos+4] != ':' || !isHex(text[pos+2]) || !isHex(text[pos+3]) {
+		return 0, false
+	}
+	return wordStart(text, pos)
 }
 
 func isWordByte(b byte) bool {
@@ -322,4 +456,51 @@ func checkPath(text string, start, end int) bool {
 		}
 	}
 	return true
+}
+
+// assignTemplate is the shape of gitleaks' keyword-assignment rules (96 of
+// them, generic-api-key among them): an identifier holding the keyword,
+// then an assignment operator within a few bytes, then the secret.
+const assignTemplate = `(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)`
+
+// assignGate is assignTemplate's necessary condition at a keyword hit: an
+// assignment operator follows the keyword after at most some identifier
+// bytes and three spaces or quotes. The 64-byte allowance covers the 20
+// of the template plus the part of a keyword alternative longer than the
+// matched keyword. Without it, every "key" in prose ("monkey", "keys")
+// would run the most expensive expression of the set on its line.
+func assignGate(text string, pos, n int) bool {
+	i := pos + n
+	for lim := min(i+64, len(text)); i < lim; i++ {
+		c := text[i]
+		if !(isWordByte(c) || c == ' ' || c == '\t' || c == '.' || c == '-') {
+			break
+		}
+	}
+	for j := 0; j < 3 && i < len(text); j++ {
+		switch text[i] {
+		case ' ', '\t', '\n', '\r', '\f', '\v', '\'', '"':
+			i++
+			continue
+		}
+		break
+	}
+	if i >= len(text) {
+		return false
+	}
+	switch text[i] {
+	case '=', '>', ':', '|', '?', ',':
+		return true
+	}
+	return false
+}
+
+// jwtGate: gitleaks' jwt rule needs "ey", 17 or more alphanumerics, a dot
+// and "ey" again; "ey" alone is in half the words of English ("they").
+func jwtGate(text string, pos, n int) bool {
+	i := pos + n
+	for i < len(text) && (isWordByte(text[i]) && text[i] != '_') {
+		i++
+	}
+	return i-(pos+n) >= 17 && i+2 < len(text) && text[i] == '.' && text[i+1] == 'e' && text[i+2] == 'y'
 }

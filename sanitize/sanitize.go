@@ -201,9 +201,32 @@ func (s *Sanitizer) find(text, file string) []span {
 	// arrive in increasing order of their end).
 	type window struct{ start, end int }
 	wins := make([][]window, len(s.rules))
+	var cands []span
+	anchoredEnd := make([]int, len(s.rules)) // end of the last anchored match per rule
 	s.kw.scan(text, func(id, pos int) {
 		for _, ri := range s.kwRules[id] {
 			r := s.rules[ri]
+			if r.gate != nil && !r.gate(text, pos, s.kw.lengths[id]) {
+				continue
+			}
+			if r.anchor != nil {
+				st, ok := r.anchor(text, pos)
+				if !ok || st < anchoredEnd[ri] || r.compile() != nil {
+					continue
+				}
+				// The anchored expression stops as soon as no match can
+				// continue, so it is given the rest of the text.
+				off, re := st, r.anchored
+				if st > 0 {
+					off, re = st-1, r.anchoredPrev
+				}
+				if m := re.FindStringSubmatchIndex(text[off:]); m != nil {
+					m = m[2:] // group 1 is the rule's own match
+					anchoredEnd[ri] = off + m[1]
+					cands = s.accept(cands, r, text, off, m, file)
+				}
+				continue
+			}
 			ws := max(pos-r.before, 0)
 			we := len(text)
 			if r.after != toEnd {
@@ -217,7 +240,6 @@ func (s *Sanitizer) find(text, file string) []span {
 			wins[ri] = append(w, window{ws, we})
 		}
 	})
-	var cands []span
 	for ri, ws := range wins {
 		if len(ws) == 0 {
 			continue
@@ -276,6 +298,16 @@ func lineEnd(text string, i int) int {
 // match runs r on text[a:b] and appends the accepted secrets' spans.
 func (s *Sanitizer) match(out []span, r *rule, text string, a, b int, file string) []span {
 	for _, m := range r.re.FindAllStringSubmatchIndex(text[a:b], -1) {
+		out = s.accept(out, r, text, a, m, file)
+	}
+	return out
+}
+
+// accept vets one match (submatch indexes m, relative to offset a) the
+// way gitleaks does (secret group, entropy, allowlists) plus our own
+// checks and the operator's allowed values.
+func (s *Sanitizer) accept(out []span, r *rule, text string, a int, m []int, file string) []span {
+	{
 		ms, me := a+m[0], a+m[1]
 		// gitleaks trims newlines off the match (gitleaks#1352).
 		for me > ms && text[me-1] == '\n' {
@@ -297,22 +329,22 @@ func (s *Sanitizer) match(out []span, r *rule, text string, a, b int, file strin
 			}
 		}
 		if se <= ss {
-			continue
+			return out
 		}
 		secret := text[ss:se]
 		if s.allowValues[secret] || s.allowValues[text[ms:me]] {
-			continue
+			return out
 		}
 		if r.entropy != 0 && shannonEntropy(secret) <= r.entropy {
-			continue
+			return out
 		}
 		if r.check != nil && !r.check(text, ss, se) {
-			continue
+			return out
 		}
 		if r.source == SourceGitleaks {
 			line := text[lineStart(text, ms):lineEnd(text, me)]
 			if allowed(s.globalAllow, secret, text[ms:me], line, file) || allowed(r.allow, secret, text[ms:me], line, file) {
-				continue
+				return out
 			}
 		}
 		out = append(out, span{ss, se, r})
