@@ -10,11 +10,15 @@ package sanitize
 // allocates a *Match per hit; on keyword-dense output those two costs were
 // most of the 5 ms/MiB budget.
 type keywordMatcher struct {
-	class   [256]uint16 // input byte -> byte class (ASCII case folded)
-	nclass  int
-	delta   []int32 // state*nclass + class -> next state
-	outs    [][]int // state -> keyword ids that end here (suffix closure)
-	lengths []int   // keyword id -> length in bytes
+	class  [256]uint32 // input byte -> byte class (ASCII case folded)
+	nclass int
+	// delta[row+class] is the next state's row (state id * nclass): the
+	// multiply is done at build time. States are numbered so that those
+	// ending a keyword come last: one compare per byte says "hit".
+	delta    []uint32
+	outStart uint32  // first row of a state with outputs
+	outs     [][]int // row/nclass -> keyword ids that end here (suffix closure)
+	lengths  []int   // keyword id -> length in bytes
 }
 
 func fold(b byte) byte {
@@ -35,7 +39,7 @@ func newKeywordMatcher(keywords []string) *keywordMatcher {
 		for i := 0; i < len(k); i++ {
 			c := fold(k[i])
 			if m.class[c] == 0 {
-				m.class[c] = uint16(m.nclass)
+				m.class[c] = uint32(m.nclass)
 				m.nclass++
 			}
 		}
@@ -45,10 +49,10 @@ func newKeywordMatcher(keywords []string) *keywordMatcher {
 	}
 	// Trie.
 	type node struct {
-		next map[uint16]int32
+		next map[uint32]int32
 		out  []int
 	}
-	nodes := []node{{next: map[uint16]int32{}}}
+	nodes := []node{{next: map[uint32]int32{}}}
 	for id, k := range keywords {
 		m.lengths[id] = len(k)
 		if k == "" {
@@ -60,7 +64,7 @@ func newKeywordMatcher(keywords []string) *keywordMatcher {
 			n, ok := nodes[s].next[c]
 			if !ok {
 				n = int32(len(nodes))
-				nodes = append(nodes, node{next: map[uint16]int32{}})
+				nodes = append(nodes, node{next: map[uint32]int32{}})
 				nodes[s].next[c] = n
 			}
 			s = n
@@ -69,30 +73,52 @@ func newKeywordMatcher(keywords []string) *keywordMatcher {
 	}
 	// Breadth-first failure links, filling the DFA as we go.
 	nc := m.nclass
-	m.delta = make([]int32, len(nodes)*nc)
-	m.outs = make([][]int, len(nodes))
+	delta := make([]int32, len(nodes)*nc)
+	outs := make([][]int, len(nodes))
 	fail := make([]int32, len(nodes))
 	queue := []int32{}
 	for c := 0; c < nc; c++ {
-		if n, ok := nodes[0].next[uint16(c)]; ok {
-			m.delta[c] = n
+		if n, ok := nodes[0].next[uint32(c)]; ok {
+			delta[c] = n
 			queue = append(queue, n)
 		}
 	}
-	m.outs[0] = nodes[0].out
+	outs[0] = nodes[0].out
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
-		m.outs[s] = append(append([]int(nil), nodes[s].out...), m.outs[fail[s]]...)
+		outs[s] = append(append([]int(nil), nodes[s].out...), outs[fail[s]]...)
 		for c := 0; c < nc; c++ {
-			if n, ok := nodes[s].next[uint16(c)]; ok {
-				fail[n] = m.delta[int(fail[s])*nc+c]
-				m.delta[int(s)*nc+c] = n
+			if n, ok := nodes[s].next[uint32(c)]; ok {
+				fail[n] = delta[int(fail[s])*nc+c]
+				delta[int(s)*nc+c] = n
 				queue = append(queue, n)
 			} else {
-				m.delta[int(s)*nc+c] = m.delta[int(fail[s])*nc+c]
+				delta[int(s)*nc+c] = delta[int(fail[s])*nc+c]
 			}
 		}
+	}
+	// Renumber: states without outputs first (the root stays 0).
+	id := make([]uint32, len(nodes))
+	var order []int
+	for pass := 0; pass < 2; pass++ {
+		for s := range nodes {
+			if (len(outs[s]) > 0) == (pass == 1) {
+				id[s] = uint32(len(order))
+				order = append(order, s)
+			}
+		}
+		if pass == 0 {
+			m.outStart = uint32(len(order) * nc)
+		}
+	}
+	m.delta = make([]uint32, len(delta))
+	m.outs = make([][]int, len(nodes))
+	for newID, s := range order {
+		for c := 0; c < nc; c++ {
+			m.delta[newID*nc+c] = id[delta[s*nc+c]] * uint32(nc)
+		}
+		m.outs[newID] = outs[s]
 	}
 	return m
 }
@@ -100,13 +126,13 @@ func newKeywordMatcher(keywords []string) *keywordMatcher {
 // scan calls hit(id, start) for every keyword occurrence, in text order
 // of the keyword's end.
 func (m *keywordMatcher) scan(text string, hit func(id, start int)) {
-	nc := int32(m.nclass)
-	delta, class, outs := m.delta, &m.class, m.outs
-	s := int32(0)
+	delta, class, outStart := m.delta, &m.class, m.outStart
+	nc := uint32(m.nclass)
+	row := uint32(0)
 	for i := 0; i < len(text); i++ {
-		s = delta[s*nc+int32(class[text[i]])]
-		if o := outs[s]; len(o) > 0 {
-			for _, id := range o {
+		row = delta[row+class[text[i]]]
+		if row >= outStart {
+			for _, id := range m.outs[row/nc] {
 				hit(id, i+1-m.lengths[id])
 			}
 		}

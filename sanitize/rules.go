@@ -222,8 +222,11 @@ func loadGitleaks() ([]*rule, []rawAllowlist, error) {
 		case startsWithKeyword(gr.Regex, r.keywords):
 			r.anchor = atHit
 		}
-		if gr.ID == "jwt" {
+		switch gr.ID {
+		case "jwt":
 			r.gate = jwtGate
+		case "generic-api-key":
+			r.gate = genericGate
 		}
 		if strings.HasPrefix(gr.ID, "generic") {
 			r.priority = prioGeneric
@@ -493,6 +496,39 @@ func assignGate(text string, pos, n int) bool {
 		return true
 	}
 	return false
+}
+
+// genericGate adds generic-api-key's own necessary condition to
+// assignGate: after the operator (and its quotes, spaces and extra
+// operator bytes) come at least 10 bytes that can form its secret.
+func genericGate(text string, pos, n int) bool {
+	if !assignGate(text, pos, n) {
+		return false
+	}
+	i := pos + n
+	for i < len(text) && !isOperator(text[i]) {
+		i++
+	}
+	i++
+	eq := 0
+	for lim := min(i+8, len(text)); i < lim; i++ {
+		c := text[i]
+		if c == '=' {
+			eq++
+		} else if !(c == '`' || c == '\'' || c == '"' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ':' || c == '|' || c == '>' || c == '?') {
+			break
+		}
+	}
+	run := 0
+	for i < len(text) && (isWordByte(text[i]) || strings.IndexByte(".=+/-", text[i]) >= 0) {
+		run++
+		i++
+	}
+	return run+eq >= 10
+}
+
+func isOperator(c byte) bool {
+	return c == '=' || c == '>' || c == ':' || c == '|' || c == '?' || c == ','
 }
 
 // jwtGate: gitleaks' jwt rule needs "ey", 17 or more alphanumerics, a dot
