@@ -189,6 +189,7 @@ func (s *Sanitizer) Rules() []RuleInfo {
 type span struct {
 	start, end int
 	rule       *rule
+	ms, me     int // the rule's whole match, for gitleaks' allowlists
 }
 
 // find returns the redactions for text, sorted and non-overlapping.
@@ -273,7 +274,63 @@ func (s *Sanitizer) find(text, file string) []span {
 			cands = s.match(cands, r, text, 0, len(text), file)
 		}
 	}
-	return merge(cands)
+	return merge(s.vet(cands, text, file))
+}
+
+// vet applies gitleaks' allowlists, which cost more than the rest of the
+// scan (the generic rule's allowlist alone is a 1,446-word list plus a
+// large expression). Candidates are taken in tiers of priority: ours
+// (never allowlisted), gitleaks' specific rules, then the generic ones; a
+// candidate inside an already accepted one is dropped unchecked, since
+// that one redacts it anyway.
+func (s *Sanitizer) vet(c []span, text, file string) []span {
+	byStart := func(a []span) {
+		sort.Slice(a, func(i, j int) bool {
+			if a[i].start != a[j].start {
+				return a[i].start < a[j].start
+			}
+			return a[i].end > a[j].end
+		})
+	}
+	tier := func(sp span) int {
+		switch {
+		case sp.rule.source != SourceGitleaks:
+			return 0
+		case sp.rule.priority > prioGeneric:
+			return 1
+		}
+		return 2
+	}
+	var acc []span
+	for t := 0; t < 3; t++ {
+		byStart(acc)
+		prefEnd := make([]int, len(acc))
+		for i, a := range acc {
+			prefEnd[i] = a.end
+			if i > 0 {
+				prefEnd[i] = max(prefEnd[i], prefEnd[i-1])
+			}
+		}
+		prev := acc // accepted by the tiers above; this tier appends
+		covered := func(x span) bool {
+			i := sort.Search(len(prev), func(i int) bool { return prev[i].start > x.start }) - 1
+			return i >= 0 && prefEnd[i] >= x.end
+		}
+		for _, x := range c {
+			if tier(x) != t || covered(x) {
+				continue
+			}
+			if t > 0 {
+				secret, match := text[x.start:x.end], text[x.ms:x.me]
+				line := text[lineStart(text, x.ms):lineEnd(text, x.me)]
+				if allowed(s.globalAllow, secret, match, line, file) || allowed(x.rule.allow, secret, match, line, file) {
+					continue
+				}
+			}
+			acc = append(acc, x)
+		}
+	}
+	return acc
 }
 
 func lineStart(text string, i int) int {
@@ -341,13 +398,10 @@ func (s *Sanitizer) accept(out []span, r *rule, text string, a int, m []int, fil
 		if r.check != nil && !r.check(text, ss, se) {
 			return out
 		}
-		if r.source == SourceGitleaks {
-			line := text[lineStart(text, ms):lineEnd(text, me)]
-			if allowed(s.globalAllow, secret, text[ms:me], line, file) || allowed(r.allow, secret, text[ms:me], line, file) {
-				return out
-			}
-		}
-		out = append(out, span{ss, se, r})
+		// gitleaks' allowlists are checked later, and only for matches
+		// that no rule of ours covers (see vet): they cost more than the
+		// rest of the scan.
+		out = append(out, span{ss, se, r, ms, me})
 	}
 	return out
 }
@@ -363,8 +417,11 @@ func allowed(lists []*glconfig.Allowlist, secret, match, line, file string) bool
 		case "line":
 			target = line
 		}
-		regexOK := a.RegexAllowed(target)
 		stopOK, _ := a.ContainsStopWord(secret)
+		regexOK := false
+		if !stopOK || a.MatchCondition == glconfig.AllowlistMatchAnd {
+			regexOK = anyMatch(a.Regexes, target)
+		}
 		if a.MatchCondition == glconfig.AllowlistMatchAnd {
 			ok := true
 			if len(a.Commits) > 0 {
@@ -383,6 +440,22 @@ func allowed(lists []*glconfig.Allowlist, secret, match, line, file string) bool
 				return true
 			}
 		} else if regexOK || stopOK {
+			return true
+		}
+	}
+	return false
+}
+
+// anyMatch is Allowlist.RegexAllowed without the joined expression
+// gitleaks builds: its unanchored alternatives ("false", "null$") make
+// the joined form scan the whole target with the slowest matcher, while
+// most single expressions are anchored and fail at the first byte.
+func anyMatch(res []*regexp.Regexp, target string) bool {
+	if target == "" {
+		return false
+	}
+	for _, re := range res {
+		if re.MatchString(target) {
 			return true
 		}
 	}
