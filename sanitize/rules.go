@@ -214,13 +214,18 @@ func loadGitleaks() ([]*rule, []rawAllowlist, error) {
 		if r.kind == "" {
 			r.kind = kindOf(gr.ID)
 		}
+		for _, k := range gr.Keywords {
+			r.keywords = append(r.keywords, strings.ToLower(k))
+		}
 		switch {
 		case strings.Contains(gr.Regex, assignTemplate) && strings.Contains(gr.Regex, `[\w.-]{0,50}?(?:`):
 			// The match starts at most 50 identifier bytes before the
 			// keyword: anchor at the start of that identifier.
 			r.gate, r.anchor = assignGate, backOverCapped(isIdentByte, 50)
-		case startsWithKeyword(gr.Regex, r.keywords):
-			r.anchor = atHit
+		default:
+			if ok, lits := startsWithKeyword(gr.Regex, r.keywords); ok {
+				r.anchor = litAt(lits)
+			}
 		}
 		switch gr.ID {
 		case "jwt":
@@ -233,9 +238,6 @@ func loadGitleaks() ([]*rule, []rawAllowlist, error) {
 		}
 		if strings.Contains(gr.ID, "private-key") {
 			r.after = toEnd // PEM bodies run for kilobytes
-		}
-		for _, k := range gr.Keywords {
-			r.keywords = append(r.keywords, strings.ToLower(k))
 		}
 		if gr.Path != "" {
 			re, err := regexp.Compile(gr.Path)
@@ -313,6 +315,12 @@ func seedRules() []*rule {
 
 // Anchors: where a match may start, given a keyword hit at pos.
 
+// litAt anchors at the hit when one of the match's leading literals is
+// there, with its case: "sk" in "task" does not open an "SK..." key.
+func litAt(lits []leadLit) func(string, int) (int, bool) {
+	return func(text string, pos int) (int, bool) { return pos, startsLit(text, pos, lits) }
+}
+
 func atHit(_ string, pos int) (int, bool) { return pos, true }
 
 // wordStart: the match starts at the hit, which must begin a word (the
@@ -352,44 +360,123 @@ func isIdentByte(b byte) bool { return isWordByte(b) || b == '.' || b == '-' }
 
 // startsWithKeyword reports whether every match of pattern begins with one
 // of keywords (after empty-width assertions such as \b): such a rule can
-// be run anchored at each keyword hit.
-func startsWithKeyword(pattern string, keywords []string) bool {
+// be run anchored at each keyword hit. It also returns the literal
+// prefixes every match starts with, exact where the pattern is
+// case-sensitive, for a byte compare before the expression runs.
+func startsWithKeyword(pattern string, keywords []string) (bool, []leadLit) {
 	re, err := syntax.Parse(pattern, syntax.Perl)
 	if err != nil {
-		return false
+		return false, nil
 	}
-	var starts func(re *syntax.Regexp) bool
-	starts = func(re *syntax.Regexp) bool {
-		switch re.Op {
-		case syntax.OpCapture:
-			return starts(re.Sub[0])
-		case syntax.OpConcat:
-			for _, sub := range re.Sub {
-				switch sub.Op {
-				case syntax.OpWordBoundary, syntax.OpBeginText, syntax.OpBeginLine, syntax.OpEmptyMatch:
-					continue
-				}
-				return starts(sub)
-			}
-			return false
-		case syntax.OpAlternate:
-			for _, sub := range re.Sub {
-				if !starts(sub) {
-					return false
-				}
-			}
-			return len(re.Sub) > 0
-		case syntax.OpLiteral:
-			lit := strings.ToLower(string(re.Rune))
-			for _, k := range keywords {
-				if strings.HasPrefix(lit, k) {
-					return true
-				}
+	lits, _ := leading(re, 0)
+	if len(lits) == 0 {
+		return false, nil
+	}
+	for _, l := range lits {
+		ok := false
+		for _, k := range keywords {
+			if strings.HasPrefix(strings.ToLower(l.s), k) {
+				ok = true
+				break
 			}
 		}
-		return false
+		if !ok {
+			return false, nil
+		}
 	}
-	return starts(re)
+	return true, lits
+}
+
+// leadLit is a literal a match starts with; fold means case-insensitive.
+type leadLit struct {
+	s    string
+	fold bool
+}
+
+// leading returns the literal strings a match of re must start with
+// (nil if it cannot tell) and whether re matches exactly those strings
+// (so a following part of a concatenation extends them).
+func leading(re *syntax.Regexp, depth int) ([]leadLit, bool) {
+	if depth > 8 {
+		return nil, false
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		return []leadLit{{string(re.Rune), re.Flags&syntax.FoldCase != 0}}, true
+	case syntax.OpCharClass:
+		// A small class (A3T[A-Z0-9] is not one; [Aa] is).
+		n := 0
+		var out []leadLit
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				if n++; n > 4 {
+					return nil, false
+				}
+				out = append(out, leadLit{string(r), false})
+			}
+		}
+		return out, true
+	case syntax.OpCapture:
+		return leading(re.Sub[0], depth+1)
+	case syntax.OpAlternate:
+		var out []leadLit
+		all := true
+		for _, sub := range re.Sub {
+			l, complete := leading(sub, depth+1)
+			if l == nil {
+				return nil, false
+			}
+			out = append(out, l...)
+			all = all && complete
+		}
+		return out, all
+	case syntax.OpConcat:
+		var acc []leadLit
+		for _, sub := range re.Sub {
+			switch sub.Op {
+			case syntax.OpWordBoundary, syntax.OpBeginText, syntax.OpBeginLine, syntax.OpEmptyMatch:
+				if acc == nil {
+					continue
+				}
+			}
+			l, complete := leading(sub, depth+1)
+			if l == nil {
+				return acc, false
+			}
+			if acc == nil {
+				acc = l
+			} else {
+				if len(acc)*len(l) > 64 {
+					return acc, false
+				}
+				var next []leadLit
+				for _, a := range acc {
+					for _, b := range l {
+						next = append(next, leadLit{a.s + b.s, a.fold || b.fold})
+					}
+				}
+				acc = next
+			}
+			if !complete {
+				return acc, false
+			}
+		}
+		return acc, true
+	}
+	return nil, false
+}
+
+// startsLit is the byte compare: does text at pos start with one of lits?
+func startsLit(text string, pos int, lits []leadLit) bool {
+	for _, l := range lits {
+		if pos+len(l.s) > len(text) {
+			continue
+		}
+		if l.fold && strings.EqualFold(text[pos:pos+len(l.s)], l.s) || text[pos:pos+len(l.s)] == l.s {
+			return true
+		}
+	}
+	return false
 }
 
 func isSchemeByte(b byte) bool {

@@ -185,6 +185,9 @@ func (s *Sanitizer) Rules() []RuleInfo {
 	return out
 }
 
+// anchoredCut bounds the input of an anchored expression (see find).
+const anchoredCut = 320
+
 // span is one redaction candidate or, after merging, one redaction.
 type span struct {
 	start, end int
@@ -215,13 +218,22 @@ func (s *Sanitizer) find(text, file string) []span {
 				if !ok || st < anchoredEnd[ri] || r.compile() != nil {
 					continue
 				}
-				// The anchored expression stops as soon as no match can
-				// continue, so it is given the rest of the text.
 				off, re := st, r.anchored
 				if st > 0 {
 					off, re = st-1, r.anchoredPrev
 				}
-				if m := re.FindStringSubmatchIndex(text[off:]); m != nil {
+				// A short input lets Go's regexp use its backtracker
+				// instead of the much slower NFA; a match that reaches
+				// the cut is run again on the whole rest of the text.
+				end := len(text)
+				if r.after != toEnd {
+					end = min(end, st+anchoredCut)
+				}
+				m := re.FindStringSubmatchIndex(text[off:end])
+				if m != nil && m[1] == end-off && end < len(text) {
+					m = re.FindStringSubmatchIndex(text[off:])
+				}
+				if m != nil {
 					m = m[2:] // group 1 is the rule's own match
 					anchoredEnd[ri] = off + m[1]
 					cands = s.accept(cands, r, text, off, m, file)
