@@ -126,14 +126,13 @@ func safeCut(ctx string, pending []byte) int {
 			cut = cut - streamTail + ws + 1
 		}
 	}
-	// Hold an unterminated private key back from its BEGIN line.
-	if i := openPEM(ctx + p[:cut]); i >= 0 {
-		i -= len(ctx)
-		if i < 0 {
-			i = 0
-		}
-		if len(p) < streamPEMHold {
+	// Hold an unterminated private key back from its BEGIN line (or hold
+	// everything while the key that began in the context is still open).
+	if len(p) < streamPEMHold {
+		if i := openPEM(p[:cut]); i >= 0 {
 			cut = min(cut, lineStart(p, i))
+		} else if openPEM(ctx) >= 0 && !strings.Contains(p[:cut], "-----END") {
+			cut = 0
 		}
 	}
 	return cut
