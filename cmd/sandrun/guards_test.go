@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -17,6 +18,9 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 
 func needPython(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
+		if os.Getenv("SANDRUN_TEST_STRICT") == "1" {
+			t.Fatal("python3 not installed")
+		}
 		t.Skip("python3 not installed")
 	}
 }
