@@ -281,3 +281,22 @@ func TestRulesListed(t *testing.T) {
 		t.Errorf("rules per source: %v", n)
 	}
 }
+
+// One Sanitizer serves concurrent runs; rules compile lazily on first
+// use, from whichever goroutine gets there first.
+func TestConcurrentUse(t *testing.T) {
+	s := newSan(t, sanitize.Options{})
+	want := "API key: [REDACTED_API_KEY]\n"
+	done := make(chan string, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			out, _ := s.Sanitize("stdout", "API key: sk-proj-abc123def456ghi789jkl012mno345pqr678\n")
+			done <- out
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if got := <-done; got != want {
+			t.Errorf("got %q", got)
+		}
+	}
+}
