@@ -302,12 +302,11 @@ func genericGate(text string, pos, n int) bool {
 			break
 		}
 	}
-	run := 0
-	for i < len(text) && (isWordByte(text[i]) || strings.IndexByte(".=+/-", text[i]) >= 0) {
+	run := eq
+	for ; run < 10 && i < len(text) && (isWordByte(text[i]) || strings.IndexByte(".=+/-", text[i]) >= 0); i++ {
 		run++
-		i++
 	}
-	return run+eq >= 10
+	return run >= 10 // bounded: a gate must not scan a long run per hit
 }
 
 func isOperator(c byte) bool {
@@ -318,8 +317,20 @@ func isOperator(c byte) bool {
 // and "ey" again; "ey" alone is in half the words of English ("they").
 func jwtGate(text string, pos, n int) bool {
 	i := pos + n
-	for i < len(text) && (isWordByte(text[i]) && text[i] != '_') {
+	for i < len(text) && i-(pos+n) < 17 && isWordByte(text[i]) && text[i] != '_' {
 		i++
 	}
-	return i-(pos+n) >= 17 && i+2 < len(text) && text[i] == '.' && text[i+1] == 'e' && text[i+2] == 'y'
+	if i-(pos+n) < 17 {
+		return false
+	}
+	// The rest of the alphanumeric run and ".ey" follow. Look at most 512
+	// bytes ahead (a bounded scan per hit); past that, let the regexp say.
+	lim := min(len(text), i+512)
+	for i < lim && isWordByte(text[i]) && text[i] != '_' {
+		i++
+	}
+	if i == lim {
+		return true
+	}
+	return i+2 < len(text) && text[i] == '.' && text[i+1] == 'e' && text[i+2] == 'y'
 }

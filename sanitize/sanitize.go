@@ -61,6 +61,9 @@ type Sanitizer struct {
 	kwRules     [][]int // keyword id -> rule indexes
 	globalAllow []*glconfig.Allowlist
 	allowValues map[string]bool
+	// budgetRule credits text redacted unscanned when find's work budget
+	// runs out.
+	budgetRule *rule
 }
 
 var _ sandrun.Sanitizer = (*Sanitizer)(nil)
@@ -102,7 +105,9 @@ func New(opts Options) (*Sanitizer, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := &Sanitizer{allowValues: map[string]bool{}}
+	s := &Sanitizer{allowValues: map[string]bool{}, budgetRule: &rule{
+		id: "scan-budget", kind: "UNSCANNED", source: SourceSandrun, priority: 1000,
+	}}
 	for _, v := range opts.Allow {
 		s.allowValues[v] = true
 	}
@@ -207,7 +212,17 @@ func (s *Sanitizer) find(text, file string) []span {
 	wins := make([][]window, len(s.rules))
 	var cands []span
 	anchoredEnd := make([]int, len(s.rules)) // end of the last anchored match per rule
+	// Work budget, in expression runs (a window costs one per 256 bytes):
+	// output built to be slow to scan ("key=key=key=...") must not hold
+	// the supervisor for minutes. Realistic output uses well under a
+	// tenth of it; when it runs out, the rest of the text is redacted
+	// unscanned (fail closed).
+	budget := len(text)/16 + 4096
+	over := -1
 	s.kw.scan(text, func(id, pos int) {
+		if over >= 0 {
+			return
+		}
 		for _, ri := range s.kwRules[id] {
 			r := s.rules[ri]
 			if r.gate != nil && !r.gate(text, pos, s.kw.lengths[id]) {
@@ -217,6 +232,10 @@ func (s *Sanitizer) find(text, file string) []span {
 				st, ok := r.anchor(text, pos)
 				if !ok || st < anchoredEnd[ri] || r.compile() != nil {
 					continue
+				}
+				if budget--; budget < 0 {
+					over = pos
+					return
 				}
 				off, re := st, r.anchored
 				if st > 0 {
@@ -274,6 +293,12 @@ func (s *Sanitizer) find(text, file string) []span {
 			if a >= b {
 				continue
 			}
+			if budget -= (b-a)/256 + 1; budget < 0 {
+				if over < 0 || a < over {
+					over = a
+				}
+				break
+			}
 			cands = s.match(cands, r, text, a, b, file)
 			last = b
 		}
@@ -285,6 +310,9 @@ func (s *Sanitizer) find(text, file string) []span {
 		if r.compile() == nil {
 			cands = s.match(cands, r, text, 0, len(text), file)
 		}
+	}
+	if over >= 0 {
+		cands = append(cands, span{start: lineStart(text, over), end: len(text), rule: s.budgetRule})
 	}
 	return merge(s.vet(cands, text, file))
 }

@@ -300,3 +300,34 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// Output built to exhaust the scan (a keyword that passes every gate, every
+// few bytes) is cut short by the work budget, and what was not scanned is
+// redacted, not returned raw.
+func TestScanBudgetFailsClosed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scans 1 MiB of adversarial output")
+	}
+	s := newSan(t, sanitize.Options{})
+	key := "AKIA" + rnd(40, upper, 16)
+	text := strings.Repeat("key=", (1<<20)/4) + "\nlate secret " + key + "\n"
+	out, det := s.Sanitize("stdout", text)
+	if strings.Contains(out, key) {
+		t.Fatal("a secret after the budget ran out was returned raw")
+	}
+	if !strings.HasSuffix(out, "[REDACTED_UNSCANNED]") || !strings.HasPrefix(out, "key=key=") {
+		t.Errorf("output head %q tail %q", out[:16], out[max(0, len(out)-40):])
+	}
+	found := false
+	for _, d := range det {
+		found = found || d.Rule == "scan-budget" && d.Count == 1
+	}
+	if !found {
+		t.Errorf("no scan-budget detection: %+v", det)
+	}
+	// Realistic output stays well inside the budget.
+	corpusText, _ := corpus(9000, 1)
+	if out, _ := s.Sanitize("stdout", corpusText); strings.Contains(out, "UNSCANNED") {
+		t.Error("a secret on every line exhausted the budget")
+	}
+}
