@@ -8,18 +8,25 @@ import (
 	"strings"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/analyze"
 	"github.com/sandrun/sandrun/audit"
 	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/backend/restricted"
 	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/pool"
+	"github.com/sandrun/sandrun/sanitize"
 	"github.com/sandrun/sandrun/server"
 )
 
 // config is what every command that runs code shares.
 type config struct {
 	logger *slog.Logger
+	// sanitize configures output redaction, which is always installed
+	// (a request opts out with no_sanitize / --no-sanitize).
+	sanitize sanitize.Options
+	// analyze holds static code limits; all zero means off.
+	analyze analyze.Limits
 	// downgrade lists jail layers the operator explicitly turned off
 	// (SANDRUN_JAIL_DOWNGRADE); each run then reports them.
 	downgrade []string
@@ -102,6 +109,18 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 		a.runs = auditRuns{a.audit}
 		a.closers = append(a.closers, a.audit.Close)
 	}
+	san, err := sanitize.New(cfg.sanitize)
+	if err != nil {
+		return nil, err
+	}
+	a.sanitizer = san
+	a.newStream = func(emit func(stream, text string)) server.StreamFilter { return san.NewStream(emit) }
+	var an sandrun.Analyzer
+	if cfg.analyze.Enabled() {
+		if an, err = analyze.New(cfg.analyze); err != nil {
+			return nil, err
+		}
+	}
 	a.launchers = map[string]sandrun.Launcher{"jail": jl, "process": proc}
 	a.launchOrder = []string{"jail", "process"}
 	backends := []sandrun.Backend{jl, proc, rest}
@@ -119,6 +138,7 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	a.sandbox, err = sandrun.New(sandrun.Options{
 		Backends:  backends,
 		Sanitizer: a.sanitizer,
+		Analyzer:  an,
 		Recorder:  recorder(a.audit),
 		Logger:    cfg.logger,
 	})

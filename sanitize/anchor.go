@@ -1,0 +1,336 @@
+package sanitize
+
+// Anchors, gates and checks: the cheap byte-level tests that decide where
+// an expression runs, and the vetting of what it matched.
+
+import (
+	"net/netip"
+	"regexp/syntax"
+	"strings"
+)
+
+// Anchors: where a match may start, given a keyword hit at pos.
+
+// litAt anchors at the hit when one of the match's leading literals is
+// there, with its case: "sk" in "task" does not open an "SK..." key.
+func litAt(lits []leadLit) func(string, int) (int, bool) {
+	return func(text string, pos int) (int, bool) { return pos, startsLit(text, pos, lits) }
+}
+
+func atHit(_ string, pos int) (int, bool) { return pos, true }
+
+// wordStart: the match starts at the hit, which must begin a word (the
+// \b of the usual pattern, checked against the real preceding byte).
+func wordStart(text string, pos int) (int, bool) {
+	return pos, pos == 0 || !isWordByte(text[pos-1])
+}
+
+// backOver: the match starts where a run of in-bytes before the hit
+// (e-mail local part, URL scheme) begins; at most limit bytes back.
+func backOver(in func(byte) bool, limit int) func(string, int) (int, bool) {
+	return func(text string, pos int) (int, bool) {
+		i := pos
+		for i > 0 && pos-i < limit && in(text[i-1]) {
+			i--
+		}
+		if i == pos || i > 0 && in(text[i-1]) {
+			return 0, false // nothing before the hit, or a run too long to be one
+		}
+		return i, true
+	}
+}
+
+// backOverCapped is backOver for runs that may be longer than limit: the
+// start is then limit bytes back (the pattern allows at most that many).
+func backOverCapped(in func(byte) bool, limit int) func(string, int) (int, bool) {
+	return func(text string, pos int) (int, bool) {
+		i := pos
+		for i > 0 && pos-i < limit && in(text[i-1]) {
+			i--
+		}
+		return i, true
+	}
+}
+
+func isIdentByte(b byte) bool { return isWordByte(b) || b == '.' || b == '-' }
+
+// startsWithKeyword reports whether every match of pattern begins with one
+// of keywords (after empty-width assertions such as \b): such a rule can
+// be run anchored at each keyword hit. It also returns the literal
+// prefixes every match starts with, exact where the pattern is
+// case-sensitive, for a byte compare before the expression runs.
+func startsWithKeyword(pattern string, keywords []string) (bool, []leadLit) {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return false, nil
+	}
+	lits, _ := leading(re, 0)
+	if len(lits) == 0 {
+		return false, nil
+	}
+	for _, l := range lits {
+		ok := false
+		for _, k := range keywords {
+			if strings.HasPrefix(strings.ToLower(l.s), k) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false, nil
+		}
+	}
+	return true, lits
+}
+
+// leadLit is a literal a match starts with; fold means case-insensitive.
+type leadLit struct {
+	s    string
+	fold bool
+}
+
+// leading returns the literal strings a match of re must start with
+// (nil if it cannot tell) and whether re matches exactly those strings
+// (so a following part of a concatenation extends them).
+func leading(re *syntax.Regexp, depth int) ([]leadLit, bool) {
+	if depth > 8 {
+		return nil, false
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		return []leadLit{{string(re.Rune), re.Flags&syntax.FoldCase != 0}}, true
+	case syntax.OpCharClass:
+		// A small class (A3T[A-Z0-9] is not one; [Aa] is).
+		n := 0
+		var out []leadLit
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
+				if n++; n > 4 {
+					return nil, false
+				}
+				out = append(out, leadLit{string(r), false})
+			}
+		}
+		return out, true
+	case syntax.OpCapture:
+		return leading(re.Sub[0], depth+1)
+	case syntax.OpAlternate:
+		var out []leadLit
+		all := true
+		for _, sub := range re.Sub {
+			l, complete := leading(sub, depth+1)
+			if l == nil {
+				return nil, false
+			}
+			out = append(out, l...)
+			all = all && complete
+		}
+		return out, all
+	case syntax.OpConcat:
+		var acc []leadLit
+		for _, sub := range re.Sub {
+			switch sub.Op {
+			case syntax.OpWordBoundary, syntax.OpBeginText, syntax.OpBeginLine, syntax.OpEmptyMatch:
+				if acc == nil {
+					continue
+				}
+			}
+			l, complete := leading(sub, depth+1)
+			if l == nil {
+				return acc, false
+			}
+			if acc == nil {
+				acc = l
+			} else {
+				if len(acc)*len(l) > 64 {
+					return acc, false
+				}
+				var next []leadLit
+				for _, a := range acc {
+					for _, b := range l {
+						next = append(next, leadLit{a.s + b.s, a.fold || b.fold})
+					}
+				}
+				acc = next
+			}
+			if !complete {
+				return acc, false
+			}
+		}
+		return acc, true
+	}
+	return nil, false
+}
+
+// startsLit is the byte compare: does text at pos start with one of lits?
+func startsLit(text string, pos int, lits []leadLit) bool {
+	for _, l := range lits {
+		if pos+len(l.s) > len(text) {
+			continue
+		}
+		if l.fold && strings.EqualFold(text[pos:pos+len(l.s)], l.s) || text[pos:pos+len(l.s)] == l.s {
+			return true
+		}
+	}
+	return false
+}
+
+func isSchemeByte(b byte) bool {
+	return b == '+' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+}
+
+func isLocalByte(b byte) bool {
+	return isWordByte(b) || b == '.' || b == '%' || b == '+' || b == '-'
+}
+
+func isHex(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'f' || b >= 'A' && b <= 'F'
+}
+
+// ulaStart: "fc"/"fd" opens an address only as fcXX: or fdXX: at a word
+// start; "fd" alone is everywhere in hex dumps.
+func ulaStart(text string, pos int) (int, bool) {
+	if pos+4 >= len(text) || text[pos+4] != ':' || !isHex(text[pos+2]) || !isHex(text[pos+3]) {
+		return 0, false
+	}
+	return wordStart(text, pos)
+}
+
+func isWordByte(b byte) bool {
+	return b == '_' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+}
+
+// checkIPv4 accepts a private address with valid octets that is not part
+// of a longer dotted number (a version string like 1.10.0.0.1).
+func checkIPv4(text string, start, end int) bool {
+	if start > 0 && (text[start-1] == '.' || isWordByte(text[start-1])) {
+		return false
+	}
+	if end+1 < len(text) && text[end] == '.' && text[end+1] >= '0' && text[end+1] <= '9' {
+		return false
+	}
+	a, err := netip.ParseAddr(text[start:end])
+	return err == nil && a.Is4() && a.IsPrivate()
+}
+
+// checkIPv6ULA accepts a full, valid address in fc00::/7.
+func checkIPv6ULA(text string, start, end int) bool {
+	if start > 0 && (text[start-1] == ':' || isWordByte(text[start-1])) {
+		return false
+	}
+	if end < len(text) && (isWordByte(text[end]) || text[end] == ':') {
+		return false
+	}
+	a, err := netip.ParseAddr(text[start:end])
+	return err == nil && a.Is6() && a.IsPrivate()
+}
+
+// checkPath accepts /etc, /root and /home/<user> only where a path starts
+// (not inside /usr/local/etc or a URL) and not as the prefix of another
+// word (/etcetera, /rooted).
+func checkPath(text string, start, end int) bool {
+	if start > 0 {
+		switch p := text[start-1]; {
+		case isWordByte(p), p == '.', p == '/', p == '-', p == '~':
+			return false
+		}
+	}
+	if end < len(text) {
+		switch n := text[end]; {
+		case isWordByte(n), n == '.', n == '-':
+			return false
+		}
+	}
+	return true
+}
+
+// assignTemplate is the shape of gitleaks' keyword-assignment rules (96 of
+// them, generic-api-key among them): an identifier holding the keyword,
+// then an assignment operator within a few bytes, then the secret.
+const assignTemplate = `(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)`
+
+// assignGate is assignTemplate's necessary condition at a keyword hit: an
+// assignment operator follows the keyword after at most some identifier
+// bytes and three spaces or quotes. The 64-byte allowance covers the 20
+// of the template plus the part of a keyword alternative longer than the
+// matched keyword. Without it, every "key" in prose ("monkey", "keys")
+// would run the most expensive expression of the set on its line.
+func assignGate(text string, pos, n int) bool {
+	i := pos + n
+	for lim := min(i+64, len(text)); i < lim; i++ {
+		c := text[i]
+		if !(isWordByte(c) || c == ' ' || c == '\t' || c == '.' || c == '-') {
+			break
+		}
+	}
+	for j := 0; j < 3 && i < len(text); j++ {
+		switch text[i] {
+		case ' ', '\t', '\n', '\r', '\f', '\v', '\'', '"':
+			i++
+			continue
+		}
+		break
+	}
+	if i >= len(text) {
+		return false
+	}
+	switch text[i] {
+	case '=', '>', ':', '|', '?', ',':
+		return true
+	}
+	return false
+}
+
+// genericGate adds generic-api-key's own necessary condition to
+// assignGate: after the operator (and its quotes, spaces and extra
+// operator bytes) come at least 10 bytes that can form its secret.
+func genericGate(text string, pos, n int) bool {
+	if !assignGate(text, pos, n) {
+		return false
+	}
+	i := pos + n
+	for i < len(text) && !isOperator(text[i]) {
+		i++
+	}
+	i++
+	eq := 0
+	for lim := min(i+8, len(text)); i < lim; i++ {
+		c := text[i]
+		if c == '=' {
+			eq++
+		} else if !(c == '`' || c == '\'' || c == '"' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ':' || c == '|' || c == '>' || c == '?') {
+			break
+		}
+	}
+	run := eq
+	for ; run < 10 && i < len(text) && (isWordByte(text[i]) || strings.IndexByte(".=+/-", text[i]) >= 0); i++ {
+		run++
+	}
+	return run >= 10 // bounded: a gate must not scan a long run per hit
+}
+
+func isOperator(c byte) bool {
+	return c == '=' || c == '>' || c == ':' || c == '|' || c == '?' || c == ','
+}
+
+// jwtGate: gitleaks' jwt rule needs "ey", 17 or more alphanumerics, a dot
+// and "ey" again; "ey" alone is in half the words of English ("they").
+func jwtGate(text string, pos, n int) bool {
+	i := pos + n
+	for i < len(text) && i-(pos+n) < 17 && isWordByte(text[i]) && text[i] != '_' {
+		i++
+	}
+	if i-(pos+n) < 17 {
+		return false
+	}
+	// The rest of the alphanumeric run and ".ey" follow. Look at most 512
+	// bytes ahead (a bounded scan per hit); past that, let the regexp say.
+	lim := min(len(text), i+512)
+	for i < lim && isWordByte(text[i]) && text[i] != '_' {
+		i++
+	}
+	if i == lim {
+		return true
+	}
+	return i+2 < len(text) && text[i] == '.' && text[i+1] == 'e' && text[i+2] == 'y'
+}
