@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -60,11 +61,12 @@ func TestMCPStdio(t *testing.T) {
 	for _, tl := range out.Tools {
 		names = append(names, tl.Name)
 	}
-	if strings.Join(names, ",") != "list_languages,run_code" && strings.Join(names, ",") != "run_code,list_languages" {
+	sort.Strings(names)
+	if strings.Join(names, ",") != "list_languages,run_code,session_close,session_create,session_run" {
 		t.Errorf("tools %v", names)
 	}
 	sc := out.Run.StructuredContent
-	if out.Run.IsError || sc["stdout"] != "from-a-file from-stdin\n" || sc["exit_code"] != float64(4) || sc["backend"] != "process" {
+	if out.Run.IsError || sc["stdout"] != "from-a-file from-stdin\n" || sc["exit_code"] != float64(4) || sc["backend"] == "" {
 		t.Errorf("run_code %+v", out.Run)
 	}
 	if len(out.Run.Content) == 0 || !strings.HasPrefix(out.Run.Content[0].Text, "status: exit_error (exit code 4)") {
