@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"languages": {"list the languages this host can run, with versions and paths", cmdLanguages},
 		"version":   {"print the version", cmdVersion},
 		"bench":     {"measure tiers against their baselines in the same run", cmdBench},
+		"image":     {"build the docker tier's images without a registry (image build LANG)", cmdImage},
 	}
 }
 

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/backend/docker"
+	"github.com/sandrun/sandrun/backend/gvisor"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/lang"
 )
@@ -20,6 +23,7 @@ type config struct {
 type app struct {
 	langs   *lang.Registry
 	sandbox *sandrun.Sandbox
+	closers []func() error
 }
 
 // newApp builds the Sandbox. Backends are listed strongest first: that is
@@ -33,16 +37,29 @@ func newApp(_ context.Context, cfg config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	// docker and gvisor never fail here: on a host without dockerd or
+	// runsc their Check says why and auto moves on. gvisor is not in the
+	// auto order (it is only used when asked for by name): it is several
+	// times slower to start than the jail, which auto prefers anyway.
+	dock := docker.New(docker.Options{Logger: cfg.logger})
+	gv := gvisor.New(gvisor.Options{Languages: langs, Logger: cfg.logger})
 	sb, err := sandrun.New(sandrun.Options{
-		Backends: []sandrun.Backend{proc},
+		Backends:   []sandrun.Backend{dock, proc},
+		ByNameOnly: []sandrun.Backend{gv},
 		Logger:   cfg.logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &app{langs: langs, sandbox: sb}, nil
+	return &app{langs: langs, sandbox: sb, closers: []func() error{dock.Close}}, nil
 }
 
 // Close releases what the app holds (backends with background state add
 // their teardown here).
-func (a *app) Close() error { return nil }
+func (a *app) Close() error {
+	var errs []error
+	for _, c := range a.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
