@@ -84,9 +84,13 @@ func (r Recipe) command(memory int64, args []string) []string {
 // lost. This is how code reaches a container with a read-only root and no
 // host mounts in one round trip: CopyToContainer cannot write into a
 // tmpfs that only exists once the container runs.
+//
+// The engine adds HOSTNAME and the shell PWD to the environment; both are
+// dropped so that the program sees exactly the allowlist.
 const bootScript = `set -e
 IFS= read -r n
 head -c "$n" | tar -x -f - -C /work
+unset PWD OLDPWD %s
 exec "$@"`
 
 // bootPayload builds what goes to the container's stdin.
@@ -149,7 +153,12 @@ const nobody = "65534:65534"
 // engine.
 func (b *Backend) containerConfig(r Recipe, req *sandrun.Request, runID string, autoRemove bool) (*container.Config, *container.HostConfig) {
 	lim := req.Limits
-	argv := append([]string{"/bin/sh", "-c", bootScript, "sandrun-boot"}, r.command(int64(lim.Memory), req.Args)...)
+	unset := "HOSTNAME"
+	if _, ok := req.Env["HOSTNAME"]; ok {
+		unset = ""
+	}
+	script := fmt.Sprintf(bootScript, unset)
+	argv := append([]string{"/bin/sh", "-c", script, "sandrun-boot"}, r.command(int64(lim.Memory), req.Args)...)
 	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/work", "LANG=C.UTF-8", "TMPDIR=/tmp"}
 	for k, v := range req.Env {
 		env = append(env, k+"="+v)
@@ -181,7 +190,9 @@ func (b *Backend) containerConfig(r Recipe, req *sandrun.Request, runID string, 
 	}
 	pids := int64(lim.Processes)
 	cpuSec := int64((lim.CPUTime.D() + time.Second - 1) / time.Second)
-	tmpfsOpts := fmt.Sprintf("rw,noexec,nosuid,nodev,size=%d,nr_inodes=%d,mode=1777", int64(lim.WorkDir), inodesFor(lim.WorkDir))
+	// The engine copies the image directory's owner and mode onto a tmpfs
+	// (tmpcopyup) unless told otherwise: /work belongs to nobody.
+	tmpfsOpts := fmt.Sprintf("rw,noexec,nosuid,nodev,size=%d,nr_inodes=%d", int64(lim.WorkDir), inodesFor(lim.WorkDir))
 	hc := &container.HostConfig{
 		AutoRemove:     autoRemove,
 		NetworkMode:    "none",
@@ -190,8 +201,8 @@ func (b *Backend) containerConfig(r Recipe, req *sandrun.Request, runID string, 
 		CapDrop:        []string{"ALL"},
 		SecurityOpt:    []string{"no-new-privileges"},
 		Tmpfs: map[string]string{
-			"/tmp":  tmpfsOpts,
-			"/work": tmpfsOpts,
+			"/tmp":  tmpfsOpts + ",mode=1777",
+			"/work": tmpfsOpts + ",mode=0700,uid=65534,gid=65534",
 		},
 		ShmSize:    int64(lim.WorkDir),
 		LogConfig:  container.LogConfig{Type: "none"},
