@@ -97,7 +97,11 @@ func (b *Backend) spec(l *lang.Language, req *sandrun.Request, root, work, cgrou
 		mounts = append(mounts, specs.Mount{Destination: p, Type: "bind", Source: p, Options: roBind})
 	}
 	mem := int64(lim.Memory + b.opts.MemoryOverhead)
-	pids := int64(lim.Processes)
+	// The host cgroup holds gVisor's own threads too (and, on the ptrace
+	// platform, a host stub process per program thread): its pids cap
+	// leaves room for them. The program itself is held to
+	// Limits.Processes by RLIMIT_NPROC in the gVisor kernel.
+	pids := int64(lim.Processes)*3 + 128
 	quota, period := int64(100000), uint64(100000) // one CPU
 	swappiness := uint64(0)
 	return &specs.Spec{

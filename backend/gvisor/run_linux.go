@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
 	"github.com/sandrun/sandrun/internal/cgmeter"
@@ -85,6 +87,12 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		cgPath = meter.Parent(id) + "/sandbox"
 	}
 	sp := b.spec(l, req, root, work, cgPath)
+	// Docker's default seccomp profile, enforced by the gVisor kernel on
+	// the program (runsc --oci-seccomp): defence in depth behind the
+	// user-space kernel, and the same posture as the other tiers.
+	if sp.Linux.Seccomp, err = seccompProfile(sp); err != nil {
+		return nil, fmt.Errorf("seccomp profile: %w", err)
+	}
 	js, err := json.Marshal(sp)
 	if err != nil {
 		return nil, err
@@ -128,7 +136,12 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	}
 	timer := time.AfterFunc(lim.WallTime.D(), func() { kill(verdict.KillTimeout, "") })
 	stopCtx := context.AfterFunc(ctx, func() { kill(verdict.KillCancel, "") })
+	stopWatch := make(chan struct{})
+	if meter != nil {
+		go watchCPU(meter, id, lim.CPUTime.D(), stopWatch, func() { kill(verdict.KillCPU, "") })
+	}
 	waitErr := cmd.Wait()
+	close(stopWatch)
 	wall := time.Since(start)
 	timer.Stop()
 	stopCtx()
@@ -178,9 +191,55 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	return res, nil
 }
 
+// seccompProfile is Docker's default profile with one change: clone3 is
+// passed to the gVisor kernel, which answers ENOSYS itself. The profile
+// answers clone3 with errnoRet ENOSYS, which this runsc does not honour
+// (it returns EPERM), and glibc only falls back to clone on ENOSYS:
+// every thread creation would fail.
+func seccompProfile(sp *specs.Spec) (*specs.LinuxSeccomp, error) {
+	p, err := seccomp.GetDefaultProfile(sp)
+	if err != nil {
+		return nil, err
+	}
+	var kept []specs.LinuxSyscall
+	for _, sc := range p.Syscalls {
+		var names []string
+		for _, n := range sc.Names {
+			if n != "clone3" {
+				names = append(names, n)
+			}
+		}
+		if len(names) > 0 {
+			sc.Names = names
+			kept = append(kept, sc)
+		}
+	}
+	p.Syscalls = append(kept, specs.LinuxSyscall{Names: []string{"clone3"}, Action: specs.ActAllow})
+	return p, nil
+}
+
+// watchCPU enforces the CPU-time limit from the sandbox's cgroup: this
+// runsc's kernel does not act on RLIMIT_CPU. The cgroup also counts
+// gVisor's own work for the program, so the limit is met a little early.
+func watchCPU(m *cgmeter.Meter, id string, limit time.Duration, stop <-chan struct{}, kill func()) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if cpu, _ := m.Read(id); cpu >= limit {
+				kill()
+				return
+			}
+		}
+	}
+}
+
 // globalArgs puts runsc's global flags before a subcommand.
 func (b *Backend) globalArgs(sub string, args ...string) []string {
-	g := []string{"--root", b.state, "--platform", b.platform, "--network", "none", "--overlay2", "none"}
+	g := []string{"--root", b.state, "--platform", b.platform, "--network", "none", "--overlay2", "none", "--oci-seccomp"}
 	return append(append(g, sub), args...)
 }
 

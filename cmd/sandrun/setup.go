@@ -46,7 +46,7 @@ func newApp(_ context.Context, cfg config) (*app, error) {
 	sb, err := sandrun.New(sandrun.Options{
 		Backends:   []sandrun.Backend{dock, proc},
 		ByNameOnly: []sandrun.Backend{gv},
-		Logger:   cfg.logger,
+		Logger:     cfg.logger,
 	})
 	if err != nil {
 		return nil, err
