@@ -1,7 +1,9 @@
 package docker_test
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -220,4 +222,45 @@ func tail(s string) string {
 		return s[len(s)-400:]
 	}
 	return s
+}
+
+// TestLaunch drives a long-lived python through its streams: a line in,
+// a line out, then SIGKILL-free exit on EOF, and a second one killed.
+func TestLaunch(t *testing.T) {
+	b := need(t, "python")
+	ctx := context.Background()
+	l, err := b.Launch(ctx, &sandrun.LaunchSpec{Language: "python",
+		Args:  []string{"-u", "-c", "import sys\nfor line in sys.stdin: print('got', line.strip(), open('f.txt').read())"},
+		Files: []sandrun.InputFile{{Name: "f.txt", Content: "F"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Stdin().Write([]byte("one\n")); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(l.Stdout()).ReadString('\n')
+	if err != nil || line != "got one F\n" {
+		t.Fatalf("read %q %v", line, err)
+	}
+	if err := l.SetLimits(sandrun.Limits{Memory: 128 << 20, Processes: 8}); err != nil {
+		t.Fatal(err)
+	}
+	l.Stdin().(interface{ Close() error }).Close()
+	ex, err := l.Wait()
+	if err != nil || ex.Status != sandrun.StatusOK {
+		t.Fatalf("exit %+v %v", ex, err)
+	}
+
+	l2, err := b.Launch(ctx, &sandrun.LaunchSpec{Language: "bash", Args: []string{"-c", "sleep 60"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { io.Copy(io.Discard, l2.Stdout()) }()
+	if err := l2.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	ex, err = l2.Wait()
+	if err != nil || ex.Status == sandrun.StatusOK {
+		t.Fatalf("killed launch: %+v %v", ex, err)
+	}
 }
