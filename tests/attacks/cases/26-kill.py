@@ -1,0 +1,38 @@
+# case: 26
+# title: kill -9 -1, kill the parent, kill pid 1, kill a host pid
+# tries: inside a private pid namespace only (otherwise it refuses, and reports ESCAPED): SIGKILL to
+# tries: the host victim's pid, to pid 1, to its parent, then kill(-1, SIGKILL)
+# means: nothing outside the sandbox is touched: the host pid does not exist inside, and the harness
+# means: checks that its victim process lives, the supervisor serves and nothing is left behind
+# expect-status: ok
+# expect-contained: 4
+# expect-stdout: ^DONE$
+import errno, os, signal
+from attacklib import contained, escaped, done, ename, guard, victim_pid
+
+if guard("pid", "kill"):
+    def kill(name, pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            contained(name, "sent: it can only reach the sandbox's own processes")
+        except OSError as e:
+            contained(name, ename(e.errno))
+    v = victim_pid()
+    try:
+        cmd = open(f"/proc/{v}/cmdline", "rb").read()
+    except OSError:
+        cmd = None
+    if cmd is None:
+        kill(f"host victim pid {v}", v)
+    elif b"sandrun-attack-victim-" in cmd:
+        escaped(f"host victim pid {v}", "visible inside")
+    else:
+        contained(f"host victim pid {v}", "that number is a sandbox process here; not sent")
+    kill("pid 1", 1)
+    ppid = os.getppid()
+    if ppid > 0:
+        kill(f"parent {ppid}", ppid)
+    else:
+        contained("parent", "outside the pid namespace (ppid 0)")
+    kill("kill -9 -1", -1)
+done()
