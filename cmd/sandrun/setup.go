@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/lang"
 )
@@ -13,6 +16,9 @@ import (
 // config is what every command that runs code shares.
 type config struct {
 	logger *slog.Logger
+	// downgrade lists jail layers the operator explicitly turned off
+	// (--downgrade); each run then reports them.
+	downgrade []string
 }
 
 // app is the wired library: the language registry and the Sandbox with
@@ -20,6 +26,7 @@ type config struct {
 type app struct {
 	langs   *lang.Registry
 	sandbox *sandrun.Sandbox
+	closers []func() error
 }
 
 // newApp builds the Sandbox. Backends are listed strongest first: that is
@@ -29,20 +36,35 @@ func newApp(_ context.Context, cfg config) (*app, error) {
 		cfg.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	langs := lang.NewRegistry(lang.Options{})
+	if cfg.downgrade == nil && os.Getenv("SANDRUN_JAIL_DOWNGRADE") != "" {
+		// An explicit, visible operator choice: every result lists it.
+		cfg.downgrade = strings.Split(os.Getenv("SANDRUN_JAIL_DOWNGRADE"), ",")
+	}
+	// The jail first: `auto` uses it wherever its Check passes.
+	jl, err := jail.New(jail.Options{Languages: langs, Logger: cfg.logger, Downgrade: cfg.downgrade})
+	if err != nil {
+		return nil, err
+	}
 	proc, err := process.New(process.Options{Languages: langs, Logger: cfg.logger})
 	if err != nil {
 		return nil, err
 	}
 	sb, err := sandrun.New(sandrun.Options{
-		Backends: []sandrun.Backend{proc},
+		Backends: []sandrun.Backend{jl, proc},
 		Logger:   cfg.logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &app{langs: langs, sandbox: sb}, nil
+	return &app{langs: langs, sandbox: sb, closers: []func() error{jl.Close}}, nil
 }
 
 // Close releases what the app holds (backends with background state add
 // their teardown here).
-func (a *app) Close() error { return nil }
+func (a *app) Close() error {
+	var errs []error
+	for _, c := range a.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
