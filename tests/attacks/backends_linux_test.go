@@ -3,10 +3,14 @@
 package attacks
 
 import (
+	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/lang"
 )
@@ -35,7 +39,32 @@ type tier struct {
 
 func tiers() []*tier {
 	return []*tier{
+		jailTier(),
 		processTier(),
+	}
+}
+
+// jailTier is the default Linux tier: it must contain every case. The
+// test binary is its init (TestMain dispatches the role).
+func jailTier() *tier {
+	return &tier{
+		name:     jail.Name,
+		required: true,
+		open: func(t *testing.T, _ string) (sandrun.Backend, error) {
+			b, err := jail.New(jail.Options{
+				Languages: lang.NewRegistry(lang.Options{}),
+				Logger:    slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				return nil, err
+			}
+			t.Cleanup(func() { _ = b.Close() })
+			return b, nil
+		},
+		// Per-run groups are <cgroup>/sandrun-jail/<supervisor pid>-<random>.
+		ownsCgroup: func(p string) bool {
+			return strings.Contains(p, fmt.Sprintf("/sandrun-jail/%d-", os.Getpid()))
+		},
 	}
 }
 
@@ -95,5 +124,10 @@ func processGaps() map[int]string {
 }
 
 // childRole dispatches the child roles of backends that re-exec the test
-// binary. None of the registered tiers does yet.
-func childRole() (int, bool) { return 0, false }
+// binary (the jail's init).
+func childRole() (int, bool) {
+	if len(os.Args) > 2 && os.Args[1] == "__child" && os.Args[2] == jail.ChildRole {
+		return jail.ChildMain(os.Args), true
+	}
+	return 0, false
+}

@@ -92,8 +92,8 @@ type hostState struct {
 // the v2 unified tree).
 const cgroupRoots = "/sys/fs/cgroup"
 
-// sandrunCgroups lists cgroup directories whose name mentions sandrun, a
-// few levels deep under every hierarchy.
+// sandrunCgroups lists cgroup directories at or below one whose name
+// mentions sandrun, a few levels deep under every hierarchy.
 func sandrunCgroups() map[string]bool {
 	out := map[string]bool{}
 	roots, _ := filepath.Glob(filepath.Join(cgroupRoots, "*"))
@@ -107,7 +107,7 @@ func sandrunCgroups() map[string]bool {
 			if strings.Count(p, "/")-base > 4 {
 				return fs.SkipDir
 			}
-			if strings.Contains(d.Name(), "sandrun") {
+			if strings.Contains(strings.TrimPrefix(p, r), "sandrun") {
 				out[p] = true
 			}
 			return nil

@@ -24,10 +24,14 @@ for d in dirs:
     escaped(f"create in {d}", "created (and removed) " + p)
 
 for c in canaries():
+    # No O_CREAT: a file of that name in the sandbox's own private /tmp is
+    # not the host's canary.
     try:
-        with open(c, "a") as f:
-            f.write("ESCAPED: appended by the sandbox\n")
-        escaped(f"append to canary {c}", "written")
+        fd = os.open(c, os.O_WRONLY | os.O_APPEND)
     except OSError as e:
         (contained if e.errno in OK else escaped)(f"append to canary {c}", ename(e.errno))
+        continue
+    os.write(fd, b"ESCAPED: appended by the sandbox\n")
+    os.close(fd)
+    escaped(f"append to canary {c}", "written")
 done()

@@ -2,12 +2,15 @@
 # title: process_vm_readv and process_vm_writev
 # tries: read its own memory, its child's and the host victim's with process_vm_readv; write its own
 # tries: with process_vm_writev
-# means: denied (EPERM/EACCES/ENOSYS or SIGSYS), even on itself; ESRCH for the host pid also counts
+# tries: and, the ptrace-free way to the same memory, open /proc/TID/mem, maps and fd of every other
+# tries: task (process or thread) it can see, the sandbox's own init included
+# means: denied (EPERM/EACCES/ENOSYS or SIGSYS), even on itself; ESRCH for the host pid also counts;
+# means: every other task's mem, maps and fd cannot be opened
 # expect-status: ok
 # expect-contained: 4
 # expect-stdout: ^DONE$
 import ctypes, errno, os, signal, time
-from attacklib import expect_denied, syscall, done, victim_pid, DENIED
+from attacklib import contained, escaped, ename, expect_denied, syscall, done, victim_pid, visible_pids, DENIED
 
 class iovec(ctypes.Structure):
     _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
@@ -31,4 +34,27 @@ expect_denied("process_vm_readv host victim", rw("process_vm_readv", victim_pid(
 expect_denied("process_vm_writev self", rw("process_vm_writev", os.getpid()))
 os.kill(child, signal.SIGKILL)
 os.waitpid(child, 0)
+mine = set(os.listdir("/proc/self/task"))
+for pid in visible_pids():
+    if pid == os.getpid():
+        continue
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        tids = [str(pid)]
+    for tid in tids:
+        if tid in mine:
+            continue
+        for what in ("mem", "maps", "fd"):
+            p = f"/proc/{pid}/task/{tid}/{what}"
+            try:
+                if what == "fd":
+                    r = os.listdir(p)
+                else:
+                    with open(p, "rb") as f:
+                        r = f.read(64)
+            except OSError as e:
+                contained(f"open {p}", ename(e.errno))
+                continue
+            escaped(f"open {p}", f"{r!r}"[:80])
 done()
