@@ -20,6 +20,7 @@ type benchScenario func(ctx context.Context, env *cliEnv, a *app, n int) error
 func benchScenarios() map[string]benchScenario {
 	return map[string]benchScenario{
 		"process": benchProcess,
+		"jail":    benchJail,
 		"docker":  benchDocker,
 		"gvisor":  benchGvisor,
 	}

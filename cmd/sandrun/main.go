@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/sandrun/sandrun/backend/jail"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -35,6 +37,7 @@ func commands() map[string]command {
 		"languages": {"list the languages this host can run, with versions and paths", cmdLanguages},
 		"version":   {"print the version", cmdVersion},
 		"bench":     {"measure tiers against their baselines in the same run", cmdBench},
+		"doctor":    {"explain which tiers, languages and jail layers this host supports, and why not", cmdDoctor},
 		"image":     {"build the docker tier's images without a registry (image build LANG)", cmdImage},
 	}
 }
@@ -119,6 +122,8 @@ func childMain(args []string) (bool, int) {
 		return false, 0
 	}
 	switch args[2] {
+	case jail.ChildRole:
+		return true, jail.ChildMain(args[3:])
 	default:
 		fmt.Fprintf(os.Stderr, "sandrun: unknown child role %q\n", args[2])
 		return true, 70

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/docker"
 	"github.com/sandrun/sandrun/backend/gvisor"
+	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/lang"
 )
@@ -16,6 +18,9 @@ import (
 // config is what every command that runs code shares.
 type config struct {
 	logger *slog.Logger
+	// downgrade lists jail layers the operator explicitly turned off
+	// (--downgrade); each run then reports them.
+	downgrade []string
 }
 
 // app is the wired library: the language registry and the Sandbox with
@@ -33,6 +38,15 @@ func newApp(_ context.Context, cfg config) (*app, error) {
 		cfg.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	langs := lang.NewRegistry(lang.Options{})
+	if cfg.downgrade == nil && os.Getenv("SANDRUN_JAIL_DOWNGRADE") != "" {
+		// An explicit, visible operator choice: every result lists it.
+		cfg.downgrade = strings.Split(os.Getenv("SANDRUN_JAIL_DOWNGRADE"), ",")
+	}
+	// The jail first: `auto` uses it wherever its Check passes.
+	jl, err := jail.New(jail.Options{Languages: langs, Logger: cfg.logger, Downgrade: cfg.downgrade})
+	if err != nil {
+		return nil, err
+	}
 	proc, err := process.New(process.Options{Languages: langs, Logger: cfg.logger})
 	if err != nil {
 		return nil, err
@@ -44,14 +58,14 @@ func newApp(_ context.Context, cfg config) (*app, error) {
 	dock := docker.New(docker.Options{Logger: cfg.logger})
 	gv := gvisor.New(gvisor.Options{Languages: langs, Logger: cfg.logger})
 	sb, err := sandrun.New(sandrun.Options{
-		Backends:   []sandrun.Backend{dock, proc},
+		Backends:   []sandrun.Backend{jl, dock, proc},
 		ByNameOnly: []sandrun.Backend{gv},
 		Logger:     cfg.logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &app{langs: langs, sandbox: sb, closers: []func() error{dock.Close}}, nil
+	return &app{langs: langs, sandbox: sb, closers: []func() error{jl.Close, dock.Close}}, nil
 }
 
 // Close releases what the app holds (backends with background state add

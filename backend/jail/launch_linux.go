@@ -1,0 +1,186 @@
+//go:build linux
+
+package jail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/verdict"
+	"github.com/sandrun/sandrun/lang"
+)
+
+// Launch implements sandrun.Launcher: a long-lived jailed interpreter
+// whose standard streams the caller drives. It gets every layer a
+// one-shot run gets; Limits.WallTime bounds its whole life until
+// SetLimits sets the limits of the next step.
+func (b *Backend) Launch(ctx context.Context, ls *sandrun.LaunchSpec) (sandrun.Launched, error) {
+	if b.host != nil {
+		return nil, b.host
+	}
+	if ls == nil {
+		return nil, errors.New("jail: nil launch spec")
+	}
+	l, err := b.opts.Languages.Lookup(ctx, sandrun.NormalizeLanguage(ls.Language))
+	if err != nil {
+		return nil, err
+	}
+	if err := ls.Limits.Validate(); err != nil {
+		return nil, err
+	}
+	lim := ls.Limits.WithDefaults()
+	var files []initFile
+	for _, f := range ls.Files {
+		data, err := f.Bytes()
+		if err != nil {
+			return nil, &sandrun.RequestError{Field: "files", Msg: err.Error()}
+		}
+		files = append(files, initFile{Name: f.Name, Data: data, Mode: 0o644})
+	}
+	var pipes [3][2]*os.File // [stream][read, write]
+	for i := range pipes {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closePipes(pipes)
+			return nil, err
+		}
+		pipes[i] = [2]*os.File{r, w}
+	}
+	p, err := b.start(&spec{
+		lang: l, argv: append([]string{l.Interpreter}, ls.Args...), env: programEnv(l, ls.Env),
+		files: files, limits: lim,
+		stdin: pipes[0][0], stdout: pipes[1][1], stderr: pipes[2][1],
+	})
+	// The child holds its ends now (or never will).
+	pipes[0][0].Close()
+	pipes[1][1].Close()
+	pipes[2][1].Close()
+	if err != nil {
+		pipes[0][1].Close()
+		pipes[1][0].Close()
+		pipes[2][0].Close()
+		return nil, err
+	}
+	j := &launched{p: p, l: l, stdin: pipes[0][1], stdout: pipes[1][0], stderr: pipes[2][0], done: make(chan struct{})}
+	go p.watch(j.done)
+	j.stopCtx = context.AfterFunc(ctx, func() { p.kill(verdict.KillCancel, "") })
+	// Wait for the init's verdict on the setup, so that a layer that
+	// cannot be applied fails the launch (fail closed) instead of the
+	// first read.
+	select {
+	case <-p.started:
+	case <-time.After(lim.WallTime.D()):
+	}
+	if p.setupErr != nil {
+		ex, _ := j.Wait()
+		_ = ex
+		return nil, p.setupErr
+	}
+	return j, nil
+}
+
+func closePipes(ps [3][2]*os.File) {
+	for _, p := range ps {
+		for _, f := range p {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}
+}
+
+// launched is a running jailed process (sandrun.Launched).
+type launched struct {
+	p       *proc
+	l       *lang.Language
+	stdin   *os.File
+	stdout  *os.File
+	stderr  *os.File
+	done    chan struct{}
+	stopCtx func() bool
+
+	once sync.Once
+	exit *sandrun.LaunchExit
+	err  error
+}
+
+func (j *launched) Stdin() io.Writer  { return j.stdin }
+func (j *launched) Stdout() io.Reader { return j.stdout }
+func (j *launched) Stderr() io.Reader { return j.stderr }
+
+// Signal sends sig to the program's process group (through the init).
+func (j *launched) Signal(sig os.Signal) error {
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return fmt.Errorf("jail: unsupported signal %v", sig)
+	}
+	return j.p.signal(s)
+}
+
+// SetLimits applies new limits from now on: memory and pids at once
+// (cgroup), wall and CPU time counted from this call.
+func (j *launched) SetLimits(l sandrun.Limits) error {
+	if err := l.Validate(); err != nil {
+		return err
+	}
+	l = l.WithDefaults()
+	p := j.p
+	if p.cg != nil {
+		if err := p.cg.set(cgLimits(l, 0)); err != nil {
+			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+		}
+	}
+	p.mu.Lock()
+	p.limits = l
+	p.limitsSince = time.Now()
+	if p.cg != nil {
+		p.cpuBase = p.cg.cpu()
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// Kill ends the whole jail; Wait then returns.
+func (j *launched) Kill() error {
+	j.p.kill(verdict.KillCancel, "")
+	return nil
+}
+
+// Wait waits for the end, reports it and releases everything.
+func (j *launched) Wait() (*sandrun.LaunchExit, error) {
+	j.once.Do(func() {
+		o := j.p.wait()
+		close(j.done)
+		j.stopCtx()
+		j.stdin.Close()
+		if o.err != nil {
+			j.err = o.err
+			return
+		}
+		j.p.mu.Lock()
+		lim := j.p.limits
+		j.p.mu.Unlock()
+		var r sandrun.Result
+		verdict.Decide(o.facts(lim, j.l, ""), &r)
+		j.exit = &sandrun.LaunchExit{
+			Status: r.Status, ExitCode: r.ExitCode, Signal: r.Signal, Error: r.Error,
+			Usage: sandrun.Usage{WallMs: o.wall.Milliseconds(), CPUMs: o.stats.CPU.Milliseconds(), MemoryPeakBytes: o.stats.PeakMem},
+		}
+	})
+	return j.exit, j.err
+}
+
+// WorkDir is the jail's /work seen from the host, while it runs.
+func (j *launched) WorkDir() string {
+	if j.p.cmd.Process == nil {
+		return ""
+	}
+	return fmt.Sprintf("/proc/%d/root/work", j.p.cmd.Process.Pid)
+}

@@ -1,0 +1,119 @@
+//go:build linux
+
+package jail_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sandrun/sandrun"
+)
+
+func withLimits(f func(*sandrun.Limits)) func(*sandrun.Request) {
+	return func(r *sandrun.Request) { f(&r.Limits) }
+}
+
+func TestLimits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs limit cases in the jail")
+	}
+	b := backend(t)
+	cases := []struct {
+		name string
+		lang string
+		code string
+		mod  func(*sandrun.Request)
+		want sandrun.Status
+	}{
+		{"exit code", "python", "import sys; sys.exit(3)", nil, sandrun.StatusExitError},
+		{"timeout", "python", "import time; time.sleep(60)", withLimits(func(l *sandrun.Limits) { l.WallTime = sandrun.Duration(time.Second) }), sandrun.StatusTimeout},
+		{"memory bomb", "python", "b = bytearray()\nwhile True: b += b'x' * (1 << 20)", withLimits(func(l *sandrun.Limits) { l.Memory = 64 << 20 }), sandrun.StatusMemoryLimit},
+		{"cpu spin", "python", "while True: pass", withLimits(func(l *sandrun.Limits) { l.CPUTime = sandrun.Duration(time.Second) }), sandrun.StatusCPULimit},
+		{"cpu in many processes", "python", "import os\nfor _ in range(3):\n    if os.fork() == 0:\n        break\nwhile True: pass",
+			withLimits(func(l *sandrun.Limits) { l.CPUTime = sandrun.Duration(time.Second) }), sandrun.StatusCPULimit},
+		{"output flood", "python", "while True: print('x' * 1000)", nil, sandrun.StatusOutputLimit},
+		{"file size", "python", "open('/work/big', 'wb').write(b'x' * (4 << 20))", withLimits(func(l *sandrun.Limits) { l.FileSize = 1 << 20 }), sandrun.StatusFileSizeLimit},
+		{"fork bomb", "python", "import os, time\nwhile True:\n    try: os.fork()\n    except OSError: time.sleep(0.01)", withLimits(func(l *sandrun.Limits) {
+			l.Processes = 16
+			l.WallTime = sandrun.Duration(2 * time.Second)
+		}), sandrun.StatusTimeout},
+		{"shm counts against memory", "python", "f = open('/dev/shm/x', 'wb')\nwhile True: f.write(b'x' * (1 << 20))",
+			withLimits(func(l *sandrun.Limits) { l.Memory = 48 << 20; l.WorkDir = 512 << 20; l.FileSize = 512 << 20 }), sandrun.StatusMemoryLimit},
+		{"daemon dies with the run", "bash", "(setsid sleep 1000 &) ; echo started", nil, sandrun.StatusOK},
+		{"kill init is ignored", "python", "import os, signal\nfor s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGKILL):\n    try: os.kill(1, s)\n    except PermissionError: pass\nprint('alive')", nil, sandrun.StatusOK},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var mods []func(*sandrun.Request)
+			if c.mod != nil {
+				mods = append(mods, c.mod)
+			}
+			res := run(t, b, c.lang, c.code, mods...)
+			if res.Status != c.want {
+				t.Fatalf("status %s (%s), want %s\nstdout %.200q\nstderr %.500q", res.Status, res.Error, c.want, res.Stdout, res.Stderr)
+			}
+			t.Logf("%s: %s; usage %+v", c.name, res.Error, res.Usage)
+		})
+	}
+	checkNoLeftovers(t)
+}
+
+// checkNoLeftovers: no cgroup of this process remains.
+func checkNoLeftovers(t *testing.T) {
+	t.Helper()
+	for _, base := range []string{"/sys/fs/cgroup/memory/sandrun-jail", "/sys/fs/cgroup/pids/sandrun-jail", "/sys/fs/cgroup/sandrun-jail"} {
+		ents, _ := os.ReadDir(base)
+		for _, e := range ents {
+			if e.IsDir() && strings.HasPrefix(e.Name(), strconv.Itoa(os.Getpid())+"-") {
+				t.Errorf("leftover cgroup %s", filepath.Join(base, e.Name()))
+			}
+		}
+	}
+}
+
+func TestCollectAndFiles(t *testing.T) {
+	b := backend(t)
+	res := run(t, b, "python", "import os\nos.makedirs('out', exist_ok=True)\nopen('out/a.txt','w').write(open('in.txt').read().upper())\nos.symlink('/etc/passwd', 'out/link.txt')",
+		func(r *sandrun.Request) {
+			r.Files = []sandrun.InputFile{{Name: "in.txt", Content: "hello"}}
+			r.Collect = []string{"out/*"}
+		})
+	if res.Status != sandrun.StatusOK {
+		t.Fatalf("%s %s %s", res.Status, res.Error, res.Stderr)
+	}
+	if len(res.Files) != 1 || res.Files[0].Name != "out/a.txt" || string(res.Files[0].Content) != "HELLO" {
+		t.Fatalf("files = %+v (want only out/a.txt; symlinks are never followed)", res.Files)
+	}
+}
+
+func TestStdinAndArgs(t *testing.T) {
+	b := backend(t)
+	res := run(t, b, "python", "import sys; print(sys.stdin.read().strip(), sys.argv[1:])", func(r *sandrun.Request) {
+		r.Stdin = "from stdin"
+		r.Args = []string{"a", "b"}
+	})
+	if res.Status != sandrun.StatusOK || res.Stdout != "from stdin ['a', 'b']\n" {
+		t.Fatalf("%s %q %q", res.Status, res.Stdout, res.Stderr)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	b := backend(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	req := &sandrun.Request{Language: "python", Code: "import time; time.sleep(30)"}
+	req.Limits = req.Limits.WithDefaults()
+	t0 := time.Now()
+	res, err := b.Run(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != sandrun.StatusTimeout || time.Since(t0) > 5*time.Second {
+		t.Fatalf("status %s after %v", res.Status, time.Since(t0))
+	}
+}

@@ -1,0 +1,102 @@
+package jail
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/sandrun/sandrun/lang"
+)
+
+// Name is the backend's name.
+const Name = "jail"
+
+// Downgrades an operator may choose, each turning one layer off (or
+// partly off). A downgraded run says so in Result.Downgrades.
+const (
+	// DowngradeCgroup runs without cgroups (no memory, pids or CPU
+	// bandwidth control; RLIMIT_AS and RLIMIT_CPU remain): for hosts that
+	// do not delegate cgroups to the user running sandrun.
+	DowngradeCgroup = "cgroup"
+	// DowngradeLandlock accepts a kernel without Landlock, or with an ABI
+	// below 6 (then the rules the kernel knows still apply, and each run
+	// gets its own network namespace since abstract sockets are not
+	// scoped).
+	DowngradeLandlock = "landlock"
+	// DowngradeSeccomp runs without the syscall filter.
+	DowngradeSeccomp = "seccomp"
+)
+
+// AllDowngrades lists the valid downgrade names.
+func AllDowngrades() []string { return []string{DowngradeCgroup, DowngradeLandlock, DowngradeSeccomp} }
+
+// Options configure the jail backend. Only Languages is required.
+type Options struct {
+	Languages *lang.Registry
+	// Exe is the binary re-executed as the jail init (it must dispatch
+	// the child role ChildRole to ChildMain); default os.Executable().
+	Exe string
+	// Downgrade lists layers the operator explicitly turns off. Empty
+	// (the default) means every layer, fail closed.
+	Downgrade []string
+	// UIDBase and UIDCount are the range of unused host uids the jail
+	// maps its one inside uid to, one per concurrent run (as root).
+	// Default 1800000000 and 65536. Rootless, the caller's own uid is the
+	// only one the kernel lets it map.
+	UIDBase, UIDCount uint32
+	// CPUs is the CPU bandwidth of one run (cgroup quota); default 1.
+	CPUs float64
+	// WorkInodes caps the inodes of /work, /tmp and /dev/shm; default 16384.
+	WorkInodes int64
+	// CgroupParent overrides the directory under which per-run cgroups
+	// are made (v2: a delegated subtree for rootless use).
+	CgroupParent string
+	// Hostname inside the jail; default "sandrun".
+	Hostname string
+	// StateDir holds the uid slot locks; default /run/sandrun-jail (root)
+	// or $XDG_RUNTIME_DIR/sandrun-jail.
+	StateDir string
+	Logger   *slog.Logger
+}
+
+func (o *Options) fill() error {
+	if o.Languages == nil {
+		return fmt.Errorf("jail: no language registry")
+	}
+	for _, d := range o.Downgrade {
+		ok := false
+		for _, v := range AllDowngrades() {
+			ok = ok || d == v
+		}
+		if !ok {
+			return fmt.Errorf("jail: unknown downgrade %q (have %v)", d, AllDowngrades())
+		}
+	}
+	if o.UIDBase == 0 {
+		o.UIDBase = 1_800_000_000
+	}
+	if o.UIDCount == 0 {
+		o.UIDCount = 65536
+	}
+	if o.CPUs == 0 {
+		o.CPUs = 1
+	}
+	if o.WorkInodes == 0 {
+		o.WorkInodes = 16384
+	}
+	if o.Hostname == "" {
+		o.Hostname = "sandrun"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+func (o *Options) downgraded(layer string) bool {
+	for _, d := range o.Downgrade {
+		if d == layer {
+			return true
+		}
+	}
+	return false
+}

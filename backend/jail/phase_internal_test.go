@@ -1,0 +1,61 @@
+//go:build linux
+
+package jail
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/lang"
+)
+
+// TestPhases prints where a jailed print(1) spends its time (set
+// JAIL_PHASES=1): a tool for performance work, not a pass/fail test.
+func TestPhases(t *testing.T) {
+	if os.Getenv("JAIL_PHASES") == "" {
+		t.Skip("set JAIL_PHASES=1 to print the phase timings of a jailed run")
+	}
+	b, err := New(Options{Languages: lang.NewRegistry(lang.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := b.opts.Languages.Lookup(context.Background(), "python")
+	lim := sandrun.Limits{}.WithDefaults()
+	var ph [6][]time.Duration
+	var bare []time.Duration
+	for i := 0; i < 30; i++ {
+		t0 := time.Now()
+		exec.Command(l.Interpreter, "-c", "print(1)").Run()
+		bare = append(bare, time.Since(t0))
+		t0 = time.Now()
+		p, err := b.start(&spec{lang: l, argv: l.Command("/work/main.py", int64(lim.Memory), nil), env: programEnv(l, nil),
+			files: []initFile{{Name: "main.py", Data: []byte("print(1)")}}, limits: lim, stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t1 := time.Now()
+		<-p.started
+		t2 := time.Now()
+		o := p.wait()
+		t3 := time.Now()
+		if o.err != nil {
+			t.Fatal(o.err)
+		}
+		ph[0] = append(ph[0], t1.Sub(t0))
+		ph[1] = append(ph[1], t2.Sub(t1))
+		ph[2] = append(ph[2], t3.Sub(t2))
+		ph[3] = append(ph[3], t3.Sub(t0))
+	}
+	med := func(d []time.Duration) time.Duration {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return d[len(d)/2]
+	}
+	t.Logf("bare %v; start %v, setup %v, run+wait %v, total %v", med(bare), med(ph[0]), med(ph[1]), med(ph[2]), med(ph[3]))
+}

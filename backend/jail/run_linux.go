@@ -1,0 +1,91 @@
+//go:build linux
+
+package jail
+
+import (
+	"context"
+	"strings"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/capture"
+	"github.com/sandrun/sandrun/internal/verdict"
+	"github.com/sandrun/sandrun/lang"
+)
+
+// Run implements sandrun.Backend.
+func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Result, error) {
+	if b.host != nil {
+		return nil, b.host
+	}
+	l, err := b.opts.Languages.Lookup(ctx, req.Language)
+	if err != nil {
+		return nil, err
+	}
+	lim := req.Limits.WithDefaults()
+	files, err := requestFiles(req.Files, l.FileName, req.Code)
+	if err != nil {
+		return nil, err
+	}
+	var p *proc
+	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, func() { p.kill(verdict.KillOutput, "stdout") })
+	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, func() { p.kill(verdict.KillOutput, "stderr") })
+	p, err = b.start(&spec{
+		lang: l, argv: l.Command("/work/"+l.FileName, int64(lim.Memory), req.Args),
+		env: programEnv(l, req.Env), files: files, limits: lim, collect: req.Collect,
+		stdin: strings.NewReader(req.Stdin), stdout: stdout, stderr: stderr,
+	})
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go p.watch(done)
+	stop := context.AfterFunc(ctx, func() { p.kill(verdict.KillCancel, "") })
+	o := p.wait()
+	close(done)
+	stop()
+	if o.err != nil {
+		return nil, o.err
+	}
+	res := &sandrun.Result{Downgrades: append([]string(nil), b.downgrades...)}
+	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
+	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
+	verdict.Decide(o.facts(lim, l, string(stderr.Bytes())), res)
+	res.Usage = sandrun.Usage{WallMs: o.wall.Milliseconds(), CPUMs: o.stats.CPU.Milliseconds(), MemoryPeakBytes: o.stats.PeakMem}
+	res.Files = o.files
+	return res, nil
+}
+
+// requestFiles turns the request's files and code into files for /work.
+func requestFiles(in []sandrun.InputFile, codeName, code string) ([]initFile, error) {
+	out := make([]initFile, 0, len(in)+1)
+	for _, f := range in {
+		b, err := f.Bytes()
+		if err != nil {
+			return nil, &sandrun.RequestError{Field: "files", Msg: err.Error()}
+		}
+		out = append(out, initFile{Name: f.Name, Data: b, Mode: 0o644})
+	}
+	return append(out, initFile{Name: codeName, Data: []byte(code), Mode: 0o644}), nil
+}
+
+// programEnv is the program's whole environment: the base, the
+// language's variables, then the request's allowlist.
+func programEnv(l *lang.Language, extra map[string]string) []string {
+	env := map[string]string{
+		"PATH":   "/usr/local/bin:/usr/bin:/bin",
+		"HOME":   "/work",
+		"LANG":   "C.UTF-8",
+		"TMPDIR": "/tmp",
+	}
+	for k, v := range l.Env {
+		env[k] = v
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}

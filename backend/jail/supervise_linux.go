@@ -1,0 +1,345 @@
+//go:build linux
+
+package jail
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/verdict"
+	"github.com/sandrun/sandrun/lang"
+	"golang.org/x/sys/unix"
+)
+
+// spec is one jailed process to start (a one-shot run or a launch).
+type spec struct {
+	lang    *lang.Language
+	argv    []string
+	env     []string
+	files   []initFile
+	limits  sandrun.Limits
+	collect []string
+	stdin   io.Reader
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+// proc is a started jail: the init process, its sync socket, its cgroup.
+type proc struct {
+	cmd     *exec.Cmd
+	conn    *net.UnixConn
+	cg      *cgroup
+	release func()
+	start   time.Time
+
+	mu         sync.Mutex
+	killed     verdict.Kill
+	stream     string
+	initExited bool
+	limits     sandrun.Limits
+	// limitsSince and cpuBase are where the current limits count from
+	// (the start, or the last SetLimits of a launched process).
+	limitsSince time.Time
+	cpuBase     time.Duration
+
+	// Set by the reader before readerDone closes.
+	readerDone chan struct{}
+	started    chan struct{} // closed when the program runs or setup failed
+	setupErr   *SetupError
+	status     *unix.WaitStatus
+	files      []sandrun.OutputFile
+}
+
+// outcome is how a jail ended.
+type outcome struct {
+	status *unix.WaitStatus // nil: the program's end was not reported
+	killed verdict.Kill
+	stream string
+	stats  cgroupStats
+	wall   time.Duration
+	files  []sandrun.OutputFile
+	err    error // the sandbox failed
+}
+
+// start clones the init with every namespace, puts it in its cgroup,
+// opens the bind sources in its mount namespace and sends the config.
+func (b *Backend) start(s *spec) (_ *proc, err error) {
+	binds, err := bindsFor(s.lang)
+	if err != nil {
+		return nil, err
+	}
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	release := func() {}
+	if b.slots != nil {
+		if uid, release, err = b.slots.acquire(); err != nil {
+			return nil, &SetupError{Layer: LayerNamespaces, Detail: err.Error()}
+		}
+		gid = uid
+	}
+	p := &proc{release: release, limits: s.limits, readerDone: make(chan struct{}), started: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			p.cleanup()
+		}
+	}()
+	if b.cg != nil {
+		if p.cg, err = b.cg.create(cgLimits(s.limits, b.opts.CPUs)); err != nil {
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+		}
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+	}
+	parentF, childF := os.NewFile(uintptr(pair[0]), "sync"), os.NewFile(uintptr(pair[1]), "sync-child")
+	defer childF.Close()
+	fc, err := net.FileConn(parentF)
+	parentF.Close()
+	if err != nil {
+		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+	}
+	p.conn = fc.(*net.UnixConn)
+
+	flags := uintptr(jailNSFlags)
+	if b.net == nil {
+		flags |= unix.CLONE_NEWNET
+	}
+	cmd := &exec.Cmd{
+		// The init binary travels as fd 4 and is exec'd through
+		// /proc/self/fd: the init's host uid may not be able to reach its
+		// path (a test binary under a 0700 directory).
+		Path:       fmt.Sprintf("/proc/self/fd/%d", fdExe),
+		Args:       []string{"sandrun-jail-init", "__child", ChildRole},
+		Env:        []string{},
+		Stdin:      s.stdin,
+		Stdout:     s.stdout,
+		Stderr:     s.stderr,
+		ExtraFiles: []*os.File{childF, b.exe},
+		WaitDelay:  2 * time.Second,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags:                 flags,
+			UidMappings:                []syscall.SysProcIDMap{{ContainerID: insideID, HostID: int(uid), Size: 1}},
+			GidMappings:                []syscall.SysProcIDMap{{ContainerID: insideID, HostID: int(gid), Size: 1}},
+			GidMappingsEnableSetgroups: false,
+			Credential:                 &syscall.Credential{Uid: insideID, Gid: insideID, NoSetGroups: true},
+			// The init builds the mount tree and drops the bounding set;
+			// it passes nothing on (the program starts with empty sets).
+			AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP},
+			Setsid:      true,
+			Pdeathsig:   syscall.SIGKILL,
+		},
+	}
+	p.cmd = cmd
+	if b.net != nil {
+		err = b.net.startIn(cmd.Start)
+	} else {
+		err = cmd.Start()
+	}
+	if err != nil {
+		if _, ok := err.(*SetupError); ok {
+			return nil, err
+		}
+		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the jail init: " + err.Error()}
+	}
+	p.start = time.Now()
+	p.limitsSince = p.start
+	pid := cmd.Process.Pid
+	if p.cg != nil {
+		if err := p.cg.add(pid); err != nil {
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+		}
+	}
+	fds, err := openBinds(pid, binds)
+	if err != nil {
+		return nil, err
+	}
+	cfg := b.initConfig(s, binds)
+	payload, err := json.Marshal(cfg)
+	if err == nil {
+		err = writeFrame(p.conn, msgConfig, payload, fds...)
+	}
+	closeAll(fds)
+	if err != nil {
+		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "sending the config"}
+	}
+	go p.read()
+	return p, nil
+}
+
+func (b *Backend) initConfig(s *spec, binds []bindSpec) *initConfig {
+	lim := s.limits
+	cfg := &initConfig{
+		Binds: binds, Argv: s.argv, Env: s.env, Files: s.files,
+		Hostname: b.opts.Hostname, UID: insideID, GID: insideID,
+		WorkSize: int64(lim.WorkDir), WorkInodes: b.opts.WorkInodes,
+		CPUSeconds: uint64((lim.CPUTime.D() + time.Second - 1) / time.Second),
+		FileSize:   uint64(lim.FileSize), OpenFiles: uint64(lim.OpenFiles),
+		NoSeccomp:       b.opts.downgraded(DowngradeSeccomp),
+		LandlockPartial: b.opts.downgraded(DowngradeLandlock),
+		NoLandlock:      b.opts.downgraded(DowngradeLandlock) && landlockABI() == 0,
+		Collect:         s.collect, CollectMax: int64(lim.Output), CollectTotal: 8 << 20,
+	}
+	if b.cg == nil && s.lang.AddressSpaceLimit {
+		cfg.AddressSpace = uint64(lim.Memory)
+	}
+	return cfg
+}
+
+func cgLimits(l sandrun.Limits, cpus float64) cgroupLimits {
+	return cgroupLimits{Memory: int64(l.Memory), Pids: l.Processes, CPUs: cpus}
+}
+
+// read consumes the init's frames until the socket closes.
+func (p *proc) read() {
+	defer close(p.readerDone)
+	startedOnce := sync.OnceFunc(func() { close(p.started) })
+	defer startedOnce()
+	for {
+		kind, payload, fds, err := readFrame(p.conn)
+		closeAll(fds)
+		if err != nil {
+			return
+		}
+		switch kind {
+		case msgError:
+			p.setupErr = decodeSetupError(payload)
+			startedOnce()
+		case msgStarted:
+			startedOnce()
+		case msgExited:
+			if v, ok := getU32(payload); ok {
+				ws := unix.WaitStatus(v)
+				p.status = &ws
+			}
+		case msgFiles:
+			_ = json.Unmarshal(payload, &p.files)
+		}
+	}
+}
+
+// kill ends the whole jail: SIGKILL to the init (pid 1 of the jail's pid
+// namespace, so the kernel kills every process in it), then the cgroup.
+// The first reason wins.
+func (p *proc) kill(why verdict.Kill, stream string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.killed == verdict.KillNone {
+		p.killed, p.stream = why, stream
+	}
+	if !p.initExited && p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	}
+	if p.cg != nil {
+		p.cg.kill()
+	}
+}
+
+// signal asks the init to signal the program's process group.
+func (p *proc) signal(sig syscall.Signal) error {
+	return writeFrame(p.conn, msgSignal, u32(uint32(sig)))
+}
+
+// watch enforces the wall-clock and CPU limits until done closes.
+func (p *proc) watch(done <-chan struct{}) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		p.mu.Lock()
+		lim, since, cpuBase := p.limits, p.limitsSince, p.cpuBase
+		p.mu.Unlock()
+		left := lim.WallTime.D() - time.Since(since)
+		if left <= 0 {
+			p.kill(verdict.KillTimeout, "")
+			return
+		}
+		timer := time.NewTimer(left)
+		select {
+		case <-done:
+			timer.Stop()
+			return
+		case <-timer.C:
+			p.kill(verdict.KillTimeout, "")
+			return
+		case <-tick.C:
+			timer.Stop()
+			if p.cg != nil && lim.CPUTime > 0 && p.cg.cpu()-cpuBase >= lim.CPUTime.D() {
+				p.kill(verdict.KillCPU, "")
+				return
+			}
+		}
+	}
+}
+
+// wait waits for the init to end and releases everything.
+func (p *proc) wait() *outcome {
+	werr := p.cmd.Wait()
+	p.mu.Lock()
+	p.initExited = true
+	p.mu.Unlock()
+	<-p.readerDone
+	o := &outcome{status: p.status, files: p.files, wall: time.Since(p.start)}
+	if p.cg != nil {
+		o.stats = p.cg.stats()
+	}
+	p.mu.Lock()
+	o.killed, o.stream = p.killed, p.stream
+	p.mu.Unlock()
+	switch {
+	case p.setupErr != nil:
+		o.err = p.setupErr
+	case o.status == nil && o.killed == verdict.KillNone && o.stats.OOMKills == 0:
+		o.err = fmt.Errorf("the jail init ended before reporting the program's end: %v", werr)
+	}
+	if err := p.cleanup(); err != nil && o.err == nil {
+		o.err = err
+	}
+	return o
+}
+
+// cleanup removes the cgroup, frees the uid and closes the socket.
+func (p *proc) cleanup() error {
+	var err error
+	if p.cg != nil {
+		p.cg.kill()
+		err = p.cg.remove()
+		p.cg = nil
+	}
+	if p.conn != nil {
+		p.conn.Close()
+	}
+	if p.cmd != nil && p.cmd.Process != nil && !p.initExited {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+	}
+	if p.release != nil {
+		p.release()
+		p.release = nil
+	}
+	return err
+}
+
+// facts turns an outcome into the verdict's input.
+func (o *outcome) facts(lim sandrun.Limits, l *lang.Language, stderr string) verdict.Facts {
+	f := verdict.Facts{
+		Killed: o.killed, Stream: o.stream, OOMKilled: o.stats.OOMKills > 0,
+		CPU: o.stats.CPU, Limits: lim, Stderr: stderr, OOMMarkers: l.OOMMarkers,
+	}
+	if o.status != nil {
+		ws := *o.status
+		f.Exited, f.ExitCode = ws.Exited(), ws.ExitStatus()
+		if ws.Signaled() {
+			f.Signal = ws.Signal()
+		}
+	} else {
+		f.Signal = syscall.SIGKILL // the whole jail was killed
+	}
+	return f
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/benchkit"
+)
+
+// doctorReport is what `sandrun doctor --json` prints.
+type doctorReport struct {
+	Host     string               `json:"host"`
+	UID      int                  `json:"uid"`
+	Backends []doctorBackend      `json:"backends"`
+	Auto     map[string]string    `json:"auto"` // language -> backend auto picks, or why none
+	Layers   []sandrun.Diagnostic `json:"layers"`
+}
+
+type doctorBackend struct {
+	Name      string            `json:"name"`
+	Languages map[string]string `json:"languages"` // language -> "ok" or why not
+}
+
+// cmdDoctor explains the host: which tiers can run which languages and
+// why not, and every layer probe of the backends that have them
+// (sandrun.Diagnoser).
+func cmdDoctor(ctx context.Context, env *cliEnv, args []string) error {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return &usageError{err.Error()}
+	}
+	a, err := newApp(ctx, config{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	rep := doctorReport{Host: benchkit.Machine(), UID: os.Getuid(), Auto: map[string]string{}}
+	langs := a.langs.Names()
+	for _, b := range a.sandbox.Backends() {
+		db := doctorBackend{Name: b.Name(), Languages: map[string]string{}}
+		for _, l := range langs {
+			if err := b.Check(ctx, l); err != nil {
+				db.Languages[l] = err.Error()
+			} else {
+				db.Languages[l] = "ok"
+			}
+		}
+		rep.Backends = append(rep.Backends, db)
+		if d, ok := b.(sandrun.Diagnoser); ok {
+			rep.Layers = append(rep.Layers, d.Diagnose(ctx)...)
+		}
+	}
+	for _, l := range langs {
+		if b, warn, err := a.sandbox.Choose(ctx, "auto", l); err != nil {
+			rep.Auto[l] = "none: " + err.Error()
+		} else if len(warn) > 0 {
+			rep.Auto[l] = b.Name() + " (" + warn[0] + ")"
+		} else {
+			rep.Auto[l] = b.Name()
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	fmt.Fprintf(env.stdout, "host: %s, uid %d\n\n", rep.Host, rep.UID)
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "BACKEND\tLANGUAGE\tSTATUS")
+	for _, b := range rep.Backends {
+		for _, l := range langs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", b.Name, l, b.Languages[l])
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(env.stdout, "\nauto picks:")
+	for _, l := range langs {
+		fmt.Fprintf(env.stdout, "  %-11s %s\n", l, rep.Auto[l])
+	}
+	if len(rep.Layers) > 0 {
+		fmt.Fprintln(env.stdout, "\nlayers:")
+		for _, d := range rep.Layers {
+			mark := "ok  "
+			if !d.OK {
+				mark = "FAIL"
+			}
+			fmt.Fprintf(env.stdout, "  [%s] %-28s %s\n", mark, d.Name, d.Detail)
+		}
+	}
+	return nil
+}
