@@ -91,7 +91,7 @@ const bootScript = `set -e
 IFS= read -r n
 head -c "$n" | tar -x -f - -C /work
 unset PWD OLDPWD %s
-exec "$@"`
+`
 
 // bootPayload builds what goes to the container's stdin.
 func bootPayload(r Recipe, req *sandrun.Request) ([]byte, error) {
@@ -151,13 +151,21 @@ const nobody = "65534:65534"
 // containerConfig turns a request into the engine's create body. Every
 // hardening field lives here, so that a test can check them without an
 // engine.
-func (b *Backend) containerConfig(r Recipe, req *sandrun.Request, runID string, autoRemove bool) (*container.Config, *container.HostConfig) {
+//
+// mark, when not empty, makes the script send /work back after the
+// program (see collectTail).
+func (b *Backend) containerConfig(r Recipe, req *sandrun.Request, runID string, autoRemove bool, mark string) (*container.Config, *container.HostConfig) {
 	lim := req.Limits
 	unset := "HOSTNAME"
 	if _, ok := req.Env["HOSTNAME"]; ok {
 		unset = ""
 	}
 	script := fmt.Sprintf(bootScript, unset)
+	if mark != "" {
+		script += fmt.Sprintf(collectTail, mark)
+	} else {
+		script += `exec "$@"`
+	}
 	argv := append([]string{"/bin/sh", "-c", script, "sandrun-boot"}, r.command(int64(lim.Memory), req.Args)...)
 	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/work", "LANG=C.UTF-8", "TMPDIR=/tmp"}
 	for k, v := range req.Env {

@@ -62,6 +62,22 @@ func TestLanguages(t *testing.T) {
 	}
 }
 
+func TestCollect(t *testing.T) {
+	b := need(t, "python")
+	res := run(t, b, &sandrun.Request{Language: "python", Collect: []string{"*.txt"},
+		Code: "import os; print('out'); open('r.txt','w').write('R'); open('n.bin','w').write('N'); os.symlink('/etc/passwd', 'l.txt')"})
+	if res.Status != sandrun.StatusOK || res.Stdout != "out\n" {
+		t.Fatalf("status %s stdout %q stderr %q", res.Status, res.Stdout, res.Stderr)
+	}
+	if len(res.Files) != 1 || res.Files[0].Name != "r.txt" || string(res.Files[0].Content) != "R" {
+		t.Fatalf("files %+v", res.Files)
+	}
+	res = run(t, b, &sandrun.Request{Language: "python", Collect: []string{"*"}, Code: "import sys; open('x','w').write('x'); sys.exit(4)"})
+	if res.Status != sandrun.StatusExitError || res.ExitCode != 4 || len(res.Files) != 2 || res.Files[1].Name != "x" {
+		t.Fatalf("status %s exit %d files %+v", res.Status, res.ExitCode, res.Files)
+	}
+}
+
 func TestFilesArgsEnvExit(t *testing.T) {
 	b := need(t, "python")
 	res := run(t, b, &sandrun.Request{Language: "python",

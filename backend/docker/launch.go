@@ -44,7 +44,7 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 		return nil, err
 	}
 	runID := sandrun.NewID()
-	cfg, hc := b.containerConfig(r, req, runID, true)
+	cfg, hc := b.containerConfig(r, req, runID, true, "")
 	cfg.Cmd = append(append(cfg.Cmd[:4:4], r.Argv[0]), spec.Args...)
 	w, err := b.watcher(ctx, cli)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"path"
 	"strings"
 	"sync"
 	"syscall"
@@ -53,14 +55,17 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if err != nil {
 		return nil, err
 	}
-	if len(req.Collect) > 0 {
-		// /work is a tmpfs that the engine unmounts when the program
-		// exits, so CopyFromContainer finds it empty; fail closed rather
-		// than return no files.
-		return nil, &sandrun.RequestError{Field: "collect", Msg: "the docker tier cannot return output files yet (its /work is a tmpfs that ends with the container); use the jail or process tier"}
+	for _, g := range req.Collect {
+		if _, err := path.Match(g, ""); err != nil {
+			return nil, &sandrun.RequestError{Field: "collect", Msg: fmt.Sprintf("pattern %q: %v", g, err)}
+		}
 	}
 	runID := sandrun.NewID()
-	cfg, hc := b.containerConfig(r, req, runID, true)
+	mark := ""
+	if len(req.Collect) > 0 {
+		mark = "<<sandrun-collect-" + sandrun.NewID() + ">>"
+	}
+	cfg, hc := b.containerConfig(r, req, runID, true, mark)
 	meter := b.meterFor(ctx, cli)
 	if meter != nil {
 		hc.CgroupParent = meter.Parent(runID)
@@ -127,6 +132,12 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	}
 	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, func() { go kill(verdict.KillOutput, "stdout") })
 	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, func() { go kill(verdict.KillOutput, "stderr") })
+	var outW io.Writer = stdout
+	var split *markSplitter
+	if mark != "" {
+		split = &markSplitter{mark: []byte(mark), out: stdout}
+		outW = split
+	}
 
 	start := time.Now()
 	if err := cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
@@ -145,7 +156,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	}()
 	copyErr := make(chan error, 1)
 	go func() {
-		_, err := stdcopy.StdCopy(stdout, stderr, hj.Reader)
+		_, err := stdcopy.StdCopy(outW, stderr, hj.Reader)
 		copyErr <- err
 	}()
 
@@ -169,6 +180,14 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	}
 
 	res := &sandrun.Result{}
+	if split != nil {
+		split.flush()
+		files, err := split.files(req.Collect, int64(lim.Output))
+		if err != nil {
+			return nil, fmt.Errorf("collecting files: %w", err)
+		}
+		res.Files = files
+	}
 	f := verdict.Facts{Exited: true, ExitCode: code, Limits: lim, OOMKilled: oom, OOMMarkers: r.OOMMarkers}
 	// The engine reports a signal death as 128+signal. A program can exit
 	// with such a code itself; only the signals a limit sends are mapped.
