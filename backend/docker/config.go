@@ -207,7 +207,15 @@ func (b *Backend) containerConfig(r Recipe, req *sandrun.Request, runID string, 
 		ReadonlyRootfs: true,
 		IpcMode:        "private",
 		CapDrop:        []string{"ALL"},
-		SecurityOpt:    []string{"no-new-privileges"},
+		SecurityOpt:    []string{"no-new-privileges", "seccomp=" + b.seccomp},
+		// An init (the engine's docker-init) as pid 1 reaps orphans; the
+		// program's own exit status passes through it.
+		Init: &yes,
+		// The engine's default masks, plus /sys as a whole: nothing of the
+		// host's devices, cgroups or kernel knobs.
+		MaskedPaths: maskedPaths,
+		// Docker opens ICMP "ping" sockets to every group by default.
+		Sysctls: map[string]string{"net.ipv4.ping_group_range": "1 0"},
 		Tmpfs: map[string]string{
 			"/tmp":  tmpfsOpts + ",mode=1777",
 			"/work": tmpfsOpts + ",mode=0700,uid=65534,gid=65534",
@@ -231,6 +239,15 @@ func (b *Backend) containerConfig(r Recipe, req *sandrun.Request, runID string, 
 		// No Binds and no Mounts: nothing of the host's filesystem.
 	}
 	return cfg, hc
+}
+
+var yes = true
+
+// maskedPaths are the engine's defaults (a nil list means those) plus /sys.
+var maskedPaths = []string{
+	"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+	"/sys/firmware", "/sys/devices/virtual/powercap", "/sys",
 }
 
 // inodesFor caps a tmpfs's inodes in proportion to its size (one per 4 KiB

@@ -30,7 +30,12 @@ func TestContainerConfigHardening(t *testing.T) {
 		{"private ipc", hc.IpcMode == "private"},
 		{"cap drop ALL", slices.Equal(hc.CapDrop, []string{"ALL"}) && len(hc.CapAdd) == 0},
 		{"no-new-privileges", slices.Contains(hc.SecurityOpt, "no-new-privileges")},
-		{"default seccomp (not unconfined)", !slices.ContainsFunc(hc.SecurityOpt, func(s string) bool { return strings.HasPrefix(s, "seccomp") })},
+		{"hardened seccomp profile", slices.ContainsFunc(hc.SecurityOpt, func(s string) bool {
+			return strings.HasPrefix(s, "seccomp={") && !strings.Contains(s, "unconfined") && strings.Contains(s, `"defaultAction":"SCMP_ACT_ERRNO"`)
+		})},
+		{"init reaps orphans", hc.Init != nil && *hc.Init},
+		{"/sys masked", slices.Contains(hc.MaskedPaths, "/sys")},
+		{"no ping sockets", hc.Sysctls["net.ipv4.ping_group_range"] == "1 0"},
 		{"not privileged", !hc.Privileged},
 		{"user nobody", cfg.User == "65534:65534"},
 		{"memory", hc.Memory == int64(lim.Memory)},

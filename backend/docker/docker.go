@@ -26,6 +26,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/cgmeter"
+	"github.com/sandrun/sandrun/internal/seccompprofile"
 )
 
 // Name is the tier's name.
@@ -71,6 +72,11 @@ type Backend struct {
 	meterOnce sync.Once
 	meter     *cgmeter.Meter
 
+	// seccomp is the engine's seccomp option value: the hardened profile
+	// as JSON, made once.
+	seccomp    string
+	seccompErr error
+
 	checkMu   sync.Mutex
 	checkedAt time.Time
 	checkErr  error
@@ -96,7 +102,9 @@ func New(opts Options) *Backend {
 		opts.CPUs = 1
 	}
 	host, _ := os.Hostname()
-	return &Backend{opts: opts, owner: fmt.Sprintf("%s:%d", host, os.Getpid()), images: map[string]error{}}
+	b := &Backend{opts: opts, owner: fmt.Sprintf("%s:%d", host, os.Getpid()), images: map[string]error{}}
+	b.seccomp, b.seccompErr = seccompprofile.JSON(seccompprofile.Options{})
+	return b
 }
 
 // Name implements sandrun.Backend.
@@ -149,6 +157,9 @@ func (b *Backend) client(ctx context.Context) (*client.Client, error) {
 func (b *Backend) Check(ctx context.Context, language string) error {
 	if !sandrun.IsKnownLanguage(language) || DefaultImage(language) == "" {
 		return fmt.Errorf("the docker tier has no image recipe for %q", language)
+	}
+	if b.seccompErr != nil {
+		return fmt.Errorf("seccomp profile: %w", b.seccompErr)
 	}
 	cli, err := b.client(ctx)
 	if err != nil {

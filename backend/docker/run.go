@@ -47,6 +47,9 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if !ok {
 		return nil, fmt.Errorf("the docker tier cannot run %q", req.Language)
 	}
+	if b.seccompErr != nil {
+		return nil, fmt.Errorf("seccomp profile: %w", b.seccompErr)
+	}
 	cli, err := b.client(ctx)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/backend/docker"
+	"github.com/sandrun/sandrun/backend/gvisor"
 	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/lang"
@@ -40,8 +42,56 @@ type tier struct {
 func tiers() []*tier {
 	return []*tier{
 		jailTier(),
+		dockerTier(),
+		gvisorTier(),
 		processTier(),
 	}
+}
+
+// dockerTier runs each case in a fresh container through the Engine API.
+// Its containers are not the test process's descendants; the engine's
+// per-run cgroups are /sandrun-docker/<run id>/<container id>.
+func dockerTier() *tier {
+	return &tier{
+		name:     docker.Name,
+		required: true,
+		open: func(t *testing.T, _ string) (sandrun.Backend, error) {
+			b := docker.New(docker.Options{Logger: slog.New(slog.DiscardHandler)})
+			t.Cleanup(func() { _ = b.Close() })
+			return b, nil
+		},
+		ownsCgroup: func(p string) bool { return strings.Contains(p, "/sandrun-docker/") },
+		gaps:       dockerGaps(),
+	}
+}
+
+// gvisorTier runs each case in a fresh gVisor sandbox (runsc).
+func gvisorTier() *tier {
+	return &tier{
+		name:     gvisor.Name,
+		required: true,
+		open: func(t *testing.T, workBase string) (sandrun.Backend, error) {
+			return gvisor.New(gvisor.Options{
+				Languages: lang.NewRegistry(lang.Options{}),
+				BaseDir:   workBase,
+				Logger:    slog.New(slog.DiscardHandler),
+			}), nil
+		},
+		ownsCgroup: func(p string) bool {
+			return strings.Contains(p, fmt.Sprintf("/sandrun-gvisor/sandrun-%d-", os.Getpid()))
+		},
+		gaps: gvisorGaps(),
+	}
+}
+
+// dockerGaps: what the docker tier by design does not contain.
+func dockerGaps() map[int]string {
+	return map[int]string{}
+}
+
+// gvisorGaps: what the gvisor tier by design does not contain.
+func gvisorGaps() map[int]string {
+	return map[int]string{}
 }
 
 // jailTier is the default Linux tier: it must contain every case. The
