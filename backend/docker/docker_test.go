@@ -283,3 +283,19 @@ func TestLaunch(t *testing.T) {
 		t.Fatalf("killed launch: %+v %v", ex, err)
 	}
 }
+
+// TestBuildImageCached: with the image built (scripts/setup.d builds it
+// with `sandrun image build all`), a second build is a label check.
+func TestBuildImageCached(t *testing.T) {
+	b := need(t, "bash")
+	res, err := b.BuildImage(context.Background(), "bash", docker.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Cached || res.Image != "sandrun-bash:bookworm" {
+		t.Fatalf("not cached: %+v", res)
+	}
+	if _, err := b.BuildImage(context.Background(), "cobol", docker.BuildOptions{}); err == nil {
+		t.Fatal("unknown language accepted")
+	}
+}

@@ -52,6 +52,7 @@ type BuildResult struct {
 	Image    string
 	Recipe   string
 	Cached   bool // the image existed with the same recipe: nothing done
+	Imported bool // the root filesystem was imported (else only tagged)
 	Rootfs   string
 	Duration time.Duration
 }
@@ -132,6 +133,7 @@ func (b *Backend) BuildImage(ctx context.Context, language string, opts BuildOpt
 		}); err != nil {
 			return nil, err
 		}
+		res.Imported = true
 	}
 	if opts.Tag != base {
 		if err := cli.ImageTag(ctx, base, opts.Tag); err != nil {

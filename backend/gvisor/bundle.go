@@ -26,11 +26,11 @@ func (b *Backend) skeleton(paths []string) (string, error) {
 	sorted := append([]string(nil), paths...)
 	sort.Strings(sorted)
 	h := sha256.Sum256([]byte(strings.Join(sorted, "\x00")))
-	dir := filepath.Join(filepath.Dir(b.base), "rootfs-"+hex.EncodeToString(h[:8]))
+	dir := filepath.Join(b.shared, "rootfs-"+hex.EncodeToString(h[:8]))
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
 		return dir, nil
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(b.base), "rootfs-tmp-")
+	tmp, err := os.MkdirTemp(b.shared, "rootfs-tmp-")
 	if err != nil {
 		return "", err
 	}

@@ -39,9 +39,14 @@ type Options struct {
 	// Platform forces a gVisor platform; empty picks the best this host
 	// supports: systrap, else ptrace.
 	Platform string
-	// BaseDir holds the per-run bundles and work directories and runsc's
-	// state; empty means a directory under workdir.Base().
+	// BaseDir holds the per-run bundles and work directories (nothing
+	// else: each run removes its own); empty means a directory under
+	// workdir.Base().
 	BaseDir string
+	// StateDir holds runsc's state (--root) and the read-only root
+	// skeletons shared by runs; empty means a directory under
+	// workdir.Base().
+	StateDir string
 	// MemoryOverhead is added to the memory limit of the sandbox's cgroup
 	// for gVisor's own kernel (the sentry) and file proxy (the gofer);
 	// default 96MiB. The program alone is held to Limits.Memory by the
@@ -61,6 +66,7 @@ type Backend struct {
 	platform string
 	base     string // per-run directories
 	state    string // runsc --root
+	shared   string // root skeletons
 }
 
 var (
@@ -115,16 +121,20 @@ func (b *Backend) setup(ctx context.Context) error {
 	if b.platform == "" {
 		b.platform = bestPlatform(ctx, p)
 	}
-	base := b.opts.BaseDir
-	if base == "" {
+	b.base, b.shared = b.opts.BaseDir, b.opts.StateDir
+	if b.base == "" || b.shared == "" {
 		wb, err := workdir.Base()
 		if err != nil {
 			return err
 		}
-		base = filepath.Join(wb, "gvisor")
+		if b.base == "" {
+			b.base = filepath.Join(wb, "gvisor", "runs")
+		}
+		if b.shared == "" {
+			b.shared = filepath.Join(wb, "gvisor")
+		}
 	}
-	b.base = filepath.Join(base, "runs")
-	b.state = filepath.Join(base, "state")
+	b.state = filepath.Join(b.shared, "state")
 	for _, d := range []string{b.base, b.state} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("gvisor: %w", err)

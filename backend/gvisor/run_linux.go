@@ -18,11 +18,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/moby/profiles/seccomp"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
 	"github.com/sandrun/sandrun/internal/cgmeter"
+	"github.com/sandrun/sandrun/internal/seccompprofile"
 	"github.com/sandrun/sandrun/internal/verdict"
 	"github.com/sandrun/sandrun/internal/workdir"
 	"golang.org/x/sys/unix"
@@ -87,10 +86,13 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		cgPath = meter.Parent(id) + "/sandbox"
 	}
 	sp := b.spec(l, req, root, work, cgPath)
-	// Docker's default seccomp profile, enforced by the gVisor kernel on
-	// the program (runsc --oci-seccomp): defence in depth behind the
-	// user-space kernel, and the same posture as the other tiers.
-	if sp.Linux.Seccomp, err = seccompProfile(sp); err != nil {
+	// The container tiers' seccomp profile (Docker's default, tightened),
+	// enforced by the gVisor kernel on the program (runsc --oci-seccomp):
+	// defence in depth behind the user-space kernel, and the same posture
+	// as the other tiers. clone3 goes through: this runsc answers it
+	// ENOSYS itself but does not honour a profile's errnoRet (it returns
+	// EPERM, and glibc only falls back to clone on ENOSYS).
+	if sp.Linux.Seccomp, err = seccompprofile.Hardened(seccompprofile.Options{Clone3Allow: true}); err != nil {
 		return nil, fmt.Errorf("seccomp profile: %w", err)
 	}
 	js, err := json.Marshal(sp)
@@ -189,33 +191,6 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		res.Files = files
 	}
 	return res, nil
-}
-
-// seccompProfile is Docker's default profile with one change: clone3 is
-// passed to the gVisor kernel, which answers ENOSYS itself. The profile
-// answers clone3 with errnoRet ENOSYS, which this runsc does not honour
-// (it returns EPERM), and glibc only falls back to clone on ENOSYS:
-// every thread creation would fail.
-func seccompProfile(sp *specs.Spec) (*specs.LinuxSeccomp, error) {
-	p, err := seccomp.GetDefaultProfile(sp)
-	if err != nil {
-		return nil, err
-	}
-	var kept []specs.LinuxSyscall
-	for _, sc := range p.Syscalls {
-		var names []string
-		for _, n := range sc.Names {
-			if n != "clone3" {
-				names = append(names, n)
-			}
-		}
-		if len(names) > 0 {
-			sc.Names = names
-			kept = append(kept, sc)
-		}
-	}
-	p.Syscalls = append(kept, specs.LinuxSyscall{Names: []string{"clone3"}, Action: specs.ActAllow})
-	return p, nil
 }
 
 // watchCPU enforces the CPU-time limit from the sandbox's cgroup: this

@@ -50,9 +50,12 @@ func cmdImage(ctx context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return fmt.Errorf("building the %s image: %w", l, err)
 		}
-		state := "built"
-		if res.Cached {
+		state := "tagged from " + docker.RuntimeImage
+		switch {
+		case res.Cached:
 			state = "up to date"
+		case res.Imported:
+			state = "built"
 		}
 		fmt.Fprintf(env.stdout, "%s\t%s\t%s (recipe %s, %s)\n", l, res.Image, state, res.Recipe, res.Duration.Round(1e6))
 	}

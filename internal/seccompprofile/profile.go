@@ -21,7 +21,7 @@ var removed = []string{
 	"ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
 	"adjtimex", "clock_adjtime",
 	"io_uring_setup", "io_uring_enter", "io_uring_register",
-	"socket", "socketpair", "ioctl",
+	"socket", "socketpair", "ioctl", "name_to_handle_at", "open_by_handle_at",
 }
 
 // Options tune the profile per tier.
@@ -55,28 +55,49 @@ func Hardened(o Options) (*specs.LinuxSeccomp, error) {
 		}
 	}
 	enosys := uint(unix.ENOSYS)
-	eperm := uint(unix.EPERM)
-	masked := func(index uint, value uint64) specs.LinuxSeccompArg {
-		// The kernel reads ioctl's request as 32 bits: compare only those,
-		// so TIOCSTI with high bits set is caught too.
-		return specs.LinuxSeccompArg{Index: index, Value: 0xffffffff, ValueTwo: value, Op: specs.OpMaskedEqual}
-	}
+	kept = append(kept, ioctlRules()...)
 	kept = append(kept,
 		// io_uring: ENOSYS, so runtimes fall back to plain syscalls.
 		specs.LinuxSyscall{Names: []string{"io_uring_setup", "io_uring_enter", "io_uring_register"}, Action: specs.ActErrno, ErrnoRet: &enosys},
 		// Sockets: AF_UNIX only; the tiers have no network.
 		specs.LinuxSyscall{Names: []string{"socket", "socketpair"}, Action: specs.ActAllow,
 			Args: []specs.LinuxSeccompArg{{Index: 0, Value: unix.AF_UNIX, Op: specs.OpEqualTo}}},
-		// ioctl: everything but terminal injection (TIOCSTI) and TIOCLINUX.
-		specs.LinuxSyscall{Names: []string{"ioctl"}, Action: specs.ActErrno, ErrnoRet: &eperm, Args: []specs.LinuxSeccompArg{masked(1, unix.TIOCSTI)}},
-		specs.LinuxSyscall{Names: []string{"ioctl"}, Action: specs.ActErrno, ErrnoRet: &eperm, Args: []specs.LinuxSeccompArg{masked(1, unix.TIOCLINUX)}},
-		specs.LinuxSyscall{Names: []string{"ioctl"}, Action: specs.ActAllow},
 	)
 	if o.Clone3Allow {
 		kept = append(kept, specs.LinuxSyscall{Names: []string{"clone3"}, Action: specs.ActAllow})
 	}
 	p.Syscalls = kept
 	return p, nil
+}
+
+// ioctlRules allow ioctl for every request but TIOCSTI (terminal input
+// injection) and TIOCLINUX; those fall to the default action (EPERM).
+// libseccomp lets an unconditional allow win over a conditional deny, and
+// has no "masked not-equal", so the allowed set is spelled out as a union
+// of masked-equal rules on the request's low 32 bits (the kernel reads
+// the request as 32 bits, so high bits do not help an attacker): a request
+// is allowed when one of the bits on which TIOCSTI and TIOCLINUX agree
+// differs from theirs, or when its bits 1-3 match neither.
+func ioctlRules() []specs.LinuxSyscall {
+	const a, b = uint64(unix.TIOCSTI), uint64(unix.TIOCLINUX)
+	rule := func(mask, value uint64) specs.LinuxSyscall {
+		return specs.LinuxSyscall{Names: []string{"ioctl"}, Action: specs.ActAllow,
+			Args: []specs.LinuxSeccompArg{{Index: 1, Value: mask, ValueTwo: value, Op: specs.OpMaskedEqual}}}
+	}
+	var out []specs.LinuxSyscall
+	for i := 0; i < 32; i++ {
+		bit := uint64(1) << i
+		if a&bit == b&bit {
+			out = append(out, rule(bit, ^a&bit))
+		}
+	}
+	const differ = uint64(0xe) // bits where a and b differ (1-3)
+	for v := uint64(0); v <= differ; v += 2 {
+		if v&differ == v && v != a&differ && v != b&differ {
+			out = append(out, rule(differ, v))
+		}
+	}
+	return out
 }
 
 // JSON is the profile in the engine's format (docker's security option
