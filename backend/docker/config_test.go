@@ -219,3 +219,24 @@ func TestMarkSplitter(t *testing.T) {
 		t.Fatalf("unflushed: %q", out.String())
 	}
 }
+
+// TestAbsentEngine: no dockerd is not an error of the constructor; Check
+// says why, and Run refuses.
+func TestAbsentEngine(t *testing.T) {
+	b := New(Options{Host: "unix:///nonexistent/docker.sock"})
+	defer b.Close()
+	err := b.Check(t.Context(), "python")
+	if err == nil || !strings.Contains(err.Error(), "dockerd is not reachable") {
+		t.Fatalf("Check = %v", err)
+	}
+	if err := b.Check(t.Context(), "starlark"); err == nil || !strings.Contains(err.Error(), "no image recipe") {
+		t.Fatalf("starlark: %v", err)
+	}
+	if _, err := b.Run(t.Context(), &sandrun.Request{Language: "python", Code: "print(1)", Limits: sandrun.Limits{}.WithDefaults()}); err == nil {
+		t.Fatal("Run without an engine succeeded")
+	}
+	d := b.Diagnose(t.Context())
+	if len(d) != 1 || d[0].OK {
+		t.Fatalf("Diagnose = %+v", d)
+	}
+}

@@ -62,9 +62,10 @@ type Backend struct {
 	opts  Options
 	owner string
 
-	initOnce sync.Once
+	initMu   sync.Mutex
 	cli      *client.Client
 	initErr  error
+	initTime time.Time // of the last failed attempt
 
 	evMu   sync.Mutex
 	events *exitWatcher
@@ -119,9 +120,19 @@ func (b *Backend) Image(language string) string {
 }
 
 // client returns the shared engine client, creating it (and sweeping the
-// containers an earlier crash left) on first use.
+// containers an earlier crash left) on first use. A failure is retried
+// after a few seconds: dockerd may start after sandrun.
 func (b *Backend) client(ctx context.Context) (*client.Client, error) {
-	b.initOnce.Do(func() {
+	b.initMu.Lock()
+	defer b.initMu.Unlock()
+	if b.cli != nil {
+		return b.cli, nil
+	}
+	if b.initErr != nil && time.Since(b.initTime) < 5*time.Second {
+		return nil, b.initErr
+	}
+	b.initErr = nil
+	func() {
 		opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
 		if b.opts.Host != "" {
 			opts = append(opts, client.WithHost(b.opts.Host))
@@ -129,6 +140,7 @@ func (b *Backend) client(ctx context.Context) (*client.Client, error) {
 		c, err := client.NewClientWithOpts(opts...)
 		if err != nil {
 			b.initErr = fmt.Errorf("docker client: %w", err)
+			b.initTime = time.Now()
 			return
 		}
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -136,6 +148,7 @@ func (b *Backend) client(ctx context.Context) (*client.Client, error) {
 		if _, err := c.Ping(pctx); err != nil {
 			c.Close()
 			b.initErr = fmt.Errorf("dockerd is not reachable: %w", err)
+			b.initTime = time.Now()
 			return
 		}
 		b.cli = c
@@ -144,7 +157,7 @@ func (b *Backend) client(ctx context.Context) (*client.Client, error) {
 		} else if n > 0 {
 			b.opts.Logger.Info("removed stale containers", "count", n)
 		}
-	})
+	}()
 	if b.initErr != nil {
 		return nil, b.initErr
 	}
@@ -250,8 +263,12 @@ func (b *Backend) Close() error {
 		b.events = nil
 	}
 	b.evMu.Unlock()
+	b.initMu.Lock()
+	defer b.initMu.Unlock()
 	if b.cli != nil {
-		return b.cli.Close()
+		err := b.cli.Close()
+		b.cli = nil
+		return err
 	}
 	return nil
 }

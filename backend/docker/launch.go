@@ -58,7 +58,7 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	l.exit = w.register(l.id)
 	fail := func(err error) (sandrun.Launched, error) {
 		w.unregister(l.id)
-		b.remove(l.id)
+		b.remove(cli, l.id)
 		return nil, err
 	}
 	hj, err := cli.ContainerAttach(ctx, l.id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
@@ -210,7 +210,7 @@ func (l *launched) Wait() (*sandrun.LaunchExit, error) {
 		l.hj.Close()
 		if err != nil {
 			l.err = err
-			l.b.remove(l.id)
+			l.b.remove(l.cli, l.id)
 			return
 		}
 		f := verdict.Facts{Exited: true, ExitCode: code, Limits: l.lim, OOMKilled: oom, OOMMarkers: l.recipe.OOMMarkers}

@@ -97,7 +97,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	removeNeeded := true
 	defer func() {
 		if removeNeeded {
-			b.remove(id)
+			b.remove(cli, id)
 		}
 	}()
 	if wErr != nil {
@@ -217,10 +217,10 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 
 // remove force-removes a container, bounded in time, ignoring "already
 // gone".
-func (b *Backend) remove(id string) {
+func (b *Backend) remove(cli *client.Client, id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := b.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+	err := cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
 	if err != nil && !client.IsErrNotFound(err) && !isRemovalInProgress(err) {
 		b.opts.Logger.Error("removing container", "id", id, "err", err)
 	}
