@@ -193,10 +193,16 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	return res, nil
 }
 
+// cpuOverhead: the sandbox's cgroup counts gVisor's own work for the
+// program too, and on the ptrace platform every system call costs host
+// CPU in gVisor's kernel several times over. The watchdog allows twice
+// the limit plus two seconds before it calls it the program's.
+const cpuOverheadFactor, cpuOverheadFixed = 2, 2 * time.Second
+
 // watchCPU enforces the CPU-time limit from the sandbox's cgroup: this
-// runsc's kernel does not act on RLIMIT_CPU. The cgroup also counts
-// gVisor's own work for the program, so the limit is met a little early.
+// runsc's kernel does not act on RLIMIT_CPU.
 func watchCPU(m *cgmeter.Meter, id string, limit time.Duration, stop <-chan struct{}, kill func()) {
+	limit = limit*cpuOverheadFactor + cpuOverheadFixed
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {

@@ -22,6 +22,7 @@ var removed = []string{
 	"adjtimex", "clock_adjtime",
 	"io_uring_setup", "io_uring_enter", "io_uring_register",
 	"socket", "socketpair", "ioctl", "name_to_handle_at", "open_by_handle_at",
+	"mknod", "mknodat",
 }
 
 // Options tune the profile per tier.
@@ -56,9 +57,11 @@ func Hardened(o Options) (*specs.LinuxSeccomp, error) {
 	}
 	enosys := uint(unix.ENOSYS)
 	kept = append(kept, ioctlRules()...)
+	kept = append(kept, mknodRules()...)
+	uring := specs.LinuxSyscall{Names: []string{"io_uring_setup", "io_uring_enter", "io_uring_register"}, Action: specs.ActErrno, ErrnoRet: &enosys}
 	kept = append(kept,
 		// io_uring: ENOSYS, so runtimes fall back to plain syscalls.
-		specs.LinuxSyscall{Names: []string{"io_uring_setup", "io_uring_enter", "io_uring_register"}, Action: specs.ActErrno, ErrnoRet: &enosys},
+		uring,
 		// Sockets: AF_UNIX only; the tiers have no network.
 		specs.LinuxSyscall{Names: []string{"socket", "socketpair"}, Action: specs.ActAllow,
 			Args: []specs.LinuxSeccompArg{{Index: 0, Value: unix.AF_UNIX, Op: specs.OpEqualTo}}},
@@ -96,6 +99,22 @@ func ioctlRules() []specs.LinuxSyscall {
 		if v&differ == v && v != a&differ && v != b&differ {
 			out = append(out, rule(differ, v))
 		}
+	}
+	return out
+}
+
+// mknodRules allow mknod and mknodat for FIFOs, sockets and regular
+// files only: never a character or block device, whatever the
+// capabilities (gVisor's own tmpfs does not check CAP_MKNOD).
+func mknodRules() []specs.LinuxSyscall {
+	var out []specs.LinuxSyscall
+	for _, t := range []uint64{unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFREG, 0} {
+		out = append(out,
+			specs.LinuxSyscall{Names: []string{"mknod"}, Action: specs.ActAllow,
+				Args: []specs.LinuxSeccompArg{{Index: 1, Value: unix.S_IFMT, ValueTwo: t, Op: specs.OpMaskedEqual}}},
+			specs.LinuxSyscall{Names: []string{"mknodat"}, Action: specs.ActAllow,
+				Args: []specs.LinuxSeccompArg{{Index: 2, Value: unix.S_IFMT, ValueTwo: t, Op: specs.OpMaskedEqual}}},
+		)
 	}
 	return out
 }
