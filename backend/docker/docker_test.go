@@ -149,6 +149,7 @@ func TestLimits(t *testing.T) {
 		{"memory", sandrun.Request{Language: "python", Code: "x = bytearray(1 << 20)\nb = []\nwhile True: b.append(bytearray(1 << 20))", Limits: sandrun.Limits{Memory: 64 << 20}}, sandrun.StatusMemoryLimit},
 		{"output", sandrun.Request{Language: "python", Code: "while True: print('x' * 1000)", Limits: sandrun.Limits{Output: 64 << 10}}, sandrun.StatusOutputLimit},
 		{"cpu", sandrun.Request{Language: "python", Code: "while True: pass", Limits: sandrun.Limits{CPUTime: sandrun.Duration(time.Second)}}, sandrun.StatusCPULimit},
+		{"cpu in many processes", sandrun.Request{Language: "bash", Code: "for i in 1 2 3 4; do (while :; do :; done) & done; wait; echo survived", Limits: sandrun.Limits{CPUTime: sandrun.Duration(time.Second), WallTime: sandrun.Duration(20 * time.Second)}}, sandrun.StatusCPULimit},
 		{"file size", sandrun.Request{Language: "bash", Code: "echo start; head -c 3000000 /dev/zero > /work/big", Limits: sandrun.Limits{FileSize: 1 << 20}}, sandrun.StatusFileSizeLimit},
 		{"fork bomb", sandrun.Request{Language: "bash", Code: "for i in $(seq 100); do sleep 5 & done; wait", Limits: sandrun.Limits{Processes: 16, WallTime: sandrun.Duration(3 * time.Second)}}, sandrun.StatusTimeout},
 	}

@@ -150,6 +150,13 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	defer timer.Stop()
 	stopCtx := context.AfterFunc(ctx, func() { kill(verdict.KillCancel, "") })
 	defer stopCtx()
+	if meter != nil {
+		// RLIMIT_CPU binds each process alone; the cgroup counts them all.
+		// A second of grace leaves the rlimit's SIGXCPU the first word.
+		stopWatch := make(chan struct{})
+		defer close(stopWatch)
+		go meter.Watch(runID, lim.CPUTime.D()+time.Second, stopWatch, func() { kill(verdict.KillCPU, "") })
+	}
 
 	go func() {
 		// The program may never read its stdin; a blocked write must not

@@ -140,7 +140,8 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	stopCtx := context.AfterFunc(ctx, func() { kill(verdict.KillCancel, "") })
 	stopWatch := make(chan struct{})
 	if meter != nil {
-		go watchCPU(meter, id, lim.CPUTime.D(), stopWatch, func() { kill(verdict.KillCPU, "") })
+		// This runsc's kernel does not act on RLIMIT_CPU.
+		go meter.Watch(id, lim.CPUTime.D()*cpuOverheadFactor+cpuOverheadFixed, stopWatch, func() { kill(verdict.KillCPU, "") })
 	}
 	waitErr := cmd.Wait()
 	close(stopWatch)
@@ -198,25 +199,6 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 // CPU in gVisor's kernel several times over. The watchdog allows twice
 // the limit plus two seconds before it calls it the program's.
 const cpuOverheadFactor, cpuOverheadFixed = 2, 2 * time.Second
-
-// watchCPU enforces the CPU-time limit from the sandbox's cgroup: this
-// runsc's kernel does not act on RLIMIT_CPU.
-func watchCPU(m *cgmeter.Meter, id string, limit time.Duration, stop <-chan struct{}, kill func()) {
-	limit = limit*cpuOverheadFactor + cpuOverheadFixed
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			if cpu, _ := m.Read(id); cpu >= limit {
-				kill()
-				return
-			}
-		}
-	}
-}
 
 // globalArgs puts runsc's global flags before a subcommand.
 func (b *Backend) globalArgs(sub string, args ...string) []string {

@@ -151,3 +151,22 @@ func (m *Meter) Apply(runID string, u *sandrun.Usage) {
 	u.CPUMs = cpu.Milliseconds()
 	u.MemoryPeakBytes = peak
 }
+
+// Watch calls kill once when the run's CPU time reaches limit, polling
+// every 100 ms until stop is closed. It catches what RLIMIT_CPU cannot:
+// CPU spread over many processes, each under its own rlimit.
+func (m *Meter) Watch(runID string, limit time.Duration, stop <-chan struct{}, kill func()) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if cpu, _ := m.Read(runID); cpu >= limit {
+				kill()
+				return
+			}
+		}
+	}
+}

@@ -19,3 +19,5 @@ func (m *Meter) Read(runID string) (time.Duration, int64) { return 0, 0 }
 func (m *Meter) Remove(runID string) error                { return nil }
 func (m *Meter) Sweep()                                   {}
 func (m *Meter) Apply(runID string, u *sandrun.Usage)     {}
+
+func (m *Meter) Watch(runID string, limit time.Duration, stop <-chan struct{}, kill func()) {}
