@@ -109,6 +109,10 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		killed verdict.Kill
 		stream string
 	)
+	// A kill can come while runsc is still creating the sandbox (under
+	// load that takes longer than a short wall limit), when `runsc kill`
+	// finds no container yet: keep killing until runsc run returns.
+	exited := make(chan struct{})
 	kill := func(why verdict.Kill, s string) {
 		mu.Lock()
 		first := killed == verdict.KillNone
@@ -116,8 +120,16 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 			killed, stream = why, s
 		}
 		mu.Unlock()
-		if first {
+		if !first {
+			return
+		}
+		for {
 			b.kill(id)
+			select {
+			case <-exited:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
 		}
 	}
 	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, func() { go kill(verdict.KillOutput, "stdout") })
@@ -137,13 +149,14 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		return nil, fmt.Errorf("starting runsc: %w", err)
 	}
 	timer := time.AfterFunc(lim.WallTime.D(), func() { kill(verdict.KillTimeout, "") })
-	stopCtx := context.AfterFunc(ctx, func() { kill(verdict.KillCancel, "") })
+	stopCtx := context.AfterFunc(ctx, func() { go kill(verdict.KillCancel, "") })
 	stopWatch := make(chan struct{})
 	if meter != nil {
 		// This runsc's kernel does not act on RLIMIT_CPU.
 		go meter.Watch(id, lim.CPUTime.D()*cpuOverheadFactor+cpuOverheadFixed, stopWatch, func() { kill(verdict.KillCPU, "") })
 	}
 	waitErr := cmd.Wait()
+	close(exited)
 	close(stopWatch)
 	wall := time.Since(start)
 	timer.Stop()

@@ -119,6 +119,10 @@ func gvisorGaps() map[int]string {
 		25: "gVisor's /proc/self/status has no CapAmb line (the other sets read 0; the spec grants no capability)",
 		26: "the program is pid 1 of the sandbox, and gVisor, unlike Linux, lets a child's kill -9 -1 kill its init: the run ends signaled; nothing outside is touched",
 		28: slow, 31: slow, 32: slow,
+		9: "gVisor's own CPU for the program's tens of thousands of file creations (ptrace platform) is charged to the " +
+			"sandbox's cgroup, so the CPU watchdog (2x the limit + 2 s) ends the run cpu_limit before the inode cap is reached",
+		22: slow + " (this case makes some forty probes, each in a forked child)",
+		38: slow + " (this case forks fifty children)",
 	}
 }
 
