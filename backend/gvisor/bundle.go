@@ -18,14 +18,47 @@ import (
 // nobody is the identity inside the sandbox.
 const nobody = 65534
 
+// binds returns the paths that need a bind mount: a path that is a
+// symlink into another bound path (/bin -> usr/bin on merged-/usr
+// systems) is recreated as the same symlink in the skeleton instead.
+// Every bind is a file proxy connection in gVisor: fewer start faster.
+func binds(paths []string) (mounts []string, links map[string]string) {
+	links = map[string]string{}
+	for _, p := range paths {
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			target, terr := os.Readlink(p)
+			real, rerr := filepath.EvalSymlinks(p)
+			if terr == nil && rerr == nil && coveredBy(real, paths, p) {
+				links[p] = target
+				continue
+			}
+		}
+		mounts = append(mounts, p)
+	}
+	return mounts, links
+}
+
+func coveredBy(real string, paths []string, self string) bool {
+	for _, q := range paths {
+		if q != self && (real == q || strings.HasPrefix(real, q+"/")) {
+			if fi, err := os.Lstat(q); err == nil && fi.Mode()&os.ModeSymlink == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // skeleton returns a read-only root directory with a mount point for each
-// of paths (and /work, /tmp, /proc, /dev), shared by every run with the
-// same paths. The root mount is read-only, so gVisor cannot create mount
+// of paths (and /work, /tmp, /proc, /dev), or the same symlink as on the
+// host for the paths binds() links, shared by every run with the same
+// paths. The root mount is read-only, so gVisor cannot create mount
 // points itself.
 func (b *Backend) skeleton(paths []string) (string, error) {
 	sorted := append([]string(nil), paths...)
 	sort.Strings(sorted)
-	h := sha256.Sum256([]byte(strings.Join(sorted, "\x00")))
+	_, links := binds(sorted)
+	h := sha256.Sum256([]byte("v2\x00" + strings.Join(sorted, "\x00")))
 	dir := filepath.Join(b.shared, "rootfs-"+hex.EncodeToString(h[:8]))
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
 		return dir, nil
@@ -39,8 +72,17 @@ func (b *Backend) skeleton(paths []string) (string, error) {
 		return "", err
 	}
 	for _, p := range append(sorted, "/work", "/tmp", "/proc", "/dev") {
-		fi, err := os.Stat(p)
 		target := filepath.Join(tmp, p)
+		if l, ok := links[p]; ok {
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return "", err
+			}
+			if err := os.Symlink(l, target); err != nil {
+				return "", err
+			}
+			continue
+		}
+		fi, err := os.Stat(p)
 		if err == nil && !fi.IsDir() {
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 				return "", err
@@ -93,7 +135,8 @@ func (b *Backend) spec(l *lang.Language, req *sandrun.Request, root, work, cgrou
 		{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "noexec", "mode=1777", fmt.Sprintf("size=%d", int64(lim.WorkDir))}},
 		{Destination: "/work", Type: "bind", Source: work, Options: []string{"rbind", "rw", "nosuid", "nodev", "noexec"}},
 	}
-	for _, p := range l.Paths {
+	bound, _ := binds(l.Paths)
+	for _, p := range bound {
 		mounts = append(mounts, specs.Mount{Destination: p, Type: "bind", Source: p, Options: roBind})
 	}
 	mem := int64(lim.Memory + b.opts.MemoryOverhead)
