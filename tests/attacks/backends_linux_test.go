@@ -73,6 +73,9 @@ func gvisorTier() *tier {
 		name:     gvisor.Name,
 		required: true,
 		open: func(t *testing.T, workBase string) (sandrun.Backend, error) {
+			if testing.Short() {
+				t.Skip("gvisor: seconds per case on the ptrace platform; skipped under -short")
+			}
 			return gvisor.New(gvisor.Options{
 				Languages: lang.NewRegistry(lang.Options{}),
 				BaseDir:   workBase,
