@@ -57,6 +57,9 @@ func (e *RejectError) Error() string { return e.Msg }
 type Options struct {
 	// Backends in order of preference for "auto": strongest first.
 	Backends []Backend
+	// ByNameOnly are backends used only when a request names them, never
+	// picked by "auto" (gvisor: strong but slow to start).
+	ByNameOnly []Backend
 	// Sanitizer scrubs output; nil means none is installed (results then
 	// report sanitized=false).
 	Sanitizer Sanitizer
@@ -87,7 +90,7 @@ func New(opts Options) (*Sandbox, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Sandbox{opts: opts, byName: map[string]Backend{}}
-	for _, b := range opts.Backends {
+	for _, b := range append(append([]Backend(nil), opts.Backends...), opts.ByNameOnly...) {
 		if b == nil {
 			return nil, errors.New("sandrun: nil backend")
 		}
@@ -99,8 +102,11 @@ func New(opts Options) (*Sandbox, error) {
 	return s, nil
 }
 
-// Backends returns the registered backends in preference order.
-func (s *Sandbox) Backends() []Backend { return append([]Backend(nil), s.opts.Backends...) }
+// Backends returns the registered backends: the auto order, then the
+// ones used only by name.
+func (s *Sandbox) Backends() []Backend {
+	return append(append([]Backend(nil), s.opts.Backends...), s.opts.ByNameOnly...)
+}
 
 // Backend returns the backend registered under name.
 func (s *Sandbox) Backend(name string) (Backend, bool) {

@@ -25,6 +25,8 @@ func benchScenarios() map[string]benchScenario {
 		"jail":       benchJail,
 		"jail-cold":  benchJailCold,
 		"pool":       benchPool,
+		"docker":     benchDocker,
+		"gvisor":     benchGvisor,
 	}
 }
 

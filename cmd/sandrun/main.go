@@ -47,6 +47,7 @@ func commands() map[string]command {
 		"doctor":    {"explain which tiers, languages and jail layers this host supports, and why not", cmdDoctor},
 		"session":   {"create, run in, list and close sessions on a running `sandrun serve`", cmdSession},
 		"repl":      {"an interactive sandboxed session (python, javascript) held by this process", cmdRepl},
+		"image":     {"build the docker tier's images without a registry (image build LANG)", cmdImage},
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/analyze"
 	"github.com/sandrun/sandrun/audit"
+	"github.com/sandrun/sandrun/backend/docker"
+	"github.com/sandrun/sandrun/backend/gvisor"
 	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/backend/restricted"
@@ -121,9 +123,16 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 			return nil, err
 		}
 	}
-	a.launchers = map[string]sandrun.Launcher{"jail": jl, "process": proc}
-	a.launchOrder = []string{"jail", "process"}
-	backends := []sandrun.Backend{jl, proc, rest}
+	// docker and gvisor never fail here: on a host without dockerd or
+	// runsc their Check says why and auto moves on. gvisor is not in the
+	// auto order (it is only used when asked for by name): it is several
+	// times slower to start than the jail, which auto prefers anyway.
+	dock := docker.New(docker.Options{Logger: cfg.logger})
+	a.closers = append(a.closers, dock.Close)
+	gv := gvisor.New(gvisor.Options{Languages: a.langs, Logger: cfg.logger})
+	a.launchers = map[string]sandrun.Launcher{"jail": jl, "docker": dock, "process": proc}
+	a.launchOrder = []string{"jail", "docker", "process"}
+	backends := []sandrun.Backend{jl, dock, proc, rest}
 	if len(cfg.pool) > 0 {
 		// The pool serves one-shot runs from warm jailed interpreters: as
 		// strong as the jail, so auto tries it first; languages it does
@@ -136,11 +145,12 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 		backends = append([]sandrun.Backend{p}, backends...)
 	}
 	a.sandbox, err = sandrun.New(sandrun.Options{
-		Backends:  backends,
-		Sanitizer: a.sanitizer,
-		Analyzer:  an,
-		Recorder:  recorder(a.audit),
-		Logger:    cfg.logger,
+		Backends:   backends,
+		ByNameOnly: []sandrun.Backend{gv},
+		Sanitizer:  a.sanitizer,
+		Analyzer:   an,
+		Recorder:   recorder(a.audit),
+		Logger:     cfg.logger,
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,323 @@
+//go:build linux
+
+package gvisor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/capture"
+	"github.com/sandrun/sandrun/internal/cgmeter"
+	"github.com/sandrun/sandrun/internal/seccompprofile"
+	"github.com/sandrun/sandrun/internal/verdict"
+	"github.com/sandrun/sandrun/internal/workdir"
+	"golang.org/x/sys/unix"
+)
+
+func platformCheck() error {
+	if os.Geteuid() != 0 {
+		return errors.New("the gvisor tier needs root: runsc makes the sandbox's namespaces and cgroups")
+	}
+	return nil
+}
+
+// cgroupDir is the cgroup (in every hierarchy) under which each run's
+// sandbox gets its own: /sandrun-gvisor/<id>/sandbox.
+const cgroupDir = "sandrun-gvisor"
+
+// Run implements sandrun.Backend.
+func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Result, error) {
+	if err := b.init(ctx); err != nil {
+		return nil, err
+	}
+	l, err := b.opts.Languages.Lookup(ctx, req.Language)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Collect) > 0 {
+		for _, g := range req.Collect {
+			if _, err := filepath.Match(g, ""); err != nil {
+				return nil, &sandrun.RequestError{Field: "collect", Msg: err.Error()}
+			}
+		}
+	}
+	var rb [8]byte
+	_, _ = rand.Read(rb[:])
+	// The supervisor's pid in the id lets the sweep tell whose it is.
+	id := fmt.Sprintf("sandrun-%d-%s", os.Getpid(), hex.EncodeToString(rb[:]))
+	dir := filepath.Join(b.base, id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("bundle dir: %w", err)
+	}
+	work := filepath.Join(dir, "work")
+	meter := cgmeter.New(cgroupDir, "")
+	defer func() {
+		b.destroy(id)
+		_ = unix.Unmount(work, unix.MNT_DETACH)
+		if err := workdir.Remove(dir); err != nil {
+			b.opts.Logger.Error("removing bundle", "dir", dir, "err", err)
+		}
+		if meter != nil {
+			_ = meter.Remove(id)
+		}
+	}()
+	if err := b.prepareWork(work, l.FileName, req); err != nil {
+		return nil, err
+	}
+	root, err := b.skeleton(l.Paths)
+	if err != nil {
+		return nil, fmt.Errorf("root skeleton: %w", err)
+	}
+	cgPath := "/" + cgroupDir + "/" + id + "/sandbox"
+	if meter != nil {
+		cgPath = meter.Parent(id) + "/sandbox"
+	}
+	sp := b.spec(l, req, root, work, cgPath)
+	// The container tiers' seccomp profile (Docker's default, tightened),
+	// enforced by the gVisor kernel on the program (runsc --oci-seccomp):
+	// defence in depth behind the user-space kernel, and the same posture
+	// as the other tiers. clone3 goes through: this runsc answers it
+	// ENOSYS itself but does not honour a profile's errnoRet (it returns
+	// EPERM, and glibc only falls back to clone on ENOSYS).
+	if sp.Linux.Seccomp, err = seccompprofile.Hardened(seccompprofile.Options{Clone3Allow: true}); err != nil {
+		return nil, fmt.Errorf("seccomp profile: %w", err)
+	}
+	js, err := json.Marshal(sp)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), js, 0o600); err != nil {
+		return nil, err
+	}
+
+	lim := req.Limits
+	var (
+		mu     sync.Mutex
+		killed verdict.Kill
+		stream string
+	)
+	// A kill can come while runsc is still creating the sandbox (under
+	// load that takes longer than a short wall limit), when `runsc kill`
+	// finds no container yet: keep killing until runsc run returns.
+	exited := make(chan struct{})
+	kill := func(why verdict.Kill, s string) {
+		mu.Lock()
+		first := killed == verdict.KillNone
+		if first {
+			killed, stream = why, s
+		}
+		mu.Unlock()
+		if !first {
+			return
+		}
+		for {
+			b.kill(id)
+			select {
+			case <-exited:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, func() { go kill(verdict.KillOutput, "stdout") })
+	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, func() { go kill(verdict.KillOutput, "stderr") })
+
+	// Fresh pipes for every run, never the supervisor's own stdio: the
+	// gVisor kernel switches the host descriptors it is given to
+	// non-blocking, which would break whoever else shares them. exec
+	// makes the pipes and copies them into the bounded buffers.
+	cmd := exec.Command(b.runsc, b.globalArgs("run", "--bundle", dir, id)...)
+	cmd.Stdin = strings.NewReader(req.Stdin)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.WaitDelay = 2 * time.Second
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting runsc: %w", err)
+	}
+	timer := time.AfterFunc(lim.WallTime.D(), func() { kill(verdict.KillTimeout, "") })
+	stopCtx := context.AfterFunc(ctx, func() { go kill(verdict.KillCancel, "") })
+	stopWatch := make(chan struct{})
+	if meter != nil {
+		// This runsc's kernel does not act on RLIMIT_CPU.
+		go meter.Watch(id, lim.CPUTime.D()*cpuOverheadFactor+cpuOverheadFixed, stopWatch, func() { kill(verdict.KillCPU, "") })
+	}
+	waitErr := cmd.Wait()
+	close(exited)
+	close(stopWatch)
+	wall := time.Since(start)
+	timer.Stop()
+	stopCtx()
+	ps := cmd.ProcessState
+	if ps == nil {
+		return nil, fmt.Errorf("waiting for runsc: %w", waitErr)
+	}
+	code := ps.ExitCode()
+	res := &sandrun.Result{}
+	f := verdict.Facts{Exited: true, ExitCode: code, Limits: lim, OOMMarkers: l.OOMMarkers}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return nil, fmt.Errorf("runsc itself was killed by %v: %s", ws.Signal(), lastLine(stderr.Bytes()))
+	}
+	// runsc reports a signal death of the program as 128+signal.
+	if code > 128 && code < 128+65 {
+		switch sig := syscall.Signal(code - 128); sig {
+		case syscall.SIGKILL, syscall.SIGXCPU, syscall.SIGXFSZ, syscall.SIGSEGV, syscall.SIGABRT, syscall.SIGSYS, syscall.SIGBUS:
+			f.Exited, f.ExitCode, f.Signal = false, -1, sig
+		}
+	}
+	mu.Lock()
+	f.Killed, f.Stream = killed, stream
+	mu.Unlock()
+	res.Usage.WallMs = wall.Milliseconds()
+	if meter != nil {
+		cpu, peak := meter.Read(id)
+		res.Usage.CPUMs, res.Usage.MemoryPeakBytes = cpu.Milliseconds(), peak
+		f.CPU = cpu
+		// The host kernel's OOM killer acts on the whole sandbox; on
+		// cgroup v1 its kill count dies with the sandbox's cgroup, so a
+		// SIGKILL at the cgroup's ceiling is read as the memory limit.
+		if f.Signal == syscall.SIGKILL && f.Killed == verdict.KillNone && peak >= int64(lim.Memory+b.opts.MemoryOverhead)*98/100 {
+			f.OOMKilled = true
+		}
+	}
+	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
+	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
+	f.Stderr = string(stderr.Bytes())
+	verdict.Decide(f, res)
+	if len(req.Collect) > 0 {
+		files, err := workdir.Collect(work, req.Collect, workdir.CollectLimits{MaxFile: int64(lim.Output)})
+		if err != nil {
+			return nil, fmt.Errorf("collecting files: %w", err)
+		}
+		res.Files = files
+	}
+	return res, nil
+}
+
+// cpuOverhead: the sandbox's cgroup counts gVisor's own work for the
+// program too, and on the ptrace platform every system call costs host
+// CPU in gVisor's kernel several times over. The watchdog allows twice
+// the limit plus two seconds before it calls it the program's.
+const cpuOverheadFactor, cpuOverheadFixed = 2, 2 * time.Second
+
+// globalArgs puts runsc's global flags before a subcommand.
+func (b *Backend) globalArgs(sub string, args ...string) []string {
+	g := []string{"--root", b.state, "--platform", b.platform, "--network", "none", "--overlay2", "none", "--oci-seccomp"}
+	return append(append(g, sub), args...)
+}
+
+// prepareWork mounts a size-capped tmpfs at work (on the host, bound into
+// the sandbox at /work: its size and inode caps hold whatever the program
+// does, and the supervisor collects output files from it after the run),
+// and writes the code and the request's files into it, owned by nobody.
+func (b *Backend) prepareWork(work, codeName string, req *sandrun.Request) error {
+	if err := os.Mkdir(work, 0o700); err != nil {
+		return err
+	}
+	size := int64(req.Limits.WorkDir)
+	inodes := max(size/4096, 1024)
+	opts := fmt.Sprintf("size=%d,nr_inodes=%d,mode=0700,uid=%d,gid=%d", size, inodes, nobody, nobody)
+	if err := unix.Mount("tmpfs", work, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
+		return fmt.Errorf("mounting the /work tmpfs: %w", err)
+	}
+	if err := workdir.WriteFiles(work, req.Files, 0o600); err != nil {
+		return fmt.Errorf("writing request files: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(work, codeName), []byte(req.Code), 0o600); err != nil {
+		return fmt.Errorf("writing code: %w", err)
+	}
+	return filepath.Walk(work, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, nobody, nobody)
+	})
+}
+
+// kill ends the sandbox's every process.
+func (b *Backend) kill(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, b.runsc, b.globalArgs("kill", "--all", id, "KILL")...).CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "does not exist") {
+		b.opts.Logger.Warn("runsc kill", "id", id, "err", err, "out", strings.TrimSpace(string(out)))
+	}
+}
+
+// destroy removes what runsc keeps of a sandbox, when anything is left
+// (runsc run destroys its sandbox itself when the program ends).
+func (b *Backend) destroy(id string) {
+	ents, _ := os.ReadDir(b.state)
+	left := false
+	for _, e := range ents {
+		if strings.Contains(e.Name(), id) {
+			left = true
+		}
+	}
+	if !left {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, b.runsc, b.globalArgs("delete", "--force", id)...).CombinedOutput(); err != nil {
+		b.opts.Logger.Warn("runsc delete", "id", id, "err", err, "out", strings.TrimSpace(string(out)))
+	}
+}
+
+// sweep removes the sandboxes, bundles and work mounts that a dead
+// supervisor left: ids embed the supervisor's pid.
+func (b *Backend) sweep(ctx context.Context) int {
+	n := 0
+	ents, _ := os.ReadDir(b.base)
+	for _, e := range ents {
+		if !deadOwner(e.Name()) {
+			continue
+		}
+		b.destroy(e.Name())
+		dir := filepath.Join(b.base, e.Name())
+		_ = unix.Unmount(filepath.Join(dir, "work"), unix.MNT_DETACH)
+		if workdir.Remove(dir) == nil {
+			n++
+		}
+	}
+	if m := cgmeter.New(cgroupDir, ""); m != nil {
+		m.Sweep()
+	}
+	return n
+}
+
+// deadOwner reports whether id ("sandrun-<pid>-<hex>") belongs to a
+// supervisor that is no longer running.
+func deadOwner(id string) bool {
+	rest, ok := strings.CutPrefix(id, "sandrun-")
+	if !ok {
+		return false
+	}
+	p, _, ok := strings.Cut(rest, "-")
+	pid, err := strconv.Atoi(p)
+	if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+func lastLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}

@@ -1,0 +1,172 @@
+//go:build linux
+
+// Package cgmeter measures a run's CPU time and memory peak through a
+// parent cgroup of its own. Container runtimes (dockerd, runsc) delete a
+// container's cgroup when it exits, before the supervisor can read it, but
+// they create it under a parent path the caller names; the parent's
+// counters are hierarchical and outlive the child: memory.max_usage_in_bytes
+// (v1) or memory.peak (v2) is the run's peak, cpuacct.usage (v1) or
+// cpu.stat usage_usec (v2) its CPU time.
+package cgmeter
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sandrun/sandrun"
+)
+
+// cgroupRoot is where the host's cgroup hierarchies are mounted.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// Meter owns one directory (under each hierarchy) holding one parent
+// cgroup per run. Only a runtime that takes cgroup paths (the cgroupfs
+// driver) can be measured this way; with systemd slices usage stays zero.
+type Meter struct {
+	v2        bool
+	parentDir string
+}
+
+// New returns a meter for runs under /<parentDir>/<run> in every
+// hierarchy, or nil when this host's cgroups cannot be read this way.
+// version is "1" or "2" (as the engine reports it); "" means detect.
+func New(parentDir, version string) *Meter {
+	if version == "" {
+		version = "1"
+		if _, err := os.Stat(filepath.Join(cgroupRoot, "cgroup.controllers")); err == nil {
+			version = "2"
+		}
+	}
+	if version == "2" {
+		if _, err := os.Stat(filepath.Join(cgroupRoot, "cgroup.controllers")); err != nil {
+			return nil
+		}
+		return &Meter{v2: true, parentDir: parentDir}
+	}
+	if _, err := os.Stat(filepath.Join(cgroupRoot, "memory")); err != nil {
+		return nil
+	}
+	return &Meter{parentDir: parentDir}
+}
+
+// Parent is the cgroup path under which the runtime must create the run's
+// cgroup (docker's --cgroup-parent).
+func (m *Meter) Parent(runID string) string { return "/" + m.parentDir + "/" + runID }
+
+// Read returns the run's CPU time and memory peak.
+func (m *Meter) Read(runID string) (cpu time.Duration, peak int64) {
+	parentDir := m.parentDir
+	if m.v2 {
+		dir := filepath.Join(cgroupRoot, parentDir, runID)
+		peak = readInt(filepath.Join(dir, "memory.peak"))
+		if b, err := os.ReadFile(filepath.Join(dir, "cpu.stat")); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
+					us, _ := strconv.ParseInt(v, 10, 64)
+					cpu = time.Duration(us) * time.Microsecond
+				}
+			}
+		}
+		return cpu, peak
+	}
+	peak = readInt(filepath.Join(cgroupRoot, "memory", parentDir, runID, "memory.max_usage_in_bytes"))
+	cpu = time.Duration(readInt(filepath.Join(cgroupRoot, "cpuacct", parentDir, runID, "cpuacct.usage")))
+	return cpu, peak
+}
+
+// Remove deletes the run's parent cgroup in every hierarchy. The runtime
+// may still be removing the container's own cgroup; retry briefly, and
+// leave the rest to the sweep.
+func (m *Meter) Remove(runID string) error {
+	var last error
+	for try := 0; try < 20; try++ {
+		last = nil
+		for _, d := range m.dirs(runID) {
+			if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+				last = err
+			}
+		}
+		if last == nil {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return last
+}
+
+func (m *Meter) dirs(runID string) []string {
+	parentDir := m.parentDir
+	if m.v2 {
+		return []string{filepath.Join(cgroupRoot, parentDir, runID)}
+	}
+	ents, _ := os.ReadDir(cgroupRoot)
+	var out []string
+	for _, e := range ents {
+		d := filepath.Join(cgroupRoot, e.Name(), parentDir, runID)
+		if _, err := os.Stat(d); err == nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Sweep removes empty run cgroups left by a crash (rmdir refuses the ones
+// still in use).
+func (m *Meter) Sweep() {
+	parentDir := m.parentDir
+	roots := []string{filepath.Join(cgroupRoot, parentDir)}
+	if !m.v2 {
+		ents, _ := os.ReadDir(cgroupRoot)
+		roots = roots[:0]
+		for _, e := range ents {
+			roots = append(roots, filepath.Join(cgroupRoot, e.Name(), parentDir))
+		}
+	}
+	for _, r := range roots {
+		ents, _ := os.ReadDir(r)
+		for _, e := range ents {
+			if e.IsDir() {
+				_ = os.Remove(filepath.Join(r, e.Name()))
+			}
+		}
+	}
+}
+
+func readInt(p string) int64 {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return 0
+	}
+	v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return v
+}
+
+// Apply sets the usage's CPU time and memory peak from the run's cgroup.
+func (m *Meter) Apply(runID string, u *sandrun.Usage) {
+	cpu, peak := m.Read(runID)
+	u.CPUMs = cpu.Milliseconds()
+	u.MemoryPeakBytes = peak
+}
+
+// Watch calls kill once when the run's CPU time reaches limit, polling
+// every 100 ms until stop is closed. It catches what RLIMIT_CPU cannot:
+// CPU spread over many processes, each under its own rlimit.
+func (m *Meter) Watch(runID string, limit time.Duration, stop <-chan struct{}, kill func()) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if cpu, _ := m.Read(runID); cpu >= limit {
+				kill()
+				return
+			}
+		}
+	}
+}

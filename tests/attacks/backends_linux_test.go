@@ -1,0 +1,218 @@
+//go:build linux
+
+package attacks
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/backend/docker"
+	"github.com/sandrun/sandrun/backend/gvisor"
+	"github.com/sandrun/sandrun/backend/jail"
+	"github.com/sandrun/sandrun/backend/process"
+	"github.com/sandrun/sandrun/lang"
+)
+
+// tier is one OS-level backend under test, by name. A later tier (docker,
+// gvisor) plugs in by adding an entry to tiers().
+type tier struct {
+	name string
+	// open builds the backend with its work directories under workBase; an
+	// error means the tier is unavailable on this host.
+	open func(t *testing.T, workBase string) (sandrun.Backend, error)
+	// required: under SANDRUN_TEST_STRICT=1 (CI) an unavailable tier fails.
+	required bool
+	// gaps are the cases this tier by design cannot contain, with why.
+	// They run and are reported as known gaps; they never count as passed.
+	gaps map[int]string
+	// overrides adjust a case's expectations where this tier legitimately
+	// differs (say, a different but equally clean status).
+	overrides map[int]func(*expect)
+	// ownsCgroup tells this test process's cgroups from those of other
+	// sandrun processes on the host (nil: every new sandrun cgroup counts).
+	ownsCgroup func(path string) bool
+
+	workBase string // set by the harness
+}
+
+func tiers() []*tier {
+	return []*tier{
+		jailTier(),
+		dockerTier(),
+		gvisorTier(),
+		processTier(),
+	}
+}
+
+// dockerTier runs each case in a fresh container through the Engine API.
+// Its containers are not the test process's descendants; the engine's
+// per-run cgroups are /sandrun-docker/<run id>/<container id>.
+func dockerTier() *tier {
+	return &tier{
+		name:     docker.Name,
+		required: true,
+		open: func(t *testing.T, _ string) (sandrun.Backend, error) {
+			b := docker.New(docker.Options{Logger: slog.New(slog.DiscardHandler)})
+			t.Cleanup(func() { _ = b.Close() })
+			return b, nil
+		},
+		ownsCgroup: func(p string) bool { return strings.Contains(p, "/sandrun-docker/") },
+		gaps:       dockerGaps(),
+		overrides:  containerOverrides(),
+	}
+}
+
+// gvisorTier runs each case in a fresh gVisor sandbox (runsc).
+func gvisorTier() *tier {
+	return &tier{
+		name:     gvisor.Name,
+		required: true,
+		open: func(t *testing.T, workBase string) (sandrun.Backend, error) {
+			if testing.Short() {
+				t.Skip("gvisor: seconds per case on the ptrace platform; skipped under -short")
+			}
+			return gvisor.New(gvisor.Options{
+				Languages: lang.NewRegistry(lang.Options{}),
+				BaseDir:   workBase,
+				StateDir:  filepath.Join(os.TempDir(), "sandrun-attacks-gvisor"),
+				Logger:    slog.New(slog.DiscardHandler),
+			}), nil
+		},
+		ownsCgroup: func(p string) bool {
+			return strings.Contains(p, fmt.Sprintf("sandrun-%d-", os.Getpid()))
+		},
+		gaps:      gvisorGaps(),
+		overrides: containerOverrides(),
+	}
+}
+
+// dockerGaps: what the docker tier by design does not contain.
+func dockerGaps() map[int]string {
+	return map[int]string{
+		16: "pid 1 is the engine's docker-init (it reaps orphans, case 38), running as the same uid as the program: " +
+			"its /proc/1 maps and fd list are readable (it holds only the stdio pipes); process_vm_readv/writev themselves are denied",
+	}
+}
+
+// containerOverrides: case 49 counts a sixth CONTAINED line that only a
+// failed abstract-socket listen prints; in a container the listen works
+// (a private network namespace) and all five probes of the peer are
+// contained.
+func containerOverrides() map[int]func(*expect) {
+	return map[int]func(*expect){
+		49: func(e *expect) { e.Contained = 5 },
+	}
+}
+
+// gvisorGaps: what the gvisor tier (Debian's runsc, release 20221219,
+// ptrace platform) cannot show or does differently. None lets anything
+// reach the host: the program talks to gVisor's kernel.
+func gvisorGaps() map[int]string {
+	const slow = "gVisor on the ptrace platform starts python in seconds on a loaded 2-core VM (every system call is a " +
+		"ptrace round trip): the case's short limits end the run before the program prints what the case checks"
+	return map[int]string{
+		7:  "gVisor's /proc/self/status has no NoNewPrivs line (the spec sets noNewPrivileges; setuid(0) and friends are refused)",
+		17: "gVisor's /proc/self/ns has no mnt link, so the case cannot prove a private mount namespace and refuses the destructive part; mount and umount2 act on gVisor's own VFS",
+		21: "this runsc ignores a seccomp rule's errnoRet: io_uring_* are denied with EPERM instead of the ENOSYS the case wants",
+		25: "gVisor's /proc/self/status has no CapAmb line (the other sets read 0; the spec grants no capability)",
+		26: "the program is pid 1 of the sandbox, and gVisor, unlike Linux, lets a child's kill -9 -1 kill its init: the run ends signaled; nothing outside is touched",
+		28: slow, 31: slow, 32: slow,
+		9: "gVisor's own CPU for the program's tens of thousands of file creations (ptrace platform) is charged to the " +
+			"sandbox's cgroup, so the CPU watchdog (2x the limit + 2 s) ends the run cpu_limit before the inode cap is reached",
+		22: slow + " (this case makes some forty probes, each in a forked child)",
+		38: slow + " (this case forks fifty children)",
+	}
+}
+
+// jailTier is the default Linux tier: it must contain every case. The
+// test binary is its init (TestMain dispatches the role).
+func jailTier() *tier {
+	return &tier{
+		name:     jail.Name,
+		required: true,
+		open: func(t *testing.T, _ string) (sandrun.Backend, error) {
+			b, err := jail.New(jail.Options{
+				Languages: lang.NewRegistry(lang.Options{}),
+				Logger:    slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				return nil, err
+			}
+			t.Cleanup(func() { _ = b.Close() })
+			return b, nil
+		},
+		// Per-run groups are <cgroup>/sandrun-jail/<supervisor pid>-<random>.
+		ownsCgroup: func(p string) bool {
+			return strings.Contains(p, fmt.Sprintf("/sandrun-jail/%d-", os.Getpid()))
+		},
+	}
+}
+
+// processTier is the portable tier. Its import hook is off here: it is a
+// speed bump, not a boundary, and the corpus tests the boundary.
+func processTier() *tier {
+	return &tier{
+		name:     process.Name,
+		required: true,
+		open: func(t *testing.T, workBase string) (sandrun.Backend, error) {
+			return process.New(process.Options{
+				Languages:      lang.NewRegistry(lang.Options{}),
+				BaseDir:        workBase,
+				BlockedModules: []string{},
+				Logger:         slog.New(slog.DiscardHandler),
+			})
+		},
+		gaps: processGaps(),
+	}
+}
+
+// processGaps: the process tier is a resource boundary, not a security
+// boundary. It shares the host's filesystem, namespaces, network and the
+// supervisor's uid and capabilities, and has no seccomp filter. These
+// cases are contained only by stronger tiers (README security section).
+func processGaps() map[int]string {
+	const (
+		fsView  = "shares the host filesystem view with the supervisor's uid"
+		noCaps  = "no capability drop, no seccomp filter: the program has the supervisor's privileges"
+		noSec   = "no seccomp filter"
+		hostPID = "shares the host pid namespace"
+		hostNet = "shares the host network namespace"
+	)
+	return map[int]string{
+		1: fsView, 2: fsView, 3: fsView, 4: fsView, 5: fsView,
+		6:  noCaps,
+		7:  "no no_new_privs and the supervisor's uid",
+		8:  "no size-capped work dir: RLIMIT_FSIZE caps one file, not the total",
+		9:  "no inode-capped temp dir",
+		10: "/tmp, /dev/shm, /var/tmp and /run/lock are the host's, shared between runs",
+		11: "the host's /proc, with the supervisor's privileges",
+		12: "the host's /sys is visible",
+		13: hostPID, 14: hostPID,
+		15: noSec, 16: noSec, 17: noCaps, 18: noCaps, 19: noSec, 20: noCaps,
+		21: noSec, 22: noCaps, 23: noSec, 24: noCaps, 25: noCaps,
+		26: hostPID + "; the case refuses to run kill -1 there",
+		27: noSec,
+		28: "RLIMIT_NPROC does not bind root (and counts the user's processes host-wide otherwise); no pids cgroup",
+		30: "tmpfs writes (/dev/shm) are not charged to the program: RLIMIT_AS only counts its address space",
+		37: "a setsid daemon leaves the process group the tier kills",
+		38: "orphans are reparented to the host's init (or the supervisor when it is a subreaper), not reaped by the tier",
+		39: hostNet, 40: hostNet, 41: hostNet, 42: noCaps, 43: hostNet, 44: noSec,
+		45: fsView,
+		47: "Go's os/exec hands the child every descriptor the supervisor opened without O_CLOEXEC; the tier has no hook between fork and exec to close them",
+		49: "shares the host's pid, ipc and network namespaces and files with every other run",
+	}
+}
+
+// childRole dispatches the child roles of backends that re-exec the test
+// binary (the jail's init).
+func childRole() (int, bool) {
+	if len(os.Args) > 2 && os.Args[1] == "__child" && os.Args[2] == jail.ChildRole {
+		return jail.ChildMain(os.Args), true
+	}
+	return 0, false
+}
