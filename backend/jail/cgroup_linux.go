@@ -79,8 +79,12 @@ func newCgroupManager(parent string) (*cgroupManager, error) {
 		if base == "" {
 			base = filepath.Join(cgroupRoot, cgroupDirName)
 		}
-		if err := os.MkdirAll(base, 0o755); err != nil {
-			return nil, fmt.Errorf("cgroup v2: cannot create %s: %w (cgroups are not delegated to uid %d; run as root, set the cgroup parent to a delegated subtree, or downgrade the cgroup layer)", base, err, os.Getuid())
+		err := os.MkdirAll(base, 0o755)
+		if err == nil {
+			err = unix.Access(base, unix.W_OK|unix.X_OK)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cgroup v2: cannot create groups under %s: %w (cgroups are not delegated to uid %d; run as root, set the cgroup parent to a delegated subtree, or downgrade the cgroup layer)", base, err, os.Getuid())
 		}
 		// Enable the controllers for the per-run children: in the
 		// parent of base (the root, or the delegated parent) and in base.
@@ -113,8 +117,12 @@ func newCgroupManager(parent string) (*cgroupManager, error) {
 				continue
 			}
 			seen[base] = true
-			if err := os.MkdirAll(base, 0o755); err != nil {
-				return nil, fmt.Errorf("cgroup v1: cannot create %s: %w (cgroups are not delegated to uid %d; run as root or downgrade the cgroup layer)", base, err, os.Getuid())
+			err = os.MkdirAll(base, 0o755)
+			if err == nil {
+				err = unix.Access(base, unix.W_OK|unix.X_OK)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("cgroup v1: cannot create groups under %s: %w (cgroups are not delegated to uid %d; run as root or downgrade the cgroup layer)", base, err, os.Getuid())
 			}
 			m.bases[c] = base
 		}

@@ -235,6 +235,17 @@ func startProgram(cfg *initConfig, out chan<- startResult) {
 		res(0, fail(LayerExec, 2, err))
 		return
 	}
+	if cfg.AddressSpace > 0 {
+		// Only with the cgroup layer downgraded. Set on the program
+		// alone, just after the fork: the Go runtime of the init would
+		// not survive a tight RLIMIT_AS of its own. The program is still
+		// exec'ing its interpreter at this point.
+		if err := unix.Prlimit(pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: cfg.AddressSpace, Max: cfg.AddressSpace}, nil); err != nil {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			res(0, fail(LayerRlimits, 9, err))
+			return
+		}
+	}
 	res(pid, nil)
 }
 
@@ -277,7 +288,6 @@ func setRlimits(cfg *initConfig) *stepError {
 		{unix.RLIMIT_NOFILE, cfg.OpenFiles},
 		{unix.RLIMIT_FSIZE, cfg.FileSize},
 		{unix.RLIMIT_CPU, cfg.CPUSeconds},
-		{unix.RLIMIT_AS, cfg.AddressSpace},
 	}
 	for i, s := range set {
 		if s.v == 0 && s.res != unix.RLIMIT_CORE {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/backend/jail"
+	"github.com/sandrun/sandrun/lang"
 )
 
 func withLimits(f func(*sandrun.Limits)) func(*sandrun.Request) {
@@ -116,4 +118,38 @@ func TestCancel(t *testing.T) {
 	if res.Status != sandrun.StatusTimeout || time.Since(t0) > 5*time.Second {
 		t.Fatalf("status %s after %v", res.Status, time.Since(t0))
 	}
+}
+
+// TestSingleFileBind: a language whose runtime paths include a single
+// file (starlark's interpreter is the sandrun binary itself) gets that
+// file bound read-only at the same path.
+func TestSingleFileBind(t *testing.T) {
+	backend(t)
+	// A regular file under a 0700 directory, as the sandrun binary or a
+	// pyenv prefix under /root may be.
+	file := filepath.Join(t.TempDir(), "runtime-file")
+	want := []byte("runtime file\n")
+	if err := os.WriteFile(file, want, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	reg := lang.NewRegistry(lang.Options{Extra: []lang.Spec{{
+		Name: "bash", Candidates: []string{"bash"}, FileName: "main.sh",
+		Probe: func(ctx context.Context, exe string) (*lang.Language, error) {
+			real, err := filepath.EvalSymlinks(exe)
+			if err != nil {
+				return nil, err
+			}
+			return &lang.Language{Version: "test", Interpreter: real, Argv: []string{real, "{file}"}, Paths: []string{file}}, nil
+		},
+	}}})
+	b, err := jail.New(jail.Options{Languages: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	res := run(t, b, "bash", "cat "+file+"; echo x >> "+file+" && echo WROTE; ls -d /tmp/*")
+	if res.Status != sandrun.StatusOK || !strings.HasPrefix(res.Stdout, string(want)) || strings.Contains(res.Stdout, "WROTE") {
+		t.Fatalf("%s %q %q", res.Status, res.Stdout, res.Stderr)
+	}
+	t.Logf("stdout tail %q, stderr %q", res.Stdout[len(want):], res.Stderr)
 }
