@@ -196,6 +196,8 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	var rf runFlags
 	rf.register(fs)
+	var gf guardFlags
+	gf.register(fs)
 	asJSON := fs.Bool("json", false, "print the full Result as JSON instead of the program's output")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -208,7 +210,11 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := newApp(ctx, config{})
+	var cfg config
+	if err := gf.apply(&cfg); err != nil {
+		return err
+	}
+	a, err := newApp(ctx, cfg)
 	if err != nil {
 		return err
 	}

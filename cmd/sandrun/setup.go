@@ -8,9 +8,11 @@ import (
 	"strings"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/analyze"
 	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/lang"
+	"github.com/sandrun/sandrun/sanitize"
 )
 
 // config is what every command that runs code shares.
@@ -19,6 +21,11 @@ type config struct {
 	// downgrade lists jail layers the operator explicitly turned off
 	// (--downgrade); each run then reports them.
 	downgrade []string
+	// sanitize configures output redaction, which is always installed
+	// (a request opts out with no_sanitize / --no-sanitize).
+	sanitize sanitize.Options
+	// analyze holds static code limits; all zero means off.
+	analyze analyze.Limits
 }
 
 // app is the wired library: the language registry and the Sandbox with
@@ -49,9 +56,21 @@ func newApp(_ context.Context, cfg config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	san, err := sanitize.New(cfg.sanitize)
+	if err != nil {
+		return nil, err
+	}
+	var an sandrun.Analyzer
+	if cfg.analyze.Enabled() {
+		if an, err = analyze.New(cfg.analyze); err != nil {
+			return nil, err
+		}
+	}
 	sb, err := sandrun.New(sandrun.Options{
-		Backends: []sandrun.Backend{jl, proc},
-		Logger:   cfg.logger,
+		Backends:  []sandrun.Backend{jl, proc},
+		Sanitizer: san,
+		Analyzer:  an,
+		Logger:    cfg.logger,
 	})
 	if err != nil {
 		return nil, err

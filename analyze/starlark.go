@@ -1,0 +1,52 @@
+package analyze
+
+import (
+	"fmt"
+
+	"go.starlark.net/syntax"
+)
+
+// measureStarlark parses with go.starlark.net/syntax, the parser of the
+// interpreter sandrun runs Starlark with, in its most permissive mode so
+// that code the restricted tier accepts is never refused for syntax.
+func measureStarlark(code string) (Metrics, error) {
+	var m Metrics
+	opts := &syntax.FileOptions{Set: true, While: true, TopLevelControl: true, GlobalReassign: true, Recursion: true}
+	f, err := opts.Parse("code.star", code, 0)
+	if err != nil {
+		return m, fmt.Errorf("starlark: %v", err)
+	}
+	var d depthTracker
+	var stack []bool
+	syntax.Walk(f, func(n syntax.Node) bool {
+		if n == nil {
+			if stack[len(stack)-1] {
+				d.leave()
+			}
+			stack = stack[:len(stack)-1]
+			return true
+		}
+		nested := false
+		switch n.(type) {
+		case *syntax.ForStmt, *syntax.WhileStmt:
+			m.Loops++
+			nested = true
+		case *syntax.ForClause:
+			m.Loops++
+		case *syntax.CallExpr:
+			m.Calls++
+		case *syntax.IfStmt, *syntax.DefStmt, *syntax.LambdaExpr:
+			nested = true
+		}
+		if _, ok := n.(syntax.Stmt); ok {
+			m.Statements++
+		}
+		if nested {
+			d.enter()
+		}
+		stack = append(stack, nested)
+		return true
+	})
+	m.Depth = d.max
+	return m, nil
+}
