@@ -3,7 +3,7 @@
 # tries: two runs start together (roles a and b, a shared start time T0 from the harness). Each holds a
 # tries: flock on a runtime file both see (a: the os module's source, b: the interpreter), creates a SysV
 # tries: shared memory segment and message queue with a known key and listens on a known abstract unix
-# tries: socket; one second later each probes the other's: flock LOCK_NB, shmget/msgget, connect; and
+# tries: socket; two seconds later each probes the other's: flock LOCK_NB, shmget/msgget, connect; and
 # tries: each sends signal 0 to every pid number that is not one of its own namespace's tasks
 # means: no channel: the peer's flock is not seen, its IPC keys do not exist, its socket refuses, and no
 # means: pid outside its own namespace answers a signal
@@ -43,8 +43,8 @@ try:
 except OSError as e:
     contained("abstract listen", ename(e.errno))
 
-until(t0 + 1)
-if time.time() > t0 + 2:
+until(t0 + 2)
+if time.time() > t0 + 3:
     broken("timing", "started too late to probe the peer while it holds its channels")
 # Probe the peer's.
 with open(files[peer], "rb") as f:
@@ -92,7 +92,7 @@ for p in range(1, pid_max + 1):
         foreign.append(p)
 (escaped if foreign else contained)("signal other pids", f"{len(foreign)} foreign pids answer, e.g. {foreign[:5]}" if foreign else "none answers")
 
-until(t0 + 3)
+until(t0 + 4)
 if shm >= 0:
     libc.shmctl(shm, IPC_RMID, None)
 if msq >= 0:
