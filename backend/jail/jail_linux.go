@@ -28,6 +28,12 @@ type Backend struct {
 	host       error
 	downgrades []string
 
+	// pool holds prestarted inits (Options.Prestart); closing stops the
+	// refill, which closes poolDone.
+	pool     chan *proc
+	closing  chan struct{}
+	poolDone chan struct{}
+
 	closeOnce sync.Once
 }
 
@@ -70,6 +76,12 @@ func New(opts Options) (*Backend, error) {
 		}
 	}
 	b.host = b.probe()
+	b.closing = make(chan struct{})
+	if b.host == nil && opts.Prestart > 0 {
+		b.pool = make(chan *proc, opts.Prestart)
+		b.poolDone = make(chan struct{})
+		go b.prestart()
+	}
 	return b, nil
 }
 
@@ -158,6 +170,19 @@ func (b *Backend) Check(ctx context.Context, language string) error {
 // Close releases the shared network namespace and the init binary.
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
+		close(b.closing)
+		if b.pool != nil {
+			<-b.poolDone
+			for {
+				select {
+				case p := <-b.pool:
+					p.cleanup()
+					continue
+				default:
+				}
+				break
+			}
+		}
 		if b.net != nil {
 			b.net.close()
 		}

@@ -44,31 +44,15 @@ func (b *Backend) Launch(ctx context.Context, ls *sandrun.LaunchSpec) (sandrun.L
 		}
 		files = append(files, initFile{Name: f.Name, Data: data, Mode: 0o644})
 	}
-	var pipes [3][2]*os.File // [stream][read, write]
-	for i := range pipes {
-		r, w, err := os.Pipe()
-		if err != nil {
-			closePipes(pipes)
-			return nil, err
-		}
-		pipes[i] = [2]*os.File{r, w}
-	}
+	// nil streams in the spec: the caller drives the pipes directly.
 	p, err := b.start(&spec{
 		lang: l, argv: append([]string{l.Interpreter}, ls.Args...), env: programEnv(l, ls.Env),
 		files: files, limits: lim,
-		stdin: pipes[0][0], stdout: pipes[1][1], stderr: pipes[2][1],
 	})
-	// The child holds its ends now (or never will).
-	pipes[0][0].Close()
-	pipes[1][1].Close()
-	pipes[2][1].Close()
 	if err != nil {
-		pipes[0][1].Close()
-		pipes[1][0].Close()
-		pipes[2][0].Close()
 		return nil, err
 	}
-	j := &launched{p: p, l: l, stdin: pipes[0][1], stdout: pipes[1][0], stderr: pipes[2][0], done: make(chan struct{})}
+	j := &launched{p: p, l: l, stdin: p.stdin, stdout: p.outs[0], stderr: p.outs[1], done: make(chan struct{})}
 	go p.watch(j.done)
 	j.stopCtx = context.AfterFunc(ctx, func() { p.kill(verdict.KillCancel, "") })
 	// Wait for the init's verdict on the setup, so that a layer that
@@ -79,21 +63,10 @@ func (b *Backend) Launch(ctx context.Context, ls *sandrun.LaunchSpec) (sandrun.L
 	case <-time.After(lim.WallTime.D()):
 	}
 	if p.setupErr != nil {
-		ex, _ := j.Wait()
-		_ = ex
+		_, _ = j.Wait()
 		return nil, p.setupErr
 	}
 	return j, nil
-}
-
-func closePipes(ps [3][2]*os.File) {
-	for _, p := range ps {
-		for _, f := range p {
-			if f != nil {
-				f.Close()
-			}
-		}
-	}
 }
 
 // launched is a running jailed process (sandrun.Launched).

@@ -46,6 +46,8 @@ func TestLimits(t *testing.T) {
 		}), sandrun.StatusTimeout},
 		{"shm counts against memory", "python", "f = open('/dev/shm/x', 'wb')\nwhile True: f.write(b'x' * (1 << 20))",
 			withLimits(func(l *sandrun.Limits) { l.Memory = 48 << 20; l.WorkDir = 512 << 20; l.FileSize = 512 << 20 }), sandrun.StatusMemoryLimit},
+		{"one process runs", "python", "print(1)", withLimits(func(l *sandrun.Limits) { l.Processes = 1 }), sandrun.StatusOK},
+		{"fork past the process limit fails", "python", "import os\nfor _ in range(20):\n    os.fork() or os._exit(0)", withLimits(func(l *sandrun.Limits) { l.Processes = 4 }), sandrun.StatusExitError},
 		{"daemon dies with the run", "bash", "(setsid sleep 1000 &) ; echo started", nil, sandrun.StatusOK},
 		{"kill init is ignored", "python", "import os, signal\nfor s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGKILL):\n    try: os.kill(1, s)\n    except PermissionError: pass\nprint('alive')", nil, sandrun.StatusOK},
 	}

@@ -55,6 +55,12 @@ type Options struct {
 	// StateDir holds the uid slot locks; default /run/sandrun-jail (root)
 	// or $XDG_RUNTIME_DIR/sandrun-jail.
 	StateDir string
+	// Prestart keeps this many inits cloned ahead of time, waiting for
+	// their config: the clone and the init's runtime start leave the
+	// run's path. Each run still gets fresh namespaces, uid, cgroup and
+	// tmpfs; nothing of a run is reused. 0 starts every init on demand.
+	// New's callers choose; cmd/sandrun uses 1.
+	Prestart int
 	Logger   *slog.Logger
 }
 

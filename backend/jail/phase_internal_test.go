@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,18 +23,34 @@ func TestPhases(t *testing.T) {
 	if os.Getenv("JAIL_PHASES") == "" {
 		t.Skip("set JAIL_PHASES=1 to print the phase timings of a jailed run")
 	}
-	b, err := New(Options{Languages: lang.NewRegistry(lang.Options{})})
+	for _, dg := range [][]string{nil} {
+		phases(t, dg)
+	}
+}
+
+func phases(t *testing.T, dg []string) {
+	b, err := New(Options{Languages: lang.NewRegistry(lang.Options{}), Downgrade: dg})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer b.Close()
 	l, _ := b.opts.Languages.Lookup(context.Background(), "python")
 	lim := sandrun.Limits{}.WithDefaults()
 	var ph [6][]time.Duration
 	var bare []time.Duration
-	for i := 0; i < 30; i++ {
+	cpu := func(who int) time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(who, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	var bareCPU, jailCPU, jailSelf time.Duration
+	for i := 0; i < 20; i++ {
+		c0 := cpu(syscall.RUSAGE_CHILDREN)
 		t0 := time.Now()
 		exec.Command(l.Interpreter, "-c", "print(1)").Run()
 		bare = append(bare, time.Since(t0))
+		c1, s1 := cpu(syscall.RUSAGE_CHILDREN), cpu(syscall.RUSAGE_SELF)
+		bareCPU += c1 - c0
 		t0 = time.Now()
 		p, err := b.start(&spec{lang: l, argv: l.Command("/work/main.py", int64(lim.Memory), nil), env: programEnv(l, nil),
 			files: []initFile{{Name: "main.py", Data: []byte("print(1)")}}, limits: lim, stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard})
@@ -48,6 +65,8 @@ func TestPhases(t *testing.T) {
 		if o.err != nil {
 			t.Fatal(o.err)
 		}
+		jailCPU += cpu(syscall.RUSAGE_CHILDREN) - c1
+		jailSelf += cpu(syscall.RUSAGE_SELF) - s1
 		ph[0] = append(ph[0], t1.Sub(t0))
 		ph[1] = append(ph[1], t2.Sub(t1))
 		ph[2] = append(ph[2], t3.Sub(t2))
@@ -57,5 +76,6 @@ func TestPhases(t *testing.T) {
 		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 		return d[len(d)/2]
 	}
+	t.Logf("%v: cpu per run: bare %v, jail children %v, supervisor %v", dg, bareCPU/20, jailCPU/20, jailSelf/20)
 	t.Logf("bare %v; start %v, setup %v, run+wait %v, total %v", med(bare), med(ph[0]), med(ph[1]), med(ph[2]), med(ph[3]))
 }

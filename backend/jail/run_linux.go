@@ -5,6 +5,7 @@ package jail
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
@@ -26,10 +27,27 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if err != nil {
 		return nil, err
 	}
-	var p *proc
-	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, func() { p.kill(verdict.KillOutput, "stdout") })
-	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, func() { p.kill(verdict.KillOutput, "stderr") })
-	p, err = b.start(&spec{
+	// The output caps may fire before start returns (the copy goroutines
+	// start inside it): a kill asked for then is applied once p exists.
+	var (
+		mu      sync.Mutex
+		cur     *proc
+		pending string
+	)
+	over := func(stream string) func() {
+		return func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if cur != nil {
+				cur.kill(verdict.KillOutput, stream)
+			} else if pending == "" {
+				pending = stream
+			}
+		}
+	}
+	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, over("stdout"))
+	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, over("stderr"))
+	p, err := b.start(&spec{
 		lang: l, argv: l.Command("/work/"+l.FileName, int64(lim.Memory), req.Args),
 		env: programEnv(l, req.Env), files: files, limits: lim, collect: req.Collect,
 		stdin: strings.NewReader(req.Stdin), stdout: stdout, stderr: stderr,
@@ -37,6 +55,12 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if err != nil {
 		return nil, err
 	}
+	mu.Lock()
+	cur = p
+	if pending != "" {
+		p.kill(verdict.KillOutput, pending)
+	}
+	mu.Unlock()
 	done := make(chan struct{})
 	go p.watch(done)
 	stop := context.AfterFunc(ctx, func() { p.kill(verdict.KillCancel, "") })

@@ -27,14 +27,21 @@ type spec struct {
 	files   []initFile
 	limits  sandrun.Limits
 	collect []string
-	stdin   io.Reader
-	stdout  io.Writer
-	stderr  io.Writer
+	// stdin feeds the program (nil: the caller writes the pipe);
+	// stdout and stderr receive its output (nil: the caller reads).
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
 }
 
 // proc is a started jail: the init process, its sync socket, its cgroup.
 type proc struct {
-	cmd     *exec.Cmd
+	cmd *exec.Cmd
+	// stdin and outs (stdout, stderr) are the supervisor's ends of the
+	// init's standard streams, which the program inherits.
+	stdin   *os.File
+	outs    [2]*os.File
+	copying sync.WaitGroup
 	conn    *net.UnixConn
 	cg      *cgroup
 	release func()
@@ -69,13 +76,10 @@ type outcome struct {
 	err    error // the sandbox failed
 }
 
-// start clones the init with every namespace, puts it in its cgroup,
-// opens the bind sources in its mount namespace and sends the config.
-func (b *Backend) start(s *spec) (_ *proc, err error) {
-	binds, err := bindsFor(s.lang)
-	if err != nil {
-		return nil, err
-	}
+// spawn clones an init with every namespace, in its own cgroup (default
+// limits until configure), waiting for its config. It holds no request
+// data, so it may be made ahead of time (Options.Prestart).
+func (b *Backend) spawn() (_ *proc, err error) {
 	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
 	release := func() {}
 	if b.slots != nil {
@@ -84,17 +88,34 @@ func (b *Backend) start(s *spec) (_ *proc, err error) {
 		}
 		gid = uid
 	}
-	p := &proc{release: release, limits: s.limits, readerDone: make(chan struct{}), started: make(chan struct{})}
+	p := &proc{release: release, readerDone: make(chan struct{}), started: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			p.cleanup()
 		}
 	}()
-	if b.cg != nil {
-		if p.cg, err = b.cg.create(cgLimits(s.limits, b.opts.CPUs)); err != nil {
-			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
-		}
+	// The cgroup is made while the clone runs: the init blocks on its
+	// config until it sits in the group.
+	type cgRes struct {
+		g   *cgroup
+		err error
 	}
+	cgc := make(chan cgRes, 1)
+	if b.cg != nil {
+		go func() {
+			g, err := b.cg.create(cgLimits(sandrun.DefaultLimits(), b.opts.CPUs))
+			cgc <- cgRes{g, err}
+		}()
+	} else {
+		cgc <- cgRes{}
+	}
+	defer func() {
+		if err != nil {
+			if r := <-cgc; r.g != nil { // not yet received: clean it too
+				r.g.remove()
+			}
+		}
+	}()
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
@@ -107,7 +128,24 @@ func (b *Backend) start(s *spec) (_ *proc, err error) {
 		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
 	}
 	p.conn = fc.(*net.UnixConn)
-
+	var child [3]*os.File // the init's (and the program's) 0, 1, 2
+	for i := range child {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+		}
+		if i == 0 {
+			child[i], p.stdin = r, w
+		} else {
+			child[i] = w
+			p.outs[i-1] = r
+		}
+	}
+	defer func() {
+		for _, f := range child {
+			f.Close()
+		}
+	}()
 	flags := uintptr(jailNSFlags)
 	if b.net == nil {
 		flags |= unix.CLONE_NEWNET
@@ -118,12 +156,11 @@ func (b *Backend) start(s *spec) (_ *proc, err error) {
 		// path (a test binary under a 0700 directory).
 		Path:       fmt.Sprintf("/proc/self/fd/%d", fdExe),
 		Args:       []string{"sandrun-jail-init", "__child", ChildRole},
-		Env:        []string{},
-		Stdin:      s.stdin,
-		Stdout:     s.stdout,
-		Stderr:     s.stderr,
+		Env:        []string{"GOMAXPROCS=1"}, // a short Go start: the init mostly waits
+		Stdin:      child[0],
+		Stdout:     child[1],
+		Stderr:     child[2],
 		ExtraFiles: []*os.File{childF, b.exe},
-		WaitDelay:  2 * time.Second,
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags:                 flags,
 			UidMappings:                []syscall.SysProcIDMap{{ContainerID: insideID, HostID: int(uid), Size: 1}},
@@ -144,34 +181,127 @@ func (b *Backend) start(s *spec) (_ *proc, err error) {
 		err = cmd.Start()
 	}
 	if err != nil {
+		p.cmd = nil
 		if _, ok := err.(*SetupError); ok {
 			return nil, err
 		}
 		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the jail init: " + err.Error()}
 	}
-	p.start = time.Now()
-	p.limitsSince = p.start
-	pid := cmd.Process.Pid
+	r := <-cgc
+	cgc <- cgRes{} // for the deferred cleanup: nothing left to remove there
+	if r.err != nil {
+		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(r.err), Detail: r.err.Error()}
+	}
+	p.cg = r.g
 	if p.cg != nil {
-		if err := p.cg.add(pid); err != nil {
+		if err := p.cg.add(cmd.Process.Pid); err != nil {
 			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 		}
 	}
-	fds, err := openBinds(pid, binds)
+	return p, nil
+}
+
+// take returns a prestarted init when one is ready, else spawns one.
+func (b *Backend) take() (*proc, error) {
+	if b.pool != nil {
+		select {
+		case p := <-b.pool:
+			return p, nil
+		default:
+		}
+	}
+	return b.spawn()
+}
+
+// prestart keeps Options.Prestart inits waiting for their config, so
+// that the clone and the init's runtime start are off the run's path.
+// Each still gets a fresh everything: namespaces, uid, cgroup, tmpfs.
+func (b *Backend) prestart() {
+	defer close(b.poolDone)
+	for {
+		p, err := b.spawn()
+		if err != nil {
+			b.opts.Logger.Warn("jail: prestarting an init", "err", err)
+			select {
+			case <-b.closing:
+				return
+			case <-time.After(time.Second):
+				continue
+			}
+		}
+		select {
+		case b.pool <- p:
+		case <-b.closing:
+			p.cleanup()
+			return
+		}
+	}
+}
+
+// start configures an init (prestarted or new) for one process: limits,
+// bind sources, config, and the standard streams.
+func (b *Backend) start(s *spec) (*proc, error) {
+	binds, err := bindsFor(s.lang)
 	if err != nil {
 		return nil, err
 	}
-	cfg := b.initConfig(s, binds)
-	payload, err := json.Marshal(cfg)
+	for attempt := 0; ; attempt++ {
+		p, err := b.take()
+		if err != nil {
+			return nil, err
+		}
+		err = b.configure(p, s, binds)
+		if err == nil {
+			return p, nil
+		}
+		p.cleanup()
+		// A prestarted init that died while waiting is replaced once.
+		if _, proto := err.(*SetupError); !proto || err.(*SetupError).Layer != LayerProtocol || attempt > 0 {
+			return nil, err
+		}
+	}
+}
+
+func (b *Backend) configure(p *proc, s *spec, binds []bindSpec) error {
+	p.limits = s.limits
+	if p.cg != nil {
+		if err := p.cg.set(cgLimits(s.limits, b.opts.CPUs)); err != nil {
+			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+		}
+	}
+	fds, err := openBinds(p.cmd.Process.Pid, binds)
+	if err != nil {
+		return err
+	}
+	payload, err := json.Marshal(b.initConfig(s, binds))
 	if err == nil {
 		err = writeFrame(p.conn, msgConfig, payload, fds...)
 	}
 	closeAll(fds)
 	if err != nil {
-		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "sending the config"}
+		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "sending the config"}
+	}
+	p.start = time.Now()
+	p.limitsSince = p.start
+	for i, w := range []io.Writer{s.stdout, s.stderr} {
+		if w == nil {
+			continue // the caller reads the pipe itself (Launch)
+		}
+		r := p.outs[i]
+		p.copying.Add(1)
+		go func() {
+			defer p.copying.Done()
+			_, _ = io.Copy(w, r)
+		}()
+	}
+	if s.stdin != nil {
+		go func() {
+			_, _ = io.Copy(p.stdin, s.stdin)
+			p.stdin.Close()
+		}()
 	}
 	go p.read()
-	return p, nil
+	return nil
 }
 
 func (b *Backend) initConfig(s *spec, binds []bindSpec) *initConfig {
@@ -193,8 +323,16 @@ func (b *Backend) initConfig(s *spec, binds []bindSpec) *initConfig {
 	return cfg
 }
 
+// The init shares the run's cgroup: its threads count as pids and its
+// memory (a few MiB of Go runtime) as memory. These allowances keep the
+// program's own limits what the request says.
+const (
+	initPids   = 8
+	initMemory = 8 << 20
+)
+
 func cgLimits(l sandrun.Limits, cpus float64) cgroupLimits {
-	return cgroupLimits{Memory: int64(l.Memory), Pids: l.Processes, CPUs: cpus}
+	return cgroupLimits{Memory: int64(l.Memory) + initMemory, Pids: l.Processes + initPids, CPUs: cpus}
 }
 
 // read consumes the init's frames until the socket closes.
@@ -285,6 +423,14 @@ func (p *proc) wait() *outcome {
 	p.initExited = true
 	p.mu.Unlock()
 	<-p.readerDone
+	// Every process of the jail is gone, so the pipes are at EOF; the
+	// bound is for safety only.
+	copied := make(chan struct{})
+	go func() { p.copying.Wait(); close(copied) }()
+	select {
+	case <-copied:
+	case <-time.After(2 * time.Second):
+	}
 	o := &outcome{status: p.status, files: p.files, wall: time.Since(p.start)}
 	if p.cg != nil {
 		o.stats = p.cg.stats()
@@ -314,6 +460,11 @@ func (p *proc) cleanup() error {
 	}
 	if p.conn != nil {
 		p.conn.Close()
+	}
+	for _, f := range append([]*os.File{p.stdin}, p.outs[:]...) {
+		if f != nil {
+			f.Close()
+		}
 	}
 	if p.cmd != nil && p.cmd.Process != nil && !p.initExited {
 		_ = p.cmd.Process.Kill()

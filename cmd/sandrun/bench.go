@@ -19,8 +19,9 @@ type benchScenario func(ctx context.Context, env *cliEnv, a *app, n int) error
 
 func benchScenarios() map[string]benchScenario {
 	return map[string]benchScenario{
-		"process": benchProcess,
-		"jail":    benchJail,
+		"process":   benchProcess,
+		"jail":      benchJail,
+		"jail-cold": benchJailCold,
 	}
 }
 
@@ -38,7 +39,7 @@ func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return &usageError{err.Error()}
 	}
-	a, err := newApp(ctx, config{})
+	a, err := newApp(ctx, config{jailPrestart: 1})
 	if err != nil {
 		return err
 	}

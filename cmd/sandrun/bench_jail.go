@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/internal/benchkit"
 )
 
-// benchJail measures the jail tier against a bare interpreter spawn, in
-// the same run, interleaved (docs/performance: target <= 1.15x).
+// benchJail measures the jail tier as a long-lived sandrun runs it (one
+// init prestarted, see jail.Options.Prestart) against a bare interpreter
+// spawn, in the same run, interleaved (docs/performance: <= 1.15x).
 func benchJail(ctx context.Context, env *cliEnv, a *app, n int) error {
 	bare, err := bareSpawn(ctx, a, "python", "print(1)")
 	if err != nil {
@@ -17,6 +21,38 @@ func benchJail(ctx context.Context, env *cliEnv, a *app, n int) error {
 	if err != nil {
 		return err
 	}
-	benchkit.Report(env.stdout, "jail tier vs bare spawn, python print(1)", s)
+	benchkit.Report(env.stdout, "jail tier (1 init prestarted) vs bare spawn, python print(1)", s)
+	return nil
+}
+
+// benchJailCold is the same with every init cloned on demand, as a
+// one-shot `sandrun run` does.
+func benchJailCold(ctx context.Context, env *cliEnv, a *app, n int) error {
+	bare, err := bareSpawn(ctx, a, "python", "print(1)")
+	if err != nil {
+		return err
+	}
+	jl, err := jail.New(jail.Options{Languages: a.langs})
+	if err != nil {
+		return err
+	}
+	defer jl.Close()
+	cold := benchkit.Case{Name: "jail (cold)", Run: func() error {
+		req := &sandrun.Request{Language: "python", Code: "print(1)"}
+		req.Limits = req.Limits.WithDefaults()
+		res, err := jl.Run(ctx, req)
+		if err != nil {
+			return err
+		}
+		if res.Status != sandrun.StatusOK {
+			return fmt.Errorf("status %s: %s", res.Status, res.Error)
+		}
+		return nil
+	}}
+	s, err := benchkit.Interleave(n, 3, bare, cold)
+	if err != nil {
+		return err
+	}
+	benchkit.Report(env.stdout, "jail tier (cold: init cloned per run) vs bare spawn, python print(1)", s)
 	return nil
 }

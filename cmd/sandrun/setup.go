@@ -26,6 +26,10 @@ type config struct {
 	sanitize sanitize.Options
 	// analyze holds static code limits; all zero means off.
 	analyze analyze.Limits
+	// jailPrestart keeps that many jail inits cloned ahead of time:
+	// worth it for long-lived processes (serve, bench), wasted on a
+	// one-shot `sandrun run`.
+	jailPrestart int
 }
 
 // app is the wired library: the language registry and the Sandbox with
@@ -48,7 +52,7 @@ func newApp(_ context.Context, cfg config) (*app, error) {
 		cfg.downgrade = strings.Split(os.Getenv("SANDRUN_JAIL_DOWNGRADE"), ",")
 	}
 	// The jail first: `auto` uses it wherever its Check passes.
-	jl, err := jail.New(jail.Options{Languages: langs, Logger: cfg.logger, Downgrade: cfg.downgrade})
+	jl, err := jail.New(jail.Options{Languages: langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,82 @@
+//go:build linux
+
+package jail_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sandrun/sandrun"
+)
+
+// TestConcurrentUIDs: runs at the same time get distinct host uids and
+// their own output.
+func TestConcurrentUIDs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	b := backend(t)
+	const n = 12
+	var wg sync.WaitGroup
+	outs := make([]*sandrun.Result, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			outs[i] = run(t, b, "python", fmt.Sprintf("import time\ntime.sleep(0.5)\nprint(%d, open('/proc/self/uid_map').read().split()[1])", i))
+		}(i)
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for i, r := range outs {
+		var got int
+		var host string
+		if _, err := fmt.Sscan(r.Stdout, &got, &host); err != nil || got != i || r.Status != sandrun.StatusOK {
+			t.Fatalf("run %d: %s %q %q", i, r.Status, r.Stdout, r.Stderr)
+		}
+		if j, dup := seen[host]; dup {
+			t.Errorf("runs %d and %d shared host uid %s", j, i, host)
+		}
+		seen[host] = i
+	}
+	checkNoLeftovers(t)
+}
+
+// TestNoChannelBetweenJails: two jails share the empty network
+// namespace; one listens on an abstract unix socket, the other must not
+// reach it (Landlock scoping), nor signal it.
+func TestNoChannelBetweenJails(t *testing.T) {
+	b := backend(t)
+	ctx := context.Background()
+	a, err := b.Launch(ctx, &sandrun.LaunchSpec{Language: "python", Args: []string{"-u", "-c", `
+import socket, os, time
+s = socket.socket(socket.AF_UNIX)
+s.bind("\0sandrun-cross-jail")
+s.listen(1)
+print(os.getpid(), flush=True)
+time.sleep(30)
+`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { a.Kill(); a.Wait() }()
+	var pid int
+	if _, err := fmt.Fscan(a.Stdout(), &pid); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, b, "python", `
+import socket, os
+u = socket.socket(socket.AF_UNIX)
+try:
+    u.connect("\0sandrun-cross-jail"); print("connected")
+except OSError as e:
+    print("refused", e.errno)
+`)
+	if res.Status != sandrun.StatusOK || !strings.HasPrefix(res.Stdout, "refused") {
+		t.Fatalf("second jail reached the first: %s %q %q", res.Status, res.Stdout, res.Stderr)
+	}
+	t.Logf("cross-jail abstract connect: %s", strings.TrimSpace(res.Stdout))
+}
