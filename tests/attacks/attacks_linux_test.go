@@ -61,6 +61,9 @@ func newHarness(t *testing.T) *harness {
 // open builds one tier's backend and a Sandbox around it, or skips (fails,
 // in strict mode when the tier is required) when it is unavailable here.
 func (h *harness) open(t *testing.T, tr *tier) *sandrun.Sandbox {
+	if tr.heavy && testing.Short() {
+		t.Skip("heavy tier; skipped under -short")
+	}
 	tr.workBase = t.TempDir()
 	b, err := tr.open(t, tr.workBase)
 	if err == nil {
@@ -81,7 +84,7 @@ func (h *harness) open(t *testing.T, tr *tier) *sandrun.Sandbox {
 	}
 	// One run first, so state a backend sets up lazily (a shared network
 	// namespace, a helper) is part of the baseline, not a "leak".
-	if bad := h.alive(sb, tr.name); len(bad) > 0 {
+	if bad := h.alive(sb, tr.backend); len(bad) > 0 {
 		t.Fatalf("backend %s cannot run a trivial program: %v", tr.name, bad)
 	}
 	return sb
@@ -173,7 +176,7 @@ func (h *harness) runCase(sb *sandrun.Sandbox, tr *tier, c *attackCase) (bad []s
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				req := h.request(c, tr.name, map[string]string{
+				req := h.request(c, tr.backend, map[string]string{
 					"SANDRUN_ATTACK_ROLE": role, "SANDRUN_ATTACK_T0": t0, "SANDRUN_ATTACK_PAIR": tok})
 				res, b := h.runOnce(sb, c, e, req)
 				mu.Lock()
@@ -187,7 +190,7 @@ func (h *harness) runCase(sb *sandrun.Sandbox, tr *tier, c *attackCase) (bad []s
 		wg.Wait()
 	default:
 		for i := 0; i < c.Runs; i++ {
-			res, b := h.runOnce(sb, c, e, h.request(c, tr.name, nil))
+			res, b := h.runOnce(sb, c, e, h.request(c, tr.backend, nil))
 			results = append(results, res)
 			for _, x := range b {
 				bad = append(bad, fmt.Sprintf("run %d: %s", i+1, x))
@@ -197,7 +200,7 @@ func (h *harness) runCase(sb *sandrun.Sandbox, tr *tier, c *attackCase) (bad []s
 	for _, x := range h.checkHost(before, tr) {
 		bad = append(bad, "host: "+x)
 	}
-	bad = append(bad, h.alive(sb, tr.name)...)
+	bad = append(bad, h.alive(sb, tr.backend)...)
 	var st []string
 	for _, r := range results {
 		st = append(st, string(r.Status))
@@ -349,7 +352,7 @@ func TestConcurrentRuns(t *testing.T) {
 					defer wg.Done()
 					c := &attackCase{Language: "python", Code: concurrentProgram,
 						Limits: sandrun.Limits{WallTime: sandrun.Duration(90 * time.Second)}}
-					req := h.request(c, tr.name, map[string]string{"SANDRUN_ATTACK_TOKEN": toks[i]})
+					req := h.request(c, tr.backend, map[string]string{"SANDRUN_ATTACK_TOKEN": toks[i]})
 					req.Files = nil
 					results[i], _ = sb.Run(context.Background(), req)
 				}()
@@ -369,7 +372,7 @@ func TestConcurrentRuns(t *testing.T) {
 			for _, b := range h.checkHost(before, tr) {
 				t.Error("host: " + b)
 			}
-			for _, b := range h.alive(sb, tr.name) {
+			for _, b := range h.alive(sb, tr.backend) {
 				t.Error(b)
 			}
 		})

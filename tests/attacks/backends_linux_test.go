@@ -18,7 +18,9 @@ import (
 // tier is one OS-level backend under test, by name. A later tier (docker,
 // gvisor) plugs in by adding an entry to tiers().
 type tier struct {
-	name string
+	// name is the tier as the report shows it; backend is the registered
+	// backend name requests use (default: name).
+	name, backend string
 	// open builds the backend with its work directories under workBase; an
 	// error means the tier is unavailable on this host.
 	open func(t *testing.T, workBase string) (sandrun.Backend, error)
@@ -33,26 +35,42 @@ type tier struct {
 	// ownsCgroup tells this test process's cgroups from those of other
 	// sandrun processes on the host (nil: every new sandrun cgroup counts).
 	ownsCgroup func(path string) bool
+	// spare matches processes the backend keeps on purpose between runs
+	// (prestarted inits); up to spares of them are not leftovers.
+	spare  func(proc) bool
+	spares int
+	// heavy tiers run only without -short.
+	heavy bool
 
 	workBase string // set by the harness
 }
 
 func tiers() []*tier {
 	return []*tier{
-		jailTier(),
+		jailTier(0),
+		jailTier(1),
 		processTier(),
 	}
 }
 
 // jailTier is the default Linux tier: it must contain every case. The
-// test binary is its init (TestMain dispatches the role).
-func jailTier() *tier {
+// test binary is its init (TestMain dispatches the role). With prestart > 0
+// it is the jail as `sandrun serve` and bench configure it: inits cloned
+// ahead of time, each waiting for its run's config (named jail-prestart).
+func jailTier(prestart int) *tier {
+	name := jail.Name
+	if prestart > 0 {
+		name = jail.Name + "-prestart"
+	}
 	return &tier{
-		name:     jail.Name,
+		name:     name,
+		backend:  jail.Name,
 		required: true,
+		heavy:    prestart > 0,
 		open: func(t *testing.T, _ string) (sandrun.Backend, error) {
 			b, err := jail.New(jail.Options{
 				Languages: lang.NewRegistry(lang.Options{}),
+				Prestart:  prestart,
 				Logger:    slog.New(slog.DiscardHandler),
 			})
 			if err != nil {
@@ -65,6 +83,12 @@ func jailTier() *tier {
 		ownsCgroup: func(p string) bool {
 			return strings.Contains(p, fmt.Sprintf("/sandrun-jail/%d-", os.Getpid()))
 		},
+		// The prestarted inits waiting for their next run.
+		spares: prestart,
+		spare: func(p proc) bool {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid))
+			return p.ppid == os.Getpid() && strings.HasPrefix(string(b), "sandrun-jail-init\x00")
+		},
 	}
 }
 
@@ -73,6 +97,7 @@ func jailTier() *tier {
 func processTier() *tier {
 	return &tier{
 		name:     process.Name,
+		backend:  process.Name,
 		required: true,
 		open: func(t *testing.T, workBase string) (sandrun.Backend, error) {
 			return process.New(process.Options{

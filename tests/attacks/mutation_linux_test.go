@@ -40,6 +40,7 @@ func TestCorpusDetectsMissingLayers(t *testing.T) {
 		t.Run("without-"+m.layer, func(t *testing.T) {
 			tr := &tier{
 				name:     jail.Name,
+				backend:  jail.Name,
 				required: true,
 				open: func(t *testing.T, _ string) (sandrun.Backend, error) {
 					b, err := jail.New(jail.Options{
@@ -52,7 +53,7 @@ func TestCorpusDetectsMissingLayers(t *testing.T) {
 					}
 					return b, err
 				},
-				ownsCgroup: jailTier().ownsCgroup,
+				ownsCgroup: jailTier(0).ownsCgroup,
 			}
 			sb := h.open(t, tr)
 			for _, n := range m.cases {
