@@ -83,8 +83,10 @@ func jailTier(prestart int) *tier {
 		ownsCgroup: func(p string) bool {
 			return strings.Contains(p, fmt.Sprintf("/sandrun-jail/%d-", os.Getpid()))
 		},
-		// The prestarted inits waiting for their next run.
-		spares: prestart,
+		// The prestarted inits waiting for their next run: Prestart in the
+		// pool, plus the one the refill loop has spawned and is blocked
+		// handing over.
+		spares: prestart + 1,
 		spare: func(p proc) bool {
 			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid))
 			return p.ppid == os.Getpid() && strings.HasPrefix(string(b), "sandrun-jail-init\x00")
