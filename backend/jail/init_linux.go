@@ -288,6 +288,8 @@ func setRlimits(cfg *initConfig) *stepError {
 		{unix.RLIMIT_NOFILE, cfg.OpenFiles},
 		{unix.RLIMIT_FSIZE, cfg.FileSize},
 		{unix.RLIMIT_CPU, cfg.CPUSeconds},
+		// A bounded stack whatever the supervisor's own limit is.
+		{unix.RLIMIT_STACK, 8 << 20},
 	}
 	for i, s := range set {
 		if s.v == 0 && s.res != unix.RLIMIT_CORE {

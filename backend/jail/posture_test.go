@@ -49,6 +49,7 @@ print(json.dumps({
     "cwd": os.getcwd(),
     "dev": sorted(os.listdir("/dev")),
     "cgroup": open("/proc/self/cgroup").read(),
+    "limits": {l[:26].strip(): l[26:47].split()[0] for l in open("/proc/self/limits").readlines()[1:]},
 }))
 `
 
@@ -73,6 +74,7 @@ type posture struct {
 	Cwd       string            `json:"cwd"`
 	Dev       []string          `json:"dev"`
 	Cgroup    string            `json:"cgroup"`
+	Limits    map[string]string `json:"limits"`
 }
 
 func TestPosture(t *testing.T) {
@@ -161,6 +163,11 @@ func TestPosture(t *testing.T) {
 	}
 	if strings.TrimSpace(p.Cgroup) != "0::/" && !strings.Contains(p.Cgroup, ":/\n") {
 		t.Errorf("/proc/self/cgroup shows host paths: %q", p.Cgroup)
+	}
+	for k, want := range map[string]string{"Max core file size": "0", "Max open files": "256", "Max file size": "16777216", "Max stack size": "8388608", "Max cpu time": "5"} {
+		if p.Limits[k] != want {
+			t.Errorf("%s = %q, want %s", k, p.Limits[k], want)
+		}
 	}
 	if _, ok := p.Env["SANDRUN_TEST_SECRET"]; ok {
 		t.Error("supervisor env leaked")

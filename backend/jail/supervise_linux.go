@@ -4,6 +4,7 @@ package jail
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -255,8 +256,10 @@ func (b *Backend) start(s *spec) (*proc, error) {
 			return p, nil
 		}
 		p.cleanup()
-		// A prestarted init that died while waiting is replaced once.
-		if _, proto := err.(*SetupError); !proto || err.(*SetupError).Layer != LayerProtocol || attempt > 0 {
+		// A prestarted init that died while waiting (its socket is
+		// gone) is replaced once by a fresh one.
+		var se *SetupError
+		if attempt > 0 || !errors.As(err, &se) || se.Layer != LayerProtocol {
 			return nil, err
 		}
 	}
