@@ -63,9 +63,12 @@ func jailTier(prestart int) *tier {
 		name = jail.Name + "-prestart"
 	}
 	return &tier{
-		name:     name,
-		backend:  jail.Name,
-		required: true,
+		name:    name,
+		backend: jail.Name,
+		// As root on Linux (CI) the jail must work; an unprivileged user
+		// without delegated cgroups legitimately has no jail (it fails
+		// closed and says why), so there it is skipped even when strict.
+		required: os.Geteuid() == 0,
 		heavy:    prestart > 0,
 		open: func(t *testing.T, _ string) (sandrun.Backend, error) {
 			b, err := jail.New(jail.Options{
