@@ -1,17 +1,19 @@
 # case: 49
 # title: two sandboxes at once try to talk
 # tries: two runs start together (roles a and b, a shared start time T0 from the harness). Each holds a
-# tries: flock on a runtime file both see (a: the os module's source, b: the interpreter), creates a SysV
+# tries: flock and a POSIX read lock on a runtime file both see (a: the os module's source, b: the
+# tries: interpreter), creates a SysV
 # tries: shared memory segment and message queue with a known key and listens on a known abstract unix
-# tries: socket; two seconds later each probes the other's: flock LOCK_NB, shmget/msgget, connect; and
+# tries: socket; two seconds later each probes the other's: flock LOCK_NB, F_GETLK, shmget/msgget,
+# tries: connect; and
 # tries: each sends signal 0 to every pid number that is not one of its own namespace's tasks
 # means: no channel: the peer's flock is not seen, its IPC keys do not exist, its socket refuses, and no
 # means: pid outside its own namespace answers a signal
 # expect-status: ok
-# expect-contained: 6
+# expect-contained: 7
 # expect-stdout: ^DONE$
 # pair: yes
-import ctypes, errno, fcntl, os, socket, sys, time
+import ctypes, errno, fcntl, os, socket, struct, sys, time
 from attacklib import broken, contained, escaped, done, ename, libc, visible_pids
 
 role = os.environ["SANDRUN_ATTACK_ROLE"]
@@ -33,6 +35,11 @@ try:
     fcntl.flock(lockf, fcntl.LOCK_EX | fcntl.LOCK_NB)
 except OSError as e:
     contained(f"flock {files[role]}", f"cannot even lock: {ename(e.errno)}")
+# A POSIX record lock: a read lock needs only a read-only descriptor.
+try:
+    fcntl.lockf(lockf, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, 0)
+except OSError as e:
+    contained(f"fcntl read lock {files[role]}", f"cannot even lock: {ename(e.errno)}")
 libc.shmget.restype = ctypes.c_int
 shm = libc.shmget(keys[role], 4096, IPC_CREAT | 0o600)
 msq = libc.msgget(keys[role], IPC_CREAT | 0o600)
@@ -57,6 +64,19 @@ with open(files[peer], "rb") as f:
             escaped(f"peer's flock on {files[peer]}", "held by the other sandbox: a channel")
         else:
             contained(f"peer's flock on {files[peer]}", ename(e.errno))
+# F_GETLK asks whether a write lock on the peer's file would conflict: a
+# conflict is the peer's read lock, seen across sandboxes.
+with open(files[peer], "rb") as f:
+    fl = struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 1, 0)
+    try:
+        got = fcntl.fcntl(f, fcntl.F_GETLK, fl)
+        typ = struct.unpack("hhqqi4x", got)[0]
+        if typ == fcntl.F_UNLCK:
+            contained(f"peer's fcntl lock on {files[peer]}", "not seen")
+        else:
+            escaped(f"peer's fcntl lock on {files[peer]}", "held by the other sandbox: a channel")
+    except OSError as e:
+        contained(f"peer's fcntl lock on {files[peer]}", ename(e.errno))
 (escaped if libc.shmget(keys[peer], 0, 0) >= 0 else contained)("peer's SysV shm", "key visible" if libc.shmget(keys[peer], 0, 0) >= 0 else "key absent")
 (escaped if libc.msgget(keys[peer], 0) >= 0 else contained)("peer's SysV msg queue", "key visible" if libc.msgget(keys[peer], 0) >= 0 else "key absent")
 c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
