@@ -107,9 +107,10 @@ func jailTier(prestart int) *tier {
 // fixed yet (see tier.findings).
 func jailOpenFindings() map[int]string {
 	return map[int]string{
-		49: "POSIX record locks (fcntl F_SETLK/F_GETLK) on the read-only runtime " +
-			"files every run binds are shared across sandboxes: a read lock one run holds is seen " +
-			"by another through F_GETLK, a covert channel (flock is denied, fcntl locks are not)",
+		49: "two channels between concurrent sandboxes through the read-only runtime files every " +
+			"run binds (the same inodes): POSIX record locks (a read lock one run takes is seen by " +
+			"another through fcntl F_GETLK; flock is denied, fcntl locks are not) and inotify (a " +
+			"watch on a runtime file reports the other run's, and the host's, reads of it)",
 	}
 }
 
