@@ -5,11 +5,15 @@ package jail_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/backend/jail"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // TestConcurrentUIDs: runs at the same time get distinct host uids and
@@ -79,4 +83,30 @@ except OSError as e:
 		t.Fatalf("second jail reached the first: %s %q %q", res.Status, res.Stdout, res.Stderr)
 	}
 	t.Logf("cross-jail abstract connect: %s", strings.TrimSpace(res.Stdout))
+}
+
+// TestPrestart: runs served from prestarted inits behave like cold ones,
+// each with its own uid, and Close leaves nothing behind.
+func TestPrestart(t *testing.T) {
+	backend(t)
+	b, err := jail.New(jail.Options{Languages: lang.NewRegistry(lang.Options{}), Prestart: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // let the pool fill
+	seen := map[string]bool{}
+	for i := 0; i < 4; i++ {
+		res := run(t, b, "python", "print(open('/proc/self/uid_map').read().split()[1])",
+			withLimits(func(l *sandrun.Limits) { l.WallTime = sandrun.Duration(time.Minute) }))
+		if res.Status != sandrun.StatusOK {
+			t.Fatalf("run %d: %s %s %q", i, res.Status, res.Error, res.Stderr)
+		}
+		t.Logf("run %d: %+v", i, res.Usage)
+		seen[res.Stdout] = true
+	}
+	b.Close()
+	if os.Geteuid() == 0 && len(seen) < 2 {
+		t.Errorf("prestarted runs reused one host uid: %v", seen)
+	}
+	checkNoLeftovers(t)
 }

@@ -59,7 +59,8 @@ type Options struct {
 	// their config: the clone and the init's runtime start leave the
 	// run's path. Each run still gets fresh namespaces, uid, cgroup and
 	// tmpfs; nothing of a run is reused. 0 starts every init on demand.
-	// New's callers choose; cmd/sandrun uses 1.
+	// cmd/sandrun sets it through config.jailPrestart: 1 for bench (and
+	// long-lived commands such as serve), 0 for a one-shot run.
 	Prestart int
 	Logger   *slog.Logger
 }

@@ -453,8 +453,15 @@ func (p *proc) wait() *outcome {
 	return o
 }
 
-// cleanup removes the cgroup, frees the uid and closes the socket.
+// cleanup ends the init if it still runs, removes the cgroup, frees the
+// uid and closes the socket and pipes. The init goes first: a cgroup
+// cannot be removed while a process is in it.
 func (p *proc) cleanup() error {
+	if p.cmd != nil && p.cmd.Process != nil && !p.initExited {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+		p.initExited = true
+	}
 	var err error
 	if p.cg != nil {
 		p.cg.kill()
@@ -468,10 +475,6 @@ func (p *proc) cleanup() error {
 		if f != nil {
 			f.Close()
 		}
-	}
-	if p.cmd != nil && p.cmd.Process != nil && !p.initExited {
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
 	}
 	if p.release != nil {
 		p.release()
