@@ -64,6 +64,9 @@ func (h *harness) open(t *testing.T, tr *tier) *sandrun.Sandbox {
 	if tr.heavy && testing.Short() {
 		t.Skip("heavy tier; skipped under -short")
 	}
+	if tr.backend == "" {
+		tr.backend = tr.name
+	}
 	tr.workBase = t.TempDir()
 	b, err := tr.open(t, tr.workBase)
 	if err == nil {
