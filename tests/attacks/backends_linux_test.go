@@ -21,7 +21,9 @@ import (
 // tier is one OS-level backend under test, by name. A later tier (docker,
 // gvisor) plugs in by adding an entry to tiers().
 type tier struct {
-	name string
+	// name is the tier as the report shows it; backend is the registered
+	// backend name requests use (default: name).
+	name, backend string
 	// open builds the backend with its work directories under workBase; an
 	// error means the tier is unavailable on this host.
 	open func(t *testing.T, workBase string) (sandrun.Backend, error)
@@ -30,19 +32,31 @@ type tier struct {
 	// gaps are the cases this tier by design cannot contain, with why.
 	// They run and are reported as known gaps; they never count as passed.
 	gaps map[int]string
+	// findings are open findings: cases this tier should contain but does not yet,
+	// each with what is wrong. They run and are reported as OPEN (a
+	// skipped subtest naming the finding), never passed; delete the entry
+	// when the tier is fixed (the report then says the case holds).
+	findings map[int]string
 	// overrides adjust a case's expectations where this tier legitimately
 	// differs (say, a different but equally clean status).
 	overrides map[int]func(*expect)
 	// ownsCgroup tells this test process's cgroups from those of other
 	// sandrun processes on the host (nil: every new sandrun cgroup counts).
 	ownsCgroup func(path string) bool
+	// spare matches processes the backend keeps on purpose between runs
+	// (prestarted inits); up to spares of them are not leftovers.
+	spare  func(proc) bool
+	spares int
+	// heavy tiers run only without -short.
+	heavy bool
 
 	workBase string // set by the harness
 }
 
 func tiers() []*tier {
 	return []*tier{
-		jailTier(),
+		jailTier(0),
+		jailTier(1),
 		dockerTier(),
 		gvisorTier(),
 		processTier(),
@@ -130,14 +144,26 @@ func gvisorGaps() map[int]string {
 }
 
 // jailTier is the default Linux tier: it must contain every case. The
-// test binary is its init (TestMain dispatches the role).
-func jailTier() *tier {
+// test binary is its init (TestMain dispatches the role). With prestart > 0
+// it is the jail as `sandrun serve` and bench configure it: inits cloned
+// ahead of time, each waiting for its run's config (named jail-prestart).
+func jailTier(prestart int) *tier {
+	name := jail.Name
+	if prestart > 0 {
+		name = jail.Name + "-prestart"
+	}
 	return &tier{
-		name:     jail.Name,
-		required: true,
+		name:    name,
+		backend: jail.Name,
+		// As root on Linux (CI) the jail must work; an unprivileged user
+		// without delegated cgroups legitimately has no jail (it fails
+		// closed and says why), so there it is skipped even when strict.
+		required: os.Geteuid() == 0,
+		heavy:    prestart > 0,
 		open: func(t *testing.T, _ string) (sandrun.Backend, error) {
 			b, err := jail.New(jail.Options{
 				Languages: lang.NewRegistry(lang.Options{}),
+				Prestart:  prestart,
 				Logger:    slog.New(slog.DiscardHandler),
 			})
 			if err != nil {
@@ -146,10 +172,30 @@ func jailTier() *tier {
 			t.Cleanup(func() { _ = b.Close() })
 			return b, nil
 		},
+		findings: jailOpenFindings(),
 		// Per-run groups are <cgroup>/sandrun-jail/<supervisor pid>-<random>.
 		ownsCgroup: func(p string) bool {
 			return strings.Contains(p, fmt.Sprintf("/sandrun-jail/%d-", os.Getpid()))
 		},
+		// The prestarted inits waiting for their next run: Prestart in the
+		// pool, plus the one the refill loop has spawned and is blocked
+		// handing over.
+		spares: prestart + 1,
+		spare: func(p proc) bool {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid))
+			return p.ppid == os.Getpid() && strings.HasPrefix(string(b), "sandrun-jail-init\x00")
+		},
+	}
+}
+
+// jailOpenFindings are the corpus's findings against the jail that are not
+// fixed yet (see tier.findings).
+func jailOpenFindings() map[int]string {
+	return map[int]string{
+		49: "two channels between concurrent sandboxes through the read-only runtime files every " +
+			"run binds (the same inodes): POSIX record locks (a read lock one run takes is seen by " +
+			"another through fcntl F_GETLK; flock is denied, fcntl locks are not) and inotify (a " +
+			"watch on a runtime file reports the other run's, and the host's, reads of it)",
 	}
 }
 
@@ -158,6 +204,7 @@ func jailTier() *tier {
 func processTier() *tier {
 	return &tier{
 		name:     process.Name,
+		backend:  process.Name,
 		required: true,
 		open: func(t *testing.T, workBase string) (sandrun.Backend, error) {
 			return process.New(process.Options{

@@ -55,22 +55,33 @@ func canaryDirs() []string {
 
 const canaryPrefix = "sandrun-canary-"
 
-// sweepCanaries removes canaries of test processes that no longer run.
-func sweepCanaries() {
-	for _, d := range canaryDirs() {
-		ms, _ := filepath.Glob(filepath.Join(d, canaryPrefix+"*"))
+// dockerPrefix names the docker.sock stand-ins (fixtures, not probes).
+const dockerPrefix = "sandrun-attack-docker-"
+
+// sweepFixtures removes canaries and socket stand-ins of test processes
+// that no longer run (killed before their cleanup).
+func sweepFixtures() {
+	sweep := func(pattern, prefix string) {
+		ms, _ := filepath.Glob(pattern)
 		for _, m := range ms {
-			pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(m), canaryPrefix))
+			n := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), prefix), ".sock")
+			pid, err := strconv.Atoi(n)
 			if err == nil && pid > 0 && syscall.Kill(pid, 0) == syscall.ESRCH {
 				_ = os.Remove(m)
 			}
 		}
 	}
+	for _, d := range canaryDirs() {
+		sweep(filepath.Join(d, canaryPrefix+"*"), canaryPrefix)
+	}
+	for _, d := range []string{"/run", os.TempDir()} {
+		sweep(filepath.Join(d, dockerPrefix+"*.sock"), dockerPrefix)
+	}
 }
 
 func newFixtures(t *testing.T) *fixtures {
 	t.Helper()
-	sweepCanaries()
+	sweepFixtures()
 	f := &fixtures{canaries: map[string][]byte{}}
 	for _, d := range canaryDirs() {
 		p := filepath.Join(d, fmt.Sprintf("%s%d", canaryPrefix, os.Getpid()))
@@ -137,7 +148,7 @@ func newFixtures(t *testing.T) *fixtures {
 	// A docker.sock stand-in in the host's /run (or the temp dir when the
 	// test user cannot write /run).
 	for _, d := range []string{"/run", os.TempDir()} {
-		p := filepath.Join(d, fmt.Sprintf("sandrun-attack-docker-%d.sock", os.Getpid()))
+		p := filepath.Join(d, fmt.Sprintf("%s%d.sock", dockerPrefix, os.Getpid()))
 		_ = os.Remove(p)
 		l, err := net.Listen("unix", p)
 		if err != nil {

@@ -163,8 +163,8 @@ func (h *harness) checkHost(before hostState, tr *tier) []string {
 	for _, d := range probeDirs() {
 		ms, _ := filepath.Glob(filepath.Join(d, "sandrun-attack-*"))
 		for _, m := range ms {
-			if m == f.dockerSock {
-				continue
+			if strings.HasPrefix(filepath.Base(m), dockerPrefix) {
+				continue // a fixture (ours, or another test process's)
 			}
 			bad = append(bad, "probe file left on the host: "+m)
 			_ = os.RemoveAll(m)
@@ -176,15 +176,16 @@ func (h *harness) checkHost(before hostState, tr *tier) []string {
 	if n := f.hits.Swap(0); n > 0 {
 		bad = append(bad, fmt.Sprintf("%d connection(s) reached a host listener (%v)", n, f.hitFrom.Load()))
 	}
-	bad = append(bad, leftoverProcs(before.procs)...)
+	bad = append(bad, leftoverProcs(before.procs, tr)...)
 
 	// Cgroups and mounts: give the backend's teardown a moment, then call
 	// whatever new one that remains (and is ours) a leak.
 	var cg, mn []string
 	for deadline := time.Now().Add(3 * time.Second); ; {
 		cg, mn = cg[:0], mn[:0]
+		spares := tr.sparePids()
 		for p := range sandrunCgroups() {
-			if !before.cgroups[p] && tr.owns(p) {
+			if !before.cgroups[p] && tr.owns(p) && !holdsAny(p, spares) {
 				cg = append(cg, p)
 			}
 		}
@@ -230,13 +231,50 @@ func (tr *tier) owns(s string) bool {
 		(tr.workBase != "" && strings.Contains(s, tr.workBase))
 }
 
+// sparePids are the processes the tier keeps on purpose (prestarted inits).
+func (tr *tier) sparePids() map[int]bool {
+	out := map[int]bool{}
+	if tr.spare == nil {
+		return out
+	}
+	for pid, p := range descendants() {
+		if tr.spare(p) {
+			out[pid] = true
+		}
+	}
+	return out
+}
+
+// holdsAny tells whether the cgroup dir holds one of pids: a spare's group
+// is made with it, ahead of its run, and is not a leftover.
+func holdsAny(dir string, pids map[int]bool) bool {
+	if len(pids) == 0 {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return false
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil && pids[pid] {
+			return true
+		}
+	}
+	return false
+}
+
 // leftoverProcs waits briefly for processes that were not there before to
 // go, then kills and reaps the rest and reports them.
-func leftoverProcs(before map[int]proc) []string {
+func leftoverProcs(before map[int]proc, tr *tier) []string {
 	extra := func() []proc {
 		var out []proc
+		spares := 0
 		for pid, p := range descendants() {
 			if b, ok := before[pid]; ok && b.start == p.start {
+				continue
+			}
+			if tr.spare != nil && spares < tr.spares && tr.spare(p) {
+				spares++
 				continue
 			}
 			out = append(out, p)

@@ -6,7 +6,7 @@
 # expect-status: output_limit
 # expect-contained: 0
 # limits: output=64KiB
-# max-elapsed: 20s
+# max-elapsed: 30s
 # max-heap-growth: 16MiB
 line = "x" * 99
 while True:

@@ -8,7 +8,7 @@
 # expect-status: ok
 # expect-contained: 0
 # expect-stdout: ^DONE$
-# max-elapsed: 15s
+# max-elapsed: 30s
 ( ( exec setsid sleep 61 </dev/null >/dev/null 2>&1 & ) & )
 nohup sleep 62 </dev/null >/dev/null 2>&1 &
 disown

@@ -9,7 +9,7 @@
 # sanitize: yes
 # expect-detections: 6
 # expect-redacted: sk-proj-Zx8Kq2Lm9Vb4Nc7Tr1Yw6Pd3Hf5Jg0Ua2Se8Qi4Ko7Xl1Mn9BvT3cR
-# expect-redacted: AKIAZ7Q2N4W6R8T3YL5P
+# expect-redacted: AKIAZ7Q2N4W6RET3YL5P
 # expect-redacted: q8Zp3Lw7Yc2Nv5Tb9Rk1Xm4Hd6Gf0Js8Ae3Ui7Oo
 # expect-redacted: MIIEowIBAAKCAQEAuF3k9QmZr7XcT2pLw8YvN1bHs6JdKq4GfVe0RaUo5MiCnSxE
 # expect-redacted: Hunter2Secret
@@ -18,7 +18,7 @@
 import sys
 
 print("OPENAI_API_KEY=sk-proj-Zx8Kq2Lm9Vb4Nc7Tr1Yw6Pd3Hf5Jg0Ua2Se8Qi4Ko7Xl1Mn9BvT3cR")
-print("aws_access_key_id = AKIAZ7Q2N4W6R8T3YL5P")
+print("aws_access_key_id = AKIAZ7Q2N4W6RET3YL5P")
 print("aws_secret_access_key = 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")
 print("-----BEGIN RSA PRIVATE KEY-----")
 print("MIIEowIBAAKCAQEAuF3k9QmZr7XcT2pLw8YvN1bHs6JdKq4GfVe0RaUo5MiCnSxE")
