@@ -85,6 +85,11 @@ func denied() []rule {
 	// flock on a shared read-only file would be a channel between two
 	// sandboxes; POSIX locks need a writable fd for exclusive locks.
 	rs = append(rs, rule{Name: "flock", Action: errno(unix.ENOLCK)})
+	// inotify on a runtime file every run binds (the same inode) reports
+	// other runs' and the host's reads of it: a channel (attack case 49).
+	for _, n := range []string{"inotify_init", "inotify_init1", "inotify_add_watch"} {
+		rs = append(rs, rule{Name: n, Action: eperm})
+	}
 	// ENOSYS makes libc fall back (clone3 -> clone) or report "not
 	// available" (io_uring) instead of failing oddly.
 	for _, n := range []string{"clone3", "io_uring_setup", "io_uring_enter", "io_uring_register"} {
