@@ -86,6 +86,22 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 		return fail(fmt.Errorf("starting the container: %w", err))
 	}
 	l.timer = time.AfterFunc(l.lim.WallTime.D(), func() { l.kill(verdict.KillTimeout) })
+	// The engine does not always end the attach stream of an auto-removed
+	// container that died (seen with dockerd 20.10): close it ourselves a
+	// little after the die event, so a reader of Stdout sees EOF instead
+	// of blocking forever.
+	go func() {
+		select {
+		case <-l.exit.died:
+		case <-l.copied:
+			return
+		}
+		select {
+		case <-l.copied:
+		case <-time.After(2 * time.Second):
+			l.hj.Close()
+		}
+	}()
 	return l, nil
 }
 
