@@ -95,28 +95,12 @@ func (b *Backend) spawn() (_ *proc, err error) {
 			p.cleanup()
 		}
 	}()
-	// The cgroup is made while the clone runs: the init blocks on its
-	// config until it sits in the group.
-	type cgRes struct {
-		g   *cgroup
-		err error
-	}
-	cgc := make(chan cgRes, 1)
+	// The cgroup is made first: the init is born in it (see startIn).
 	if b.cg != nil {
-		go func() {
-			g, err := b.cg.create(cgLimits(sandrun.DefaultLimits(), b.opts.CPUs))
-			cgc <- cgRes{g, err}
-		}()
-	} else {
-		cgc <- cgRes{}
-	}
-	defer func() {
-		if err != nil {
-			if r := <-cgc; r.g != nil { // not yet received: clean it too
-				r.g.remove()
-			}
+		if p.cg, err = b.cg.create(cgLimits(sandrun.DefaultLimits(), b.opts.CPUs)); err != nil {
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 		}
-	}()
+	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
@@ -176,25 +160,40 @@ func (b *Backend) spawn() (_ *proc, err error) {
 		},
 	}
 	p.cmd = cmd
+	netFD := -1
 	if b.net != nil {
-		err = b.net.startIn(cmd.Start)
+		if netFD, err = b.net.take(); err != nil {
+			p.cmd = nil
+			return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "making the run's network namespace: " + err.Error()}
+		}
+		defer unix.Close(netFD)
+	}
+	if p.cg != nil {
+		fd, err := p.cg.cloneInto()
+		if err != nil {
+			p.cmd = nil
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+		}
+		if fd >= 0 {
+			defer unix.Close(fd)
+			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+		}
+	}
+	if netFD >= 0 || (p.cg != nil && p.cg.bornInside()) {
+		err = b.startIn(netFD, p.cg, cmd.Start)
 	} else {
 		err = cmd.Start()
 	}
 	if err != nil {
-		p.cmd = nil
+		if cmd.Process == nil {
+			p.cmd = nil // nothing to kill or wait for
+		}
 		if _, ok := err.(*SetupError); ok {
 			return nil, err
 		}
 		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the jail init: " + err.Error()}
 	}
-	r := <-cgc
-	cgc <- cgRes{} // for the deferred cleanup: nothing left to remove there
-	if r.err != nil {
-		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(r.err), Detail: r.err.Error()}
-	}
-	p.cg = r.g
-	if p.cg != nil {
+	if p.cg != nil && !p.cg.bornInside() {
 		if err := p.cg.add(cmd.Process.Pid); err != nil {
 			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 		}
