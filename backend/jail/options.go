@@ -3,6 +3,7 @@ package jail
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/sandrun/sandrun/lang"
 )
@@ -67,7 +68,12 @@ type Options struct {
 	// root; default 2. Negative: none ahead, each clone makes its own
 	// (as it always does rootless).
 	NetPool int
-	Logger  *slog.Logger
+	// SetupTimeout bounds the jail's setup, from the request to the
+	// program's start; default 30s. A setup that does not finish ends
+	// the run with a *SetupError naming the layer it was in. The
+	// program's wall-clock limit counts from its start, not from here.
+	SetupTimeout time.Duration
+	Logger       *slog.Logger
 }
 
 func (o *Options) fill() error {
@@ -94,6 +100,9 @@ func (o *Options) fill() error {
 	}
 	if o.WorkInodes == 0 {
 		o.WorkInodes = 16384
+	}
+	if o.SetupTimeout == 0 {
+		o.SetupTimeout = 30 * time.Second
 	}
 	if o.NetPool == 0 {
 		o.NetPool = 2
