@@ -23,6 +23,10 @@ type Backend struct {
 	cg    *cgroupManager // nil when downgraded
 	net   *netPool       // nil: each clone makes its network namespace
 	root  bool
+	// filter is the assembled seccomp program and abi the kernel's
+	// Landlock ABI, both found once at New for every init's config.
+	filter []byte
+	abi    int
 
 	// host is what the layer probes found at New; Check reports it.
 	host       error
@@ -92,16 +96,21 @@ func (b *Backend) probe() error {
 	if err := probeUserNS(); err != nil {
 		errs = append(errs, &SetupError{Layer: LayerNamespaces, Detail: err.Error()})
 	}
-	if _, err := buildFilter(); err != nil {
-		if b.opts.downgraded(DowngradeSeccomp) {
-			b.downgrades = append(b.downgrades, "seccomp: off")
-		} else {
-			errs = append(errs, &SetupError{Layer: LayerSeccomp, Detail: err.Error()})
-		}
-	} else if b.opts.downgraded(DowngradeSeccomp) {
+	if !haveCInit {
+		errs = append(errs, &SetupError{Layer: LayerProtocol, Detail: "this sandrun was built without cgo (CGO_ENABLED=0): the jail's init is C; rebuild with cgo"})
+	}
+	prog, err := buildFilter()
+	if err == nil {
+		b.filter, err = assembleFilter(prog)
+	}
+	switch {
+	case b.opts.downgraded(DowngradeSeccomp):
 		b.downgrades = append(b.downgrades, "seccomp: off")
+	case err != nil:
+		errs = append(errs, &SetupError{Layer: LayerSeccomp, Detail: err.Error()})
 	}
 	abi := landlockABI()
+	b.abi = abi
 	switch {
 	case b.opts.downgraded(DowngradeLandlock) && abi < 6:
 		b.downgrades = append(b.downgrades, fmt.Sprintf("landlock: partial (kernel ABI %d < 6)", abi))

@@ -4,7 +4,6 @@ package jail
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/verdict"
+	"github.com/sandrun/sandrun/internal/workdir"
 	"github.com/sandrun/sandrun/lang"
 	"golang.org/x/sys/unix"
 )
@@ -28,7 +28,7 @@ type spec struct {
 	env     []string
 	files   []initFile
 	limits  sandrun.Limits
-	collect []string
+	collect []string // globs of /work files returned after the run
 	// stdin feeds the program (nil: the caller writes the pipe);
 	// stdout and stderr receive its output (nil: the caller reads).
 	stdin  io.Reader
@@ -64,6 +64,10 @@ type proc struct {
 	step          Layer
 	setupTimedOut bool
 	limits        sandrun.Limits
+	// collect: the /work files to read once the program ended, before
+	// the init exits (it waits for msgDone).
+	collect    []string
+	collectLim workdir.CollectLimits
 	// limitsSince and cpuBase are where the current limits count from
 	// (the start, or the last SetLimits of a launched process).
 	limitsSince time.Time
@@ -73,6 +77,7 @@ type proc struct {
 	readerDone chan struct{}
 	started    chan struct{} // closed when the program runs or setup failed
 	setupErr   *SetupError
+	collectErr *SetupError
 	status     *unix.WaitStatus
 	files      []sandrun.OutputFile
 }
@@ -153,7 +158,7 @@ func (b *Backend) spawn() (_ *proc, err error) {
 		// path (a test binary under a 0700 directory).
 		Path:       fmt.Sprintf("/proc/self/fd/%d", fdExe),
 		Args:       []string{"sandrun-jail-init", "__child", ChildRole},
-		Env:        []string{"GOMAXPROCS=1"}, // a short Go start: the init mostly waits
+		Env:        []string{initEnv}, // the C init takes the role before the Go runtime starts
 		Stdin:      child[0],
 		Stdout:     child[1],
 		Stderr:     child[2],
@@ -289,7 +294,9 @@ func (b *Backend) configure(p *proc, s *spec, binds []bindSpec) error {
 	if err != nil {
 		return err
 	}
-	payload, err := json.Marshal(b.initConfig(s, binds))
+	p.collect = s.collect
+	p.collectLim = workdir.CollectLimits{MaxFile: int64(s.limits.Output), MaxTotal: 8 << 20}
+	payload, err := b.initConfig(s, binds).encode()
 	if err == nil {
 		err = writeFrame(p.conn, msgConfig, payload, fds...)
 	}
@@ -323,16 +330,36 @@ func (b *Backend) initConfig(s *spec, binds []bindSpec) *initConfig {
 	cfg := &initConfig{
 		Binds: binds, Argv: s.argv, Env: s.env, Files: s.files,
 		Hostname: b.opts.Hostname, UID: insideID, GID: insideID,
-		WorkSize: int64(lim.WorkDir), WorkInodes: b.opts.WorkInodes,
+		WorkSize: uint64(lim.WorkDir), WorkInodes: uint64(b.opts.WorkInodes),
 		CPUSeconds: uint64((lim.CPUTime.D() + time.Second - 1) / time.Second),
 		FileSize:   uint64(lim.FileSize), OpenFiles: uint64(lim.OpenFiles),
-		NoSeccomp:       b.opts.downgraded(DowngradeSeccomp),
-		LandlockPartial: b.opts.downgraded(DowngradeLandlock),
-		NoLandlock:      b.opts.downgraded(DowngradeLandlock) && landlockABI() == 0,
-		Collect:         s.collect, CollectMax: int64(lim.Output), CollectTotal: 8 << 20,
+		Seccomp: b.filter,
 	}
 	if b.cg == nil && s.lang.AddressSpaceLimit {
 		cfg.AddressSpace = uint64(lim.Memory)
+	}
+	if b.opts.downgraded(DowngradeSeccomp) {
+		cfg.Flags |= flagNoSeccomp
+	}
+	switch {
+	case b.opts.downgraded(DowngradeLandlock) && b.abi == 0:
+		cfg.Flags |= flagNoLandlock
+	case b.opts.downgraded(DowngradeLandlock):
+		cfg.Flags |= flagLandlockPartial
+	}
+	if len(s.collect) > 0 {
+		cfg.Flags |= flagWaitDone
+	}
+	r := rightsFor(b.abi)
+	var runtimePaths []string
+	for _, bd := range binds {
+		if bd.Symlink == "" {
+			runtimePaths = append(runtimePaths, bd.Path)
+		}
+	}
+	cfg.Landlock = landlockConfig{
+		ABI: uint32(b.abi), HandledFS: r.handledFS, HandledNet: r.handledNet, Scoped: r.scoped,
+		FileOnly: fileOnly, Rules: landlockPolicy(r, runtimePaths),
 	}
 	return cfg
 }
@@ -381,10 +408,25 @@ func (p *proc) read() {
 				ws := unix.WaitStatus(v)
 				p.status = &ws
 			}
-		case msgFiles:
-			_ = json.Unmarshal(payload, &p.files)
+			if len(p.collect) > 0 {
+				p.collectFiles()
+			}
 		}
 	}
+}
+
+// collectFiles reads the /work files the request asked for, through the
+// init's root while its namespace lives (every process but the init has
+// ended: nothing changes under the walk, which follows no symlink), then
+// lets the init exit.
+func (p *proc) collectFiles() {
+	dir := fmt.Sprintf("/proc/%d/root/work", p.cmd.Process.Pid)
+	files, err := workdir.Collect(dir, p.collect, p.collectLim)
+	if err != nil {
+		p.collectErr = &SetupError{Layer: LayerCollect, Errno: errnoOf(err), Detail: "collecting output files: " + err.Error()}
+	}
+	p.files = files
+	_ = writeFrame(p.conn, msgDone, nil)
 }
 
 // kill ends the whole jail: SIGKILL to the init (pid 1 of the jail's pid
@@ -490,6 +532,8 @@ func (p *proc) wait() *outcome {
 	switch {
 	case p.setupErr != nil:
 		o.err = p.setupErr
+	case p.collectErr != nil:
+		o.err = p.collectErr
 	case timedOut:
 		o.err = &SetupError{Layer: step, Detail: fmt.Sprintf("the jail's setup did not finish within %v", p.setupLimit)}
 	case o.status == nil && o.killed == verdict.KillNone && o.stats.OOMKills == 0:
