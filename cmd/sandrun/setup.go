@@ -102,6 +102,7 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	if err != nil {
 		return nil, err
 	}
+	a.closers = append(a.closers, proc.Close)
 	// restricted comes after the OS tiers: auto prefers stronger
 	// isolation, and restricted runs only starlark. The host environment
 	// is the seed's safe math environment.
