@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/analyze"
@@ -138,6 +139,25 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	dock := docker.New(docker.Options{Logger: cfg.logger})
 	a.closers = append(a.closers, dock.Close)
 	gv := gvisor.New(gvisor.Options{Languages: a.langs, Logger: cfg.logger})
+	// The jail and process tiers swept what dead supervisors left in New;
+	// the container tiers would only at their first use. Sweep them now
+	// (allowed or not: a crash may predate the allowlist), in the
+	// background so that no command waits for an engine; Close waits.
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = dock.Sweep(ctx) // no engine: nothing to sweep
+		gv.Sweep(ctx)
+	}()
+	a.closers = append(a.closers, func() error {
+		select {
+		case <-swept:
+		case <-time.After(30 * time.Second):
+		}
+		return nil
+	})
 	// docker implements Launcher too, but it is not offered to sessions
 	// yet: a launched container can hang on a freshly started dockerd
 	// (see TestLaunch in backend/docker).

@@ -276,7 +276,7 @@ func (g *Group) Kill() {
 		}
 	}
 	for _, d := range g.dirs {
-		killProcs(d)
+		KillProcs(d)
 	}
 }
 
@@ -317,13 +317,15 @@ func removeGroup(d string) error {
 		if !errors.Is(err, unix.EBUSY) {
 			break
 		}
-		killProcs(d)
+		KillProcs(d)
 		time.Sleep(time.Duration(i+1) * time.Millisecond)
 	}
 	return fmt.Errorf("removing cgroup %s: %w", d, err)
 }
 
-func killProcs(d string) {
+// KillProcs sends SIGKILL to every process listed in the cgroup directory
+// d (not its children).
+func KillProcs(d string) {
 	b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
 	for _, f := range strings.Fields(string(b)) {
 		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
@@ -398,10 +400,7 @@ func (m *Manager) Sweep() (int, error) {
 // package (or a tier naming its own resources the same way) made.
 func OwnerPID(name string) (int, bool) {
 	p, rest, ok := strings.Cut(name, "-")
-	if !ok || rest == "" {
-		return 0, false
-	}
-	if _, err := hex.DecodeString(rest); err != nil {
+	if !ok || rest == "" || strings.Trim(rest, "0123456789abcdef") != "" {
 		return 0, false
 	}
 	pid, err := strconv.Atoi(p)
