@@ -72,9 +72,16 @@ type Result struct {
 
 // Usage is what the run consumed.
 type Usage struct {
+	// WallMs is the program's wall time, from its start (after the
+	// sandbox's setup) to its end; the wall-clock limit counts the same.
 	WallMs          int64 `json:"wall_ms"`
 	CPUMs           int64 `json:"cpu_ms"`
 	MemoryPeakBytes int64 `json:"memory_peak_bytes"`
+	// SetupMs is the time the tier spent preparing the sandbox before
+	// the program started (the jail: namespaces, cgroup, mounts,
+	// Landlock, seccomp); bounded by the tier, not by the wall limit.
+	// Omitted by tiers that do not measure it.
+	SetupMs int64 `json:"setup_ms,omitempty"`
 }
 
 // Detection reports that the sanitizer redacted something. It never

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/sandrun/sandrun/lang"
 )
 
 // Backend is one isolation tier. Each lives in its own package under
@@ -140,6 +142,11 @@ func (s *Sandbox) Choose(ctx context.Context, name, language string) (Backend, [
 				warn = append(warn, fmt.Sprintf("auto chose %s because stronger tiers are unavailable: %s", b.Name(), strings.Join(why, "; ")))
 			}
 			return b, warn, nil
+		}
+		if errors.Is(err, lang.ErrProbeFailed) {
+			// The language is installed but its probe failed: a host
+			// fault to fix, not a reason to run on a weaker tier.
+			return nil, nil, &UnavailableError{Backend: "auto", Err: fmt.Errorf("%s: %w", b.Name(), err)}
 		}
 		why = append(why, fmt.Sprintf("%s: %v", b.Name(), err))
 	}

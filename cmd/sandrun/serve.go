@@ -58,6 +58,10 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 	if err != nil {
 		return nil, server.Options{}, err
 	}
+	// Resolve every language now, off the first request's path. A
+	// failed probe is not kept for the server's life: a later lookup
+	// retries it (GET /v1/languages says why a language is missing).
+	go a.langs.All(ctx)
 	opts, err := f.options(a, log)
 	if err == nil && f.sessions {
 		err = a.enableSessions(&opts, f.maxSessions, log)
