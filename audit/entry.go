@@ -51,7 +51,9 @@ type Entry struct {
 const maxErrorLen = 1024
 
 // NewEntry builds the audit entry for a finished run. Code is copied only
-// when storeCode is set. Limits are the effective ones (defaults filled).
+// when storeCode is set. Limits are the request's as the Sandbox resolved
+// them (the effective ones); for a request refused by validation, the
+// ones it asked for.
 func NewEntry(req *sandrun.Request, res *sandrun.Result, storeCode bool) *Entry {
 	e := &Entry{
 		ID:         res.ID,
@@ -60,7 +62,7 @@ func NewEntry(req *sandrun.Request, res *sandrun.Result, storeCode bool) *Entry 
 		CodeSize:   len(req.Code),
 		Language:   res.Language,
 		Backend:    res.Backend,
-		Limits:     req.Limits.WithDefaults(),
+		Limits:     req.Limits,
 		Status:     res.Status,
 		ExitCode:   res.ExitCode,
 		Signal:     res.Signal,

@@ -189,7 +189,7 @@ func TestSQLiteConcurrentFirstUse(t *testing.T) {
 }
 
 func TestNewEntryPrivacy(t *testing.T) {
-	req := &sandrun.Request{Language: "python", Code: "print('sk-proj-secret')", Stdin: "stdin-secret"}
+	req := &sandrun.Request{Language: "python", Code: "print('sk-proj-secret')", Stdin: "stdin-secret", Limits: sandrun.DefaultLimits()}
 	res := &sandrun.Result{ID: "r1", Status: sandrun.StatusOK, CodeSHA256: "h", Stdout: "[REDACTED]",
 		Detections: []sandrun.Detection{{Rule: "openai", Stream: "stdout", Count: 1}}}
 	e := audit.NewEntry(req, res, false)

@@ -21,9 +21,9 @@ func resolve(p string) (string, error) {
 func pythonSpec() Spec {
 	const probe = `import sys, json; print(json.dumps({"exe": sys.executable, "prefix": sys.prefix, "base_prefix": sys.base_prefix, "version": sys.version.split()[0]}))`
 	return Spec{
-		Name:       "python",
+		Name:       Python,
 		Candidates: []string{"python3", "python"},
-		FileName:   "main.py",
+		FileName:   fileName(Python),
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var p struct {
 				Exe, Prefix, BasePrefix, Version string
@@ -49,7 +49,7 @@ func pythonSpec() Spec {
 				// kill is not lost and streaming sees it as it comes.
 				Argv:              []string{real, "-E", "-s", "-B", "-u", "{file}"},
 				AddressSpaceLimit: true,
-				OOMMarkers:        []string{"MemoryError"},
+				OOMMarkers:        oomMarkers(Python),
 			}
 			for _, pre := range []string{p.Prefix, p.BasePrefix} {
 				if pre != "" && pre != "/usr" && !strings.HasPrefix(pre, "/usr/") {
@@ -67,9 +67,9 @@ func pythonSpec() Spec {
 func javascriptSpec() Spec {
 	const probe = `console.log(JSON.stringify({exe: process.execPath, version: process.version.replace(/^v/, "")}))`
 	return Spec{
-		Name:       "javascript",
+		Name:       JavaScript,
 		Candidates: []string{"node", "nodejs"},
-		FileName:   "main.js",
+		FileName:   fileName(JavaScript),
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var raw map[string]string
 			if err := probeJSON(ctx, exe, []string{"-e", probe}, &raw); err != nil {
@@ -86,7 +86,7 @@ func javascriptSpec() Spec {
 				// applied here because RLIMIT_AS breaks V8's reservations.
 				Argv:              []string{real, "--max-old-space-size={heap_mib}", "{file}"},
 				AddressSpaceLimit: false,
-				OOMMarkers:        []string{"JavaScript heap out of memory", "Fatal process out of memory", "Reached heap limit"},
+				OOMMarkers:        oomMarkers(JavaScript),
 			}
 			if !strings.HasPrefix(real, "/usr/") {
 				l.Paths = append(l.Paths, filepath.Dir(filepath.Dir(real)))
@@ -98,9 +98,9 @@ func javascriptSpec() Spec {
 
 func bashSpec() Spec {
 	return Spec{
-		Name:       "bash",
+		Name:       Bash,
 		Candidates: []string{"bash"},
-		FileName:   "main.sh",
+		FileName:   fileName(Bash),
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var raw map[string]string
 			if err := probeJSON(ctx, exe, []string{"-c", `printf '{"version":"%s"}' "${BASH_VERSION%%(*}"`}, &raw); err != nil {
@@ -115,8 +115,18 @@ func bashSpec() Spec {
 				Interpreter:       real,
 				Argv:              []string{real, "{file}"},
 				AddressSpaceLimit: true,
-				OOMMarkers:        []string{"xmalloc: cannot allocate", "Cannot allocate memory"},
+				OOMMarkers:        oomMarkers(Bash),
 			}, nil
 		},
 	}
+}
+
+func fileName(name string) string {
+	l, _ := About(name)
+	return l.FileName
+}
+
+func oomMarkers(name string) []string {
+	l, _ := About(name)
+	return l.OOMMarkers
 }

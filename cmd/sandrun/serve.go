@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -54,7 +55,11 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 	if err != nil {
 		return nil, server.Options{}, &usageError{err.Error()}
 	}
-	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1})
+	slots := f.maxConcurrent
+	if slots <= 0 {
+		slots = runtime.NumCPU()
+	}
+	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1, slots: slots, maxWall: f.maxWall})
 	if err != nil {
 		return nil, server.Options{}, err
 	}
