@@ -86,7 +86,7 @@ type Options struct {
 type Sandbox struct {
 	opts        Options
 	byName      map[string]Backend
-	auditErrors atomic.Int64
+	auditErrors *atomic.Int64 // shared with the copies WithAdmission makes
 }
 
 // New builds a Sandbox. Backend names must be unique.
@@ -98,7 +98,7 @@ func New(opts Options) (*Sandbox, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	opts.Policy = opts.Policy.normalize()
-	s := &Sandbox{opts: opts, byName: map[string]Backend{}}
+	s := &Sandbox{opts: opts, byName: map[string]Backend{}, auditErrors: new(atomic.Int64)}
 	for _, b := range append(append([]Backend(nil), opts.Backends...), opts.ByNameOnly...) {
 		if b == nil {
 			return nil, errors.New("sandrun: nil backend")
@@ -121,6 +121,18 @@ func (s *Sandbox) Backends() []Backend {
 func (s *Sandbox) Backend(name string) (Backend, bool) {
 	b, ok := s.byName[name]
 	return b, ok
+}
+
+// Admission returns the gate runs pass (nil: none).
+func (s *Sandbox) Admission() Admission { return s.opts.Admission }
+
+// WithAdmission returns a Sandbox that shares s's backends, hooks and
+// counters but admits runs through a. Anything else that runs code
+// (sessions) must use the returned Sandbox too, or it bypasses a.
+func (s *Sandbox) WithAdmission(a Admission) *Sandbox {
+	c := *s
+	c.opts.Admission = a
+	return &c
 }
 
 // Policy returns the limits policy every request is resolved by.
