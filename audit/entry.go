@@ -45,6 +45,13 @@ type Entry struct {
 	// Host is the node that ran it (several nodes may share a PostgreSQL log).
 	Host    string `json:"host,omitempty"`
 	Version string `json:"version"`
+	// Session is the id of the session a step belongs to; empty for a
+	// one-shot run.
+	Session string `json:"session,omitempty"`
+	// Writer identifies the process that began a record still running
+	// (host, pid, start time), so that a later start can tell the run was
+	// interrupted. Internal.
+	Writer string `json:"-"`
 }
 
 // maxErrorLen caps the stored error message.
@@ -71,6 +78,7 @@ func NewEntry(req *sandrun.Request, res *sandrun.Result, storeCode bool) *Entry 
 		Sanitized:  res.Sanitized,
 		Detections: append([]sandrun.Detection{}, res.Detections...),
 		Downgrades: append([]string(nil), res.Downgrades...),
+		Session:    res.Session,
 	}
 	if e.Language == "" {
 		e.Language = req.Language
@@ -102,6 +110,7 @@ type Filter struct {
 	Backend      string
 	Language     string
 	Caller       string
+	Session      string
 	CodeSHA256   string
 	// IDPrefix matches ids that start with it (for `audit show` with a
 	// short id).
