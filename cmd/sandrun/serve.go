@@ -20,7 +20,7 @@ type serveFlags struct {
 	maxConcurrent, maxQueue, burst       int
 	rate                                 float64
 	queueTimeout, maxWall, drain         time.Duration
-	maxBody, maxCode, pool               string
+	maxBody, maxCode, pool, tiers        string
 	mcp, sessions                        bool
 	maxSessions                          int
 }
@@ -44,6 +44,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&f.sessions, "sessions", true, "serve stateful sessions (/v1/sessions and the session MCP tools)")
 	fs.IntVar(&f.maxSessions, "max-sessions", 16, "live sessions at most")
+	fs.StringVar(&f.tiers, "tiers", "", "the tiers callers may use, comma-separated (default: $SANDRUN_TIERS, else "+strings.Join(defaultServeTiers(), ",")+"; add process only for trusted callers: it does not isolate)")
 	fs.StringVar(&f.pool, "pool", "", "warm interpreter pools for one-shot runs, e.g. python=4,javascript=2 (default: none)")
 }
 
@@ -53,6 +54,10 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 	sizes, err := parsePoolSizes(f.pool)
 	if err != nil {
 		return nil, server.Options{}, &usageError{err.Error()}
+	}
+	tiers, err := f.allowedTiers()
+	if err != nil {
+		return nil, server.Options{}, err
 	}
 	// One gate for every run and session step, whichever door it comes
 	// through: the Sandbox admits through it, the server reads its state.
@@ -64,7 +69,7 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 		return nil, server.Options{}, &usageError{err.Error()}
 	}
 	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1,
-		slots: adm.Options().MaxConcurrent, maxWall: f.maxWall, admission: adm})
+		slots: adm.Options().MaxConcurrent, maxWall: f.maxWall, admission: adm, tiers: tiers})
 	if err != nil {
 		return nil, server.Options{}, err
 	}
@@ -73,7 +78,10 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 	// retries it (GET /v1/languages says why a language is missing).
 	go a.langs.All(ctx)
 	opts, err := f.options(a, adm, log)
-	if err == nil && f.sessions {
+	if err == nil && f.sessions && len(a.launchers) == 0 && log != nil {
+		log.Warn("sessions are off: none of the allowed tiers hosts sessions", "tiers", strings.Join(tiers, ","))
+	}
+	if err == nil && f.sessions && len(a.launchers) > 0 {
 		err = a.enableSessions(&opts, f.maxSessions, log)
 	}
 	if err != nil {
@@ -81,6 +89,26 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 		return nil, server.Options{}, err
 	}
 	return a, opts, nil
+}
+
+// allowedTiers is --tiers, else $SANDRUN_TIERS, else the tiers that
+// isolate.
+func (f *serveFlags) allowedTiers() ([]string, error) {
+	if f.tiers != "" {
+		t, err := parseTiers(f.tiers)
+		if err != nil {
+			return nil, &usageError{"--tiers: " + err.Error()}
+		}
+		return t, nil
+	}
+	if env := os.Getenv("SANDRUN_TIERS"); env != "" {
+		t, err := parseTiers(env)
+		if err != nil {
+			return nil, fmt.Errorf("SANDRUN_TIERS: %w", err)
+		}
+		return t, nil
+	}
+	return defaultServeTiers(), nil
 }
 
 func (f *serveFlags) logger(env *cliEnv) (*slog.Logger, error) {
