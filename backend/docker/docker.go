@@ -164,6 +164,20 @@ func (b *Backend) client(ctx context.Context) (*client.Client, error) {
 	return b.cli, nil
 }
 
+// Sweep removes what supervisors that died on this host left: their
+// containers (running ones too) and their runs' cgroups. It runs when the
+// engine is first reached; call it at start so that a crash's leftovers
+// do not wait for the tier's next use. Without an engine there is nothing
+// to sweep: the error says why.
+func (b *Backend) Sweep(ctx context.Context) error {
+	cli, err := b.client(ctx) // sweeps the containers the first time
+	if err != nil {
+		return err
+	}
+	b.meterFor(ctx, cli) // sweeps the cgroups the first time
+	return nil
+}
+
 // Check implements sandrun.Backend: the engine answers, applies seccomp,
 // and has the language's image. The answer is cached for a few seconds
 // so that auto does not cost a round trip per run.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
 	"github.com/sandrun/sandrun/internal/cgmeter"
+	"github.com/sandrun/sandrun/internal/cgroup"
 	"github.com/sandrun/sandrun/internal/verdict"
 )
 
@@ -70,10 +72,13 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	}
 	cfg, hc := b.containerConfig(r, req, runID, true, mark)
 	meter := b.meterFor(ctx, cli)
+	// The run's parent cgroup carries the supervisor's pid, so that a
+	// sweep by another supervisor leaves it alone while this one lives.
+	cgName := fmt.Sprintf("%d-%s", os.Getpid(), runID)
 	if meter != nil {
-		hc.CgroupParent = meter.Parent(runID)
+		hc.CgroupParent = meter.Parent(cgName)
 		defer func() {
-			if err := meter.Remove(runID); err != nil {
+			if err := meter.Remove(cgName); err != nil {
 				b.opts.Logger.Warn("removing run cgroup", "run", runID, "err", err)
 			}
 		}()
@@ -155,7 +160,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		// A second of grace leaves the rlimit's SIGXCPU the first word.
 		stopWatch := make(chan struct{})
 		defer close(stopWatch)
-		go meter.Watch(runID, lim.CPUTime.D()+time.Second, stopWatch, func() { kill(verdict.KillCPU, "") })
+		go meter.Watch(cgName, lim.CPUTime.D()+time.Second, stopWatch, func() { kill(verdict.KillCPU, "") })
 	}
 
 	go func() {
@@ -213,7 +218,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	f.Stderr = string(stderr.Bytes())
 	res.Usage.WallMs = wall.Milliseconds()
 	if meter != nil {
-		meter.Apply(runID, &res.Usage)
+		meter.Apply(cgName, &res.Usage)
 		f.CPU = time.Duration(res.Usage.CPUMs) * time.Millisecond
 	}
 	verdict.Decide(f, res)
@@ -250,7 +255,7 @@ func (b *Backend) meterFor(ctx context.Context, cli *client.Client) *cgmeter.Met
 			b.meter = cgmeter.New("sandrun-docker", info.CgroupVersion)
 		}
 		if b.meter != nil {
-			b.meter.Sweep()
+			b.meter.Sweep(cgroup.OwnerPID)
 		}
 	})
 	return b.meter
