@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -19,14 +20,19 @@ type benchScenario func(ctx context.Context, env *cliEnv, a *app, n int) error
 
 func benchScenarios() map[string]benchScenario {
 	return map[string]benchScenario{
-		"process":    benchProcess,
-		"server":     benchServer,
-		"restricted": benchRestricted,
-		"jail":       benchJail,
-		"jail-cold":  benchJailCold,
-		"pool":       benchPool,
-		"docker":     benchDocker,
-		"gvisor":     benchGvisor,
+		"process":       benchProcess,
+		"server":        benchServer,
+		"restricted":    benchRestricted,
+		"jail":          benchJail,
+		"jail-cold":     benchJailCold,
+		"cli-jail":      benchCLIJail,
+		"cpu-fair":      benchCPUFair,
+		"served":        benchServed,
+		"throughput-c2": benchThroughput(2),
+		"throughput-c8": benchThroughput(8),
+		"pool":          benchPool,
+		"docker":        benchDocker,
+		"gvisor":        benchGvisor,
 	}
 }
 
@@ -74,7 +80,7 @@ func bareSpawn(ctx context.Context, a *app, language, code string) (benchkit.Cas
 		return benchkit.Case{}, err
 	}
 	flagFor := map[string]string{"python": "-c", "javascript": "-e", "bash": "-c"}
-	return benchkit.Case{Name: "bare " + language, Run: func() error {
+	return benchkit.Case{Name: "bare " + filepath.Base(l.Interpreter), Run: func() error {
 		return exec.CommandContext(ctx, l.Interpreter, flagFor[language], code).Run()
 	}}, nil
 }
