@@ -54,7 +54,22 @@ func TestConcurrentUIDs(t *testing.T) {
 // network namespace, and Landlock's scoping) nor see its name in
 // /proc/net/unix (its own network namespace).
 func TestNoChannelBetweenJails(t *testing.T) {
-	b := backend(t)
+	backend(t)
+	// Namespaces made ahead of time (the default), and one made by each
+	// clone (one-shot commands, rootless).
+	for _, pool := range []int{0, -1} {
+		t.Run(fmt.Sprintf("netpool=%d", pool), func(t *testing.T) {
+			b, err := jail.New(jail.Options{Languages: lang.NewRegistry(lang.Options{}), NetPool: pool})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			noChannel(t, b)
+		})
+	}
+}
+
+func noChannel(t *testing.T, b *jail.Backend) {
 	ctx := context.Background()
 	a, err := b.Launch(ctx, &sandrun.LaunchSpec{Language: "python", Args: []string{"-u", "-c", `
 import socket, os, time

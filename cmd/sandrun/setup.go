@@ -113,7 +113,13 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	}
 	allowed := func(name string) bool { return cfg.tiers == nil || slices.Contains(cfg.tiers, name) }
 	// The jail first: `auto` uses it wherever its Check passes.
-	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart})
+	// A one-shot command makes its one network namespace in the clone;
+	// namespaces made ahead of time pay off in long-lived ones.
+	netPool := 0 // the jail's default
+	if cfg.jailPrestart == 0 {
+		netPool = -1
+	}
+	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, NetPool: netPool})
 	if err != nil {
 		return nil, err
 	}
