@@ -136,8 +136,8 @@ func TestReweigh(t *testing.T) {
 }
 
 // TestBornInGroup: an init started through startIn is born in its run's
-// group (v1: the forking thread moves itself in and back; v2: the clone
-// names the group), and the forking thread ends where it started.
+// group (v1: the forking thread moves itself in and back out; v2: the
+// clone names the group), and no thread of this process stays in it.
 func TestBornInGroup(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to make cgroups")
@@ -154,15 +154,17 @@ func TestBornInGroup(t *testing.T) {
 			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
 		}
 		before, _ := os.ReadFile("/proc/self/cgroup")
-		if err := b.startIn(-1, g, cmd.Start); err != nil {
+		release, err := b.startIn(-1, g, cmd.Start)
+		if err != nil {
 			t.Fatal(err)
 		}
-		defer func() { cmd.Process.Kill(); cmd.Wait() }()
+		defer func() { cmd.Process.Kill(); cmd.Wait(); release() }()
 		got, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", cmd.Process.Pid))
 		if !strings.Contains(string(got), want) {
 			t.Errorf("child's cgroups:\n%s\nwant a line with %q", got, want)
 		}
-		// Every thread of this process is where the process was.
+		// Every thread of this process is where the process was (the
+		// forking thread too: it moved back out, and waits for release).
 		tasks, _ := os.ReadDir("/proc/self/task")
 		for _, tk := range tasks {
 			cg, _ := os.ReadFile("/proc/self/task/" + tk.Name() + "/cgroup")

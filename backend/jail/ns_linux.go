@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -150,24 +151,33 @@ func (n *netPool) close() {
 	unix.Close(n.orig)
 }
 
-// startIn runs start on a locked thread that has joined the network
-// namespace netFD (-1: stays in the supervisor's) and the cgroup g
-// (v1: the thread moves itself, see cgroup.enter; v2: start clones into
-// it), so that the init start forks is born in both; then it returns the
-// thread. A thread that cannot return is discarded, which kills the init
-// (its PDEATHSIG follows the forking thread): fail closed.
+// startIn runs start on an OS thread of its own that has joined the
+// network namespace netFD (-1: stays in the supervisor's) and the cgroup g
+// (v1: the thread moves itself in, see cgroup.enter; v2: start clones
+// into it), so that the init start forks is born in both. The thread then
+// moves back out of the cgroup and stays parked, locked to its goroutine,
+// until release is called; then it is discarded, never returned to the
+// Go runtime in the run's network namespace.
+//
+// A thread of its own because the init's PDEATHSIG follows the thread
+// that forked it: a thread the Go runtime shares could be destroyed while
+// the init lives (any goroutine that ends locked to its thread destroys
+// it; the process tier's do), which would kill the run. release is called
+// once the init is gone.
 //
 // Born there rather than moved there: moving a process into a cgroup
 // takes the kernel's cgroup_threadgroup_rwsem for writing, which waits
 // for an RCU grace period (about 10 ms, more under load) whenever no
 // other migration ran just before; a thread moving itself does not.
-func (b *Backend) startIn(netFD int, g *cgroup, start func() error) error {
+func (b *Backend) startIn(netFD int, g *cgroup, start func() error) (release func(), err error) {
 	ch := make(chan error, 1)
+	done := make(chan struct{})
 	go func() {
 		runtime.LockOSThread()
+		// Never unlocked: the thread ends with this goroutine.
+		defer func() { <-done }()
 		if netFD >= 0 {
 			if err := unix.Setns(netFD, unix.CLONE_NEWNET); err != nil {
-				runtime.UnlockOSThread()
 				ch <- &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "joining the run's network namespace"}
 				return
 			}
@@ -177,26 +187,24 @@ func (b *Backend) startIn(netFD int, g *cgroup, start func() error) error {
 			var err error
 			if leave, err = g.enter(); err != nil {
 				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
-				return // exit locked: the thread may sit in part of the group
+				return
 			}
 		}
 		err := start()
 		if leave != nil {
-			if lerr := leave(); lerr != nil {
-				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(lerr), Detail: "returning the forking thread: " + lerr.Error()}
-				return // exit locked: the thread is destroyed
+			// Out of the run's group, so that the group can be removed
+			// while this thread still waits.
+			if lerr := leave(); lerr != nil && err == nil {
+				err = &SetupError{Layer: LayerCgroup, Errno: errnoOf(lerr), Detail: "moving the forking thread back: " + lerr.Error()}
 			}
 		}
-		if netFD >= 0 {
-			if rerr := unix.Setns(b.net.orig, unix.CLONE_NEWNET); rerr != nil {
-				ch <- &SetupError{Layer: LayerNamespaces, Errno: errnoOf(rerr), Detail: "returning to the host network namespace"}
-				return // exit locked: the thread is destroyed
-			}
-		}
-		runtime.UnlockOSThread()
 		ch <- err
 	}()
-	return <-ch
+	release = sync.OnceFunc(func() { close(done) })
+	if err := <-ch; err != nil {
+		return release, err
+	}
+	return release, nil
 }
 
 func errnoOf(err error) syscall.Errno {

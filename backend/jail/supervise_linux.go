@@ -4,7 +4,6 @@ package jail
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -47,6 +46,9 @@ type proc struct {
 	conn    *net.UnixConn
 	cg      *cgroup
 	release func()
+	// thread releases the OS thread that forked the init (its PDEATHSIG
+	// follows that thread): only once the init is gone.
+	thread func()
 	// setupStart is when the run asked for this jail; setupLimit bounds
 	// the time until the program starts (Options.SetupTimeout).
 	setupStart time.Time
@@ -196,11 +198,11 @@ func (b *Backend) spawn() (_ *proc, err error) {
 			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
 		}
 	}
-	if netFD >= 0 || (p.cg != nil && p.cg.bornInside()) {
-		err = b.startIn(netFD, p.cg, cmd.Start)
-	} else {
-		err = cmd.Start()
+	var bornIn *cgroup
+	if p.cg != nil && p.cg.bornInside() {
+		bornIn = p.cg
 	}
+	p.thread, err = b.startIn(netFD, bornIn, cmd.Start)
 	if err != nil {
 		if cmd.Process == nil {
 			p.cmd = nil // nothing to kill or wait for
@@ -219,15 +221,17 @@ func (b *Backend) spawn() (_ *proc, err error) {
 }
 
 // take returns a prestarted init when one is ready, else spawns one.
-func (b *Backend) take() (*proc, error) {
+// prestarted says whether p came from the pool.
+func (b *Backend) take() (p *proc, prestarted bool, err error) {
 	if b.pool != nil {
 		select {
 		case p := <-b.pool:
-			return p, nil
+			return p, true, nil
 		default:
 		}
 	}
-	return b.spawn()
+	p, err = b.spawn()
+	return p, false, err
 }
 
 // prestart keeps Options.Prestart inits waiting for their config, so
@@ -264,7 +268,7 @@ func (b *Backend) start(s *spec) (*proc, error) {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		p, err := b.take()
+		p, prestarted, err := b.take()
 		if err != nil {
 			return nil, err
 		}
@@ -274,12 +278,13 @@ func (b *Backend) start(s *spec) (*proc, error) {
 			return p, nil
 		}
 		p.cleanup()
-		// A prestarted init that died while waiting (its socket is
-		// gone) is replaced once by a fresh one.
-		var se *SetupError
-		if attempt > 0 || !errors.As(err, &se) || se.Layer != LayerProtocol {
+		// A prestarted init that died while waiting (killed from
+		// outside, say) is replaced by a fresh one; a fresh one that
+		// fails is the run's failure.
+		if !prestarted || attempt > b.opts.Prestart {
 			return nil, err
 		}
+		b.opts.Logger.Warn("jail: a prestarted init could not be configured; starting a fresh one", "err", err)
 	}
 }
 
@@ -553,6 +558,9 @@ func (p *proc) cleanup() error {
 		_ = p.cmd.Process.Kill()
 		_ = p.cmd.Wait()
 		p.initExited = true
+	}
+	if p.thread != nil {
+		p.thread()
 	}
 	var err error
 	if p.cg != nil {
