@@ -210,3 +210,26 @@ func TestBornInGroup(t *testing.T) {
 		check(t, g, "0::/"+filepath.Base(d))
 	})
 }
+
+// TestReweighIdle: a prestarted init's group waiting for a run does not
+// count; once it holds a run it does.
+func TestReweighIdle(t *testing.T) {
+	base := t.TempDir()
+	os.WriteFile(filepath.Join(base, "cpu.shares"), []byte("1"), 0o644)
+	m := &cgroupManager{bases: map[string]string{"cpu": base}}
+	var gs []*cgroup
+	for i := 0; i < 3; i++ {
+		d := filepath.Join(base, fmt.Sprintf("%d-%02x", os.Getpid(), i))
+		os.Mkdir(d, 0o755)
+		gs = append(gs, &cgroup{dirs: map[string]string{"cpu": d}, m: m})
+	}
+	gs[0].setIdle(true)
+	gs[1].setIdle(true)
+	if got := readFile(t, filepath.Join(base, "cpu.shares")); got != "1024" {
+		t.Fatalf("one run, two idle: %s", got)
+	}
+	gs[0].setIdle(false)
+	if got := readFile(t, filepath.Join(base, "cpu.shares")); got != "2048" {
+		t.Fatalf("two runs, one idle: %s", got)
+	}
+}

@@ -250,6 +250,9 @@ func (b *Backend) prestart() {
 				continue
 			}
 		}
+		if p.cg != nil {
+			p.cg.setIdle(true) // no run yet: it weighs nothing (reweigh)
+		}
 		select {
 		case b.pool <- p:
 		case <-b.closing:
@@ -291,6 +294,7 @@ func (b *Backend) start(s *spec) (*proc, error) {
 func (b *Backend) configure(p *proc, s *spec, binds []bindSpec) error {
 	p.limits = s.limits
 	if p.cg != nil {
+		p.cg.setIdle(false)
 		if err := p.cg.set(cgLimits(s.limits, b.opts.CPUs)); err != nil {
 			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 		}
