@@ -102,12 +102,9 @@ func (c *initConfig) encode() ([]byte, error) {
 	str(c.Hostname)
 	u32(c.UID)
 	u32(c.GID)
-	u64(c.WorkSize)
-	u64(c.WorkInodes)
-	u64(c.CPUSeconds)
-	u64(c.FileSize)
-	u64(c.OpenFiles)
-	u64(c.AddressSpace)
+	for _, v := range []uint64{c.WorkSize, c.WorkInodes, c.CPUSeconds, c.FileSize, c.OpenFiles, c.AddressSpace} {
+		u64(v)
+	}
 	u32(c.Flags)
 	u32(uint32(len(c.Binds)))
 	for _, bd := range c.Binds {
@@ -124,10 +121,9 @@ func (c *initConfig) encode() ([]byte, error) {
 	strs(c.Env)
 	l := &c.Landlock
 	u32(l.ABI)
-	u64(l.HandledFS)
-	u64(l.HandledNet)
-	u64(l.Scoped)
-	u64(l.FileOnly)
+	for _, v := range []uint64{l.HandledFS, l.HandledNet, l.Scoped, l.FileOnly} {
+		u64(v)
+	}
 	u32(uint32(len(l.Rules)))
 	for _, r := range l.Rules {
 		str(r.path)

@@ -172,25 +172,26 @@ struct buf {
 	int bad;
 };
 
+// take copies n bytes (host order) out of the frame, or marks it bad.
+static void take(struct buf *b, void *out, size_t n) {
+	if ((size_t)(b->end - b->p) < n) {
+		b->bad = 1;
+		memset(out, 0, n);
+		return;
+	}
+	memcpy(out, b->p, n);
+	b->p += n;
+}
+
 static uint32_t get_u32(struct buf *b) {
 	uint32_t v;
-	if (b->end - b->p < 4) {
-		b->bad = 1;
-		return 0;
-	}
-	memcpy(&v, b->p, 4);
-	b->p += 4;
+	take(b, &v, 4);
 	return v;
 }
 
 static uint64_t get_u64(struct buf *b) {
 	uint64_t v;
-	if (b->end - b->p < 8) {
-		b->bad = 1;
-		return 0;
-	}
-	memcpy(&v, b->p, 8);
-	b->p += 8;
+	take(b, &v, 8);
 	return v;
 }
 

@@ -50,33 +50,45 @@ func servedStack(ctx context.Context) (post func() error, stop func(), err error
 	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	body, _ := json.Marshal(sandrun.Request{Language: "python", Code: "print(1)"})
 	post = func() error {
-		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
-		if err != nil {
-			return err
+		res, code, err := postRun(client, url, body)
+		if err == nil && (code != http.StatusOK || res.Status != sandrun.StatusOK || res.Stdout != "1\n") {
+			err = fmt.Errorf("HTTP %d, status %s (backend %s): %s", code, res.Status, res.Backend, res.Error)
 		}
-		defer resp.Body.Close()
-		var res sandrun.Result
-		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		if resp.StatusCode != http.StatusOK || res.Status != sandrun.StatusOK || res.Stdout != "1\n" {
-			return fmt.Errorf("HTTP %d, status %s (backend %s): %s", resp.StatusCode, res.Status, res.Backend, res.Error)
-		}
-		return nil
+		return err
 	}
 	return post, stop, nil
+}
+
+// postRun posts one run request and decodes the Result.
+func postRun(client *http.Client, url string, body []byte) (*sandrun.Result, int, error) {
+	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	var res sandrun.Result
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		return nil, resp.StatusCode, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return &res, resp.StatusCode, nil
+}
+
+// servedAndBare starts the default serve stack and returns its run
+// function and the bare baseline.
+func servedAndBare(ctx context.Context, a *app) (bare benchkit.Case, post func() error, stop func(), err error) {
+	if bare, err = bareSpawn(ctx, a, "python", "print(1)"); err != nil {
+		return bare, nil, nil, err
+	}
+	post, stop, err = servedStack(ctx)
+	return bare, post, stop, err
 }
 
 // benchServed: sequential python print(1) through /v1/runs on the default
 // serve stack against one bare spawn of the real interpreter (issue 11:
 // p50 <= 0.5x; that needs the warm path serve uses by default).
 func benchServed(ctx context.Context, env *cliEnv, a *app, n int) error {
-	bare, err := bareSpawn(ctx, a, "python", "print(1)")
-	if err != nil {
-		return err
-	}
-	post, stop, err := servedStack(ctx)
+	bare, post, stop, err := servedAndBare(ctx, a)
 	if err != nil {
 		return err
 	}
@@ -91,11 +103,7 @@ func benchServed(ctx context.Context, env *cliEnv, a *app, n int) error {
 
 func benchThroughput(conc int) benchScenario {
 	return func(ctx context.Context, env *cliEnv, a *app, n int) error {
-		bare, err := bareSpawn(ctx, a, "python", "print(1)")
-		if err != nil {
-			return err
-		}
-		post, stop, err := servedStack(ctx)
+		bare, post, stop, err := servedAndBare(ctx, a)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@
 package benchkit
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -49,9 +50,7 @@ func (s Series) Load() string {
 	if len(s.Loads) == 0 {
 		return "-"
 	}
-	c := slices.Clone(s.Loads)
-	slices.Sort(c)
-	return fmt.Sprintf("%.1f", c[len(c)/2])
+	return fmt.Sprintf("%.1f", pct(s.Loads, 0.5))
 }
 
 // Median, Min and Max of the samples.
@@ -62,14 +61,15 @@ func (s Series) Max() time.Duration    { return pct(s.Samples, 1) }
 // P returns the q-quantile (0..1) of the samples.
 func (s Series) P(q float64) time.Duration { return pct(s.Samples, q) }
 
-func pct(d []time.Duration, q float64) time.Duration {
-	if len(d) == 0 {
-		return 0
+// pct is the q-quantile (0..1) of v (the zero value if v is empty).
+func pct[T cmp.Ordered](v []T, q float64) T {
+	var zero T
+	if len(v) == 0 {
+		return zero
 	}
-	c := slices.Clone(d)
+	c := slices.Clone(v)
 	slices.Sort(c)
-	i := int(q * float64(len(c)-1))
-	return c[i]
+	return c[int(q*float64(len(c)-1))]
 }
 
 // Interleave runs warmup untimed rounds, then n rounds of every case in
@@ -145,14 +145,7 @@ func (v *Values) Add(x, load float64) {
 	v.Loads = append(v.Loads, load)
 }
 
-func (v Values) stat(q float64) float64 {
-	if len(v.Values) == 0 {
-		return 0
-	}
-	c := slices.Clone(v.Values)
-	slices.Sort(c)
-	return c[int(q*float64(len(c)-1))]
-}
+func (v Values) stat(q float64) float64 { return pct(v.Values, q) }
 
 // Median of the values.
 func (v Values) Median() float64 { return v.stat(0.5) }
