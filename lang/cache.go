@@ -25,11 +25,13 @@ import (
 // interpreter's identity and the existence of every runtime path. Failed
 // probes are never stored.
 
-// cacheVersion changes when the file's format does.
+// cacheVersion changes when the file's format does; each format has its
+// own file, so sandrun binaries of different versions on one host do not
+// overwrite each other's entries.
 const cacheVersion = 2
 
 // cacheFile is the file's name inside the cache directory.
-const cacheFile = "languages.json"
+const cacheFile = "languages-v2.json"
 
 // perLanguage bounds the entries kept for one language (different PATHs
 // or environments), newest first.
