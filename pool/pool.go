@@ -101,10 +101,11 @@ func New(cfg Config) (*Pool, error) {
 		// Room for the interpreter's start on top of the default budget.
 		cfg.Ceiling.CPUTime = sandrun.Duration(time.Minute)
 	}
-	if err := cfg.Ceiling.Validate(); err != nil {
+	ceiling, err := sandrun.DefaultPolicy().Resolve(cfg.Ceiling)
+	if err != nil {
 		return nil, fmt.Errorf("pool ceiling: %w", err)
 	}
-	cfg.Ceiling = cfg.Ceiling.WithDefaults()
+	cfg.Ceiling = ceiling
 	p := &Pool{cfg: cfg, ready: map[string]chan *proc{}, kick: map[string]chan struct{}{}, stop: make(chan struct{}), lastErr: map[string]error{}}
 	for lang, n := range cfg.Sizes {
 		if _, err := driver.Args(lang, 0); err != nil {

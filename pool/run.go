@@ -20,7 +20,10 @@ var fileNames = map[string]string{"python": "main.py", "javascript": "main.js", 
 // cold one when none is ready or the request asks for more than the
 // ceiling), which is destroyed afterwards whatever happened.
 func (p *Pool) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Result, error) {
-	lim := req.Limits.WithDefaults()
+	if err := req.Limits.Resolved(); err != nil {
+		return nil, err
+	}
+	lim := req.Limits
 	// The step's own timer interrupts at the wall-clock limit; the
 	// launcher's lifetime limit is the backstop a little later.
 	launchLim := lim

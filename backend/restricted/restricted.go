@@ -97,7 +97,7 @@ func (b *Backend) Diagnose(ctx context.Context) []sandrun.Diagnostic {
 		d.Detail = err.Error()
 		return []sandrun.Diagnostic{d}
 	}
-	res, err := b.Run(ctx, &sandrun.Request{Language: Language, Code: "x = 1", Limits: sandrun.Limits{}.WithDefaults()})
+	res, err := b.Run(ctx, &sandrun.Request{Language: Language, Code: "x = 1", Limits: sandrun.DefaultLimits()})
 	switch {
 	case err != nil:
 		d.Detail = err.Error()

@@ -38,8 +38,9 @@ func benchJailCold(ctx context.Context, env *cliEnv, a *app, n int) error {
 	}
 	defer jl.Close()
 	cold := benchkit.Case{Name: "jail (cold)", Run: func() error {
-		req := &sandrun.Request{Language: "python", Code: "print(1)"}
-		req.Limits = req.Limits.WithDefaults()
+		// The jail is driven directly here, so the limits are resolved
+		// here, as the Sandbox would.
+		req := &sandrun.Request{Language: "python", Code: "print(1)", Limits: sandrun.DefaultLimits()}
 		res, err := jl.Run(ctx, req)
 		if err != nil {
 			return err
