@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // refusal is a run the server would not admit or take: an HTTP status,
@@ -201,17 +202,10 @@ type LanguageInfo struct {
 	Backends []string `json:"backends"`
 }
 
-// languageAliases mirrors sandrun.NormalizeLanguage (a test keeps them in
-// step).
-var languageAliases = map[string][]string{
-	"python":     {"py", "python3"},
-	"javascript": {"js", "node", "nodejs"},
-	"bash":       {"sh"},
-	"starlark":   {"star", "skylark"},
-}
-
+// aliasesOf lists a language's other names, from the catalogue.
 func aliasesOf(name string) []string {
-	return append([]string{}, languageAliases[name]...)
+	l, _ := lang.About(name)
+	return append([]string{}, l.Aliases...)
 }
 
 // languages lists what this host can run now, with the backends that can

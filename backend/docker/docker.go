@@ -236,7 +236,7 @@ func (b *Backend) Diagnose(ctx context.Context) []sandrun.Diagnostic {
 		Detail: fmt.Sprintf("reachable at %s, version %s (API %s)", cli.DaemonHost(), v.Version, v.APIVersion)})
 	err = b.checkEngine(ctx, cli)
 	out = append(out, sandrun.Diagnostic{Name: "docker: seccomp", OK: err == nil, Detail: errText(err, "dockerd applies its default seccomp profile")})
-	for _, l := range []string{"python", "javascript", "bash"} {
+	for _, l := range ImageLanguages() {
 		im := b.Image(l)
 		_, err := cli.ImageInspect(ctx, im)
 		d := sandrun.Diagnostic{Name: "docker: image " + l, OK: err == nil, Detail: im}

@@ -62,8 +62,9 @@ type BuildResult struct {
 // of one per language keeps the first CI build to a few minutes.
 func runtimePackages() []string {
 	var ps []string
-	for _, l := range []string{"python", "javascript", "bash"} {
-		ps = append(ps, recipes[l].Packages...)
+	for _, l := range ImageLanguages() {
+		r, _ := RecipeFor(l)
+		ps = append(ps, r.Packages...)
 	}
 	return ps
 }

@@ -178,7 +178,7 @@ func (b *Backend) Diagnose(ctx context.Context) []sandrun.Diagnostic {
 	}
 	d := sandrun.Diagnostic{Name: "gvisor: sandbox run", OK: true}
 	t0 := time.Now()
-	res, err := b.Run(ctx, &sandrun.Request{Language: "bash", Code: "echo ok", Limits: sandrun.DefaultLimits()})
+	res, err := b.Run(ctx, &sandrun.Request{Language: lang.Bash, Code: "echo ok", Limits: sandrun.DefaultLimits()})
 	switch {
 	case err != nil:
 		d.OK, d.Detail = false, err.Error()

@@ -15,13 +15,14 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
 	"github.com/sandrun/sandrun/internal/verdict"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // Name is the tier's name.
 const Name = "restricted"
 
 // Language is the only language this tier runs.
-const Language = "starlark"
+const Language = lang.Starlark
 
 // killGrace is how long past the wall-clock limit the parent waits for
 // the interpreter's own cancellation before it kills the worker (a single

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/benchkit"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // benchScenario measures one figure of docs/performance against its
@@ -73,7 +74,7 @@ func bareSpawn(ctx context.Context, a *app, language, code string) (benchkit.Cas
 	if err != nil {
 		return benchkit.Case{}, err
 	}
-	flagFor := map[string]string{"python": "-c", "javascript": "-e", "bash": "-c"}
+	flagFor := map[string]string{lang.Python: "-c", lang.JavaScript: "-e", lang.Bash: "-c"}
 	return benchkit.Case{Name: "bare " + language, Run: func() error {
 		return exec.CommandContext(ctx, l.Interpreter, flagFor[language], code).Run()
 	}}, nil
@@ -94,11 +95,11 @@ func tierCase(ctx context.Context, a *app, backend, language, code string) bench
 }
 
 func benchProcess(ctx context.Context, env *cliEnv, a *app, n int) error {
-	bare, err := bareSpawn(ctx, a, "python", "print(1)")
+	bare, err := bareSpawn(ctx, a, lang.Python, "print(1)")
 	if err != nil {
 		return err
 	}
-	s, err := benchkit.Interleave(n, 3, bare, tierCase(ctx, a, "process", "python", "print(1)"))
+	s, err := benchkit.Interleave(n, 3, bare, tierCase(ctx, a, "process", lang.Python, "print(1)"))
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func cmdImage(ctx context.Context, env *cliEnv, args []string) error {
 		return &usageError{"image build: name a language (python, javascript, bash) or all"}
 	}
 	if len(pos) == 1 && pos[0] == "all" {
-		pos = []string{"python", "javascript", "bash"}
+		pos = docker.ImageLanguages()
 	}
 	if !*quiet {
 		o.Log = env.stderr

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/server/loadtest"
 )
 
@@ -18,7 +19,7 @@ func cmdLoadtest(ctx context.Context, env *cliEnv, args []string) error {
 	url := fs.String("server", "http://127.0.0.1:8770", "the server's base URL (loopback only)")
 	n := fs.Int("n", 1000, "runs")
 	c := fs.Int("c", 16, "concurrent runs")
-	language := fs.String("lang", "bash", "language of the runs: bash, python or javascript")
+	language := fs.String("lang", lang.Bash, "language of the runs: bash, python or javascript")
 	retries := fs.Int("retries", 10, "retries of a run answered 429 (honouring Retry-After)")
 	if err := fs.Parse(args); err != nil {
 		return &usageError{err.Error()}

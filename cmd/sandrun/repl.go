@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/session"
 )
 
@@ -36,7 +37,7 @@ func sessionLaunchers(a *app) (map[string]sandrun.Launcher, []string) {
 func cmdRepl(ctx context.Context, env *cliEnv, args []string) error {
 	fs := flag.NewFlagSet("repl", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
-	lang := fs.String("lang", "python", "language: python or javascript")
+	language := fs.String("lang", lang.Python, "language: python, javascript or starlark")
 	backend := fs.String("backend", "auto", "tier hosting the session: auto, jail, process")
 	var lim sandrun.Limits
 	limitFlags(fs, &lim)
@@ -57,7 +58,7 @@ func cmdRepl(ctx context.Context, env *cliEnv, args []string) error {
 	} else {
 		// auto: the first backend that can run the language here.
 		for i, n := range order {
-			if b, _ := a.sandbox.Backend(n); b != nil && b.Check(ctx, sandrun.NormalizeLanguage(*lang)) == nil {
+			if b, _ := a.sandbox.Backend(n); b != nil && b.Check(ctx, sandrun.NormalizeLanguage(*language)) == nil {
 				order = order[i:]
 				break
 			}
@@ -68,7 +69,7 @@ func cmdRepl(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer m.Shutdown()
-	in, err := m.Create(ctx, session.Spec{Language: *lang, Backend: order[0], Limits: lim, IdleTimeout: sandrun.Duration(time.Hour)})
+	in, err := m.Create(ctx, session.Spec{Language: *language, Backend: order[0], Limits: lim, IdleTimeout: sandrun.Duration(time.Hour)})
 	if err != nil {
 		return err
 	}

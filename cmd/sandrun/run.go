@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/audit"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // Exit codes for sandbox verdicts, distinct from the program's own codes
@@ -70,20 +70,6 @@ func signalNumber(name string) (int, bool) {
 	return 0, false
 }
 
-func langFromExt(file string) string {
-	switch strings.ToLower(filepath.Ext(file)) {
-	case ".py":
-		return "python"
-	case ".js", ".mjs", ".cjs":
-		return "javascript"
-	case ".sh", ".bash":
-		return "bash"
-	case ".star", ".bzl", ".sky":
-		return "starlark"
-	}
-	return ""
-}
-
 // runFlags are the flags that build a Request, shared by run and session run.
 type runFlags struct {
 	code, lang, backend, stdin, stdinFile string
@@ -131,7 +117,7 @@ func (f *runFlags) request(stdin io.Reader, pos []string) (*sandrun.Request, err
 		}
 		req.Code, args = string(b), pos[1:]
 		if req.Language == "" {
-			req.Language = langFromExt(pos[0])
+			req.Language = lang.ByExtension(pos[0])
 			if req.Language == "" {
 				return nil, &usageError{fmt.Sprintf("cannot tell the language of %q from its extension; pass --lang", pos[0])}
 			}

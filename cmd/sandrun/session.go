@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/session"
 	"github.com/sandrun/sandrun/session/sessionhttp"
 )
@@ -39,7 +40,7 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 	switch args[0] {
 	case "create":
 		var sp session.Spec
-		fs.StringVar(&sp.Language, "lang", "python", "language: python or javascript")
+		fs.StringVar(&sp.Language, "lang", lang.Python, "language: python or javascript")
 		fs.StringVar(&sp.Backend, "backend", "auto", "tier hosting the session")
 		fs.Var(durationFlag{&sp.IdleTimeout}, "idle", "close the session after this long without a run (server default 10m)")
 		fs.Var(durationFlag{&sp.MaxLifetime}, "lifetime", "close it this long after creation (server default 1h)")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/audit"
+	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/server"
 	"github.com/sandrun/sandrun/session"
 	"github.com/sandrun/sandrun/session/sessionhttp"
@@ -57,11 +58,11 @@ func parsePoolSizes(s string) (map[string]int, error) {
 		if !ok || err != nil || v < 0 || v > 64 {
 			return nil, fmt.Errorf("--pool %q: want LANG=N with N from 0 to 64, comma-separated", part)
 		}
-		lang := sandrun.NormalizeLanguage(name)
-		if lang != "python" && lang != "javascript" {
+		l := lang.Normalize(name)
+		if l != lang.Python && l != lang.JavaScript {
 			return nil, fmt.Errorf("--pool: %q has no pool driver (python, javascript)", name)
 		}
-		out[lang] = v
+		out[l] = v
 	}
 	return out, nil
 }

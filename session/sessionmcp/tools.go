@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/session"
@@ -45,14 +46,15 @@ func Tools(m *session.Manager, owner func(context.Context) string) []Tool {
 		}
 		return err
 	}
+	langs, _ := json.Marshal(m.Languages())
 	return []Tool{
 		{
 			Name: "session_create",
-			Description: "Start a stateful sandboxed interpreter (python, javascript, or starlark). Variables, imports, functions " +
+			Description: "Start a stateful sandboxed interpreter (" + strings.Join(m.Languages(), ", ") + "). Variables, imports, functions " +
 				"and files in the work directory persist between session_run calls. Returns the session id. " +
 				"Close it with session_close when done; idle sessions are closed automatically.",
 			InputSchema: json.RawMessage(`{"type":"object","additionalProperties":false,"required":["language"],"properties":{
-"language":{"type":"string","enum":["python","javascript","starlark"]},
+"language":{"type":"string","enum":` + string(langs) + `},
 "backend":{"type":"string","description":"isolation tier; default: the strongest available"},
 "limits":{"type":"object","description":"memory (e.g. \"256MiB\"), wall_time (per step, e.g. \"10s\"), cpu_time (whole session), processes, output (per step and stream)"},
 "idle_timeout":{"type":"string","description":"e.g. \"10m\""},
