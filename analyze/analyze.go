@@ -40,7 +40,7 @@ func (l Limits) Validate() error {
 		v    int
 	}{{"max_loops", l.MaxLoops}, {"max_calls", l.MaxCalls}, {"max_depth", l.MaxDepth}, {"max_statements", l.MaxStatements}, {"max_size", l.MaxSize}} {
 		if f.v < 0 {
-			errs = append(errs, fmt.Errorf("analyze: %s must not be negative (got %d)", f.name, f.v))
+			errs = append(errs, &sandrun.RequestError{Field: f.name, Msg: fmt.Sprintf("must not be negative (got %d); 0 means no limit", f.v)})
 		}
 	}
 	return errors.Join(errs...)

@@ -139,7 +139,7 @@ func (p *Pool) Check(_ context.Context, language string) error {
 			have = append(have, k)
 		}
 		sort.Strings(have)
-		return fmt.Errorf("no warm pool for %s (pools: %s)", language, strings.Join(have, ", "))
+		return sandrun.Unsupported(fmt.Sprintf("no warm pool for %s (pools: %s)", language, strings.Join(have, ", ")))
 	}
 	if len(ch) == 0 {
 		p.errMu.Lock()

@@ -169,7 +169,7 @@ func (b *Backend) client(ctx context.Context) (*client.Client, error) {
 // so that auto does not cost a round trip per run.
 func (b *Backend) Check(ctx context.Context, language string) error {
 	if !sandrun.IsKnownLanguage(language) || DefaultImage(language) == "" {
-		return fmt.Errorf("the docker tier has no image recipe for %q", language)
+		return sandrun.Unsupported(fmt.Sprintf("the docker tier has no image recipe for %q", language))
 	}
 	if b.seccompErr != nil {
 		return fmt.Errorf("seccomp profile: %w", b.seccompErr)

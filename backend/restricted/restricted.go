@@ -72,7 +72,7 @@ func (b *Backend) Name() string { return Name }
 // Check implements sandrun.Backend.
 func (b *Backend) Check(_ context.Context, language string) error {
 	if language != Language {
-		return fmt.Errorf("the restricted tier runs only starlark (a Python dialect without I/O); run %s with --backend process or jail", language)
+		return sandrun.Unsupported(fmt.Sprintf("the restricted tier runs only starlark (a Python dialect without I/O); run %s with --backend process or jail", language))
 	}
 	if b.opts.InProcess {
 		return nil

@@ -43,7 +43,7 @@ func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
 	sort.Strings(names)
 	only := fs.String("only", "", "comma-separated scenarios to run (default: all that this host supports): "+strings.Join(names, ", "))
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	a, err := newApp(ctx, config{jailPrestart: 1})
 	if err != nil {
@@ -57,7 +57,7 @@ func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
 	for _, s := range sel {
 		f, ok := scen[s]
 		if !ok {
-			return &usageError{fmt.Sprintf("unknown scenario %q (have %s)", s, strings.Join(names, ", "))}
+			return &usageError{msg: fmt.Sprintf("unknown scenario %q (have %s)", s, strings.Join(names, ", "))}
 		}
 		if err := f(ctx, env, a, *n); err != nil {
 			fmt.Fprintf(env.stderr, "bench %s: %v\n", s, err)

@@ -22,10 +22,10 @@ func cmdLoadtest(ctx context.Context, env *cliEnv, args []string) error {
 	language := fs.String("lang", lang.Bash, "language of the runs: bash, python or javascript")
 	retries := fs.Int("retries", 10, "retries of a run answered 429 (honouring Retry-After)")
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	if !strings.HasPrefix(*url, "http://127.") && !strings.HasPrefix(*url, "http://localhost") && !strings.HasPrefix(*url, "http://[::1]") {
-		return &usageError{"--server must be a loopback URL: load is never sent off this machine"}
+		return &usageError{msg: "--server must be a loopback URL: load is never sent off this machine"}
 	}
 	rep, err := loadtest.Run(ctx, loadtest.Options{
 		URL: strings.TrimSuffix(*url, "/"), Token: os.Getenv("SANDRUN_TOKEN"),

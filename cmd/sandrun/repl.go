@@ -40,12 +40,15 @@ func cmdRepl(ctx context.Context, env *cliEnv, args []string) error {
 	language := fs.String("lang", lang.Python, "language: python, javascript or starlark")
 	backend := fs.String("backend", "auto", "tier hosting the session: auto, jail, process")
 	var lim sandrun.Limits
-	limitFlags(fs, &lim)
+	limIn := limitFlags(fs, &lim)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return &usageError{err.Error()}
+		return &usageError{err: err}
+	}
+	if err := limIn.check(); err != nil {
+		return err
 	}
 	a, err := newApp(ctx, config{})
 	if err != nil {
