@@ -123,10 +123,10 @@ func (s *Server) pistonExecute(w http.ResponseWriter, r *http.Request) {
 	var ref *refusal
 	switch {
 	case errors.As(err, &ref):
-		if ref.retryAfter > 0 {
-			w.Header().Set("Retry-After", fmt.Sprint(ref.retryAfter))
+		if ref.RetryAfter > 0 {
+			w.Header().Set("Retry-After", fmt.Sprint(ref.RetryAfter))
 		}
-		pistonError(w, ref.status, "%s", ref.msg)
+		pistonError(w, ref.Status, "%s", ref.Msg)
 		return
 	case errors.Is(err, sandrun.ErrBadRequest):
 		pistonError(w, http.StatusBadRequest, "%v", err)

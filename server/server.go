@@ -208,13 +208,28 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 // handle mounts h at pattern behind authentication (unless public) and
-// records the pattern.
+// the body cap (--max-body; MCP applies its own), and records the
+// pattern.
 func (s *Server) handle(pattern string, h http.Handler, public bool) {
+	if pattern != "/mcp" {
+		h = s.capBody(h)
+	}
 	if !public {
 		h = s.authenticate(h)
 	}
 	s.mux.Handle(pattern, h)
 	s.routes = append(s.routes, pattern)
+}
+
+// capBody caps every request body at MaxBodyBytes, extra routes
+// (sessions) included; a decoder that reads past it answers 413.
+func (s *Server) capBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Handler is the server's root handler.

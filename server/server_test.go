@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/server"
+	"github.com/sandrun/sandrun/session"
 )
 
 func TestRunOK(t *testing.T) {
@@ -454,5 +456,73 @@ func TestDetectionMetrics(t *testing.T) {
 	}
 	if strings.Contains(e.logs.String(), "SECRET") {
 		t.Errorf("logs hold the secret")
+	}
+}
+
+// Issue 14: one error body on every route: unknown paths (under
+// /v1/sessions too), wrong methods, the CSRF refusal, session errors.
+func TestOneErrorBody(t *testing.T) {
+	e := newEnv(t, withSessions(t))
+	for _, c := range []struct {
+		method, path, body string
+		hdr                []string
+		code               int
+		errCode            string
+	}{
+		{"GET", "/v1/sessions/abc/nothing", "", nil, 404, "not_found"},
+		{"GET", "/nowhere", "", nil, 404, "not_found"},
+		{"PUT", "/v1/sessions", "", nil, 405, "method_not_allowed"},
+		{"POST", "/v1/sessions/abc", `{}`, nil, 405, "method_not_allowed"},
+		{"GET", "/v1/sessions/abc", "", nil, 404, "not_found"},
+		{"POST", "/v1/sessions", `{"language":"python","bogus":1}`, nil, 400, "bad_request"},
+		{"POST", "/v1/runs", `{"language":"bash","code":"echo 1"}`, []string{"Sec-Fetch-Site", "cross-site"}, 403, "forbidden"},
+		{"POST", "/v1/sessions", `{"language":"python"}`, []string{"Origin", "https://evil.example"}, 403, "forbidden"},
+	} {
+		var body io.Reader
+		if c.body != "" {
+			body = strings.NewReader(c.body)
+		}
+		r := e.do(t, c.method, c.path, "", body, c.hdr...)
+		var eb server.ErrorBody
+		if r.code != c.code || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") ||
+			json.Unmarshal(r.body, &eb) != nil || eb.Error == "" || eb.Code != c.errCode {
+			t.Errorf("%s %s: %d %q %s; want %d with code %s", c.method, c.path, r.code, r.header.Get("Content-Type"), r.body, c.code, c.errCode)
+		}
+	}
+}
+
+// Issue 12 item 8: invalid UTF-8 (raw bytes, or an escaped lone
+// surrogate) in a JSON string is refused naming the field, not replaced
+// by U+FFFD.
+func TestInvalidUTF8Refused(t *testing.T) {
+	e := newEnv(t, withSessions(t))
+	for _, c := range []struct{ body, field string }{
+		{"{\"language\":\"python\",\"code\":\"print('\xff')\"}", "code"},
+		{`{"language":"python","code":"print(1)","stdin":"a\ud800b"}`, "stdin"},
+		{"{\"language\":\"python\",\"code\":\"print(1)\",\"args\":[\"ok\",\"\xc3\x28\"]}", "args[1]"},
+		{"{\"language\":\"python\",\"code\":\"print(1)\",\"env\":{\"X\":\"\xe2\x82\"}}", "env.X"},
+		{"{\"language\":\"python\",\"code\":\"print(1)\",\"files\":[{\"name\":\"a\",\"content\":\"\"},{\"name\":\"b\xfe\",\"content\":\"\"}]}", "files[1].name"},
+		{`{"language":"python","code":"print(1)","stdin":"\udc00\ud800"}`, "stdin"},
+	} {
+		r := e.post(t, "/v1/runs", c.body)
+		var eb server.ErrorBody
+		if r.code != 400 || json.Unmarshal(r.body, &eb) != nil || eb.Field != c.field {
+			t.Errorf("%q: %d %s; want 400 naming %s", c.body, r.code, r.body, c.field)
+		}
+	}
+	// A valid surrogate pair and plain non-ASCII text pass.
+	r := e.post(t, "/v1/runs", `{"language":"python","code":"print('\ud83d\ude00 é')"}`)
+	var res sandrun.Result
+	if r.json(t, &res); r.code != 200 || res.Stdout != "😀 é\n" {
+		t.Fatalf("valid UTF-8: %d %s", r.code, r.body)
+	}
+	// Session steps decode the same way.
+	r = e.post(t, "/v1/sessions", `{"language":"python"}`)
+	var in session.Info
+	r.json(t, &in)
+	r = e.post(t, "/v1/sessions/"+in.ID+"/run", "{\"code\":\"print('\xff')\"}")
+	var eb server.ErrorBody
+	if r.code != 400 || json.Unmarshal(r.body, &eb) != nil || eb.Field != "code" {
+		t.Fatalf("session step: %d %s", r.code, r.body)
 	}
 }

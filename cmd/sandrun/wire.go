@@ -79,8 +79,11 @@ func (a *app) enableSessions(opts *server.Options, maxSessions int, log *slog.Lo
 		return err
 	}
 	a.closers = append(a.closers, m.Shutdown)
-	h := sessionhttp.Handler(m, sessionhttp.Options{Owner: func(r *http.Request) string { return server.Caller(r.Context()) }})
-	opts.Routes = append(opts.Routes, server.Route{Pattern: "/v1/sessions", Handler: h}, server.Route{Pattern: "/v1/sessions/", Handler: h})
+	// One route per method and path on the server's mux: its auth, body
+	// cap (--max-body) and JSON 404/405 cover them as they cover the rest.
+	for _, r := range sessionhttp.Routes(m, sessionhttp.Options{Owner: func(r *http.Request) string { return server.Caller(r.Context()) }}) {
+		opts.Routes = append(opts.Routes, server.Route{Pattern: r.Pattern, Handler: r.Handler})
+	}
 	tools := sessionmcp.Tools(m, server.Caller)
 	prev := opts.MCPTools
 	opts.MCPTools = func(ms *mcp.Server) {

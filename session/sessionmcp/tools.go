@@ -77,12 +77,14 @@ func Tools(m *session.Manager, owner func(context.Context) string) []Tool {
 "session_id":{"type":"string"},
 "code":{"type":"string"},
 "stdin":{"type":"string"},
-"timeout":{"type":"string","description":"lower the per-step time limit, e.g. \"5s\""}}}`),
+"limits":{"type":"object","description":"the same limits object as a run's: a step may lower wall_time (e.g. \"5s\") and output; the others are the session's"},
+"timeout":{"type":"string","description":"deprecated alias of limits.wall_time"}}}`),
 			Handle: func(ctx context.Context, args json.RawMessage) (any, error) {
 				var a struct {
 					SessionID string           `json:"session_id"`
 					Code      string           `json:"code"`
 					Stdin     string           `json:"stdin"`
+					Limits    sandrun.Limits   `json:"limits"`
 					Timeout   sandrun.Duration `json:"timeout"`
 				}
 				if err := strict(args, &a); err != nil {
@@ -91,7 +93,7 @@ func Tools(m *session.Manager, owner func(context.Context) string) []Tool {
 				if err := mine(ctx, a.SessionID); err != nil {
 					return nil, err
 				}
-				return m.Run(ctx, a.SessionID, session.RunRequest{Code: a.Code, Stdin: a.Stdin, Timeout: a.Timeout})
+				return m.Run(ctx, a.SessionID, session.RunRequest{Code: a.Code, Stdin: a.Stdin, Limits: a.Limits, Timeout: a.Timeout})
 			},
 		},
 		{
