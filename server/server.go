@@ -31,6 +31,16 @@ type RunStore interface {
 	Get(ctx context.Context, id string) (*sandrun.Result, error)
 }
 
+// AuditHealth is what the server needs of the audit log (audit.Log): its
+// failed writes, for /metrics and /readyz.
+type AuditHealth interface {
+	Errors() int64
+	LastError() (time.Time, error)
+}
+
+// auditWarnFor is how long after an audit failure /readyz says degraded.
+const auditWarnFor = 5 * time.Minute
+
 // ErrNotFound is what a RunStore returns for an unknown id.
 var ErrNotFound = errors.New("run not found")
 
@@ -71,6 +81,10 @@ type Options struct {
 	Languages Languages
 	// Runs reads runs back for GET /v1/runs/{id}; nil answers 501.
 	Runs RunStore
+	// Audit reports the audit log's failed writes: counted in /metrics
+	// (sandrun_audit_errors_total) and, for five minutes after the last
+	// one, a warning in /readyz. nil: no audit log.
+	Audit AuditHealth
 	// NewStream sanitizes streamed output. nil means streaming is only
 	// offered to requests that turned sanitization off (fail closed).
 	NewStream NewStreamFunc
@@ -154,6 +168,9 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("server: Options.Admission is not the Sandbox's admission (build the Sandbox with sandrun.Options.Admission set to it)")
 	}
 	s.metrics = s.adm.metrics
+	if opts.Audit != nil {
+		s.metrics.watchAudit(opts.Audit.Errors)
+	}
 	s.registerRoutes()
 	// Refuse cross-origin browser posts (CSRF against a loopback server
 	// with no tokens); non-browser clients send no Sec-Fetch-Site or
@@ -321,24 +338,41 @@ func (s *Server) shutdown(hs *http.Server, errc chan error, drain time.Duration)
 func (s *Server) Close() { s.adm.Drain(); s.adm.Stop(); s.adm.Wait() }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, Probe{Status: "ok"})
+}
+
+// Probe answers /healthz and /readyz.
+type Probe struct {
+	Status string `json:"status"`
+	// Warnings are problems that do not stop runs (the audit log losing
+	// records): the status is then "degraded", still 200.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // readyz is ready when the server is not draining and at least one
-// backend can run at least one language.
+// backend can run at least one language; degraded (still 200) while the
+// audit log has failed in the last five minutes.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.adm.Draining() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		writeJSON(w, http.StatusServiceUnavailable, Probe{Status: "draining"})
 		return
 	}
 	found, _ := s.opts.Languages.All(r.Context())
 	for _, l := range found {
 		if len(s.backendsFor(r.Context(), l.Name)) > 0 {
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+			p := Probe{Status: "ready"}
+			if a := s.opts.Audit; a != nil {
+				if at, err := a.LastError(); err != nil && time.Since(at) < auditWarnFor {
+					p.Status = "degraded"
+					p.Warnings = append(p.Warnings, fmt.Sprintf("audit log: %d failed writes; the last at %s: %v",
+						a.Errors(), at.UTC().Format(time.RFC3339), err))
+				}
+			}
+			writeJSON(w, http.StatusOK, p)
 			return
 		}
 	}
-	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "no backend can run any language"})
+	writeJSON(w, http.StatusServiceUnavailable, Probe{Status: "no backend can run any language"})
 }
 
 func (s *Server) backendsFor(ctx context.Context, language string) []string {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -524,5 +525,50 @@ func TestInvalidUTF8Refused(t *testing.T) {
 	var eb server.ErrorBody
 	if r.code != 400 || json.Unmarshal(r.body, &eb) != nil || eb.Field != "code" {
 		t.Fatalf("session step: %d %s", r.code, r.body)
+	}
+}
+
+type failingAudit struct {
+	mu   sync.Mutex
+	n    int64
+	at   time.Time
+	last error
+}
+
+func (f *failingAudit) Errors() int64 { f.mu.Lock(); defer f.mu.Unlock(); return f.n }
+func (f *failingAudit) LastError() (time.Time, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.at, f.last
+}
+
+func (f *failingAudit) set(n int64, at time.Time, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n, f.at, f.last = n, at, err
+}
+
+// Issue 12 item 7: audit failures show in /metrics and turn /readyz to a
+// warning (degraded, still 200: runs go on).
+func TestAuditFailuresShow(t *testing.T) {
+	a := &failingAudit{}
+	e := newEnv(t, func(o *server.Options) { o.Audit = a })
+	var p server.Probe
+	r := e.do(t, "GET", "/readyz", "", nil)
+	if r.json(t, &p); r.code != 200 || p.Status != "ready" || len(p.Warnings) != 0 {
+		t.Fatalf("healthy: %d %s", r.code, r.body)
+	}
+	a.set(3, time.Now(), errors.New("disk I/O error"))
+	if m := string(e.do(t, "GET", "/metrics", "", nil).body); !strings.Contains(m, "sandrun_audit_errors_total 3") {
+		t.Fatalf("metrics lack the audit errors:\n%s", m)
+	}
+	r = e.do(t, "GET", "/readyz", "", nil)
+	p = server.Probe{}
+	if r.json(t, &p); r.code != 200 || p.Status != "degraded" || len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "disk I/O error") {
+		t.Fatalf("failing audit: %d %s", r.code, r.body)
+	}
+	a.set(3, time.Now().Add(-time.Hour), errors.New("disk I/O error")) // an old failure no longer degrades
+	if r := e.do(t, "GET", "/readyz", "", nil); !strings.Contains(string(r.body), `"ready"`) {
+		t.Fatalf("old failure: %s", r.body)
 	}
 }

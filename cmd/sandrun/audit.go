@@ -306,8 +306,14 @@ func redactions(e *audit.Entry) int {
 	return n
 }
 
+// auditStatuses are the statuses a record may have: a run's, and the
+// log's own running and interrupted.
+func auditStatuses() []sandrun.Status {
+	return append(sandrun.AllStatuses(), audit.StatusRunning, audit.StatusInterrupted)
+}
+
 func knownStatus(s string) bool {
-	for _, st := range sandrun.AllStatuses() {
+	for _, st := range auditStatuses() {
 		if string(st) == s {
 			return true
 		}
@@ -317,7 +323,7 @@ func knownStatus(s string) bool {
 
 func statusNames() string {
 	var n []string
-	for _, st := range sandrun.AllStatuses() {
+	for _, st := range auditStatuses() {
 		n = append(n, string(st))
 	}
 	return strings.Join(n, ", ")
@@ -469,7 +475,10 @@ func auditStatus(ctx context.Context, env *cliEnv, args []string) error {
 	failed := false
 	for _, d := range log.Diagnose(ctx) {
 		mark := "ok  "
-		if !d.OK {
+		switch {
+		case d.Warn:
+			mark = "WARN"
+		case !d.OK:
 			mark, failed = "FAIL", true
 		}
 		fmt.Fprintf(env.stdout, "%s %s: %s\n", mark, d.Name, d.Detail)

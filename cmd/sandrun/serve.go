@@ -100,6 +100,9 @@ func (f *serveFlags) options(a *app, adm *server.Admission, log *slog.Logger) (s
 		Sandbox: a.sandbox, Admission: adm, Languages: a.langs, Logger: log, Version: version,
 		MCP: f.mcp, Runs: a.runs, NewStream: a.newStream,
 	}
+	if a.audit != nil {
+		opts.Audit = a.audit
+	}
 	if f.maxBody != "" { // only serve has --max-body
 		b, err := sandrun.ParseBytes(f.maxBody)
 		if err != nil {
