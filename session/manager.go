@@ -89,6 +89,10 @@ type RunRequest struct {
 	// Timeout lowers the session's per-step time limit for this step.
 	Timeout    sandrun.Duration `json:"timeout,omitempty"`
 	NoSanitize bool             `json:"no_sanitize,omitempty"`
+	// Interactive runs the step as a REPL line (driver.Step.Interactive):
+	// expression values are echoed, and an exit ends the session's
+	// interpreter with its code.
+	Interactive bool `json:"interactive,omitempty"`
 	// OnOutput streams raw chunks, as Request.OnOutput.
 	OnOutput func(stream string, chunk []byte) `json:"-"`
 }

@@ -184,7 +184,7 @@ func (s *Session) run(ctx context.Context, req RunRequest) (*sandrun.Result, err
 	} else {
 		out = s.conn.Run(ctx, driver.Step{
 			Code: req.Code, Stdin: req.Stdin, Timeout: timeout.D(), Output: int64(s.spec.Limits.Output),
-			Grace: s.m.opts.Grace, OnOutput: req.OnOutput,
+			Grace: s.m.opts.Grace, OnOutput: req.OnOutput, Interactive: req.Interactive,
 		})
 		res = out.Result
 	}
