@@ -107,6 +107,13 @@ type Options struct {
 	MCP bool
 	// MCPTools adds tools to the MCP server (sessions).
 	MCPTools MCPTools
+	// Audit reports the audit log's write failures in GET /v1/status;
+	// nil: no audit section.
+	Audit AuditHealth
+	// WithCaller attributes a request's runs to its caller (the token's
+	// name) in the audit log: audit.WithCaller. GET /v1/runs lists a
+	// caller's own runs when tokens are on.
+	WithCaller func(ctx context.Context, caller string) context.Context
 	// Logger gets access logs (never code, output or tokens).
 	Logger *slog.Logger
 	// Version is reported by MCP and the OpenAPI document.
@@ -131,6 +138,7 @@ type Server struct {
 	hardStop context.CancelFunc
 	draining atomic.Bool
 	runs     sync.WaitGroup
+	started  time.Time
 }
 
 // New checks the options and builds the server.
@@ -179,6 +187,7 @@ func New(opts Options) (*Server, error) {
 		mux:     http.NewServeMux(),
 		metrics: newMetrics(),
 		limiter: newLimiter(opts.MaxConcurrent, opts.MaxQueue, opts.QueueTimeout),
+		started: time.Now().UTC(),
 	}
 	if opts.RatePerToken > 0 {
 		s.rates = newRateLimiter(opts.RatePerToken, opts.RateBurst)
@@ -202,6 +211,8 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /metrics", s.metrics.handler(), false)
 	s.handle("POST /v1/runs", http.HandlerFunc(s.postRun), false)
 	s.handle("GET /v1/runs/{id}", http.HandlerFunc(s.getRun), false)
+	s.handle("GET /v1/runs", http.HandlerFunc(s.listRuns), false)    // runlist.go
+	s.handle("GET /v1/status", http.HandlerFunc(s.getStatus), false) // status.go
 	s.handle("GET /v1/languages", http.HandlerFunc(s.getLanguages), false)
 	s.handle("POST /api/v2/execute", http.HandlerFunc(s.pistonExecute), false)
 	s.handle("GET /api/v2/runtimes", http.HandlerFunc(s.pistonRuntimes), false)

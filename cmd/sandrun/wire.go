@@ -35,6 +35,11 @@ func (r auditRuns) Get(ctx context.Context, id string) (*sandrun.Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	return resultOf(e), nil
+}
+
+// resultOf is an audit entry in the Result's shape, without output.
+func resultOf(e *audit.Entry) *sandrun.Result {
 	res := &sandrun.Result{
 		ID: e.ID, Backend: e.Backend, Language: e.Language, Status: e.Status,
 		ExitCode: e.ExitCode, Signal: e.Signal, Error: e.Error, Usage: e.Usage,
@@ -42,7 +47,7 @@ func (r auditRuns) Get(ctx context.Context, id string) (*sandrun.Result, error) 
 		CodeSHA256: e.CodeSHA256, StartedAt: e.StartedAt,
 	}
 	res.Finish()
-	return res, nil
+	return res
 }
 
 // parsePoolSizes reads --pool "python=4,javascript=2".
