@@ -49,12 +49,13 @@ type AuditStatus struct {
 }
 
 func (s *Server) getStatus(w http.ResponseWriter, _ *http.Request) {
+	ao := s.adm.Options()
 	body := StatusBody{
-		Version: s.opts.Version, StartedAt: s.started, Draining: s.draining.Load(),
+		Version: s.opts.Version, StartedAt: s.started, Draining: s.adm.Draining(),
 		Runs:          sumBy(s.metrics.runs, "status"),
 		InFlight:      int64(gaugeValue(s.metrics.inFlight)),
 		Queued:        int64(gaugeValue(s.metrics.queue)),
-		MaxConcurrent: s.opts.MaxConcurrent, MaxQueue: s.opts.MaxQueue,
+		MaxConcurrent: ao.MaxConcurrent, MaxQueue: ao.MaxQueue,
 		Rejected: sumBy(s.metrics.rejected, "reason"),
 	}
 	if a := s.opts.Audit; a != nil {
