@@ -118,8 +118,8 @@ type Server struct {
 	sb      *sandrun.Sandbox // the Sandbox, admitting through adm
 	adm     *Admission
 	metrics *metrics
-	routes  []string // registered patterns, for the OpenAPI check
-	started  time.Time // for GET /v1/status
+	routes  []string  // registered patterns, for the OpenAPI check
+	started time.Time // for GET /v1/status
 }
 
 // New checks the options and builds the server.
