@@ -88,6 +88,21 @@ func (tm *term) prompt() string {
 	return tm.expect("\r\n>>> ")
 }
 
+// line types a line and checks what the terminal shows before the next
+// prompt: the line itself, then want (if any), and nothing else: a
+// second prompt would show here.
+func (tm *term) line(in, want string) {
+	tm.t.Helper()
+	tm.typ(in + "\r")
+	exp := in
+	if want != "" {
+		exp += "\r\n" + want
+	}
+	if got := tm.prompt(); got != exp {
+		tm.t.Errorf("%q showed %q, want %q", in, got, exp)
+	}
+}
+
 func (tm *term) typ(s string) {
 	tm.t.Helper()
 	if _, err := tm.f.Write([]byte(s)); err != nil {
@@ -127,18 +142,9 @@ func TestReplTerminal(t *testing.T) {
 	tm := startTerm(t, history, "--lang", "python")
 	tm.prompt()
 
-	tm.typ("1+1\r")
-	if got := tm.prompt(); got != "1+1\r\n2" {
-		t.Errorf("1+1 showed %q", got)
-	}
-	tm.typ("None\r")
-	if got := tm.prompt(); got != "None" {
-		t.Errorf("None showed %q", got)
-	}
-	tm.typ("_ * 21\r")
-	if got := tm.prompt(); got != "_ * 21\r\n42" {
-		t.Errorf("_ * 21 showed %q", got)
-	}
+	tm.line("1+1", "2")
+	tm.line("None", "")
+	tm.line("_ * 21", "42")
 
 	// A block: "..." until a blank line.
 	tm.typ("def f(n):\r")
@@ -173,10 +179,7 @@ func TestReplTerminal(t *testing.T) {
 	if got := tm.prompt(); !strings.HasSuffix(got, "^C\r\nKeyboardInterrupt") {
 		t.Errorf("Ctrl-C at the prompt showed %q", got)
 	}
-	tm.typ("2+2\r")
-	if got := tm.prompt(); got != "2+2\r\n4" {
-		t.Errorf("after Ctrl-C: %q (a double prompt?)", got)
-	}
+	tm.line("2+2", "4") // one prompt after the interrupt, not two
 
 	// Ctrl-C while a step runs interrupts the step only.
 	tm.typ("import time; print('sleeping'); time.sleep(60)\r")
@@ -187,10 +190,7 @@ func TestReplTerminal(t *testing.T) {
 	if !strings.HasSuffix(got, "KeyboardInterrupt") || strings.Contains(got, "<string>") || strings.Contains(got, "[sandrun]") {
 		t.Errorf("Ctrl-C during a step showed %q", got)
 	}
-	tm.typ("3+3\r")
-	if got := tm.prompt(); got != "3+3\r\n6" {
-		t.Errorf("after an interrupted step: %q (a double prompt?)", got)
-	}
+	tm.line("3+3", "6")
 
 	tm.typ("import sys; sys.exit(3)\r")
 	if code := tm.exit(); code != 3 {

@@ -126,19 +126,27 @@ def _compile(msg):
     return compile(ast.Interactive(body=tree.body), name, "single")
 
 
-def _end(res, pumps):
-    # An interactive step that exits ends the interpreter with that code,
-    # as python's REPL does. The output is forwarded first, then a done
-    # frame marked "end".
+def _forward(pumps, wait):
+    # Flush, then close our write ends so the pumps see EOF and forward
+    # what is left; a background child that still holds a pipe only delays
+    # this by wait.
     for f in (_sys.stdout, _sys.stderr):
         try:
             f.flush()
         except Exception:
             pass
+    _os.dup2(_null, 0)
     _os.dup2(_null, 1)
     _os.dup2(_null, 2)
     for t in pumps:
-        t.join(2)
+        t.join(wait)
+
+
+def _end(res, pumps):
+    # An interactive step that exits ends the interpreter with that code,
+    # as python's REPL does. The output is forwarded first, then a done
+    # frame marked "end".
+    _forward(pumps, 2)
     res["end"] = True
     _send(res)
     # Exit only once the supervisor has read everything: it closes our
@@ -215,18 +223,7 @@ def _step(msg):
     except BaseException as e:
         res.update(kind="exception", exit=1, exc=type(e).__name__)
         _print_tb(e)
-    for f in (_sys.stdout, _sys.stderr):
-        try:
-            f.flush()
-        except Exception:
-            pass
-    # Closing our write ends lets the pumps see EOF; a background child
-    # that still holds a pipe only delays this by the join timeout.
-    _os.dup2(_null, 0)
-    _os.dup2(_null, 1)
-    _os.dup2(_null, 2)
-    for t in pumps:
-        t.join(0.5)
+    _forward(pumps, 0.5)
     t1 = _os.times()
     res["cpu_ms"] = int(1000 * sum(b - a for a, b in zip(t0[:4], t1[:4])))
     _send(res)
