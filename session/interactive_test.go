@@ -69,6 +69,11 @@ func TestInteractiveEcho(t *testing.T) {
 			want(t, line(t, m, id, "_ * 10"), sandrun.StatusOK, "20\n")
 			want(t, line(t, m, id, "var y = 3"), sandrun.StatusOK, "")
 			want(t, line(t, m, id, "({a: [y]})"), sandrun.StatusOK, "{ a: [ 3 ] }\n")
+			res := line(t, m, id, "function g() { throw new Error('boom') }\ng()")
+			if res.Status != sandrun.StatusExitError || !strings.HasPrefix(res.Stderr, "Error: boom\n    at g (<stdin>:1:") ||
+				strings.Contains(res.Stderr, "node:vm") || strings.Contains(res.Stderr, "[eval]") {
+				t.Fatalf("stack %q", res.Stderr)
+			}
 		})
 	})
 }

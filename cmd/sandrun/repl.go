@@ -89,7 +89,7 @@ func cmdRepl(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	src := newLineSource(env, *history)
 	defer src.close()
-	fmt.Fprintf(env.stderr, "sandrun repl: %s session on %s (memory %s, %s per step). Ctrl-C interrupts; Ctrl-D, exit() or .exit leaves.\n",
+	fmt.Fprintf(env.stderr, "sandrun repl: %s session on %s (memory %s, %s per step). Ctrl-C interrupts; Ctrl-D or .exit leaves.\n",
 		in.Language, in.Backend, in.Limits.Memory, in.Limits.WallTime)
 	r := &repl{m: m, id: in.ID, env: env, sigs: sigs, stream: a.newStream}
 	return r.loop(src, term)

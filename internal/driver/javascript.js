@@ -69,6 +69,14 @@ const ctx = vm.createContext(sandbox);
 let interruptWait = null;
 process.on('SIGINT', () => { if (interruptWait) interruptWait(); });
 
+// userStack is the error's stack without the driver's frames: they
+// start at the first frame in node's vm module or in this driver ([eval]).
+function userStack(e) {
+  const lines = String((e && e.stack) || e).split('\n');
+  const cut = lines.findIndex((l) => /^\s+at .*(node:vm|\[eval\])/.test(l));
+  return (cut > 0 ? lines.slice(0, cut) : lines).join('\n');
+}
+
 function report(e, res) {
   if (e instanceof StepExit) {
     const c = Number(e.code) || 0;
@@ -81,7 +89,7 @@ function report(e, res) {
   else if (name === 'RangeError' && /call stack/.test(String(e.message))) { res.kind = 'exception'; res.exc = name; }
   else { res.kind = 'exception'; res.exc = name || typeof e; }
   res.exit = 1;
-  try { err.write(((e && e.stack) || String(e)) + '\n'); } catch (_) { /* best effort */ }
+  try { err.write(userStack(e) + '\n'); } catch (_) { /* best effort */ }
 }
 
 async function step(msg) {
