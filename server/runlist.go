@@ -14,7 +14,8 @@ import (
 // GET /v1/runs: the run history (the audit log), newest first, with
 // filters. The web console's history view reads it; so can any client.
 //
-// Query parameters (all optional): status, language, backend, since and
+// Query parameters (all optional): status, language, backend, session (the
+// steps of one session), since and
 // until (RFC 3339 times; since inclusive, until exclusive), limit (1 to
 // MaxRunListLimit, default DefaultRunListLimit) and offset. A bad value is
 // a 400 naming the parameter.
@@ -29,6 +30,8 @@ type RunFilter struct {
 	Status   sandrun.Status
 	Language string
 	Backend  string
+	// Session keeps only the steps of that session.
+	Session string
 	// Caller, when set, keeps only the runs recorded under that caller.
 	Caller       string
 	Since, Until time.Time
@@ -78,6 +81,7 @@ func runFilter(q map[string][]string) (RunFilter, *FieldError) {
 		f.Language = sandrun.NormalizeLanguage(s)
 	}
 	f.Backend = get("backend")
+	f.Session = get("session")
 	for _, p := range []struct {
 		name string
 		t    *time.Time

@@ -98,11 +98,11 @@ func TestListRuns(t *testing.T) {
 
 	// Filters reach the store as given; aliases are normalized; without
 	// tokens the caller is not restricted.
-	page("?status=timeout&language=py&backend=jail&since=2026-01-02T03:04:05Z&until=2026-01-03T00:00:00.5%2B01:00")
+	page("?status=timeout&language=py&backend=jail&session=s1&since=2026-01-02T03:04:05Z&until=2026-01-03T00:00:00.5%2B01:00")
 	f := st.filter()
 	since := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	until := time.Date(2026, 1, 2, 23, 0, 0, 5e8, time.UTC)
-	if f.Status != sandrun.StatusTimeout || f.Language != "python" || f.Backend != "jail" || !f.Since.Equal(since) ||
+	if f.Status != sandrun.StatusTimeout || f.Language != "python" || f.Backend != "jail" || f.Session != "s1" || !f.Since.Equal(since) ||
 		!f.Until.Equal(until) || f.Caller != "" {
 		t.Errorf("filter %+v", f)
 	}

@@ -19,7 +19,7 @@ var _ server.RunLister = auditRuns{}
 func (r auditRuns) List(ctx context.Context, f server.RunFilter) ([]*sandrun.Result, error) {
 	es, err := r.log.List(ctx, audit.Filter{
 		Since: f.Since, Until: f.Until, Status: f.Status, Backend: f.Backend, Language: f.Language,
-		Caller: f.Caller, Limit: f.Limit, Offset: f.Offset,
+		Caller: f.Caller, Session: f.Session, Limit: f.Limit, Offset: f.Offset,
 	})
 	if err != nil {
 		return nil, err

@@ -284,4 +284,19 @@ func TestServeRunHistory(t *testing.T) {
 	if c := call("GET", "/v1/status", b, "", &st); c != 200 || st.Runs["ok"] != 1 || st.Runs["exit_error"] != 1 {
 		t.Errorf("status: %d %+v", c, st)
 	}
+
+	// A session step (interactive over HTTP: the value is echoed) is in
+	// the history under its session.
+	var sess struct{ ID string }
+	if c := call("POST", "/v1/sessions", a, `{"language":"python"}`, &sess); c != 201 {
+		t.Fatalf("session: %d", c)
+	}
+	var step struct{ ID, Stdout, Session string }
+	if c := call("POST", "/v1/sessions/"+sess.ID+"/run", a, `{"code":"6*7","interactive":true}`, &step); c != 200 || step.Stdout != "42\n" {
+		t.Fatalf("step: %d %+v", c, step)
+	}
+	if got := ids(a, "?session="+sess.ID, 1); !slices.Equal(got, []string{step.ID}) {
+		t.Errorf("the session's steps: %q, want %q", got, step.ID)
+	}
+	call("DELETE", "/v1/sessions/"+sess.ID, a, "", nil)
 }

@@ -44,7 +44,7 @@ func resultOf(e *audit.Entry) *sandrun.Result {
 		ID: e.ID, Backend: e.Backend, Language: e.Language, Status: e.Status,
 		ExitCode: e.ExitCode, Signal: e.Signal, Error: e.Error, Usage: e.Usage,
 		Sanitized: e.Sanitized, Detections: e.Detections, Downgrades: e.Downgrades,
-		CodeSHA256: e.CodeSHA256, StartedAt: e.StartedAt,
+		CodeSHA256: e.CodeSHA256, StartedAt: e.StartedAt, Session: e.Session,
 	}
 	res.Finish()
 	return res

@@ -55,7 +55,7 @@ function row(r) {
     el('td', {}, fmtTime(r.started_at)), el('td', {}, badge(r.status)), el('td', {}, r.language),
     el('td', {}, r.backend), el('td', {}, r.signal || String(r.exit_code)), el('td', {}, fmtMs(u.wall_ms)),
     el('td', {}, fmtMs(u.cpu_ms)), el('td', {}, fmtBytes(u.memory_peak_bytes)), el('td', {}, redactions ? String(redactions) : ''),
-    el('td', { class: 'mono' }, r.id.slice(0, 12)));
+    el('td', { class: 'mono' }, r.id.slice(0, 12), r.session ? el('div', { class: 'muted', title: 'a step of session ' + r.session }, 'step') : ''));
   const open = () => { location.hash = '#history/' + encodeURIComponent(r.id); };
   tr.addEventListener('click', open);
   tr.addEventListener('keydown', (e) => { if (e.key === 'Enter') open(); });
@@ -73,7 +73,8 @@ export async function showDetail(id) {
     box.append(el('h2', {}, 'Run ', el('span', { class: 'mono', id: 'detail-id' }, r.id)), kv([
       ['status', badge(r.status)], ['message', r.error], ['language', r.language], ['tier', r.backend],
       ['exit code', String(r.exit_code)], ['signal', r.signal], ['started', fmtTime(r.started_at)],
-      ['wall', fmtMs(u.wall_ms)], ['cpu', fmtMs(u.cpu_ms)], ['memory peak', fmtBytes(u.memory_peak_bytes)],
+      ['session', r.session ? el('span', { class: 'mono' }, r.session) : ''],
+      ['wall', fmtMs(u.wall_ms)], ['setup', u.setup_ms ? fmtMs(u.setup_ms) : ''], ['cpu', fmtMs(u.cpu_ms)], ['memory peak', fmtBytes(u.memory_peak_bytes)],
       ['code sha256', el('span', { class: 'mono' }, r.code_sha256)], ['sanitized', r.sanitized ? 'yes' : 'no'],
       ['downgrades', (r.downgrades || []).join(', ')], ['warnings', (r.warnings || []).join('; ')],
     ]), detectionList(r.detections), el('p', { class: 'muted' }, 'The audit log keeps no output: only what is shown here.'));

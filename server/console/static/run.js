@@ -92,8 +92,8 @@ export function showResult(res, verdict, details) {
   const u = res.usage || {};
   details.append(kv([
     ['run', res.id ? el('a', { href: '#history/' + encodeURIComponent(res.id), 'data-run-id': res.id }, res.id) : ''],
-    ['wall', fmtMs(u.wall_ms)], ['cpu', fmtMs(u.cpu_ms)], ['memory peak', fmtBytes(u.memory_peak_bytes)],
-    ['sanitized', res.sanitized ? 'yes' : 'no (raw output)'],
+    ['wall', fmtMs(u.wall_ms)], ['setup', u.setup_ms ? fmtMs(u.setup_ms) : ''], ['cpu', fmtMs(u.cpu_ms)],
+    ['memory peak', fmtBytes(u.memory_peak_bytes)], ['sanitized', res.sanitized ? 'yes' : 'no (raw output)'],
     ['truncated', [res.stdout_truncated && 'stdout', res.stderr_truncated && 'stderr'].filter(Boolean).join(', ')],
   ]));
   details.append(detectionList(res.detections));
