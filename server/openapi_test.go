@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -90,6 +91,9 @@ var schemaTypes = map[string]reflect.Type{
 	"PistonResponse": reflect.TypeFor[server.PistonResponse](),
 	"PistonRuntime":  reflect.TypeFor[server.PistonRuntime](),
 	"PistonError":    reflect.TypeFor[server.PistonError](),
+	"RunList":        reflect.TypeFor[server.RunList](),
+	"StatusBody":     reflect.TypeFor[server.StatusBody](),
+	"AuditStatus":    reflect.TypeFor[server.AuditStatus](),
 }
 
 func jsonFields(t reflect.Type) map[string]reflect.StructField {
@@ -193,7 +197,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	e := newEnv(t, func(o *server.Options) {
 		o.Auth = tokenAuth(t, secret)
 		o.MaxBodyBytes = 1 << 20
-		o.Runs = fakeStore{"abc": {ID: "abc", Status: sandrun.StatusOK, Detections: []sandrun.Detection{}}}
+		o.Runs = &listStore{fakeStore: fakeStore{"abc": {ID: "abc", Status: sandrun.StatusOK, Detections: []sandrun.Detection{}}}}
+		o.Audit = fakeAudit{n: 2, err: errors.New("disk full")}
 	})
 	type call struct {
 		method, path, body, ctype, accept string
@@ -210,6 +215,10 @@ func TestOpenAPIResponses(t *testing.T) {
 		{method: "GET", path: "/v1/languages", want: 200},
 		{method: "GET", path: "/v1/runs/abc", want: 200},
 		{method: "GET", path: "/v1/runs/zzz", want: 404},
+		{method: "GET", path: "/v1/runs?status=ok&limit=10", want: 200},
+		{method: "GET", path: "/v1/runs?since=yesterday", want: 400},
+		{method: "GET", path: "/v1/runs", noToken: true, want: 401},
+		{method: "GET", path: "/v1/status", want: 200},
 		{method: "POST", path: "/v1/runs", body: ok, want: 200},
 		{method: "POST", path: "/v1/runs", body: `{"language":"python","code":"import sys\nsys.exit(2)","limits":{"wall_time":"5s","memory":"128MiB"}}`, want: 200},
 		{method: "POST", path: "/v1/runs", body: ok, accept: "text/event-stream", want: 200},

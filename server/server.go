@@ -95,6 +95,13 @@ type Options struct {
 	MCP bool
 	// MCPTools adds tools to the MCP server (sessions).
 	MCPTools MCPTools
+	// Audit reports the audit log's write failures in GET /v1/status;
+	// nil: no audit section.
+	Audit AuditHealth
+	// WithCaller attributes a request's runs to its caller (the token's
+	// name) in the audit log: audit.WithCaller. GET /v1/runs lists a
+	// caller's own runs when tokens are on.
+	WithCaller func(ctx context.Context, caller string) context.Context
 	// Logger gets access logs (never code, output or tokens).
 	Logger *slog.Logger
 	// Version is reported by MCP and the OpenAPI document.
@@ -111,7 +118,8 @@ type Server struct {
 	sb      *sandrun.Sandbox // the Sandbox, admitting through adm
 	adm     *Admission
 	metrics *metrics
-	routes  []string // registered patterns, for the OpenAPI check
+	routes  []string  // registered patterns, for the OpenAPI check
+	started time.Time // for GET /v1/status
 }
 
 // New checks the options and builds the server.
@@ -134,7 +142,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux(), adm: opts.Admission, sb: opts.Sandbox}
+	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux(), adm: opts.Admission, sb: opts.Sandbox, started: time.Now().UTC()}
 	switch have := opts.Sandbox.Admission(); {
 	case s.adm == nil && have == nil:
 		var err error
@@ -176,6 +184,8 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /metrics", s.metrics.handler(), false)
 	s.handle("POST /v1/runs", http.HandlerFunc(s.postRun), false)
 	s.handle("GET /v1/runs/{id}", http.HandlerFunc(s.getRun), false)
+	s.handle("GET /v1/runs", http.HandlerFunc(s.listRuns), false)    // runlist.go
+	s.handle("GET /v1/status", http.HandlerFunc(s.getStatus), false) // status.go
 	s.handle("GET /v1/languages", http.HandlerFunc(s.getLanguages), false)
 	s.handle("POST /api/v2/execute", http.HandlerFunc(s.pistonExecute), false)
 	s.handle("GET /api/v2/runtimes", http.HandlerFunc(s.pistonRuntimes), false)

@@ -21,7 +21,7 @@ type serveFlags struct {
 	rate                                 float64
 	queueTimeout, maxWall, drain         time.Duration
 	maxBody, maxCode, pool, tiers        string
-	mcp, sessions                        bool
+	mcp, sessions, console               bool
 	maxSessions                          int
 }
 
@@ -34,6 +34,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 		fs.StringVar(&f.maxBody, "max-body", "8MiB", "largest request body")
 		fs.DurationVar(&f.drain, "drain", 30*time.Second, "on SIGTERM, how long runs in flight may finish before they are killed")
 		fs.BoolVar(&f.mcp, "mcp", true, "serve MCP (streamable HTTP) at /mcp")
+		fs.BoolVar(&f.console, "console", true, "serve the web console at / (console.go)")
 	}
 	fs.IntVar(&f.maxConcurrent, "max-concurrent", 0, "runs at once (0: the number of CPUs)")
 	fs.IntVar(&f.maxQueue, "max-queue", 0, fmt.Sprintf("runs that may wait for a slot before 429 (0: %d x max-concurrent; the queue is also bounded by memory)", server.DefaultQueuePerSlot))
@@ -158,6 +159,7 @@ func (f *serveFlags) options(a *app, adm *server.Admission, log *slog.Logger) (s
 		}
 	}
 	opts.Auth = auth
+	withConsole(&opts, a, f.console) // console.go
 	return opts, nil
 }
 
