@@ -17,6 +17,7 @@ const (
 	StatusOutputLimit   Status = "output_limit"    // stdout or stderr cap exceeded
 	StatusFileSizeLimit Status = "file_size_limit" // a file grew past the file-size limit
 	StatusSignaled      Status = "signaled"        // killed by a signal sandrun did not send
+	StatusNetworkLimit  Status = "network_limit"   // network traffic cap exceeded (network.go)
 	StatusCompileError  Status = "compile_error"   // the code does not parse or compile
 	StatusRejected      Status = "rejected"        // refused before running: bad request, static limits
 	StatusInternalError Status = "internal_error"  // the sandbox failed; fail closed
@@ -27,7 +28,7 @@ func AllStatuses() []Status {
 	return []Status{
 		StatusOK, StatusExitError, StatusTimeout, StatusCPULimit, StatusMemoryLimit,
 		StatusOutputLimit, StatusFileSizeLimit, StatusSignaled, StatusCompileError,
-		StatusRejected, StatusInternalError,
+		StatusRejected, StatusInternalError, StatusNetworkLimit,
 	}
 }
 
@@ -75,6 +76,9 @@ type Usage struct {
 	WallMs          int64 `json:"wall_ms"`
 	CPUMs           int64 `json:"cpu_ms"`
 	MemoryPeakBytes int64 `json:"memory_peak_bytes"`
+	// Network is set when the run had a network allowlist: what it
+	// reached and what was refused.
+	Network *NetworkUsage `json:"network,omitempty"`
 }
 
 // Detection reports that the sanitizer redacted something. It never
@@ -130,6 +134,8 @@ func DefaultMessage(s Status) string {
 		return "the request was refused before running"
 	case StatusInternalError:
 		return "the sandbox failed; the code was not run or its run was stopped"
+	case StatusNetworkLimit:
+		return "the program went past its network traffic limit and was killed"
 	}
 	return ""
 }

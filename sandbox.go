@@ -231,6 +231,9 @@ func (s *Sandbox) run(ctx context.Context, req *Request, res *Result) error {
 	}
 	res.Backend = b.Name()
 	req.Backend = b.Name()
+	if err := checkNetwork(b, req); err != nil {
+		return err
+	}
 	req.Limits = req.Limits.WithDefaults()
 	out, err := b.Run(ctx, req)
 	if out != nil {

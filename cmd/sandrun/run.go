@@ -27,6 +27,7 @@ const (
 	exitMemoryLimit   = 122
 	exitOutputLimit   = 123
 	exitTimeout       = 124 // as timeout(1)
+	exitNetworkLimit  = 125
 )
 
 func exitCodeFor(res *sandrun.Result) int {
@@ -46,6 +47,8 @@ func exitCodeFor(res *sandrun.Result) int {
 		return exitMemoryLimit
 	case sandrun.StatusOutputLimit:
 		return exitOutputLimit
+	case sandrun.StatusNetworkLimit:
+		return exitNetworkLimit
 	case sandrun.StatusFileSizeLimit:
 		return exitFileSizeLimit
 	case sandrun.StatusSignaled:
