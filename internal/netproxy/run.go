@@ -1,15 +1,17 @@
-//go:build linux
-
 package netproxy
 
 import (
+	"sync"
+
 	"github.com/sandrun/sandrun"
 )
 
 // Running is one run's proxy serving in the run's network namespace.
 type Running struct {
-	p    *Proxy
-	done chan error
+	p     *Proxy
+	done  chan error
+	once  sync.Once
+	usage *sandrun.NetworkUsage
 }
 
 // Start opens the proxy's listener at Addr inside the namespace at nsPath
@@ -26,8 +28,12 @@ func Start(nsPath string, cfg Config) (*Running, error) {
 }
 
 // Stop closes the proxy (every connection ends) and returns its record.
+// It may be called more than once.
 func (r *Running) Stop() *sandrun.NetworkUsage {
-	r.p.Close()
-	<-r.done
-	return r.p.Usage()
+	r.once.Do(func() {
+		r.p.Close()
+		<-r.done
+		r.usage = r.p.Usage()
+	})
+	return r.usage
 }
