@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // fakeBackend records calls and returns a canned outcome.
@@ -56,6 +57,22 @@ func TestAutoPicksStrongestAvailable(t *testing.T) {
 	if sum := sha256.Sum256([]byte("print(1)")); res.CodeSHA256 != hex.EncodeToString(sum[:]) {
 		t.Fatalf("sha %q", res.CodeSHA256)
 	}
+}
+
+// A failed language probe on a stronger tier stops auto: it must not move
+// the run to a weaker tier that happens to work.
+func TestAutoStopsAtProbeFailure(t *testing.T) {
+	jail := &fakeBackend{name: "jail", unavail: &lang.ProbeError{Language: "python", Exe: "/x/python3", Err: errors.New("signal: killed"), TimedOut: true}}
+	proc := &fakeBackend{name: "process"}
+	sb, err := sandrun.New(sandrun.Options{Backends: []sandrun.Backend{jail, proc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := sb.Run(context.Background(), &sandrun.Request{Language: "python", Code: "print(1)"})
+	if proc.calls != 0 || !errors.Is(err, lang.ErrProbeFailed) || res.Status != sandrun.StatusInternalError && res.Status != sandrun.StatusRejected {
+		t.Fatalf("auto after a failed probe: backend %q status %s, process calls %d, err %v", res.Backend, res.Status, proc.calls, err)
+	}
+	t.Logf("%s: %s", res.Status, res.Error)
 }
 
 func TestBadRequestsNeverRun(t *testing.T) {

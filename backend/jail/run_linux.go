@@ -74,7 +74,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
 	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
 	verdict.Decide(o.facts(lim, l, string(stderr.Bytes())), res)
-	res.Usage = sandrun.Usage{WallMs: o.wall.Milliseconds(), CPUMs: o.stats.CPU.Milliseconds(), MemoryPeakBytes: o.stats.PeakMem}
+	res.Usage = o.usage()
 	res.Files = o.files
 	return res, nil
 }

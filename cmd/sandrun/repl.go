@@ -63,7 +63,7 @@ func cmdRepl(ctx context.Context, env *cliEnv, args []string) error {
 			}
 		}
 	}
-	m, err := session.New(session.Options{Launchers: ls, Order: order, MaxSessions: 1})
+	m, err := session.New(session.Options{Sandbox: a.sandbox, Launchers: ls, Order: order, MaxSessions: 1})
 	if err != nil {
 		return err
 	}

@@ -36,10 +36,10 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 		fs.BoolVar(&f.mcp, "mcp", true, "serve MCP (streamable HTTP) at /mcp")
 	}
 	fs.IntVar(&f.maxConcurrent, "max-concurrent", 0, "runs at once (0: the number of CPUs)")
-	fs.IntVar(&f.maxQueue, "max-queue", 0, "runs that may wait for a slot before 429 (0: 4 x max-concurrent)")
+	fs.IntVar(&f.maxQueue, "max-queue", 0, fmt.Sprintf("runs that may wait for a slot before 429 (0: %d x max-concurrent; the queue is also bounded by memory)", server.DefaultQueuePerSlot))
 	fs.DurationVar(&f.queueTimeout, "queue-timeout", 30*time.Second, "longest wait for a slot")
 	fs.StringVar(&f.maxCode, "max-code", "1MiB", "largest program text")
-	fs.DurationVar(&f.maxWall, "max-wall", 5*time.Minute, "largest wall-clock limit a caller may ask for")
+	fs.DurationVar(&f.maxWall, "max-wall", 5*time.Minute, "largest wall-clock (and CPU) limit a caller may ask for; the other limits are capped by what the host has, divided among max-concurrent runs")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json (logs go to stderr)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&f.sessions, "sessions", true, "serve stateful sessions (/v1/sessions and the session MCP tools)")
@@ -54,11 +54,25 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 	if err != nil {
 		return nil, server.Options{}, &usageError{err.Error()}
 	}
-	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1})
+	// One gate for every run and session step, whichever door it comes
+	// through: the Sandbox admits through it, the server reads its state.
+	adm, err := server.NewAdmission(server.AdmissionOptions{
+		MaxConcurrent: f.maxConcurrent, MaxQueue: f.maxQueue, QueueTimeout: f.queueTimeout,
+		RatePerToken: f.rate, RateBurst: f.burst,
+	})
+	if err != nil {
+		return nil, server.Options{}, &usageError{err.Error()}
+	}
+	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1,
+		slots: adm.Options().MaxConcurrent, maxWall: f.maxWall, admission: adm})
 	if err != nil {
 		return nil, server.Options{}, err
 	}
-	opts, err := f.options(a, log)
+	// Resolve every language now, off the first request's path. A
+	// failed probe is not kept for the server's life: a later lookup
+	// retries it (GET /v1/languages says why a language is missing).
+	go a.langs.All(ctx)
+	opts, err := f.options(a, adm, log)
 	if err == nil && f.sessions {
 		err = a.enableSessions(&opts, f.maxSessions, log)
 	}
@@ -85,12 +99,10 @@ func (f *serveFlags) logger(env *cliEnv) (*slog.Logger, error) {
 }
 
 // options turns the flags into server options around the wired app.
-func (f *serveFlags) options(a *app, log *slog.Logger) (server.Options, error) {
+func (f *serveFlags) options(a *app, adm *server.Admission, log *slog.Logger) (server.Options, error) {
 	opts := server.Options{
-		Sandbox: a.sandbox, Languages: a.langs, Logger: log, Version: version,
-		MaxConcurrent: f.maxConcurrent, MaxQueue: f.maxQueue, QueueTimeout: f.queueTimeout,
-		RatePerToken: f.rate, RateBurst: f.burst, MaxWallTime: f.maxWall, MCP: f.mcp,
-		Runs: a.runs, NewStream: a.newStream,
+		Sandbox: a.sandbox, Admission: adm, Languages: a.langs, Logger: log, Version: version,
+		MCP: f.mcp, Runs: a.runs, NewStream: a.newStream,
 	}
 	if f.maxBody != "" { // only serve has --max-body
 		b, err := sandrun.ParseBytes(f.maxBody)

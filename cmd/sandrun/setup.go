@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/analyze"
@@ -39,6 +40,25 @@ type config struct {
 	// pool sizes warm interpreter pools per language (serve --pool);
 	// empty: no pool.
 	pool map[string]int
+	// slots is how many runs may execute at once (serve's
+	// --max-concurrent; 1 for the CLI): the host's memory and disk are
+	// divided among them to cap every request's limits.
+	slots int
+	// maxWall, when set, caps wall_time (and cpu_time) below the host
+	// policy's (serve --max-wall).
+	maxWall time.Duration
+	// admission gates every run and session step (serve); nil for the CLI.
+	admission sandrun.Admission
+}
+
+// policy derives the limits policy from the host and the flags.
+func (cfg config) policy() sandrun.Policy {
+	p := sandrun.HostPolicy(max(cfg.slots, 1), "")
+	if cfg.maxWall > 0 {
+		p.Caps.WallTime = min(p.Caps.WallTime, sandrun.Duration(cfg.maxWall))
+		p.Caps.CPUTime = min(p.Caps.CPUTime, sandrun.Duration(cfg.maxWall))
+	}
+	return p
 }
 
 // app is the wired library: the language registry and the Sandbox with
@@ -154,6 +174,8 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 		Analyzer:   an,
 		Recorder:   recorder(a.audit),
 		Logger:     cfg.logger,
+		Policy:     cfg.policy(),
+		Admission:  cfg.admission,
 	})
 	if err != nil {
 		return nil, err

@@ -71,7 +71,7 @@ func parsePoolSizes(s string) (map[string]int, error) {
 // manager is shut down when the app closes.
 func (a *app) enableSessions(opts *server.Options, maxSessions int, log *slog.Logger) error {
 	m, err := session.New(session.Options{
-		Launchers: a.launchers, Order: a.launchOrder, Sanitizer: a.sanitizer,
+		Sandbox: a.sandbox, Launchers: a.launchers, Order: a.launchOrder,
 		MaxSessions: maxSessions, Logger: log,
 	})
 	if err != nil {
