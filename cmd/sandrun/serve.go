@@ -23,6 +23,7 @@ type serveFlags struct {
 	maxBody, maxCode, pool               string
 	mcp, sessions                        bool
 	maxSessions                          int
+	network                              networkFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
@@ -45,6 +46,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 	fs.BoolVar(&f.sessions, "sessions", true, "serve stateful sessions (/v1/sessions and the session MCP tools)")
 	fs.IntVar(&f.maxSessions, "max-sessions", 16, "live sessions at most")
 	fs.StringVar(&f.pool, "pool", "", "warm interpreter pools for one-shot runs, e.g. python=4,javascript=2 (default: none)")
+	f.network.register(fs)
 }
 
 // app builds the library for serve and mcp: pools, sessions and a
@@ -63,8 +65,12 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 	if err != nil {
 		return nil, server.Options{}, &usageError{err.Error()}
 	}
+	op, err := f.network.operator(nil)
+	if err != nil {
+		return nil, server.Options{}, err
+	}
 	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1,
-		slots: adm.Options().MaxConcurrent, maxWall: f.maxWall, admission: adm})
+		slots: adm.Options().MaxConcurrent, maxWall: f.maxWall, admission: adm, network: op})
 	if err != nil {
 		return nil, server.Options{}, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/backend/restricted"
 	"github.com/sandrun/sandrun/lang"
+	"github.com/sandrun/sandrun/netpolicy"
 	"github.com/sandrun/sandrun/pool"
 	"github.com/sandrun/sandrun/sanitize"
 	"github.com/sandrun/sandrun/server"
@@ -49,6 +50,9 @@ type config struct {
 	maxWall time.Duration
 	// admission gates every run and session step (serve); nil for the CLI.
 	admission sandrun.Admission
+	// network is what the operator permits runs to reach (network.go);
+	// nil: no network.
+	network *netpolicy.Operator
 }
 
 // policy derives the limits policy from the host and the flags.
@@ -106,7 +110,7 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 		cfg.downgrade = strings.Split(os.Getenv("SANDRUN_JAIL_DOWNGRADE"), ",")
 	}
 	// The jail first: `auto` uses it wherever its Check passes.
-	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart})
+	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, Network: cfg.network})
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +151,7 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	// runsc their Check says why and auto moves on. gvisor is not in the
 	// auto order (it is only used when asked for by name): it is several
 	// times slower to start than the jail, which auto prefers anyway.
-	dock := docker.New(docker.Options{Logger: cfg.logger})
+	dock := docker.New(docker.Options{Logger: cfg.logger, Network: cfg.network})
 	a.closers = append(a.closers, dock.Close)
 	gv := gvisor.New(gvisor.Options{Languages: a.langs, Logger: cfg.logger})
 	// docker implements Launcher too, but it is not offered to sessions
