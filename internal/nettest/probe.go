@@ -59,3 +59,30 @@ func ProbeResult(stdout string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// BypassChecks are the checks both tiers' tests run with the allowlist
+// "hosta.test:443,hosta.test:80,private.test:80,loop.test:80": host A
+// over HTTPS and HTTP, then the ways around the allowlist. It returns the
+// checks and the prefix each result must have.
+func BypassChecks(hostA string) ([]Check, map[string]string) {
+	checks := []Check{
+		{"a_https", "fetch", "https://hosta.test/hello"},
+		{"a_http", "fetch", "http://hosta.test/hello"},
+		{"b_https", "fetch", "https://hostb.test/hello"},
+		{"a_redirect_b", "fetch", "http://hosta.test/redirect?to=http://hostb.test/hello"},
+		{"private", "fetch", "http://private.test/hello"},
+		{"loopback", "fetch", "http://loop.test/hello"},
+		{"raw_a", "tcp", hostA + ":80"},
+		{"dns", "dns", "hosta.test"},
+		{"udp", "udp", hostA + ":53"},
+	}
+	want := map[string]string{
+		"a_https": "ok hello from hosta.test", "a_http": "ok hello from hosta.test",
+		"b_https": "err", "a_redirect_b": "err", "private": "err", "loopback": "err",
+		"raw_a": "err", "dns": "err", "udp": "err",
+	}
+	return checks, want
+}
+
+// BypassPolicy is the allowlist BypassChecks expects.
+const BypassPolicy = "allow:hosta.test:443,hosta.test:80,private.test:80,loop.test:80"
