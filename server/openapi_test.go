@@ -72,28 +72,33 @@ func TestOpenAPIRoutes(t *testing.T) {
 // schemaTypes maps every component schema to the Go type it describes.
 // Status and Probe are not structs: checked separately.
 var schemaTypes = map[string]reflect.Type{
-	"Request":        reflect.TypeFor[sandrun.Request](),
-	"InputFile":      reflect.TypeFor[sandrun.InputFile](),
-	"Limits":         reflect.TypeFor[sandrun.Limits](),
-	"Result":         reflect.TypeFor[sandrun.Result](),
-	"Usage":          reflect.TypeFor[sandrun.Usage](),
-	"Detection":      reflect.TypeFor[sandrun.Detection](),
-	"OutputFile":     reflect.TypeFor[sandrun.OutputFile](),
-	"ErrorBody":      reflect.TypeFor[server.ErrorBody](),
-	"FieldError":     reflect.TypeFor[server.FieldError](),
-	"LanguagesBody":  reflect.TypeFor[server.LanguagesBody](),
-	"LanguageInfo":   reflect.TypeFor[server.LanguageInfo](),
-	"ChunkEvent":     reflect.TypeFor[server.ChunkEvent](),
-	"DroppedEvent":   reflect.TypeFor[server.DroppedEvent](),
-	"PistonFile":     reflect.TypeFor[server.PistonFile](),
-	"PistonRequest":  reflect.TypeFor[server.PistonRequest](),
-	"PistonStage":    reflect.TypeFor[server.PistonStage](),
-	"PistonResponse": reflect.TypeFor[server.PistonResponse](),
-	"PistonRuntime":  reflect.TypeFor[server.PistonRuntime](),
-	"PistonError":    reflect.TypeFor[server.PistonError](),
-	"RunList":        reflect.TypeFor[server.RunList](),
-	"StatusBody":     reflect.TypeFor[server.StatusBody](),
-	"AuditStatus":    reflect.TypeFor[server.AuditStatus](),
+	"Request":            reflect.TypeFor[sandrun.Request](),
+	"InputFile":          reflect.TypeFor[sandrun.InputFile](),
+	"Limits":             reflect.TypeFor[sandrun.Limits](),
+	"Result":             reflect.TypeFor[sandrun.Result](),
+	"Usage":              reflect.TypeFor[sandrun.Usage](),
+	"Detection":          reflect.TypeFor[sandrun.Detection](),
+	"OutputFile":         reflect.TypeFor[sandrun.OutputFile](),
+	"ErrorBody":          reflect.TypeFor[server.ErrorBody](),
+	"FieldError":         reflect.TypeFor[server.FieldError](),
+	"LanguagesBody":      reflect.TypeFor[server.LanguagesBody](),
+	"LanguageInfo":       reflect.TypeFor[server.LanguageInfo](),
+	"ChunkEvent":         reflect.TypeFor[server.ChunkEvent](),
+	"DroppedEvent":       reflect.TypeFor[server.DroppedEvent](),
+	"PistonFile":         reflect.TypeFor[server.PistonFile](),
+	"PistonRequest":      reflect.TypeFor[server.PistonRequest](),
+	"PistonStage":        reflect.TypeFor[server.PistonStage](),
+	"PistonResponse":     reflect.TypeFor[server.PistonResponse](),
+	"PistonRuntime":      reflect.TypeFor[server.PistonRuntime](),
+	"PistonError":        reflect.TypeFor[server.PistonError](),
+	"RunList":            reflect.TypeFor[server.RunList](),
+	"StatusBody":         reflect.TypeFor[server.StatusBody](),
+	"AuditStatus":        reflect.TypeFor[server.AuditStatus](),
+	"NetworkPolicy":      reflect.TypeFor[sandrun.NetworkPolicy](),
+	"NetworkRule":        reflect.TypeFor[sandrun.NetworkRule](),
+	"NetworkLimits":      reflect.TypeFor[sandrun.NetworkLimits](),
+	"NetworkUsage":       reflect.TypeFor[sandrun.NetworkUsage](),
+	"NetworkDestination": reflect.TypeFor[sandrun.NetworkDestination](),
 }
 
 func jsonFields(t reflect.Type) map[string]reflect.StructField {
@@ -157,6 +162,15 @@ func TestOpenAPISchemas(t *testing.T) {
 			}
 			ft := f.Type
 			ref := ps.Ref
+			if ref == "" && ps.Value != nil {
+				// A field with two forms (network: a string or an
+				// object) refers to its object schema in a oneOf.
+				for _, o := range ps.Value.OneOf {
+					if o.Ref != "" {
+						ref = o.Ref
+					}
+				}
+			}
 			if ft.Kind() == reflect.Slice && ps.Value.Items != nil {
 				ft, ref = ft.Elem(), ps.Value.Items.Ref
 			}

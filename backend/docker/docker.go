@@ -27,6 +27,7 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/cgmeter"
 	"github.com/sandrun/sandrun/internal/seccompprofile"
+	"github.com/sandrun/sandrun/netpolicy"
 )
 
 // Name is the tier's name.
@@ -55,6 +56,9 @@ type Options struct {
 	CPUs float64
 	// Logger receives operational logs.
 	Logger *slog.Logger
+	// Network is what the operator permits runs to reach through the
+	// proxy (network.go); nil permits no network.
+	Network *netpolicy.Operator
 }
 
 // Backend is the docker tier. It is safe for concurrent use.
@@ -77,6 +81,9 @@ type Backend struct {
 	// as JSON, made once.
 	seccomp    string
 	seccompErr error
+	// seccompNet is the profile of runs with a network allowlist: the
+	// same, plus IPv4 TCP sockets (network.go).
+	seccompNet string
 
 	checkMu   sync.Mutex
 	checkedAt time.Time
@@ -105,6 +112,9 @@ func New(opts Options) *Backend {
 	host, _ := os.Hostname()
 	b := &Backend{opts: opts, owner: fmt.Sprintf("%s:%d", host, os.Getpid()), images: map[string]error{}}
 	b.seccomp, b.seccompErr = seccompprofile.JSON(seccompprofile.Options{})
+	if b.seccompErr == nil {
+		b.seccompNet, b.seccompErr = seccompprofile.JSON(seccompprofile.Options{InetStream: true})
+	}
 	return b
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/netproxy"
 	"github.com/sandrun/sandrun/internal/verdict"
 	"github.com/sandrun/sandrun/lang"
 	"golang.org/x/sys/unix"
@@ -34,6 +35,9 @@ type spec struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// net is the proxy of a run with a network allowlist (nil: none),
+	// opened in the init's namespace before the config goes out.
+	net *jailNet
 }
 
 // proc is a started jail: the init process, its sync socket, its cgroup.
@@ -285,8 +289,14 @@ func (b *Backend) configure(p *proc, s *spec, binds []bindSpec) error {
 			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 		}
 	}
+	if s.net != nil {
+		if err := s.net.open(b, p.cmd.Process.Pid); err != nil {
+			return err
+		}
+	}
 	fds, err := openBinds(p.cmd.Process.Pid, binds)
 	if err != nil {
+		s.net.reset()
 		return err
 	}
 	payload, err := json.Marshal(b.initConfig(s, binds))
@@ -295,6 +305,7 @@ func (b *Backend) configure(p *proc, s *spec, binds []bindSpec) error {
 	}
 	closeAll(fds)
 	if err != nil {
+		s.net.reset()
 		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "sending the config"}
 	}
 	for i, w := range []io.Writer{s.stdout, s.stderr} {
@@ -330,6 +341,9 @@ func (b *Backend) initConfig(s *spec, binds []bindSpec) *initConfig {
 		LandlockPartial: b.opts.downgraded(DowngradeLandlock),
 		NoLandlock:      b.opts.downgraded(DowngradeLandlock) && landlockABI() == 0,
 		Collect:         s.collect, CollectMax: int64(lim.Output), CollectTotal: 8 << 20,
+	}
+	if s.net != nil {
+		cfg.NetPort = netproxy.Port
 	}
 	if b.cg == nil && s.lang.AddressSpaceLimit {
 		cfg.AddressSpace = uint64(lim.Memory)

@@ -23,6 +23,7 @@ type serveFlags struct {
 	maxBody, maxCode, pool, tiers        string
 	mcp, sessions, console               bool
 	maxSessions                          int
+	network                              networkFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
@@ -47,6 +48,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 	fs.IntVar(&f.maxSessions, "max-sessions", 16, "live sessions at most")
 	fs.StringVar(&f.tiers, "tiers", "", "the tiers callers may use, comma-separated (default: $SANDRUN_TIERS, else "+strings.Join(defaultServeTiers(), ",")+"; add process only for trusted callers: it does not isolate)")
 	fs.StringVar(&f.pool, "pool", "", "warm interpreter pools for one-shot runs, e.g. python=4,javascript=2 (default: none)")
+	f.network.register(fs)
 }
 
 // app builds the library for serve and mcp: pools, sessions and a
@@ -69,8 +71,12 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 	if err != nil {
 		return nil, server.Options{}, &usageError{err.Error()}
 	}
+	op, err := f.network.operator(nil)
+	if err != nil {
+		return nil, server.Options{}, err
+	}
 	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1,
-		slots: adm.Options().MaxConcurrent, maxWall: f.maxWall, admission: adm, tiers: tiers})
+		slots: adm.Options().MaxConcurrent, maxWall: f.maxWall, admission: adm, tiers: tiers, network: op})
 	if err != nil {
 		return nil, server.Options{}, err
 	}
