@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -71,6 +72,11 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxCodeSize caps Request.Code; 0 means MaxCodeSize.
 	MaxCodeSize int
+	// NotAllowed names tiers that exist but that the operator did not
+	// allow here (serve --tiers): a request naming one is refused with a
+	// RequestError naming the allowed tiers. They are not registered, so
+	// auto never picks them.
+	NotAllowed []string
 	// Policy resolves every request's limits: defaults for zero fields,
 	// caps no request may pass (HostPolicy derives them from the host).
 	// The zero Policy is DefaultPolicy.
@@ -151,6 +157,9 @@ func (s *Sandbox) AuditErrors() int64 { return s.auditErrors.Load() }
 func (s *Sandbox) Choose(ctx context.Context, name, language string) (Backend, []string, error) {
 	if name != "" && name != "auto" {
 		b, ok := s.byName[name]
+		if !ok && slices.Contains(s.opts.NotAllowed, name) {
+			return nil, nil, &RequestError{Field: "backend", Msg: fmt.Sprintf("backend %q is not allowed on this server (allowed: auto, %s)", name, strings.Join(s.names(), ", "))}
+		}
 		if !ok {
 			return nil, nil, &RequestError{Field: "backend", Msg: fmt.Sprintf("unknown backend %q (have: auto, %s)", name, strings.Join(s.names(), ", "))}
 		}
@@ -172,6 +181,11 @@ func (s *Sandbox) Choose(ctx context.Context, name, language string) (Backend, [
 				warn = append(warn, fmt.Sprintf("auto chose %s because stronger tiers are unavailable: %s", b.Name(), strings.Join(why, "; ")))
 			}
 			return b, warn, nil
+		}
+		if errors.Is(err, lang.ErrProbeFailed) {
+			// The language is installed but its probe failed: a host
+			// fault to fix, not a reason to run on a weaker tier.
+			return nil, nil, &UnavailableError{Backend: "auto", Err: fmt.Errorf("%s: %w", b.Name(), err)}
 		}
 		why = append(why, fmt.Sprintf("%s: %v", b.Name(), err))
 	}

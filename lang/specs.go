@@ -3,6 +3,7 @@ package lang
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -24,6 +25,8 @@ func pythonSpec() Spec {
 		Name:       Python,
 		Candidates: []string{"python3", "python"},
 		FileName:   fileName(Python),
+		Cache:      true,
+		DependsOn:  pyenvVersionFiles,
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var p struct {
 				Exe, Prefix, BasePrefix, Version string
@@ -64,12 +67,27 @@ func pythonSpec() Spec {
 	}
 }
 
+// pyenvVersionFiles: a pyenv shim picks the version from
+// $PYENV_ROOT/version (the probe runs in / without PYENV_VERSION, so no
+// per-directory .python-version applies); `pyenv global` rewrites it.
+func pyenvVersionFiles(candidate string) []string {
+	root := os.Getenv("PYENV_ROOT")
+	if root == "" {
+		root = filepath.Join(os.Getenv("HOME"), ".pyenv")
+	}
+	if strings.HasPrefix(candidate, filepath.Join(root, "shims")+"/") {
+		return []string{filepath.Join(root, "version")}
+	}
+	return nil
+}
+
 func javascriptSpec() Spec {
 	const probe = `console.log(JSON.stringify({exe: process.execPath, version: process.version.replace(/^v/, "")}))`
 	return Spec{
 		Name:       JavaScript,
 		Candidates: []string{"node", "nodejs"},
 		FileName:   fileName(JavaScript),
+		Cache:      true,
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var raw map[string]string
 			if err := probeJSON(ctx, exe, []string{"-e", probe}, &raw); err != nil {
@@ -101,6 +119,7 @@ func bashSpec() Spec {
 		Name:       Bash,
 		Candidates: []string{"bash"},
 		FileName:   fileName(Bash),
+		Cache:      true,
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var raw map[string]string
 			if err := probeJSON(ctx, exe, []string{"-c", `printf '{"version":"%s"}' "${BASH_VERSION%%(*}"`}, &raw); err != nil {

@@ -31,13 +31,6 @@ type RunStore interface {
 	Get(ctx context.Context, id string) (*sandrun.Result, error)
 }
 
-// AuditHealth is what the server needs of the audit log (audit.Log): its
-// failed writes, for /metrics and /readyz.
-type AuditHealth interface {
-	Errors() int64
-	LastError() (time.Time, error)
-}
-
 // auditWarnFor is how long after an audit failure /readyz says degraded.
 const auditWarnFor = 5 * time.Minute
 
@@ -81,10 +74,6 @@ type Options struct {
 	Languages Languages
 	// Runs reads runs back for GET /v1/runs/{id}; nil answers 501.
 	Runs RunStore
-	// Audit reports the audit log's failed writes: counted in /metrics
-	// (sandrun_audit_errors_total) and, for five minutes after the last
-	// one, a warning in /readyz. nil: no audit log.
-	Audit AuditHealth
 	// NewStream sanitizes streamed output. nil means streaming is only
 	// offered to requests that turned sanitization off (fail closed).
 	NewStream NewStreamFunc
@@ -109,6 +98,15 @@ type Options struct {
 	MCP bool
 	// MCPTools adds tools to the MCP server (sessions).
 	MCPTools MCPTools
+	// Audit reports the audit log's write failures: in GET /v1/status,
+	// counted in /metrics (sandrun_audit_errors_total) and, for five
+	// minutes after the last one, a warning in /readyz. nil: no audit
+	// log.
+	Audit AuditHealth
+	// WithCaller attributes a request's runs to its caller (the token's
+	// name) in the audit log: audit.WithCaller. GET /v1/runs lists a
+	// caller's own runs when tokens are on.
+	WithCaller func(ctx context.Context, caller string) context.Context
 	// Logger gets access logs (never code, output or tokens).
 	Logger *slog.Logger
 	// Version is reported by MCP and the OpenAPI document.
@@ -125,7 +123,8 @@ type Server struct {
 	sb      *sandrun.Sandbox // the Sandbox, admitting through adm
 	adm     *Admission
 	metrics *metrics
-	routes  []string // registered patterns, for the OpenAPI check
+	routes  []string  // registered patterns, for the OpenAPI check
+	started time.Time // for GET /v1/status
 }
 
 // New checks the options and builds the server.
@@ -148,7 +147,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux(), adm: opts.Admission, sb: opts.Sandbox}
+	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux(), adm: opts.Admission, sb: opts.Sandbox, started: time.Now().UTC()}
 	switch have := opts.Sandbox.Admission(); {
 	case s.adm == nil && have == nil:
 		var err error
@@ -193,6 +192,8 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /metrics", s.metrics.handler(), false)
 	s.handle("POST /v1/runs", http.HandlerFunc(s.postRun), false)
 	s.handle("GET /v1/runs/{id}", http.HandlerFunc(s.getRun), false)
+	s.handle("GET /v1/runs", http.HandlerFunc(s.listRuns), false)    // runlist.go
+	s.handle("GET /v1/status", http.HandlerFunc(s.getStatus), false) // status.go
 	s.handle("GET /v1/languages", http.HandlerFunc(s.getLanguages), false)
 	s.handle("POST /api/v2/execute", http.HandlerFunc(s.pistonExecute), false)
 	s.handle("GET /api/v2/runtimes", http.HandlerFunc(s.pistonRuntimes), false)

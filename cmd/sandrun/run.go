@@ -27,6 +27,7 @@ const (
 	exitMemoryLimit   = 122
 	exitOutputLimit   = 123
 	exitTimeout       = 124 // as timeout(1)
+	exitNetworkLimit  = 125
 )
 
 func exitCodeFor(res *sandrun.Result) int {
@@ -46,6 +47,8 @@ func exitCodeFor(res *sandrun.Result) int {
 		return exitMemoryLimit
 	case sandrun.StatusOutputLimit:
 		return exitOutputLimit
+	case sandrun.StatusNetworkLimit:
+		return exitNetworkLimit
 	case sandrun.StatusFileSizeLimit:
 		return exitFileSizeLimit
 	case sandrun.StatusSignaled:
@@ -74,6 +77,7 @@ func signalNumber(name string) (int, bool) {
 type runFlags struct {
 	code, lang, backend, stdin, stdinFile string
 	files, env, collect                   listFlag
+	network                               string
 	limits                                sandrun.Limits
 	limitInput                            *limitInput
 	noSanitize                            bool
@@ -89,6 +93,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.env, "env", "NAME=VALUE: add a variable to the program's environment (repeatable)")
 	fs.Var(&f.collect, "collect", "GLOB: return matching files from the work directory after the run (repeatable)")
 	fs.BoolVar(&f.noSanitize, "no-sanitize", false, "return raw output: do not redact secrets")
+	fs.StringVar(&f.network, "network", "none", "none, or allow:HOST:PORT[,HOST:PORT...] (HOST: a name, *.domain, or a CIDR); traffic goes through a proxy outside the sandbox (docs/guide/network.md)")
 	f.limitInput = limitFlags(fs, &f.limits)
 }
 
@@ -128,6 +133,11 @@ func (f *runFlags) request(stdin io.Reader, pos []string) (*sandrun.Request, err
 		}
 	}
 	req.Args = args
+	pol, err := sandrun.ParseNetwork(f.network)
+	if err != nil {
+		return nil, &usageError{msg: "--network: " + err.Error()}
+	}
+	req.Network = pol
 	if req.Language == "" {
 		return nil, &usageError{msg: "--lang is required with -c or -"}
 	}
@@ -189,6 +199,8 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	rf.register(fs)
 	var gf guardFlags
 	gf.register(fs)
+	var nf networkFlags
+	nf.register(fs)
 	asJSON := fs.Bool("json", false, "print the full Result as JSON instead of the program's output")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -203,6 +215,9 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	var cfg config
 	if err := gf.apply(&cfg); err != nil {
+		return err
+	}
+	if cfg.network, err = nf.operator(req); err != nil {
 		return err
 	}
 	a, err := newApp(ctx, cfg)
