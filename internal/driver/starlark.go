@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sandrun/sandrun/backend/restricted"
+	"github.com/sandrun/sandrun/internal/starlib"
 	"github.com/sandrun/sandrun/lang"
 	starjson "go.starlark.net/lib/json"
 	starmath "go.starlark.net/lib/math"
@@ -60,7 +60,7 @@ func StarlarkMain(args []string) int {
 	globals := starlark.StringDict{
 		"json": starjson.Module, "math": starmath.Module, "time": startime.Module,
 	}
-	for k, v := range restricted.MathEnv() {
+	for k, v := range starlib.MathEnv() {
 		globals[k] = v
 	}
 	var (
