@@ -114,7 +114,7 @@ func (j *launched) SetLimits(l sandrun.Limits) error {
 	p := j.p
 	if p.cg != nil {
 		if err := p.cg.set(cgLimits(l, 0)); err != nil {
-			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
 	p.mu.Lock()

@@ -81,7 +81,7 @@ func (b *Backend) Check(_ context.Context, language string) error {
 		return err
 	}
 	if fi, err := os.Stat(b.opts.Executable); err != nil || fi.Mode()&0o111 == 0 {
-		return fmt.Errorf("the worker binary %s is not executable: %v", b.opts.Executable, err)
+		return fmt.Errorf("the worker binary %s is not executable: %w", b.opts.Executable, err)
 	}
 	return nil
 }

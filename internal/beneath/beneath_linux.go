@@ -31,7 +31,7 @@ func at(root *os.File, rel string, flags uint64, mode uint64) (*os.File, error) 
 	fd, err := unix.Openat2(int(root.Fd()), rel, &unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Mode: mode, Resolve: resolve})
 	if err != nil {
 		if err == unix.ELOOP || err == unix.EXDEV {
-			return nil, fmt.Errorf("%w: %s: %v", ErrUnsafe, rel, err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrUnsafe, rel, err)
 		}
 		return nil, fmt.Errorf("%s: %w", rel, err)
 	}

@@ -194,7 +194,7 @@ func (c *Conn) read() {
 		}
 		var f frame
 		if err := json.Unmarshal(b, &f); err != nil {
-			c.setErr(fmt.Errorf("%w: frame is not JSON: %v", ErrViolation, err))
+			c.setErr(fmt.Errorf("%w: frame is not JSON: %w", ErrViolation, err))
 			return
 		}
 		if f.T == "out" {

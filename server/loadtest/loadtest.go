@@ -205,7 +205,7 @@ func one(ctx context.Context, o Options, marker, stdin string) (*sandrun.Result,
 		}
 		var res sandrun.Result
 		if err := json.Unmarshal(b, &res); err != nil {
-			return nil, 0, retries, fmt.Errorf("decoding the answer: %v", err)
+			return nil, 0, retries, fmt.Errorf("decoding the answer: %w", err)
 		}
 		return &res, lat, retries, nil
 	}
