@@ -216,7 +216,7 @@ func (b *Backend) Check(ctx context.Context, language string) error {
 	ierr, ok := b.images[im]
 	if !ok {
 		if _, err := cli.ImageInspect(ctx, im); err != nil {
-			ierr = fmt.Errorf("image %s is missing (build it with: sandrun image build %s): %v", im, language, err)
+			ierr = fmt.Errorf("image %s is missing (build it with: sandrun image build %s): %w", im, language, err)
 		}
 		b.images[im] = ierr
 	}

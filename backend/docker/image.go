@@ -240,7 +240,7 @@ func importRootfs(ctx context.Context, cli *client.Client, dir, tag string, chan
 		}
 	}
 	if err := tarCmd.Wait(); err != nil {
-		return fmt.Errorf("tar %s: %v: %s", dir, err, stderr.String())
+		return fmt.Errorf("tar %s: %w: %s", dir, err, stderr.String())
 	}
 	if importErr != nil {
 		return fmt.Errorf("image import: %w", importErr)

@@ -55,7 +55,7 @@ func benchDocker(ctx context.Context, env *cliEnv, a *app, n int) error {
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%v: %s", err, out.String())
+			return fmt.Errorf("%w: %s", err, out.String())
 		}
 		return nil
 	}}
@@ -90,7 +90,7 @@ func benchGvisor(ctx context.Context, env *cliEnv, a *app, n int) error {
 		// non-blocking.
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%v: %s", err, out.String())
+			return fmt.Errorf("%w: %s", err, out.String())
 		}
 		return nil
 	}}

@@ -123,7 +123,7 @@ func Start(ctx context.Context, p sandrun.Launched, ready time.Duration) (*Conn,
 		if len(tail) > 1024 {
 			tail = tail[:1024]
 		}
-		return nil, fmt.Errorf("driver: the interpreter ended before it was ready: %v; stderr: %q", c.streamErr(), tail)
+		return nil, fmt.Errorf("driver: the interpreter ended before it was ready: %w; stderr: %q", c.streamErr(), tail)
 	case <-t.C:
 		return nil, fmt.Errorf("driver: not ready after %s", ready)
 	case <-ctx.Done():
