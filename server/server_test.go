@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -570,5 +571,43 @@ func TestAuditFailuresShow(t *testing.T) {
 	a.set(3, time.Now().Add(-time.Hour), errors.New("disk I/O error")) // an old failure no longer degrades
 	if r := e.do(t, "GET", "/readyz", "", nil); !strings.Contains(string(r.body), `"ready"`) {
 		t.Fatalf("old failure: %s", r.body)
+	}
+}
+
+// Issue 12 item 4: a request above what the host gives each of its
+// concurrent runs (memory divided among them) gets 400 naming the cap;
+// at the cap it runs.
+func TestHostCaps(t *testing.T) {
+	pol := sandrun.HostPolicy(2, "")
+	e := newEnv(t, func(o *server.Options) {
+		proc := o.Sandbox.Backends()
+		sb, err := sandrun.New(sandrun.Options{Backends: proc, Policy: pol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Sandbox, o.MaxConcurrent = sb, 2
+	})
+	over := pol.Caps.Memory + 1<<20
+	r := e.post(t, "/v1/runs", fmt.Sprintf(`{"language":"python","code":"print(1)","limits":{"memory":%d}}`, over))
+	var eb server.ErrorBody
+	if r.code != 400 || json.Unmarshal(r.body, &eb) != nil || eb.Field != "limits.memory" ||
+		!strings.Contains(eb.Error, "above the cap of "+pol.Caps.Memory.String()) || !strings.Contains(eb.Error, "2 runs at a time") {
+		t.Fatalf("memory over the cap: %d %s", r.code, r.body)
+	}
+	for _, l := range []string{
+		fmt.Sprintf(`"open_files":%d`, pol.Caps.OpenFiles+1),
+		fmt.Sprintf(`"output":%d`, pol.Caps.Output+1),
+		fmt.Sprintf(`"work_dir":%d`, pol.Caps.WorkDir+1<<20),
+	} {
+		if r := e.post(t, "/v1/runs", `{"language":"python","code":"print(1)","limits":{`+l+`}}`); r.code != 400 {
+			t.Errorf("%s: %d %s", l, r.code, r.body)
+		}
+	}
+	at := fmt.Sprintf(`{"language":"python","code":"print(1)","limits":{"memory":%d,"open_files":%d,"output":%d}}`,
+		pol.Caps.Memory, pol.Caps.OpenFiles, pol.Caps.Output)
+	var res sandrun.Result
+	r = e.post(t, "/v1/runs", at)
+	if r.json(t, &res); r.code != 200 || res.Status != sandrun.StatusOK {
+		t.Fatalf("at the caps: %d %s", r.code, r.body)
 	}
 }
