@@ -59,6 +59,9 @@ type landlockConfig struct {
 	HandledFS, HandledNet, Scoped uint64
 	FileOnly                      uint64
 	Rules                         []llPath
+	// Connect are the TCP ports the program may connect to (a run with
+	// a network allowlist: the proxy's); none otherwise.
+	Connect []uint16
 }
 
 // initFile is one file for /work.
@@ -128,6 +131,10 @@ func (c *initConfig) encode() ([]byte, error) {
 	for _, r := range l.Rules {
 		str(r.path)
 		u64(r.access)
+	}
+	u32(uint32(len(l.Connect)))
+	for _, port := range l.Connect {
+		u64(uint64(port))
 	}
 	if len(c.Seccomp)%8 != 0 {
 		return nil, fmt.Errorf("seccomp program of %d bytes is not whole instructions", len(c.Seccomp))

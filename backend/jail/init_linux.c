@@ -22,7 +22,6 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
-#include <linux/landlock.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
@@ -67,6 +66,21 @@ struct mount_attr {
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
+// Landlock's ABI, written out: distributions' headers lag the kernel
+// (the network rules are ABI 4, Linux 6.7).
+#define SRJ_LL_CREATE_RULESET_VERSION (1U << 0)
+#define SRJ_LL_RULE_PATH_BENEATH 1
+#define SRJ_LL_RULE_NET_PORT 2
+#define SRJ_LL_NET_CONNECT_TCP (1ULL << 1)
+struct srj_ll_path_beneath {
+	uint64_t allowed_access;
+	int32_t parent_fd;
+} __attribute__((packed));
+struct srj_ll_net_port {
+	uint64_t allowed_access;
+	uint64_t port;
+};
+
 #ifndef SYS_landlock_create_ruleset
 #define SYS_landlock_create_ruleset 444
 #define SYS_landlock_add_rule 445
@@ -271,6 +285,8 @@ struct config {
 	uint32_t ll_abi;
 	uint64_t ll_fs, ll_net, ll_scoped, ll_file_only;
 	struct rule *rules;
+	uint32_t nconnect;
+	uint64_t connect[64]; // TCP ports the program may connect to
 	struct sock_filter *filter;
 };
 
@@ -311,6 +327,9 @@ static int parse_config(const unsigned char *p, uint32_t n, struct config *c) {
 		c->rules[i].path = get_str(&b);
 		c->rules[i].access = get_u64(&b);
 	}
+	c->nconnect = get_u32(&b);
+	if (b.bad || c->nconnect > 64) return -1;
+	for (uint32_t i = 0; i < c->nconnect; i++) c->connect[i] = get_u64(&b);
 	c->nfilter = get_u32(&b);
 	if (b.bad || c->nfilter > 4096 || (uint64_t)(b.end - b.p) != (uint64_t)c->nfilter * 8) return -1;
 	c->filter = calloc(c->nfilter + 1, sizeof *c->filter);
@@ -579,7 +598,7 @@ static struct fail drop_bounding(void) {
 }
 
 static struct fail apply_landlock(const struct config *c) {
-	int abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	int abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0, SRJ_LL_CREATE_RULESET_VERSION);
 	if (abi < 1 || (abi < 6 && !(c->flags & SRJ_FLAG_LANDLOCK_PARTIAL))) return failed(SRJ_LAYER_LANDLOCK, 1, EOPNOTSUPP);
 	if ((uint32_t)abi != c->ll_abi) return failed(SRJ_LAYER_LANDLOCK, 3, EPROTO);
 	// The attribute's size tells the kernel which fields exist.
@@ -600,13 +619,22 @@ static struct fail apply_landlock(const struct config *c) {
 		struct stat st;
 		uint64_t access = c->rules[i].access;
 		if (fstat(pfd, &st) == 0 && !S_ISDIR(st.st_mode)) access &= c->ll_file_only;
-		struct landlock_path_beneath_attr pb = {.allowed_access = access, .parent_fd = pfd};
-		long r = syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &pb, 0);
+		struct srj_ll_path_beneath pb = {.allowed_access = access, .parent_fd = pfd};
+		long r = syscall(SYS_landlock_add_rule, rs, SRJ_LL_RULE_PATH_BENEATH, &pb, 0);
 		int e = errno;
 		close(pfd);
 		if (r < 0) {
 			close(rs);
 			return failed(SRJ_LAYER_LANDLOCK, 10 + (int)i, e);
+		}
+	}
+	for (uint32_t i = 0; i < c->nconnect; i++) {
+		if (!(c->ll_net & SRJ_LL_NET_CONNECT_TCP)) break;
+		struct srj_ll_net_port np = {.allowed_access = SRJ_LL_NET_CONNECT_TCP, .port = c->connect[i]};
+		if (syscall(SYS_landlock_add_rule, rs, SRJ_LL_RULE_NET_PORT, &np, 0) < 0) {
+			int e = errno;
+			close(rs);
+			return failed(SRJ_LAYER_LANDLOCK, 200 + (int)i, e);
 		}
 	}
 	long r = syscall(SYS_landlock_restrict_self, rs, 0);

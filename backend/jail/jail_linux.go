@@ -23,10 +23,11 @@ type Backend struct {
 	cg    *cgroupManager // nil when downgraded
 	net   *netPool       // nil: each clone makes its network namespace
 	root  bool
-	// filter is the assembled seccomp program and abi the kernel's
-	// Landlock ABI, both found once at New for every init's config.
-	filter []byte
-	abi    int
+	// filter (filterInet: for a run with a network allowlist) is the
+	// assembled seccomp program and abi the kernel's Landlock ABI, found
+	// once at New for every init's config.
+	filter, filterInet []byte
+	abi                int
 
 	// host is what the layer probes found at New; Check reports it.
 	host       error
@@ -94,20 +95,23 @@ func New(opts Options) (*Backend, error) {
 func (b *Backend) probe() error {
 	var errs []error
 	if err := probeUserNS(); err != nil {
-		errs = append(errs, &SetupError{Layer: LayerNamespaces, Detail: err.Error()})
+		errs = append(errs, &SetupError{Layer: LayerNamespaces, Err: err})
 	}
 	if !haveCInit {
 		errs = append(errs, &SetupError{Layer: LayerProtocol, Detail: "this sandrun was built without cgo (CGO_ENABLED=0): the jail's init is C; rebuild with cgo"})
 	}
-	prog, err := buildFilter()
+	// The filter is assembled once, without and with IPv4 TCP sockets
+	// (a run with a network allowlist, network_linux.go).
+	var err error
+	b.filter, err = filterBytes(false)
 	if err == nil {
-		b.filter, err = assembleFilter(prog)
+		b.filterInet, err = filterBytes(true)
 	}
 	switch {
 	case b.opts.downgraded(DowngradeSeccomp):
 		b.downgrades = append(b.downgrades, "seccomp: off")
 	case err != nil:
-		errs = append(errs, &SetupError{Layer: LayerSeccomp, Detail: err.Error()})
+		errs = append(errs, &SetupError{Layer: LayerSeccomp, Err: err})
 	}
 	abi := landlockABI()
 	b.abi = abi
@@ -124,7 +128,7 @@ func (b *Backend) probe() error {
 	} else {
 		m, err := newCgroupManager(b.opts.CgroupParent)
 		if err != nil {
-			errs = append(errs, &SetupError{Layer: LayerCgroup, Detail: err.Error()})
+			errs = append(errs, &SetupError{Layer: LayerCgroup, Err: err})
 		} else {
 			m.logger = b.opts.Logger
 			b.cg = m

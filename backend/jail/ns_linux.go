@@ -186,7 +186,7 @@ func (b *Backend) startIn(netFD int, g *cgroup, start func() error) (release fun
 		if g != nil {
 			var err error
 			if leave, err = g.enter(); err != nil {
-				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 				return
 			}
 		}
@@ -195,7 +195,7 @@ func (b *Backend) startIn(netFD int, g *cgroup, start func() error) (release fun
 			// Out of the run's group, so that the group can be removed
 			// while this thread still waits.
 			if lerr := leave(); lerr != nil && err == nil {
-				err = &SetupError{Layer: LayerCgroup, Errno: errnoOf(lerr), Detail: "moving the forking thread back: " + lerr.Error()}
+				err = &SetupError{Layer: LayerCgroup, Errno: errnoOf(lerr), Detail: "moving the forking thread back", Err: lerr}
 			}
 		}
 		ch <- err

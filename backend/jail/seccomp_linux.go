@@ -25,3 +25,13 @@ func assembleFilter(prog []bpf.Instruction) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// filterBytes builds and assembles the policy (inet: with IPv4 TCP
+// sockets allowed).
+func filterBytes(inet bool) ([]byte, error) {
+	prog, err := buildFilterFor(inet)
+	if err != nil {
+		return nil, err
+	}
+	return assembleFilter(prog)
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/benchkit"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // cpuFairRuns and cpuFairSpin: each round starts this many CPU-bound
@@ -32,7 +33,7 @@ const (
 // started in this command's session would share one weight with the
 // loops and the command itself, and tell nothing about a plain process.
 func benchCPUFair(ctx context.Context, env *cliEnv, a *app, n int) error {
-	l, err := a.langs.Lookup(ctx, "python")
+	l, err := a.langs.Lookup(ctx, lang.Python)
 	if err != nil {
 		return err
 	}
@@ -49,7 +50,7 @@ func benchCPUFair(ctx context.Context, env *cliEnv, a *app, n int) error {
 	tier := func(backend string) func() (time.Duration, error) {
 		return func() (time.Duration, error) {
 			return concurrently(cpuFairRuns, func() (time.Duration, error) {
-				req := &sandrun.Request{Language: "python", Code: code, Backend: backend,
+				req := &sandrun.Request{Language: lang.Python, Code: code, Backend: backend,
 					Limits: sandrun.Limits{WallTime: sandrun.Duration(time.Minute), CPUTime: sandrun.Duration(time.Minute)}}
 				res, err := a.sandbox.Run(ctx, req)
 				if err == nil && res.Status != sandrun.StatusOK {

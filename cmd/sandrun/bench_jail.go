@@ -11,17 +11,18 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/internal/benchkit"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // benchJail measures the jail tier as a long-lived sandrun runs it (one
 // init prestarted, see jail.Options.Prestart) against a bare interpreter
 // spawn, in the same run, interleaved (docs/performance: <= 1.15x).
 func benchJail(ctx context.Context, env *cliEnv, a *app, n int) error {
-	bare, err := bareSpawn(ctx, a, "python", "print(1)")
+	bare, err := bareSpawn(ctx, a, lang.Python, "print(1)")
 	if err != nil {
 		return err
 	}
-	s, err := benchkit.Interleave(n, 3, bare, tierCase(ctx, a, "jail", "python", "print(1)"))
+	s, err := benchkit.Interleave(n, 3, bare, tierCase(ctx, a, "jail", lang.Python, "print(1)"))
 	if err != nil {
 		return err
 	}
@@ -33,7 +34,7 @@ func benchJail(ctx context.Context, env *cliEnv, a *app, n int) error {
 // (no prestart), as a one-shot `sandrun run` does, against the same real
 // interpreter run bare (issue 11: <= 1.15x).
 func benchJailCold(ctx context.Context, env *cliEnv, a *app, n int) error {
-	bare, err := bareSpawn(ctx, a, "python", "print(1)")
+	bare, err := bareSpawn(ctx, a, lang.Python, "print(1)")
 	if err != nil {
 		return err
 	}
@@ -44,8 +45,9 @@ func benchJailCold(ctx context.Context, env *cliEnv, a *app, n int) error {
 	defer jl.Close()
 	var setup []int64
 	cold := benchkit.Case{Name: "jail (cold)", Run: func() error {
-		req := &sandrun.Request{Language: "python", Code: "print(1)"}
-		req.Limits = req.Limits.WithDefaults()
+		// The jail is driven directly here, so the limits are resolved
+		// here, as the Sandbox would.
+		req := &sandrun.Request{Language: lang.Python, Code: "print(1)", Limits: sandrun.DefaultLimits()}
 		res, err := jl.Run(ctx, req)
 		if err != nil {
 			return err
@@ -72,7 +74,7 @@ func benchJailCold(ctx context.Context, env *cliEnv, a *app, n int) error {
 // keeps its audit log in a private state directory, so another sandrun
 // on the host cannot change what is measured.
 func benchCLIJail(ctx context.Context, env *cliEnv, a *app, n int) error {
-	bare, err := bareSpawn(ctx, a, "python", "print(1)")
+	bare, err := bareSpawn(ctx, a, lang.Python, "print(1)")
 	if err != nil {
 		return err
 	}
@@ -87,7 +89,7 @@ func benchCLIJail(ctx context.Context, env *cliEnv, a *app, n int) error {
 	defer os.RemoveAll(state)
 	cliEnv := append(os.Environ(), "XDG_STATE_HOME="+state)
 	cli := benchkit.Case{Name: "sandrun run --backend jail", Run: func() error {
-		cmd := exec.CommandContext(ctx, self, "run", "--backend", "jail", "--lang", "python", "-c", "print(1)")
+		cmd := exec.CommandContext(ctx, self, "run", "--backend", "jail", "--lang", lang.Python, "-c", "print(1)")
 		cmd.Env = cliEnv
 		var errb strings.Builder
 		cmd.Stderr = &errb

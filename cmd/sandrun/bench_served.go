@@ -14,6 +14,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/benchkit"
+	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/server"
 )
 
@@ -48,7 +49,7 @@ func servedStack(ctx context.Context) (post func() error, stop func(), err error
 	stop = func() { cancel(); <-done; sa.Close() }
 	url := "http://" + ln.Addr().String() + "/v1/runs"
 	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	body, _ := json.Marshal(sandrun.Request{Language: "python", Code: "print(1)"})
+	body, _ := json.Marshal(sandrun.Request{Language: lang.Python, Code: "print(1)"})
 	post = func() error {
 		res, code, err := postRun(client, url, body)
 		if err == nil && (code != http.StatusOK || res.Status != sandrun.StatusOK || res.Stdout != "1\n") {
@@ -77,7 +78,7 @@ func postRun(client *http.Client, url string, body []byte) (*sandrun.Result, int
 // servedAndBare starts the default serve stack and returns its run
 // function and the bare baseline.
 func servedAndBare(ctx context.Context, a *app) (bare benchkit.Case, post func() error, stop func(), err error) {
-	if bare, err = bareSpawn(ctx, a, "python", "print(1)"); err != nil {
+	if bare, err = bareSpawn(ctx, a, lang.Python, "print(1)"); err != nil {
 		return bare, nil, nil, err
 	}
 	post, stop, err = servedStack(ctx)
