@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/uidslot"
 	"github.com/sandrun/sandrun/lang"
 	"golang.org/x/sys/unix"
 )
@@ -18,8 +19,8 @@ import (
 // Backend is the jail tier. It is safe for concurrent use.
 type Backend struct {
 	opts  Options
-	exe   *os.File // the init binary, exec'd as /proc/self/fd/4
-	slots *uidSlots
+	exe   *os.File       // the init binary, exec'd as /proc/self/fd/4
+	slots *uidslot.Pool  // one host uid per concurrent run (root)
 	cg    *cgroupManager // nil when downgraded
 	net   *netPool       // nil: each clone makes its network namespace
 	root  bool
@@ -75,7 +76,7 @@ func New(opts Options) (*Backend, error) {
 		dir = stateDir()
 	}
 	if b.root {
-		if b.slots, err = newUIDSlots(filepath.Join(dir, "uids"), opts.UIDBase, opts.UIDCount); err != nil {
+		if b.slots, err = uidslot.New(filepath.Join(dir, "uids"), opts.UIDBase, opts.UIDCount); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("jail: %w", err)
 		}

@@ -107,7 +107,7 @@ func (b *Backend) spawn() (_ *proc, err error) {
 	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
 	release := func() {}
 	if b.slots != nil {
-		if uid, release, err = b.slots.acquire(); err != nil {
+		if uid, release, err = b.slots.Acquire(); err != nil {
 			return nil, &SetupError{Layer: LayerNamespaces, Err: err}
 		}
 		gid = uid
