@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/benchkit"
@@ -82,7 +83,13 @@ func bareSpawn(ctx context.Context, a *app, language, code string) (benchkit.Cas
 	}
 	flagFor := map[string]string{lang.Python: "-c", lang.JavaScript: "-e", lang.Bash: "-c"}
 	return benchkit.Case{Name: "bare " + filepath.Base(l.Interpreter), Run: func() error {
-		return exec.CommandContext(ctx, l.Interpreter, flagFor[language], code).Run()
+		cmd := exec.CommandContext(ctx, l.Interpreter, flagFor[language], code)
+		// A session of its own: with the scheduler's autogroups, a child in
+		// this command's session would share one CPU weight with it (and
+		// with every other bare spawn), while a sandboxed run has a
+		// cgroup's; on a loaded host that, not speed, would decide.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		return cmd.Run()
 	}}, nil
 }
 
