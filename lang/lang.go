@@ -39,7 +39,27 @@ type Language struct {
 	// OOMMarkers are stderr substrings that mean an allocation failed, for
 	// tiers without a cgroup OOM counter.
 	OOMMarkers []string `json:"-"`
+	// Warm is how a long-lived server keeps this language's start off a
+	// run's path (WarmFork, WarmPrestart, or WarmNone); from the Spec.
+	Warm Warm `json:"warm,omitempty"`
 }
+
+// Warm names a warm path: how a long-lived server (serve, mcp) runs a
+// language without paying the interpreter's start on every run.
+type Warm string
+
+const (
+	// WarmNone: every run starts its interpreter.
+	WarmNone Warm = ""
+	// WarmFork: the interpreter can fork safely after its start (one
+	// thread, no runtime state tied to its pid); the jail keeps a zygote
+	// of it and forks each run a child (backend/jail, "warm path"). The
+	// zygote program is CPython's (backend/jail/zygote.py).
+	WarmFork Warm = "fork"
+	// WarmPrestart: the runtime cannot fork safely (V8's threads, Go's
+	// runtime); one-use interpreters are started ahead of time (pool/).
+	WarmPrestart Warm = "prestart"
+)
 
 // Command returns the argv for running file with args under a memory
 // limit of memory bytes. Tokens: {file} is the code file's path,
@@ -63,6 +83,8 @@ type Spec struct {
 	Name       string
 	Candidates []string // executable names looked up in PATH (or absolute paths), in order
 	FileName   string
+	// Warm is the language's warm path (copied to Language.Warm).
+	Warm Warm
 	// Probe runs the interpreter and returns what it says of itself.
 	Probe func(ctx context.Context, exe string) (*Language, error)
 }
@@ -111,6 +133,18 @@ func (r *Registry) Names() []string {
 		n = append(n, k)
 	}
 	sort.Strings(n)
+	return n
+}
+
+// WithWarm lists the registered languages whose warm path is w, sorted,
+// without discovering them.
+func (r *Registry) WithWarm(w Warm) []string {
+	var n []string
+	for _, name := range r.Names() {
+		if r.specs[name].Warm == w {
+			n = append(n, name)
+		}
+	}
 	return n
 }
 
@@ -173,6 +207,7 @@ func (r *Registry) discover(ctx context.Context, spec Spec) (*Language, error) {
 			return nil, fmt.Errorf("%s: probing %s: %w", spec.Name, exe, err)
 		}
 		l.Name = spec.Name
+		l.Warm = spec.Warm
 		if l.FileName == "" {
 			l.FileName = spec.FileName
 		}

@@ -24,6 +24,7 @@ func pythonSpec() Spec {
 		Name:       "python",
 		Candidates: []string{"python3", "python"},
 		FileName:   "main.py",
+		Warm:       WarmFork,
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var p struct {
 				Exe, Prefix, BasePrefix, Version string
@@ -70,6 +71,7 @@ func javascriptSpec() Spec {
 		Name:       "javascript",
 		Candidates: []string{"node", "nodejs"},
 		FileName:   "main.js",
+		Warm:       WarmPrestart,
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var raw map[string]string
 			if err := probeJSON(ctx, exe, []string{"-e", probe}, &raw); err != nil {

@@ -31,6 +31,9 @@ const (
 // on a restricted thread, reaps every process and reports the end. It
 // writes nothing to stdout or stderr: those belong to the program.
 func ChildMain(_ []string) int {
+	if isZygoteInit() {
+		return zygoteInitMain()
+	}
 	unix.CloseOnExec(fdSync)
 	unix.Close(fdExe)
 	f := os.NewFile(fdSync, "sync")
@@ -251,13 +254,7 @@ func startProgram(cfg *initConfig, out chan<- startResult) {
 
 // dropBounding empties the bounding and ambient sets of this thread.
 func dropBounding() *stepError {
-	last := 40
-	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-			last = n
-		}
-	}
-	for c := 0; c <= last; c++ {
+	for c := 0; c <= capLastCap(); c++ {
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
 			return fail(LayerCapabilities, 10+c, err)
 		}
@@ -266,6 +263,16 @@ func dropBounding() *stepError {
 		return fail(LayerCapabilities, 2, err)
 	}
 	return nil
+}
+
+// capLastCap is the highest capability number this kernel knows.
+func capLastCap() int {
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			return n
+		}
+	}
+	return 40
 }
 
 // clearCaps empties the effective, permitted and inheritable sets of this

@@ -27,6 +27,9 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if err != nil {
 		return nil, err
 	}
+	if res, err, ok := b.runWarm(ctx, req, l, lim, files); ok {
+		return res, err
+	}
 	// The output caps may fire before start returns (the copy goroutines
 	// start inside it): a kill asked for then is applied once p exists.
 	var (

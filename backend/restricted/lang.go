@@ -21,6 +21,9 @@ func LanguageSpec(selfExe string) lang.Spec {
 		Name:       Language,
 		Candidates: []string{selfExe},
 		FileName:   "main.star",
+		// The interpreter is the Go sandrun binary, which cannot fork
+		// safely: prestarted one-use workers.
+		Warm: lang.WarmPrestart,
 		Probe: func(ctx context.Context, exe string) (*lang.Language, error) {
 			real, err := filepath.EvalSymlinks(exe)
 			if err != nil {
