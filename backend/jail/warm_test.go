@@ -4,8 +4,11 @@ package jail_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,5 +70,55 @@ func TestPostureWarm(t *testing.T) {
 	checkPosture(t, b)
 	if b.WarmStats().Forked == before {
 		t.Fatalf("the probe did not run warm: %+v", b.WarmStats())
+	}
+}
+
+// TestWarmNoDataFromEarlierRuns: a child starts with nothing of earlier
+// runs, in its memory (the zygote never holds a run's data: each child
+// reads its own config from its own socket) or in /work and /tmp.
+func TestWarmNoDataFromEarlierRuns(t *testing.T) {
+	secret := fmt.Sprintf("ZYGLEAK-%016x", rand.Uint64())
+	first := runWarm(t, "import os\nopen('/work/left.txt', 'w').write(os.environ['S'])\nopen('/tmp/left.txt', 'w').write(input())\nprint(len(os.environ['S']))",
+		func(r *sandrun.Request) {
+			r.Env = map[string]string{"S": secret}
+			r.Stdin = secret + "\n"
+			r.Files = []sandrun.InputFile{{Name: "secret.txt", Content: secret}}
+			r.Code += "\n# " + secret + "\n"
+		})
+	if first.Status != sandrun.StatusOK {
+		t.Fatalf("first run: %s %s %q", first.Status, first.Error, first.Stderr)
+	}
+	// The scanner's own pattern is never the prefix followed by 16 hex
+	// digits, so any match is another run's data.
+	scan := `import os, re
+pat = re.compile(rb"ZYGLEAK-[0-9a-f]{16}")
+found, regions = set(), 0
+with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
+    for line in maps:
+        f = line.split()
+        if f[1][0] != "r" or (len(f) > 5 and f[5] in ("[vvar]", "[vsyscall]")):
+            continue
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        try:
+            mem.seek(lo)
+            data = mem.read(hi - lo)
+        except OSError:
+            continue
+        regions += 1
+        found.update(m.group().decode() for m in pat.finditer(data))
+print(regions > 10, sorted(found), os.listdir("/work"), os.listdir("/tmp"))
+`
+	for i := 0; i < 2; i++ {
+		// The scanner's own canary, in its environment, proves the scan
+		// sees the process's memory.
+		own := fmt.Sprintf("ZYGLEAK-%016x", rand.Uint64())
+		res := runWarm(t, scan, func(r *sandrun.Request) { r.Env = map[string]string{"C": own} })
+		if res.Status != sandrun.StatusOK {
+			t.Fatalf("scan: %s %s %q", res.Status, res.Error, res.Stderr)
+		}
+		t.Logf("scan %d: %s %+v", i, strings.TrimSpace(res.Stdout), res.Usage)
+		if got, want := strings.TrimSpace(res.Stdout), "True ['"+own+"'] ['main.py'] []"; got != want {
+			t.Fatalf("a later run sees an earlier run's data (%s): got %s, want %s", secret, got, want)
+		}
 	}
 }

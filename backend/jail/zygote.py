@@ -17,6 +17,7 @@
 # big-endian length, the payload; file descriptors ride on the first
 # read. Failures are reported as (layer, step, errno) codes, never text.
 import ctypes as _ct
+import atexit as _atexit
 import errno as _errno
 import gc as _gc
 import json as _json
@@ -135,6 +136,8 @@ def serve(ctl):
     _os.set_blocking(ctl, True)
     # Everything imported so far is shared with every child: keep the
     # collector off it (no traversal, no copy-on-write of its headers).
+    global _ZYGOTE_MODULES
+    _ZYGOTE_MODULES = frozenset(_sys.modules)
     _gc.collect()
     _gc.freeze()
     _send(ctl, b"R", _json.dumps({"pid": _os.getpid()}).encode())
@@ -367,6 +370,9 @@ def _child3(cfg, run):
     try:
         _os.setsid()
         _check(_libc.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0), L_EXEC, 3)
+        # As after exec: the program is dumpable (its own /proc/self/*
+        # belong to it); its pid 1 above it is not.
+        _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), L_EXEC, 4)
         _restrict(cfg)
         # Only 0, 1 and 2 reach the program.
         _check(_libc.syscall(cfg["sys"]["close_range"], 3, _ct.c_uint(0xFFFFFFFF), 0), L_EXEC, 1)
@@ -439,8 +445,7 @@ def _landlock(ll, sysno):
 def prepare(cfg):
     """Make this process look like `python3 FILE ARGS` at its first line:
     environment, standard streams, argv, sys.path, a fresh __main__.
-    Returns the compiled program and its globals; a syntax error is
-    reported as the interpreter reports it and ends the process."""
+    Returns the program's path and its globals."""
     path = cfg["file"]
     # The environment is the request's alone.
     _os.environ.clear()
@@ -449,23 +454,22 @@ def prepare(cfg):
         _os.environ[k] = v
     if "time" in _sys.modules:
         _sys.modules["time"].tzset()
-    # Fresh standard streams on the run's pipes, configured like the ones
-    # this interpreter made at its start (-u: stdout and stderr unbuffered,
-    # write-through; stdin buffered), with nothing buffered from before.
+    # Fresh standard streams on the run's pipes, made as the interpreter
+    # made its own (create_stdio): same encoding, errors, buffering and
+    # write-through (-u), with nothing buffered from before the fork.
     streams = []
-    for fd, old in ((0, _sys.__stdin__), (1, _sys.__stdout__), (2, _sys.__stderr__)):
+    for fd, old, name in ((0, _sys.__stdin__, "<stdin>"), (1, _sys.__stdout__, "<stdout>"), (2, _sys.__stderr__, "<stderr>")):
         write = fd != 0
         raw = _io.FileIO(fd, "wb" if write else "rb", closefd=False)
-        raw.name = fd
-        through = write and old.write_through
-        if through:
-            buf = raw
+        raw.name = name
+        if write and old.write_through:
+            buf = raw  # -u: unbuffered binary layer
         elif write:
             buf = _io.BufferedWriter(raw)
         else:
             buf = _io.BufferedReader(raw)
         s = _io.TextIOWrapper(buf, encoding=old.encoding, errors=old.errors, newline="\n" if write else None,
-                              line_buffering=old.line_buffering, write_through=through)
+                              line_buffering=old.line_buffering, write_through=old.write_through)
         s.mode = "w" if write else "r"
         streams.append(s)
     _sys.stdin, _sys.stdout, _sys.stderr = streams
@@ -475,54 +479,152 @@ def prepare(cfg):
     _sys.path[0] = _os.path.dirname(path)
     _sys.path_importer_cache.clear()
     _importlib.invalidate_caches()
+    # __main__ as the interpreter makes it (add_main_module, then
+    # set_main_loader for a file), in the same key order.
     main = _types.ModuleType("__main__")
+    main.__annotations__ = {}
+    main.__builtins__ = _builtins
     main.__file__ = path
     main.__cached__ = None
-    main.__builtins__ = _builtins
     main.__loader__ = _machinery.SourceFileLoader("__main__", path)
     _sys.modules["__main__"] = main
     _signal.signal(_signal.SIGINT, _signal.default_int_handler)
-    with open(path, "rb") as f:
-        source = f.read()
-    try:
-        return compile(source, path, "exec", dont_inherit=True), main.__dict__
-    except BaseException as e:
-        finish(e, None)
+    return path, main.__dict__
+
+
+# PyRun_FileExFlags parses and runs a file as the interpreter runs a
+# script: the file tokenizer (encoding declarations, BOM, its error
+# messages), the file closed before the code runs.
+_libc.fopen.restype = _ct.c_void_p
+_libc.fopen.argtypes = (_ct.c_char_p, _ct.c_char_p)
+_run_file = _ct.pythonapi.PyRun_FileExFlags
+_run_file.restype = _ct.py_object
+_run_file.argtypes = (_ct.c_void_p, _ct.c_char_p, _ct.c_int, _ct.py_object, _ct.py_object, _ct.c_int, _ct.c_void_p)
+
+
+def _open_program(path):
+    fp = _libc.fopen(_os.fsencode(path), b"rb")
+    if not fp:
+        e = _ct.get_errno()
+        raise OSError(e, _os.strerror(e), path)
+    return fp
+
+
+def _user_frames(tb):
+    # The program's traceback without the zygote's frames at its root.
+    while tb is not None and tb.tb_frame.f_globals is _ZYGOTE_GLOBALS:
+        tb = tb.tb_next
+    return tb
 
 
 def finish(e, tb):
-    """End after the program raised e (tb: its frames, ours left out) as the
-    interpreter ends a script: SystemExit as it is; anything else through
-    sys.excepthook and exit status 1; KeyboardInterrupt by SIGINT after the
-    normal shutdown (atexit, threads, flushing)."""
-    if isinstance(e, SystemExit):
-        raise e.with_traceback(None)
-    if isinstance(e, SyntaxError):
-        tb = None
-    e.__traceback__ = tb
-    _sys.last_type, _sys.last_value, _sys.last_traceback = type(e), e, tb
-    try:
-        _sys.excepthook(type(e), e, tb)
-    except BaseException as e2:
-        print("Error in sys.excepthook:", file=_sys.stderr)
-        _sys.__excepthook__(type(e2), e2, e2.__traceback__)
-        print("\nOriginal exception was:", file=_sys.stderr)
-        _sys.__excepthook__(type(e), e, tb)
-    if isinstance(e, KeyboardInterrupt):
+    """End the program as the interpreter ends a script, e being what it
+    raised (None: it returned; tb: its frames, ours left out):
+    SystemExit's code; any other exception through sys.excepthook and
+    status 1; KeyboardInterrupt by SIGINT after the shutdown."""
+    sigint = False
+    if e is None:
+        status = 0
+    elif isinstance(e, SystemExit):
+        status = _exit_status(e.code)
+    else:
+        e.__traceback__ = tb
+        _sys.last_type, _sys.last_value, _sys.last_traceback = type(e), e, tb
         try:
-            _ct.c_int.in_dll(_ct.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 1
-            return
-        except ValueError:
-            pass
-    raise SystemExit(1) from None
+            _sys.excepthook(type(e), e, tb)
+        except BaseException as e2:
+            print("Error in sys.excepthook:", file=_sys.stderr)
+            _sys.__excepthook__(type(e2), e2, e2.__traceback__)
+            print("\nOriginal exception was:", file=_sys.stderr)
+            _sys.__excepthook__(type(e), e, tb)
+        status, sigint = 1, isinstance(e, KeyboardInterrupt)
+    e = tb = None
+    shutdown(status, sigint)
+
+
+def _exit_status(code):
+    # As _Py_HandleSystemExit: None is 0, an int is itself (exit() keeps
+    # its low byte), anything else is printed to stderr and is 1.
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return (code if -(1 << 63) <= code < (1 << 63) else -1) & 0xFF
+    try:
+        print(code, file=_sys.stderr)
+    except BaseException:
+        pass
+    return 1
+
+
+def _flush():
+    ok = True
+    for name in ("stdout", "stderr"):
+        f = getattr(_sys, name, None)
+        if f is None or getattr(f, "closed", False):
+            continue
+        try:
+            f.flush()
+        except BaseException as e:
+            ok = False
+            if name == "stdout":
+                try:
+                    _sys.unraisablehook(_UnraisableArgs(type(e), e, e.__traceback__, None, f))
+                except BaseException:
+                    pass
+    return ok
+
+
+class _UnraisableArgs:
+    def __init__(self, exc_type, exc_value, exc_traceback, err_msg, obj):
+        self.exc_type, self.exc_value, self.exc_traceback = exc_type, exc_value, exc_traceback
+        self.err_msg, self.object = err_msg, obj
+
+
+def shutdown(status, sigint=False):
+    """What the interpreter's shutdown does that a program can observe,
+    then _exit: wait for non-daemon threads, atexit callbacks, flush the
+    standard streams (status 120 if stdout cannot be flushed), clear the
+    program's own modules (its objects' __del__ run). The zygote's shared
+    state is left alone: tearing it down would copy every page of it."""
+    if "threading" in _sys.modules:
+        try:
+            _sys.modules["threading"]._shutdown()
+        except BaseException as e:
+            _sys.unraisablehook(_UnraisableArgs(type(e), e, e.__traceback__, "Exception ignored on threading shutdown", None))
+    try:
+        _atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    if not _flush():
+        status = 120
+    try:
+        for name in [n for n in list(_sys.modules) if n not in _ZYGOTE_MODULES] + ["__main__"]:
+            m = _sys.modules.get(name)
+            d = getattr(m, "__dict__", None)
+            if not isinstance(d, dict):
+                continue
+            # In the interpreter's order: underscored names first.
+            for pass_ in (0, 1):
+                for k in list(d):
+                    if k != "__builtins__" and (k.startswith("_") == (pass_ == 0)):
+                        d[k] = None
+        _gc.collect()
+    except BaseException:
+        pass
+    _flush()
+    if sigint:
+        _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+        _os.kill(_os.getpid(), _signal.SIGINT)
+        status = 128 + _signal.SIGINT
+    _os._exit(status)
 
 
 # The zygote's entry: serve() returns only in a run's program process.
-# The program then runs in this module frame, the only frame under its own.
-_cfg = serve(3)
-_code, _globals = prepare(_cfg)
-del _cfg
+# The program then runs right under this module frame.
+_ZYGOTE_GLOBALS = globals()
+_path, _globals = prepare(serve(3))
 try:
-    exec(_code, _globals)
+    _run_file(_open_program(_path), _os.fsencode(_path), 257, _globals, _globals, 1, None)  # Py_file_input, close it
 except BaseException as _e:
-    finish(_e, _e.__traceback__.tb_next)
+    finish(_e, _user_frames(_e.__traceback__))
+finish(None, None)
