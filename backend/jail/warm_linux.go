@@ -203,7 +203,11 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 	if r.pid, err = pidfdPid(r.pidfd); err != nil {
 		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the child's pid"}
 	}
-	cfg, err := json.Marshal(b.warmConfig(l, req, files, r.lim))
+	wc := b.warmConfig(l, req, files, r.lim)
+	if b.warm.hook != nil {
+		b.warm.hook(wc)
+	}
+	cfg, err := json.Marshal(wc)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ package jail_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -120,5 +121,176 @@ print(regions > 10, sorted(found), os.listdir("/work"), os.listdir("/tmp"))
 		if got, want := strings.TrimSpace(res.Stdout), "True ['"+own+"'] ['main.py'] []"; got != want {
 			t.Fatalf("a later run sees an earlier run's data (%s): got %s, want %s", secret, got, want)
 		}
+	}
+}
+
+// TestLimitsWarm: the limit cases end with the same statuses in a
+// zygote's child (the python ones; the warm path forks python only).
+func TestLimitsWarm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs limit cases in the jail")
+	}
+	b := warmBackend(t)
+	before := b.WarmStats()
+	checkLimits(t, b, "python")
+	after := b.WarmStats()
+	if after.Fallbacks != before.Fallbacks || after.Forked == before.Forked {
+		t.Fatalf("some limit cases ran cold: before %+v, after %+v", before, after)
+	}
+}
+
+// TestCollectWarm: files are collected from a child's /work, symlinks
+// never followed.
+func TestCollectWarm(t *testing.T) {
+	res := runWarm(t, "import os\nos.makedirs('out', exist_ok=True)\nopen('out/a.txt','w').write(open('in.txt').read().upper())\nos.symlink('/etc/passwd', 'out/link.txt')",
+		func(r *sandrun.Request) {
+			r.Files = []sandrun.InputFile{{Name: "in.txt", Content: "hello"}}
+			r.Collect = []string{"out/*"}
+		})
+	if res.Status != sandrun.StatusOK {
+		t.Fatalf("%s %s %s", res.Status, res.Error, res.Stderr)
+	}
+	if len(res.Files) != 1 || res.Files[0].Name != "out/a.txt" || string(res.Files[0].Content) != "HELLO" {
+		t.Fatalf("files = %+v (want only out/a.txt; symlinks are never followed)", res.Files)
+	}
+}
+
+// newWarm is a jail of its own with the warm path on (size slots) and its
+// python zygote ready.
+func newWarm(t *testing.T, size int) *jail.Backend {
+	t.Helper()
+	backend(t)
+	b, err := jail.New(jail.Options{Languages: lang.NewRegistry(lang.Options{}), Warm: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := b.WarmReady(ctx, "python"); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestWarmConcurrentUIDs: concurrent children each have a uid of their
+// own (the zygote's range, one per slot), and none is the zygote's.
+func TestWarmConcurrentUIDs(t *testing.T) {
+	b := warmBackend(t)
+	const n = 6
+	maps := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := run(t, b, "python", "import time; m = open('/proc/self/uid_map').read().split(); time.sleep(0.5); print(m[1])")
+			if res.Status != sandrun.StatusOK {
+				t.Errorf("run %d: %s %s %q", i, res.Status, res.Error, res.Stderr)
+			}
+			maps[i] = strings.TrimSpace(res.Stdout)
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, m := range maps {
+		if m == "" || m == "1000" || seen[m] {
+			t.Fatalf("uids of concurrent runs in the zygote's namespace: %v (want distinct, none the zygote's 1000)", maps)
+		}
+		seen[m] = true
+	}
+}
+
+// TestWarmBusyRunsCold: with every slot taken, a run runs cold, and
+// works.
+func TestWarmBusyRunsCold(t *testing.T) {
+	b := newWarm(t, 1)
+	done := make(chan *sandrun.Result)
+	go func() { done <- run(t, b, "python", "import time; time.sleep(1.5); print('slow')") }()
+	deadline := time.Now().Add(time.Minute)
+	for b.WarmStats().Ready["python"] != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow run never took the slot")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	before := b.WarmStats()
+	res := run(t, b, "python", "print('fast')")
+	if res.Status != sandrun.StatusOK || res.Stdout != "fast\n" {
+		t.Fatalf("%s %s %q", res.Status, res.Error, res.Stderr)
+	}
+	if b.WarmStats().Fallbacks != before.Fallbacks+1 {
+		t.Fatalf("the second run did not run cold: %+v -> %+v", before, b.WarmStats())
+	}
+	if slow := <-done; slow.Status != sandrun.StatusOK || slow.Stdout != "slow\n" {
+		t.Fatalf("slow run: %s %s %q", slow.Status, slow.Error, slow.Stderr)
+	}
+}
+
+// TestWarmZygoteDeath: a zygote that dies fails no run: runs in flight
+// finish, new runs run cold until another zygote is ready, then warm.
+func TestWarmZygoteDeath(t *testing.T) {
+	b := newWarm(t, 4)
+	inflight := make(chan *sandrun.Result)
+	go func() { inflight <- runWarm2(t, b, "import time; time.sleep(1); print('survived')") }()
+	deadline := time.Now().Add(time.Minute)
+	for b.WarmStats().Ready["python"] == 4 {
+		if time.Now().After(deadline) {
+			t.Fatal("the run never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if !jail.KillZygote(b, "python") {
+		t.Fatal("no zygote to kill")
+	}
+	for i := 0; i < 3; i++ {
+		if res := run(t, b, "python", "print('after')"); res.Status != sandrun.StatusOK || res.Stdout != "after\n" {
+			t.Fatalf("a run after the zygote died: %s %s %q", res.Status, res.Error, res.Stderr)
+		}
+	}
+	if res := <-inflight; res.Status != sandrun.StatusOK || res.Stdout != "survived\n" {
+		t.Fatalf("the run in flight: %s %s %q", res.Status, res.Error, res.Stderr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := b.WarmReady(ctx, "python"); err != nil {
+		t.Fatal(err)
+	}
+	if st := b.WarmStats(); st.Restarts == 0 {
+		t.Fatalf("no zygote was restarted: %+v", st)
+	}
+	if res := runWarm2(t, b, "print('warm again')"); res.Status != sandrun.StatusOK {
+		t.Fatalf("%s %s", res.Status, res.Error)
+	}
+}
+
+// runWarm2 is runWarm on a backend of the test's own.
+func runWarm2(t testing.TB, b *jail.Backend, code string) *sandrun.Result {
+	t.Helper()
+	before := b.WarmStats().Forked
+	res := run(t, b, "python", code)
+	if b.WarmStats().Forked == before {
+		t.Errorf("the run was not served warm: %+v", b.WarmStats())
+	}
+	return res
+}
+
+// TestWarmFailsClosed: a child that cannot get a layer does not run the
+// program; the error names the layer.
+func TestWarmFailsClosed(t *testing.T) {
+	for _, layer := range []string{"capabilities", "seccomp", "landlock", "tmpfs"} {
+		t.Run(layer, func(t *testing.T) {
+			b := newWarm(t, 2)
+			jail.BreakWarmLayer(b, layer)
+			req := &sandrun.Request{Language: "python", Code: "open('/tmp/ran', 'w'); print('RAN')"}
+			req.Limits = req.Limits.WithDefaults()
+			res, err := b.Run(context.Background(), req)
+			var se *jail.SetupError
+			if !errors.As(err, &se) || se.Layer.String() != layer {
+				t.Fatalf("err = %v (%T), result %+v; want a SetupError naming %s", err, err, res, layer)
+			}
+			t.Logf("%v", err)
+		})
 	}
 }

@@ -53,6 +53,9 @@ type warmPath struct {
 	wg      sync.WaitGroup
 
 	forked, fallbacks, restarts atomic.Int64
+
+	// hook edits every child's config (tests only).
+	hook func(*warmConfig)
 }
 
 // newWarmPath starts the zygotes in the background. It needs what a
