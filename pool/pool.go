@@ -230,7 +230,7 @@ func (w *proc) reap() (*sandrun.LaunchExit, error) {
 func (p *Pool) fill(lang string, n int) {
 	defer p.wg.Done()
 	ch := p.ready[lang]
-	maxAge := p.cfg.Ceiling.WallTime.D() * 3 / 4
+	maxAge := p.maxAge()
 	backoff := time.Duration(0)
 	tick := time.NewTicker(maxAge / 4)
 	defer tick.Stop()
@@ -309,14 +309,31 @@ func (p *Pool) take(lang string) *proc {
 	for {
 		select {
 		case w := <-ch:
-			if w.c.Alive() {
+			// One near the end of its launch lifetime is not handed out:
+			// the launcher's clock would end the run early.
+			if w.c.Alive() && time.Since(w.born) <= p.maxAge() {
 				return w
 			}
-			w.destroy()
+			p.retireBg(w)
 		default:
 			return nil
 		}
 	}
+}
+
+// maxAge is how long a warm interpreter may wait before it is replaced:
+// well within the launcher's lifetime limit (the ceiling's wall time).
+func (p *Pool) maxAge() time.Duration { return p.cfg.Ceiling.WallTime.D() * 3 / 4 }
+
+// retireBg destroys an interpreter off the caller's path.
+func (p *Pool) retireBg(w *proc) {
+	p.retiring.Add(1)
+	p.retiringN.Add(1)
+	go func() {
+		defer p.retiring.Done()
+		defer p.retiringN.Add(-1)
+		w.destroy()
+	}()
 }
 
 // covers reports whether the ceiling is at least l in every field the

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/beneath"
 	"github.com/sandrun/sandrun/internal/driver"
+	"github.com/sandrun/sandrun/internal/verdict"
 )
 
 // fileNames are the code's names in tracebacks, as the one-shot tiers
@@ -80,13 +82,7 @@ func (p *Pool) runOn(ctx context.Context, w *proc, req *sandrun.Request, lim san
 	if !out.Dead {
 		// The result is final once the driver said done: the interpreter
 		// is destroyed in the background, off the caller's latency.
-		p.retiring.Add(1)
-		p.retiringN.Add(1)
-		go func() {
-			defer p.retiring.Done()
-			defer p.retiringN.Add(-1)
-			w.destroy()
-		}()
+		p.retireBg(w)
 		return res, nil
 	}
 	var ex *sandrun.LaunchExit
@@ -122,5 +118,19 @@ func died(res *sandrun.Result, out driver.Outcome, ex *sandrun.LaunchExit, lim s
 		res.Status, res.ExitCode, res.Error = sandrun.StatusOK, 0, ""
 	default:
 		res.Status, res.ExitCode, res.Signal, res.Error = ex.Status, ex.ExitCode, ex.Signal, ex.Error
+		// The launcher's message names the launch's limits (the wall
+		// time has a grace period on top): state the request's.
+		if k, ok := launcherKills[ex.Status]; ok && strings.Contains(ex.Error, " limit of ") {
+			var r sandrun.Result
+			verdict.Decide(verdict.Facts{Killed: k, Limits: lim}, &r)
+			res.Error = r.Error
+		}
 	}
+}
+
+// launcherKills are the statuses a launcher gives for its own limits.
+var launcherKills = map[sandrun.Status]verdict.Kill{
+	sandrun.StatusTimeout:     verdict.KillTimeout,
+	sandrun.StatusCPULimit:    verdict.KillCPU,
+	sandrun.StatusMemoryLimit: verdict.KillMemory,
 }
