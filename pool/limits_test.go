@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,6 +86,67 @@ func TestUnderLoad(t *testing.T) {
 				t.Fatalf("%d of %d runs failed", bad, n)
 			}
 			t.Logf("stats: %+v", p.Stats())
+		})
+	}
+}
+
+// TestProgramModeLimits: limits end a program-mode run with the cold
+// statuses and the request's limits in the message.
+func TestProgramModeLimits(t *testing.T) {
+	for _, b := range sessiontest.Backends() {
+		t.Run(b, func(t *testing.T) {
+			p := newPool(t, b, map[string]int{"javascript": 1})
+			for _, c := range []struct {
+				code string
+				lim  sandrun.Limits
+				want sandrun.Status
+				msg  string
+			}{
+				{"while (true) {}", sandrun.Limits{WallTime: sandrun.Duration(time.Second)}, sandrun.StatusTimeout, "limit of 1s"},
+				{"while (true) console.log('y'.repeat(1000))", sandrun.Limits{Output: 32 << 10}, sandrun.StatusOutputLimit, "32KiB"},
+				{"process.exit(4)", sandrun.Limits{}, sandrun.StatusExitError, "code 4"},
+			} {
+				waitReady(t, p, "javascript", 1)
+				before := p.Stats().Hits
+				res := runOK(t, p, &sandrun.Request{Language: "javascript", Code: c.code, Limits: c.lim})
+				if p.Stats().Hits != before+1 {
+					t.Fatalf("%q was not served warm: %+v", c.code, p.Stats())
+				}
+				if res.Status != c.want || !strings.Contains(res.Error, c.msg) {
+					t.Errorf("%q: %s %q, want %s naming %q", c.code, res.Status, res.Error, c.want, c.msg)
+				}
+			}
+		})
+	}
+}
+
+// TestFallback: what the pool does not serve warm (collected files in
+// program mode, limits past the ceiling) runs on the fallback backend.
+func TestFallback(t *testing.T) {
+	for _, b := range sessiontest.Backends() {
+		t.Run(b, func(t *testing.T) {
+			l := sessiontest.Launcher(t, b)
+			fb, ok := l.(sandrun.Backend)
+			if !ok {
+				t.Skip("the launcher is not a backend")
+			}
+			p, err := pool.New(pool.Config{Launcher: l, Tier: b, Sizes: map[string]int{"javascript": 1}, Fallback: fb, ReadyTimeout: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = p.Close() })
+			waitReady(t, p, "javascript", 1)
+			res := runOK(t, p, &sandrun.Request{Language: "javascript", Code: "require('fs').writeFileSync('out.txt', 'o')", Collect: []string{"out.txt"}})
+			if res.Status != sandrun.StatusOK || len(res.Files) != 1 || string(res.Files[0].Content) != "o" {
+				t.Fatalf("collect: %s %q %+v", res.Status, res.Error, res.Files)
+			}
+			res = runOK(t, p, &sandrun.Request{Language: "javascript", Code: "console.log(1)", Limits: sandrun.Limits{Memory: 512 << 20}})
+			if res.Status != sandrun.StatusOK || res.Stdout != "1\n" {
+				t.Fatalf("past the ceiling: %s %q", res.Status, res.Error)
+			}
+			if st := p.Stats(); st.Hits != 0 || st.Misses != 2 || st.Launched != 1 {
+				t.Fatalf("stats %+v: want 2 misses served by the fallback, no cold launch", st)
+			}
 		})
 	}
 }

@@ -21,7 +21,7 @@ type serveFlags struct {
 	rate                                 float64
 	queueTimeout, maxWall, drain         time.Duration
 	maxBody, maxCode, pool               string
-	mcp, sessions                        bool
+	mcp, sessions, warm                  bool
 	maxSessions                          int
 }
 
@@ -44,7 +44,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&f.sessions, "sessions", true, "serve stateful sessions (/v1/sessions and the session MCP tools)")
 	fs.IntVar(&f.maxSessions, "max-sessions", 16, "live sessions at most")
-	fs.StringVar(&f.pool, "pool", "", "warm interpreter pools for one-shot runs, e.g. python=4,javascript=2 (default: none)")
+	fs.StringVar(&f.pool, "pool", "", "warm interpreter pools for one-shot runs, e.g. javascript=2 (default: sized from the host with --warm)")
+	fs.BoolVar(&f.warm, "warm", true, "keep interpreters warm, sized from the host: a zygote forks each run of a language that can fork (python), one-use interpreters are started ahead for the others")
 }
 
 // app builds the library for serve and mcp: pools, sessions and a
@@ -54,7 +55,7 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 	if err != nil {
 		return nil, server.Options{}, &usageError{err.Error()}
 	}
-	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1})
+	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1, warm: f.warm})
 	if err != nil {
 		return nil, server.Options{}, err
 	}

@@ -39,6 +39,10 @@ type config struct {
 	// pool sizes warm interpreter pools per language (serve --pool);
 	// empty: no pool.
 	pool map[string]int
+	// warm turns the warm path on, sized from the host (serve, mcp):
+	// a zygote per language that forks, prestarted one-use interpreters
+	// for the others (warm.go). pool, when set, overrides its sizes.
+	warm bool
 }
 
 // app is the wired library: the language registry and the Sandbox with
@@ -56,6 +60,8 @@ type app struct {
 	// launchOrder.
 	launchers   map[string]sandrun.Launcher
 	launchOrder []string
+	// jail is the jail backend (the warm path's zygotes live in it).
+	jail *jail.Backend
 	// sanitizer scrubs output (nil: none configured).
 	sanitizer sandrun.Sanitizer
 	// closers release backends' background state, last first.
@@ -86,10 +92,12 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 		cfg.downgrade = strings.Split(os.Getenv("SANDRUN_JAIL_DOWNGRADE"), ",")
 	}
 	// The jail first: `auto` uses it wherever its Check passes.
-	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart})
+	warm := hostWarm(a.langs, cfg)
+	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, Warm: warm.fork})
 	if err != nil {
 		return nil, err
 	}
+	a.jail = jl
 	a.closers = append(a.closers, jl.Close)
 	proc, err := process.New(process.Options{Languages: a.langs, Logger: cfg.logger})
 	if err != nil {
@@ -136,11 +144,12 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	a.launchers = map[string]sandrun.Launcher{"jail": jl, "process": proc}
 	a.launchOrder = []string{"jail", "process"}
 	backends := []sandrun.Backend{jl, dock, proc, rest}
-	if len(cfg.pool) > 0 {
+	if len(warm.pool) > 0 {
 		// The pool serves one-shot runs from warm jailed interpreters: as
 		// strong as the jail, so auto tries it first; languages it does
 		// not pool fall through to the jail.
-		p, err := pool.New(pool.Config{Launcher: jl, Tier: jail.Name, Sizes: cfg.pool, Logger: cfg.logger})
+		// What it does not serve warm runs on the jail, cold.
+		p, err := pool.New(pool.Config{Launcher: jl, Tier: jail.Name, Sizes: warm.pool, Fallback: jl, Logger: cfg.logger})
 		if err != nil {
 			return nil, err
 		}
