@@ -30,8 +30,13 @@ var errCold = errors.New("cold")
 
 // warmable reports whether a run can be served by the language's zygote:
 // the zygote's interpreter made its locale and stdio encoding from the
-// base environment, so a request that sets the locale runs cold.
+// base environment, so a request that sets the locale runs cold, and so
+// does one with a network allowlist (its proxy is set up by the cold
+// jail).
 func warmable(req *sandrun.Request) bool {
+	if !req.Network.IsNone() {
+		return false // the network proxy lives in a cold jail's namespace
+	}
 	for k := range req.Env {
 		switch k {
 		case "LANG", "LC_ALL", "LC_CTYPE":
@@ -88,7 +93,7 @@ func (b *Backend) runWarm(ctx context.Context, req *sandrun.Request, l *lang.Lan
 	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
 	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
 	verdict.Decide(o.facts(lim, l, string(stderr.Bytes())), res)
-	res.Usage = sandrun.Usage{WallMs: o.wall.Milliseconds(), CPUMs: o.stats.CPU.Milliseconds(), MemoryPeakBytes: o.stats.PeakMem}
+	res.Usage = o.usage()
 	res.Files = o.files
 	return res, nil, true
 }
@@ -211,7 +216,7 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 	if err != nil {
 		return err
 	}
-	setup := b.setupTimeout()
+	setup := b.opts.SetupTimeout
 	go func() {
 		_ = r.conn.SetWriteDeadline(time.Now().Add(setup))
 		if writeFrame(r.conn, msgConfig, cfg) != nil {
@@ -421,7 +426,7 @@ func (r *warmRun) wait(collect []string) *outcome {
 		}
 	}
 	r.mu.Lock()
-	o.wall = time.Since(r.start)
+	o.wall, o.setup = time.Since(r.start), r.start.Sub(r.t0)
 	r.mu.Unlock()
 	if o.status != nil && len(collect) > 0 {
 		// The child's pid 1 keeps the run's mount namespace alive until
@@ -521,7 +526,3 @@ func (g *cgroup) joinFiles() ([]int, error) {
 	}
 	return fds, nil
 }
-
-// setupTimeout bounds a warm child's setup, from the fork to the
-// program's start.
-func (b *Backend) setupTimeout() time.Duration { return 30 * time.Second }
