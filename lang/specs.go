@@ -25,7 +25,6 @@ func pythonSpec() Spec {
 		Name:       Python,
 		Candidates: []string{"python3", "python"},
 		FileName:   fileName(Python),
-		Warm:       WarmFork,
 		Cache:      true,
 		DependsOn:  pyenvVersionFiles,
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
@@ -88,7 +87,6 @@ func javascriptSpec() Spec {
 		Name:       JavaScript,
 		Candidates: []string{"node", "nodejs"},
 		FileName:   fileName(JavaScript),
-		Warm:       WarmPrestart,
 		Cache:      true,
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var raw map[string]string

@@ -14,11 +14,8 @@ import (
 	"github.com/sandrun/sandrun/internal/capture"
 	"github.com/sandrun/sandrun/internal/driver"
 	"github.com/sandrun/sandrun/internal/verdict"
+	"github.com/sandrun/sandrun/lang"
 )
-
-// fileNames are the code's names in tracebacks, as the one-shot tiers
-// name the file they write.
-var fileNames = map[string]string{"python": "main.py", "javascript": "main.js", "starlark": "main.star"}
 
 // Run implements sandrun.Backend: one run on a warm interpreter, which is
 // destroyed afterwards whatever happened. What the pool does not serve
@@ -28,7 +25,10 @@ func (p *Pool) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Result, 
 	if _, ok := p.ready[req.Language]; !ok {
 		return nil, p.Check(ctx, req.Language)
 	}
-	lim := req.Limits.WithDefaults()
+	if err := req.Limits.Resolved(); err != nil {
+		return nil, err
+	}
+	lim := req.Limits
 	// The step's own timer interrupts at the wall-clock limit; the
 	// launcher's lifetime limit is the backstop a little later.
 	launchLim := lim
@@ -83,7 +83,7 @@ func (p *Pool) servable(req *sandrun.Request, lim sandrun.Limits) bool {
 // streams and exit are the result.
 func (p *Pool) runProgram(ctx context.Context, w *proc, req *sandrun.Request, lim sandrun.Limits) (*sandrun.Result, error) {
 	defer p.retireBg(w)
-	files := append(append([]sandrun.InputFile(nil), req.Files...), sandrun.InputFile{Name: fileNames[req.Language], Content: req.Code})
+	files := append(append([]sandrun.InputFile(nil), req.Files...), sandrun.InputFile{Name: entryName(req.Language), Content: req.Code})
 	if err := beneath.WriteFiles(w.p.WorkDir(), files); err != nil {
 		return nil, fmt.Errorf("writing request files: %w", err)
 	}
@@ -171,7 +171,7 @@ func (p *Pool) runOn(ctx context.Context, w *proc, req *sandrun.Request, lim san
 		args = []string{}
 	}
 	out := w.c.Run(ctx, driver.Step{
-		Code: req.Code, Stdin: req.Stdin, Name: fileNames[req.Language], Args: args, Env: req.Env,
+		Code: req.Code, Stdin: req.Stdin, Name: entryName(req.Language), Args: args, Env: req.Env,
 		Timeout: lim.WallTime.D(), Output: int64(lim.Output), Grace: time.Second,
 		OnOutput: req.OnOutput,
 	})
@@ -243,4 +243,11 @@ var launcherKills = map[sandrun.Status]verdict.Kill{
 	sandrun.StatusTimeout:     verdict.KillTimeout,
 	sandrun.StatusCPULimit:    verdict.KillCPU,
 	sandrun.StatusMemoryLimit: verdict.KillMemory,
+}
+
+// entryName is the code's name in tracebacks, as the one-shot tiers name
+// the file they write.
+func entryName(language string) string {
+	l, _ := lang.About(language)
+	return l.FileName
 }

@@ -23,7 +23,10 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if err != nil {
 		return nil, err
 	}
-	lim := req.Limits.WithDefaults()
+	if err := req.Limits.Resolved(); err != nil {
+		return nil, err
+	}
+	lim := req.Limits
 	files, err := requestFiles(req.Files, l.FileName, req.Code)
 	if err != nil {
 		return nil, err

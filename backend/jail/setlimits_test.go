@@ -21,12 +21,12 @@ func TestSetLimitsMovesWallClock(t *testing.T) {
 	b := backend(t)
 	for i := 0; i < 6; i++ {
 		j, err := b.Launch(context.Background(), &sandrun.LaunchSpec{Language: "python", Args: []string{"-c", "import time; time.sleep(30)"},
-			Limits: sandrun.Limits{WallTime: sandrun.Duration(500 * time.Millisecond)}})
+			Limits: sandrun.Limits{WallTime: sandrun.Duration(500 * time.Millisecond)}.WithDefaults()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(440 * time.Millisecond)
-		if err := j.SetLimits(sandrun.Limits{WallTime: sandrun.Duration(5 * time.Second)}); err != nil {
+		if err := j.SetLimits(sandrun.Limits{WallTime: sandrun.Duration(5 * time.Second)}.WithDefaults()); err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan *sandrun.LaunchExit, 1)

@@ -57,7 +57,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Options, error) {
 	sizes, err := parsePoolSizes(f.pool)
 	if err != nil {
-		return nil, server.Options{}, &usageError{err.Error()}
+		return nil, server.Options{}, &usageError{err: err}
 	}
 	tiers, err := f.allowedTiers()
 	if err != nil {
@@ -70,7 +70,7 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 		RatePerToken: f.rate, RateBurst: f.burst,
 	})
 	if err != nil {
-		return nil, server.Options{}, &usageError{err.Error()}
+		return nil, server.Options{}, &usageError{err: err}
 	}
 	op, err := f.network.operator(nil)
 	if err != nil {
@@ -105,7 +105,7 @@ func (f *serveFlags) allowedTiers() ([]string, error) {
 	if f.tiers != "" {
 		t, err := parseTiers(f.tiers)
 		if err != nil {
-			return nil, &usageError{"--tiers: " + err.Error()}
+			return nil, &usageError{msg: "--tiers: " + err.Error()}
 		}
 		return t, nil
 	}
@@ -122,7 +122,7 @@ func (f *serveFlags) allowedTiers() ([]string, error) {
 func (f *serveFlags) logger(env *cliEnv) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return nil, &usageError{fmt.Sprintf("--log-level: %v", err)}
+		return nil, &usageError{msg: fmt.Sprintf("--log-level: %v", err)}
 	}
 	ho := &slog.HandlerOptions{Level: lvl}
 	switch f.logFormat {
@@ -131,7 +131,7 @@ func (f *serveFlags) logger(env *cliEnv) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(env.stderr, ho)), nil
 	}
-	return nil, &usageError{fmt.Sprintf("--log-format %q: want text or json", f.logFormat)}
+	return nil, &usageError{msg: fmt.Sprintf("--log-format %q: want text or json", f.logFormat)}
 }
 
 // options turns the flags into server options around the wired app.
@@ -143,13 +143,13 @@ func (f *serveFlags) options(a *app, adm *server.Admission, log *slog.Logger) (s
 	if f.maxBody != "" { // only serve has --max-body
 		b, err := sandrun.ParseBytes(f.maxBody)
 		if err != nil {
-			return opts, &usageError{fmt.Sprintf("--max-body: %v", err)}
+			return opts, &usageError{msg: fmt.Sprintf("--max-body: %v", err)}
 		}
 		opts.MaxBodyBytes = int64(b)
 	}
 	code, err := sandrun.ParseBytes(f.maxCode)
 	if err != nil {
-		return opts, &usageError{fmt.Sprintf("--max-code: %v", err)}
+		return opts, &usageError{msg: fmt.Sprintf("--max-code: %v", err)}
 	}
 	opts.MaxCodeBytes = int(code)
 	auth := &server.Auth{}
@@ -176,10 +176,10 @@ func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
 	var f serveFlags
 	f.register(fs, true)
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	if fs.NArg() > 0 {
-		return &usageError{"serve takes no arguments"}
+		return &usageError{msg: "serve takes no arguments"}
 	}
 	log, err := f.logger(env)
 	if err != nil {
@@ -212,7 +212,7 @@ func cmdMCP(ctx context.Context, env *cliEnv, args []string) error {
 	var f serveFlags
 	f.register(fs, false)
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	log, err := f.logger(env)
 	if err != nil {
@@ -235,10 +235,10 @@ func cmdToken(_ context.Context, env *cliEnv, args []string) error {
 	fs.SetOutput(env.stderr)
 	name := fs.String("name", "default", "the token's name (shows in logs and rate limits)")
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	if strings.ContainsAny(*name, " \t\n") || *name == "" {
-		return &usageError{"--name must be one word"}
+		return &usageError{msg: "--name must be one word"}
 	}
 	secret := server.NewToken()
 	fmt.Fprintf(env.stderr, "Give the client this secret (shown once):\n")

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // Program mode: a one-use interpreter started ahead of its run (a warm
@@ -46,7 +47,7 @@ type Program struct {
 // /work for it, and the flags a cold start would have had; ok is false
 // when the language has no program mode.
 func ProgramArgs(language, main string, memory int64) (args []string, files []sandrun.InputFile, execArgv []string, ok bool) {
-	if language != "javascript" {
+	if language != lang.JavaScript {
 		return nil, nil, nil, false
 	}
 	heap := fmt.Sprintf("--max-old-space-size=%d", max(memory*3/4>>20, 8))
