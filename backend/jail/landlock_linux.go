@@ -75,25 +75,21 @@ func landlockPolicy(r llRights, runtime []string) []llPath {
 	)
 }
 
-// llAttrSize is the ruleset attribute's size for an ABI: the size tells
-// the kernel which fields exist, and older ABIs know only the first one
-// or two.
-func llAttrSize(abi int) uintptr {
-	switch {
-	case abi < 4:
-		return 8
-	case abi < 6:
-		return 16
-	}
-	return unsafe.Sizeof(llRulesetAttr{})
-}
-
 // applyLandlock restricts the calling thread with the rules. connect
 // lists the TCP ports the program may connect to (the proxy's, for a run
 // with a network allowlist); none otherwise.
 func applyLandlock(abi int, rules []llPath, r llRights, connect ...uint16) (uint16, error) {
 	attr := llRulesetAttr{handledAccessFS: r.handledFS, handledAccessNet: r.handledNet, scoped: r.scoped}
-	fd, err := llCreateRuleset(&attr, llAttrSize(abi), 0)
+	// The attribute size tells the kernel which fields exist: older ABIs
+	// know only the first one or two.
+	size := unsafe.Sizeof(attr)
+	switch {
+	case abi < 4:
+		size = 8
+	case abi < 6:
+		size = 16
+	}
+	fd, err := llCreateRuleset(&attr, size, 0)
 	if err != nil {
 		return 1, err
 	}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/beneath"
@@ -293,12 +294,11 @@ func (b *Backend) warmConfig(l *lang.Language, req *sandrun.Request, files []ini
 	if args == nil {
 		args = []string{}
 	}
-	ic := b.initConfig(&spec{lang: l, limits: lim}, nil)
 	c := &warmConfig{
 		File: file, Args: args, Argv: l.Command(file, int64(lim.Memory), req.Args),
 		Env: programEnv(l, req.Env), Files: files, Hostname: b.opts.Hostname,
-		WorkSize: int64(lim.WorkDir), WorkInodes: b.opts.WorkInodes, ProcReadOnly: procReadOnly,
-		Rlimits: rlimitsOf(ic), Seccomp: b.warm.filter,
+		WorkSize: int64(lim.WorkDir), WorkInodes: b.opts.WorkInodes, ProcReadOnly: warmProcReadOnly,
+		Rlimits: rlimitsOf(lim), Seccomp: b.warm.filter,
 		Sys: map[string]int{
 			"capset": unix.SYS_CAPSET, "close_range": unix.SYS_CLOSE_RANGE,
 			"landlock_create_ruleset": unix.SYS_LANDLOCK_CREATE_RULESET,
@@ -306,8 +306,8 @@ func (b *Backend) warmConfig(l *lang.Language, req *sandrun.Request, files []ini
 			"landlock_restrict_self":  unix.SYS_LANDLOCK_RESTRICT_SELF,
 		},
 	}
-	if !ic.NoLandlock {
-		abi := landlockABI()
+	partial := b.opts.downgraded(DowngradeLandlock)
+	if abi := landlockABI(); !(partial && abi == 0) {
 		r := rightsFor(abi)
 		var runtimePaths []string
 		binds, _ := bindsFor(l)
@@ -316,8 +316,16 @@ func (b *Backend) warmConfig(l *lang.Language, req *sandrun.Request, files []ini
 				runtimePaths = append(runtimePaths, bd.Path)
 			}
 		}
-		ll := &warmLandlock{MinABI: 6, AttrSize: int(llAttrSize(abi)), FS: r.handledFS, Net: r.handledNet, Scoped: r.scoped, FileOnly: fileOnly}
-		if ic.LandlockPartial {
+		// The attribute's size tells the kernel which fields exist.
+		size := int(unsafe.Sizeof(llRulesetAttr{}))
+		switch {
+		case abi < 4:
+			size = 8
+		case abi < 6:
+			size = 16
+		}
+		ll := &warmLandlock{MinABI: 6, AttrSize: size, FS: r.handledFS, Net: r.handledNet, Scoped: r.scoped, FileOnly: fileOnly}
+		if partial {
 			ll.MinABI = 1
 		}
 		for _, p := range landlockPolicy(r, runtimePaths) {
@@ -328,18 +336,20 @@ func (b *Backend) warmConfig(l *lang.Language, req *sandrun.Request, files []ini
 	return c
 }
 
-// rlimitsOf lists the per-process limits of the program, as the cold
-// init's setRlimits applies them: [resource, soft, hard].
-func rlimitsOf(cfg *initConfig) [][3]uint64 {
+// rlimitsOf lists the program's per-process limits, as the cold jail
+// sets them: [resource, soft, hard]. RLIMIT_CPU's hard limit is a second
+// past the soft one (SIGXCPU first, then SIGKILL).
+func rlimitsOf(lim sandrun.Limits) [][3]uint64 {
+	cpu := uint64((lim.CPUTime.D() + time.Second - 1) / time.Second)
 	out := [][3]uint64{{unix.RLIMIT_CORE, 0, 0}}
-	if cfg.OpenFiles > 0 {
-		out = append(out, [3]uint64{unix.RLIMIT_NOFILE, cfg.OpenFiles, cfg.OpenFiles})
+	if lim.OpenFiles > 0 {
+		out = append(out, [3]uint64{unix.RLIMIT_NOFILE, uint64(lim.OpenFiles), uint64(lim.OpenFiles)})
 	}
-	if cfg.FileSize > 0 {
-		out = append(out, [3]uint64{unix.RLIMIT_FSIZE, cfg.FileSize, cfg.FileSize})
+	if lim.FileSize > 0 {
+		out = append(out, [3]uint64{unix.RLIMIT_FSIZE, uint64(lim.FileSize), uint64(lim.FileSize)})
 	}
-	if cfg.CPUSeconds > 0 {
-		out = append(out, [3]uint64{unix.RLIMIT_CPU, cfg.CPUSeconds, cfg.CPUSeconds + 1})
+	if cpu > 0 {
+		out = append(out, [3]uint64{unix.RLIMIT_CPU, cpu, cpu + 1})
 	}
 	return append(out, [3]uint64{unix.RLIMIT_STACK, 8 << 20, 8 << 20})
 }

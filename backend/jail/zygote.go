@@ -26,6 +26,19 @@ const (
 	zmsgDone   byte = 'D' // supervisor -> run's pid 1: files collected, end
 )
 
+// zygoteConfig is the zygote jail's init's config (JSON, first frame
+// on its sync socket, with the bind fds).
+type zygoteConfig struct {
+	Binds      []bindSpec `json:"binds"`
+	Argv       []string   `json:"argv"`
+	Env        []string   `json:"env"`
+	Hostname   string     `json:"hostname"`
+	UID        int        `json:"uid"`
+	GID        int        `json:"gid"`
+	WorkSize   int64      `json:"work_size"`
+	WorkInodes int64      `json:"work_inodes"`
+}
+
 // warmConfig is a run's config, sent on the run's own socket to the
 // child's pid 1 (never through the zygote, which holds no run's data).
 // Policies are computed here, in Go, by the same code as the cold jail's;

@@ -332,7 +332,7 @@ func (w *warmPath) start(l *lang.Language) (_ *zygote, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := &initConfig{
+	cfg := &zygoteConfig{
 		Binds: binds, Argv: zygoteArgv(l), Env: programEnv(l, nil),
 		Hostname: b.opts.Hostname, UID: insideID, GID: insideID,
 		WorkSize: zygoteWorkSize, WorkInodes: zygoteInodes,
