@@ -90,6 +90,7 @@
 // package's sandrun-jail directories whose supervisor pid is gone. Mounts
 // live only in the jails' own mount namespaces and vanish with them, and
 // work directories are tmpfs inside the jail, so neither needs sweeping.
+//
 // # Warm path
 //
 // With Options.Warm (serve, mcp), a zygote per language the catalog marks
