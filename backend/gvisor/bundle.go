@@ -128,6 +128,13 @@ func (b *Backend) spec(l *lang.Language, req *sandrun.Request, root, work, cgrou
 	rl := func(t string, soft, hard uint64) specs.POSIXRlimit {
 		return specs.POSIXRlimit{Type: t, Soft: soft, Hard: hard}
 	}
+	rlimits := []specs.POSIXRlimit{
+		rl("RLIMIT_CPU", cpu, cpu+1),
+		rl("RLIMIT_FSIZE", uint64(lim.FileSize), uint64(lim.FileSize)),
+		rl("RLIMIT_NOFILE", uint64(lim.OpenFiles), uint64(lim.OpenFiles)),
+		rl("RLIMIT_NPROC", uint64(lim.Processes), uint64(lim.Processes)),
+		rl("RLIMIT_CORE", 0, 0),
+	}
 	roBind := []string{"rbind", "ro", "nosuid", "nodev"}
 	mounts := []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
@@ -139,12 +146,19 @@ func (b *Backend) spec(l *lang.Language, req *sandrun.Request, root, work, cgrou
 	for _, p := range bound {
 		mounts = append(mounts, specs.Mount{Destination: p, Type: "bind", Source: p, Options: roBind})
 	}
+	if l.AddressSpaceLimit {
+		// The program's own memory bound, enforced by the gVisor kernel
+		// (the cgroup below also holds gVisor's kernel and file proxy, so
+		// it is the limit plus MemoryOverhead). V8 cannot live under
+		// RLIMIT_AS; node gets its heap flag from the language's argv.
+		rlimits = append(rlimits, rl("RLIMIT_AS", uint64(lim.Memory), uint64(lim.Memory)))
+	}
 	mem := int64(lim.Memory + b.opts.MemoryOverhead)
 	// The host cgroup holds gVisor's own threads too (and, on the ptrace
 	// platform, a host stub process per program thread): its pids cap
 	// leaves room for them. The program itself is held to
 	// Limits.Processes by RLIMIT_NPROC in the gVisor kernel.
-	pids := int64(lim.Processes)*3 + 128
+	pids := int64(lim.Processes)*8 + 512
 	quota, period := int64(100000), uint64(100000) // one CPU
 	swappiness := uint64(0)
 	return &specs.Spec{
@@ -157,13 +171,7 @@ func (b *Backend) spec(l *lang.Language, req *sandrun.Request, root, work, cgrou
 			// No capability in any set.
 			Capabilities:    &specs.LinuxCapabilities{},
 			NoNewPrivileges: true,
-			Rlimits: []specs.POSIXRlimit{
-				rl("RLIMIT_CPU", cpu, cpu+1),
-				rl("RLIMIT_FSIZE", uint64(lim.FileSize), uint64(lim.FileSize)),
-				rl("RLIMIT_NOFILE", uint64(lim.OpenFiles), uint64(lim.OpenFiles)),
-				rl("RLIMIT_NPROC", uint64(lim.Processes), uint64(lim.Processes)),
-				rl("RLIMIT_CORE", 0, 0),
-			},
+			Rlimits:         rlimits,
 		},
 		Root:     &specs.Root{Path: root, Readonly: true},
 		Hostname: "sandrun",

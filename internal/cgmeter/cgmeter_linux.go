@@ -157,6 +157,20 @@ func (m *Meter) Sweep(owner func(name string) (pid int, ok bool)) int {
 	return len(gone)
 }
 
+// Kill sends SIGKILL to every process in the run's cgroup tree, in every
+// hierarchy (a runtime whose own kill did not come through: a sandbox
+// still being created).
+func (m *Meter) Kill(runID string) {
+	for _, d := range m.dirs(runID) {
+		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				cgroup.KillProcs(p)
+			}
+			return nil
+		})
+	}
+}
+
 // removeTree kills every process in the cgroup tree at d and removes it,
 // children first, retrying while the killed processes exit.
 func removeTree(d string) error {
