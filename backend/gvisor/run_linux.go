@@ -86,6 +86,9 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	cgPath := "/" + cgroupDir + "/" + id + "/sandbox"
 	if meter != nil {
 		cgPath = meter.Parent(id) + "/sandbox"
+		if err := meter.LimitPids(id, hostPids(req.Limits)); err != nil {
+			return nil, fmt.Errorf("the sandbox's host pids cap: %w", err)
+		}
 	}
 	sp := b.spec(l, req, root, work, cgPath)
 	// The container tiers' seccomp profile (Docker's default, tightened),
@@ -211,6 +214,12 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		}
 	}
 	res.Usage.WallMs = wall.Milliseconds()
+	if meter != nil && f.Killed == verdict.KillNone && !(f.Exited && f.ExitCode == 0) && meter.PidsHit(id) {
+		// gVisor's own platform could not make a host process: the
+		// sandbox failed under the program's forks, say so.
+		return nil, fmt.Errorf("the gVisor sandbox used up its %d host processes and died (its platform needs host processes for the program's forks; the program itself is held to %d processes inside)",
+			hostPids(lim), lim.Processes)
+	}
 	if meter != nil {
 		cpu, peak := meter.Read(id)
 		res.Usage.CPUMs, res.Usage.MemoryPeakBytes = cpu.Milliseconds(), peak
