@@ -160,6 +160,11 @@ func (s *Sandbox) stages(ctx context.Context, req *Request, res *Result, sess Se
 		}
 		req.Backend, res.Backend = b.Name(), b.Name()
 		res.Warnings = append(res.Warnings, warn...)
+		if err := checkNetwork(b, req); err != nil {
+			return err
+		}
+	} else if !req.Network.IsNone() {
+		return &RequestError{Field: "network", Msg: "a session's network policy is set when the session is created, not per step"}
 	}
 	// admit
 	runCtx := ctx

@@ -29,8 +29,9 @@ type Request struct {
 	Env map[string]string `json:"env,omitempty"`
 	// Limits; zero fields take the defaults (DefaultLimits()).
 	Limits Limits `json:"limits"`
-	// Network is the network policy. Only "none" (the default) exists.
-	Network string `json:"network,omitempty"`
+	// Network is the network policy: none (the zero value, the default)
+	// or an allowlist reached through the supervisor's proxy (network.go).
+	Network NetworkPolicy `json:"network,omitzero"`
 	// Backend names the tier; "" or "auto" picks the strongest available.
 	Backend string `json:"backend,omitempty"`
 	// Collect lists glob patterns (path.Match syntax, relative to the work
@@ -159,10 +160,8 @@ func (r *Request) Validate(maxCode int) error {
 			bad("env."+k, "is not valid UTF-8")
 		}
 	}
-	switch r.Network {
-	case "", "none":
-	default:
-		bad("network", "%q is not supported; the only network policy is \"none\"", r.Network)
+	if err := r.Network.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(r.Files) > maxFiles {
 		bad("files", "has %d files, over the limit of %d", len(r.Files), maxFiles)

@@ -17,6 +17,7 @@ const (
 	StatusOutputLimit   Status = "output_limit"    // stdout or stderr cap exceeded
 	StatusFileSizeLimit Status = "file_size_limit" // a file grew past the file-size limit
 	StatusSignaled      Status = "signaled"        // killed by a signal sandrun did not send
+	StatusNetworkLimit  Status = "network_limit"   // network traffic cap exceeded (network.go)
 	StatusCompileError  Status = "compile_error"   // the code does not parse or compile
 	StatusRejected      Status = "rejected"        // refused before running: bad request, static limits, a full server
 	StatusInternalError Status = "internal_error"  // the sandbox failed; fail closed
@@ -28,7 +29,7 @@ func AllStatuses() []Status {
 	return []Status{
 		StatusOK, StatusExitError, StatusTimeout, StatusCPULimit, StatusMemoryLimit,
 		StatusOutputLimit, StatusFileSizeLimit, StatusSignaled, StatusCompileError,
-		StatusRejected, StatusInternalError, StatusCancelled,
+		StatusRejected, StatusInternalError, StatusCancelled, StatusNetworkLimit,
 	}
 }
 
@@ -91,6 +92,9 @@ type Usage struct {
 	// Landlock, seccomp); bounded by the tier, not by the wall limit.
 	// Omitted by tiers that do not measure it.
 	SetupMs int64 `json:"setup_ms,omitempty"`
+	// Network is set when the run had a network allowlist: what it
+	// reached and what was refused.
+	Network *NetworkUsage `json:"network,omitempty"`
 }
 
 // Detection reports that the sanitizer redacted something. It never
@@ -149,6 +153,8 @@ func DefaultMessage(s Status) string {
 		return "the sandbox failed; the code was not run or its run was stopped"
 	case StatusCancelled:
 		return "the run was stopped before it finished"
+	case StatusNetworkLimit:
+		return "the program went past its network traffic limit and was killed"
 	}
 	return ""
 }

@@ -363,10 +363,10 @@ func probeJSON(ctx context.Context, exe string, args []string, v any) error {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%v: %s", err, strings.TrimSpace(errb.String()))
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(errb.String()))
 	}
 	if err := json.Unmarshal(out.Bytes(), v); err != nil {
-		return fmt.Errorf("unexpected probe output %q: %v", out.String(), err)
+		return fmt.Errorf("unexpected probe output %q: %w", out.String(), err)
 	}
 	return nil
 }

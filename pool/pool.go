@@ -101,10 +101,11 @@ func New(cfg Config) (*Pool, error) {
 		// Room for the interpreter's start on top of the default budget.
 		cfg.Ceiling.CPUTime = sandrun.Duration(time.Minute)
 	}
-	if err := cfg.Ceiling.Validate(); err != nil {
+	ceiling, err := sandrun.DefaultPolicy().Resolve(cfg.Ceiling)
+	if err != nil {
 		return nil, fmt.Errorf("pool ceiling: %w", err)
 	}
-	cfg.Ceiling = cfg.Ceiling.WithDefaults()
+	cfg.Ceiling = ceiling
 	p := &Pool{cfg: cfg, ready: map[string]chan *proc{}, kick: map[string]chan struct{}{}, stop: make(chan struct{}), lastErr: map[string]error{}}
 	for lang, n := range cfg.Sizes {
 		if _, err := driver.Args(lang, 0); err != nil {
@@ -138,7 +139,7 @@ func (p *Pool) Check(_ context.Context, language string) error {
 			have = append(have, k)
 		}
 		sort.Strings(have)
-		return fmt.Errorf("no warm pool for %s (pools: %s)", language, strings.Join(have, ", "))
+		return sandrun.Unsupported(fmt.Sprintf("no warm pool for %s (pools: %s)", language, strings.Join(have, ", ")))
 	}
 	if len(ch) == 0 {
 		p.errMu.Lock()

@@ -10,17 +10,17 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/beneath"
 	"github.com/sandrun/sandrun/internal/driver"
+	"github.com/sandrun/sandrun/lang"
 )
-
-// fileNames are the code's names in tracebacks, as the one-shot tiers
-// name the file they write.
-var fileNames = map[string]string{"python": "main.py", "javascript": "main.js", "starlark": "main.star"}
 
 // Run implements sandrun.Backend: one run on a warm interpreter (or a
 // cold one when none is ready or the request asks for more than the
 // ceiling), which is destroyed afterwards whatever happened.
 func (p *Pool) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Result, error) {
-	lim := req.Limits.WithDefaults()
+	if err := req.Limits.Resolved(); err != nil {
+		return nil, err
+	}
+	lim := req.Limits
 	// The step's own timer interrupts at the wall-clock limit; the
 	// launcher's lifetime limit is the backstop a little later.
 	launchLim := lim
@@ -64,7 +64,7 @@ func (p *Pool) runOn(ctx context.Context, w *proc, req *sandrun.Request, lim san
 		args = []string{}
 	}
 	out := w.c.Run(ctx, driver.Step{
-		Code: req.Code, Stdin: req.Stdin, Name: fileNames[req.Language], Args: args, Env: req.Env,
+		Code: req.Code, Stdin: req.Stdin, Name: entryName(req.Language), Args: args, Env: req.Env,
 		Timeout: lim.WallTime.D(), Output: int64(lim.Output), Grace: time.Second,
 		OnOutput: req.OnOutput,
 	})
@@ -123,4 +123,11 @@ func died(res *sandrun.Result, out driver.Outcome, ex *sandrun.LaunchExit, lim s
 	default:
 		res.Status, res.ExitCode, res.Signal, res.Error = ex.Status, ex.ExitCode, ex.Signal, ex.Error
 	}
+}
+
+// entryName is the code's name in tracebacks, as the one-shot tiers name
+// the file they write.
+func entryName(language string) string {
+	l, _ := lang.About(language)
+	return l.FileName
 }

@@ -31,6 +31,9 @@ type RunStore interface {
 	Get(ctx context.Context, id string) (*sandrun.Result, error)
 }
 
+// auditWarnFor is how long after an audit failure /readyz says degraded.
+const auditWarnFor = 5 * time.Minute
+
 // ErrNotFound is what a RunStore returns for an unknown id.
 var ErrNotFound = errors.New("run not found")
 
@@ -95,6 +98,15 @@ type Options struct {
 	MCP bool
 	// MCPTools adds tools to the MCP server (sessions).
 	MCPTools MCPTools
+	// Audit reports the audit log's write failures: in GET /v1/status,
+	// counted in /metrics (sandrun_audit_errors_total) and, for five
+	// minutes after the last one, a warning in /readyz. nil: no audit
+	// log.
+	Audit AuditHealth
+	// WithCaller attributes a request's runs to its caller (the token's
+	// name) in the audit log: audit.WithCaller. GET /v1/runs lists a
+	// caller's own runs when tokens are on.
+	WithCaller func(ctx context.Context, caller string) context.Context
 	// Logger gets access logs (never code, output or tokens).
 	Logger *slog.Logger
 	// Version is reported by MCP and the OpenAPI document.
@@ -111,7 +123,8 @@ type Server struct {
 	sb      *sandrun.Sandbox // the Sandbox, admitting through adm
 	adm     *Admission
 	metrics *metrics
-	routes  []string // registered patterns, for the OpenAPI check
+	routes  []string  // registered patterns, for the OpenAPI check
+	started time.Time // for GET /v1/status
 }
 
 // New checks the options and builds the server.
@@ -134,7 +147,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux(), adm: opts.Admission, sb: opts.Sandbox}
+	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux(), adm: opts.Admission, sb: opts.Sandbox, started: time.Now().UTC()}
 	switch have := opts.Sandbox.Admission(); {
 	case s.adm == nil && have == nil:
 		var err error
@@ -154,6 +167,9 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("server: Options.Admission is not the Sandbox's admission (build the Sandbox with sandrun.Options.Admission set to it)")
 	}
 	s.metrics = s.adm.metrics
+	if opts.Audit != nil {
+		s.metrics.watchAudit(opts.Audit.Errors)
+	}
 	s.registerRoutes()
 	// Refuse cross-origin browser posts (CSRF against a loopback server
 	// with no tokens); non-browser clients send no Sec-Fetch-Site or
@@ -176,6 +192,8 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /metrics", s.metrics.handler(), false)
 	s.handle("POST /v1/runs", http.HandlerFunc(s.postRun), false)
 	s.handle("GET /v1/runs/{id}", http.HandlerFunc(s.getRun), false)
+	s.handle("GET /v1/runs", http.HandlerFunc(s.listRuns), false)    // runlist.go
+	s.handle("GET /v1/status", http.HandlerFunc(s.getStatus), false) // status.go
 	s.handle("GET /v1/languages", http.HandlerFunc(s.getLanguages), false)
 	s.handle("POST /api/v2/execute", http.HandlerFunc(s.pistonExecute), false)
 	s.handle("GET /api/v2/runtimes", http.HandlerFunc(s.pistonRuntimes), false)
@@ -208,13 +226,28 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 // handle mounts h at pattern behind authentication (unless public) and
-// records the pattern.
+// the body cap (--max-body; MCP applies its own), and records the
+// pattern.
 func (s *Server) handle(pattern string, h http.Handler, public bool) {
+	if pattern != "/mcp" {
+		h = s.capBody(h)
+	}
 	if !public {
 		h = s.authenticate(h)
 	}
 	s.mux.Handle(pattern, h)
 	s.routes = append(s.routes, pattern)
+}
+
+// capBody caps every request body at MaxBodyBytes, extra routes
+// (sessions) included; a decoder that reads past it answers 413.
+func (s *Server) capBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Handler is the server's root handler.
@@ -306,24 +339,41 @@ func (s *Server) shutdown(hs *http.Server, errc chan error, drain time.Duration)
 func (s *Server) Close() { s.adm.Drain(); s.adm.Stop(); s.adm.Wait() }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, Probe{Status: "ok"})
+}
+
+// Probe answers /healthz and /readyz.
+type Probe struct {
+	Status string `json:"status"`
+	// Warnings are problems that do not stop runs (the audit log losing
+	// records): the status is then "degraded", still 200.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // readyz is ready when the server is not draining and at least one
-// backend can run at least one language.
+// backend can run at least one language; degraded (still 200) while the
+// audit log has failed in the last five minutes.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.adm.Draining() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		writeJSON(w, http.StatusServiceUnavailable, Probe{Status: "draining"})
 		return
 	}
 	found, _ := s.opts.Languages.All(r.Context())
 	for _, l := range found {
 		if len(s.backendsFor(r.Context(), l.Name)) > 0 {
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+			p := Probe{Status: "ready"}
+			if a := s.opts.Audit; a != nil {
+				if at, err := a.LastError(); err != nil && time.Since(at) < auditWarnFor {
+					p.Status = "degraded"
+					p.Warnings = append(p.Warnings, fmt.Sprintf("audit log: %d failed writes; the last at %s: %v",
+						a.Errors(), at.UTC().Format(time.RFC3339), err))
+				}
+			}
+			writeJSON(w, http.StatusOK, p)
 			return
 		}
 	}
-	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "no backend can run any language"})
+	writeJSON(w, http.StatusServiceUnavailable, Probe{Status: "no backend can run any language"})
 }
 
 func (s *Server) backendsFor(ctx context.Context, language string) []string {

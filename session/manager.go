@@ -98,6 +98,10 @@ type RunRequest struct {
 	// Timeout is a deprecated alias of limits.wall_time.
 	Timeout    sandrun.Duration `json:"timeout,omitempty"`
 	NoSanitize bool             `json:"no_sanitize,omitempty"`
+	// Interactive runs the step as a REPL line (driver.Step.Interactive):
+	// expression values are echoed, and an exit ends the session's
+	// interpreter with its code.
+	Interactive bool `json:"interactive,omitempty"`
 	// OnOutput streams raw chunks, as Request.OnOutput.
 	OnOutput func(stream string, chunk []byte) `json:"-"`
 }
@@ -207,6 +211,9 @@ func New(opts Options) (*Manager, error) {
 	go m.reaper()
 	return m, nil
 }
+
+// Languages lists the languages a session can run (those with a driver).
+func (m *Manager) Languages() []string { return driver.Languages() }
 
 // Backends lists the launchers' names in preference order.
 func (m *Manager) Backends() []string { return append([]string(nil), m.opts.Order...) }
@@ -379,7 +386,7 @@ func (m *Manager) Run(ctx context.Context, id string, rr RunRequest) (*sandrun.R
 	if err != nil {
 		return nil, err
 	}
-	return m.opts.Sandbox.Step(ctx, stepper{s}, req)
+	return m.opts.Sandbox.Step(ctx, stepper{s: s, interactive: rr.Interactive}, req)
 }
 
 // Close ends a session and forgets it, returning its final Info.

@@ -141,7 +141,11 @@ func (s *Session) end(status sandrun.Status, msg string) {
 // stepper is a session as the pipeline's executor of steps
 // (sandrun.Session). It is not exported: a step must go through the
 // pipeline (Manager.Run).
-type stepper struct{ s *Session }
+type stepper struct {
+	s *Session
+	// interactive: the step is a REPL line (RunRequest.Interactive).
+	interactive bool
+}
 
 var _ sandrun.Session = stepper{}
 
@@ -179,7 +183,7 @@ func (p stepper) Step(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	} else {
 		out = s.conn.Run(ctx, driver.Step{
 			Code: req.Code, Stdin: req.Stdin, Timeout: lim.WallTime.D(), Output: int64(lim.Output),
-			Grace: s.m.opts.Grace, OnOutput: req.OnOutput,
+			Grace: s.m.opts.Grace, OnOutput: req.OnOutput, Interactive: p.interactive,
 		})
 		res = out.Result
 	}

@@ -39,7 +39,9 @@ exit $st`
 // collectCap bounds the archive the supervisor keeps: the collected
 // files' caps plus tar's headers.
 const (
-	collectMaxFiles = 64
+	// One more file than the stated cap says more matched: the
+	// pipeline keeps sandrun.MaxCollectFiles and flags the run.
+	collectMaxFiles = sandrun.MaxCollectFiles + 1
 	collectMaxTotal = 8 << 20
 	collectCap      = collectMaxTotal + 2<<20
 )

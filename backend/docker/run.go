@@ -71,6 +71,10 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		mark = "<<sandrun-collect-" + sandrun.NewID() + ">>"
 	}
 	cfg, hc := b.containerConfig(r, req, runID, true, mark)
+	nr, err := b.networkFor(req, cfg, hc)
+	if err != nil {
+		return nil, err
+	}
 	meter := b.meterFor(ctx, cli)
 	// The run's parent cgroup carries the supervisor's pid, so that a
 	// sweep by another supervisor leaves it alone while this one lives.
@@ -119,9 +123,10 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 
 	lim := req.Limits
 	var (
-		mu     sync.Mutex
-		killed verdict.Kill
-		stream string
+		mu      sync.Mutex
+		killed  verdict.Kill
+		stream  string
+		netWhat string
 	)
 	kill := func(why verdict.Kill, s string) {
 		mu.Lock()
@@ -157,6 +162,21 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	start := time.Now()
 	if err := cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
 		return nil, fmt.Errorf("starting the container: %w", err)
+	}
+	if nr != nil {
+		// Before the payload: the program waits for it, so the proxy
+		// listens before the program runs.
+		err := nr.start(ctx, cli, id, b, func(what string) {
+			mu.Lock()
+			netWhat = what
+			mu.Unlock()
+			go kill(verdict.KillNetwork, "")
+		})
+		if err != nil {
+			kill(verdict.KillCancel, "")
+			return nil, err
+		}
+		defer nr.stop()
 	}
 	timer := time.AfterFunc(lim.WallTime.D(), func() { kill(verdict.KillTimeout, "") })
 	defer timer.Stop()
@@ -211,6 +231,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		res.Files = files
 	}
 	f := verdict.Facts{Exited: true, ExitCode: code, Limits: lim, OOMKilled: oom, OOMMarkers: r.OOMMarkers}
+	res.Usage.Network = nr.stop()
 	// The engine reports a signal death as 128+signal. A program can exit
 	// with such a code itself; only the signals a limit sends are mapped.
 	switch sig := syscall.Signal(code - 128); sig {
@@ -218,7 +239,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		f.Exited, f.ExitCode, f.Signal = false, -1, sig
 	}
 	mu.Lock()
-	f.Killed, f.Stream = killed, stream
+	f.Killed, f.Stream, f.Network = killed, stream, netWhat
 	mu.Unlock()
 	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
 	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()

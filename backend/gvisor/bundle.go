@@ -116,7 +116,7 @@ func (b *Backend) skeleton(paths []string) (string, error) {
 // exit_error). 32 per program process, at least 2048: the bomb meets the
 // CPU or wall limit first, as on the jail; a host pid space is finite
 // (32768 here), so not more.
-func hostPids(lim sandrun.Limits) int64 { return max(int64(lim.Processes)*32, 2048) }
+func hostPids(lim sandrun.Limits) int64 { return min(max(int64(lim.Processes)*32, 2048), 16384) }
 
 // spec is the OCI runtime spec of one run. work is the host directory
 // bound at /work; root the skeleton.

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -360,7 +361,7 @@ func (b *Backend) sweep(ctx context.Context) int {
 		}
 		b.destroyWith(runsc, e.Name())
 		dir := filepath.Join(b.base, e.Name())
-		_ = unix.Unmount(filepath.Join(dir, "work"), unix.MNT_DETACH)
+		unmountUnder(dir)
 		if workdir.Remove(dir) == nil {
 			n++
 		}
@@ -373,6 +374,26 @@ func (b *Backend) sweep(ctx context.Context) int {
 		}
 	}
 	return n
+}
+
+// unmountUnder detaches every mount below dir (the run's /work and
+// output tmpfs), deepest first.
+func unmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			points = append(points, f[4])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, p := range points {
+		_ = unix.Unmount(p, unix.MNT_DETACH)
+	}
 }
 
 // runID is the form of a run id: the supervisor's pid, then random hex.

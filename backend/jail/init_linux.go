@@ -200,13 +200,13 @@ func startProgram(cfg *initConfig, out chan<- startResult, execing func()) {
 				runtimePaths = append(runtimePaths, b.Path)
 			}
 		}
-		if step, err := applyLandlock(abi, landlockPolicy(r, runtimePaths), r); err != nil {
+		if step, err := applyLandlock(abi, landlockPolicy(r, runtimePaths), r, cfg.NetPort); err != nil {
 			res(0, fail(LayerLandlock, int(step), err))
 			return
 		}
 	}
 	if !cfg.NoSeccomp {
-		prog, err := buildFilter()
+		prog, err := buildFilterFor(cfg.NetPort != 0)
 		if err != nil {
 			res(0, fail(LayerSeccomp, 1, unix.EOPNOTSUPP))
 			return

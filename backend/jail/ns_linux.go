@@ -176,14 +176,14 @@ func (b *Backend) startIn(netFD int, g *cgroup, start func() error) error {
 		if g != nil {
 			var err error
 			if leave, err = g.enter(); err != nil {
-				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 				return // exit locked: the thread may sit in part of the group
 			}
 		}
 		err := start()
 		if leave != nil {
 			if lerr := leave(); lerr != nil {
-				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(lerr), Detail: "returning the forking thread: " + lerr.Error()}
+				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(lerr), Detail: "returning the forking thread", Err: lerr}
 				return // exit locked: the thread is destroyed
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun/lang"
+	"github.com/sandrun/sandrun/netpolicy"
 )
 
 // Name is the backend's name.
@@ -74,6 +75,9 @@ type Options struct {
 	// program's wall-clock limit counts from its start, not from here.
 	SetupTimeout time.Duration
 	Logger       *slog.Logger
+	// Network is what the operator permits runs to reach through the
+	// proxy (network_linux.go); nil permits no network.
+	Network *netpolicy.Operator
 }
 
 func (o *Options) fill() error {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/netproxy"
 	"github.com/sandrun/sandrun/internal/verdict"
 	"github.com/sandrun/sandrun/lang"
 	"golang.org/x/sys/unix"
@@ -34,6 +35,9 @@ type spec struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// net is the proxy of a run with a network allowlist (nil: none),
+	// opened in the init's namespace before the config goes out.
+	net *jailNet
 }
 
 // proc is a started jail: the init process, its sync socket, its cgroup.
@@ -97,7 +101,7 @@ func (b *Backend) spawn() (_ *proc, err error) {
 	release := func() {}
 	if b.slots != nil {
 		if uid, release, err = b.slots.acquire(); err != nil {
-			return nil, &SetupError{Layer: LayerNamespaces, Detail: err.Error()}
+			return nil, &SetupError{Layer: LayerNamespaces, Err: err}
 		}
 		gid = uid
 	}
@@ -110,7 +114,7 @@ func (b *Backend) spawn() (_ *proc, err error) {
 	// The cgroup is made first: the init is born in it (see startIn).
 	if b.cg != nil {
 		if p.cg, err = b.cg.create(cgLimits(sandrun.DefaultLimits(), b.opts.CPUs)); err != nil {
-			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -176,7 +180,7 @@ func (b *Backend) spawn() (_ *proc, err error) {
 	if b.net != nil {
 		if netFD, err = b.net.take(); err != nil {
 			p.cmd = nil
-			return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "making the run's network namespace: " + err.Error()}
+			return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "making the run's network namespace", Err: err}
 		}
 		defer unix.Close(netFD)
 	}
@@ -184,7 +188,7 @@ func (b *Backend) spawn() (_ *proc, err error) {
 		fd, err := p.cg.cloneInto()
 		if err != nil {
 			p.cmd = nil
-			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 		if fd >= 0 {
 			defer unix.Close(fd)
@@ -203,11 +207,11 @@ func (b *Backend) spawn() (_ *proc, err error) {
 		if _, ok := err.(*SetupError); ok {
 			return nil, err
 		}
-		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the jail init: " + err.Error()}
+		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the jail init", Err: err}
 	}
 	if p.cg != nil && !p.cg.bornInside() {
 		if err := p.cg.add(cmd.Process.Pid); err != nil {
-			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
 	return p, nil
@@ -282,11 +286,17 @@ func (b *Backend) configure(p *proc, s *spec, binds []bindSpec) error {
 	p.limits = s.limits
 	if p.cg != nil {
 		if err := p.cg.set(cgLimits(s.limits, b.opts.CPUs)); err != nil {
-			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
+		}
+	}
+	if s.net != nil {
+		if err := s.net.open(b, p.cmd.Process.Pid); err != nil {
+			return err
 		}
 	}
 	fds, err := openBinds(p.cmd.Process.Pid, binds)
 	if err != nil {
+		s.net.reset()
 		return err
 	}
 	payload, err := json.Marshal(b.initConfig(s, binds))
@@ -295,6 +305,7 @@ func (b *Backend) configure(p *proc, s *spec, binds []bindSpec) error {
 	}
 	closeAll(fds)
 	if err != nil {
+		s.net.reset()
 		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "sending the config"}
 	}
 	for i, w := range []io.Writer{s.stdout, s.stderr} {
@@ -330,6 +341,9 @@ func (b *Backend) initConfig(s *spec, binds []bindSpec) *initConfig {
 		LandlockPartial: b.opts.downgraded(DowngradeLandlock),
 		NoLandlock:      b.opts.downgraded(DowngradeLandlock) && landlockABI() == 0,
 		Collect:         s.collect, CollectMax: int64(lim.Output), CollectTotal: 8 << 20,
+	}
+	if s.net != nil {
+		cfg.NetPort = netproxy.Port
 	}
 	if b.cg == nil && s.lang.AddressSpaceLimit {
 		cfg.AddressSpace = uint64(lim.Memory)
@@ -493,7 +507,7 @@ func (p *proc) wait() *outcome {
 	case timedOut:
 		o.err = &SetupError{Layer: step, Detail: fmt.Sprintf("the jail's setup did not finish within %v", p.setupLimit)}
 	case o.status == nil && o.killed == verdict.KillNone && o.stats.OOMKills == 0:
-		o.err = fmt.Errorf("the jail init ended before reporting the program's end: %v", werr)
+		o.err = fmt.Errorf("the jail init ended before reporting the program's end: %w", werr)
 	}
 	if err := p.cleanup(); err != nil && o.err == nil {
 		o.err = err

@@ -120,7 +120,7 @@ func startProc(exe string, timeout time.Duration, mg *memGroups, log *slog.Logge
 		p.kill(verdict.KillNone)
 		<-p.exited
 		p.group.remove(log)
-		return nil, fmt.Errorf("the worker %s did not start (%v): %s", exe, err, bytes.TrimSpace(p.stderr.Bytes()))
+		return nil, fmt.Errorf("the worker %s did not start (%w): %s", exe, err, bytes.TrimSpace(p.stderr.Bytes()))
 	}
 	var h helloMsg
 	if err := json.Unmarshal(payload, &h); err != nil || h.PID != p.pid {

@@ -15,13 +15,14 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
 	"github.com/sandrun/sandrun/internal/verdict"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // Name is the tier's name.
 const Name = "restricted"
 
 // Language is the only language this tier runs.
-const Language = "starlark"
+const Language = lang.Starlark
 
 // killGrace is how long past the wall-clock limit the parent waits for
 // the interpreter's own cancellation before it kills the worker (a single
@@ -78,7 +79,7 @@ func (b *Backend) Name() string { return Name }
 // Check implements sandrun.Backend.
 func (b *Backend) Check(_ context.Context, language string) error {
 	if language != Language {
-		return fmt.Errorf("the restricted tier runs only starlark (a Python dialect without I/O); run %s with --backend process or jail", language)
+		return sandrun.Unsupported(fmt.Sprintf("the restricted tier runs only starlark (a Python dialect without I/O); run %s with --backend process or jail", language))
 	}
 	if b.opts.InProcess {
 		return nil
@@ -87,7 +88,7 @@ func (b *Backend) Check(_ context.Context, language string) error {
 		return err
 	}
 	if fi, err := os.Stat(b.opts.Executable); err != nil || fi.Mode()&0o111 == 0 {
-		return fmt.Errorf("the worker binary %s is not executable: %v", b.opts.Executable, err)
+		return fmt.Errorf("the worker binary %s is not executable: %w", b.opts.Executable, err)
 	}
 	return nil
 }
@@ -104,7 +105,7 @@ func (b *Backend) Diagnose(ctx context.Context) []sandrun.Diagnostic {
 		d.Detail = err.Error()
 		return []sandrun.Diagnostic{d}
 	}
-	res, err := b.Run(ctx, &sandrun.Request{Language: Language, Code: "x = 1", Limits: sandrun.Limits{}.WithDefaults()})
+	res, err := b.Run(ctx, &sandrun.Request{Language: Language, Code: "x = 1", Limits: sandrun.DefaultLimits()})
 	switch {
 	case err != nil:
 		d.Detail = err.Error()

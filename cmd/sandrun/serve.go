@@ -21,8 +21,9 @@ type serveFlags struct {
 	rate                                 float64
 	queueTimeout, maxWall, drain         time.Duration
 	maxBody, maxCode, pool, tiers        string
-	mcp, sessions                        bool
+	mcp, sessions, console               bool
 	maxSessions                          int
+	network                              networkFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
@@ -34,6 +35,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 		fs.StringVar(&f.maxBody, "max-body", "8MiB", "largest request body")
 		fs.DurationVar(&f.drain, "drain", 30*time.Second, "on SIGTERM, how long runs in flight may finish before they are killed")
 		fs.BoolVar(&f.mcp, "mcp", true, "serve MCP (streamable HTTP) at /mcp")
+		fs.BoolVar(&f.console, "console", true, "serve the web console at / (console.go)")
 	}
 	fs.IntVar(&f.maxConcurrent, "max-concurrent", 0, "runs at once (0: the number of CPUs)")
 	fs.IntVar(&f.maxQueue, "max-queue", 0, fmt.Sprintf("runs that may wait for a slot before 429 (0: %d x max-concurrent; the queue is also bounded by memory)", server.DefaultQueuePerSlot))
@@ -46,6 +48,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 	fs.IntVar(&f.maxSessions, "max-sessions", 16, "live sessions at most")
 	fs.StringVar(&f.tiers, "tiers", "", "the tiers callers may use, comma-separated (default: $SANDRUN_TIERS, else "+strings.Join(defaultServeTiers(), ",")+"; add process only for trusted callers: it does not isolate)")
 	fs.StringVar(&f.pool, "pool", "", "warm interpreter pools for one-shot runs, e.g. python=4,javascript=2 (default: none)")
+	f.network.register(fs)
 }
 
 // app builds the library for serve and mcp: pools, sessions and a
@@ -53,7 +56,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Options, error) {
 	sizes, err := parsePoolSizes(f.pool)
 	if err != nil {
-		return nil, server.Options{}, &usageError{err.Error()}
+		return nil, server.Options{}, &usageError{err: err}
 	}
 	tiers, err := f.allowedTiers()
 	if err != nil {
@@ -66,10 +69,14 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 		RatePerToken: f.rate, RateBurst: f.burst,
 	})
 	if err != nil {
-		return nil, server.Options{}, &usageError{err.Error()}
+		return nil, server.Options{}, &usageError{err: err}
+	}
+	op, err := f.network.operator(nil)
+	if err != nil {
+		return nil, server.Options{}, err
 	}
 	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1,
-		slots: adm.Options().MaxConcurrent, maxWall: f.maxWall, admission: adm, tiers: tiers})
+		slots: adm.Options().MaxConcurrent, maxWall: f.maxWall, admission: adm, tiers: tiers, network: op})
 	if err != nil {
 		return nil, server.Options{}, err
 	}
@@ -97,7 +104,7 @@ func (f *serveFlags) allowedTiers() ([]string, error) {
 	if f.tiers != "" {
 		t, err := parseTiers(f.tiers)
 		if err != nil {
-			return nil, &usageError{"--tiers: " + err.Error()}
+			return nil, &usageError{msg: "--tiers: " + err.Error()}
 		}
 		return t, nil
 	}
@@ -114,7 +121,7 @@ func (f *serveFlags) allowedTiers() ([]string, error) {
 func (f *serveFlags) logger(env *cliEnv) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return nil, &usageError{fmt.Sprintf("--log-level: %v", err)}
+		return nil, &usageError{msg: fmt.Sprintf("--log-level: %v", err)}
 	}
 	ho := &slog.HandlerOptions{Level: lvl}
 	switch f.logFormat {
@@ -123,7 +130,7 @@ func (f *serveFlags) logger(env *cliEnv) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(env.stderr, ho)), nil
 	}
-	return nil, &usageError{fmt.Sprintf("--log-format %q: want text or json", f.logFormat)}
+	return nil, &usageError{msg: fmt.Sprintf("--log-format %q: want text or json", f.logFormat)}
 }
 
 // options turns the flags into server options around the wired app.
@@ -135,13 +142,13 @@ func (f *serveFlags) options(a *app, adm *server.Admission, log *slog.Logger) (s
 	if f.maxBody != "" { // only serve has --max-body
 		b, err := sandrun.ParseBytes(f.maxBody)
 		if err != nil {
-			return opts, &usageError{fmt.Sprintf("--max-body: %v", err)}
+			return opts, &usageError{msg: fmt.Sprintf("--max-body: %v", err)}
 		}
 		opts.MaxBodyBytes = int64(b)
 	}
 	code, err := sandrun.ParseBytes(f.maxCode)
 	if err != nil {
-		return opts, &usageError{fmt.Sprintf("--max-code: %v", err)}
+		return opts, &usageError{msg: fmt.Sprintf("--max-code: %v", err)}
 	}
 	opts.MaxCodeBytes = int(code)
 	auth := &server.Auth{}
@@ -158,6 +165,7 @@ func (f *serveFlags) options(a *app, adm *server.Admission, log *slog.Logger) (s
 		}
 	}
 	opts.Auth = auth
+	withConsole(&opts, a, f.console) // console.go
 	return opts, nil
 }
 
@@ -167,10 +175,10 @@ func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
 	var f serveFlags
 	f.register(fs, true)
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	if fs.NArg() > 0 {
-		return &usageError{"serve takes no arguments"}
+		return &usageError{msg: "serve takes no arguments"}
 	}
 	log, err := f.logger(env)
 	if err != nil {
@@ -203,7 +211,7 @@ func cmdMCP(ctx context.Context, env *cliEnv, args []string) error {
 	var f serveFlags
 	f.register(fs, false)
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	log, err := f.logger(env)
 	if err != nil {
@@ -226,10 +234,10 @@ func cmdToken(_ context.Context, env *cliEnv, args []string) error {
 	fs.SetOutput(env.stderr)
 	name := fs.String("name", "default", "the token's name (shows in logs and rate limits)")
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	if strings.ContainsAny(*name, " \t\n") || *name == "" {
-		return &usageError{"--name must be one word"}
+		return &usageError{msg: "--name must be one word"}
 	}
 	secret := server.NewToken()
 	fmt.Fprintf(env.stderr, "Give the client this secret (shown once):\n")

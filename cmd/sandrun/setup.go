@@ -18,6 +18,7 @@ import (
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/backend/restricted"
 	"github.com/sandrun/sandrun/lang"
+	"github.com/sandrun/sandrun/netpolicy"
 	"github.com/sandrun/sandrun/pool"
 	"github.com/sandrun/sandrun/sanitize"
 	"github.com/sandrun/sandrun/server"
@@ -55,6 +56,9 @@ type config struct {
 	maxWall time.Duration
 	// admission gates every run and session step (serve); nil for the CLI.
 	admission sandrun.Admission
+	// network is what the operator permits runs to reach (network.go);
+	// nil: no network.
+	network *netpolicy.Operator
 }
 
 // policy derives the limits policy from the host and the flags.
@@ -113,7 +117,7 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	}
 	allowed := func(name string) bool { return cfg.tiers == nil || slices.Contains(cfg.tiers, name) }
 	// The jail first: `auto` uses it wherever its Check passes.
-	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart})
+	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, Network: cfg.network})
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +159,7 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	// runsc their Check says why and auto moves on. gvisor is not in the
 	// auto order (it is only used when asked for by name): it is several
 	// times slower to start than the jail, which auto prefers anyway.
-	dock := docker.New(docker.Options{Logger: cfg.logger})
+	dock := docker.New(docker.Options{Logger: cfg.logger, Network: cfg.network})
 	a.closers = append(a.closers, dock.Close)
 	gv := gvisor.New(gvisor.Options{Languages: a.langs, Logger: cfg.logger})
 	// The jail and process tiers swept what dead supervisors left in New;
