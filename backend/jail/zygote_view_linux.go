@@ -103,7 +103,9 @@ func zygoteView(cfg *zygoteConfig, fds []int) *zfail {
 		func() error { return unix.PivotRoot(".", ".") },
 		func() error { return unix.Unmount(".", unix.MNT_DETACH) },
 		func() error { return unix.Chdir("/") },
-		func() error { return zattr("/", unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, false) },
+		func() error {
+			return zattr("/", unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, false)
+		},
 	} {
 		if err := step(); err != nil {
 			return zerr(LayerPivotRoot, i+1, err)
