@@ -65,6 +65,9 @@ type Spec struct {
 	FileName   string
 	// Probe runs the interpreter and returns what it says of itself.
 	Probe func(ctx context.Context, exe string) (*Language, error)
+	// Image is how the language runs in a Debian-based image (nil: it
+	// has no image).
+	Image *ImageSpec
 }
 
 // Registry discovers languages once and caches the answer. It is safe for

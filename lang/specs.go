@@ -7,6 +7,14 @@ import (
 	"strings"
 )
 
+// Out-of-memory markers: what each runtime prints on stderr when an
+// allocation fails. Read-only.
+var (
+	pythonOOM     = []string{"MemoryError"}
+	javascriptOOM = []string{"JavaScript heap out of memory", "Fatal process out of memory", "Reached heap limit"}
+	bashOOM       = []string{"xmalloc: cannot allocate", "Cannot allocate memory"}
+)
+
 // resolve follows symlinks so that the jail binds the real file.
 func resolve(p string) (string, error) {
 	r, err := filepath.EvalSymlinks(p)
@@ -24,6 +32,8 @@ func pythonSpec() Spec {
 		Name:       "python",
 		Candidates: []string{"python3", "python"},
 		FileName:   "main.py",
+		Image: &ImageSpec{FileName: "main.py", Argv: []string{"/usr/bin/python3", "-E", "-s", "-B", "-u", "{file}"},
+			Packages: []string{"python3"}, OOMMarkers: pythonOOM},
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var p struct {
 				Exe, Prefix, BasePrefix, Version string
@@ -49,7 +59,7 @@ func pythonSpec() Spec {
 				// kill is not lost and streaming sees it as it comes.
 				Argv:              []string{real, "-E", "-s", "-B", "-u", "{file}"},
 				AddressSpaceLimit: true,
-				OOMMarkers:        []string{"MemoryError"},
+				OOMMarkers:        pythonOOM,
 			}
 			for _, pre := range []string{p.Prefix, p.BasePrefix} {
 				if pre != "" && pre != "/usr" && !strings.HasPrefix(pre, "/usr/") {
@@ -70,6 +80,8 @@ func javascriptSpec() Spec {
 		Name:       "javascript",
 		Candidates: []string{"node", "nodejs"},
 		FileName:   "main.js",
+		Image: &ImageSpec{FileName: "main.js", Argv: []string{"/usr/bin/node", "--max-old-space-size={heap_mib}", "{file}"},
+			Packages: []string{"nodejs"}, OOMMarkers: javascriptOOM},
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var raw map[string]string
 			if err := probeJSON(ctx, exe, []string{"-e", probe}, &raw); err != nil {
@@ -86,7 +98,7 @@ func javascriptSpec() Spec {
 				// applied here because RLIMIT_AS breaks V8's reservations.
 				Argv:              []string{real, "--max-old-space-size={heap_mib}", "{file}"},
 				AddressSpaceLimit: false,
-				OOMMarkers:        []string{"JavaScript heap out of memory", "Fatal process out of memory", "Reached heap limit"},
+				OOMMarkers:        javascriptOOM,
 			}
 			if !strings.HasPrefix(real, "/usr/") {
 				l.Paths = append(l.Paths, filepath.Dir(filepath.Dir(real)))
@@ -101,6 +113,7 @@ func bashSpec() Spec {
 		Name:       "bash",
 		Candidates: []string{"bash"},
 		FileName:   "main.sh",
+		Image:      &ImageSpec{FileName: "main.sh", Argv: []string{"/bin/bash", "{file}"}, OOMMarkers: bashOOM},
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var raw map[string]string
 			if err := probeJSON(ctx, exe, []string{"-c", `printf '{"version":"%s"}' "${BASH_VERSION%%(*}"`}, &raw); err != nil {
@@ -115,7 +128,7 @@ func bashSpec() Spec {
 				Interpreter:       real,
 				Argv:              []string{real, "{file}"},
 				AddressSpaceLimit: true,
-				OOMMarkers:        []string{"xmalloc: cannot allocate", "Cannot allocate memory"},
+				OOMMarkers:        bashOOM,
 			}, nil
 		},
 	}
