@@ -13,6 +13,7 @@ import (
 	"github.com/sandrun/sandrun/backend/docker"
 	"github.com/sandrun/sandrun/backend/gvisor"
 	"github.com/sandrun/sandrun/backend/jail"
+	"github.com/sandrun/sandrun/backend/kubernetes"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/backend/restricted"
 	"github.com/sandrun/sandrun/lang"
@@ -130,6 +131,16 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	dock := docker.New(docker.Options{Logger: cfg.logger})
 	a.closers = append(a.closers, dock.Close)
 	gv := gvisor.New(gvisor.Options{Languages: a.langs, Logger: cfg.logger})
+	// kubernetes is used only by name: its pods run on a cluster, not on
+	// this host. It contacts the cluster on first use (SANDRUN_KUBE*,
+	// docs/guide/kubernetes.md).
+	kopts, err := kubernetes.OptionsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	kopts.Languages, kopts.Logger = a.langs, cfg.logger
+	kube := kubernetes.New(kopts)
+	a.closers = append(a.closers, kube.Close)
 	// docker implements Launcher too, but it is not offered to sessions
 	// yet: a launched container can hang on a freshly started dockerd
 	// (see TestLaunch in backend/docker).
@@ -149,7 +160,7 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	}
 	a.sandbox, err = sandrun.New(sandrun.Options{
 		Backends:   backends,
-		ByNameOnly: []sandrun.Backend{gv},
+		ByNameOnly: []sandrun.Backend{gv, kube},
 		Sanitizer:  a.sanitizer,
 		Analyzer:   an,
 		Recorder:   recorder(a.audit),
