@@ -2,10 +2,8 @@ package kubernetes
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"time"
 
@@ -220,25 +218,16 @@ func (a *api) exec(ctx context.Context, pod string, argv []string) error {
 	return ws.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: io.Discard, Stderr: io.Discard})
 }
 
-// ping checks that the API server answers and that this identity may do
-// what the tier needs in its namespace.
+// ping checks that the API server answers and that this identity may
+// list pods in the namespace.
 func (a *api) ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var code int
-	res := a.core.Get().AbsPath("/readyz").Do(ctx).StatusCode(&code)
-	if err := res.Error(); err != nil && code != http.StatusOK {
-		if code == 0 {
-			return fmt.Errorf("the API server at %s does not answer: %w", a.cfg.Host, err)
-		}
-	}
-	_, err := a.listPods(ctx, labelManagedBy+"="+managedBy)
-	if err != nil {
-		var st apierrors.APIStatus
-		if errors.As(err, &st) && apierrors.IsForbidden(err) {
+	if _, err := a.listPods(ctx, labelManagedBy+"="+managedBy); err != nil {
+		if apierrors.IsForbidden(err) {
 			return fmt.Errorf("not allowed to list pods in namespace %s (RBAC: see deploy/): %w", a.ns, err)
 		}
-		return fmt.Errorf("listing pods in namespace %s: %w", a.ns, err)
+		return fmt.Errorf("the API server at %s: listing pods in namespace %s: %w", a.cfg.Host, a.ns, err)
 	}
 	return nil
 }

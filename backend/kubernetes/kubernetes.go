@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sandrun/sandrun"
@@ -102,6 +103,8 @@ type Backend struct {
 
 	// bg counts background deletions, which Close waits for.
 	bg sync.WaitGroup
+	// warmRuns and coldRuns count runs by the pod they got.
+	warmRuns, coldRuns atomic.Int64
 }
 
 // state is the connected backend: what exists once the cluster answered.

@@ -128,6 +128,11 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	}
 	defer a.unsub()
 	defer b.deleteLater(st, a.name)
+	if a.warm {
+		b.warmRuns.Add(1)
+	} else {
+		b.coldRuns.Add(1)
+	}
 
 	var (
 		mu     sync.Mutex
