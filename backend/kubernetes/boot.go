@@ -26,9 +26,9 @@ func quote(s string) string {
 // bootScript): it unpacks the work directory from stdin, runs the program
 // under its rlimits with exactly the allowlisted environment, and, once
 // the program ended, kills what it left behind, writes the mark, a trailer
-// (exit status and the container cgroup's counters) and, when the request
-// collects files, a tar of /work. The program reads its own stdin after
-// the archive.
+// (the exit status and the CPU time of the program's process tree, from
+// the shell's `times`) and, when the request collects files, a tar of
+// /work. The program reads its own stdin after the archive.
 //
 // The pod runs as a uid of its own (runUID), so RLIMIT_NPROC counts this
 // run's processes alone, and `kill -9 -1` (as that uid, in the pod's own
@@ -52,9 +52,7 @@ func controlScript(im lang.ImageSpec, req *sandrun.Request, mark string) string 
 	b.WriteString("\nst=$?\nkill -9 -1 2>/dev/null\n")
 	fmt.Fprintf(&b, "printf '%%s' %s\n", quote(mark))
 	b.WriteString(`printf 'status %d\n' "$st"
-for f in cpuacct/cpuacct.usage memory/memory.max_usage_in_bytes memory/memory.oom_control cpu.stat memory.peak memory.events; do
-	if [ -r "/sys/fs/cgroup/$f" ]; then printf 'file %s\n' "$f"; cat "/sys/fs/cgroup/$f"; fi
-done 2>/dev/null
+times
 printf 'end\n'
 `)
 	if len(req.Collect) > 0 {
@@ -152,13 +150,12 @@ func payload(im lang.ImageSpec, req *sandrun.Request, mark string) ([]byte, erro
 // trailer is what the boot script reports after the program ended. It
 // comes from inside the pod, so a program that learned the mark could
 // forge it; it carries only what the program decides anyway (its exit
-// status) and its own usage. Limits never depend on it: the supervisor
-// enforces wall time and output, the kernel memory, CPU and files.
+// status) and its own CPU time. Limits never depend on it: the supervisor
+// enforces wall time and output, the kernel memory, CPU and files, and an
+// out-of-memory kill is the kubelet's report.
 type trailer struct {
-	Status   int
-	CPU      time.Duration
-	MemPeak  int64
-	OOMKills int
+	Status int
+	CPU    time.Duration
 }
 
 // parseTrailer reads the trailer at the start of rest and returns it and
@@ -176,8 +173,10 @@ func parseTrailer(rest []byte) (trailer, []byte, bool) {
 	}
 	t.Status = st
 	consumed := len(line)
-	file := ""
-	for {
+	// `times` prints two lines, the shell's and its children's user and
+	// system time ("0m0.030000s 0m0.010000s"); the second is the program's
+	// whole (waited) process tree.
+	for n := 0; ; n++ {
 		line, err := r.ReadString('\n')
 		if err != nil {
 			return t, nil, false
@@ -187,22 +186,24 @@ func parseTrailer(rest []byte) (trailer, []byte, bool) {
 		if line == "end" {
 			return t, rest[consumed:], true
 		}
-		if f, ok := strings.CutPrefix(line, "file "); ok {
-			file = f
-			continue
-		}
-		k, v, pair := strings.Cut(line, " ")
-		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		one, _ := strconv.ParseInt(strings.TrimSpace(line), 10, 64)
-		switch {
-		case file == "cpuacct/cpuacct.usage":
-			t.CPU = time.Duration(one)
-		case file == "cpu.stat" && pair && k == "usage_usec":
-			t.CPU = time.Duration(n) * time.Microsecond
-		case file == "memory/memory.max_usage_in_bytes" || file == "memory.peak":
-			t.MemPeak = one
-		case (file == "memory/memory.oom_control" || file == "memory.events") && pair && k == "oom_kill":
-			t.OOMKills = int(n)
+		if n == 1 {
+			for _, f := range strings.Fields(line) {
+				t.CPU += shellDuration(f)
+			}
 		}
 	}
+}
+
+// shellDuration parses the shell's "1m2.500000s".
+func shellDuration(s string) time.Duration {
+	m, sec, ok := strings.Cut(strings.TrimSuffix(s, "s"), "m")
+	if !ok {
+		return 0
+	}
+	mi, err1 := strconv.Atoi(m)
+	f, err2 := strconv.ParseFloat(sec, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(mi)*time.Minute + time.Duration(f*float64(time.Second))
 }

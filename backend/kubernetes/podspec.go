@@ -138,9 +138,9 @@ func pod(p podParams) *corev1.Pod {
 	// pod is deleted; the supervisor kills a run at its output cap, this
 	// bounds the log even if it does not.
 	logs := resource.NewQuantity(2*int64(sandrun.MaxLimits().Output)+16<<20, resource.BinarySI)
-	tmpfs := func(name string) corev1.Volume {
+	tmpfs := func(name string, size *resource.Quantity) corev1.Volume {
 		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
-			Medium: corev1.StorageMediumMemory, SizeLimit: work}}}
+			Medium: corev1.StorageMediumMemory, SizeLimit: size}}}
 	}
 	var runtimeClass *string
 	if p.runtime != "" {
@@ -176,7 +176,7 @@ func pod(p podParams) *corev1.Pod {
 				RunAsGroup:     &uid,
 				SeccompProfile: p.seccomp,
 			},
-			Volumes: []corev1.Volume{tmpfs("work"), tmpfs("tmp")},
+			Volumes: []corev1.Volume{tmpfs("work", work), tmpfs("tmp", work), tmpfs("nosys", resource.NewQuantity(64<<10, resource.BinarySI))},
 			Containers: []corev1.Container{{
 				Name:       containerName,
 				Image:      p.shape.Image,
@@ -206,6 +206,11 @@ func pod(p podParams) *corev1.Pod {
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "work", MountPath: "/work"},
 					{Name: "tmp", MountPath: "/tmp"},
+					// An empty read-only tmpfs over /sys: nothing of the
+					// node's devices, kernel or cgroups (Kubernetes has no
+					// masked-paths field; the mount shadows sysfs and the
+					// cgroup mounts under it).
+					{Name: "nosys", MountPath: "/sys", ReadOnly: true},
 				},
 				SecurityContext: &corev1.SecurityContext{
 					RunAsNonRoot:             &yes,

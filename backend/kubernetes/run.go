@@ -185,10 +185,13 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		f.Signal = syscall.SIGKILL
 	case haveTrailer:
 		setExit(&f, tr.Status)
-		f.OOMKilled = tr.OOMKills > 0
 		f.CPU = tr.CPU
 		res.Usage.CPUMs = tr.CPU.Milliseconds()
-		res.Usage.MemoryPeakBytes = tr.MemPeak
+		if f.Signal == syscall.SIGKILL {
+			// Killed, not by the supervisor: the memory cgroup's OOM
+			// killer (which the kubelet reports) or the CPU rlimit.
+			f.OOMKilled = b.oomReported(ctx, a)
+		}
 		if len(req.Collect) > 0 {
 			files, err := markstream.Files(archive, over, req.Collect, int64(lim.Output))
 			if err != nil {
@@ -219,6 +222,34 @@ func setExit(f *verdict.Facts, status int) {
 	switch sig := syscall.Signal(status - 128); sig {
 	case syscall.SIGKILL, syscall.SIGXCPU, syscall.SIGXFSZ, syscall.SIGSEGV, syscall.SIGABRT, syscall.SIGSYS:
 		f.Exited, f.ExitCode, f.Signal = false, -1, sig
+	}
+}
+
+// oomReported waits for the kubelet's account of the pod's end and
+// reports whether the container runtime saw an out-of-memory kill in the
+// pod's cgroup.
+func (b *Backend) oomReported(ctx context.Context, a *acquired) bool {
+	wait := time.NewTimer(20 * time.Second)
+	defer wait.Stop()
+	for p := a.last; ; {
+		if p != nil {
+			if t := ended(p); t != nil {
+				return t.Reason == "OOMKilled"
+			}
+		}
+		select {
+		case e := <-a.events:
+			p = e.pod
+			a.last = p
+			if e.deleted && ended(p) == nil {
+				return false
+			}
+		case <-wait.C:
+			b.opts.Logger.Warn("kubernetes: no end reported for a pod whose program was killed", "pod", a.name)
+			return false
+		case <-ctx.Done():
+			return false
+		}
 	}
 }
 

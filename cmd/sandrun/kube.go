@@ -31,7 +31,7 @@ func cmdKube(ctx context.Context, env *cliEnv, args []string) error {
 	if fs.NArg() > 0 {
 		return &usageError{usage}
 	}
-	js, err := seccompprofile.JSON(seccompprofile.Options{})
+	js, err := seccompprofile.JSON(seccompprofile.Options{NativeOnly: true})
 	if err != nil {
 		return fmt.Errorf("building the seccomp profile: %w", err)
 	}

@@ -49,6 +49,9 @@ type tier struct {
 	spares int
 	// heavy tiers run only without -short.
 	heavy bool
+	// leftovers lists what the tier made for a run that outlived it and
+	// is not on this host's process tree (the kubernetes tier's pods).
+	leftovers func() []string
 
 	workBase string // set by the harness
 }
@@ -60,6 +63,7 @@ func tiers() []*tier {
 		dockerTier(),
 		gvisorTier(),
 		processTier(),
+		kubernetesTier(),
 	}
 }
 
