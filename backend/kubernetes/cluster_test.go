@@ -194,14 +194,14 @@ func TestWarmPool(t *testing.T) {
 	if res.Status != sandrun.StatusOK || res.Stdout != "warm\n" {
 		t.Fatalf("%s %q %s", res.Status, res.Stdout, res.Error)
 	}
-	if w, c := b.Runs(); w != 1 || c != 0 {
+	if w, c := b.RunCounts(); w != 1 || c != 0 {
 		t.Fatalf("warm %d cold %d", w, c)
 	}
 	res = run(t, b, &sandrun.Request{Language: "python", Code: "print('cold')", Limits: sandrun.Limits{Memory: 100 << 20}})
 	if res.Status != sandrun.StatusOK {
 		t.Fatalf("%s %s", res.Status, res.Error)
 	}
-	if w, c := b.Runs(); w != 1 || c != 1 {
+	if w, c := b.RunCounts(); w != 1 || c != 1 {
 		t.Fatalf("warm %d cold %d", w, c)
 	}
 	waitReady(t, b, "python", 1) // refilled

@@ -171,6 +171,21 @@ func (b *Backend) Namespace(ctx context.Context) (string, error) {
 	return st.api.ns, nil
 }
 
+// RunCounts reports how many runs got a warm pod and how many a cold one.
+func (b *Backend) RunCounts() (warm, cold int64) { return b.warmRuns.Load(), b.coldRuns.Load() }
+
+// ReadyWarm is the number of ready warm pods of language (0 before the
+// backend connected).
+func (b *Backend) ReadyWarm(language string) int {
+	b.initMu.Lock()
+	st := b.st
+	b.initMu.Unlock()
+	if st == nil {
+		return 0
+	}
+	return st.pool.readyCount(language)
+}
+
 // downgrades lists the protections this configuration gives up.
 func (b *Backend) downgrades() []string {
 	if b.seccomp != nil && b.seccomp.Type == corev1.SeccompProfileTypeRuntimeDefault {

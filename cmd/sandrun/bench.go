@@ -27,6 +27,7 @@ func benchScenarios() map[string]benchScenario {
 		"pool":       benchPool,
 		"docker":     benchDocker,
 		"gvisor":     benchGvisor,
+		"kubernetes": benchKubernetes,
 	}
 }
 
