@@ -33,7 +33,7 @@ func quote(s string) string {
 // The pod runs as a uid of its own (runUID), so RLIMIT_NPROC counts this
 // run's processes alone, and `kill -9 -1` (as that uid, in the pod's own
 // pid namespace) reaches only them; pid 1, the boot shell, survives it.
-func controlScript(im lang.ImageSpec, req *sandrun.Request, mark string) string {
+func controlScript(argv []string, req *sandrun.Request, mark string) string {
 	lim := req.Limits
 	cpu := int64((lim.CPUTime.D() + time.Second - 1) / time.Second)
 	var b strings.Builder
@@ -46,7 +46,7 @@ func controlScript(im lang.ImageSpec, req *sandrun.Request, mark string) string 
 	for _, kv := range environment(req) {
 		b.WriteString(" " + quote(kv))
 	}
-	for _, a := range im.Command(im.FileName, int64(lim.Memory), req.Args) {
+	for _, a := range argv {
 		b.WriteString(" " + quote(a))
 	}
 	b.WriteString("\nst=$?\nkill -9 -1 2>/dev/null\n")
@@ -88,10 +88,11 @@ func environment(req *sandrun.Request) []string {
 
 // payload is what goes to the run container's stdin: the control script's
 // size and text, the work directory archive's size and bytes (the code
-// file and the request's files), then the program's own stdin. `read` and
-// `head -c` never read past what they need, so no byte of the program's
-// stdin is lost.
-func payload(im lang.ImageSpec, req *sandrun.Request, mark string) ([]byte, error) {
+// file, unless the request has no code, and the request's files), then
+// the program's own stdin. `read` and `head -c` never read past what they
+// need, so no byte of the program's stdin is lost. argv is the program's
+// command line in the image.
+func payload(im lang.ImageSpec, argv []string, req *sandrun.Request, mark string) ([]byte, error) {
 	var tb bytes.Buffer
 	tw := tar.NewWriter(&tb)
 	now := time.Now()
@@ -130,13 +131,15 @@ func payload(im lang.ImageSpec, req *sandrun.Request, mark string) ([]byte, erro
 			return nil, err
 		}
 	}
-	if err := add(im.FileName, []byte(req.Code)); err != nil {
-		return nil, err
+	if req.Code != "" {
+		if err := add(im.FileName, []byte(req.Code)); err != nil {
+			return nil, err
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	ctl := controlScript(im, req, mark)
+	ctl := controlScript(argv, req, mark)
 	out := make([]byte, 0, len(ctl)+tb.Len()+len(req.Stdin)+32)
 	out = strconv.AppendInt(out, int64(len(ctl)), 10)
 	out = append(out, '\n')

@@ -36,6 +36,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
 )
 
 // Name is the tier's name.
@@ -146,9 +147,30 @@ func New(opts Options) *Backend {
 	if opts.StaleAfter <= 0 {
 		opts.StaleAfter = 2 * time.Minute
 	}
+	// client-go reports stream errors it cannot return (a stdin copy
+	// that outlived its stream) through klog, which would print them on
+	// stderr: they go to this logger at debug level. klog is global: the
+	// first backend's logger wins.
+	klogOnce.Do(func() { klog.SetSlogLogger(slog.New(debugOnly{opts.Logger.Handler()})) })
 	b := &Backend{opts: opts, holder: holderID(), ownerID: randomHex(5)}
 	b.seccomp, b.secErr = seccompProfile(opts.Seccomp)
 	return b
+}
+
+// klogOnce routes client-go's klog once per process (klog's own state is
+// global anyway).
+var klogOnce sync.Once
+
+// debugOnly turns every record into a debug one.
+type debugOnly struct{ slog.Handler }
+
+func (d debugOnly) Enabled(ctx context.Context, _ slog.Level) bool {
+	return d.Handler.Enabled(ctx, slog.LevelDebug)
+}
+
+func (d debugOnly) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = slog.LevelDebug
+	return d.Handler.Handle(ctx, r)
 }
 
 // Name implements sandrun.Backend.

@@ -3,7 +3,6 @@ package kubernetes
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -37,13 +36,64 @@ func (b *Backend) shapeFor(req *sandrun.Request) shape {
 	return shape{Language: req.Language, Image: b.Image(req.Language), Memory: req.Limits.Memory, WorkDir: req.Limits.WorkDir}
 }
 
-// acquired is the pod a run got.
+// acquired is the pod a run got. Once it runs, a goroutine follows its
+// state: over is closed when its run container ended or the pod went.
 type acquired struct {
-	name   string
-	warm   bool
-	events <-chan podEvent
-	unsub  func()
-	last   *corev1.Pod // the latest state seen
+	name  string
+	warm  bool
+	unsub func()
+
+	mu      sync.Mutex
+	last    *corev1.Pod // the latest state seen
+	deleted bool
+	over    chan struct{}
+	stop    chan struct{}
+}
+
+func newAcquired(name string, warm bool, unsub func()) *acquired {
+	a := &acquired{name: name, warm: warm, over: make(chan struct{}), stop: make(chan struct{})}
+	var once sync.Once
+	a.unsub = func() { once.Do(func() { unsub(); close(a.stop) }) }
+	return a
+}
+
+// follow records the pod's states until it is over or unsub is called.
+func (a *acquired) follow(events <-chan podEvent) {
+	for {
+		select {
+		case <-a.stop:
+			return
+		case e := <-events:
+			a.mu.Lock()
+			a.last, a.deleted = e.pod, a.deleted || e.deleted
+			done := a.deleted || ended(e.pod) != nil || e.pod.Status.Phase == corev1.PodFailed || e.pod.Status.Phase == corev1.PodSucceeded
+			a.mu.Unlock()
+			if done {
+				close(a.over)
+				return
+			}
+		}
+	}
+}
+
+// state is the latest state seen and whether the pod was deleted.
+func (a *acquired) state() (*corev1.Pod, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last, a.deleted
+}
+
+// awaitEnd waits up to d for the pod to be over.
+func (a *acquired) awaitEnd(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-a.over:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // acquire claims a warm pod of the request's shape, or creates a cold one
@@ -52,12 +102,13 @@ type acquired struct {
 func (b *Backend) acquire(ctx context.Context, st *state, s shape, wall time.Duration) (*acquired, error) {
 	if w, ok := st.pool.claim(s, wall); ok {
 		ev, unsub := st.watcher.subscribe(w.name)
-		a := &acquired{name: w.name, warm: true, events: ev, unsub: unsub}
+		a := newAcquired(w.name, true, unsub)
+		go a.follow(ev)
 		// The pool made it with a long deadline; this run's is shorter.
 		age := int64(time.Since(w.created)/time.Second) + 1
 		d := age + int64((wall+30*time.Second)/time.Second)
 		if err := st.api.patchPod(ctx, w.name, []byte(fmt.Sprintf(`{"spec":{"activeDeadlineSeconds":%d}}`, d))); err != nil {
-			unsub()
+			a.unsub()
 			b.deleteLater(st, w.name)
 			return nil, fmt.Errorf("setting the deadline of warm pod %s: %w", w.name, err)
 		}
@@ -65,10 +116,10 @@ func (b *Backend) acquire(ctx context.Context, st *state, s shape, wall time.Dur
 	}
 	name := b.podName()
 	ev, unsub := st.watcher.subscribe(name)
-	a := &acquired{name: name, events: ev, unsub: unsub}
+	a := newAcquired(name, false, unsub)
 	deadline := int64((b.opts.StartTimeout + wall + 30*time.Second) / time.Second)
 	if _, err := st.api.createPod(ctx, b.podSpec(st, name, s, deadline, false)); err != nil {
-		unsub()
+		a.unsub()
 		return nil, fmt.Errorf("creating the run pod: %w", err)
 	}
 	timer := time.NewTimer(b.opts.StartTimeout)
@@ -78,23 +129,24 @@ func (b *Backend) acquire(ctx context.Context, st *state, s shape, wall time.Dur
 		case e := <-ev:
 			a.last = e.pod
 			if e.deleted {
-				unsub()
+				a.unsub()
 				return nil, fmt.Errorf("run pod %s was deleted before it started", name)
 			}
 			if isRunning(e.pod) {
+				go a.follow(ev)
 				return a, nil
 			}
 			if err := startFailure(e.pod); err != nil {
-				unsub()
+				a.unsub()
 				b.deleteLater(st, name)
 				return nil, err
 			}
 		case <-timer.C:
-			unsub()
+			a.unsub()
 			b.deleteLater(st, name)
 			return nil, fmt.Errorf("run pod %s did not start within %s (%s)", name, b.opts.StartTimeout, pendingWhy(a.last))
 		case <-ctx.Done():
-			unsub()
+			a.unsub()
 			b.deleteLater(st, name)
 			return nil, fmt.Errorf("cancelled while run pod %s was starting: %w", name, ctx.Err())
 		}
@@ -117,7 +169,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		return nil, err
 	}
 	mark := "<<sandrun-end-" + randomHex(16) + ">>"
-	in, err := payload(im, req, mark)
+	in, err := payload(im, im.Command(im.FileName, int64(req.Limits.Memory), req.Args), req, mark)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +255,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		// No trailer: the boot shell itself was killed (the memory
 		// limit, the pod's deadline, an eviction) or the stream broke.
 		// The kubelet's report decides.
-		if err := b.endedWithoutTrailer(ctx, st, a, &f, attachErr, stderr); err != nil {
+		if err := b.endedWithoutTrailer(ctx, a, &f, attachErr, stderr); err != nil {
 			return nil, err
 		}
 	}
@@ -229,74 +281,48 @@ func setExit(f *verdict.Facts, status int) {
 // reports whether the container runtime saw an out-of-memory kill in the
 // pod's cgroup.
 func (b *Backend) oomReported(ctx context.Context, a *acquired) bool {
-	wait := time.NewTimer(20 * time.Second)
-	defer wait.Stop()
-	for p := a.last; ; {
-		if p != nil {
-			if t := ended(p); t != nil {
-				return t.Reason == "OOMKilled"
-			}
-		}
-		select {
-		case e := <-a.events:
-			p = e.pod
-			a.last = p
-			if e.deleted && ended(p) == nil {
-				return false
-			}
-		case <-wait.C:
-			b.opts.Logger.Warn("kubernetes: no end reported for a pod whose program was killed", "pod", a.name)
-			return false
-		case <-ctx.Done():
-			return false
-		}
+	if !a.awaitEnd(ctx, 20*time.Second) {
+		b.opts.Logger.Warn("kubernetes: no end reported for a pod whose program was killed", "pod", a.name)
+		return false
 	}
+	p, _ := a.state()
+	t := ended(p)
+	return t != nil && t.Reason == "OOMKilled"
 }
 
 // endedWithoutTrailer decides a run whose boot shell did not report: it
 // waits for the kubelet's account of the pod.
-func (b *Backend) endedWithoutTrailer(ctx context.Context, st *state, a *acquired, f *verdict.Facts, attachErr error, stderr *capture.Buffer) error {
-	wait := time.NewTimer(30 * time.Second)
-	defer wait.Stop()
-	p := a.last
-	for {
-		if p != nil {
-			if p.Status.Reason == "DeadlineExceeded" {
-				f.Killed, f.Signal = verdict.KillTimeout, syscall.SIGKILL
-				return nil
-			}
-			if p.Status.Reason == "Evicted" {
-				return fmt.Errorf("run pod %s was evicted by the kubelet: %s", p.Name, p.Status.Message)
-			}
-			if t := ended(p); t != nil {
-				if t.Reason == "OOMKilled" {
-					f.OOMKilled, f.Signal = true, syscall.SIGKILL
-					return nil
-				}
-				if p.Status.Reason != "" {
-					return fmt.Errorf("run pod %s ended: %s: %s", p.Name, p.Status.Reason, p.Status.Message)
-				}
-				msg := strings.TrimSpace(string(stderr.Bytes()))
-				if len(msg) > 500 {
-					msg = msg[len(msg)-500:]
-				}
-				return fmt.Errorf("the boot script of run pod %s ended with code %d (%s) before the program's end was reported: %s",
-					p.Name, t.ExitCode, t.Reason, msg)
-			}
+func (b *Backend) endedWithoutTrailer(ctx context.Context, a *acquired, f *verdict.Facts, attachErr error, stderr *capture.Buffer) error {
+	if !a.awaitEnd(ctx, 30*time.Second) {
+		if attachErr != nil {
+			return fmt.Errorf("the attach stream to run pod %s failed: %w", a.name, attachErr)
 		}
-		select {
-		case e := <-a.events:
-			p = e.pod
-			if e.deleted && ended(p) == nil {
-				return fmt.Errorf("run pod %s was deleted during the run", p.Name)
-			}
-		case <-wait.C:
-			if attachErr != nil {
-				return fmt.Errorf("the attach stream to run pod %s failed: %w", a.name, attachErr)
-			}
-			return fmt.Errorf("run pod %s: the program's end was not reported within 30s of its output's end", a.name)
-		case <-ctx.Done():
-			return errors.Join(ctx.Err(), attachErr)
-		}
+		return fmt.Errorf("run pod %s: the program's end was not reported within 30s of its output's end", a.name)
 	}
+	p, deleted := a.state()
+	switch {
+	case p != nil && p.Status.Reason == "DeadlineExceeded":
+		f.Killed, f.Signal = verdict.KillTimeout, syscall.SIGKILL
+		return nil
+	case p != nil && p.Status.Reason == "Evicted":
+		return fmt.Errorf("run pod %s was evicted by the kubelet: %s", p.Name, p.Status.Message)
+	}
+	t := ended(p)
+	switch {
+	case t == nil && deleted:
+		return fmt.Errorf("run pod %s was deleted during the run", a.name)
+	case t == nil:
+		return fmt.Errorf("run pod %s ended (%s: %s) without its program's end", a.name, p.Status.Reason, p.Status.Message)
+	case t.Reason == "OOMKilled":
+		f.OOMKilled, f.Signal = true, syscall.SIGKILL
+		return nil
+	case p.Status.Reason != "":
+		return fmt.Errorf("run pod %s ended: %s: %s", p.Name, p.Status.Reason, p.Status.Message)
+	}
+	msg := strings.TrimSpace(string(stderr.Bytes()))
+	if len(msg) > 500 {
+		msg = msg[len(msg)-500:]
+	}
+	return fmt.Errorf("the boot script of run pod %s ended with code %d (%s) before the program's end was reported: %s",
+		p.Name, t.ExitCode, t.Reason, msg)
 }

@@ -91,7 +91,8 @@ func TestControlScript(t *testing.T) {
 	im, _ := reg.Image("python")
 	req := &sandrun.Request{Language: "python", Code: "print(1)", Args: []string{"a b", "it's"},
 		Env: map[string]string{"X": "1 2", "LANG": "C"}, Limits: sandrun.Limits{}.WithDefaults()}
-	ctl := controlScript(im, req, "<<m>>")
+	argv := im.Command(im.FileName, int64(req.Limits.Memory), req.Args)
+	ctl := controlScript(argv, req, "<<m>>")
 	for _, want := range []string{"prlimit --cpu=5:6 ", "--nproc=64", "'X=1 2'", "'LANG=C'", "'/usr/bin/python3'", "'a b'", `'it'\''s'`} {
 		if !strings.Contains(ctl, want) {
 			t.Errorf("control script lacks %q:\n%s", want, ctl)
@@ -104,7 +105,7 @@ func TestControlScript(t *testing.T) {
 		t.Error("archive without collect")
 	}
 	req.Collect = []string{"*.txt"}
-	if !strings.Contains(controlScript(im, req, "<<m>>"), "tar -c") {
+	if !strings.Contains(controlScript(argv, req, "<<m>>"), "tar -c") {
 		t.Error("no archive with collect")
 	}
 }
@@ -126,7 +127,7 @@ func TestBootProtocol(t *testing.T) {
 		Args: []string{"a b", "it's"}, Env: map[string]string{"X": "x'y"}, Stdin: "line one\n",
 		Files:   []sandrun.InputFile{{Name: "data/in.txt", Content: "file body\n"}},
 		Collect: []string{"*.txt"}, Limits: sandrun.Limits{}.WithDefaults()}
-	in, err := payload(im, req, "<<MARK>>")
+	in, err := payload(im, im.Command(im.FileName, 0, req.Args), req, "<<MARK>>")
 	if err != nil {
 		t.Fatal(err)
 	}
