@@ -51,25 +51,3 @@ func TestDiscoverResolvesShims(t *testing.T) {
 		t.Fatal("unknown language found")
 	}
 }
-
-// TestImageSpecs: the languages with a Debian image have an argv in the
-// image and a default tag; starlark-like specs without one have neither.
-func TestImageSpecs(t *testing.T) {
-	r := NewRegistry(Options{Extra: []Spec{{Name: "noimage", FileName: "x"}}})
-	for _, n := range []string{"python", "javascript", "bash"} {
-		im, ok := r.Image(n)
-		if !ok || len(im.Argv) == 0 || im.FileName == "" || len(im.OOMMarkers) == 0 {
-			t.Fatalf("%s: %+v %v", n, im, ok)
-		}
-		if r.DefaultImage(n) != "sandrun-"+n+":bookworm" {
-			t.Fatalf("%s: %s", n, r.DefaultImage(n))
-		}
-	}
-	im, _ := r.Image("javascript")
-	if got := strings.Join(im.Command("main.js", 64<<20, nil), " "); got != "/usr/bin/node --max-old-space-size=48 main.js" {
-		t.Fatalf("javascript: %s", got)
-	}
-	if _, ok := r.Image("noimage"); ok || r.DefaultImage("noimage") != "" {
-		t.Fatal("a spec without an image has one")
-	}
-}

@@ -3,16 +3,9 @@ package lang
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
-)
-
-// Out-of-memory markers: what each runtime prints on stderr when an
-// allocation fails. Read-only.
-var (
-	pythonOOM     = []string{"MemoryError"}
-	javascriptOOM = []string{"JavaScript heap out of memory", "Fatal process out of memory", "Reached heap limit"}
-	bashOOM       = []string{"xmalloc: cannot allocate", "Cannot allocate memory"}
 )
 
 // resolve follows symlinks so that the jail binds the real file.
@@ -29,11 +22,11 @@ func resolve(p string) (string, error) {
 func pythonSpec() Spec {
 	const probe = `import sys, json; print(json.dumps({"exe": sys.executable, "prefix": sys.prefix, "base_prefix": sys.base_prefix, "version": sys.version.split()[0]}))`
 	return Spec{
-		Name:       "python",
+		Name:       Python,
 		Candidates: []string{"python3", "python"},
-		FileName:   "main.py",
-		Image: &ImageSpec{FileName: "main.py", Argv: []string{"/usr/bin/python3", "-E", "-s", "-B", "-u", "{file}"},
-			Packages: []string{"python3"}, OOMMarkers: pythonOOM},
+		FileName:   fileName(Python),
+		Cache:      true,
+		DependsOn:  pyenvVersionFiles,
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var p struct {
 				Exe, Prefix, BasePrefix, Version string
@@ -59,7 +52,7 @@ func pythonSpec() Spec {
 				// kill is not lost and streaming sees it as it comes.
 				Argv:              []string{real, "-E", "-s", "-B", "-u", "{file}"},
 				AddressSpaceLimit: true,
-				OOMMarkers:        pythonOOM,
+				OOMMarkers:        oomMarkers(Python),
 			}
 			for _, pre := range []string{p.Prefix, p.BasePrefix} {
 				if pre != "" && pre != "/usr" && !strings.HasPrefix(pre, "/usr/") {
@@ -74,14 +67,27 @@ func pythonSpec() Spec {
 	}
 }
 
+// pyenvVersionFiles: a pyenv shim picks the version from
+// $PYENV_ROOT/version (the probe runs in / without PYENV_VERSION, so no
+// per-directory .python-version applies); `pyenv global` rewrites it.
+func pyenvVersionFiles(candidate string) []string {
+	root := os.Getenv("PYENV_ROOT")
+	if root == "" {
+		root = filepath.Join(os.Getenv("HOME"), ".pyenv")
+	}
+	if strings.HasPrefix(candidate, filepath.Join(root, "shims")+"/") {
+		return []string{filepath.Join(root, "version")}
+	}
+	return nil
+}
+
 func javascriptSpec() Spec {
 	const probe = `console.log(JSON.stringify({exe: process.execPath, version: process.version.replace(/^v/, "")}))`
 	return Spec{
-		Name:       "javascript",
+		Name:       JavaScript,
 		Candidates: []string{"node", "nodejs"},
-		FileName:   "main.js",
-		Image: &ImageSpec{FileName: "main.js", Argv: []string{"/usr/bin/node", "--max-old-space-size={heap_mib}", "{file}"},
-			Packages: []string{"nodejs"}, OOMMarkers: javascriptOOM},
+		FileName:   fileName(JavaScript),
+		Cache:      true,
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var raw map[string]string
 			if err := probeJSON(ctx, exe, []string{"-e", probe}, &raw); err != nil {
@@ -98,7 +104,7 @@ func javascriptSpec() Spec {
 				// applied here because RLIMIT_AS breaks V8's reservations.
 				Argv:              []string{real, "--max-old-space-size={heap_mib}", "{file}"},
 				AddressSpaceLimit: false,
-				OOMMarkers:        javascriptOOM,
+				OOMMarkers:        oomMarkers(JavaScript),
 			}
 			if !strings.HasPrefix(real, "/usr/") {
 				l.Paths = append(l.Paths, filepath.Dir(filepath.Dir(real)))
@@ -110,10 +116,10 @@ func javascriptSpec() Spec {
 
 func bashSpec() Spec {
 	return Spec{
-		Name:       "bash",
+		Name:       Bash,
 		Candidates: []string{"bash"},
-		FileName:   "main.sh",
-		Image:      &ImageSpec{FileName: "main.sh", Argv: []string{"/bin/bash", "{file}"}, OOMMarkers: bashOOM},
+		FileName:   fileName(Bash),
+		Cache:      true,
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var raw map[string]string
 			if err := probeJSON(ctx, exe, []string{"-c", `printf '{"version":"%s"}' "${BASH_VERSION%%(*}"`}, &raw); err != nil {
@@ -128,8 +134,18 @@ func bashSpec() Spec {
 				Interpreter:       real,
 				Argv:              []string{real, "{file}"},
 				AddressSpaceLimit: true,
-				OOMMarkers:        bashOOM,
+				OOMMarkers:        oomMarkers(Bash),
 			}, nil
 		},
 	}
+}
+
+func fileName(name string) string {
+	l, _ := About(name)
+	return l.FileName
+}
+
+func oomMarkers(name string) []string {
+	l, _ := About(name)
+	return l.OOMMarkers
 }

@@ -66,6 +66,14 @@ func newMetrics() *metrics {
 	return m
 }
 
+// watchAudit exports the audit log's failed writes.
+func (m *metrics) watchAudit(errs func() int64) {
+	_ = m.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "sandrun_audit_errors_total",
+		Help: "Audit records that could not be written (store failing, hung, or its file replaced).",
+	}, func() float64 { return float64(errs()) }))
+}
+
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }

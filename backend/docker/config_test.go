@@ -18,7 +18,7 @@ func TestContainerConfigHardening(t *testing.T) {
 	b := New(Options{})
 	req := &sandrun.Request{Language: "python", Code: "print(1)", Env: map[string]string{"FOO": "bar"},
 		Limits: sandrun.Limits{Memory: 128 << 20, Processes: 32, CPUTime: sandrun.Duration(1500 * time.Millisecond)}.WithDefaults()}
-	cfg, hc := b.containerConfig(recipes["python"], req, "run1", true, "")
+	cfg, hc := b.containerConfig(recipe(t, "python"), req, "run1", true, "")
 	lim := req.Limits
 	checks := []struct {
 		name string
@@ -88,7 +88,7 @@ func TestImageOverride(t *testing.T) {
 func TestBootPayload(t *testing.T) {
 	req := &sandrun.Request{Code: "print(1)", Stdin: "line1\nline2",
 		Files: []sandrun.InputFile{{Name: "data/in.txt", Content: "aGk=", Encoding: "base64"}}}
-	p, err := bootPayload(recipes["python"], req)
+	p, err := bootPayload(recipe(t, "python"), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestBootPayload(t *testing.T) {
 func TestBootPayloadRejectsBadNames(t *testing.T) {
 	for _, name := range []string{"../x", "/etc/passwd", ""} {
 		req := &sandrun.Request{Code: "x", Files: []sandrun.InputFile{{Name: name, Content: "x"}}}
-		if _, err := bootPayload(recipes["bash"], req); err == nil {
+		if _, err := bootPayload(recipe(t, "bash"), req); err == nil {
 			t.Errorf("file name %q accepted", name)
 		}
 	}
@@ -193,4 +193,13 @@ func TestAbsentEngine(t *testing.T) {
 	if len(d) != 1 || d[0].OK {
 		t.Fatalf("Diagnose = %+v", d)
 	}
+}
+
+func recipe(t *testing.T, language string) Recipe {
+	t.Helper()
+	r, ok := RecipeFor(language)
+	if !ok {
+		t.Fatalf("no recipe for %s", language)
+	}
+	return r
 }

@@ -15,6 +15,18 @@ import (
 	"github.com/sandrun/sandrun/lang"
 )
 
+// imageOf is language's entry in the catalogue when it runs in a
+// container image (it has an ImageArgv).
+func imageOf(language string) (lang.Info, bool) {
+	l, ok := lang.About(language)
+	return l, ok && len(l.ImageArgv) > 0
+}
+
+// imageCommand is the program's argv in the image for the code file.
+func imageCommand(l lang.Info, memory int64, args []string) []string {
+	return (&lang.Language{Argv: l.ImageArgv}).Command(l.FileName, memory, args)
+}
+
 // quote returns s as one single-quoted shell word. Every byte but NUL
 // (which Request.Validate refuses) stands for itself inside single quotes;
 // a quote is closed, escaped and reopened.
@@ -92,7 +104,7 @@ func environment(req *sandrun.Request) []string {
 // the program's own stdin. `read` and `head -c` never read past what they
 // need, so no byte of the program's stdin is lost. argv is the program's
 // command line in the image.
-func payload(im lang.ImageSpec, argv []string, req *sandrun.Request, mark string) ([]byte, error) {
+func payload(fileName string, argv []string, req *sandrun.Request, mark string) ([]byte, error) {
 	var tb bytes.Buffer
 	tw := tar.NewWriter(&tb)
 	now := time.Now()
@@ -132,7 +144,7 @@ func payload(im lang.ImageSpec, argv []string, req *sandrun.Request, mark string
 		}
 	}
 	if req.Code != "" {
-		if err := add(im.FileName, []byte(req.Code)); err != nil {
+		if err := add(fileName, []byte(req.Code)); err != nil {
 			return nil, err
 		}
 	}

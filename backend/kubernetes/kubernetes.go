@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,7 +41,7 @@ import (
 // Name is the tier's name.
 const Name = "kubernetes"
 
-// Options configure the backend. The zero value (plus Languages) finds the
+// Options configure the backend. The zero value finds the
 // cluster the way kubectl does.
 type Options struct {
 	// Kubeconfig is a kubeconfig file; empty: $KUBECONFIG, then
@@ -53,10 +52,9 @@ type Options struct {
 	// Namespace runs the pods; empty: the context's namespace, the pod's
 	// own in a cluster, else "default".
 	Namespace string
-	// Languages gives each language's image spec (its argv in the image).
-	Languages *lang.Registry
 	// Images maps a language to its image; missing languages take
-	// Languages.DefaultImage (what `sandrun image build` tags).
+	// "sandrun-<language>:bookworm", the tag `sandrun image build` gives
+	// (each language of the catalogue with an ImageArgv has one).
 	Images map[string]string
 	// Pool is the number of warm pods per language, for requests with
 	// the default memory and work-dir limits. Empty: no pool.
@@ -129,9 +127,6 @@ func New(opts Options) *Backend {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Languages == nil {
-		opts.Languages = lang.NewRegistry(lang.Options{})
-	}
 	if opts.Seccomp == "" {
 		opts.Seccomp = SeccompLocalhostDefault
 	}
@@ -181,7 +176,10 @@ func (b *Backend) Image(language string) string {
 	if im := b.opts.Images[language]; im != "" {
 		return im
 	}
-	return b.opts.Languages.DefaultImage(language)
+	if _, ok := imageOf(language); !ok {
+		return ""
+	}
+	return "sandrun-" + language + ":bookworm"
 }
 
 // Namespace returns the namespace the pods run in, once connected.
@@ -325,7 +323,7 @@ func (b *Backend) heartbeat(ctx context.Context, st *state) {
 // cluster answers and lets this identity manage pods, and the warm pool's
 // pods of that language did not fail to start.
 func (b *Backend) Check(ctx context.Context, language string) error {
-	if _, ok := b.opts.Languages.Image(language); !ok || b.Image(language) == "" {
+	if _, ok := imageOf(language); !ok || b.Image(language) == "" {
 		return fmt.Errorf("the kubernetes tier has no image for %q", language)
 	}
 	if b.secErr != nil {
@@ -351,10 +349,8 @@ func (b *Backend) Diagnose(ctx context.Context) []sandrun.Diagnostic {
 		sec.OK, sec.Detail = false, d[0]
 	}
 	out = append(out, sec)
-	names := b.opts.Languages.Names()
-	sort.Strings(names)
-	for _, l := range names {
-		if _, ok := b.opts.Languages.Image(l); !ok {
+	for _, l := range lang.KnownNames() {
+		if _, ok := imageOf(l); !ok {
 			continue
 		}
 		err := st.pool.failure(l)

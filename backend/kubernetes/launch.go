@@ -28,7 +28,7 @@ var _ sandrun.Launcher = (*Backend)(nil)
 // into /work before it starts. WallTime is the pod's lifetime. The pod is
 // a warm one when the limits have the pool's shape.
 func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun.Launched, error) {
-	im, ok := b.opts.Languages.Image(spec.Language)
+	im, ok := imageOf(spec.Language)
 	if !ok || b.Image(spec.Language) == "" {
 		return nil, fmt.Errorf("the kubernetes tier has no image for %q", spec.Language)
 	}
@@ -38,7 +38,7 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	}
 	req := &sandrun.Request{Language: spec.Language, Files: spec.Files, Env: spec.Env, Limits: spec.Limits.WithDefaults()}
 	mark := "<<sandrun-end-" + randomHex(16) + ">>"
-	in, err := payload(im, append([]string{im.Argv[0]}, spec.Args...), req, mark)
+	in, err := payload(im.FileName, append([]string{im.ImageArgv[0]}, spec.Args...), req, mark)
 	if err != nil {
 		return nil, err
 	}

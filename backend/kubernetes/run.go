@@ -160,7 +160,7 @@ func (b *Backend) acquire(ctx context.Context, st *state, s shape, wall time.Dur
 // status and the collected files out. The pod is deleted after the result
 // is known, off the critical path.
 func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Result, error) {
-	im, ok := b.opts.Languages.Image(req.Language)
+	im, ok := imageOf(req.Language)
 	if !ok || b.Image(req.Language) == "" {
 		return nil, fmt.Errorf("the kubernetes tier has no image for %q", req.Language)
 	}
@@ -169,7 +169,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		return nil, err
 	}
 	mark := "<<sandrun-end-" + randomHex(16) + ">>"
-	in, err := payload(im, im.Command(im.FileName, int64(req.Limits.Memory), req.Args), req, mark)
+	in, err := payload(im.FileName, imageCommand(im, int64(req.Limits.Memory), req.Args), req, mark)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
-	"github.com/sandrun/sandrun/lang"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -87,11 +86,10 @@ func TestControlScript(t *testing.T) {
 			t.Errorf("quote(%q) gave %q, %v", s, out, err)
 		}
 	}
-	reg := lang.NewRegistry(lang.Options{})
-	im, _ := reg.Image("python")
+	im, _ := imageOf("python")
 	req := &sandrun.Request{Language: "python", Code: "print(1)", Args: []string{"a b", "it's"},
 		Env: map[string]string{"X": "1 2", "LANG": "C"}, Limits: sandrun.Limits{}.WithDefaults()}
-	argv := im.Command(im.FileName, int64(req.Limits.Memory), req.Args)
+	argv := imageCommand(im, int64(req.Limits.Memory), req.Args)
 	ctl := controlScript(argv, req, "<<m>>")
 	for _, want := range []string{"prlimit --cpu=5:6 ", "--nproc=64", "'X=1 2'", "'LANG=C'", "'/usr/bin/python3'", "'a b'", `'it'\''s'`} {
 		if !strings.Contains(ctl, want) {
@@ -119,15 +117,13 @@ func TestBootProtocol(t *testing.T) {
 			t.Skipf("%s: %v", tool, err)
 		}
 	}
-	reg := lang.NewRegistry(lang.Options{})
-	im, _ := reg.Image("bash")
-	im.Argv = []string{"/bin/bash", "{file}"}
+	im, _ := imageOf("bash")
 	dir := t.TempDir()
 	req := &sandrun.Request{Language: "bash", Code: `echo "args:$1|$2"; echo "env:$X|$HOME"; cat data/in.txt; read -r l; echo "stdin:$l"; echo out > o.txt; exit 3`,
 		Args: []string{"a b", "it's"}, Env: map[string]string{"X": "x'y"}, Stdin: "line one\n",
 		Files:   []sandrun.InputFile{{Name: "data/in.txt", Content: "file body\n"}},
 		Collect: []string{"*.txt"}, Limits: sandrun.Limits{}.WithDefaults()}
-	in, err := payload(im, im.Command(im.FileName, 0, req.Args), req, "<<MARK>>")
+	in, err := payload(im.FileName, imageCommand(im, 0, req.Args), req, "<<MARK>>")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/kubernetes"
 	"github.com/sandrun/sandrun/internal/benchkit"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // benchKubernetes: a run that claims a warm pod against a run that makes
@@ -21,21 +22,21 @@ func benchKubernetes(ctx context.Context, env *cliEnv, a *app, n int) error {
 	if err != nil {
 		return err
 	}
-	o.Languages, o.Pool = a.langs, map[string]int{"python": 2}
+	o.Pool = map[string]int{lang.Python: 2}
 	b := kubernetes.New(o)
 	defer b.Close()
-	if err := b.Check(ctx, "python"); err != nil {
+	if err := b.Check(ctx, lang.Python); err != nil {
 		return err
 	}
-	for end := time.Now().Add(3 * time.Minute); b.ReadyWarm("python") < 2; {
+	for end := time.Now().Add(3 * time.Minute); b.ReadyWarm(lang.Python) < 2; {
 		if time.Now().After(end) {
-			return fmt.Errorf("the warm pool did not fill in 3 minutes: %v", b.Check(ctx, "python"))
+			return fmt.Errorf("the warm pool did not fill in 3 minutes: %v", b.Check(ctx, lang.Python))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	run := func(lim sandrun.Limits) func() error {
 		return func() error {
-			req := &sandrun.Request{Language: "python", Code: "print(1)", Limits: lim.WithDefaults()}
+			req := &sandrun.Request{Language: lang.Python, Code: "print(1)", Limits: lim.WithDefaults()}
 			res, err := b.Run(ctx, req)
 			if err != nil {
 				return err

@@ -19,17 +19,17 @@ import (
 func cmdKube(ctx context.Context, env *cliEnv, args []string) error {
 	const usage = "usage: sandrun kube seccomp-profile [--install DIR [--keep]]"
 	if len(args) == 0 || args[0] != "seccomp-profile" {
-		return &usageError{usage}
+		return &usageError{msg: usage}
 	}
 	fs := flag.NewFlagSet("kube seccomp-profile", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	install := fs.String("install", "", "write DIR/sandrun/run.json (DIR: the kubelet's seccomp directory, /var/lib/kubelet/seccomp) instead of printing it")
 	keep := fs.Bool("keep", false, "with --install: stay running and rewrite the file if it changes (a DaemonSet's container)")
 	if err := fs.Parse(args[1:]); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{msg: err.Error(), err: err}
 	}
 	if fs.NArg() > 0 {
-		return &usageError{usage}
+		return &usageError{msg: usage}
 	}
 	js, err := seccompprofile.JSON(seccompprofile.Options{NativeOnly: true})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"syscall"
 
+	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/backend/restricted"
 	"github.com/sandrun/sandrun/internal/driver"
@@ -52,10 +53,21 @@ func commands() map[string]command {
 	}
 }
 
-// usageError is a bad command line; it exits 2.
-type usageError struct{ msg string }
+// usageError is a bad command line; it exits 2. It keeps the error it
+// wraps (flag.ErrHelp among them) for errors.Is.
+type usageError struct {
+	msg string
+	err error
+}
 
-func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Error() string {
+	if e.msg == "" && e.err != nil {
+		return e.err.Error()
+	}
+	return e.msg
+}
+
+func (e *usageError) Unwrap() error { return e.err }
 
 // exitError carries a specific exit code out of a subcommand.
 type exitError struct{ code int }
@@ -97,8 +109,12 @@ func Main(ctx context.Context, env *cliEnv, args []string) int {
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.As(err, &ue):
-		fmt.Fprintf(env.stderr, "sandrun %s: %s\n", args[0], ue.msg)
+		fmt.Fprintf(env.stderr, "sandrun %s: %s\n", args[0], ue.Error())
 		return 2
+	case errors.Is(err, sandrun.ErrBadRequest):
+		// A bad value in a request field (a limit flag): the API's 400.
+		fmt.Fprintf(env.stderr, "sandrun %s: %v\n", args[0], err)
+		return exitRejected
 	default:
 		fmt.Fprintf(env.stderr, "sandrun %s: %v\n", args[0], err)
 		return 1

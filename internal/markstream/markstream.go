@@ -22,8 +22,10 @@ import (
 )
 
 // Caps on what Files returns: the number of files and their total size.
+// One file more than sandrun.MaxCollectFiles says that more matched: the
+// pipeline keeps MaxCollectFiles and flags the run.
 const (
-	MaxFiles = 64
+	MaxFiles = sandrun.MaxCollectFiles + 1
 	MaxTotal = 8 << 20
 	// DefaultCap bounds what a Splitter keeps after the mark: the
 	// collected files' caps plus tar's headers.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/kubernetes"
-	"github.com/sandrun/sandrun/lang"
 )
 
 // kubernetesTier runs each case in a Pod of the test cluster that
@@ -58,7 +57,7 @@ func kubernetesTier() *tier {
 			}
 			b := kubernetes.New(kubernetes.Options{
 				Kubeconfig: kubeconfig, Namespace: ns,
-				Languages: lang.NewRegistry(lang.Options{}), Logger: slog.New(slog.DiscardHandler),
+				Logger: slog.New(slog.DiscardHandler),
 			})
 			t.Cleanup(func() { _ = b.Close() })
 			return b, nil
