@@ -50,6 +50,7 @@ func commands() map[string]command {
 		"session":   {"create, run in, list and close sessions on a running `sandrun serve`", cmdSession},
 		"repl":      {"an interactive sandboxed session (python, javascript) held by this process", cmdRepl},
 		"image":     {"build the docker tier's images without a registry (image build LANG)", cmdImage},
+		"kube":      {"the kubernetes tier's node helper: kube seccomp-profile [--install DIR]", cmdKube},
 	}
 }
 
