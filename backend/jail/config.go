@@ -64,19 +64,20 @@ type landlockConfig struct {
 	Connect []uint16
 }
 
-// initFile is one file for /work.
+// initFile is one file for /work. (The JSON names are the warm path's:
+// zygote.go sends files and binds to the zygote as JSON.)
 type initFile struct {
-	Name string
-	Data []byte
-	Mode uint32
+	Name string `json:"name"`
+	Data []byte `json:"data"`
+	Mode uint32 `json:"mode"`
 }
 
 // bindSpec is one read-only runtime path. A symlink on the host (such
 // as /lib -> usr/lib on merged-/usr systems) is recreated as a symlink;
 // anything else is bind-mounted from the fd the supervisor opened.
 type bindSpec struct {
-	Path    string
-	Symlink string
+	Path    string `json:"path"`
+	Symlink string `json:"symlink,omitempty"`
 }
 
 // encode writes the config: integers in host order, strings and byte

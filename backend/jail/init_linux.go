@@ -18,8 +18,15 @@ const (
 // looks for, with the sync socket's fd.
 const initEnv = "SANDRUN_JAIL_INIT=3"
 
-// ChildMain is reached only when this binary's C init did not take the
-// role (a build without cgo, whose jail New reports unavailable); it
-// fails. cmd/sandrun and the test binaries still dispatch the role here
+// ChildMain is reached when this binary's C init did not take the role:
+// the warm path's zygote init, or a build without cgo (whose jail New
+// reports unavailable), which fails. cmd/sandrun and the test binaries still dispatch the role here
 // so that such a start ends at once with a clear code.
-func ChildMain(_ []string) int { return 70 }
+func ChildMain(_ []string) int {
+	// The warm path's zygote init is Go (zygote_init_linux.go), started
+	// without the C init's marker.
+	if isZygoteInit() {
+		return zygoteInitMain()
+	}
+	return 70
+}

@@ -35,6 +35,14 @@ const (
 	llScopeSignal         = 1 << 1
 )
 
+// llRulesetAttr is struct landlock_ruleset_attr (its size by ABI tells
+// the kernel which fields exist; the warm path sends it to the zygote).
+type llRulesetAttr struct {
+	handledAccessFS  uint64
+	handledAccessNet uint64
+	scoped           uint64
+}
+
 // landlockABI returns the kernel's Landlock ABI version, 0 when absent.
 func landlockABI() int {
 	v, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sandrun/sandrun/internal/uidslot"
 	"golang.org/x/sys/unix"
 )
 
@@ -153,14 +154,17 @@ func (n *netPool) close() {
 // (v1: the thread moves itself in, see cgroup.enter; v2: start clones
 // into it), so that the init start forks is born in both. The thread then
 // moves back out of the cgroup and stays parked, locked to its goroutine,
-// until release is called; then it is discarded, never returned to the
-// Go runtime in the run's network namespace.
+// until release is called (once the init is gone); then it returns to the
+// supervisor's network namespace and to the Go runtime.
 //
 // A thread of its own because the init's PDEATHSIG follows the thread
 // that forked it: a thread the Go runtime shares could be destroyed while
 // the init lives (any goroutine that ends locked to its thread destroys
-// it; the process tier's do), which would kill the run. release is called
-// once the init is gone.
+// it; the process tier's do), which would kill the run. Returned, never
+// destroyed, for the same reason the other way round: a goroutine locks
+// whichever thread it runs on, which may be the parent of someone else's
+// child (the warm path's zygote). Only a thread whose state cannot be
+// restored is destroyed.
 //
 // Born there rather than moved there: moving a process into a cgroup
 // takes the kernel's cgroup_threadgroup_rwsem for writing, which waits
@@ -171,18 +175,29 @@ func (b *Backend) startIn(netFD int, g *cgroup, start func() error) (release fun
 	done := make(chan struct{})
 	go func() {
 		runtime.LockOSThread()
-		// Never unlocked: the thread ends with this goroutine.
-		defer func() { <-done }()
+		restored := true // the thread is in the supervisor's namespaces and cgroups
+		defer func() {
+			<-done
+			if restored {
+				runtime.UnlockOSThread()
+			} // else: ends locked, so the runtime destroys the thread
+		}()
 		if netFD >= 0 {
 			if err := unix.Setns(netFD, unix.CLONE_NEWNET); err != nil {
 				ch <- &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "joining the run's network namespace"}
 				return
 			}
+			defer func() {
+				if err := unix.Setns(b.net.orig, unix.CLONE_NEWNET); err != nil {
+					restored = false
+				}
+			}()
 		}
 		var leave func() error
 		if g != nil {
 			var err error
 			if leave, err = g.enter(); err != nil {
+				restored = false // it may sit in part of the group
 				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 				return
 			}
@@ -191,8 +206,11 @@ func (b *Backend) startIn(netFD int, g *cgroup, start func() error) (release fun
 		if leave != nil {
 			// Out of the run's group, so that the group can be removed
 			// while this thread still waits.
-			if lerr := leave(); lerr != nil && err == nil {
-				err = &SetupError{Layer: LayerCgroup, Errno: errnoOf(lerr), Detail: "moving the forking thread back", Err: lerr}
+			if lerr := leave(); lerr != nil {
+				restored = false
+				if err == nil {
+					err = &SetupError{Layer: LayerCgroup, Errno: errnoOf(lerr), Detail: "moving the forking thread back", Err: lerr}
+				}
 			}
 		}
 		ch <- err
@@ -211,6 +229,23 @@ func errnoOf(err error) syscall.Errno {
 	}
 	return 0
 }
+
+// uidSlots hands out host uids, one per concurrent jail, across every
+// supervisor process on the host: internal/uidslot's flock'd slots, which
+// the kernel drops if the holder dies, so nothing needs sweeping. (The
+// process tier takes its uids the same way, from a range of its own.)
+type uidSlots struct{ p *uidslot.Pool }
+
+func newUIDSlots(dir string, base, count uint32) (*uidSlots, error) {
+	p, err := uidslot.New(dir, base, count)
+	if err != nil {
+		return nil, err
+	}
+	return &uidSlots{p: p}, nil
+}
+
+// acquire takes a free slot and returns its host uid and a release.
+func (s *uidSlots) acquire() (uint32, func(), error) { return s.p.Acquire() }
 
 // stateDir is where the supervisor keeps its slot locks.
 func stateDir() string {

@@ -33,8 +33,10 @@ func benchScenarios() map[string]benchScenario {
 		"throughput-c2": benchThroughput(2),
 		"throughput-c8": benchThroughput(8),
 		"pool":          benchPool,
+		"warm":          benchWarm,
 		"docker":        benchDocker,
 		"gvisor":        benchGvisor,
+		"kubernetes":    benchKubernetes,
 	}
 }
 
