@@ -43,63 +43,6 @@ func nodeClient(t *testing.T, dir string, out any, args ...string) {
 	}
 }
 
-type pistonRun struct {
-	Stdout, Stderr, Output string
-	Code                   *int
-	Signal, Message        *string
-	Status                 *string
-	WallTime               int64 `json:"wall_time"`
-}
-
-type pistonAnswer struct {
-	Language, Version string
-	Run               pistonRun
-	Message           string
-}
-
-func TestPistonClient(t *testing.T) {
-	e := newEnv(t, nil)
-	var out struct {
-		Runtimes                       []server.PistonRuntime
-		OK, RE, TO, OL, Stdin, Unknown pistonAnswer
-	}
-	nodeClient(t, "testdata/clients", &out, "piston_client.mjs", e.url)
-	py := false
-	for _, r := range out.Runtimes {
-		if r.Language == "python" && r.Version != "" && len(r.Aliases) > 0 {
-			py = true
-		}
-	}
-	if !py {
-		t.Fatalf("runtimes lack python: %+v", out.Runtimes)
-	}
-	status := func(a pistonAnswer) string {
-		if a.Run.Status == nil {
-			return "null"
-		}
-		return *a.Run.Status
-	}
-	// piston-client sends args ["1","2","3"] by default.
-	if out.OK.Language != "python" || out.OK.Run.Stdout != "hi ['1', '2', '3']\n" || status(out.OK) != "null" || out.OK.Run.Code == nil || *out.OK.Run.Code != 0 {
-		t.Errorf("ok: %+v", out.OK)
-	}
-	if status(out.RE) != "RE" || *out.RE.Run.Code != 3 || out.RE.Run.Message == nil {
-		t.Errorf("RE: %+v", out.RE)
-	}
-	if status(out.TO) != "TO" {
-		t.Errorf("TO: %+v", out.TO)
-	}
-	if status(out.OL) != "OL" {
-		t.Errorf("OL: %+v", out.OL)
-	}
-	if out.Stdin.Run.Stdout != "got line\nextra\n" || status(out.Stdin) != "null" {
-		t.Errorf("stdin and files: %+v", out.Stdin)
-	}
-	if out.Unknown.Message != "cobol-1.0 runtime is unknown" {
-		t.Errorf("unknown runtime: %+v", out.Unknown)
-	}
-}
-
 type mcpOut struct {
 	Server struct{ Name, Version string }
 	Tools  []struct {
