@@ -136,6 +136,13 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		}
 		mu.Unlock()
 		if first {
+			if meter != nil {
+				// Kill the container's processes right away through the
+				// run's cgroup: the engine's kill comes hundreds of
+				// milliseconds later under load. The engine's kill still
+				// follows, and its exit event ends the run.
+				meter.Kill(cgName)
+			}
 			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
 			if err := cli.ContainerKill(kctx, id, "KILL"); err != nil && !client.IsErrNotFound(err) {

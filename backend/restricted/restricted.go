@@ -36,6 +36,9 @@ type Backend struct {
 	host  *hostTable
 	pool  *pool
 	slots chan struct{} // runs in flight, at most MaxWorkers
+	// noGroup says why workers have no memory cgroup ("" when they
+	// do): then RLIMIT_DATA alone holds them, which a Go heap can pass.
+	noGroup string
 }
 
 var (
@@ -62,7 +65,11 @@ func New(opts Options) (*Backend, error) {
 	if b.host, err = buildHost(o.Predeclared, o.MaxHostArgBytes); err != nil {
 		return nil, err
 	}
-	b.pool = newPool(o.Executable, o.Warm, o.Prestart, o.StartTimeout, o.Logger)
+	mg, err := newMemGroups(o.Logger)
+	if err != nil {
+		b.noGroup = err.Error()
+	}
+	b.pool = newPool(o.Executable, o.Warm, o.Prestart, o.StartTimeout, mg, o.Logger)
 	return b, nil
 }
 
@@ -128,7 +135,11 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if b.opts.InProcess {
 		return b.runInProcess(ctx, req, spec), nil
 	}
-	return b.runWorker(ctx, req, spec)
+	res, err := b.runWorker(ctx, req, spec)
+	if res != nil && b.noGroup != "" {
+		res.Warnings = append(res.Warnings, "the Starlark worker has no memory cgroup ("+b.noGroup+"): its memory limit is RLIMIT_DATA alone, which a Go heap can pass")
+	}
+	return res, err
 }
 
 // checkRequest refuses request fields that mean nothing without a
@@ -248,8 +259,12 @@ func (b *Backend) runWorker(ctx context.Context, req *sandrun.Request, spec *run
 		}
 	}()
 	lim := req.Limits
-	if err := w.limits.set(int64(lim.Memory)+b.opts.RuntimeReserve+raceReserve, w.cpu, lim.CPUTime.D()); err != nil {
+	data := int64(lim.Memory) + b.opts.RuntimeReserve + raceReserve
+	if err := w.limits.set(data, w.cpu, lim.CPUTime.D()); err != nil {
 		return nil, fmt.Errorf("applying the worker's limits (fail closed): %w", err)
+	}
+	if err := w.group.prepare(data); err != nil {
+		return nil, fmt.Errorf("applying the worker's memory cgroup limit (fail closed): %w", err)
 	}
 	start := time.Now()
 	deadline := start.Add(spec.Wall)
@@ -358,7 +373,7 @@ func (b *Backend) deadResult(w *proc, spec *runSpec, stdout *capture.Buffer, per
 	case w.killReason() == verdict.KillCancel:
 		res.Status = sandrun.StatusTimeout
 		res.Error = "the run was cancelled by the caller and the program was killed"
-	case outOfMemory(crash):
+	case w.group.oomKilled() || outOfMemory(crash) || noThreadLeft(crash):
 		res.Status = sandrun.StatusMemoryLimit
 		res.Error = fmt.Sprintf("the program used more than its memory limit of %s and was stopped", sandrun.Bytes(spec.Memory))
 		res.Stderr = "Error: out of memory (limit " + sandrun.Bytes(spec.Memory).String() + ")\n"
@@ -395,6 +410,17 @@ var oomMarkers = []string{
 	"fatal error: runtime: cannot allocate memory",
 	"runtime: out of memory",
 	"SIGSEGV: segmentation violation",
+}
+
+// noThreadLeft: the worker's Go runtime could not start an OS thread. A
+// thread's stack is a data mapping, the worker has no process or thread
+// limit of its own and its program cannot start threads: under
+// RLIMIT_DATA that is the data segment used up, the memory limit. Workers
+// start spare threads so that this is rare (spareThreads).
+func noThreadLeft(crash string) bool {
+	return (strings.Contains(crash, "pthread_create failed") || strings.Contains(crash, "failed to create new OS thread")) &&
+		(strings.Contains(crash, "Resource temporarily unavailable") || strings.Contains(crash, "Cannot allocate memory") ||
+			strings.Contains(crash, "errno=11") || strings.Contains(crash, "errno=12"))
 }
 
 func outOfMemory(crash string) bool {

@@ -26,6 +26,7 @@ func benchScenarios() map[string]benchScenario {
 		"jail":       benchJail,
 		"jail-cold":  benchJailCold,
 		"pool":       benchPool,
+		"warm":       benchWarm,
 		"docker":     benchDocker,
 		"gvisor":     benchGvisor,
 	}

@@ -42,6 +42,10 @@ type config struct {
 	// pool sizes warm interpreter pools per language (serve --pool);
 	// empty: no pool.
 	pool map[string]int
+	// warm turns the warm path on, sized from the host (serve, mcp):
+	// a zygote per language that forks, prestarted one-use interpreters
+	// for the others (warm.go). pool, when set, overrides its sizes.
+	warm bool
 	// tiers are the backends the operator allows (serve/mcp --tiers);
 	// nil: every tier (`sandrun run`, where the caller is the operator).
 	// A tier left out is not registered: auto never picks it and a
@@ -86,6 +90,8 @@ type app struct {
 	// launchOrder.
 	launchers   map[string]sandrun.Launcher
 	launchOrder []string
+	// jail is the jail backend (the warm path's zygotes live in it).
+	jail *jail.Backend
 	// sanitizer scrubs output (nil: none configured).
 	sanitizer sandrun.Sanitizer
 	// closers release backends' background state, last first.
@@ -117,10 +123,15 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	}
 	allowed := func(name string) bool { return cfg.tiers == nil || slices.Contains(cfg.tiers, name) }
 	// The jail first: `auto` uses it wherever its Check passes.
-	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, Network: cfg.network})
+	warm := hostWarm(a.langs, cfg)
+	if !allowed(jail.Name) {
+		warm = warmPlan{} // the warm path lives in the jail
+	}
+	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, Network: cfg.network, Warm: warm.fork})
 	if err != nil {
 		return nil, err
 	}
+	a.jail = jl
 	a.closers = append(a.closers, jl.Close)
 	proc, err := process.New(process.Options{Languages: a.langs, Logger: cfg.logger})
 	if err != nil {
@@ -207,11 +218,12 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 		// Only by-name tiers are allowed (gvisor): auto uses them.
 		backends, byName = byName, nil
 	}
-	if len(cfg.pool) > 0 && allowed(jail.Name) {
+	if len(warm.pool) > 0 {
 		// The pool serves one-shot runs from warm jailed interpreters: as
 		// strong as the jail, so auto tries it first; languages it does
 		// not pool fall through to the jail.
-		p, err := pool.New(pool.Config{Launcher: jl, Tier: jail.Name, Sizes: cfg.pool, Logger: cfg.logger})
+		// What it does not serve warm runs on the jail, cold.
+		p, err := pool.New(pool.Config{Launcher: jl, Tier: jail.Name, Sizes: warm.pool, Fallback: jl, Logger: cfg.logger})
 		if err != nil {
 			return nil, err
 		}
