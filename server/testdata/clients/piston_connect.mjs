@@ -18,14 +18,17 @@ function session(script, headers = { Authorization: `Bearer ${token}` }) {
       const m = JSON.parse(data.toString());
       got.messages.push(m);
       for (const w of [...waiters]) {
-        if (w.pred(m)) {
+        if (w.pred(m, text(got.messages, "stdout"))) {
           waiters.splice(waiters.indexOf(w), 1);
           w.resolve(m);
         }
       }
     });
+    // until waits for a message matching pred; pred also sees the stdout
+    // received so far (the sanitizer's streaming filter may hold a line's
+    // start until its end, and a program's write may come in pieces).
     const until = (pred) => new Promise((res) => {
-      const hit = got.messages.find(pred);
+      const hit = got.messages.find((m) => pred(m, text(got.messages, "stdout")));
       if (hit) return res(hit);
       waiters.push({ pred, resolve: res });
     });
@@ -50,9 +53,9 @@ out.interactive = await session(async (ws, until, ev) => {
     type: "init", language: "bash", version: "*", args: ["A1"],
     files: [{ content: "echo start $1\nread a\necho \"got $a\"\nread b\necho \"err $b\" >&2\nexit 3" }],
   });
-  await until((m) => m.type === "data" && m.data.includes("start A1"));
+  await until((m, out) => out.includes("start A1\n"));
   send(ws, { type: "data", stream: "stdin", data: "hello\n" });
-  await until((m) => m.type === "data" && m.data.includes("got hello"));
+  await until((m, out) => out.includes("got hello\n"));
   ev.push("answer before second line");
   send(ws, { type: "data", stream: "stdin", data: "world\n" });
 });
@@ -61,8 +64,8 @@ out.interactive.stderr = text(out.interactive.messages, "stderr");
 
 // A signal reaches the program.
 out.signal = await session(async (ws, until) => {
-  send(ws, { type: "init", language: "python", version: "3", files: [{ content: "import time\nprint('ready', end='', flush=True)\ntime.sleep(60)" }] });
-  await until((m) => m.type === "data" && m.data.includes("ready"));
+  send(ws, { type: "init", language: "python", version: "3", files: [{ content: "import time\nprint('ready', flush=True)\ntime.sleep(60)" }] });
+  await until((m, out) => out.includes("ready\n"));
   send(ws, { type: "signal", signal: "SIGTERM" });
 });
 // The run's time limit.
