@@ -239,3 +239,34 @@ func TestMCPSessionBoundToToken(t *testing.T) {
 		t.Fatalf("alice refused her own session: %s", r.body)
 	}
 }
+
+// TestMCPInvalidUTF8: text that is not UTF-8 in a tool's arguments (raw
+// bytes, or an escaped lone surrogate) is refused naming the field, as
+// the REST API refuses it, instead of being decoded into U+FFFD.
+func TestMCPInvalidUTF8(t *testing.T) {
+	e := newEnv(t, func(o *server.Options) { o.MCP = true })
+	hdr := func(sid string) []string {
+		h := []string{"Accept", "application/json, text/event-stream"}
+		if sid != "" {
+			h = append(h, "Mcp-Session-Id", sid, "Mcp-Protocol-Version", "2025-06-18")
+		}
+		return h
+	}
+	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	r := e.do(t, "POST", "/mcp", "", strings.NewReader(init), hdr("")...)
+	sid := r.header.Get("Mcp-Session-Id")
+	if r.code != 200 || sid == "" {
+		t.Fatalf("initialize: %d %s", r.code, r.body)
+	}
+	e.do(t, "POST", "/mcp", "", strings.NewReader(`{"jsonrpc":"2.0","method":"notifications/initialized"}`), hdr(sid)...)
+	for name, args := range map[string]string{
+		"stdin": `{"language":"python","code":"print(1)","stdin":"a` + "\xff" + `b"}`,
+		"code":  `{"language":"python","code":"print('\ud800')"}`,
+	} {
+		body := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"run_code","arguments":` + args + `}}`
+		r := e.do(t, "POST", "/mcp", "", strings.NewReader(body), hdr(sid)...)
+		if r.code != 200 || !strings.Contains(string(r.body), `"isError":true`) || !strings.Contains(string(r.body), name) || !strings.Contains(string(r.body), "UTF-8") {
+			t.Errorf("%s: %d %s", name, r.code, r.body)
+		}
+	}
+}

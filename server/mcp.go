@@ -124,6 +124,11 @@ func (s *Server) ServeMCPStdio(ctx context.Context) error {
 }
 
 func (s *Server) mcpRunCode(ctx context.Context, call *mcp.CallToolRequest, in RunCodeInput) (*mcp.CallToolResult, *sandrun.Result, error) {
+	if call != nil && call.Params != nil {
+		if err := mcputil.CheckText(call.Params.Arguments); err != nil {
+			return nil, nil, err
+		}
+	}
 	req := &sandrun.Request{Language: in.Language, Code: in.Code, Stdin: in.Stdin, Args: in.Args, Env: in.Env,
 		Files: in.Files, Limits: in.Limits, Backend: in.Backend, Collect: in.Collect}
 	// CPU time follows a wall-clock limit above the CPU default unless

@@ -6,13 +6,17 @@
 package mcputil
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/httpapi"
 )
 
 // Times and sizes in MCP arguments are strings that carry their unit
@@ -118,4 +122,22 @@ func Describe(s *jsonschema.Schema, name, desc string) {
 	if p := s.Properties[name]; p != nil {
 		p.Description = desc
 	}
+}
+
+// CheckText refuses arguments whose strings are not valid UTF-8 (raw
+// invalid bytes, or \u escapes of lone surrogates), naming the field, as
+// the REST API does: decoding would replace them with U+FFFD without a
+// word and change the caller's code, stdin or file names. It reads the
+// raw arguments of the call, before the SDK's decoding is used.
+func CheckText(raw json.RawMessage) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	err := httpapi.Unmarshal(raw, &m)
+	var de *httpapi.DecodeError
+	if errors.As(err, &de) && strings.Contains(de.Msg, "UTF-8") {
+		return &sandrun.RequestError{Field: de.Field, Msg: de.Msg}
+	}
+	return nil
 }

@@ -142,7 +142,10 @@ func (t *tools) mine(ctx context.Context, id string) error {
 	return err
 }
 
-func (t *tools) create(ctx context.Context, _ *mcp.CallToolRequest, in CreateInput) (*mcp.CallToolResult, session.Info, error) {
+func (t *tools) create(ctx context.Context, call *mcp.CallToolRequest, in CreateInput) (*mcp.CallToolResult, session.Info, error) {
+	if err := checkText(call); err != nil {
+		return nil, session.Info{}, err
+	}
 	info, err := t.m.Create(ctx, session.Spec{Language: in.Language, Backend: in.Backend, Limits: in.Limits,
 		IdleTimeout: in.IdleTimeout, MaxLifetime: in.MaxLifetime, Env: in.Env, Files: in.Files, Owner: t.who(ctx)})
 	if err != nil {
@@ -151,7 +154,10 @@ func (t *tools) create(ctx context.Context, _ *mcp.CallToolRequest, in CreateInp
 	return textResult(fmt.Sprintf("session %s started: %s on %s, idle timeout %s", info.ID, info.Language, info.Backend, info.IdleTimeout)), info, nil
 }
 
-func (t *tools) run(ctx context.Context, _ *mcp.CallToolRequest, in RunInput) (*mcp.CallToolResult, *sandrun.Result, error) {
+func (t *tools) run(ctx context.Context, call *mcp.CallToolRequest, in RunInput) (*mcp.CallToolResult, *sandrun.Result, error) {
+	if err := checkText(call); err != nil {
+		return nil, nil, err
+	}
 	if err := t.mine(ctx, in.SessionID); err != nil {
 		return nil, nil, err
 	}
@@ -192,6 +198,15 @@ func (t *tools) close(ctx context.Context, _ *mcp.CallToolRequest, in IDInput) (
 		return nil, session.Info{}, err
 	}
 	return textResult(fmt.Sprintf("session %s closed after %d steps", info.ID, info.Runs)), info, nil
+}
+
+// checkText refuses text that is not UTF-8 in the raw arguments
+// (mcputil.CheckText).
+func checkText(call *mcp.CallToolRequest) error {
+	if call == nil || call.Params == nil {
+		return nil
+	}
+	return mcputil.CheckText(call.Params.Arguments)
 }
 
 func textResult(s string) *mcp.CallToolResult {
