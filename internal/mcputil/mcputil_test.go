@@ -29,15 +29,15 @@ func TestInputSchema(t *testing.T) {
 	}
 	for doc, ok := range map[string]bool{
 		`{"limits":{"wall_time":"5s","memory":"256MiB","cpu_time":"1m30s","processes":8}}`: true,
-		`{"limits":{"wall_time":"500ms","output":"64 KiB"}}`:                              true,
-		`{"files":[{"name":"a","content":"x"}],"env":{"A":"b"}}`:                          true,
-		`{"limits":{"wall_time":5}}`:                                                      false,
-		`{"limits":{"wall_time":"5"}}`:                                                    false,
-		`{"limits":{"memory":268435456}}`:                                                 false,
-		`{"limits":{"memory":"256"}}`:                                                     false,
-		`{"files":null}`:                                                                  false,
-		`{"files":"[]"}`:                                                                  false,
-		`{"timeout":5}`:                                                                   false,
+		`{"limits":{"wall_time":"500ms","output":"64 KiB"}}`:                               true,
+		`{"files":[{"name":"a","content":"x"}],"env":{"A":"b"}}`:                           true,
+		`{"limits":{"wall_time":5}}`:                                                       false,
+		`{"limits":{"wall_time":"5"}}`:                                                     false,
+		`{"limits":{"memory":268435456}}`:                                                  false,
+		`{"limits":{"memory":"256"}}`:                                                      false,
+		`{"files":null}`:                                                                   false,
+		`{"files":"[]"}`:                                                                   false,
+		`{"timeout":5}`:                                                                    false,
 	} {
 		var v any
 		_ = json.Unmarshal([]byte(doc), &v)
