@@ -29,6 +29,7 @@ func benchScenarios() map[string]benchScenario {
 		"warm":       benchWarm,
 		"docker":     benchDocker,
 		"gvisor":     benchGvisor,
+		"kubernetes": benchKubernetes,
 	}
 }
 

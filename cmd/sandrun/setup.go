@@ -15,6 +15,7 @@ import (
 	"github.com/sandrun/sandrun/backend/docker"
 	"github.com/sandrun/sandrun/backend/gvisor"
 	"github.com/sandrun/sandrun/backend/jail"
+	"github.com/sandrun/sandrun/backend/kubernetes"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/backend/restricted"
 	"github.com/sandrun/sandrun/lang"
@@ -192,11 +193,21 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 		}
 		return nil
 	})
+	// kubernetes is used only by name: its pods run on a cluster, not on
+	// this host. It contacts the cluster on first use (SANDRUN_KUBE*,
+	// docs/guide/kubernetes.md).
+	kopts, err := kubernetes.OptionsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	kopts.Logger = cfg.logger
+	kube := kubernetes.New(kopts)
+	a.closers = append(a.closers, kube.Close)
 	// docker implements Launcher too, but it is not offered to sessions
 	// yet: a launched container can hang on a freshly started dockerd
 	// (see TestLaunch in backend/docker).
 	a.launchers = map[string]sandrun.Launcher{}
-	for _, l := range []sandrun.Backend{jl, proc} {
+	for _, l := range []sandrun.Backend{jl, proc, kube} {
 		if allowed(l.Name()) {
 			a.launchers[l.Name()] = l.(sandrun.Launcher)
 			a.launchOrder = append(a.launchOrder, l.Name())
@@ -204,18 +215,19 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	}
 	var backends, byName []sandrun.Backend
 	var notAllowed []string
-	for _, b := range []sandrun.Backend{jl, dock, proc, rest, gv} {
+	for _, b := range []sandrun.Backend{jl, dock, proc, rest, gv, kube} {
 		switch {
 		case !allowed(b.Name()):
 			notAllowed = append(notAllowed, b.Name())
-		case b == gv:
+		case b == gv || b == kube:
 			byName = append(byName, b)
 		default:
 			backends = append(backends, b)
 		}
 	}
 	if len(backends) == 0 {
-		// Only by-name tiers are allowed (gvisor): auto uses them.
+		// Only by-name tiers are allowed (gvisor, kubernetes): auto uses
+		// them.
 		backends, byName = byName, nil
 	}
 	if len(warm.pool) > 0 {
@@ -249,7 +261,7 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 
 // allTiers are the tier names an operator can allow, strongest first.
 func allTiers() []string {
-	return []string{jail.Name, docker.Name, gvisor.Name, restricted.Name, process.Name}
+	return []string{jail.Name, docker.Name, gvisor.Name, restricted.Name, process.Name, kubernetes.Name}
 }
 
 // defaultServeTiers are the tiers serve and mcp allow unless the operator

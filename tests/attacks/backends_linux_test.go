@@ -51,6 +51,9 @@ type tier struct {
 	spares int
 	// heavy tiers run only without -short.
 	heavy bool
+	// leftovers lists what the tier made for a run that outlived it and
+	// is not on this host's process tree (the kubernetes tier's pods).
+	leftovers func() []string
 
 	workBase string // set by the harness
 }
@@ -63,6 +66,7 @@ func tiers() []*tier {
 		dockerTier(),
 		gvisorTier(),
 		processTier(),
+		kubernetesTier(),
 	}
 }
 
