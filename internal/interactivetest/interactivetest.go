@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // RunFunc runs a request on the backend under test (bash must be
@@ -26,7 +27,7 @@ func Check(t *testing.T, run RunFunc) {
 		out := &watcher{}
 		pr, pw := io.Pipe()
 		defer pr.Close()
-		req := &sandrun.Request{Language: "bash", Code: "echo ready\nread a\necho \"got $a\"\nread b\necho \"got $b\"\n", Input: pr, OnOutput: out.add}
+		req := &sandrun.Request{Language: lang.Bash, Code: "echo ready\nread a\necho \"got $a\"\nread b\necho \"got $b\"\n", Input: pr, OnOutput: out.add}
 		go func() {
 			// Each line is sent only once the program answered the one
 			// before: the program cannot have had it at the start.
@@ -50,7 +51,7 @@ func Check(t *testing.T, run RunFunc) {
 			_, _ = pw.Write([]byte("abc"))
 			pw.Close()
 		}()
-		res := run(t, slow(&sandrun.Request{Language: "bash", Code: "cat; echo :end", Stdin: "x-", Input: pr}))
+		res := run(t, slow(&sandrun.Request{Language: lang.Bash, Code: "cat; echo :end", Stdin: "x-", Input: pr}))
 		if res.Status != sandrun.StatusOK || res.Stdout != "x-abc:end\n" {
 			t.Errorf("status %s stdout %q (%s)", res.Status, res.Stdout, res.Error)
 		}
@@ -58,7 +59,7 @@ func Check(t *testing.T, run RunFunc) {
 	t.Run("signal", func(t *testing.T) {
 		out := &watcher{}
 		sigs := make(chan os.Signal, 1)
-		req := &sandrun.Request{Language: "bash", Code: "trap 'echo term; exit 7' TERM\necho ready\nwhile true; do sleep 0.05; done",
+		req := &sandrun.Request{Language: lang.Bash, Code: "trap 'echo term; exit 7' TERM\necho ready\nwhile true; do sleep 0.05; done",
 			Signals: sigs, OnOutput: out.add}
 		go func() {
 			if out.wait("ready\n") {
