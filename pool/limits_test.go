@@ -150,3 +150,50 @@ func TestFallback(t *testing.T) {
 		})
 	}
 }
+
+// TestProgramModeKeepsOutput: every program-mode run keeps all of its
+// output, at concurrency, under a CPU hog (the interpreter's end must not
+// race the reading of its last output).
+func TestProgramModeKeepsOutput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: 120 runs")
+	}
+	for _, b := range sessiontest.Backends() {
+		t.Run(b, func(t *testing.T) {
+			p := newPool(t, b, map[string]int{"javascript": 4})
+			waitReady(t, p, "javascript", 4)
+			hog := exec.Command("sh", "-c", "while :; do :; done")
+			if err := hog.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = hog.Process.Kill(); _ = hog.Wait() }()
+			var wg sync.WaitGroup
+			errs := make(chan string, 120)
+			jobs := make(chan int)
+			for range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range jobs {
+						tok := fmt.Sprintf("tok-%d", i)
+						res := runOK(t, p, &sandrun.Request{Language: "javascript", Stdin: tok,
+							Code: "const x = require('fs').readFileSync(0, 'utf8'); console.log('out:' + x); console.error('err:' + x)"})
+						if res.Status != sandrun.StatusOK || res.Stdout != "out:"+tok+"\n" || res.Stderr != "err:"+tok+"\n" {
+							errs <- fmt.Sprintf("run %d: %s %q %q %q", i, res.Status, res.Stdout, res.Stderr, res.Error)
+						}
+					}
+				}()
+			}
+			for i := range 120 {
+				jobs <- i
+			}
+			close(jobs)
+			wg.Wait()
+			close(errs)
+			for e := range errs {
+				t.Error(e)
+			}
+			t.Logf("%+v", p.Stats())
+		})
+	}
+}

@@ -86,12 +86,43 @@ type proc struct {
 	c    *driver.Conn // step mode: the session driver
 	born time.Time
 	// Program mode (driver.ProgramArgs): no driver; the interpreter runs
-	// one program as its main file. exited closes when it has ended, with
-	// exit and exitErr set.
+	// one program as its main file. Its streams are read from the launch
+	// on (into out once a run attaches); exited closes when both are at
+	// their end and the interpreter has ended, with exit and exitErr set.
 	prog    bool
+	out     progSink
 	exited  chan struct{}
 	exit    *sandrun.LaunchExit
 	exitErr error
+}
+
+// progSink passes a program-mode interpreter's stdout and stderr to the
+// run's captures once the run attaches them (before that: discarded; an
+// interpreter waiting for its run writes nothing).
+type progSink struct {
+	mu sync.Mutex
+	w  [2]io.Writer
+}
+
+func (s *progSink) attach(stdout, stderr io.Writer) {
+	s.mu.Lock()
+	s.w = [2]io.Writer{stdout, stderr}
+	s.mu.Unlock()
+}
+
+type sinkWriter struct {
+	s *progSink
+	i int
+}
+
+func (w sinkWriter) Write(p []byte) (int, error) {
+	w.s.mu.Lock()
+	dst := w.s.w[w.i]
+	w.s.mu.Unlock()
+	if dst != nil {
+		_, _ = dst.Write(p)
+	}
+	return len(p), nil
 }
 
 // alive reports whether the interpreter can still take a run.
@@ -239,11 +270,6 @@ func (p *Pool) launchProgram(lang string, args []string, files []sandrun.InputFi
 	if err != nil {
 		return nil, err
 	}
-	w := &proc{p: l, prog: true, born: time.Now(), exited: make(chan struct{})}
-	go func() {
-		w.exit, w.exitErr = l.Wait()
-		close(w.exited)
-	}()
 	got := make(chan error, 1)
 	go func() {
 		b := make([]byte, len(driver.ProgramReady))
@@ -261,9 +287,26 @@ func (p *Pool) launchProgram(lang string, args []string, files []sandrun.InputFi
 		err = fmt.Errorf("not ready after %s", p.cfg.ReadyTimeout)
 	}
 	if err != nil {
-		w.destroy()
+		_ = l.Kill()
+		_, _ = l.Wait()
 		return nil, fmt.Errorf("program mode: %w", err)
 	}
+	w := &proc{p: l, prog: true, born: time.Now(), exited: make(chan struct{})}
+	// The launcher's Wait releases the streams: it comes after both
+	// are drained, so no output is lost.
+	var drained sync.WaitGroup
+	for i, r := range []io.Reader{l.Stdout(), l.Stderr()} {
+		drained.Add(1)
+		go func() {
+			defer drained.Done()
+			_, _ = io.Copy(sinkWriter{&w.out, i}, r)
+		}()
+	}
+	go func() {
+		drained.Wait()
+		w.exit, w.exitErr = l.Wait()
+		close(w.exited)
+	}()
 	return w, nil
 }
 

@@ -107,17 +107,7 @@ func (p *Pool) runProgram(ctx context.Context, w *proc, req *sandrun.Request, li
 	}
 	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, kill(verdict.KillOutput, "stdout"))
 	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, kill(verdict.KillOutput, "stderr"))
-	var copying sync.WaitGroup
-	for _, c := range []struct {
-		w io.Writer
-		r io.Reader
-	}{{stdout, w.p.Stdout()}, {stderr, w.p.Stderr()}} {
-		copying.Add(1)
-		go func() {
-			defer copying.Done()
-			_, _ = io.Copy(c.w, c.r)
-		}()
-	}
+	w.out.attach(stdout, stderr)
 	go func() {
 		in := w.p.Stdin()
 		_, _ = in.Write(append(frame, req.Stdin...))
@@ -126,14 +116,8 @@ func (p *Pool) runProgram(ctx context.Context, w *proc, req *sandrun.Request, li
 		}
 	}()
 	stop := context.AfterFunc(ctx, kill(verdict.KillCancel, ""))
-	<-w.exited
+	<-w.exited // the streams drained, the interpreter ended
 	stop()
-	copied := make(chan struct{})
-	go func() { copying.Wait(); close(copied) }()
-	select {
-	case <-copied:
-	case <-time.After(2 * time.Second):
-	}
 	if w.exit == nil {
 		return nil, fmt.Errorf("waiting for the interpreter: %w", w.exitErr)
 	}

@@ -63,6 +63,9 @@ type warmConfig struct {
 	Landlock *warmLandlock `json:"landlock,omitempty"`
 	// Sys are the system call numbers the child calls directly.
 	Sys map[string]int `json:"sys"`
+	// Runner names how the child runs the program (zygote.py RUNNERS;
+	// empty: "file", as `python3 FILE ARGS`).
+	Runner string `json:"runner,omitempty"`
 }
 
 // warmLandlock is the Landlock ruleset of the cold jail's policy.

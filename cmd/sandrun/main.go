@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -108,6 +109,8 @@ func Main(ctx context.Context, env *cliEnv, args []string) int {
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.Is(err, flag.ErrHelp):
+		return 0 // -h: the flag package printed the usage
 	case errors.As(err, &ue):
 		fmt.Fprintf(env.stderr, "sandrun %s: %s\n", args[0], ue.Error())
 		return 2

@@ -28,6 +28,7 @@ const (
 	exitOutputLimit   = 123
 	exitTimeout       = 124 // as timeout(1)
 	exitNetworkLimit  = 125
+	exitCancelled     = 130 // stopped before it finished (Ctrl-C), as a shell reports SIGINT
 )
 
 func exitCodeFor(res *sandrun.Result) int {
@@ -60,6 +61,8 @@ func exitCodeFor(res *sandrun.Result) int {
 		return exitCompileError
 	case sandrun.StatusRejected:
 		return exitRejected
+	case sandrun.StatusCancelled:
+		return exitCancelled
 	}
 	return exitInternal
 }
