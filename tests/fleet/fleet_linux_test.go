@@ -217,6 +217,8 @@ patches:
 		t.Fatalf("scrape annotation %q", ann)
 	}
 
+	nodeSetup(t, e, root, tag)
+
 	// Deleting a server pod deletes its run pods (warm ones included):
 	// they belong to its owner config map, which belongs to the pod.
 	pod := strings.TrimSpace(e.k("-n", e.ns, "get", "pods", "-l", "app.kubernetes.io/component=server", "-o", "jsonpath={.items[0].metadata.name}"))
@@ -299,4 +301,38 @@ func startPostgres(t *testing.T, nodeIP string) string {
 		_ = exec.Command("runuser", "-u", "postgres", "--", bin+"/pg_ctl", "-D", dir+"/data", "-m", "immediate", "-w", "stop").Run()
 	})
 	return fmt.Sprintf("host=%s port=%s user=postgres dbname=postgres sslmode=disable", nodeIP, port)
+}
+
+// nodeSetup applies deploy/kubernetes/node-setup.yaml (in a namespace of
+// its own, writing to a temp dir instead of the kubelet's seccomp
+// directory) and checks that the profile it installs on the node is
+// `sandrun kube seccomp-profile`'s.
+func nodeSetup(t *testing.T, e *env, root, tag string) {
+	b, err := os.ReadFile(filepath.Join(root, "deploy", "kubernetes", "node-setup.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ns := fmt.Sprintf("sandrun-node-%d", os.Getpid())
+	y := strings.NewReplacer("sandrun-node-setup", ns, "/var/lib/kubelet/seccomp", dir,
+		"image: sandrun:latest", "image: "+tag+"\n          imagePullPolicy: Never").Replace(string(b))
+	f := filepath.Join(t.TempDir(), "node-setup.yaml")
+	if err := os.WriteFile(f, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.k("apply", "-f", f)
+	t.Cleanup(func() {
+		_, _ = exec.Command(e.kubectl, "--kubeconfig", e.kubeconfig, "delete", "namespace", ns, "--wait=false").CombinedOutput()
+	})
+	want := run(t, "go", "run", filepath.Join(root, "cmd", "sandrun"), "kube", "seccomp-profile")
+	for end := time.Now().Add(2 * time.Minute); ; {
+		got, err := os.ReadFile(filepath.Join(dir, "sandrun", "run.json"))
+		if err == nil && strings.TrimSpace(string(got)) == strings.TrimSpace(want) {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the node-setup DaemonSet did not install the profile (%v):\n%s", err, e.k("-n", ns, "get", "pods", "-o", "wide"))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
