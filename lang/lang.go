@@ -39,7 +39,27 @@ type Language struct {
 	// OOMMarkers are stderr substrings that mean an allocation failed, for
 	// tiers without a cgroup OOM counter.
 	OOMMarkers []string `json:"-"`
+	// Warm is how a long-lived server keeps this language's start off a
+	// run's path (WarmFork, WarmPrestart, or WarmNone); from Info.
+	Warm Warm `json:"warm,omitempty"`
 }
+
+// Warm names a warm path: how a long-lived server (serve, mcp) runs a
+// language without paying the interpreter's start on every run.
+type Warm string
+
+const (
+	// WarmNone: every run starts its interpreter.
+	WarmNone Warm = ""
+	// WarmFork: the interpreter can fork safely after its start (one
+	// thread, no runtime state tied to its pid); the jail keeps a zygote
+	// of it and forks each run a child (backend/jail, "warm path"). The
+	// zygote program is CPython's (backend/jail/zygote.py).
+	WarmFork Warm = "fork"
+	// WarmPrestart: the runtime cannot fork safely (V8's threads, Go's
+	// runtime); one-use interpreters are started ahead of time (pool/).
+	WarmPrestart Warm = "prestart"
+)
 
 // Command returns the argv for running file with args under a memory
 // limit of memory bytes. Tokens: {file} is the code file's path,
@@ -202,6 +222,23 @@ func (r *Registry) Names() []string {
 	return n
 }
 
+func warmOf(name string) Warm {
+	info, _ := About(name)
+	return info.Warm
+}
+
+// WithWarm lists the registered languages whose warm path is w, sorted,
+// without discovering them.
+func (r *Registry) WithWarm(w Warm) []string {
+	var n []string
+	for _, name := range r.Names() {
+		if info, _ := About(name); info.Warm == w {
+			n = append(n, name)
+		}
+	}
+	return n
+}
+
 func (r *Registry) entry(name string) *entry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -247,6 +284,7 @@ func (r *Registry) Lookup(ctx context.Context, name string) (*Language, error) {
 	}
 	if r.cache != nil && spec.Cache {
 		if l := r.cache.load(name, key); l != nil {
+			l.Warm = warmOf(name) // the catalog's, whatever wrote the cache
 			e.lang, e.key, e.interp, e.fail = l, key, identify(l.Interpreter), nil
 			e.diskHits++
 			return l, nil
@@ -311,6 +349,7 @@ func (r *Registry) probe(ctx context.Context, spec Spec, exe string) (*Language,
 		}
 	}
 	l.Name = spec.Name
+	l.Warm = warmOf(spec.Name)
 	if l.FileName == "" {
 		l.FileName = spec.FileName
 	}

@@ -58,6 +58,10 @@ func TestRunBadInput(t *testing.T) {
 		{"limit out of range", `{"language":"python","code":"print(1)","limits":{"memory":1}}`, 400, "limits.memory"},
 		{"wall time over server max", `{"language":"python","code":"print(1)","limits":{"wall_time":"1h"}}`, 400, "limits.wall_time"},
 		{"bad file name", `{"language":"python","code":"print(1)","files":[{"name":"../x","content":""}]}`, 400, "files[0].name"},
+		// Issue 12 item 8: these answered 500 or were changed silently.
+		{"file and its directory", `{"language":"python","code":"print(1)","files":[{"name":"a","content":""},{"name":"a/b","content":""}]}`, 400, "files[1].name"},
+		{"file named like the code", `{"language":"python","code":"print(1)","files":[{"name":"main.py","content":"import os"}]}`, 400, "files[0].name"},
+		{"open_files 0 is the default, -1 is refused", `{"language":"python","code":"print(1)","limits":{"open_files":-1}}`, 400, "limits.open_files"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -174,52 +174,6 @@ func TestMirrorIn(t *testing.T) {
 	}
 }
 
-// TestMarkSplitter: the mark is found whatever the write boundaries, the
-// output before it is passed on whole, and the archive after it parsed.
-func TestMarkSplitter(t *testing.T) {
-	var ar bytes.Buffer
-	tw := tar.NewWriter(&ar)
-	for _, f := range []struct{ name, body string }{{"./out.txt", "result"}, {"./skip.bin", "x"}, {"./sub/a.txt", "A"}} {
-		tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o600, Size: int64(len(f.body)), Typeflag: tar.TypeReg})
-		tw.Write([]byte(f.body))
-	}
-	tw.WriteHeader(&tar.Header{Name: "./link.txt", Typeflag: tar.TypeSymlink, Linkname: "/etc/shadow"})
-	tw.Close()
-	mark := "<<sandrun-collect-abc>>"
-	stream := append([]byte("hello <world> <<sandrun"), mark...)
-	stream = append(stream, ar.Bytes()...)
-	for _, step := range []int{1, 3, 7, 64, len(stream)} {
-		var out bytes.Buffer
-		m := &markSplitter{mark: []byte(mark), out: &out}
-		for i := 0; i < len(stream); i += step {
-			m.Write(stream[i:min(i+step, len(stream))])
-		}
-		m.flush()
-		if out.String() != "hello <world> <<sandrun" {
-			t.Fatalf("step %d: output %q", step, out.String())
-		}
-		files, err := m.files([]string{"*.txt", "sub/*"}, 1<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, f := range files {
-			names = append(names, f.Name+"="+string(f.Content))
-		}
-		if strings.Join(names, ",") != "out.txt=result,sub/a.txt=A" {
-			t.Fatalf("step %d: files %v", step, names)
-		}
-	}
-	// No mark: everything is output.
-	var out bytes.Buffer
-	m := &markSplitter{mark: []byte(mark), out: &out}
-	m.Write([]byte("abc<<sandr"))
-	m.flush()
-	if out.String() != "abc<<sandr" {
-		t.Fatalf("unflushed: %q", out.String())
-	}
-}
-
 // TestAbsentEngine: no dockerd is not an error of the constructor; Check
 // says why, and Run refuses.
 func TestAbsentEngine(t *testing.T) {

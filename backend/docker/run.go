@@ -19,6 +19,7 @@ import (
 	"github.com/sandrun/sandrun/internal/capture"
 	"github.com/sandrun/sandrun/internal/cgmeter"
 	"github.com/sandrun/sandrun/internal/cgroup"
+	"github.com/sandrun/sandrun/internal/markstream"
 	"github.com/sandrun/sandrun/internal/verdict"
 )
 
@@ -153,9 +154,9 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, func() { go kill(verdict.KillOutput, "stdout") })
 	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, func() { go kill(verdict.KillOutput, "stderr") })
 	var outW io.Writer = stdout
-	var split *markSplitter
+	var split *markstream.Splitter
 	if mark != "" {
-		split = &markSplitter{mark: []byte(mark), out: stdout}
+		split = &markstream.Splitter{Mark: []byte(mark), Out: stdout}
 		outW = split
 	}
 
@@ -223,8 +224,8 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 
 	res := &sandrun.Result{}
 	if split != nil {
-		split.flush()
-		files, err := split.files(req.Collect, int64(lim.Output))
+		split.Flush()
+		files, err := split.Files(req.Collect, int64(lim.Output))
 		if err != nil {
 			return nil, fmt.Errorf("collecting files: %w", err)
 		}

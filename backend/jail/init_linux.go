@@ -31,6 +31,9 @@ const (
 // on a restricted thread, reaps every process and reports the end. It
 // writes nothing to stdout or stderr: those belong to the program.
 func ChildMain(_ []string) int {
+	if isZygoteInit() {
+		return zygoteInitMain()
+	}
 	unix.CloseOnExec(fdSync)
 	unix.Close(fdExe)
 	f := os.NewFile(fdSync, "sync")

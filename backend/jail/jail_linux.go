@@ -34,6 +34,9 @@ type Backend struct {
 	closing  chan struct{}
 	poolDone chan struct{}
 
+	// warm is the warm path (Options.Warm), nil when off.
+	warm *warmPath
+
 	closeOnce sync.Once
 }
 
@@ -81,6 +84,11 @@ func New(opts Options) (*Backend, error) {
 		b.pool = make(chan *proc, opts.Prestart)
 		b.poolDone = make(chan struct{})
 		go b.prestart()
+	}
+	if b.host == nil && opts.Warm > 0 {
+		if b.warm, err = newWarmPath(b); err != nil {
+			opts.Logger.Warn("jail: no warm path; every run starts cold", "err", err)
+		}
 	}
 	return b, nil
 }
@@ -171,6 +179,9 @@ func (b *Backend) Check(ctx context.Context, language string) error {
 // Close releases the namespaces made ahead of time and the init binary.
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
+		if b.warm != nil {
+			b.warm.close()
+		}
 		close(b.closing)
 		if b.pool != nil {
 			<-b.poolDone

@@ -44,6 +44,8 @@ type Options struct {
 	// maps its one inside uid to, one per concurrent run (as root).
 	// Default 1800000000 and 65536. Rootless, the caller's own uid is the
 	// only one the kernel lets it map.
+	// The warm path's zygotes each map a range of 1024 right after
+	// (UIDBase+UIDCount+n*1024, n < 64), one uid per child slot.
 	UIDBase, UIDCount uint32
 	// CPUs is the CPU bandwidth of one run (cgroup quota); default 1.
 	CPUs float64
@@ -78,7 +80,18 @@ type Options struct {
 	// Network is what the operator permits runs to reach through the
 	// proxy (network_linux.go); nil permits no network.
 	Network *netpolicy.Operator
+	// Warm turns the warm path on: for each language that can fork
+	// (lang.WarmFork), a zygote (a jailed interpreter with its start
+	// done) forks every run a child that is a full sandbox of its own,
+	// and serves up to Warm runs at once (docs/architecture/jail.md,
+	// "Warm path"). A run that finds no ready zygote or no free slot
+	// runs cold. 0, the default and the one-shot CLI's, starts no zygote.
+	// At most MaxWarm.
+	Warm int
 }
+
+// MaxWarm bounds Options.Warm: a zygote maps one host uid per slot.
+const MaxWarm = zygoteRange - 1
 
 func (o *Options) fill() error {
 	if o.Languages == nil {
@@ -92,6 +105,9 @@ func (o *Options) fill() error {
 		if !ok {
 			return fmt.Errorf("jail: unknown downgrade %q (have %v)", d, AllDowngrades())
 		}
+	}
+	if o.Warm < 0 || o.Warm > MaxWarm {
+		return fmt.Errorf("jail: Warm %d is outside 0..%d", o.Warm, MaxWarm)
 	}
 	if o.UIDBase == 0 {
 		o.UIDBase = 1_800_000_000

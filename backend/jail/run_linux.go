@@ -31,6 +31,9 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if err != nil {
 		return nil, err
 	}
+	if res, err, ok := b.runWarm(ctx, req, l, lim, files); ok {
+		return res, err
+	}
 	env := maps.Clone(req.Env)
 	if env == nil {
 		env = map[string]string{}

@@ -463,6 +463,13 @@ func (p *proc) watch(done <-chan struct{}) {
 			timer.Stop()
 			return
 		case <-timer.C:
+			// SetLimits may have moved the limit since the timer was set.
+			p.mu.Lock()
+			lim, since = p.limits, p.limitsSince
+			p.mu.Unlock()
+			if time.Since(since) < lim.WallTime.D() {
+				continue
+			}
 			p.kill(verdict.KillTimeout, "")
 			return
 		case <-tick.C:

@@ -26,8 +26,10 @@ func benchScenarios() map[string]benchScenario {
 		"jail":       benchJail,
 		"jail-cold":  benchJailCold,
 		"pool":       benchPool,
+		"warm":       benchWarm,
 		"docker":     benchDocker,
 		"gvisor":     benchGvisor,
+		"kubernetes": benchKubernetes,
 	}
 }
 

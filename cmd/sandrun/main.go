@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -49,6 +50,7 @@ func commands() map[string]command {
 		"session":   {"create, run in, list and close sessions on a running `sandrun serve`", cmdSession},
 		"repl":      {"an interactive sandboxed session (python, javascript) held by this process", cmdRepl},
 		"image":     {"build the docker tier's images without a registry (image build LANG)", cmdImage},
+		"kube":      {"the kubernetes tier's node helper: kube seccomp-profile [--install DIR]", cmdKube},
 	}
 }
 
@@ -107,6 +109,8 @@ func Main(ctx context.Context, env *cliEnv, args []string) int {
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.Is(err, flag.ErrHelp):
+		return 0 // -h: the flag package printed the usage
 	case errors.As(err, &ue):
 		fmt.Fprintf(env.stderr, "sandrun %s: %s\n", args[0], ue.Error())
 		return 2

@@ -28,6 +28,7 @@ const (
 	exitOutputLimit   = 123
 	exitTimeout       = 124 // as timeout(1)
 	exitNetworkLimit  = 125
+	exitCancelled     = 130 // stopped before it finished (Ctrl-C), as a shell reports SIGINT
 )
 
 func exitCodeFor(res *sandrun.Result) int {
@@ -60,6 +61,8 @@ func exitCodeFor(res *sandrun.Result) int {
 		return exitCompileError
 	case sandrun.StatusRejected:
 		return exitRejected
+	case sandrun.StatusCancelled:
+		return exitCancelled
 	}
 	return exitInternal
 }
@@ -86,7 +89,7 @@ type runFlags struct {
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.code, "c", "", "the code to run")
 	fs.StringVar(&f.lang, "lang", "", "language: python, javascript, bash, starlark (default: from the file extension)")
-	fs.StringVar(&f.backend, "backend", "auto", "tier: auto, restricted, process, jail, docker, gvisor")
+	fs.StringVar(&f.backend, "backend", "auto", "tier: auto, restricted, process, jail, docker, gvisor, kubernetes")
 	fs.StringVar(&f.stdin, "stdin", "", "text fed to the program's standard input")
 	fs.StringVar(&f.stdinFile, "stdin-file", "", "file fed to the program's standard input")
 	fs.Var(&f.files, "file", "NAME=PATH: copy a host file into the work directory as NAME (repeatable)")

@@ -21,7 +21,7 @@ type serveFlags struct {
 	rate                                 float64
 	queueTimeout, maxWall, drain         time.Duration
 	maxBody, maxCode, pool, tiers        string
-	mcp, sessions, console               bool
+	mcp, sessions, console, warm         bool
 	maxSessions                          int
 	network                              networkFlags
 }
@@ -47,7 +47,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 	fs.BoolVar(&f.sessions, "sessions", true, "serve stateful sessions (/v1/sessions and the session MCP tools)")
 	fs.IntVar(&f.maxSessions, "max-sessions", 16, "live sessions at most")
 	fs.StringVar(&f.tiers, "tiers", "", "the tiers callers may use, comma-separated (default: $SANDRUN_TIERS, else "+strings.Join(defaultServeTiers(), ",")+"; add process only for trusted callers: it does not isolate)")
-	fs.StringVar(&f.pool, "pool", "", "warm interpreter pools for one-shot runs, e.g. python=4,javascript=2 (default: none)")
+	fs.StringVar(&f.pool, "pool", "", "warm interpreter pools for one-shot runs, e.g. javascript=2 (default: sized from the host with --warm)")
+	fs.BoolVar(&f.warm, "warm", true, "keep interpreters warm, sized from the host: a zygote forks each run of a language that can fork (python), one-use interpreters are started ahead for the others")
 	f.network.register(fs)
 }
 
@@ -75,7 +76,7 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 	if err != nil {
 		return nil, server.Options{}, err
 	}
-	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1,
+	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1, warm: f.warm,
 		slots: adm.Options().MaxConcurrent, maxWall: f.maxWall, admission: adm, tiers: tiers, network: op})
 	if err != nil {
 		return nil, server.Options{}, err

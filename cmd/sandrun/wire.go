@@ -14,6 +14,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/audit"
+	"github.com/sandrun/sandrun/internal/driver"
 	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/server"
 	"github.com/sandrun/sandrun/session"
@@ -64,8 +65,8 @@ func parsePoolSizes(s string) (map[string]int, error) {
 			return nil, fmt.Errorf("--pool %q: want LANG=N with N from 0 to 64, comma-separated", part)
 		}
 		l := lang.Normalize(name)
-		if l != lang.Python && l != lang.JavaScript {
-			return nil, fmt.Errorf("--pool: %q has no pool driver (python, javascript)", name)
+		if _, err := driver.Args(l, 0); err != nil {
+			return nil, fmt.Errorf("--pool: %w", err)
 		}
 		out[l] = v
 	}

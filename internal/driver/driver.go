@@ -140,10 +140,15 @@ func (c *Conn) DiedOfMemory(language string) bool {
 	case <-c.errDone:
 	case <-time.After(time.Second):
 	}
-	tail := string(c.stderr.Bytes())
+	return DiedOfMemoryText(language, string(c.stderr.Bytes()))
+}
+
+// DiedOfMemoryText says whether an interpreter's stderr shows it ran out
+// of memory.
+func DiedOfMemoryText(language, stderr string) bool {
 	info, _ := lang.About(language)
 	for _, m := range info.OOMMarkers {
-		if strings.Contains(tail, m) {
+		if strings.Contains(stderr, m) {
 			return true
 		}
 	}

@@ -3,12 +3,14 @@
 package attacks
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/docker"
@@ -49,6 +51,9 @@ type tier struct {
 	spares int
 	// heavy tiers run only without -short.
 	heavy bool
+	// leftovers lists what the tier made for a run that outlived it and
+	// is not on this host's process tree (the kubernetes tier's pods).
+	leftovers func() []string
 
 	workBase string // set by the harness
 }
@@ -57,9 +62,11 @@ func tiers() []*tier {
 	return []*tier{
 		jailTier(0),
 		jailTier(1),
+		jailWarmTier(),
 		dockerTier(),
 		gvisorTier(),
 		processTier(),
+		kubernetesTier(),
 	}
 }
 
@@ -189,6 +196,48 @@ func jailTier(prestart int) *tier {
 			return p.ppid == os.Getpid() && strings.HasPrefix(string(b), "sandrun-jail-init\x00")
 		},
 	}
+}
+
+// jailWarmTier is the jail as serve runs it: python runs in children of
+// a zygote (the warm path), each a full sandbox of its own that must
+// contain every case as a cold jail does. The tier fails if a python case
+// ran cold instead.
+func jailWarmTier() *tier {
+	jt := jailTier(0)
+	jt.name = jail.Name + "-warm"
+	jt.heavy = true
+	jt.open = func(t *testing.T, _ string) (sandrun.Backend, error) {
+		b, err := jail.New(jail.Options{
+			Languages: lang.NewRegistry(lang.Options{}),
+			Warm:      64, // TestConcurrentRuns runs 50 at once
+			Logger:    slog.New(slog.DiscardHandler),
+		})
+		if err != nil {
+			return nil, err
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := b.WarmReady(ctx, "python"); err != nil {
+			return nil, err
+		}
+		start := b.WarmStats()
+		t.Cleanup(func() {
+			if st := b.WarmStats(); st.Fallbacks != start.Fallbacks || st.Restarts != start.Restarts {
+				t.Errorf("python cases ran cold (%d) or the zygote was restarted (%d): the tier did not test the warm path",
+					st.Fallbacks-start.Fallbacks, st.Restarts-start.Restarts)
+			}
+		})
+		return b, nil
+	}
+	// The zygote jail's init and the zygote program live as long as the
+	// backend; a replacement may overlap the one it replaces.
+	jt.spares = 4
+	jt.spare = func(p proc) bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid))
+		return strings.HasPrefix(string(b), "sandrun-jail-zygote\x00") || strings.Contains(string(b), "\x00-c\x00# sandrun jail zygote")
+	}
+	return jt
 }
 
 // jailOpenFindings are the corpus's findings against the jail that are not
