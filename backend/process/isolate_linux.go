@@ -43,7 +43,7 @@ type isolation struct {
 
 func newIsolation(opts Options) (*isolation, error) {
 	is := &isolation{root: os.Geteuid() == 0, logger: opts.Logger}
-	is.cg, is.cgErr = cgroup.New(cgroupDir, "")
+	is.cg, is.cgErr = cgroup.New(cgroupDir, "", false)
 	if !is.root {
 		return is, nil
 	}

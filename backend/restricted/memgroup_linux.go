@@ -30,7 +30,7 @@ const cgroupDir = "sandrun-restricted"
 
 // newMemGroups returns nil, and why, when cgroups cannot be made here.
 func newMemGroups(log *slog.Logger) (*memGroups, error) {
-	m, err := cgroup.New(cgroupDir, "")
+	m, err := cgroup.New(cgroupDir, "", false)
 	if err != nil {
 		return nil, err
 	}
