@@ -113,7 +113,7 @@ func (j *launched) SetLimits(l sandrun.Limits) error {
 	}
 	p := j.p
 	if p.cg != nil {
-		if err := p.cg.set(cgLimits(l, 0)); err != nil {
+		if err := p.cg.Set(cgLimits(l, 0)); err != nil {
 			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
@@ -121,7 +121,7 @@ func (j *launched) SetLimits(l sandrun.Limits) error {
 	p.limits = l
 	p.limitsSince = time.Now()
 	if p.cg != nil {
-		p.cpuBase = p.cg.cpu()
+		p.cpuBase = p.cg.CPU()
 	}
 	p.mu.Unlock()
 	return nil
@@ -171,6 +171,6 @@ func (j *launched) UsageSoFar() sandrun.Usage {
 	if j.p.cg == nil {
 		return sandrun.Usage{}
 	}
-	st := j.p.cg.stats()
+	st := j.p.cg.Stats()
 	return sandrun.Usage{CPUMs: st.CPU.Milliseconds(), MemoryPeakBytes: st.PeakMem}
 }

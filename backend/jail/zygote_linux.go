@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sandrun/sandrun/internal/cgroup"
 	"github.com/sandrun/sandrun/lang"
 	"golang.org/x/sys/unix"
 )
@@ -225,7 +226,7 @@ type zygote struct {
 	cmd     *exec.Cmd
 	ctl     *net.UnixConn
 	ctlMu   sync.Mutex
-	cg      *cgroup
+	cg      *cgroup.Group
 	pidfd   int // the zygote program (not its init)
 	release func()
 	slots   chan int
@@ -253,7 +254,7 @@ func (w *warmPath) start(l *lang.Language) (_ *zygote, err error) {
 	for i := 1; i <= w.size; i++ {
 		z.slots <- i
 	}
-	if z.cg, err = b.cg.create(cgroupLimits{Memory: zygoteMemory, Pids: 64 + 2*w.size, CPUs: b.opts.CPUs}); err != nil {
+	if z.cg, err = b.cg.Create(cgroup.Limits{Memory: zygoteMemory, Pids: 64 + 2*w.size, CPUs: b.opts.CPUs}); err != nil {
 		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -301,7 +302,7 @@ func (w *warmPath) start(l *lang.Language) (_ *zygote, err error) {
 		close(z.exited)
 	}()
 	go z.logStderr(errR, b.opts.Logger)
-	if err := z.cg.add(z.cmd.Process.Pid); err != nil {
+	if err := z.cg.Add(z.cmd.Process.Pid); err != nil {
 		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 	}
 	binds, err := bindsFor(l)
@@ -457,8 +458,8 @@ func (z *zygote) release1() {
 		z.pidfd = -1
 	}
 	if z.cg != nil {
-		z.cg.kill()
-		_ = z.cg.remove()
+		z.cg.Kill()
+		_ = z.cg.Remove()
 		z.cg = nil
 	}
 	if z.release != nil {
