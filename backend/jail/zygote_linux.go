@@ -229,6 +229,10 @@ type zygote struct {
 	cg      *cgroup.Group
 	pidfd   int // the zygote program (not its init)
 	release func()
+	// thread releases the OS thread that forked the zygote's init (its
+	// PDEATHSIG follows that thread, see startIn): only once the init
+	// is gone.
+	thread func()
 	slots   chan int
 
 	dead      chan struct{} // the zygote program is gone or unusable
@@ -262,6 +266,8 @@ func (w *warmPath) start(l *lang.Language) (_ *zygote, err error) {
 		return nil, err
 	}
 	parentF, childF := os.NewFile(uintptr(pair[0]), "zygote"), os.NewFile(uintptr(pair[1]), "zygote-child")
+	// Closed once the init has it (below): an init that dies then ends
+	// the channel at once instead of at zygoteStart.
 	defer childF.Close()
 	fc, err := net.FileConn(parentF)
 	parentF.Close()
@@ -292,18 +298,46 @@ func (w *warmPath) start(l *lang.Language) (_ *zygote, err error) {
 			Pdeathsig:                  syscall.SIGKILL,
 		},
 	}
-	if err := z.cmd.Start(); err != nil {
+	// Born in its cgroup, on a thread of its own held until the init
+	// ends (startIn): on a thread the Go runtime shares, the init's
+	// PDEATHSIG fired when any goroutine ended locked to that thread,
+	// and the zygote jail died with every run in it.
+	var bornIn *cgroup.Group
+	if z.cg.BornInside() {
+		bornIn = z.cg
+		fd, err := z.cg.CloneFD()
+		if err != nil {
+			errR.Close()
+			z.cmd = nil
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
+		}
+		if fd >= 0 {
+			defer unix.Close(fd)
+			z.cmd.SysProcAttr.UseCgroupFD, z.cmd.SysProcAttr.CgroupFD = true, fd
+		}
+	}
+	z.thread, err = b.startIn(-1, bornIn, z.cmd.Start)
+	if z.cmd.Process == nil {
 		errR.Close()
 		z.cmd = nil
-		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the zygote's init: " + err.Error()}
+		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: fmt.Sprintf("starting the zygote's init: %v", err)}
 	}
+	childF.Close()
 	go func() {
 		_ = z.cmd.Wait()
 		close(z.exited)
 	}()
 	go z.logStderr(errR, b.opts.Logger)
-	if err := z.cg.Add(z.cmd.Process.Pid); err != nil {
-		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	if err != nil {
+		if _, ok := err.(*SetupError); ok {
+			return nil, err
+		}
+		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the zygote's init", Err: err}
+	}
+	if !z.cg.BornInside() {
+		if err := z.cg.Add(z.cmd.Process.Pid); err != nil {
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+		}
 	}
 	binds, err := bindsFor(l)
 	if err != nil {
@@ -465,5 +499,9 @@ func (z *zygote) release1() {
 	if z.release != nil {
 		z.release()
 		z.release = nil
+	}
+	if z.thread != nil {
+		z.thread() // the init has ended (kill and retire wait for it)
+		z.thread = nil
 	}
 }
