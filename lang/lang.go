@@ -42,6 +42,13 @@ type Language struct {
 	// Warm is how a long-lived server keeps this language's start off a
 	// run's path (WarmFork, WarmPrestart, or WarmNone); from Info.
 	Warm Warm `json:"warm,omitempty"`
+	// Of is the language this is a runtime of (Info.Of), "" for a
+	// language's own runtime; from Info.
+	Of string `json:"of,omitempty"`
+	// Modules are the runtime's modules beyond the standard library
+	// (Info.Modules) with the version of the package that provides each
+	// ("" when it has no metadata), as the interpreter reported them.
+	Modules map[string]string `json:"modules,omitempty"`
 }
 
 // Warm names a warm path: how a long-lived server (serve, mcp) runs a
@@ -179,10 +186,11 @@ type Options struct {
 	ProbeTimeout, RetryAfter time.Duration
 }
 
-// NewRegistry returns a registry with python, javascript and bash.
+// NewRegistry returns a registry with python (and its data runtime),
+// javascript and bash.
 func NewRegistry(opts Options) *Registry {
 	r := &Registry{specs: map[string]Spec{}, entries: map[string]*entry{}}
-	for _, s := range []Spec{pythonSpec(), javascriptSpec(), bashSpec()} {
+	for _, s := range []Spec{pythonSpec(), pythonDataSpec(), javascriptSpec(), bashSpec()} {
 		r.specs[s.Name] = s
 	}
 	for _, s := range opts.Extra {
@@ -284,7 +292,10 @@ func (r *Registry) Lookup(ctx context.Context, name string) (*Language, error) {
 	}
 	if r.cache != nil && spec.Cache {
 		if l := r.cache.load(name, key); l != nil {
-			l.Warm = warmOf(name) // the catalog's, whatever wrote the cache
+			l.Warm, l.Of = warmOf(name), Base(name) // the catalog's, whatever wrote the cache
+			if l.Of == name {
+				l.Of = ""
+			}
 			e.lang, e.key, e.interp, e.fail = l, key, identify(l.Interpreter), nil
 			e.diskHits++
 			return l, nil
@@ -294,6 +305,13 @@ func (r *Registry) Lookup(ctx context.Context, name string) (*Language, error) {
 	l, err := r.probe(ctx, spec, cand)
 	if err != nil {
 		e.lang = nil
+		var miss *missingError
+		if errors.As(err.Err, &miss) {
+			// The interpreter runs but lacks the runtime's modules: not
+			// installed, looked for again on the next call (as an absent
+			// interpreter is), never a broken probe.
+			return nil, miss
+		}
 		e.fail, e.failKey = err, key
 		return nil, err
 	}
@@ -350,6 +368,9 @@ func (r *Registry) probe(ctx context.Context, spec Spec, exe string) (*Language,
 	}
 	l.Name = spec.Name
 	l.Warm = warmOf(spec.Name)
+	if b := Base(spec.Name); b != spec.Name {
+		l.Of = b
+	}
 	if l.FileName == "" {
 		l.FileName = spec.FileName
 	}

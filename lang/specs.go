@@ -20,7 +20,6 @@ func resolve(p string) (string, error) {
 // pythonSpec asks the interpreter itself for its executable and prefix, so
 // shims (pyenv's is a shell script) resolve to the real binary.
 func pythonSpec() Spec {
-	const probe = `import sys, json; print(json.dumps({"exe": sys.executable, "prefix": sys.prefix, "base_prefix": sys.base_prefix, "version": sys.version.split()[0]}))`
 	return Spec{
 		Name:       Python,
 		Candidates: []string{"python3", "python"},
@@ -28,44 +27,136 @@ func pythonSpec() Spec {
 		Cache:      true,
 		DependsOn:  pyenvVersionFiles,
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
-			var p struct {
-				Exe, Prefix, BasePrefix, Version string
-			}
-			var raw map[string]string
-			if err := probeJSON(ctx, exe, []string{"-c", probe}, &raw); err != nil {
-				return nil, err
-			}
-			p.Exe, p.Prefix, p.BasePrefix, p.Version = raw["exe"], raw["prefix"], raw["base_prefix"], raw["version"]
-			if p.Exe == "" {
-				return nil, fmt.Errorf("python did not report sys.executable")
-			}
-			real, err := resolve(p.Exe)
+			return probePython(ctx, exe, Python)
+		},
+	}
+}
+
+// pythonDataSpec is python with the scientific stack: Debian's own
+// python3, whose dist-packages hold Debian's python3-numpy and the rest
+// (the catalogue's Packages). The probe finds each module of the
+// catalogue without importing it; a missing one makes the runtime not
+// installed, naming the packages to install.
+func pythonDataSpec() Spec {
+	return Spec{
+		Name:       PythonData,
+		Candidates: []string{"/usr/bin/python3"},
+		FileName:   fileName(PythonData),
+		Cache:      true,
+		// Installing or removing a package changes these directories.
+		DependsOn: func(string) []string {
+			return []string{"/usr/lib/python3/dist-packages", "/usr/local/lib"}
+		},
+		Probe: func(ctx context.Context, exe string) (*Language, error) {
+			l, err := probePython(ctx, exe, PythonData)
 			if err != nil {
 				return nil, err
 			}
-			l := &Language{
-				Version:     p.Version,
-				Interpreter: real,
-				Prefix:      p.BasePrefix,
-				// -E: ignore PYTHON* variables; -s: no user site; -B: no
-				// .pyc writes; -u: unbuffered, so output printed before a
-				// kill is not lost and streaming sees it as it comes.
-				Argv:              []string{real, "-E", "-s", "-B", "-u", "{file}"},
-				AddressSpaceLimit: true,
-				OOMMarkers:        oomMarkers(Python),
-			}
-			for _, pre := range []string{p.Prefix, p.BasePrefix} {
-				if pre != "" && pre != "/usr" && !strings.HasPrefix(pre, "/usr/") {
-					l.Paths = append(l.Paths, pre)
-				}
-			}
-			if !strings.HasPrefix(real, "/usr/") {
-				l.Paths = append(l.Paths, filepath.Dir(real))
+			// OpenBLAS and glibc reserve address space per thread (about
+			// 300 MiB of it for numpy with pandas on two cores, 90 MiB
+			// resident): RLIMIT_AS would fail imports that the memory
+			// limit allows. The cgroup bounds memory instead, as for V8.
+			l.AddressSpaceLimit = false
+			// Debian picks the BLAS and LAPACK libraries through
+			// /etc/alternatives symlinks: the jail binds them too.
+			if _, err := os.Stat("/etc/alternatives"); err == nil {
+				l.Paths = append(l.Paths, "/etc/alternatives")
 			}
 			return l, nil
 		},
 	}
 }
+
+// pythonProbe prints what python says of itself and, for the modules in
+// argv[1:], the version of the distribution that provides each ("" when
+// it has no metadata, "-" when the module is missing).
+const pythonProbe = `import sys, json, importlib.util as u
+mods = {}
+if len(sys.argv) > 1:
+    from importlib import metadata as md
+    dists = md.packages_distributions()
+    for m in sys.argv[1:]:
+        if u.find_spec(m) is None:
+            mods[m] = "-"
+            continue
+        v = ""
+        for d in dists.get(m, []):
+            try:
+                v = md.version(d)
+                break
+            except Exception:
+                pass
+        mods[m] = v
+print(json.dumps({"exe": sys.executable, "prefix": sys.prefix, "base_prefix": sys.base_prefix, "version": sys.version.split()[0], "modules": mods}))`
+
+func probePython(ctx context.Context, exe, name string) (*Language, error) {
+	info, _ := About(name)
+	var p struct {
+		Exe        string            `json:"exe"`
+		Prefix     string            `json:"prefix"`
+		BasePrefix string            `json:"base_prefix"`
+		Version    string            `json:"version"`
+		Modules    map[string]string `json:"modules"`
+	}
+	if err := probeJSON(ctx, exe, append([]string{"-c", pythonProbe}, info.Modules...), &p); err != nil {
+		return nil, err
+	}
+	if p.Exe == "" {
+		return nil, fmt.Errorf("python did not report sys.executable")
+	}
+	var missing []string
+	for _, m := range info.Modules {
+		if p.Modules[m] == "-" {
+			missing = append(missing, m)
+			delete(p.Modules, m)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &missingError{name: name, exe: exe, modules: missing, packages: info.Packages}
+	}
+	real, err := resolve(p.Exe)
+	if err != nil {
+		return nil, err
+	}
+	l := &Language{
+		Version:     p.Version,
+		Interpreter: real,
+		Prefix:      p.BasePrefix,
+		// -E: ignore PYTHON* variables; -s: no user site; -B: no
+		// .pyc writes; -u: unbuffered, so output printed before a
+		// kill is not lost and streaming sees it as it comes.
+		Argv:              []string{real, "-E", "-s", "-B", "-u", "{file}"},
+		AddressSpaceLimit: true,
+		OOMMarkers:        info.OOMMarkers,
+		Env:               info.Env,
+		Modules:           p.Modules,
+	}
+	for _, pre := range []string{p.Prefix, p.BasePrefix} {
+		if pre != "" && pre != "/usr" && !strings.HasPrefix(pre, "/usr/") {
+			l.Paths = append(l.Paths, pre)
+		}
+	}
+	if !strings.HasPrefix(real, "/usr/") {
+		l.Paths = append(l.Paths, filepath.Dir(real))
+	}
+	return l, nil
+}
+
+// missingError: the interpreter runs but lacks modules its runtime
+// needs. It means "not installed" (a weaker tier, or an image, may have
+// the runtime), not a broken probe.
+type missingError struct {
+	name, exe string
+	modules   []string
+	packages  []string
+}
+
+func (e *missingError) Error() string {
+	return fmt.Sprintf("%s: %s lacks %s (install the Debian packages %s: scripts/setup.d/30-data.sh)",
+		e.name, e.exe, strings.Join(e.modules, ", "), strings.Join(e.packages, " "))
+}
+
+func (e *missingError) Unwrap() error { return ErrNotInstalled }
 
 // pyenvVersionFiles: a pyenv shim picks the version from
 // $PYENV_ROOT/version (the probe runs in / without PYENV_VERSION, so no
