@@ -58,9 +58,13 @@ func pythonDataSpec() Spec {
 			// limit allows. The cgroup bounds memory instead, as for V8.
 			l.AddressSpaceLimit = false
 			// Debian picks the BLAS and LAPACK libraries through
-			// /etc/alternatives symlinks: the jail binds them too.
-			if _, err := os.Stat("/etc/alternatives"); err == nil {
-				l.Paths = append(l.Paths, "/etc/alternatives")
+			// /etc/alternatives symlinks; matplotlib lists the fonts
+			// with fontconfig's fc-list, which reads its configuration
+			// and the system's font cache: the jail binds them too.
+			for _, p := range []string{"/etc/alternatives", "/etc/fonts", "/var/cache/fontconfig"} {
+				if _, err := os.Stat(p); err == nil {
+					l.Paths = append(l.Paths, p)
+				}
 			}
 			return l, nil
 		},
