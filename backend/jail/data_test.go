@@ -56,7 +56,7 @@ func TestDataFigures(t *testing.T) {
 			s, b := dataJail(t, warm)
 			before := b.WarmStats().Forked
 			res, err := s.Run(context.Background(), &sandrun.Request{Language: "python", Code: plotProgram,
-				Files: []sandrun.InputFile{{Name: "sales.csv", Content: "region,sales\nnorth,3\nsouth,4\nnorth,5\n"}},
+				Files:         []sandrun.InputFile{{Name: "sales.csv", Content: "region,sales\nnorth,3\nsouth,4\nnorth,5\n"}},
 				FigureFormats: []string{"png", "svg"}})
 			if err != nil || res.Status != sandrun.StatusOK || res.Language != lang.PythonData {
 				t.Fatalf("%v %s %s: %s %s", err, res.Language, res.Status, res.Stderr, res.Error)
