@@ -40,6 +40,7 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 	case "create":
 		var sp session.Spec
 		fs.StringVar(&sp.Language, "lang", lang.Python, "language: python or javascript")
+		fs.StringVar(&sp.Runtime, "runtime", "", "the language's runtime: plain (the default) or data (python with numpy, pandas, matplotlib...)")
 		fs.StringVar(&sp.Backend, "backend", "auto", "tier hosting the session")
 		fs.Var(durationFlag{&sp.IdleTimeout}, "idle", "close the session after this long without a run (server default 10m)")
 		fs.Var(durationFlag{&sp.MaxLifetime}, "lifetime", "close it this long after creation (server default 1h)")
@@ -63,6 +64,8 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 		var code string
 		var stepLim sandrun.Limits
 		fs.StringVar(&code, "c", "", "the code to run")
+		var df displayFlags
+		df.register(fs)
 		// The same limit flags as run; a step may lower --timeout and
 		// --output, the others are the session's.
 		lim := limitFlags(fs, &stepLim)
@@ -103,6 +106,9 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 		} else {
 			io.WriteString(env.stdout, res.Stdout)
 			io.WriteString(env.stderr, res.Stderr)
+			if err := df.show(env.stdout, env.stderr, res); err != nil {
+				return err
+			}
 			fmt.Fprintln(env.stderr, verdictLine(res))
 		}
 		if c := exitCodeFor(res); c != 0 {
