@@ -24,10 +24,10 @@ func pythonSpec() Spec {
 		Name:       Python,
 		Candidates: []string{"python3", "python"},
 		FileName:   fileName(Python),
-		Cache:      true,
 		DependsOn:  pyenvVersionFiles,
-		Probe: func(ctx context.Context, exe string) (*Language, error) {
-			return probePython(ctx, exe, Python)
+		Facts:      pythonFacts(Python),
+		Build: func(exe string, f map[string]string) (*Language, error) {
+			return buildPython(exe, f, Python)
 		},
 	}
 }
@@ -42,13 +42,13 @@ func pythonDataSpec() Spec {
 		Name:       PythonData,
 		Candidates: []string{"/usr/bin/python3"},
 		FileName:   fileName(PythonData),
-		Cache:      true,
 		// Installing or removing a package changes these directories.
 		DependsOn: func(string) []string {
 			return []string{"/usr/lib/python3/dist-packages", "/usr/local/lib"}
 		},
-		Probe: func(ctx context.Context, exe string) (*Language, error) {
-			l, err := probePython(ctx, exe, PythonData)
+		Facts: pythonFacts(PythonData),
+		Build: func(exe string, f map[string]string) (*Language, error) {
+			l, err := buildPython(exe, f, PythonData)
 			if err != nil {
 				return nil, err
 			}
@@ -72,16 +72,16 @@ func pythonDataSpec() Spec {
 }
 
 // pythonProbe prints what python says of itself and, for the modules in
-// argv[1:], the version of the distribution that provides each ("" when
-// it has no metadata, "-" when the module is missing).
+// argv[1:], the version of the distribution that provides each, as
+// "module:NAME" ("" when it has no metadata, "-" when it is missing).
 const pythonProbe = `import sys, json, importlib.util as u
-mods = {}
+out = {"exe": sys.executable, "prefix": sys.prefix, "base_prefix": sys.base_prefix, "version": sys.version.split()[0]}
 if len(sys.argv) > 1:
     from importlib import metadata as md
     dists = md.packages_distributions()
     for m in sys.argv[1:]:
         if u.find_spec(m) is None:
-            mods[m] = "-"
+            out["module:" + m] = "-"
             continue
         v = ""
         for d in dists.get(m, []):
@@ -90,42 +90,44 @@ if len(sys.argv) > 1:
                 break
             except Exception:
                 pass
-        mods[m] = v
-print(json.dumps({"exe": sys.executable, "prefix": sys.prefix, "base_prefix": sys.base_prefix, "version": sys.version.split()[0], "modules": mods}))`
+        out["module:" + m] = v
+print(json.dumps(out))`
 
-func probePython(ctx context.Context, exe, name string) (*Language, error) {
+// pythonFacts asks the probe about the catalogue's modules of name.
+func pythonFacts(name string) Facts {
 	info, _ := About(name)
-	var p struct {
-		Exe        string            `json:"exe"`
-		Prefix     string            `json:"prefix"`
-		BasePrefix string            `json:"base_prefix"`
-		Version    string            `json:"version"`
-		Modules    map[string]string `json:"modules"`
-	}
-	if err := probeJSON(ctx, exe, append([]string{"-c", pythonProbe}, info.Modules...), &p); err != nil {
-		return nil, err
-	}
-	if p.Exe == "" {
+	return jsonFacts(append([]string{"-c", pythonProbe}, info.Modules...)...)
+}
+
+// buildPython makes the Language of a python runtime from its facts; a
+// module of the catalogue's that the interpreter lacks makes the runtime
+// not installed.
+func buildPython(exe string, f map[string]string, name string) (*Language, error) {
+	if f["exe"] == "" {
 		return nil, fmt.Errorf("python did not report sys.executable")
 	}
+	info, _ := About(name)
 	var missing []string
+	mods := map[string]string{}
 	for _, m := range info.Modules {
-		if p.Modules[m] == "-" {
+		switch v, ok := f["module:"+m]; {
+		case !ok || v == "-":
 			missing = append(missing, m)
-			delete(p.Modules, m)
+		default:
+			mods[m] = v
 		}
 	}
 	if len(missing) > 0 {
 		return nil, &missingError{name: name, exe: exe, modules: missing, packages: info.Packages}
 	}
-	real, err := resolve(p.Exe)
+	real, err := resolve(f["exe"])
 	if err != nil {
 		return nil, err
 	}
 	l := &Language{
-		Version:     p.Version,
+		Version:     f["version"],
 		Interpreter: real,
-		Prefix:      p.BasePrefix,
+		Prefix:      f["base_prefix"],
 		// -E: ignore PYTHON* variables; -s: no user site; -B: no
 		// .pyc writes; -u: unbuffered, so output printed before a
 		// kill is not lost and streaming sees it as it comes.
@@ -133,9 +135,11 @@ func probePython(ctx context.Context, exe, name string) (*Language, error) {
 		AddressSpaceLimit: true,
 		OOMMarkers:        info.OOMMarkers,
 		Env:               info.Env,
-		Modules:           p.Modules,
 	}
-	for _, pre := range []string{p.Prefix, p.BasePrefix} {
+	if len(mods) > 0 {
+		l.Modules = mods
+	}
+	for _, pre := range []string{f["prefix"], f["base_prefix"]} {
 		if pre != "" && pre != "/usr" && !strings.HasPrefix(pre, "/usr/") {
 			l.Paths = append(l.Paths, pre)
 		}
@@ -162,6 +166,18 @@ func (e *missingError) Error() string {
 
 func (e *missingError) Unwrap() error { return ErrNotInstalled }
 
+// jsonFacts runs the interpreter with args; it prints one JSON object of
+// strings, the facts Build turns into a Language.
+func jsonFacts(args ...string) Facts {
+	return Facts{Key: strings.Join(args, "\x00"), Probe: func(ctx context.Context, exe string) (map[string]string, error) {
+		var raw map[string]string
+		if err := probeJSON(ctx, exe, args, &raw); err != nil {
+			return nil, err
+		}
+		return raw, nil
+	}}
+}
+
 // pyenvVersionFiles: a pyenv shim picks the version from
 // $PYENV_ROOT/version (the probe runs in / without PYENV_VERSION, so no
 // per-directory .python-version applies); `pyenv global` rewrites it.
@@ -182,18 +198,14 @@ func javascriptSpec() Spec {
 		Name:       JavaScript,
 		Candidates: []string{"node", "nodejs"},
 		FileName:   fileName(JavaScript),
-		Cache:      true,
-		Probe: func(ctx context.Context, exe string) (*Language, error) {
-			var raw map[string]string
-			if err := probeJSON(ctx, exe, []string{"-e", probe}, &raw); err != nil {
-				return nil, err
-			}
-			real, err := resolve(raw["exe"])
+		Facts:      jsonFacts("-e", probe),
+		Build: func(_ string, f map[string]string) (*Language, error) {
+			real, err := resolve(f["exe"])
 			if err != nil {
 				return nil, err
 			}
 			l := &Language{
-				Version:     raw["version"],
+				Version:     f["version"],
 				Interpreter: real,
 				// V8 sizes its heap from the flag; the memory limit is
 				// applied here because RLIMIT_AS breaks V8's reservations.
@@ -214,18 +226,14 @@ func bashSpec() Spec {
 		Name:       Bash,
 		Candidates: []string{"bash"},
 		FileName:   fileName(Bash),
-		Cache:      true,
-		Probe: func(ctx context.Context, exe string) (*Language, error) {
-			var raw map[string]string
-			if err := probeJSON(ctx, exe, []string{"-c", `printf '{"version":"%s"}' "${BASH_VERSION%%(*}"`}, &raw); err != nil {
-				return nil, err
-			}
+		Facts:      jsonFacts("-c", `printf '{"version":"%s"}' "${BASH_VERSION%%(*}"`),
+		Build: func(exe string, f map[string]string) (*Language, error) {
 			real, err := resolve(exe)
 			if err != nil {
 				return nil, err
 			}
 			return &Language{
-				Version:           raw["version"],
+				Version:           f["version"],
 				Interpreter:       real,
 				Argv:              []string{real, "{file}"},
 				AddressSpaceLimit: true,
