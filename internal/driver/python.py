@@ -227,8 +227,10 @@ def _step(msg):
             exec(code, _g)
             if last is not None:
                 _disp.display_value(eval(last, _g))
-            if msg.get("mode") != "interactive":
-                _disp.flush_figures()
+            # Figures still open at the step's end are shown and closed,
+            # as a notebook cell's (a REPL line's too: the console shows
+            # them).
+            _disp.flush_figures()
         finally:
             _State.active = False
     except SyntaxError as e:
