@@ -90,3 +90,20 @@ func TestLastValueShown(t *testing.T) {
 		}
 	})
 }
+
+// A REPL line (the console's sessions) echoes its value as python does,
+// and gives its HTML, if it has one, to the display.
+func TestInteractiveValueHTML(t *testing.T) {
+	forEach(t, func(t *testing.T, b string) {
+		m := newManager(t, b, nil)
+		id := create(t, m, session.Spec{Language: "python"})
+		res, err := m.Run(context.Background(), id, session.RunRequest{Code: "class H:\n    def _repr_html_(self): return '<b>h</b>'\n    def __repr__(self): return 'H()'\n", Interactive: true})
+		if err != nil || res.Status != sandrun.StatusOK {
+			t.Fatal(err, res.Stderr)
+		}
+		res, err = m.Run(context.Background(), id, session.RunRequest{Code: "H()", Interactive: true})
+		if err != nil || res.Stdout != "H()\n" || len(res.Display) != 1 || res.Display[0].MIME != display.HTML || res.Display[0].Data != "<b>h</b>" {
+			t.Fatalf("%v stdout %q display %+v", err, res.Stdout, res.Display)
+		}
+	})
+}

@@ -97,6 +97,16 @@ def display_value(value):
         _emit(value_items(value))
 
 
+def displayhook(value):
+    """sys.displayhook for a REPL line: python's own (the repr printed,
+    builtins._ set), plus the value's HTML as a display item when it has
+    one (a DataFrame's table, for a page that shows it)."""
+    _sys.__displayhook__(value)
+    if value is not None:
+        html = [it for it in value_items(value) if it["mime"] == "text/html"]
+        _emit(html)
+
+
 def _at_exit():
     try:
         flush_figures()

@@ -220,6 +220,10 @@ def _step(msg):
     shown = []
     _disp.sink = shown.append
     _disp._state.update(items=0, output=0)
+    # A REPL line echoes its values with python's displayhook (and gives
+    # their HTML to the display); a program's own hook is left alone.
+    if msg.get("mode") == "interactive" and _sys.displayhook is _sys.__displayhook__:
+        _sys.displayhook = _disp.displayhook
     try:
         _State.active = True
         try:
