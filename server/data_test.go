@@ -164,3 +164,20 @@ func TestMCPDataTS(t *testing.T) {
 		t.Errorf("run_code: %d images, svg %v: %+v", n, svg, r)
 	}
 }
+
+// A Piston request runs the runtime and version it names: python that
+// imports pandas stays on python (where it fails), python-data has it.
+func TestDataPistonKeepsItsRuntime(t *testing.T) {
+	needData(t)
+	e := newEnv(t, nil)
+	for _, c := range []struct{ language, want string }{{"python", "ModuleNotFoundError"}, {"python-data", "3\n"}} {
+		body, _ := json.Marshal(map[string]any{"language": c.language, "version": "*", "run_timeout": 60000, "run_memory_limit": 512 << 20,
+			"files": []map[string]string{{"content": "import pandas as pd\nprint(pd.Series([1, 2]).sum())"}}})
+		r := e.post(t, "/api/v2/execute", string(body))
+		var out server.PistonResponse
+		r.json(t, &out)
+		if r.code != 200 || out.Language != c.language || !strings.Contains(out.Run.Stdout+out.Run.Stderr, c.want) {
+			t.Errorf("%s: %d %+v", c.language, r.code, out)
+		}
+	}
+}
