@@ -181,3 +181,29 @@ func TestDataPistonKeepsItsRuntime(t *testing.T) {
 		}
 	}
 }
+
+// The display stream is the program's to write, and only that: a
+// symlink in its place reads nothing of the host (the collector opens
+// nothing through links), and forged items pass the same checks.
+func TestDataStreamIsUntrusted(t *testing.T) {
+	needData(t)
+	e := newEnv(t, nil)
+	code := "import os\nos.makedirs('.sandrun', exist_ok=True)\nos.symlink('/etc/passwd', '.sandrun/display.jsonl')\n"
+	body, _ := json.Marshal(map[string]any{"language": "python-data", "code": code})
+	var res sandrun.Result
+	e.post(t, "/v1/runs", string(body)).json(t, &res)
+	raw, _ := json.Marshal(res)
+	if res.Status != sandrun.StatusOK || len(res.Display) != 0 || strings.Contains(string(raw), "root:") {
+		t.Fatalf("%s display %+v", res.Status, res.Display)
+	}
+	code = "import json, os\nos.makedirs('.sandrun', exist_ok=True)\nwith open('.sandrun/display.jsonl', 'w') as f:\n" +
+		"    f.write(json.dumps({'mime': 'text/html', 'text': '<b>forged</b>', 'output': 1, 'source': 'value'}) + '\\n')\n" +
+		"    f.write(json.dumps({'mime': 'image/png', 'data': 'bm90IGEgcG5n', 'output': 2, 'source': 'figure'}) + '\\n')\n" +
+		"    f.write(json.dumps({'mime': 'application/javascript', 'text': 'alert(1)', 'output': 3, 'source': 'value'}) + '\\n')\n"
+	body, _ = json.Marshal(map[string]any{"language": "python-data", "code": code})
+	res = sandrun.Result{}
+	e.post(t, "/v1/runs", string(body)).json(t, &res)
+	if len(res.Display) != 1 || res.Display[0].Data != "<b>forged</b>" || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "2 malformed") {
+		t.Fatalf("display %+v warnings %q", res.Display, res.Warnings)
+	}
+}
