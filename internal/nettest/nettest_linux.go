@@ -34,6 +34,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/netproxy"
 	"github.com/sandrun/sandrun/netpolicy"
 )
@@ -142,6 +143,30 @@ func (n *Net) Resolver(extra map[string]netip.Addr) *netpolicy.Hosts {
 		r.Add(name, a)
 	}
 	return r
+}
+
+// Operator is the operator's settings the tests give a backend: allow
+// (the command-line form, "allow:*.test:80-443") as the ceiling, the
+// hosts' addresses as the only permitted private ones, and the hosts'
+// names plus Names() as the resolver.
+func (n *Net) Operator(allow string) (*netpolicy.Operator, error) {
+	pol, err := sandrun.ParseNetwork(allow)
+	if err != nil {
+		return nil, err
+	}
+	return &netpolicy.Operator{Allow: pol.Allow, Private: n.Private(), Resolver: n.Resolver(n.Names())}, nil
+}
+
+// Names are the extra names every test gives its resolver: private.test
+// resolves to the test namespace's own address on the first link (a
+// private address that is not a test host: it stands for the host's own
+// services), loop.test to 127.0.0.1 and loop6.test to ::1.
+func (n *Net) Names() map[string]netip.Addr {
+	return map[string]netip.Addr{
+		"private.test": n.Gateway,
+		"loop.test":    netip.MustParseAddr("127.0.0.1"),
+		"loop6.test":   netip.IPv6Loopback(),
+	}
 }
 
 // Private lists the hosts' addresses as /32s, for Operator.Private: the
