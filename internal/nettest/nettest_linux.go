@@ -64,25 +64,51 @@ const Prefix = "srn6-"
 
 // Available says why test hosts cannot be built here ("" when they can).
 func Available() string {
-	if os.Geteuid() != 0 {
-		return "test hosts need root (ip netns, veth)"
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		return "test hosts need iproute2's ip"
-	}
-	return ""
+	why, _ := need(os.Geteuid(), hasIP(), false)
+	return why
 }
 
-// New builds one test host per name. Without root or iproute2 it skips
-// the test, or fails it under SANDRUN_TEST_STRICT=1.
-func New(t testing.TB, names ...string) *Net {
+func hasIP() bool {
+	_, err := exec.LookPath("ip")
+	return err == nil
+}
+
+// need decides what a test does without its test hosts: without root it
+// skips (also in strict mode: a user without root has no jail or
+// namespaces either, as the jail's own tests decide); as root, a missing
+// iproute2 is a broken setup (scripts/setup.d/00-apt.sh installs it),
+// so strict mode fails the test.
+func need(euid int, ip, strict bool) (why string, fail bool) {
+	switch {
+	case euid != 0:
+		return "test hosts need root (ip netns, veth)", false
+	case !ip:
+		return "test hosts need iproute2's ip (scripts/setup.d/00-apt.sh installs it)", strict
+	}
+	return "", false
+}
+
+// Skip skips t, or fails it under SANDRUN_TEST_STRICT=1 when the reason
+// is a missing dependency rather than a missing root, when test hosts
+// cannot be built here. It reports whether they can.
+func Skip(t testing.TB) bool {
 	t.Helper()
-	if why := Available(); why != "" {
-		if os.Getenv("SANDRUN_TEST_STRICT") == "1" {
-			t.Fatal(why)
-		}
+	why, fail := need(os.Geteuid(), hasIP(), os.Getenv("SANDRUN_TEST_STRICT") == "1")
+	switch {
+	case fail:
+		t.Fatal(why)
+	case why != "":
 		t.Skip(why)
 	}
+	return true
+}
+
+// New builds one test host per name. Without root it skips the test;
+// without iproute2 it skips it too, or fails it under
+// SANDRUN_TEST_STRICT=1.
+func New(t testing.TB, names ...string) *Net {
+	t.Helper()
+	Skip(t)
 	sweep()
 	n := &Net{tag: fmt.Sprintf("%04x", mrand.IntN(1<<16))}
 	octet := freeOctet()
