@@ -21,6 +21,17 @@ type LaunchSpec struct {
 	// Limits apply to the whole life of the process (memory and pids to
 	// the whole tree; WallTime is the maximum lifetime).
 	Limits Limits
+	// Network is what the process may reach, for its whole life (a
+	// session's policy). A launcher that cannot enforce an allowlist
+	// (not a NetworkEnforcer) refuses a spec that sets one.
+	Network NetworkPolicy
+}
+
+// NetworkMeter is implemented by a Launched process: the record of its
+// proxy so far, since the launch (nil when it has no network). A session
+// takes the difference between two steps as the step's usage.network.
+type NetworkMeter interface {
+	NetworkUsage() *NetworkUsage
 }
 
 // Launched is a running sandboxed process.

@@ -449,3 +449,13 @@ func checkNetwork(b Backend, req *Request) error {
 	}
 	return nil
 }
+
+// RefuseNetwork is what a Launcher that cannot enforce an allowlist (the
+// process tier shares the host's network; others have no namespace to
+// hold the proxy) returns for a spec that sets one: nothing is started.
+func RefuseNetwork(tier string, p NetworkPolicy) error {
+	if p.IsNone() {
+		return nil
+	}
+	return &RequestError{Field: "network", Msg: fmt.Sprintf("the %s tier cannot enforce a network allowlist for a long-lived process; use the jail or docker tier", tier)}
+}

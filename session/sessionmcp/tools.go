@@ -58,7 +58,8 @@ func Tools(m *session.Manager, owner func(context.Context) string) []Tool {
 "backend":{"type":"string","description":"isolation tier; default: the strongest available"},
 "limits":{"type":"object","description":"memory (e.g. \"256MiB\"), wall_time (per step, e.g. \"10s\"), cpu_time (whole session), processes, output (per step and stream)"},
 "idle_timeout":{"type":"string","description":"e.g. \"10m\""},
-"max_lifetime":{"type":"string","description":"e.g. \"1h\""}}}`),
+"max_lifetime":{"type":"string","description":"e.g. \"1h\""},
+"network":{"description":"what the session may reach for its whole life: \"none\" (default) or \"allow:HOST:PORT[,HOST:PORT...]\" (or the object form with allow and limits); only within what the operator permits; steps get HTTP(S)_PROXY","oneOf":[{"type":"string"},{"type":"object"}]}}}`),
 			Handle: func(ctx context.Context, args json.RawMessage) (any, error) {
 				var sp session.Spec
 				if err := strict(args, &sp); err != nil {
