@@ -27,13 +27,6 @@ type LaunchSpec struct {
 	Network NetworkPolicy
 }
 
-// NetworkMeter is implemented by a Launched process: the record of its
-// proxy so far, since the launch (nil when it has no network). A session
-// takes the difference between two steps as the step's usage.network.
-type NetworkMeter interface {
-	NetworkUsage() *NetworkUsage
-}
-
 // Launched is a running sandboxed process.
 type Launched interface {
 	Stdin() io.Writer
@@ -60,6 +53,16 @@ type LaunchExit struct {
 	Signal   string
 	Error    string
 	Usage    Usage
+}
+
+// UsageReporter is implemented by launched processes that can say what
+// they have used so far: CPU time (cpu_ms) and peak memory
+// (memory_peak_bytes) since the launch, and for a process with a network
+// allowlist its proxy's record (network). Sessions report each step's CPU
+// time and network traffic as the difference across the step, and the
+// peak so far.
+type UsageReporter interface {
+	UsageSoFar() Usage
 }
 
 // Launcher is implemented by backends that can host long-lived processes.

@@ -253,7 +253,7 @@ func (p *NetworkPolicy) UnmarshalJSON(data []byte) error {
 		}
 		v, err := ParseNetwork(s)
 		if err != nil {
-			return err
+			return fmt.Errorf("network: %w", err) // as the object form: decoders that do not name the field (MCP's) still do
 		}
 		*p = v
 		return nil

@@ -19,20 +19,12 @@ import (
 // its test host: it ran in a cold jail with the proxy, not in a warm
 // interpreter (which has none), and the warm one is still waiting.
 func TestNetworkRunsColdOnJail(t *testing.T) {
-	sessiontest.Launcher(t, jail.Name) // skips (or fails, strict) without a jail
 	n := nettest.New(t, "hosta.test")
 	op, err := n.Operator("allow:hosta.test:80")
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := jail.New(jail.Options{Languages: sessiontest.Languages(), Network: op})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = j.Close() })
-	if err := j.EnforcesNetwork(); err != nil {
-		t.Skipf("the jail cannot enforce a network allowlist here: %v", err)
-	}
+	j := sessiontest.NetJail(t, op)
 	p, err := pool.New(pool.Config{Launcher: j, Tier: jail.Name, Sizes: map[string]int{"python": 1}, Fallback: j, ReadyTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)

@@ -24,19 +24,11 @@ import (
 // every step recorded in a real audit log.
 func netManager(t *testing.T, n *nettest.Net) (*session.Manager, *audit.Log) {
 	t.Helper()
-	sessiontest.Launcher(t, jail.Name) // skips (or fails, strict) without a jail
 	op, err := n.Operator("allow:*.test:80-443")
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, err := jail.New(jail.Options{Languages: sessiontest.Languages(), Network: op})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = j.Close() })
-	if err := j.EnforcesNetwork(); err != nil {
-		t.Skipf("the jail cannot enforce a network allowlist here: %v", err)
-	}
+	j := sessiontest.NetJail(t, op)
 	db := filepath.Join(t.TempDir(), "audit.db")
 	log, err := audit.New(audit.Options{Version: "test", WriteTimeout: 30 * time.Second, Open: func(ctx context.Context) (audit.Store, error) {
 		return audit.OpenSQLite(ctx, audit.SQLiteOptions{Path: db})

@@ -175,13 +175,14 @@ func (l *launched) Stdout() io.Reader { return l.stdout }
 func (l *launched) Stderr() io.Reader { return l.stderr }
 func (l *launched) WorkDir() string   { return "" } // /work lives in the container only
 
-// NetworkUsage implements sandrun.NetworkMeter: the proxy's record since
-// the launch (nil without a network allowlist).
-func (l *launched) NetworkUsage() *sandrun.NetworkUsage {
+// UsageSoFar implements sandrun.UsageReporter: the proxy's record since
+// the launch (nil without a network allowlist); CPU and memory are not
+// measured here.
+func (l *launched) UsageSoFar() sandrun.Usage {
 	if l.net == nil || l.net.proxy == nil {
-		return nil
+		return sandrun.Usage{}
 	}
-	return l.net.proxy.Usage()
+	return sandrun.Usage{Network: l.net.proxy.Usage()}
 }
 
 // stdinWriter writes to the container's stdin; Close half-closes it.

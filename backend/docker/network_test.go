@@ -166,7 +166,7 @@ for line in sys.stdin:
 	if got := ask("http://hosta.test/hello"); got != "hello from hosta.test" {
 		t.Fatalf("host A: %q", got)
 	}
-	first := l.(sandrun.NetworkMeter).NetworkUsage()
+	first := l.(sandrun.UsageReporter).UsageSoFar().Network
 	if first == nil || first.Connections != 1 {
 		t.Fatalf("NetworkUsage after one fetch: %+v", first)
 	}

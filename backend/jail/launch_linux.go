@@ -183,14 +183,23 @@ func (j *launched) Wait() (*sandrun.LaunchExit, error) {
 	return j.exit, j.err
 }
 
-// NetworkUsage implements sandrun.NetworkMeter: the proxy's record since
-// the launch (nil without a network allowlist).
-func (j *launched) NetworkUsage() *sandrun.NetworkUsage { return j.net.usage() }
-
 // WorkDir is the jail's /work seen from the host, while it runs.
 func (j *launched) WorkDir() string {
 	if j.p.cmd.Process == nil {
 		return ""
 	}
 	return fmt.Sprintf("/proc/%d/root/work", j.p.cmd.Process.Pid)
+}
+
+// UsageSoFar implements sandrun.UsageReporter from the jail's cgroup:
+// CPU time and the memory peak since the launch (zero without a cgroup),
+// and the proxy's record (nil without a network allowlist).
+func (j *launched) UsageSoFar() sandrun.Usage {
+	u := sandrun.Usage{Network: j.net.usage()}
+	if j.p.cg == nil {
+		return u
+	}
+	st := j.p.cg.stats()
+	u.CPUMs, u.MemoryPeakBytes = st.CPU.Milliseconds(), st.PeakMem
+	return u
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/sandrun/sandrun/backend/restricted"
 	"github.com/sandrun/sandrun/internal/driver"
 	"github.com/sandrun/sandrun/lang"
+	"github.com/sandrun/sandrun/netpolicy"
 	"github.com/sandrun/sandrun/session"
 )
 
@@ -113,6 +114,24 @@ func Launcher(t testing.TB, name string) sandrun.Launcher {
 	}
 	t.Fatalf("sessiontest: unknown backend %q", name)
 	return nil
+}
+
+// NetJail is a jail of its own whose operator settings are op (runs and
+// sessions with a network allowlist), closed at the end of the test. It
+// skips (fails, strict) where there is no jail, and skips where the jail
+// cannot enforce an allowlist (not root: the test hosts skip there too).
+func NetJail(t testing.TB, op *netpolicy.Operator) *jail.Backend {
+	t.Helper()
+	Launcher(t, jail.Name)
+	b, err := jail.New(jail.Options{Languages: Languages(), Logger: logger, Network: op})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	if err := b.EnforcesNetwork(); err != nil {
+		t.Skipf("the jail cannot enforce a network allowlist here: %v", err)
+	}
+	return b
 }
 
 // Sandbox is the run pipeline for a test's sessions: the process backend
