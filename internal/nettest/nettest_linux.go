@@ -88,12 +88,19 @@ func need(euid int, ip, strict bool) (why string, fail bool) {
 	return "", false
 }
 
+// Usable says why test hosts cannot be built here ("" when they can) and
+// whether that must fail the test (SANDRUN_TEST_STRICT=1 and root, but no
+// iproute2) rather than skip it.
+func Usable() (why string, fail bool) {
+	return need(os.Geteuid(), hasIP(), os.Getenv("SANDRUN_TEST_STRICT") == "1")
+}
+
 // Skip skips t, or fails it under SANDRUN_TEST_STRICT=1 when the reason
 // is a missing dependency rather than a missing root, when test hosts
 // cannot be built here. It reports whether they can.
 func Skip(t testing.TB) bool {
 	t.Helper()
-	why, fail := need(os.Geteuid(), hasIP(), os.Getenv("SANDRUN_TEST_STRICT") == "1")
+	why, fail := Usable()
 	switch {
 	case fail:
 		t.Fatal(why)
