@@ -117,8 +117,20 @@ func New(t testing.TB, names ...string) *Net {
 	t.Helper()
 	Skip(t)
 	sweep()
-	n := &Net{tag: fmt.Sprintf("%04x", mrand.IntN(1<<16))}
-	octet := freeOctet()
+	// The veth names are host-wide (the test's namespace): 32 random bits
+	// keep concurrent test processes' apart. The subnet is picked and its
+	// addresses added under a host-wide lock, so two processes never pick
+	// the same one between looking and adding.
+	n := &Net{tag: fmt.Sprintf("%08x", mrand.Uint32())}
+	unlock, err := lockHost()
+	if err != nil {
+		t.Fatalf("nettest: %v", err)
+	}
+	defer unlock()
+	octet, ok := freeOctet()
+	if !ok {
+		t.Fatal("nettest: every 10.206.X.0/24 has an address of this machine")
+	}
 	caCert, caKey := newCA(t)
 	n.CA = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caCert.Raw})
 	for i, name := range names {
@@ -342,14 +354,31 @@ func leaf(t testing.TB, h *Host, ca *x509.Certificate, caKey *ecdsa.PrivateKey) 
 }
 
 // freeOctet picks 10.206.X.0/24 with no address of this machine in it.
-func freeOctet() byte {
+func freeOctet() (byte, bool) {
 	out, _ := exec.Command("ip", "-4", "-o", "addr", "show").Output()
-	for {
-		o := byte(mrand.IntN(256))
-		if !bytes.Contains(out, []byte(fmt.Sprintf(" 10.206.%d.", o))) {
-			return o
+	for _, i := range mrand.Perm(256) {
+		if !bytes.Contains(out, []byte(fmt.Sprintf(" 10.206.%d.", i))) {
+			return byte(i), true
 		}
 	}
+	return 0, false
+}
+
+// lockPath is the host-wide lock of test-host subnets (root only, as
+// test hosts are).
+const lockPath = "/run/sandrun-nettest.lock"
+
+// lockHost takes the host-wide lock; the returned func releases it.
+func lockHost() (func(), error) {
+	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", lockPath, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // sweep removes the namespaces of test processes that are gone.
