@@ -20,11 +20,7 @@ import (
 // interpreter (which has none), and the warm one is still waiting.
 func TestNetworkRunsColdOnJail(t *testing.T) {
 	n := nettest.New(t, "hosta.test")
-	op, err := n.Operator("allow:hosta.test:80")
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := sessiontest.NetJail(t, op)
+	j := sessiontest.NetJail(t, n, "allow:hosta.test:80")
 	p, err := pool.New(pool.Config{Launcher: j, Tier: jail.Name, Sizes: map[string]int{"python": 1}, Fallback: j, ReadyTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)

@@ -24,11 +24,7 @@ import (
 // every step recorded in a real audit log.
 func netManager(t *testing.T, n *nettest.Net) (*session.Manager, *audit.Log) {
 	t.Helper()
-	op, err := n.Operator("allow:*.test:80-443")
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := sessiontest.NetJail(t, op)
+	j := sessiontest.NetJail(t, n, "allow:*.test:80-443")
 	db := filepath.Join(t.TempDir(), "audit.db")
 	log, err := audit.New(audit.Options{Version: "test", WriteTimeout: 30 * time.Second, Open: func(ctx context.Context) (audit.Store, error) {
 		return audit.OpenSQLite(ctx, audit.SQLiteOptions{Path: db})

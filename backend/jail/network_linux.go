@@ -129,32 +129,30 @@ func (n *jailNet) reset() {
 	n.mu.Unlock()
 }
 
-// usage is the proxy's record so far (nil without one).
-func (n *jailNet) usage() *sandrun.NetworkUsage {
+// running is the proxy once it is open (nil before, or without one).
+func (n *jailNet) running() *netproxy.Running {
 	if n == nil {
 		return nil
 	}
 	n.mu.Lock()
-	r := n.proxy
-	n.mu.Unlock()
-	if r == nil {
-		return nil
+	defer n.mu.Unlock()
+	return n.proxy
+}
+
+// usage is the proxy's record so far (nil without one).
+func (n *jailNet) usage() *sandrun.NetworkUsage {
+	if r := n.running(); r != nil {
+		return r.Usage()
 	}
-	return r.Usage()
+	return nil
 }
 
 // stop ends the proxy and returns its record (nil when it never opened).
 func (n *jailNet) stop() *sandrun.NetworkUsage {
-	if n == nil {
-		return nil
+	if r := n.running(); r != nil {
+		return r.Stop()
 	}
-	n.mu.Lock()
-	r := n.proxy
-	n.mu.Unlock()
-	if r == nil {
-		return nil
-	}
-	return r.Stop()
+	return nil
 }
 
 // inetSocketBody is the socket rule of a run with network: AF_UNIX, or

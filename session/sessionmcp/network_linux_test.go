@@ -19,12 +19,8 @@ import (
 // malformed policy is refused naming the field.
 func TestSessionNetwork(t *testing.T) {
 	n := nettest.New(t, "hosta.test")
-	op, err := n.Operator("allow:hosta.test:80")
-	if err != nil {
-		t.Fatal(err)
-	}
 	m, err := session.New(session.Options{Sandbox: sessiontest.Sandbox(t, sandrun.Options{}),
-		Launchers: map[string]sandrun.Launcher{jail.Name: sessiontest.NetJail(t, op)}})
+		Launchers: map[string]sandrun.Launcher{jail.Name: sessiontest.NetJail(t, n, "allow:hosta.test:80")}})
 	if err != nil {
 		t.Fatal(err)
 	}

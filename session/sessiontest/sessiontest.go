@@ -16,8 +16,8 @@ import (
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/backend/restricted"
 	"github.com/sandrun/sandrun/internal/driver"
+	"github.com/sandrun/sandrun/internal/nettest"
 	"github.com/sandrun/sandrun/lang"
-	"github.com/sandrun/sandrun/netpolicy"
 	"github.com/sandrun/sandrun/session"
 )
 
@@ -116,13 +116,18 @@ func Launcher(t testing.TB, name string) sandrun.Launcher {
 	return nil
 }
 
-// NetJail is a jail of its own whose operator settings are op (runs and
-// sessions with a network allowlist), closed at the end of the test. It
-// skips (fails, strict) where there is no jail, and skips where the jail
-// cannot enforce an allowlist (not root: the test hosts skip there too).
-func NetJail(t testing.TB, op *netpolicy.Operator) *jail.Backend {
+// NetJail is a jail of its own whose operator permits allow (the
+// command-line form) on the test hosts n, closed at the end of the test.
+// It skips (fails, strict) where there is no jail, and skips where the
+// jail cannot enforce an allowlist (not root: the test hosts skip there
+// too).
+func NetJail(t testing.TB, n *nettest.Net, allow string) *jail.Backend {
 	t.Helper()
 	Launcher(t, jail.Name)
+	op, err := n.Operator(allow)
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, err := jail.New(jail.Options{Languages: Languages(), Logger: logger, Network: op})
 	if err != nil {
 		t.Fatal(err)

@@ -213,12 +213,7 @@ func (c *attackCase) set(key, val string) error {
 
 func (c *attackCase) setLimits(val string) error {
 	l := &c.Limits
-	for _, kv := range strings.Fields(val) {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return fmt.Errorf("%q is not key=value", kv)
-		}
-		var err error
+	err := eachKeyValue(val, func(k, v string) (err error) {
 		switch k {
 		case "wall":
 			l.WallTime, err = sandrun.ParseDuration(v)
@@ -242,6 +237,10 @@ func (c *attackCase) setLimits(val string) error {
 		if err != nil {
 			return fmt.Errorf("limit %s: %w", k, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return l.Validate()
 }

@@ -41,12 +41,7 @@ func (c *attackCase) setNetwork(key, val string) error {
 		e.Network = true
 	case "network-limits":
 		l := &c.Network.Limits
-		for _, kv := range strings.Fields(val) {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
-				return fmt.Errorf("%q is not key=value", kv)
-			}
-			var err error
+		err := eachKeyValue(val, func(k, v string) (err error) {
 			switch k {
 			case "bytes_up":
 				l.BytesUp, err = sandrun.ParseBytes(v)
@@ -60,6 +55,10 @@ func (c *attackCase) setNetwork(key, val string) error {
 			if err != nil {
 				return fmt.Errorf("network limit %s: %w", k, err)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		e.NetCaps = *l
 	case "expect-network-limit":
@@ -75,6 +74,20 @@ func (c *attackCase) setNetwork(key, val string) error {
 			return fmt.Errorf("not a count: %q", val)
 		}
 		e.NetRefused = n
+	}
+	return nil
+}
+
+// eachKeyValue calls set for each space-separated key=value of val.
+func eachKeyValue(val string, set func(k, v string) error) error {
+	for _, kv := range strings.Fields(val) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("%q is not key=value", kv)
+		}
+		if err := set(k, v); err != nil {
+			return err
+		}
 	}
 	return nil
 }
