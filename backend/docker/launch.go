@@ -39,7 +39,7 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	if err := spec.Limits.Resolved(); err != nil {
 		return nil, err
 	}
-	req := &sandrun.Request{Language: spec.Language, Files: spec.Files, Env: spec.Env, Limits: spec.Limits}
+	req := &sandrun.Request{Language: spec.Language, Files: spec.Files, Env: spec.Env, Limits: spec.Limits, Network: spec.Network}
 	// The boot archive needs a code file; a launched interpreter gets its
 	// program through Args, so the file is an empty placeholder.
 	payload, err := bootPayload(Recipe{FileName: ".sandrun-launch"}, req)
@@ -49,6 +49,13 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	runID := sandrun.NewID()
 	cfg, hc := b.containerConfig(r, req, runID, true, "")
 	cfg.Cmd = append(append(cfg.Cmd[:4:4], r.Argv[0]), spec.Args...)
+	// A network allowlist holds for the container's whole life: its proxy
+	// opens in the container's namespace after the start and before the
+	// boot payload, which the boot script waits for.
+	nr, err := b.networkFor(req, cfg, hc)
+	if err != nil {
+		return nil, err
+	}
 	w, err := b.watcher(ctx, cli)
 	if err != nil {
 		return nil, err
@@ -79,14 +86,39 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 		errW.CloseWithError(err)
 		close(l.copied)
 	}()
-	if _, err := hj.Conn.Write(payload); err != nil {
-		hj.Close()
-		return fail(fmt.Errorf("sending the boot archive: %w", err))
+	send := func() error {
+		if _, err := hj.Conn.Write(payload); err != nil {
+			return fmt.Errorf("sending the boot archive: %w", err)
+		}
+		return nil
+	}
+	if nr == nil {
+		if err := send(); err != nil {
+			hj.Close()
+			return fail(err)
+		}
 	}
 	l.started = time.Now()
 	if err := cli.ContainerStart(ctx, l.id, container.StartOptions{}); err != nil {
 		hj.Close()
 		return fail(fmt.Errorf("starting the container: %w", err))
+	}
+	if nr != nil {
+		l.net = nr
+		err := nr.start(ctx, cli, l.id, b, func(what string) {
+			l.mu.Lock()
+			l.netHit = what
+			l.mu.Unlock()
+			go l.kill(verdict.KillNetwork)
+		})
+		if err == nil {
+			err = send()
+		}
+		if err != nil {
+			hj.Close()
+			nr.stop()
+			return fail(err)
+		}
 	}
 	l.timer = time.AfterFunc(l.lim.WallTime.D(), func() { l.kill(verdict.KillTimeout) })
 	// The engine does not always end the attach stream of an auto-removed
@@ -124,8 +156,13 @@ type launched struct {
 	started time.Time
 	timer   *time.Timer
 
+	// net is the proxy of a container with a network allowlist (nil:
+	// none); netHit names the cap that killed it.
+	net *netRun
+
 	mu     sync.Mutex
 	killed verdict.Kill
+	netHit string
 
 	waitOnce sync.Once
 	done     chan struct{}
@@ -137,6 +174,16 @@ func (l *launched) Stdin() io.Writer  { return stdinWriter{l} }
 func (l *launched) Stdout() io.Reader { return l.stdout }
 func (l *launched) Stderr() io.Reader { return l.stderr }
 func (l *launched) WorkDir() string   { return "" } // /work lives in the container only
+
+// UsageSoFar implements sandrun.UsageReporter: the proxy's record since
+// the launch (nil without a network allowlist); CPU and memory are not
+// measured here.
+func (l *launched) UsageSoFar() sandrun.Usage {
+	if l.net == nil || l.net.proxy == nil {
+		return sandrun.Usage{}
+	}
+	return sandrun.Usage{Network: l.net.proxy.Usage()}
+}
 
 // stdinWriter writes to the container's stdin; Close half-closes it.
 type stdinWriter struct{ l *launched }
@@ -229,6 +276,7 @@ func (l *launched) Wait() (*sandrun.LaunchExit, error) {
 		case <-time.After(2 * time.Second):
 		}
 		l.hj.Close()
+		netUsage := l.net.stop()
 		if err != nil {
 			l.err = err
 			l.b.remove(l.cli, l.id)
@@ -239,12 +287,12 @@ func (l *launched) Wait() (*sandrun.LaunchExit, error) {
 			f.Exited, f.ExitCode, f.Signal = false, -1, sig
 		}
 		l.mu.Lock()
-		f.Killed = l.killed
+		f.Killed, f.Network = l.killed, l.netHit
 		l.mu.Unlock()
 		var res sandrun.Result
 		verdict.Decide(f, &res)
 		l.result = &sandrun.LaunchExit{Status: res.Status, ExitCode: res.ExitCode, Signal: res.Signal, Error: res.Error,
-			Usage: sandrun.Usage{WallMs: wall.Milliseconds()}}
+			Usage: sandrun.Usage{WallMs: wall.Milliseconds(), Network: netUsage}}
 	})
 	<-l.done
 	if l.err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -92,7 +93,7 @@ func TestAuditRecordsCLIRuns(t *testing.T) {
 	if code, out, _ := cli(t, "audit", "prune"); code != 0 || out != "removed 0 runs\n" {
 		t.Fatalf("prune: %d %q", code, out)
 	}
-	if code, out, _ := cli(t, "audit", "status"); code != 0 || !strings.Contains(out, "ok   audit store: sqlite "+db+": schema v3, 2 runs") ||
+	if code, out, _ := cli(t, "audit", "status"); code != 0 || !strings.Contains(out, "ok   audit store: sqlite "+db+": schema v"+strconv.Itoa(audit.SchemaVersion())+", 2 runs") ||
 		!strings.Contains(out, "ok   audit store writable") {
 		t.Fatalf("status: %d\n%s", code, out)
 	}

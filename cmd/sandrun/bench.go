@@ -37,6 +37,7 @@ func benchScenarios() map[string]benchScenario {
 		"docker":        benchDocker,
 		"gvisor":        benchGvisor,
 		"kubernetes":    benchKubernetes,
+		"proxy":         benchProxy,
 	}
 }
 

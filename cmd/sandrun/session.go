@@ -44,12 +44,18 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 		fs.Var(durationFlag{&sp.IdleTimeout}, "idle", "close the session after this long without a run (server default 10m)")
 		fs.Var(durationFlag{&sp.MaxLifetime}, "lifetime", "close it this long after creation (server default 1h)")
 		lim := limitFlags(fs, &sp.Limits)
+		network := fs.String("network", "none", "what the session may reach for its whole life: none, or allow:HOST:PORT[,HOST:PORT...] within the server's --network-allow (docs/guide/network.md)")
 		if _, err := parseInterspersed(fs, args[1:]); err != nil {
 			return helpOK(err)
 		}
 		if err := lim.check(); err != nil {
 			return err
 		}
+		pol, err := sandrun.ParseNetwork(*network)
+		if err != nil {
+			return &usageError{msg: "--network: " + err.Error()}
+		}
+		sp.Network = pol
 		in, err := client().Create(ctx, sp)
 		if err != nil {
 			return err

@@ -42,6 +42,9 @@ type harness struct {
 	lib   []byte
 	san   sandrun.Sanitizer
 	sanNo string // why there is no sanitizer
+	// net are the network cases' test hosts; netLib is netlib.py.
+	net    *netHosts
+	netLib []byte
 }
 
 func newHarness(t *testing.T) *harness {
@@ -55,6 +58,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	h := &harness{logf: t.Logf, fix: newFixtures(t), cases: cases, lib: lib}
 	h.san, h.sanNo = caseSanitizer()
+	h.net, h.netLib = newNetHosts(t, cases), readNetLib(t)
 	return h
 }
 
@@ -68,6 +72,7 @@ func (h *harness) open(t *testing.T, tr *tier) *sandrun.Sandbox {
 		tr.backend = tr.name
 	}
 	tr.workBase = t.TempDir()
+	tr.netOp = h.net.op
 	b, err := tr.open(t, tr.workBase)
 	if err == nil {
 		err = b.Check(context.Background(), "python")
@@ -78,6 +83,7 @@ func (h *harness) open(t *testing.T, tr *tier) *sandrun.Sandbox {
 		}
 		t.Skipf("backend %s unavailable: %v", tr.name, err)
 	}
+	tr.netRefusal = networkRefusal(b)
 	var opts sandrun.Options
 	opts.Backends = []sandrun.Backend{b}
 	opts.Sanitizer = h.san
@@ -118,6 +124,7 @@ func (h *harness) request(c *attackCase, backend string, extra map[string]string
 	if c.Language == "python" {
 		req.Files = []sandrun.InputFile{{Name: libFile, Content: string(h.lib)}}
 	}
+	h.applyNetwork(c, req)
 	return req
 }
 
@@ -254,6 +261,9 @@ func TestAttacks(t *testing.T) {
 					if c.Sanitize && h.san == nil {
 						o.Result = "pending"
 						t.Skip("pending: " + h.sanNo)
+					}
+					if h.networkCase(t, sb, tr, c, &o) {
+						return
 					}
 					bad, seen := h.runCase(sb, tr, c)
 					o.Statuses, o.Notes = seen, bad
