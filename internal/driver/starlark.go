@@ -175,16 +175,8 @@ func (f *frameWriter) send(v any) error {
 }
 
 func readFrame(r io.Reader, v any) error {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return err
-	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n > 64<<20 {
-		return fmt.Errorf("frame of %d bytes", n)
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
+	b, err := readRaw(r, 64<<20)
+	if err != nil {
 		return err
 	}
 	return json.Unmarshal(b, v)
