@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
@@ -229,7 +230,7 @@ func TestNoLeftoversAndSweep(t *testing.T) {
 	if err := fresh.Check(ctx, "bash"); err != nil { // the first use sweeps
 		t.Fatal(err)
 	}
-	if _, err := cli.ContainerInspect(ctx, created.ID); !client.IsErrNotFound(err) {
+	if _, err := cli.ContainerInspect(ctx, created.ID); !cerrdefs.IsNotFound(err) {
 		_ = cli.ContainerRemove(ctx, created.ID, container.RemoveOptions{Force: true})
 		t.Fatalf("stale container not swept: %v", err)
 	}
