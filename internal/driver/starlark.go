@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun/backend/restricted"
+	"github.com/sandrun/sandrun/internal/racebuild"
 	starjson "go.starlark.net/lib/json"
 	starmath "go.starlark.net/lib/math"
 	startime "go.starlark.net/lib/time"
@@ -48,7 +49,7 @@ func StarlarkMain(args []string) int {
 			// data segment also holds the binary's own data and the
 			// runtime's metadata: 64 MiB on top of the limit is theirs
 			// (the jail's cgroup still bounds the whole at the limit).
-			if err := limitData(n + 64<<20); err != nil {
+			if err := limitData(n + 64<<20 + racebuild.DataReserve); err != nil {
 				fmt.Fprintf(os.Stderr, "starlark driver: RLIMIT_DATA: %v\n", err)
 				return 71
 			}
