@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/termsafe"
 	"github.com/sandrun/sandrun/session"
 )
 
@@ -173,8 +173,10 @@ func replStep(m *session.Manager, id, code string, env *cliEnv, sigs chan os.Sig
 		fmt.Fprintf(env.stderr, "[sandrun] %v\n", err)
 		return errors.Is(err, session.ErrDead)
 	}
-	io.WriteString(env.stdout, res.Stdout)
-	io.WriteString(env.stderr, res.Stderr)
+	// The step's output reaches the person's terminal: escaped there
+	// (printHuman's rules), as it is into a pipe.
+	writeProgram(env.stdout, []byte(res.Stdout), escapeAuto.on(env.stdout))
+	writeProgram(env.stderr, []byte(res.Stderr), escapeAuto.on(env.stderr))
 	if res.StdoutTruncated || res.StderrTruncated {
 		fmt.Fprintln(env.stderr, "[sandrun] output truncated at the per-step cap")
 	}
@@ -182,10 +184,10 @@ func replStep(m *session.Manager, id, code string, env *cliEnv, sigs chan os.Sig
 	case sandrun.StatusOK, sandrun.StatusExitError, sandrun.StatusCompileError:
 		// The traceback already says it.
 	default:
-		fmt.Fprintf(env.stderr, "[sandrun] %s: %s\n", res.Status, res.Error)
+		fmt.Fprintf(env.stderr, "[sandrun] %s: %s\n", res.Status, termsafe.Escape(res.Error))
 	}
 	if info, err := m.Get(id); err == nil && info.State == session.StateDead {
-		fmt.Fprintf(env.stderr, "[sandrun] the session is over: %s\n", info.Error)
+		fmt.Fprintf(env.stderr, "[sandrun] the session is over: %s\n", termsafe.Escape(info.Error))
 		return true
 	}
 	return false

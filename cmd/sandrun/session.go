@@ -61,6 +61,7 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 		var timeout sandrun.Duration
 		fs.StringVar(&code, "c", "", "the code to run")
 		fs.Var(durationFlag{&timeout}, "timeout", "lower the session's per-step time limit")
+		escape := registerEscape(fs)
 		pos, err := parseInterspersed(fs, args[1:])
 		if err != nil {
 			return helpOK(err)
@@ -92,10 +93,8 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 			if err := printJSON(env.stdout, res); err != nil {
 				return err
 			}
-		} else {
-			io.WriteString(env.stdout, res.Stdout)
-			io.WriteString(env.stderr, res.Stderr)
-			fmt.Fprintln(env.stderr, verdictLine(res))
+		} else if err := printHuman(env, res, *escape); err != nil {
+			return err
 		}
 		if c := exitCodeFor(res); c != 0 {
 			return &exitError{c}
