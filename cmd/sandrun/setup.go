@@ -130,11 +130,10 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	dock := docker.New(docker.Options{Logger: cfg.logger})
 	a.closers = append(a.closers, dock.Close)
 	gv := gvisor.New(gvisor.Options{Languages: a.langs, Logger: cfg.logger})
-	// docker implements Launcher too, but it is not offered to sessions
-	// yet: a launched container can hang on a freshly started dockerd
-	// (see TestLaunch in backend/docker).
-	a.launchers = map[string]sandrun.Launcher{"jail": jl, "process": proc}
-	a.launchOrder = []string{"jail", "process"}
+	// Sessions may live on the jail, docker or the process tier, tried in
+	// that order when a session asks for auto.
+	a.launchers = map[string]sandrun.Launcher{"jail": jl, "docker": dock, "process": proc}
+	a.launchOrder = []string{"jail", "docker", "process"}
 	backends := []sandrun.Backend{jl, dock, proc, rest}
 	if len(cfg.pool) > 0 {
 		// The pool serves one-shot runs from warm jailed interpreters: as
