@@ -37,6 +37,7 @@ const RoleStarlark = "starlark-session"
 // reach the protocol stream at all: print() is the only output. args may
 // hold "--memory=BYTES", the data-segment cap.
 func StarlarkMain(args []string) int {
+	var memLimit int64
 	for _, a := range args {
 		if v, ok := strings.CutPrefix(a, "--memory="); ok {
 			n, err := strconv.ParseInt(v, 10, 64)
@@ -46,14 +47,19 @@ func StarlarkMain(args []string) int {
 			}
 			// Go reserves too much address space for RLIMIT_AS; the data
 			// segment and the GC's soft limit bound the heap instead. The
-			// data segment also holds the binary's own data and the
-			// runtime's metadata: 64 MiB on top of the limit is theirs
-			// (the jail's cgroup still bounds the whole at the limit).
-			if err := limitData(n + 64<<20 + racebuild.DataReserve); err != nil {
+			// data segment also holds what the process had mapped before
+			// the program ran (thread stacks, the runtime's first arenas:
+			// about 125 MiB with Go 1.26, more than the old fixed 64 MiB
+			// reserve, so a bomb crashed the runtime after a few MiB) and
+			// room for the runtime's metadata as the heap grows. The heap
+			// check (heapCheck) stops a step at the limit itself, long
+			// before this cap; the jail's cgroup still bounds the whole.
+			if err := limitData(dataInUse() + n + 64<<20 + racebuild.DataReserve); err != nil {
 				fmt.Fprintf(os.Stderr, "starlark driver: RLIMIT_DATA: %v\n", err)
 				return 71
 			}
 			debug.SetMemoryLimit(n * 3 / 4)
+			memLimit = n
 		}
 	}
 	out := &frameWriter{w: bufio.NewWriterSize(os.Stdout, 64<<10)}
@@ -114,6 +120,9 @@ func StarlarkMain(args []string) int {
 			mu.Lock()
 			cur = th
 			mu.Unlock()
+			if memLimit > 0 {
+				newHeapCheck(memLimit).install(th)
+			}
 			err = starlark.ExecREPLChunk(f, th, globals)
 			mu.Lock()
 			cur = nil
@@ -123,6 +132,8 @@ func StarlarkMain(args []string) int {
 			case err == nil:
 			case strings.Contains(err.Error(), "interrupted (SIGINT)"):
 				done["kind"], done["exit"] = "interrupted", 1
+			case strings.Contains(err.Error(), memCancel):
+				done["kind"], done["exit"] = "memory", 1
 			case errors.As(err, &ee):
 				done["kind"], done["exit"], done["exc"] = "exception", 1, "EvalError"
 			case err != nil:
