@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/server"
+	"github.com/sandrun/sandrun/session"
+	"github.com/sandrun/sandrun/session/sessionhttp"
 )
 
 func loadDoc(t *testing.T) *openapi3.T {
@@ -37,7 +40,7 @@ func loadDoc(t *testing.T) *openapi3.T {
 // documented operation is served.
 func TestOpenAPIRoutes(t *testing.T) {
 	doc := loadDoc(t)
-	e := newEnv(t, func(o *server.Options) { o.MCP = true })
+	e := newEnv(t, func(o *server.Options) { o.MCP = true; withSessions(t)(o) })
 	served := map[string]bool{}
 	for _, p := range e.srv.Routes() {
 		method, path, ok := strings.Cut(p, " ")
@@ -69,27 +72,40 @@ func TestOpenAPIRoutes(t *testing.T) {
 }
 
 // schemaTypes maps every component schema to the Go type it describes.
-// Status and Probe are not structs: checked separately.
+// Status is not a struct: checked separately.
 var schemaTypes = map[string]reflect.Type{
-	"Request":        reflect.TypeFor[sandrun.Request](),
-	"InputFile":      reflect.TypeFor[sandrun.InputFile](),
-	"Limits":         reflect.TypeFor[sandrun.Limits](),
-	"Result":         reflect.TypeFor[sandrun.Result](),
-	"Usage":          reflect.TypeFor[sandrun.Usage](),
-	"Detection":      reflect.TypeFor[sandrun.Detection](),
-	"OutputFile":     reflect.TypeFor[sandrun.OutputFile](),
-	"ErrorBody":      reflect.TypeFor[server.ErrorBody](),
-	"FieldError":     reflect.TypeFor[server.FieldError](),
-	"LanguagesBody":  reflect.TypeFor[server.LanguagesBody](),
-	"LanguageInfo":   reflect.TypeFor[server.LanguageInfo](),
-	"ChunkEvent":     reflect.TypeFor[server.ChunkEvent](),
-	"DroppedEvent":   reflect.TypeFor[server.DroppedEvent](),
-	"PistonFile":     reflect.TypeFor[server.PistonFile](),
-	"PistonRequest":  reflect.TypeFor[server.PistonRequest](),
-	"PistonStage":    reflect.TypeFor[server.PistonStage](),
-	"PistonResponse": reflect.TypeFor[server.PistonResponse](),
-	"PistonRuntime":  reflect.TypeFor[server.PistonRuntime](),
-	"PistonError":    reflect.TypeFor[server.PistonError](),
+	"Request":            reflect.TypeFor[sandrun.Request](),
+	"InputFile":          reflect.TypeFor[sandrun.InputFile](),
+	"Limits":             reflect.TypeFor[sandrun.Limits](),
+	"Result":             reflect.TypeFor[sandrun.Result](),
+	"Usage":              reflect.TypeFor[sandrun.Usage](),
+	"Detection":          reflect.TypeFor[sandrun.Detection](),
+	"OutputFile":         reflect.TypeFor[sandrun.OutputFile](),
+	"ErrorBody":          reflect.TypeFor[server.ErrorBody](),
+	"FieldError":         reflect.TypeFor[server.FieldError](),
+	"LanguagesBody":      reflect.TypeFor[server.LanguagesBody](),
+	"LanguageInfo":       reflect.TypeFor[server.LanguageInfo](),
+	"ChunkEvent":         reflect.TypeFor[server.ChunkEvent](),
+	"DroppedEvent":       reflect.TypeFor[server.DroppedEvent](),
+	"PistonFile":         reflect.TypeFor[server.PistonFile](),
+	"PistonRequest":      reflect.TypeFor[server.PistonRequest](),
+	"PistonStage":        reflect.TypeFor[server.PistonStage](),
+	"PistonResponse":     reflect.TypeFor[server.PistonResponse](),
+	"PistonRuntime":      reflect.TypeFor[server.PistonRuntime](),
+	"PistonError":        reflect.TypeFor[server.PistonError](),
+	"RunList":            reflect.TypeFor[server.RunList](),
+	"StatusBody":         reflect.TypeFor[server.StatusBody](),
+	"AuditStatus":        reflect.TypeFor[server.AuditStatus](),
+	"NetworkPolicy":      reflect.TypeFor[sandrun.NetworkPolicy](),
+	"NetworkRule":        reflect.TypeFor[sandrun.NetworkRule](),
+	"NetworkLimits":      reflect.TypeFor[sandrun.NetworkLimits](),
+	"NetworkUsage":       reflect.TypeFor[sandrun.NetworkUsage](),
+	"NetworkDestination": reflect.TypeFor[sandrun.NetworkDestination](),
+	"Probe":              reflect.TypeFor[server.Probe](),
+	"SessionSpec":        reflect.TypeFor[session.Spec](),
+	"SessionInfo":        reflect.TypeFor[session.Info](),
+	"SessionRunRequest":  reflect.TypeFor[session.RunRequest](),
+	"SessionList":        reflect.TypeFor[sessionhttp.ListBody](),
 }
 
 func jsonFields(t reflect.Type) map[string]reflect.StructField {
@@ -119,7 +135,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		nameOf[ty] = n
 	}
 	for name, sref := range doc.Components.Schemas {
-		if name == "Status" || name == "Probe" {
+		if name == "Status" {
 			continue
 		}
 		ty, ok := schemaTypes[name]
@@ -153,6 +169,15 @@ func TestOpenAPISchemas(t *testing.T) {
 			}
 			ft := f.Type
 			ref := ps.Ref
+			if ref == "" && ps.Value != nil {
+				// A field with two forms (network: a string or an
+				// object) refers to its object schema in a oneOf.
+				for _, o := range ps.Value.OneOf {
+					if o.Ref != "" {
+						ref = o.Ref
+					}
+				}
+			}
 			if ft.Kind() == reflect.Slice && ps.Value.Items != nil {
 				ft, ref = ft.Elem(), ps.Value.Items.Ref
 			}
@@ -193,8 +218,24 @@ func TestOpenAPIResponses(t *testing.T) {
 	e := newEnv(t, func(o *server.Options) {
 		o.Auth = tokenAuth(t, secret)
 		o.MaxBodyBytes = 1 << 20
-		o.Runs = fakeStore{"abc": {ID: "abc", Status: sandrun.StatusOK, Detections: []sandrun.Detection{}}}
+		o.Runs = &listStore{fakeStore: fakeStore{"abc": {ID: "abc", Status: sandrun.StatusOK, Detections: []sandrun.Detection{}}}}
+		o.Audit = fakeAudit{n: 2, err: errors.New("disk full")}
+		withSessions(t)(o)
 	})
+	// A live session and a dead one for the session routes.
+	newSession := func() string {
+		r := e.do(t, "POST", "/v1/sessions", secret, strings.NewReader(`{"language":"python"}`))
+		var in session.Info
+		r.json(t, &in)
+		if r.code != 201 || in.ID == "" {
+			t.Fatalf("creating a session: %d %s", r.code, r.body)
+		}
+		return in.ID
+	}
+	sid, dead := newSession(), newSession()
+	if r := e.do(t, "POST", "/v1/sessions/"+dead+"/run", secret, strings.NewReader(`{"code":"import os\nos._exit(3)"}`)); r.code != 200 {
+		t.Fatalf("killing a session: %d %s", r.code, r.body)
+	}
 	type call struct {
 		method, path, body, ctype, accept string
 		noToken                           bool
@@ -210,6 +251,10 @@ func TestOpenAPIResponses(t *testing.T) {
 		{method: "GET", path: "/v1/languages", want: 200},
 		{method: "GET", path: "/v1/runs/abc", want: 200},
 		{method: "GET", path: "/v1/runs/zzz", want: 404},
+		{method: "GET", path: "/v1/runs?status=ok&limit=10", want: 200},
+		{method: "GET", path: "/v1/runs?since=yesterday", want: 400},
+		{method: "GET", path: "/v1/runs", noToken: true, want: 401},
+		{method: "GET", path: "/v1/status", want: 200},
 		{method: "POST", path: "/v1/runs", body: ok, want: 200},
 		{method: "POST", path: "/v1/runs", body: `{"language":"python","code":"import sys\nsys.exit(2)","limits":{"wall_time":"5s","memory":"128MiB"}}`, want: 200},
 		{method: "POST", path: "/v1/runs", body: ok, accept: "text/event-stream", want: 200},
@@ -224,6 +269,21 @@ func TestOpenAPIResponses(t *testing.T) {
 		{method: "POST", path: "/api/v2/execute", body: `{"language":"python","version":"*","files":[{"content":"import sys; sys.exit(1)"}]}`, want: 200},
 		{method: "POST", path: "/api/v2/execute", body: `{"language":"python","version":"0.0.1","files":[{"content":"x"}]}`, want: 400},
 		{method: "POST", path: "/api/v2/execute", body: `{"language":"python"}`, want: 400},
+		{method: "POST", path: "/v1/sessions", body: `{"language":"python","limits":{"memory":"1GiB","wall_time":"1h"}}`, want: 400},
+		{method: "POST", path: "/v1/sessions", body: `{"language":"cobol"}`, want: 400},
+		{method: "POST", path: "/v1/sessions", body: `{"language":"python"}`, noToken: true, want: 401},
+		{method: "GET", path: "/v1/sessions", want: 200},
+		{method: "GET", path: "/v1/sessions/" + sid, want: 200},
+		{method: "GET", path: "/v1/sessions/nope", want: 404},
+		{method: "POST", path: "/v1/sessions/" + sid + "/run", body: `{"code":"x = 1\nprint(x)","limits":{"wall_time":"2s","output":"64KiB"}}`, want: 200},
+		{method: "POST", path: "/v1/sessions/" + sid + "/run", body: `{"code":"print(1)","limits":{"memory":"1GiB"}}`, want: 400},
+		{method: "POST", path: "/v1/sessions/" + sid + "/run", body: `{"code":"print(1)","bogus":1}`, want: 400},
+		{method: "POST", path: "/v1/sessions/" + sid + "/run", body: `{"code":"` + strings.Repeat("x", 2<<20) + `"}`, want: 413},
+		{method: "POST", path: "/v1/sessions/" + sid + "/run", body: `{"code":"print(1)"}`, ctype: "text/plain", want: 415},
+		{method: "POST", path: "/v1/sessions/" + dead + "/run", body: `{"code":"print(1)"}`, want: 409},
+		{method: "POST", path: "/v1/sessions/nope/run", body: `{"code":"print(1)"}`, want: 404},
+		{method: "DELETE", path: "/v1/sessions/" + sid, want: 200},
+		{method: "DELETE", path: "/v1/sessions/nope", want: 404},
 	}
 	for _, c := range calls {
 		req := httptest.NewRequest(c.method, e.url+c.path, strings.NewReader(c.body))

@@ -6,159 +6,49 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/httpapi"
+	"github.com/sandrun/sandrun/lang"
 )
 
-// refusal is a run the server would not admit or take: an HTTP status,
-// a message and, for 429/503, when to retry.
-type refusal struct {
-	status     int
-	field      string
-	msg        string
-	retryAfter int
-	fields     []FieldError
-}
+// refusal is a run the server would not take: see httpapi.Refusal.
+type refusal = httpapi.Refusal
 
-func (r *refusal) Error() string { return r.msg }
-
-func (r *refusal) write(w http.ResponseWriter) {
-	if r.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(r.retryAfter))
-	}
-	writeJSON(w, r.status, ErrorBody{Error: r.msg, Field: r.field, Errors: r.fields})
-}
-
-// precheck applies the server's own caps, which are tighter than the
-// library's: code size and the longest wall time a caller may ask for.
+// precheck applies the server's own cap on the code's size (413: it is
+// about the body, not a limit). The limits a caller may ask for are capped
+// by the Sandbox's Policy.
 func (s *Server) precheck(req *sandrun.Request) *refusal {
 	if len(req.Code) > s.opts.MaxCodeBytes {
-		return &refusal{status: http.StatusRequestEntityTooLarge, field: "code",
-			msg: fmt.Sprintf("code: is %d bytes, over this server's %d-byte limit", len(req.Code), s.opts.MaxCodeBytes)}
-	}
-	if d := req.Limits.WallTime.D(); d > s.opts.MaxWallTime {
-		return &refusal{status: http.StatusBadRequest, field: "limits.wall_time",
-			msg: fmt.Sprintf("limits.wall_time: %v is above this server's maximum %v", d, s.opts.MaxWallTime)}
+		return &refusal{Status: http.StatusRequestEntityTooLarge, Field: "code",
+			Msg: fmt.Sprintf("code: is %d bytes, over this server's %d-byte limit", len(req.Code), s.opts.MaxCodeBytes)}
 	}
 	return nil
 }
 
-// execute is the one path every transport (REST, Piston, MCP) takes to
-// run code: refuse while draining, rate-limit the caller, wait for a slot,
-// run with a context that the hard shutdown cancels, record metrics.
-// A *refusal means the run did not happen; otherwise the Result is
-// non-nil and err is the Sandbox's error (bad request, rejected,
-// unavailable, internal).
+// execute is the one path the server's transports (REST, Piston, MCP)
+// take to run code: the server's code-size cap, then the Sandbox's
+// pipeline, whose admission (the server's Admission) refuses while
+// draining, rate-limits the caller, queues and records metrics. A
+// *refusal means the run did not happen; otherwise the Result is non-nil
+// and err is the Sandbox's error (bad request, rejected, unavailable,
+// internal).
 func (s *Server) execute(ctx context.Context, req *sandrun.Request) (*sandrun.Result, error) {
 	if ref := s.precheck(req); ref != nil {
 		return nil, ref
 	}
-	if s.draining.Load() {
-		s.metrics.rejected.WithLabelValues("draining").Inc()
-		return nil, &refusal{status: http.StatusServiceUnavailable, msg: "the server is shutting down", retryAfter: 5}
+	res, err := s.sb.Run(ctx, req)
+	if ref := httpapi.Refused(res, err); ref != nil {
+		return nil, ref
 	}
-	if s.rates != nil {
-		if ok, wait := s.rates.allow(Caller(ctx)); !ok {
-			s.metrics.rejected.WithLabelValues("rate_limited").Inc()
-			return nil, &refusal{status: http.StatusTooManyRequests, retryAfter: max(1, int(wait.Seconds()+0.999)),
-				msg: "rate limit exceeded for this caller"}
-		}
-	}
-	release, err := s.limiter.acquire(ctx)
-	if err != nil {
-		switch {
-		case errors.Is(err, errQueueFull):
-			s.metrics.rejected.WithLabelValues("queue_full").Inc()
-		case errors.Is(err, errQueueTimeout):
-			s.metrics.rejected.WithLabelValues("queue_timeout").Inc()
-		default: // the caller went away while queued
-			return nil, &refusal{status: 499, msg: "the request was cancelled while queued"}
-		}
-		return nil, &refusal{status: http.StatusTooManyRequests, msg: err.Error(),
-			retryAfter: s.limiter.retryAfter(s.metrics.typicalRun())}
-	}
-	defer release()
-	s.runs.Add(1)
-	defer s.runs.Done()
-
-	// The run ends when the caller goes away or when the shutdown
-	// deadline passes, whichever comes first.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(s.runCtx, cancel)
-	defer stop()
-
-	start := time.Now()
-	res, err := s.opts.Sandbox.Run(ctx, req)
-	if s.runCtx.Err() != nil {
-		res.Warnings = append(res.Warnings, "the server shut down before the run finished: the program was killed at the drain deadline")
-	}
-	s.metrics.observe(res, time.Since(start))
-	setLogRun(ctx, res.ID)
 	return res, err
 }
 
-// runStatus maps the Sandbox's answer to an HTTP status. A program that
-// failed is still a 200: the run happened and the Result says how.
-func runStatus(err error) int {
-	var rej *sandrun.RejectError
-	var un *sandrun.UnavailableError
-	switch {
-	case err == nil:
-		return http.StatusOK
-	case errors.Is(err, sandrun.ErrBadRequest):
-		return http.StatusBadRequest
-	case errors.As(err, &rej):
-		return http.StatusUnprocessableEntity
-	case errors.As(err, &un):
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
-// requestErrors flattens (possibly joined) request errors.
-func requestErrors(err error) []FieldError {
-	var out []FieldError
-	var walk func(error)
-	walk = func(e error) {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
-		var re *sandrun.RequestError
-		if errors.As(e, &re) {
-			out = append(out, FieldError{Field: re.Field, Message: re.Msg})
-		}
-	}
-	walk(err)
-	return out
-}
-
 // writeRunError answers a run that did not happen or was refused by the
-// Sandbox. Bad requests get the error body with every field; the other
-// Sandbox errors get the Result (which has the run id and the message).
+// pipeline (httpapi.WriteRunError).
 func writeRunError(w http.ResponseWriter, res *sandrun.Result, err error) {
-	var ref *refusal
-	if errors.As(err, &ref) {
-		ref.write(w)
-		return
-	}
-	code := runStatus(err)
-	if code == http.StatusBadRequest {
-		fields := requestErrors(err)
-		body := ErrorBody{Error: err.Error(), Errors: fields}
-		if len(fields) > 0 {
-			body.Field = fields[0].Field
-		}
-		writeJSON(w, code, body)
-		return
-	}
-	writeJSON(w, code, res)
+	httpapi.WriteRunError(w, res, err)
 }
 
 func wantsStream(r *http.Request) bool {
@@ -223,17 +113,10 @@ type LanguageInfo struct {
 	Backends []string `json:"backends"`
 }
 
-// languageAliases mirrors sandrun.NormalizeLanguage (a test keeps them in
-// step).
-var languageAliases = map[string][]string{
-	"python":     {"py", "python3"},
-	"javascript": {"js", "node", "nodejs"},
-	"bash":       {"sh"},
-	"starlark":   {"star", "skylark"},
-}
-
+// aliasesOf lists a language's other names, from the catalogue.
 func aliasesOf(name string) []string {
-	return append([]string{}, languageAliases[name]...)
+	l, _ := lang.About(name)
+	return append([]string{}, l.Aliases...)
 }
 
 // languages lists what this host can run now, with the backends that can

@@ -27,6 +27,7 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/cgmeter"
 	"github.com/sandrun/sandrun/internal/seccompprofile"
+	"github.com/sandrun/sandrun/netpolicy"
 )
 
 // Name is the tier's name.
@@ -55,6 +56,9 @@ type Options struct {
 	CPUs float64
 	// Logger receives operational logs.
 	Logger *slog.Logger
+	// Network is what the operator permits runs to reach through the
+	// proxy (network.go); nil permits no network.
+	Network *netpolicy.Operator
 }
 
 // Backend is the docker tier. It is safe for concurrent use.
@@ -77,6 +81,9 @@ type Backend struct {
 	// as JSON, made once.
 	seccomp    string
 	seccompErr error
+	// seccompNet is the profile of runs with a network allowlist: the
+	// same, plus IPv4 TCP sockets (network.go).
+	seccompNet string
 
 	checkMu   sync.Mutex
 	checkedAt time.Time
@@ -105,6 +112,9 @@ func New(opts Options) *Backend {
 	host, _ := os.Hostname()
 	b := &Backend{opts: opts, owner: fmt.Sprintf("%s:%d", host, os.Getpid()), images: map[string]error{}}
 	b.seccomp, b.seccompErr = seccompprofile.JSON(seccompprofile.Options{})
+	if b.seccompErr == nil {
+		b.seccompNet, b.seccompErr = seccompprofile.JSON(seccompprofile.Options{InetStream: true})
+	}
 	return b
 }
 
@@ -164,12 +174,26 @@ func (b *Backend) client(ctx context.Context) (*client.Client, error) {
 	return b.cli, nil
 }
 
+// Sweep removes what supervisors that died on this host left: their
+// containers (running ones too) and their runs' cgroups. It runs when the
+// engine is first reached; call it at start so that a crash's leftovers
+// do not wait for the tier's next use. Without an engine there is nothing
+// to sweep: the error says why.
+func (b *Backend) Sweep(ctx context.Context) error {
+	cli, err := b.client(ctx) // sweeps the containers the first time
+	if err != nil {
+		return err
+	}
+	b.meterFor(ctx, cli) // sweeps the cgroups the first time
+	return nil
+}
+
 // Check implements sandrun.Backend: the engine answers, applies seccomp,
 // and has the language's image. The answer is cached for a few seconds
 // so that auto does not cost a round trip per run.
 func (b *Backend) Check(ctx context.Context, language string) error {
 	if !sandrun.IsKnownLanguage(language) || DefaultImage(language) == "" {
-		return fmt.Errorf("the docker tier has no image recipe for %q", language)
+		return sandrun.Unsupported(fmt.Sprintf("the docker tier has no image recipe for %q", language))
 	}
 	if b.seccompErr != nil {
 		return fmt.Errorf("seccomp profile: %w", b.seccompErr)
@@ -192,7 +216,7 @@ func (b *Backend) Check(ctx context.Context, language string) error {
 	ierr, ok := b.images[im]
 	if !ok {
 		if _, err := cli.ImageInspect(ctx, im); err != nil {
-			ierr = fmt.Errorf("image %s is missing (build it with: sandrun image build %s): %v", im, language, err)
+			ierr = fmt.Errorf("image %s is missing (build it with: sandrun image build %s): %w", im, language, err)
 		}
 		b.images[im] = ierr
 	}
@@ -236,7 +260,7 @@ func (b *Backend) Diagnose(ctx context.Context) []sandrun.Diagnostic {
 		Detail: fmt.Sprintf("reachable at %s, version %s (API %s)", cli.DaemonHost(), v.Version, v.APIVersion)})
 	err = b.checkEngine(ctx, cli)
 	out = append(out, sandrun.Diagnostic{Name: "docker: seccomp", OK: err == nil, Detail: errText(err, "dockerd applies its default seccomp profile")})
-	for _, l := range []string{"python", "javascript", "bash"} {
+	for _, l := range ImageLanguages() {
 		im := b.Image(l)
 		_, err := cli.ImageInspect(ctx, im)
 		d := sandrun.Diagnostic{Name: "docker: image " + l, OK: err == nil, Detail: im}

@@ -48,7 +48,7 @@ func TestLaunch(t *testing.T) {
 	l, err := b.Launch(ctx, &sandrun.LaunchSpec{Language: "python",
 		Args: []string{"-u", "-c", "import sys\nsys.stderr.write('warning ' * 100 + '\\n')\nsys.stderr.flush()\n" +
 			"for line in sys.stdin: print('got', line.strip(), open('f.txt').read())"},
-		Files: []sandrun.InputFile{{Name: "f.txt", Content: "F"}}})
+		Files: []sandrun.InputFile{{Name: "f.txt", Content: "F"}}, Limits: sandrun.DefaultLimits()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestLaunch(t *testing.T) {
 		ex, werr := l.Wait()
 		t.Fatalf("read %q %v; exit %+v %v", line, err, ex, werr)
 	}
-	if err := l.SetLimits(sandrun.Limits{Memory: 128 << 20, Processes: 8}); err != nil {
+	if err := l.SetLimits(sandrun.Limits{Memory: 128 << 20, Processes: 8}.WithDefaults()); err != nil {
 		t.Fatal(err)
 	}
 	l.Stdin().(interface{ Close() error }).Close()
@@ -68,7 +68,7 @@ func TestLaunch(t *testing.T) {
 		t.Fatalf("exit %+v %v", ex, err)
 	}
 
-	l2, err := b.Launch(ctx, &sandrun.LaunchSpec{Language: "bash", Args: []string{"-c", "sleep 60"}})
+	l2, err := b.Launch(ctx, &sandrun.LaunchSpec{Language: "bash", Args: []string{"-c", "sleep 60"}, Limits: sandrun.DefaultLimits()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestLaunch(t *testing.T) {
 func TestLaunchEndsWithUnreadOutput(t *testing.T) {
 	b := need(t, "bash")
 	l, err := b.Launch(context.Background(), &sandrun.LaunchSpec{Language: "bash",
-		Args: []string{"-c", "head -c 300000 /dev/zero >&2; echo last; exit 3"}})
+		Args: []string{"-c", "head -c 300000 /dev/zero >&2; echo last; exit 3"}, Limits: sandrun.DefaultLimits()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,12 @@ func TestLaunchEndsWithUnreadOutput(t *testing.T) {
 // docker Launcher step by step, state kept, stderr and stdout apart.
 func TestLaunchSession(t *testing.T) {
 	b := need(t, "python")
+	sb, err := sandrun.New(sandrun.Options{Backends: []sandrun.Backend{b}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	m, err := session.New(session.Options{
+		Sandbox:      sb,
 		Launchers:    map[string]sandrun.Launcher{"docker": b},
 		Grace:        time.Second,
 		ReadyTimeout: testenv.Scale(t, time.Minute),

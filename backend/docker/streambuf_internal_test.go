@@ -63,7 +63,7 @@ func TestBootPayloadTimestamps(t *testing.T) {
 		time.Sleep(time.Duration(600_000_000-f) * time.Nanosecond)
 	}
 	req := &sandrun.Request{Language: "python", Code: "print(1)", Files: []sandrun.InputFile{{Name: "a/b.txt", Content: "x"}}}
-	p, err := bootPayload(recipes["python"], req)
+	p, err := bootPayload(recipe(t, "python"), req)
 	if err != nil {
 		t.Fatal(err)
 	}

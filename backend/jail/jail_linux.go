@@ -21,7 +21,7 @@ type Backend struct {
 	exe   *os.File // the init binary, exec'd as /proc/self/fd/4
 	slots *uidSlots
 	cg    *cgroupManager // nil when downgraded
-	net   *netNS         // nil: a namespace per run
+	net   *netPool       // nil: each clone makes its network namespace
 	root  bool
 
 	// host is what the layer probes found at New; Check reports it.
@@ -34,6 +34,9 @@ type Backend struct {
 	closing  chan struct{}
 	poolDone chan struct{}
 
+	// warm is the warm path (Options.Warm), nil when off.
+	warm *warmPath
+
 	closeOnce sync.Once
 }
 
@@ -44,7 +47,7 @@ var (
 )
 
 // New probes the host's layers, sweeps what a crashed supervisor left,
-// and prepares the shared network namespace. A missing layer does not
+// and starts making network namespaces ahead of time. A missing layer does not
 // make New fail: Check reports it (so that `auto` moves on and doctor
 // explains), unless it was downgraded.
 func New(opts Options) (*Backend, error) {
@@ -82,6 +85,11 @@ func New(opts Options) (*Backend, error) {
 		b.poolDone = make(chan struct{})
 		go b.prestart()
 	}
+	if b.host == nil && opts.Warm > 0 {
+		if b.warm, err = newWarmPath(b); err != nil {
+			opts.Logger.Warn("jail: no warm path; every run starts cold", "err", err)
+		}
+	}
 	return b, nil
 }
 
@@ -90,13 +98,13 @@ func New(opts Options) (*Backend, error) {
 func (b *Backend) probe() error {
 	var errs []error
 	if err := probeUserNS(); err != nil {
-		errs = append(errs, &SetupError{Layer: LayerNamespaces, Detail: err.Error()})
+		errs = append(errs, &SetupError{Layer: LayerNamespaces, Err: err})
 	}
 	if _, err := buildFilter(); err != nil {
 		if b.opts.downgraded(DowngradeSeccomp) {
 			b.downgrades = append(b.downgrades, "seccomp: off")
 		} else {
-			errs = append(errs, &SetupError{Layer: LayerSeccomp, Detail: err.Error()})
+			errs = append(errs, &SetupError{Layer: LayerSeccomp, Err: err})
 		}
 	} else if b.opts.downgraded(DowngradeSeccomp) {
 		b.downgrades = append(b.downgrades, "seccomp: off")
@@ -115,8 +123,9 @@ func (b *Backend) probe() error {
 	} else {
 		m, err := newCgroupManager(b.opts.CgroupParent)
 		if err != nil {
-			errs = append(errs, &SetupError{Layer: LayerCgroup, Detail: err.Error()})
+			errs = append(errs, &SetupError{Layer: LayerCgroup, Err: err})
 		} else {
+			m.logger = b.opts.Logger
 			b.cg = m
 			if n, err := m.sweep(); err != nil {
 				b.opts.Logger.Warn("jail: sweeping stale cgroups", "err", err)
@@ -125,12 +134,12 @@ func (b *Backend) probe() error {
 			}
 		}
 	}
-	// The shared network namespace needs root (to join it from outside
-	// the jail's user namespace) and scoped abstract sockets.
-	if b.root && abi >= 6 && len(errs) == 0 {
-		n, err := newNetNS()
+	// Namespaces made ahead of time need root (to join one from outside
+	// the jail's user namespace); otherwise each clone makes its own.
+	if b.root && len(errs) == 0 && b.opts.NetPool >= 0 {
+		n, err := newNetPool(max(b.opts.NetPool, 1), b.opts.Logger)
 		if err != nil {
-			b.opts.Logger.Warn("jail: no shared network namespace, one per run instead", "err", err)
+			b.opts.Logger.Warn("jail: no network namespaces made ahead of time, one per clone instead", "err", err)
 		} else {
 			b.net = n
 		}
@@ -167,9 +176,12 @@ func (b *Backend) Check(ctx context.Context, language string) error {
 	return err
 }
 
-// Close releases the shared network namespace and the init binary.
+// Close releases the namespaces made ahead of time and the init binary.
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
+		if b.warm != nil {
+			b.warm.close()
+		}
 		close(b.closing)
 		if b.pool != nil {
 			<-b.poolDone

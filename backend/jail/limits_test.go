@@ -4,6 +4,7 @@ package jail_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,7 +25,12 @@ func TestLimits(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: runs limit cases in the jail")
 	}
-	b := backend(t)
+	checkLimits(t, backend(t), "")
+}
+
+// checkLimits runs the limit cases on b (only those of language only,
+// when set) and checks their statuses.
+func checkLimits(t *testing.T, b *jail.Backend, only string) {
 	cases := []struct {
 		name string
 		lang string
@@ -52,6 +58,9 @@ func TestLimits(t *testing.T) {
 		{"kill init is ignored", "python", "import os, signal\nfor s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGKILL):\n    try: os.kill(1, s)\n    except PermissionError: pass\nprint('alive')", nil, sandrun.StatusOK},
 	}
 	for _, c := range cases {
+		if only != "" && c.lang != only {
+			continue
+		}
 		t.Run(c.name, func(t *testing.T) {
 			var mods []func(*sandrun.Request)
 			if c.mod != nil {
@@ -73,11 +82,23 @@ func checkNoLeftovers(t *testing.T) {
 	for _, base := range []string{"/sys/fs/cgroup/memory/sandrun-jail", "/sys/fs/cgroup/pids/sandrun-jail", "/sys/fs/cgroup/sandrun-jail"} {
 		ents, _ := os.ReadDir(base)
 		for _, e := range ents {
-			if e.IsDir() && strings.HasPrefix(e.Name(), strconv.Itoa(os.Getpid())+"-") {
+			if e.IsDir() && strings.HasPrefix(e.Name(), strconv.Itoa(os.Getpid())+"-") && !holdsZygote(filepath.Join(base, e.Name())) {
 				t.Errorf("leftover cgroup %s", filepath.Join(base, e.Name()))
 			}
 		}
 	}
+}
+
+// holdsZygote reports whether a cgroup holds a warm path's zygote (its
+// group lives as long as the backend).
+func holdsZygote(dir string) bool {
+	b, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	for _, f := range strings.Fields(string(b)) {
+		if cmd, _ := os.ReadFile("/proc/" + f + "/cmdline"); strings.HasPrefix(string(cmd), "sandrun-jail-zygote\x00") {
+			return true
+		}
+	}
+	return false
 }
 
 func TestCollectAndFiles(t *testing.T) {
@@ -154,4 +175,30 @@ func TestSingleFileBind(t *testing.T) {
 		t.Fatalf("%s %q %q", res.Status, res.Stdout, res.Stderr)
 	}
 	t.Logf("stdout tail %q, stderr %q", res.Stdout[len(want):], res.Stderr)
+}
+
+// TestSetupBound: the setup has its own bound, apart from the program's
+// wall clock; a setup that does not finish in time ends the run with a
+// SetupError naming the layer it was in (here: a bound no setup meets).
+func TestSetupBound(t *testing.T) {
+	backend(t)
+	b, err := jail.New(jail.Options{Languages: lang.NewRegistry(lang.Options{}), SetupTimeout: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	req := &sandrun.Request{Language: "python", Code: "print(1)"}
+	req.Limits = req.Limits.WithDefaults()
+	res, err := b.Run(context.Background(), req)
+	var se *jail.SetupError
+	if !errors.As(err, &se) || !strings.Contains(se.Error(), "setup did not finish within 1ns") {
+		t.Fatalf("run with an unmeetable setup bound: %+v, %v", res, err)
+	}
+	t.Logf("%v", err)
+	// The usual bound: the setup is reported apart from the program's time.
+	res = run(t, backend(t), "python", "print(1)")
+	if res.Status != sandrun.StatusOK {
+		t.Fatalf("%s %s", res.Status, res.Error)
+	}
+	t.Logf("usage %+v", res.Usage)
 }

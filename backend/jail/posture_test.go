@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/backend/jail"
 )
 
 // postureProbe runs inside the jail and reports what the program sees;
@@ -77,8 +78,10 @@ type posture struct {
 	Limits    map[string]string `json:"limits"`
 }
 
-func TestPosture(t *testing.T) {
-	b := backend(t)
+func TestPosture(t *testing.T) { checkPosture(t, backend(t)) }
+
+// checkPosture runs the probe on b and checks what it saw.
+func checkPosture(t *testing.T, b *jail.Backend) {
 	// A secret in the supervisor's environment must not reach the program.
 	t.Setenv("SANDRUN_TEST_SECRET", "hunter2")
 	res := run(t, b, "python", postureProbe, func(r *sandrun.Request) { r.Env = map[string]string{"ALLOWED": "yes"} })

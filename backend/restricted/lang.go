@@ -36,7 +36,7 @@ func LanguageSpec(selfExe string) lang.Spec {
 			var out, errb bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errb
 			if err := cmd.Run(); err != nil {
-				return nil, fmt.Errorf("%v: %s", err, bytes.TrimSpace(errb.Bytes()))
+				return nil, fmt.Errorf("%w: %s", err, bytes.TrimSpace(errb.Bytes()))
 			}
 			var p struct{ Version string }
 			if err := json.Unmarshal(out.Bytes(), &p); err != nil {

@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,7 +93,7 @@ func TestAuditRecordsCLIRuns(t *testing.T) {
 	if code, out, _ := cli(t, "audit", "prune"); code != 0 || out != "removed 0 runs\n" {
 		t.Fatalf("prune: %d %q", code, out)
 	}
-	if code, out, _ := cli(t, "audit", "status"); code != 0 || !strings.Contains(out, "ok   audit store: sqlite "+db+": schema v2, 2 runs") ||
+	if code, out, _ := cli(t, "audit", "status"); code != 0 || !strings.Contains(out, "ok   audit store: sqlite "+db+": schema v3, 2 runs") ||
 		!strings.Contains(out, "ok   audit store writable") {
 		t.Fatalf("status: %d\n%s", code, out)
 	}
@@ -238,5 +240,68 @@ func TestAuditPostgresCLI(t *testing.T) {
 	}
 	if _, err := os.Stat(db); !os.IsNotExist(err) {
 		t.Fatal("the SQLite file was created although a DSN is set")
+	}
+}
+
+// Issue 14: a session step shows up in `sandrun audit list` with its
+// session's id (here the REPL's session, held by this process).
+func TestAuditListsSessionSteps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a sandboxed interpreter")
+	}
+	auditEnv(t)
+	var out, errb bytes.Buffer
+	env := &cliEnv{stdin: strings.NewReader("x = 20\nprint(x + 22)\n"), stdout: &out, stderr: &errb}
+	if code := Main(context.Background(), env, []string{"repl", "--lang", "python", "--backend", "process"}); code != 0 || out.String() != "42\n" {
+		t.Fatalf("repl: exit %d stdout %q stderr %q", code, out.String(), errb.String())
+	}
+	code, js, stderr := cli(t, "audit", "list", "--json")
+	var runs []audit.Entry
+	if code != 0 || json.Unmarshal([]byte(js), &runs) != nil || len(runs) != 2 {
+		t.Fatalf("audit list --json: %d %s %s", code, js, stderr)
+	}
+	id := runs[0].Session
+	if id == "" || runs[1].Session != id || runs[0].Status != "ok" || runs[0].CodeSHA256 != sha("print(x + 22)") {
+		t.Fatalf("steps not recorded with their session: %+v", runs)
+	}
+	if _, table, _ := cli(t, "audit", "list", "--session", id); strings.Count(table, id) != 2 || !strings.Contains(table, "SESSION") {
+		t.Fatalf("audit list --session:\n%s", table)
+	}
+}
+
+// Issue 12 item 7: a run in flight when its process is killed (-9) leaves
+// a record, marked interrupted by the next sandrun that opens the log.
+func TestKilledRunIsInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a sandrun process and kills it")
+	}
+	auditEnv(t)
+	// exec: the program is the sleep itself, which the process tier's
+	// PDEATHSIG ends with its killed supervisor (a forked grandchild would
+	// outlive it: issue 12 item 5, another task's).
+	cmd := exec.Command(os.Args[0], "run", "--lang", "bash", "--backend", "process", "-c", "exec sleep 30")
+	cmd.Env = append(os.Environ(), "SANDRUN_TEST_CLI=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var runs []audit.Entry
+	for i := 0; ; i++ {
+		_, js, _ := cli(t, "audit", "list", "--json")
+		runs = nil
+		if json.Unmarshal([]byte(js), &runs) == nil && len(runs) == 1 && runs[0].Status == audit.StatusRunning {
+			break
+		}
+		if i == 500 {
+			t.Fatalf("no running record while the run runs: %s", js)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	code, js, _ := cli(t, "audit", "list", "--json", "--status", "interrupted")
+	runs = nil
+	if code != 0 || json.Unmarshal([]byte(js), &runs) != nil || len(runs) != 1 || runs[0].CodeSHA256 != sha("exec sleep 30") {
+		t.Fatalf("after kill -9: %d %s", code, js)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/benchkit"
+	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/server"
 )
 
@@ -19,7 +20,7 @@ import (
 // through the Go API, interleaved, on the process tier: the cost of the
 // transport (JSON, HTTP, admission, metrics).
 func benchServer(ctx context.Context, env *cliEnv, a *app, n int) error {
-	srv, err := server.New(server.Options{Sandbox: a.sandbox, Languages: a.langs, MaxConcurrent: 1})
+	srv, err := server.New(server.Options{Sandbox: a.sandbox, Languages: a.langs, AdmissionOptions: server.AdmissionOptions{MaxConcurrent: 1}})
 	if err != nil {
 		return err
 	}
@@ -34,7 +35,7 @@ func benchServer(ctx context.Context, env *cliEnv, a *app, n int) error {
 	url := "http://" + ln.Addr().String() + "/v1/runs"
 	client := &http.Client{Timeout: time.Minute}
 
-	req := sandrun.Request{Language: "bash", Code: "echo 1", Backend: "process"}
+	req := sandrun.Request{Language: lang.Bash, Code: "echo 1", Backend: "process"}
 	body, _ := json.Marshal(req)
 	goAPI := benchkit.Case{Name: "go api", Run: func() error {
 		res, err := a.sandbox.Run(ctx, &req)

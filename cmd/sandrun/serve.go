@@ -20,9 +20,10 @@ type serveFlags struct {
 	maxConcurrent, maxQueue, burst       int
 	rate                                 float64
 	queueTimeout, maxWall, drain         time.Duration
-	maxBody, maxCode, pool               string
-	mcp, sessions                        bool
+	maxBody, maxCode, pool, tiers        string
+	mcp, sessions, console, warm         bool
 	maxSessions                          int
+	network                              networkFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
@@ -34,17 +35,21 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 		fs.StringVar(&f.maxBody, "max-body", "8MiB", "largest request body")
 		fs.DurationVar(&f.drain, "drain", 30*time.Second, "on SIGTERM, how long runs in flight may finish before they are killed")
 		fs.BoolVar(&f.mcp, "mcp", true, "serve MCP (streamable HTTP) at /mcp")
+		fs.BoolVar(&f.console, "console", true, "serve the web console at / (console.go)")
 	}
 	fs.IntVar(&f.maxConcurrent, "max-concurrent", 0, "runs at once (0: the number of CPUs)")
-	fs.IntVar(&f.maxQueue, "max-queue", 0, "runs that may wait for a slot before 429 (0: 4 x max-concurrent)")
+	fs.IntVar(&f.maxQueue, "max-queue", 0, fmt.Sprintf("runs that may wait for a slot before 429 (0: %d x max-concurrent; the queue is also bounded by memory)", server.DefaultQueuePerSlot))
 	fs.DurationVar(&f.queueTimeout, "queue-timeout", 30*time.Second, "longest wait for a slot")
 	fs.StringVar(&f.maxCode, "max-code", "1MiB", "largest program text")
-	fs.DurationVar(&f.maxWall, "max-wall", 5*time.Minute, "largest wall-clock limit a caller may ask for")
+	fs.DurationVar(&f.maxWall, "max-wall", 5*time.Minute, "largest wall-clock (and CPU) limit a caller may ask for; the other limits are capped by what the host has, divided among max-concurrent runs")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json (logs go to stderr)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&f.sessions, "sessions", true, "serve stateful sessions (/v1/sessions and the session MCP tools)")
 	fs.IntVar(&f.maxSessions, "max-sessions", 16, "live sessions at most")
-	fs.StringVar(&f.pool, "pool", "", "warm interpreter pools for one-shot runs, e.g. python=4,javascript=2 (default: none)")
+	fs.StringVar(&f.tiers, "tiers", "", "the tiers callers may use, comma-separated (default: $SANDRUN_TIERS, else "+strings.Join(defaultServeTiers(), ",")+"; add process only for trusted callers: it does not isolate)")
+	fs.StringVar(&f.pool, "pool", "", "warm interpreter pools for one-shot runs, e.g. javascript=2 (default: sized from the host with --warm)")
+	fs.BoolVar(&f.warm, "warm", true, "keep interpreters warm, sized from the host: a zygote forks each run of a language that can fork (python), one-use interpreters are started ahead for the others")
+	f.network.register(fs)
 }
 
 // app builds the library for serve and mcp: pools, sessions and a
@@ -52,14 +57,39 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Options, error) {
 	sizes, err := parsePoolSizes(f.pool)
 	if err != nil {
-		return nil, server.Options{}, &usageError{err.Error()}
+		return nil, server.Options{}, &usageError{err: err}
 	}
-	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1})
+	tiers, err := f.allowedTiers()
 	if err != nil {
 		return nil, server.Options{}, err
 	}
-	opts, err := f.options(a, log)
-	if err == nil && f.sessions {
+	// One gate for every run and session step, whichever door it comes
+	// through: the Sandbox admits through it, the server reads its state.
+	adm, err := server.NewAdmission(server.AdmissionOptions{
+		MaxConcurrent: f.maxConcurrent, MaxQueue: f.maxQueue, QueueTimeout: f.queueTimeout,
+		RatePerToken: f.rate, RateBurst: f.burst,
+	})
+	if err != nil {
+		return nil, server.Options{}, &usageError{err: err}
+	}
+	op, err := f.network.operator(nil)
+	if err != nil {
+		return nil, server.Options{}, err
+	}
+	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1, warm: f.warm,
+		slots: adm.Options().MaxConcurrent, maxWall: f.maxWall, admission: adm, tiers: tiers, network: op})
+	if err != nil {
+		return nil, server.Options{}, err
+	}
+	// Resolve every language now, off the first request's path. A
+	// failed probe is not kept for the server's life: a later lookup
+	// retries it (GET /v1/languages says why a language is missing).
+	go a.langs.All(ctx)
+	opts, err := f.options(a, adm, log)
+	if err == nil && f.sessions && len(a.launchers) == 0 && log != nil {
+		log.Warn("sessions are off: none of the allowed tiers hosts sessions", "tiers", strings.Join(tiers, ","))
+	}
+	if err == nil && f.sessions && len(a.launchers) > 0 {
 		err = a.enableSessions(&opts, f.maxSessions, log)
 	}
 	if err != nil {
@@ -69,10 +99,30 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 	return a, opts, nil
 }
 
+// allowedTiers is --tiers, else $SANDRUN_TIERS, else the tiers that
+// isolate.
+func (f *serveFlags) allowedTiers() ([]string, error) {
+	if f.tiers != "" {
+		t, err := parseTiers(f.tiers)
+		if err != nil {
+			return nil, &usageError{msg: "--tiers: " + err.Error()}
+		}
+		return t, nil
+	}
+	if env := os.Getenv("SANDRUN_TIERS"); env != "" {
+		t, err := parseTiers(env)
+		if err != nil {
+			return nil, fmt.Errorf("SANDRUN_TIERS: %w", err)
+		}
+		return t, nil
+	}
+	return defaultServeTiers(), nil
+}
+
 func (f *serveFlags) logger(env *cliEnv) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return nil, &usageError{fmt.Sprintf("--log-level: %v", err)}
+		return nil, &usageError{msg: fmt.Sprintf("--log-level: %v", err)}
 	}
 	ho := &slog.HandlerOptions{Level: lvl}
 	switch f.logFormat {
@@ -81,27 +131,25 @@ func (f *serveFlags) logger(env *cliEnv) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(env.stderr, ho)), nil
 	}
-	return nil, &usageError{fmt.Sprintf("--log-format %q: want text or json", f.logFormat)}
+	return nil, &usageError{msg: fmt.Sprintf("--log-format %q: want text or json", f.logFormat)}
 }
 
 // options turns the flags into server options around the wired app.
-func (f *serveFlags) options(a *app, log *slog.Logger) (server.Options, error) {
+func (f *serveFlags) options(a *app, adm *server.Admission, log *slog.Logger) (server.Options, error) {
 	opts := server.Options{
-		Sandbox: a.sandbox, Languages: a.langs, Logger: log, Version: version,
-		MaxConcurrent: f.maxConcurrent, MaxQueue: f.maxQueue, QueueTimeout: f.queueTimeout,
-		RatePerToken: f.rate, RateBurst: f.burst, MaxWallTime: f.maxWall, MCP: f.mcp,
-		Runs: a.runs, NewStream: a.newStream,
+		Sandbox: a.sandbox, Admission: adm, Languages: a.langs, Logger: log, Version: version,
+		MCP: f.mcp, Runs: a.runs, NewStream: a.newStream,
 	}
 	if f.maxBody != "" { // only serve has --max-body
 		b, err := sandrun.ParseBytes(f.maxBody)
 		if err != nil {
-			return opts, &usageError{fmt.Sprintf("--max-body: %v", err)}
+			return opts, &usageError{msg: fmt.Sprintf("--max-body: %v", err)}
 		}
 		opts.MaxBodyBytes = int64(b)
 	}
 	code, err := sandrun.ParseBytes(f.maxCode)
 	if err != nil {
-		return opts, &usageError{fmt.Sprintf("--max-code: %v", err)}
+		return opts, &usageError{msg: fmt.Sprintf("--max-code: %v", err)}
 	}
 	opts.MaxCodeBytes = int(code)
 	auth := &server.Auth{}
@@ -118,6 +166,7 @@ func (f *serveFlags) options(a *app, log *slog.Logger) (server.Options, error) {
 		}
 	}
 	opts.Auth = auth
+	withConsole(&opts, a, f.console) // console.go
 	return opts, nil
 }
 
@@ -127,10 +176,10 @@ func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
 	var f serveFlags
 	f.register(fs, true)
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	if fs.NArg() > 0 {
-		return &usageError{"serve takes no arguments"}
+		return &usageError{msg: "serve takes no arguments"}
 	}
 	log, err := f.logger(env)
 	if err != nil {
@@ -163,7 +212,7 @@ func cmdMCP(ctx context.Context, env *cliEnv, args []string) error {
 	var f serveFlags
 	f.register(fs, false)
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	log, err := f.logger(env)
 	if err != nil {
@@ -186,10 +235,10 @@ func cmdToken(_ context.Context, env *cliEnv, args []string) error {
 	fs.SetOutput(env.stderr)
 	name := fs.String("name", "default", "the token's name (shows in logs and rate limits)")
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	if strings.ContainsAny(*name, " \t\n") || *name == "" {
-		return &usageError{"--name must be one word"}
+		return &usageError{msg: "--name must be one word"}
 	}
 	secret := server.NewToken()
 	fmt.Fprintf(env.stderr, "Give the client this secret (shown once):\n")

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/cgroup"
 )
 
 // cgroupRoot is where the host's cgroup hierarchies are mounted.
@@ -114,9 +115,15 @@ func (m *Meter) dirs(runID string) []string {
 	return out
 }
 
-// Sweep removes empty run cgroups left by a crash (rmdir refuses the ones
-// still in use).
-func (m *Meter) Sweep() {
+// Sweep removes the run cgroups that supervisors which are no longer
+// running left, and returns how many runs it cleared. owner reads the
+// supervisor's pid from a run's name (the tier names its runs so); for a
+// dead owner every process still in the run's tree (a container
+// runtime's sandbox that outlived its supervisor) is killed first. A
+// live supervisor's runs are never touched, even when empty (it reads
+// their usage after the runtime has emptied them); names owner cannot
+// read are removed only when empty.
+func (m *Meter) Sweep(owner func(name string) (pid int, ok bool)) int {
 	parentDir := m.parentDir
 	roots := []string{filepath.Join(cgroupRoot, parentDir)}
 	if !m.v2 {
@@ -126,14 +133,101 @@ func (m *Meter) Sweep() {
 			roots = append(roots, filepath.Join(cgroupRoot, e.Name(), parentDir))
 		}
 	}
+	gone := map[string]bool{}
 	for _, r := range roots {
 		ents, _ := os.ReadDir(r)
 		for _, e := range ents {
-			if e.IsDir() {
-				_ = os.Remove(filepath.Join(r, e.Name()))
+			if !e.IsDir() {
+				continue
+			}
+			d := filepath.Join(r, e.Name())
+			pid, ok := owner(e.Name())
+			switch {
+			case !ok:
+				if os.Remove(d) == nil {
+					gone[e.Name()] = true
+				}
+			case pid != os.Getpid() && !cgroup.PIDAlive(pid):
+				if removeTree(d) == nil {
+					gone[e.Name()] = true
+				}
 			}
 		}
 	}
+	return len(gone)
+}
+
+// LimitPids caps the processes and threads of the run's whole tree in
+// the run's parent cgroup, made ahead of the runtime (which makes its own
+// group under it). The parent's pids.peak then tells whether the tree
+// reached the cap, after the runtime has removed its own group (whose
+// pids.events, on cgroup v1, is the only one counting the refused forks).
+func (m *Meter) LimitPids(runID string, max int64) error {
+	d := filepath.Join(cgroupRoot, "pids", m.parentDir, runID)
+	if m.v2 {
+		d = filepath.Join(cgroupRoot, m.parentDir, runID)
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(d, "pids.max"), []byte(strconv.FormatInt(max, 10)), 0)
+}
+
+// PidsHit reports whether a fork in the run's tree failed at the cap
+// LimitPids set.
+func (m *Meter) PidsHit(runID string) bool {
+	d := filepath.Join(cgroupRoot, "pids", m.parentDir, runID)
+	if m.v2 {
+		d = filepath.Join(cgroupRoot, m.parentDir, runID)
+	}
+	peak, limit := readInt(filepath.Join(d, "pids.peak")), readInt(filepath.Join(d, "pids.max"))
+	return limit > 0 && peak >= limit
+}
+
+// Kill sends SIGKILL to every process in the run's cgroup tree, in every
+// hierarchy (a runtime whose own kill did not come through: a sandbox
+// still being created).
+func (m *Meter) Kill(runID string) {
+	for _, d := range m.dirs(runID) {
+		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				cgroup.KillProcs(p)
+			}
+			return nil
+		})
+	}
+}
+
+// removeTree kills every process in the cgroup tree at d and removes it,
+// children first, retrying while the killed processes exit.
+func removeTree(d string) error {
+	var err error
+	for try := 0; try < 50; try++ {
+		err = nil
+		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, werr error) error {
+			if werr == nil && e.IsDir() {
+				cgroup.KillProcs(p)
+			}
+			return nil
+		})
+		var dirs []string
+		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, werr error) error {
+			if werr == nil && e.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			if rerr := os.Remove(dirs[i]); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				err = rerr
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		time.Sleep(time.Duration(try+1) * time.Millisecond)
+	}
+	return err
 }
 
 func readInt(p string) int64 {

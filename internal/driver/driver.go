@@ -16,6 +16,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
+	"github.com/sandrun/sandrun/lang"
 )
 
 //go:embed python.py
@@ -29,7 +30,7 @@ var javascriptSource string
 const MaxFrame = 1 << 20
 
 // Languages lists the languages that have a driver.
-func Languages() []string { return []string{"python", "javascript", "starlark"} }
+func Languages() []string { return []string{lang.Python, lang.JavaScript, lang.Starlark} }
 
 // Args returns the interpreter arguments (after the interpreter's path)
 // that start the driver for language under a memory limit of memory
@@ -37,16 +38,16 @@ func Languages() []string { return []string{"python", "javascript", "starlark"} 
 // the driver.
 func Args(language string, memory int64) ([]string, error) {
 	switch language {
-	case "python":
+	case lang.Python:
 		// -E: ignore PYTHON* variables; -s: no user site; -B: no .pyc
 		// writes; -u: unbuffered.
 		return []string{"-E", "-s", "-B", "-u", "-c", pythonSource}, nil
-	case "javascript":
+	case lang.JavaScript:
 		// V8 sizes its heap from the flag (a little under the limit), so
 		// an allocation bomb ends with node's own out-of-memory report.
 		heap := max(memory*3/4>>20, 8)
 		return []string{fmt.Sprintf("--max-old-space-size=%d", heap), "-e", javascriptSource}, nil
-	case "starlark":
+	case lang.Starlark:
 		// Starlark's interpreter is the sandrun binary (see RoleStarlark).
 		a := []string{"__child", RoleStarlark}
 		if memory > 0 {
@@ -61,16 +62,19 @@ func Args(language string, memory int64) ([]string, error) {
 var ErrViolation = errors.New("protocol violation")
 
 type frame struct {
-	T      string `json:"t"`
-	Step   int    `json:"step"`
-	S      string `json:"s"`
-	D      string `json:"d"`
-	Kind   string `json:"kind"`
-	Exit   int    `json:"exit"`
-	Exc    string `json:"exc"`
-	CPUMs  int64  `json:"cpu_ms"`
-	Lang   string `json:"lang"`
-	PID    int    `json:"pid"`
+	T     string `json:"t"`
+	Step  int    `json:"step"`
+	S     string `json:"s"`
+	D     string `json:"d"`
+	Kind  string `json:"kind"`
+	Exit  int    `json:"exit"`
+	Exc   string `json:"exc"`
+	CPUMs int64  `json:"cpu_ms"`
+	Lang  string `json:"lang"`
+	PID   int    `json:"pid"`
+	// End: the interpreter is ending after this done frame (an exit in
+	// an interactive step).
+	End    bool `json:"end"`
 	data   []byte
 	decErr error
 }
@@ -119,7 +123,7 @@ func Start(ctx context.Context, p sandrun.Launched, ready time.Duration) (*Conn,
 		if len(tail) > 1024 {
 			tail = tail[:1024]
 		}
-		return nil, fmt.Errorf("driver: the interpreter ended before it was ready: %v; stderr: %q", c.streamErr(), tail)
+		return nil, fmt.Errorf("driver: the interpreter ended before it was ready: %w; stderr: %q", c.streamErr(), tail)
 	case <-t.C:
 		return nil, fmt.Errorf("driver: not ready after %s", ready)
 	case <-ctx.Done():
@@ -127,27 +131,24 @@ func Start(ctx context.Context, p sandrun.Launched, ready time.Duration) (*Conn,
 	}
 }
 
-// oomMarkers are what each interpreter prints on its own stderr when it
-// dies for lack of memory (the process tier's rlimits, node's heap flag,
-// Go's data-segment cap), for launchers whose exit cannot tell.
-var oomMarkers = map[string][]string{
-	"python":     {"MemoryError"},
-	"javascript": {"JavaScript heap out of memory", "Reached heap limit", "Fatal process out of memory"},
-	// A Go runtime at its data-segment cap may also fail to map a new
-	// thread's stack (Starlark programs cannot start threads themselves).
-	"starlark": {"out of memory", "cannot allocate memory", "errno=12", "pthread_create failed"},
-}
-
 // DiedOfMemory says whether the interpreter's own stderr (outside steps)
-// shows it ran out of memory.
+// shows it ran out of memory: one of the language's OOM markers
+// (lang.Info.OOMMarkers: the process tier's rlimits, node's heap flag,
+// Go's data-segment cap), for launchers whose exit cannot tell.
 func (c *Conn) DiedOfMemory(language string) bool {
 	select { // the last words may still be in the pipe
 	case <-c.errDone:
 	case <-time.After(time.Second):
 	}
-	tail := string(c.stderr.Bytes())
-	for _, m := range oomMarkers[language] {
-		if strings.Contains(tail, m) {
+	return DiedOfMemoryText(language, string(c.stderr.Bytes()))
+}
+
+// DiedOfMemoryText says whether an interpreter's stderr shows it ran out
+// of memory.
+func DiedOfMemoryText(language, stderr string) bool {
+	info, _ := lang.About(language)
+	for _, m := range info.OOMMarkers {
+		if strings.Contains(stderr, m) {
 			return true
 		}
 	}
@@ -205,7 +206,7 @@ func decodeFrame(r io.Reader) (frame, error) {
 	}
 	var f frame
 	if err := json.Unmarshal(b, &f); err != nil {
-		return frame{}, fmt.Errorf("%w: frame is not JSON: %v", ErrViolation, err)
+		return frame{}, fmt.Errorf("%w: frame is not JSON: %w", ErrViolation, err)
 	}
 	if f.T == "out" {
 		f.data, f.decErr = base64.StdEncoding.DecodeString(f.D)
@@ -262,6 +263,12 @@ type Step struct {
 	Grace time.Duration
 	// OnOutput sees raw chunks as they arrive (streaming).
 	OnOutput func(stream string, chunk []byte)
+	// Interactive runs the step as a REPL line: expression values are
+	// echoed (python's sys.displayhook, which also sets _; node's
+	// completion value), and an exit (sys.exit, exit(), process.exit)
+	// ends the interpreter with its code instead of ending the step. The
+	// default Name is then "<stdin>", as in python's REPL.
+	Interactive bool
 }
 
 // Outcome is how a step went.
@@ -302,6 +309,9 @@ func (c *Conn) Run(ctx context.Context, st Step) Outcome {
 	}
 	if st.Name == "" {
 		st.Name = fmt.Sprintf("<step %d>", id)
+		if st.Interactive {
+			st.Name = "<stdin>"
+		}
 	}
 	overflow := make(chan string, 2)
 	stdout := capture.New("stdout", st.Output, st.OnOutput, func() { overflow <- "stdout" })
@@ -317,7 +327,11 @@ func (c *Conn) Run(ctx context.Context, st Step) Outcome {
 		}
 		return o
 	}
-	msg, _ := json.Marshal(map[string]any{"t": "run", "step": id, "code": st.Code, "name": st.Name, "stdin": st.Stdin, "argv": st.Args, "env": st.Env})
+	run := map[string]any{"t": "run", "step": id, "code": st.Code, "name": st.Name, "stdin": st.Stdin, "argv": st.Args, "env": st.Env}
+	if st.Interactive {
+		run["mode"] = "interactive"
+	}
+	msg, _ := json.Marshal(run)
 	var hdr [4]byte
 	binary.BigEndian.PutUint32(hdr[:], uint32(len(msg)))
 	if _, err := c.p.Stdin().Write(append(hdr[:], msg...)); err != nil {
@@ -364,6 +378,16 @@ func (c *Conn) Run(ctx context.Context, st Step) Outcome {
 				decide(res, f, reason, stream, st)
 				if cancelled {
 					res.Error = "the step was cancelled by the caller and interrupted"
+				}
+				if f.End {
+					// It is ending: every frame is in. It waits for its
+					// input to close before it exits (so no frame is lost
+					// to a Wait that closes the pipes); its exit is the
+					// final word.
+					if cl, ok := c.p.Stdin().(io.Closer); ok {
+						_ = cl.Close()
+					}
+					return finish(Outcome{Dead: true, Cause: io.EOF, Reason: reason})
 				}
 				return finish(Outcome{Reason: reason})
 			default:

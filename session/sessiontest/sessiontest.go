@@ -55,7 +55,7 @@ func jailBackend() (*jail.Backend, error) {
 	jOnce.Do(func() {
 		j, jErr = jail.New(jail.Options{Languages: Languages(), Logger: logger})
 		if jErr == nil {
-			for _, l := range []string{"python", "javascript"} {
+			for _, l := range []string{lang.Python, lang.JavaScript} {
 				if err := j.Check(context.Background(), l); err != nil {
 					jErr = err
 					break
@@ -113,6 +113,25 @@ func Launcher(t testing.TB, name string) sandrun.Launcher {
 	}
 	t.Fatalf("sessiontest: unknown backend %q", name)
 	return nil
+}
+
+// Sandbox is the run pipeline for a test's sessions: the process backend
+// (sandrun.New needs one; session steps do not use it) and the given
+// options' hooks (Sanitizer, Analyzer, Recorder, Admission, Policy).
+func Sandbox(t testing.TB, o sandrun.Options) *sandrun.Sandbox {
+	t.Helper()
+	if len(o.Backends) == 0 {
+		b, err := process.New(process.Options{Languages: Languages(), BaseDir: t.TempDir(), Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Backends = []sandrun.Backend{b}
+	}
+	sb, err := sandrun.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sb
 }
 
 // WorkDirOf returns the host path of a session's work directory on the

@@ -1,0 +1,538 @@
+//go:build linux
+
+package jail
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/beneath"
+	"github.com/sandrun/sandrun/internal/capture"
+	"github.com/sandrun/sandrun/internal/verdict"
+	"github.com/sandrun/sandrun/lang"
+	"golang.org/x/sys/unix"
+)
+
+// errCold is why a run that could have been warm runs cold instead.
+var errCold = errors.New("cold")
+
+// warmable reports whether a run can be served by the language's zygote:
+// the zygote's interpreter made its locale and stdio encoding from the
+// base environment, so a request that sets the locale runs cold, and so
+// does one with a network allowlist (its proxy is set up by the cold
+// jail).
+func warmable(req *sandrun.Request) bool {
+	if !req.Network.IsNone() {
+		return false // the network proxy lives in a cold jail's namespace
+	}
+	for k := range req.Env {
+		switch k {
+		case "LANG", "LC_ALL", "LC_CTYPE":
+			return false
+		}
+	}
+	return true
+}
+
+// runWarm runs req in a child of the language's zygote. ok is false when
+// the run must run cold instead (no warm path for the language, no ready
+// zygote, no free slot, or the zygote failed before the child existed):
+// the zygote being busy or broken never fails a run. Once the child
+// exists, it fails closed like a cold jail.
+func (b *Backend) runWarm(ctx context.Context, req *sandrun.Request, l *lang.Language, lim sandrun.Limits, files []initFile) (res *sandrun.Result, err error, ok bool) {
+	w := b.warm
+	if w == nil || l.Warm != lang.WarmFork || !warmable(req) {
+		return nil, nil, false
+	}
+	z := w.ready(l.Name)
+	if z == nil {
+		w.fallbacks.Add(1)
+		return nil, nil, false
+	}
+	slot, free := z.take()
+	if !free {
+		w.fallbacks.Add(1)
+		return nil, nil, false
+	}
+	r := &warmRun{z: z, slot: slot, pidfd: -1, lim: lim, t0: time.Now()}
+	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, func() { r.kill(verdict.KillOutput, "stdout") })
+	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, func() { r.kill(verdict.KillOutput, "stderr") })
+	err = r.begin(b, l, req, files, stdout, stderr)
+	if errors.Is(err, errCold) {
+		w.fallbacks.Add(1)
+		return nil, nil, false
+	}
+	if err != nil {
+		return nil, err, true
+	}
+	w.forked.Add(1)
+	tBegun := time.Now()
+	done := make(chan struct{})
+	go r.watch(done)
+	stop := context.AfterFunc(ctx, func() { r.kill(verdict.KillCancel, "") })
+	o := r.wait(req.Collect)
+	close(done)
+	stop()
+	b.opts.Logger.Debug("jail: warm run", "cgroup", r.tCg.Sub(r.t0), "fork", r.tH.Sub(r.tCg), "setup", tBegun.Sub(r.tH), "run", time.Since(tBegun))
+	if o.err != nil {
+		return nil, o.err, true
+	}
+	res = &sandrun.Result{Downgrades: append([]string(nil), b.downgrades...)}
+	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
+	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
+	verdict.Decide(o.facts(lim, l, string(stderr.Bytes())), res)
+	res.Usage = o.usage()
+	res.Files = o.files
+	return res, nil, true
+}
+
+// warmRun is one run in a zygote's child. Its processes: the child's
+// pid 1 (the reaper, C2 in zygote.py) and the program under it.
+type warmRun struct {
+	z    *zygote
+	slot int
+	lim  sandrun.Limits
+	t0   time.Time
+	// when the cgroup was made and the child's handle came (debug log)
+	tCg, tH time.Time
+	conn    *net.UnixConn
+	cg      *cgroup
+	pidfd   int // the run's pid 1
+	pid     int // its pid on the host
+	stdin   *os.File
+	outs    [2]*os.File
+
+	copying sync.WaitGroup
+	frames  chan warmFrame
+
+	mu      sync.Mutex
+	killed  verdict.Kill
+	stream  string
+	start   time.Time // the program's start
+	cpuBase time.Duration
+	ended   bool
+}
+
+type warmFrame struct {
+	kind    byte
+	payload []byte
+	fds     []int
+	err     error
+}
+
+// begin forks the child, hands it the run's config and waits for the
+// program's start. errCold: the zygote did not produce a child.
+func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, files []initFile, stdout, stderr io.Writer) (err error) {
+	defer func() {
+		if err != nil {
+			r.cleanup()
+		}
+	}()
+	if r.cg, err = b.cg.create(cgLimits(r.lim, b.opts.CPUs)); err != nil {
+		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	}
+	r.tCg = time.Now()
+	var child []int // what the zygote passes on to the child
+	defer func() { closeAll(child) }()
+	procs, err := r.cg.joinFiles()
+	if err != nil {
+		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		closeAll(procs)
+		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+	}
+	child = append(child, pair[1])
+	f := os.NewFile(uintptr(pair[0]), "run")
+	fc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		closeAll(procs)
+		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+	}
+	r.conn = fc.(*net.UnixConn)
+	for i := 0; i < 3; i++ {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			closeAll(procs)
+			return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+		}
+		if i == 0 {
+			r.stdin = pw
+			child = append(child, dupClose(pr))
+		} else {
+			r.outs[i-1] = pr
+			child = append(child, dupClose(pw))
+		}
+	}
+	child = append(child, procs...)
+	if err := r.z.fork(r.slot, child); err != nil {
+		return errCold
+	}
+	closeAll(child)
+	child = nil
+	r.frames = make(chan warmFrame, 8)
+	go r.read()
+	// The child's pid 1 sends a handle on itself first: from then on the
+	// run is this child's, whatever happens.
+	select {
+	case fr := <-r.frames:
+		switch {
+		case fr.kind == zmsgHandle && len(fr.fds) == 1:
+			r.pidfd = fr.fds[0]
+		case fr.kind == msgError:
+			return decodeSetupError(fr.payload)
+		default:
+			closeAll(fr.fds)
+			return errCold
+		}
+	case <-time.After(forkWait):
+		// A zygote that does not fork is replaced; the run runs cold.
+		r.z.markDead()
+		return errCold
+	}
+	r.tH = time.Now()
+	if r.pid, err = pidfdPid(r.pidfd); err != nil {
+		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the child's pid"}
+	}
+	wc := b.warmConfig(l, req, files, r.lim)
+	if b.warm.hook != nil {
+		b.warm.hook(wc)
+	}
+	cfg, err := json.Marshal(wc)
+	if err != nil {
+		return err
+	}
+	setup := b.opts.SetupTimeout
+	go func() {
+		_ = r.conn.SetWriteDeadline(time.Now().Add(setup))
+		if writeFrame(r.conn, msgConfig, cfg) != nil {
+			r.kill(verdict.KillNone, "")
+		}
+	}()
+	for i, w := range []io.Writer{stdout, stderr} {
+		out := r.outs[i]
+		r.copying.Add(1)
+		go func() {
+			defer r.copying.Done()
+			_, _ = io.Copy(w, out)
+		}()
+	}
+	go func() {
+		_, _ = io.Copy(r.stdin, strings.NewReader(req.Stdin))
+		r.stdin.Close()
+	}()
+	timer := time.NewTimer(setup)
+	defer timer.Stop()
+	select {
+	case fr := <-r.frames:
+		closeAll(fr.fds)
+		switch fr.kind {
+		case msgStarted:
+			r.mu.Lock()
+			r.start = time.Now()
+			r.cpuBase = 0
+			r.mu.Unlock()
+			return nil
+		case msgError:
+			return decodeSetupError(fr.payload)
+		}
+		// The child's pid 1 ended during its setup: a limit (the
+		// cgroup's memory) or a kill; wait says which.
+		r.push(fr)
+		return nil
+	case <-timer.C:
+		r.kill(verdict.KillNone, "")
+		return &SetupError{Layer: LayerExec, Errno: unix.ETIMEDOUT, Detail: "the warm child's setup did not finish"}
+	}
+}
+
+// dupClose returns a raw duplicate of f's descriptor and closes f.
+func dupClose(f *os.File) int {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 3)
+	f.Close()
+	if err != nil {
+		return -1
+	}
+	return fd
+}
+
+// push puts a frame back for wait.
+func (r *warmRun) push(fr warmFrame) {
+	go func() { r.frames <- fr }()
+}
+
+// read delivers the child's frames; a frame with err ends the stream.
+func (r *warmRun) read() {
+	for {
+		kind, p, fds, err := readFrame(r.conn)
+		r.frames <- warmFrame{kind: kind, payload: p, fds: fds, err: err}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// warmConfig is the run's config for the child: the cold jail's policies.
+func (b *Backend) warmConfig(l *lang.Language, req *sandrun.Request, files []initFile, lim sandrun.Limits) *warmConfig {
+	file := "/work/" + l.FileName
+	args := req.Args
+	if args == nil {
+		args = []string{}
+	}
+	c := &warmConfig{
+		File: file, Args: args, Argv: l.Command(file, int64(lim.Memory), req.Args),
+		Env: programEnv(l, req.Env), Files: files, Hostname: b.opts.Hostname,
+		WorkSize: int64(lim.WorkDir), WorkInodes: b.opts.WorkInodes, ProcReadOnly: warmProcReadOnly,
+		Rlimits: rlimitsOf(lim), Seccomp: b.warm.filter,
+		Sys: map[string]int{
+			"capset": unix.SYS_CAPSET, "close_range": unix.SYS_CLOSE_RANGE,
+			"landlock_create_ruleset": unix.SYS_LANDLOCK_CREATE_RULESET,
+			"landlock_add_rule":       unix.SYS_LANDLOCK_ADD_RULE,
+			"landlock_restrict_self":  unix.SYS_LANDLOCK_RESTRICT_SELF,
+		},
+	}
+	partial := b.opts.downgraded(DowngradeLandlock)
+	if abi := landlockABI(); !(partial && abi == 0) {
+		r := rightsFor(abi)
+		var runtimePaths []string
+		binds, _ := bindsFor(l)
+		for _, bd := range binds {
+			if bd.Symlink == "" {
+				runtimePaths = append(runtimePaths, bd.Path)
+			}
+		}
+		// The attribute's size tells the kernel which fields exist.
+		size := int(unsafe.Sizeof(llRulesetAttr{}))
+		switch {
+		case abi < 4:
+			size = 8
+		case abi < 6:
+			size = 16
+		}
+		ll := &warmLandlock{MinABI: 6, AttrSize: size, FS: r.handledFS, Net: r.handledNet, Scoped: r.scoped, FileOnly: fileOnly}
+		if partial {
+			ll.MinABI = 1
+		}
+		for _, p := range landlockPolicy(r, runtimePaths) {
+			ll.Rules = append(ll.Rules, warmRule{Path: p.path, Access: p.access})
+		}
+		c.Landlock = ll
+	}
+	return c
+}
+
+// rlimitsOf lists the program's per-process limits, as the cold jail
+// sets them: [resource, soft, hard]. RLIMIT_CPU's hard limit is a second
+// past the soft one (SIGXCPU first, then SIGKILL).
+func rlimitsOf(lim sandrun.Limits) [][3]uint64 {
+	cpu := uint64((lim.CPUTime.D() + time.Second - 1) / time.Second)
+	out := [][3]uint64{{unix.RLIMIT_CORE, 0, 0}}
+	if lim.OpenFiles > 0 {
+		out = append(out, [3]uint64{unix.RLIMIT_NOFILE, uint64(lim.OpenFiles), uint64(lim.OpenFiles)})
+	}
+	if lim.FileSize > 0 {
+		out = append(out, [3]uint64{unix.RLIMIT_FSIZE, uint64(lim.FileSize), uint64(lim.FileSize)})
+	}
+	if cpu > 0 {
+		out = append(out, [3]uint64{unix.RLIMIT_CPU, cpu, cpu + 1})
+	}
+	return append(out, [3]uint64{unix.RLIMIT_STACK, 8 << 20, 8 << 20})
+}
+
+// pidfdPid is the host pid of the process a pidfd refers to.
+func pidfdPid(fd int) (int, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "Pid:"); ok {
+			pid, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || pid <= 0 {
+				return 0, fmt.Errorf("pidfd %d: the process is gone", fd)
+			}
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("pidfd %d: no Pid line", fd)
+}
+
+// kill ends the run: SIGKILL to its pid 1 (the kernel kills its whole pid
+// namespace), then to what is left in its cgroup. The first reason wins.
+func (r *warmRun) kill(why verdict.Kill, stream string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.killed == verdict.KillNone {
+		r.killed, r.stream = why, stream
+	}
+	if r.pidfd >= 0 && !r.ended {
+		_ = unix.PidfdSendSignal(r.pidfd, unix.SIGKILL, nil, 0)
+	}
+	if r.cg != nil {
+		r.cg.kill()
+	}
+}
+
+// watch enforces the wall-clock (from the program's start) and CPU limits.
+func (r *warmRun) watch(done <-chan struct{}) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	r.mu.Lock()
+	start := r.start
+	r.mu.Unlock()
+	timer := time.NewTimer(r.lim.WallTime.D() - time.Since(start))
+	defer timer.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-timer.C:
+			r.kill(verdict.KillTimeout, "")
+			return
+		case <-tick.C:
+			if r.cg != nil && r.lim.CPUTime > 0 && r.cg.cpu() >= r.lim.CPUTime.D() {
+				r.kill(verdict.KillCPU, "")
+				return
+			}
+		}
+	}
+}
+
+// wait waits for the program's end, collects files, lets the child end
+// and releases everything.
+func (r *warmRun) wait(collect []string) *outcome {
+	o := &outcome{}
+	for o.status == nil {
+		fr := <-r.frames
+		closeAll(fr.fds)
+		if fr.err != nil {
+			break
+		}
+		switch fr.kind {
+		case msgExited:
+			if v, ok := getU32(fr.payload); ok {
+				ws := unix.WaitStatus(v)
+				o.status = &ws
+			}
+		case msgError:
+			o.err = decodeSetupError(fr.payload)
+		}
+	}
+	r.mu.Lock()
+	o.wall, o.setup = time.Since(r.start), r.start.Sub(r.t0)
+	r.mu.Unlock()
+	if o.status != nil && len(collect) > 0 {
+		// The child's pid 1 keeps the run's mount namespace alive until
+		// told: its /work, seen through its root, opened beneath it.
+		files, err := beneath.Collect(filepath.Join("/proc", strconv.Itoa(r.pid), "root", "work"), collect,
+			beneath.CollectLimits{MaxFile: int64(r.lim.Output), MaxTotal: 8 << 20})
+		if err != nil {
+			o.err = &SetupError{Layer: LayerCollect, Errno: errnoOf(err), Detail: err.Error()}
+		}
+		o.files = files
+	}
+	_ = writeFrame(r.conn, zmsgDone, nil)
+	// Its pid 1 ends now (or was killed): wait for it, bounded.
+	if r.pidfd >= 0 {
+		fds := []unix.PollFd{{Fd: int32(r.pidfd), Events: unix.POLLIN}}
+		if n, _ := unix.Poll(fds, 2000); n == 0 {
+			r.kill(verdict.KillNone, "")
+		}
+	}
+	copied := make(chan struct{})
+	go func() { r.copying.Wait(); close(copied) }()
+	select {
+	case <-copied:
+	case <-time.After(2 * time.Second):
+	}
+	if r.cg != nil {
+		o.stats = r.cg.stats()
+	}
+	r.mu.Lock()
+	o.killed, o.stream = r.killed, r.stream
+	r.ended = true
+	r.mu.Unlock()
+	if o.err == nil && o.status == nil && o.killed == verdict.KillNone && o.stats.OOMKills == 0 {
+		o.err = errors.New("the warm child ended before reporting the program's end")
+	}
+	if err := r.cleanup(); err != nil && o.err == nil {
+		o.err = err
+	}
+	return o
+}
+
+// cleanup kills what is left, removes the cgroup and frees the slot once
+// nothing of the run remains.
+func (r *warmRun) cleanup() error {
+	r.mu.Lock()
+	if r.pidfd >= 0 {
+		_ = unix.PidfdSendSignal(r.pidfd, unix.SIGKILL, nil, 0)
+	}
+	r.ended = true
+	r.mu.Unlock()
+	var err error
+	if r.cg != nil {
+		r.cg.kill()
+		err = r.cg.remove()
+		r.cg = nil
+	}
+	if r.conn != nil {
+		r.conn.Close()
+	}
+	for _, f := range append([]*os.File{r.stdin}, r.outs[:]...) {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if r.pidfd >= 0 {
+		unix.Close(r.pidfd)
+		r.pidfd = -1
+	}
+	if err == nil {
+		r.z.put(r.slot)
+	}
+	return err
+}
+
+// joinFiles opens the files through which a process moves itself into
+// the group by writing "0": v1's tasks (the thread alone, which skips the
+// kernel's process-wide migration lock; the child is single-threaded),
+// v2's cgroup.procs. The permission check is the opener's (kernel >= 5.16).
+func (g *cgroup) joinFiles() ([]int, error) {
+	name := "tasks"
+	if g.v2 {
+		name = "cgroup.procs"
+	}
+	var fds []int
+	done := map[string]bool{}
+	for _, d := range g.dirs {
+		if done[d] {
+			continue
+		}
+		done[d] = true
+		fd, err := unix.Open(filepath.Join(d, name), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			closeAll(fds)
+			return nil, err
+		}
+		fds = append(fds, fd)
+	}
+	return fds, nil
+}

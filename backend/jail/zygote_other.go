@@ -1,0 +1,11 @@
+//go:build !linux
+
+package jail
+
+import "context"
+
+// WarmStats is always zero on this OS.
+func (b *Backend) WarmStats() WarmStats { return WarmStats{Ready: map[string]int{}} }
+
+// WarmReady fails: there is no jail on this OS.
+func (b *Backend) WarmReady(context.Context, string) error { return errUnsupported }
