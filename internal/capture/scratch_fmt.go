@@ -1,0 +1,2 @@
+package capture
+func  scratchUnformatted( ) int {return 1}
