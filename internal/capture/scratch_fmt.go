@@ -1,2 +1,0 @@
-package capture
-func  scratchUnformatted( ) int {return 1}
