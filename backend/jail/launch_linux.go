@@ -112,16 +112,19 @@ func (j *launched) SetLimits(l sandrun.Limits) error {
 		return err
 	}
 	p := j.p
-	if p.cg != nil {
-		if err := p.cg.set(cgLimits(l, 0)); err != nil {
+	p.mu.Lock()
+	cg := p.cg // cleanup clears it under p.mu when the process ends
+	p.mu.Unlock()
+	if cg != nil {
+		if err := cg.set(cgLimits(l, 0)); err != nil {
 			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
 	p.mu.Lock()
 	p.limits = l
 	p.limitsSince = time.Now()
-	if p.cg != nil {
-		p.cpuBase = p.cg.cpu()
+	if cg != nil {
+		p.cpuBase = cg.cpu()
 	}
 	p.mu.Unlock()
 	return nil
@@ -168,9 +171,12 @@ func (j *launched) WorkDir() string {
 // UsageSoFar implements sandrun.UsageReporter from the jail's cgroup:
 // CPU time and the memory peak since the launch (zero without a cgroup).
 func (j *launched) UsageSoFar() sandrun.Usage {
-	if j.p.cg == nil {
+	j.p.mu.Lock()
+	cg := j.p.cg // cleanup clears it under p.mu when the process ends
+	j.p.mu.Unlock()
+	if cg == nil {
 		return sandrun.Usage{}
 	}
-	st := j.p.cg.stats()
+	st := cg.stats()
 	return sandrun.Usage{CPUMs: st.CPU.Milliseconds(), MemoryPeakBytes: st.PeakMem}
 }
