@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/docker"
+	"github.com/sandrun/sandrun/internal/testenv"
 )
 
 // need returns a backend that can run language, or skips (fails under
@@ -155,6 +156,12 @@ func TestLimits(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			req := c.req
+			// Only the timeout cases are about the wall clock; the others
+			// get one scaled to the host's load, so a busy host cannot
+			// turn their limit into a timeout (CPU time accrues slowly).
+			if c.want != sandrun.StatusTimeout && req.Limits.WallTime == 0 {
+				req.Limits.WallTime = sandrun.Duration(testenv.Scale(t, 30*time.Second))
+			}
 			res := run(t, b, &req)
 			if res.Status != c.want {
 				t.Fatalf("status %s (%s), want %s; stderr %q", res.Status, res.Error, c.want, tail(res.Stderr))
