@@ -3,14 +3,12 @@
 package jail
 
 import (
-	"encoding/json"
+	"encoding/binary"
 	"net"
 	"os"
 	"testing"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/sandrun/sandrun"
 )
 
 // socketPair returns both ends of a SOCK_STREAM unix socketpair, as the
@@ -37,14 +35,13 @@ func socketPair(t testing.TB) (a, b *net.UnixConn) {
 
 func TestFrameRoundTrip(t *testing.T) {
 	a, b := socketPair(t)
-	files, _ := json.Marshal([]sandrun.OutputFile{{Name: "out.txt", Size: 3}})
 	want := []struct {
 		kind    byte
 		payload []byte
 	}{
 		{msgStarted, u32(42)},
 		{msgError, encodeSetupError(LayerSeccomp, 3, unix.EPERM)},
-		{msgFiles, files},
+		{msgProgress, u16(uint16(LayerLandlock))},
 		{msgExited, u32(0x0100)},
 	}
 	go func() {
@@ -88,9 +85,9 @@ func FuzzReadFrame(f *testing.F) {
 		return append(b, p...)
 	}
 	f.Add(frame(msgStarted, u32(7)))
-	f.Add(append(frame(msgExited, u32(9)), frame(msgFiles, []byte(`[{"name":"a","size":1}]`))...))
+	f.Add(append(frame(msgExited, u32(9)), frame(msgProgress, u16(3))...))
 	f.Add(frame(msgError, encodeSetupError(LayerLandlock, 1, unix.ENOSYS)))
-	f.Add([]byte{msgFiles, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{msgProgress, 0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte{msgExited, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, b := socketPair(t)
@@ -114,9 +111,10 @@ func FuzzReadFrame(f *testing.F) {
 				}
 			case msgStarted, msgExited:
 				getU32(p)
-			case msgFiles:
-				var files []sandrun.OutputFile
-				_ = json.Unmarshal(p, &files)
+			case msgProgress:
+				if len(p) == 2 {
+					_ = Layer(binary.BigEndian.Uint16(p))
+				}
 			}
 		}
 	})

@@ -20,10 +20,10 @@ const (
 	msgError    byte = 'E' // setup failed: layer u16, step u16, errno u32
 	msgStarted  byte = 'S' // the program runs: its pid inside, u32
 	msgExited   byte = 'X' // the program ended: raw wait status u32
-	msgFiles    byte = 'F' // collected files, JSON []sandrun.OutputFile
 	msgProgress byte = 'P' // the init enters a setup layer: u16 (names a setup that hangs)
 	// supervisor -> init
-	msgConfig byte = 'C' // JSON initConfig, bind fds attached (SCM_RIGHTS)
+	msgConfig byte = 'C' // initConfig (config.go: encode), bind fds attached (SCM_RIGHTS)
+	msgDone   byte = 'D' // after 'X': the supervisor collected /work; the init may exit
 	msgSignal byte = 'K' // signal the program's process group: signo u32
 )
 

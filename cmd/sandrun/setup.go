@@ -128,7 +128,13 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	if !allowed(jail.Name) {
 		warm = warmPlan{} // the warm path lives in the jail
 	}
-	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, Network: cfg.network, Warm: warm.fork})
+	// A one-shot command makes its one network namespace in the clone;
+	// namespaces made ahead of time pay off in long-lived ones.
+	netPool := 0 // the jail's default
+	if cfg.jailPrestart == 0 {
+		netPool = -1
+	}
+	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, NetPool: netPool, Network: cfg.network, Warm: warm.fork})
 	if err != nil {
 		return nil, err
 	}
