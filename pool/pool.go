@@ -178,8 +178,12 @@ func New(cfg Config) (*Pool, error) {
 		}
 		p.ready[lang] = make(chan *proc, n)
 		p.kick[lang] = make(chan struct{}, 1)
+	}
+	// The fillers start once the maps are complete: they read them while
+	// this loop would still be writing (a data race under -race).
+	for lang, ch := range p.ready {
 		p.wg.Add(1)
-		go p.fill(lang, n)
+		go p.fill(lang, cap(ch))
 	}
 	return p, nil
 }

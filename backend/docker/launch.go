@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
@@ -76,14 +78,11 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 		return fail(fmt.Errorf("attaching to the container: %w", err))
 	}
 	l.hj = hj
-	var outW, errW *io.PipeWriter
-	l.stdout, outW = io.Pipe()
-	l.stderr, errW = io.Pipe()
+	l.stdout, l.stderr = newStreamBuf(streamBufSize), newStreamBuf(streamBufSize)
 	l.copied = make(chan struct{})
 	go func() {
-		_, err := stdcopy.StdCopy(outW, errW, hj.Reader)
-		outW.CloseWithError(err)
-		errW.CloseWithError(err)
+		_, err := stdcopy.StdCopy(l.stdout, l.stderr, hj.Reader)
+		l.endStreams(err)
 		close(l.copied)
 	}()
 	send := func() error {
@@ -121,10 +120,10 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 		}
 	}
 	l.timer = time.AfterFunc(l.lim.WallTime.D(), func() { l.kill(verdict.KillTimeout) })
-	// The engine does not always end the attach stream of an auto-removed
-	// container that died (seen with dockerd 20.10): close it ourselves a
-	// little after the die event, so a reader of Stdout sees EOF instead
-	// of blocking forever.
+	// Once the container has died, its streams end within a grace period
+	// whether or not the engine ends the attach stream (it need not for
+	// an auto-removed container) and whether or not the caller reads
+	// them: a reader of either stream then sees EOF instead of blocking.
 	go func() {
 		select {
 		case <-l.exit.died:
@@ -135,6 +134,7 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 		case <-l.copied:
 		case <-time.After(2 * time.Second):
 			l.hj.Close()
+			l.endStreams(nil)
 		}
 	}()
 	return l, nil
@@ -148,8 +148,8 @@ type launched struct {
 	w       *exitWatcher
 	exit    *exitInfo
 	hj      types.HijackedResponse
-	stdout  *io.PipeReader
-	stderr  *io.PipeReader
+	stdout  *streamBuf
+	stderr  *streamBuf
 	copied  chan struct{}
 	lim     sandrun.Limits
 	recipe  Recipe
@@ -168,6 +168,16 @@ type launched struct {
 	done     chan struct{}
 	result   *sandrun.LaunchExit
 	err      error
+}
+
+// endStreams ends both output streams: the demultiplexer stops (a write
+// it is blocked in fails) and readers get what is buffered, then EOF.
+func (l *launched) endStreams(err error) {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		err = io.EOF
+	}
+	l.stdout.CloseWithError(err)
+	l.stderr.CloseWithError(err)
 }
 
 func (l *launched) Stdin() io.Writer  { return stdinWriter{l} }
@@ -257,7 +267,7 @@ func (l *launched) kill(why verdict.Kill) {
 	l.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := l.cli.ContainerKill(ctx, l.id, "KILL"); err != nil && !client.IsErrNotFound(err) && !strings.Contains(err.Error(), "is not running") {
+	if err := l.cli.ContainerKill(ctx, l.id, "KILL"); err != nil && !cerrdefs.IsNotFound(err) && !strings.Contains(err.Error(), "is not running") {
 		l.b.opts.Logger.Warn("killing container", "id", l.id, "err", err)
 	}
 }
@@ -277,6 +287,7 @@ func (l *launched) Wait() (*sandrun.LaunchExit, error) {
 		}
 		l.hj.Close()
 		netUsage := l.net.stop()
+		l.endStreams(nil)
 		if err != nil {
 			l.err = err
 			l.b.remove(l.cli, l.id)

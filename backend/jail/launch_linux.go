@@ -134,16 +134,19 @@ func (j *launched) SetLimits(l sandrun.Limits) error {
 		return err
 	}
 	p := j.p
-	if p.cg != nil {
-		if err := p.cg.set(cgLimits(l, 0)); err != nil {
+	p.mu.Lock()
+	cg := p.cg // cleanup clears it under p.mu when the process ends
+	p.mu.Unlock()
+	if cg != nil {
+		if err := cg.set(cgLimits(l, 0)); err != nil {
 			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
 	p.mu.Lock()
 	p.limits = l
 	p.limitsSince = time.Now()
-	if p.cg != nil {
-		p.cpuBase = p.cg.cpu()
+	if cg != nil {
+		p.cpuBase = cg.cpu()
 	}
 	p.mu.Unlock()
 	return nil
@@ -195,11 +198,14 @@ func (j *launched) WorkDir() string {
 // CPU time and the memory peak since the launch (zero without a cgroup),
 // and the proxy's record (nil without a network allowlist).
 func (j *launched) UsageSoFar() sandrun.Usage {
+	j.p.mu.Lock()
+	cg := j.p.cg // cleanup clears it under p.mu when the process ends
+	j.p.mu.Unlock()
 	u := sandrun.Usage{Network: j.net.usage()}
-	if j.p.cg == nil {
+	if cg == nil {
 		return u
 	}
-	st := j.p.cg.stats()
+	st := cg.stats()
 	u.CPUMs, u.MemoryPeakBytes = st.CPU.Milliseconds(), st.PeakMem
 	return u
 }

@@ -69,6 +69,7 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 		var code string
 		var stepLim sandrun.Limits
 		fs.StringVar(&code, "c", "", "the code to run")
+		escape := registerEscape(fs)
 		// The same limit flags as run; a step may lower --timeout and
 		// --output, the others are the session's.
 		lim := limitFlags(fs, &stepLim)
@@ -106,10 +107,8 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 			if err := printJSON(env.stdout, res); err != nil {
 				return err
 			}
-		} else {
-			io.WriteString(env.stdout, res.Stdout)
-			io.WriteString(env.stderr, res.Stderr)
-			fmt.Fprintln(env.stderr, verdictLine(res))
+		} else if err := printHuman(env, res, *escape); err != nil {
+			return err
 		}
 		if c := exitCodeFor(res); c != 0 {
 			return &exitError{c}

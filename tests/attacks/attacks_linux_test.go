@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -112,6 +113,13 @@ func (h *harness) request(c *attackCase, backend string, extra map[string]string
 		// and a case must not fail for the machine's load.
 		lim.WallTime = sandrun.Duration(defaultCaseWall)
 	}
+	// A case's wall limit is sized for an idle host. A loaded one (CI runs
+	// suites side by side) gets it stretched by the measured slowdown, so
+	// the case ends as it would on an idle host: a timeout case still
+	// times out, a case that must finish its probe first gets the time.
+	// CPU, memory and the other limits count the program's own work and
+	// stay as written.
+	lim.WallTime = sandrun.Duration(h.stretch(lim.WallTime.D()))
 	req := &sandrun.Request{
 		Language:   c.Language,
 		Code:       c.Code,
@@ -143,8 +151,8 @@ func (h *harness) runOnce(sb *sandrun.Sandbox, c *attackCase, e expect, req *san
 	res, _ := sb.Run(ctx, req)
 	elapsed := time.Since(start)
 	bad := judge(e, req.Limits, res, h.fix.secrets())
-	if e.MaxElapsed > 0 && elapsed > e.MaxElapsed {
-		bad = append(bad, fmt.Sprintf("the run took %v, want at most %v", elapsed.Round(time.Millisecond), e.MaxElapsed))
+	if max := h.stretch(e.MaxElapsed); max > 0 && elapsed > max {
+		bad = append(bad, fmt.Sprintf("the run took %v, want at most %v", elapsed.Round(time.Millisecond), max))
 	}
 	if e.HeapGrowth > 0 {
 		runtime.GC()
@@ -154,6 +162,20 @@ func (h *harness) runOnce(sb *sandrun.Sandbox, c *attackCase, e expect, req *san
 		}
 	}
 	return res, bad
+}
+
+// maxStretch bounds how far a loaded host stretches a case's time limits
+// (a fork bomb held to its wall limit burns CPU all that time).
+const maxStretch = 5
+
+// stretch scales a time bound by the host's measured slowdown
+// (internal/testenv), at most maxStretch times, and logs it.
+func (h *harness) stretch(d time.Duration) time.Duration {
+	f := min(testenv.Slowdown(), maxStretch)
+	if f > 1.5 && d > 0 {
+		h.logf("host slowdown %.1fx: time bound %v stretched to %v", f, d, time.Duration(float64(d)*f).Round(time.Millisecond))
+	}
+	return time.Duration(float64(d) * f)
 }
 
 // alive checks that the supervisor still serves: a trivial run works.
