@@ -38,6 +38,7 @@ func benchScenarios() map[string]benchScenario {
 		"docker":        benchDocker,
 		"gvisor":        benchGvisor,
 		"kubernetes":    benchKubernetes,
+		"proxy":         benchProxy,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/display"
+	"github.com/sandrun/sandrun/internal/termsafe"
 )
 
 // displayFlags are how human mode hands back what a program showed
@@ -27,11 +28,12 @@ func (d *displayFlags) register(fs *flag.FlagSet) {
 // extensions of the image types written to files.
 var extensions = map[string]string{display.PNG: ".png", display.SVG: ".svg"}
 
-// show writes res's images into d.dir, each named on stderr with its
-// size, and prints its values' text on stdout (a value's HTML is for
-// browsers: the console shows it). Files are created new: an existing
-// file of the same name is not overwritten.
-func (d *displayFlags) show(stdout, stderr io.Writer, res *sandrun.Result) error {
+// show writes res's images into d.dir, each named in notes (printed
+// with the verdict) with its size, and writes its values' text to stdout
+// as the program's output is written (escaped when escape is set); a
+// value's HTML is for browsers: the console shows it. Files are created
+// new: an existing file of the same name is not overwritten.
+func (d *displayFlags) show(stdout io.Writer, notes *strings.Builder, escape bool, res *sandrun.Result) error {
 	id := res.ID
 	if len(id) > 8 {
 		id = id[:8]
@@ -40,7 +42,7 @@ func (d *displayFlags) show(stdout, stderr io.Writer, res *sandrun.Result) error
 		ext, isImage := extensions[it.MIME]
 		if !isImage {
 			if it.MIME == display.Text {
-				fmt.Fprintln(stdout, strings.TrimRight(it.Data, "\n"))
+				writeProgram(stdout, []byte(strings.TrimRight(it.Data, "\n")+"\n"), escape)
 			}
 			continue
 		}
@@ -64,7 +66,7 @@ func (d *displayFlags) show(stdout, stderr io.Writer, res *sandrun.Result) error
 		if it.Width > 0 {
 			size = fmt.Sprintf("%dx%d, ", it.Width, it.Height)
 		}
-		fmt.Fprintf(stderr, "[sandrun] figure %d: %s (%s%.1f KiB)\n", it.Output, name, size, float64(it.Size)/1024)
+		fmt.Fprintf(notes, "%s figure %d: %s (%s%.1f KiB)\n", termsafe.VerdictPrefix, it.Output, termsafe.Escape(name), size, float64(it.Size)/1024)
 	}
 	return nil
 }

@@ -24,8 +24,9 @@ func TestShowDisplay(t *testing.T) {
 		{MIME: display.SVG, Data: "<svg/>", Size: 6, Output: 2, Source: "figure"},
 	}}
 	d := displayFlags{dir: dir}
-	var out, errb bytes.Buffer
-	if err := d.show(&out, &errb, res); err != nil {
+	var out bytes.Buffer
+	var errb strings.Builder
+	if err := d.show(&out, &errb, false, res); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != "   a\n0  1\n" {
@@ -39,7 +40,21 @@ func TestShowDisplay(t *testing.T) {
 	if !strings.Contains(errb.String(), "figure 2: "+filepath.Join(dir, "sandrun-01234567-2.png")+" (640x480, 0.0 KiB)") {
 		t.Errorf("stderr %q", errb.String())
 	}
-	if err := d.show(&out, &errb, res); err == nil {
+	if err := d.show(&out, &errb, false, res); err == nil {
 		t.Error("an existing file was overwritten")
+	}
+}
+
+// A value's text is the program's: on a terminal it is escaped like the
+// program's output.
+func TestShowDisplayEscapes(t *testing.T) {
+	res := &sandrun.Result{ID: "x", Display: []sandrun.Display{{MIME: display.Text, Data: "\x1b]0;pwned\x07red", Output: 1, Source: "value"}}}
+	var out bytes.Buffer
+	var notes strings.Builder
+	if err := (&displayFlags{dir: t.TempDir()}).show(&out, &notes, true, res); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsRune(out.String(), 0x1b) || !strings.Contains(out.String(), "red") {
+		t.Fatalf("%q", out.String())
 	}
 }
