@@ -5,7 +5,6 @@ package docker_test
 import (
 	"bufio"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -117,11 +116,6 @@ func checkProbe(t *testing.T, got, want map[string]string) {
 // is refused host B; NetworkUsage grows as it goes and the exit carries
 // the final record. A launch the operator does not permit starts nothing.
 func TestLaunchNetwork(t *testing.T) {
-	if os.Getenv("SANDRUN_DOCKER_LAUNCH_TEST") != "1" {
-		// As TestLaunch: the docker Launcher has a known hang on a freshly
-		// started dockerd; this test runs with it.
-		t.Skip("docker Launcher: known hang on a fresh dockerd; set SANDRUN_DOCKER_LAUNCH_TEST=1 to run")
-	}
 	need(t, "python")
 	n := nettest.New(t, "hosta.test", "hostb.test")
 	op, err := n.Operator("allow:*.test:80")
