@@ -203,3 +203,51 @@ func TestProgramModeMatchesCold(t *testing.T) {
 }
 
 var workDir = regexp.MustCompile(`/[^\s'"]*/sandrun-\d+-[0-9a-f]+`)
+
+// TestStarlarkMatchesCold: a pooled Starlark run gives what the tier's
+// cold run (`sandrun __child starlark-file main.star`) gives: a syntax or
+// resolve error is the interpreter's exit code 2 (exit_error, not
+// compile_error), with the same message; a runtime error, fail() and
+// print() are the same too. Before, pooled runs went through the session
+// driver, another interpreter setup with its own statuses and messages.
+func TestStarlarkMatchesCold(t *testing.T) {
+	for _, b := range sessiontest.Backends() {
+		t.Run(b, func(t *testing.T) {
+			l := sessiontest.Launcher(t, b)
+			cold, ok := l.(sandrun.Backend)
+			if !ok {
+				t.Skip("the launcher is not a backend")
+			}
+			p := newPool(t, b, map[string]int{"starlark": 1})
+			for _, code := range []string{
+				"print('hi', 1 + 2)\nx = [i * i for i in range(4)]\nprint(x, math.sqrt(16))",
+				"def f(:\n  pass",
+				"print(undefined_name)",
+				"print('before')\nx = 1 // 0",
+				"fail('boom', 3)",
+				"def f(n):\n  return f(n + 1)\nf(0)",
+				"load('x.star', 'y')",
+				"print(json.encode({'a': [1, 2]}))",
+			} {
+				waitReady(t, p, "starlark", 1)
+				req := func() *sandrun.Request {
+					return &sandrun.Request{Language: "starlark", Code: code, Limits: sandrun.DefaultLimits()}
+				}
+				before := p.Stats().Hits
+				got := runOK(t, p, req())
+				if p.Stats().Hits != before+1 {
+					t.Fatalf("the run was not served warm: %+v", p.Stats())
+				}
+				r := req()
+				r.Limits = r.Limits.WithDefaults()
+				want, err := cold.Run(context.Background(), r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Status != want.Status || got.ExitCode != want.ExitCode || got.Stdout != want.Stdout || got.Stderr != want.Stderr || got.Error != want.Error {
+					t.Errorf("%q:\npool: %s %d %q %q %q\ncold: %s %d %q %q %q", code, got.Status, got.ExitCode, got.Stdout, got.Stderr, got.Error, want.Status, want.ExitCode, want.Stdout, want.Stderr, want.Error)
+				}
+			}
+		})
+	}
+}
