@@ -486,6 +486,17 @@ func (p *proc) watch(done <-chan struct{}) {
 	select {
 	case <-p.started:
 		setup.Stop()
+		// The program may have started before this watcher ran: the
+		// bound is on the time the setup took, whichever event the
+		// select saw first.
+		p.mu.Lock()
+		late := !p.start.IsZero() && p.start.Sub(p.setupStart) > p.setupLimit
+		p.setupTimedOut = p.setupTimedOut || late
+		p.mu.Unlock()
+		if late {
+			p.kill(verdict.KillNone, "")
+			return
+		}
 	case <-done:
 		setup.Stop()
 		return
@@ -563,6 +574,9 @@ func (p *proc) wait() *outcome {
 		o.wall, o.setup = time.Since(p.start), p.start.Sub(p.setupStart)
 	}
 	timedOut, step := p.setupTimedOut, p.step
+	// The watcher may run late (a loaded host): the bound is on the time
+	// the setup took, decided here whatever the watcher saw.
+	timedOut = timedOut || (!p.start.IsZero() && p.start.Sub(p.setupStart) > p.setupLimit)
 	p.mu.Unlock()
 	switch {
 	case p.setupErr != nil:
