@@ -14,6 +14,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/jail"
+	"github.com/sandrun/sandrun/internal/testenv"
 	"github.com/sandrun/sandrun/lang"
 )
 
@@ -25,16 +26,29 @@ func TestConcurrentUIDs(t *testing.T) {
 	}
 	b := backend(t)
 	const n = 12
+	// The wall limit is not under test: scaled to the host's load, twelve
+	// interpreters starting at once must not time out on a busy host.
+	wall := sandrun.Duration(testenv.Scale(t, 20*time.Second))
 	var wg sync.WaitGroup
 	outs := make([]*sandrun.Result, n)
+	errs := make([]error, n)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			outs[i] = run(t, b, "python", fmt.Sprintf("import time\ntime.sleep(0.5)\nprint(%d, open('/proc/self/uid_map').read().split()[1])", i))
+			// No t.Fatal here: it must be called from the test's goroutine.
+			req := &sandrun.Request{Language: "python", Code: fmt.Sprintf("import time\ntime.sleep(0.5)\nprint(%d, open('/proc/self/uid_map').read().split()[1])", i)}
+			req.Limits.WallTime = wall
+			req.Limits = req.Limits.WithDefaults()
+			outs[i], errs[i] = b.Run(context.Background(), req)
 		}(i)
 	}
 	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
 	seen := map[string]int{}
 	for i, r := range outs {
 		var got int

@@ -2,7 +2,7 @@
 // user, mount, pid, ipc, uts and cgroup namespaces and an empty network
 // namespace, behind pivot_root, read-only binds of exactly the language's
 // runtime paths, seccomp-bpf, Landlock and cgroups. It applies every line
-// of the hardening checklist (docs: hardening.md) and fails closed: a
+// of the hardening checklist (docs/hardening.md) and fails closed: a
 // layer that cannot be applied ends the run as internal_error naming the
 // layer (*SetupError), unless the operator downgraded it explicitly
 // (Options.Downgrade); the result then lists it in Result.Downgrades.

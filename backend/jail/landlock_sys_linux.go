@@ -37,10 +37,14 @@ const (
 
 // llRulesetAttr is struct landlock_ruleset_attr (its size by ABI tells
 // the kernel which fields exist; the warm path sends it to the zygote).
+// Only its size is read (warm_linux.go); the fields give it the layout.
 type llRulesetAttr struct {
-	handledAccessFS  uint64
+	//lint:ignore U1000 layout of the kernel's struct; only the size is used
+	handledAccessFS uint64
+	//lint:ignore U1000 layout of the kernel's struct; only the size is used
 	handledAccessNet uint64
-	scoped           uint64
+	//lint:ignore U1000 layout of the kernel's struct; only the size is used
+	scoped uint64
 }
 
 // landlockABI returns the kernel's Landlock ABI version, 0 when absent.

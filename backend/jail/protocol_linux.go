@@ -3,6 +3,7 @@
 package jail
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -83,11 +84,13 @@ func readFrame(c *net.UnixConn) (kind byte, payload []byte, fds []int, err error
 	if size > maxFrame {
 		return 0, nil, fds, fmt.Errorf("frame of %d bytes is too large", size)
 	}
-	payload = make([]byte, size)
-	if _, err := io.ReadFull(c, payload); err != nil {
+	// Grow with what arrives rather than trusting the header: a peer that
+	// claims a large frame and sends little costs little.
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, 64<<10)))
+	if _, err := io.CopyN(buf, c, int64(size)); err != nil {
 		return 0, nil, fds, err
 	}
-	return hdr[0], payload, fds, nil
+	return hdr[0], buf.Bytes(), fds, nil
 }
 
 func encodeSetupError(l Layer, step uint16, err error) []byte {

@@ -517,7 +517,7 @@ func (p *proc) watch(done <-chan struct{}) {
 	defer tick.Stop()
 	for {
 		p.mu.Lock()
-		lim, since, cpuBase := p.limits, p.limitsSince, p.cpuBase
+		lim, since, cpuBase, cg := p.limits, p.limitsSince, p.cpuBase, p.cg
 		p.mu.Unlock()
 		left := lim.WallTime.D() - time.Since(since)
 		if left <= 0 {
@@ -541,7 +541,7 @@ func (p *proc) watch(done <-chan struct{}) {
 			return
 		case <-tick.C:
 			timer.Stop()
-			if p.cg != nil && lim.CPUTime > 0 && p.cg.cpu()-cpuBase >= lim.CPUTime.D() {
+			if cg != nil && lim.CPUTime > 0 && cg.cpu()-cpuBase >= lim.CPUTime.D() {
 				p.kill(verdict.KillCPU, "")
 				return
 			}
@@ -607,10 +607,14 @@ func (p *proc) cleanup() error {
 		p.thread()
 	}
 	var err error
-	if p.cg != nil {
-		p.cg.kill()
-		err = p.cg.remove()
-		p.cg = nil
+	// watch and kill read p.cg under p.mu from other goroutines.
+	p.mu.Lock()
+	cg := p.cg
+	p.cg = nil
+	p.mu.Unlock()
+	if cg != nil {
+		cg.kill()
+		err = cg.remove()
 	}
 	if p.conn != nil {
 		p.conn.Close()

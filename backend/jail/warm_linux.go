@@ -33,17 +33,23 @@ var errCold = errors.New("cold")
 // the zygote's interpreter made its locale and stdio encoding from the
 // base environment, so a request that sets the locale runs cold, and so
 // does one with a network allowlist (its proxy is set up by the cold
-// jail).
-func warmable(req *sandrun.Request) bool {
+// jail), and one that changes a variable of the runtime's.
+func warmable(req *sandrun.Request, l *lang.Language) bool {
 	if !req.Network.IsNone() {
 		return false // the network proxy lives in a cold jail's namespace
 	}
 	if req.IsInteractive() {
 		return false // input as it comes and signals: the cold jail's (run_linux.go)
 	}
-	for k := range req.Env {
+	for k, v := range req.Env {
 		switch k {
 		case "LANG", "LC_ALL", "LC_CTYPE":
+			return false
+		}
+		// The zygote's preloaded modules read the runtime's variables
+		// (matplotlib its backend and config dir): another value needs
+		// a fresh interpreter.
+		if lv, ok := l.Env[k]; ok && lv != v {
 			return false
 		}
 	}
@@ -57,7 +63,7 @@ func warmable(req *sandrun.Request) bool {
 // exists, it fails closed like a cold jail.
 func (b *Backend) runWarm(ctx context.Context, req *sandrun.Request, l *lang.Language, lim sandrun.Limits, files []initFile) (res *sandrun.Result, err error, ok bool) {
 	w := b.warm
-	if w == nil || l.Warm != lang.WarmFork || !warmable(req) {
+	if w == nil || l.Warm != lang.WarmFork || !warmable(req, l) {
 		return nil, nil, false
 	}
 	z := w.ready(l.Name)
@@ -398,7 +404,7 @@ func (r *warmRun) watch(done <-chan struct{}) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	r.mu.Lock()
-	start := r.start
+	start, cg := r.start, r.cg // cleanup clears r.cg under r.mu
 	r.mu.Unlock()
 	timer := time.NewTimer(r.lim.WallTime.D() - time.Since(start))
 	defer timer.Stop()
@@ -410,7 +416,7 @@ func (r *warmRun) watch(done <-chan struct{}) {
 			r.kill(verdict.KillTimeout, "")
 			return
 		case <-tick.C:
-			if r.cg != nil && r.lim.CPUTime > 0 && r.cg.cpu() >= r.lim.CPUTime.D() {
+			if cg != nil && r.lim.CPUTime > 0 && cg.cpu() >= r.lim.CPUTime.D() {
 				r.kill(verdict.KillCPU, "")
 				return
 			}
@@ -489,12 +495,13 @@ func (r *warmRun) cleanup() error {
 		_ = unix.PidfdSendSignal(r.pidfd, unix.SIGKILL, nil, 0)
 	}
 	r.ended = true
+	cg := r.cg
+	r.cg = nil // watch and kill read it under r.mu
 	r.mu.Unlock()
 	var err error
-	if r.cg != nil {
-		r.cg.kill()
-		err = r.cg.remove()
-		r.cg = nil
+	if cg != nil {
+		cg.kill()
+		err = cg.remove()
 	}
 	if r.conn != nil {
 		r.conn.Close()

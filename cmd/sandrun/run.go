@@ -13,6 +13,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/audit"
+	"github.com/sandrun/sandrun/internal/termsafe"
 	"github.com/sandrun/sandrun/lang"
 )
 
@@ -84,11 +85,13 @@ type runFlags struct {
 	limits                                sandrun.Limits
 	limitInput                            *limitInput
 	noSanitize                            bool
+	runtime                               string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.code, "c", "", "the code to run")
 	fs.StringVar(&f.lang, "lang", "", "language: python, javascript, bash, starlark (default: from the file extension)")
+	fs.StringVar(&f.runtime, "runtime", "auto", "the language's runtime: auto (by the modules the code imports), plain, or data (python with numpy, pandas, matplotlib...)")
 	fs.StringVar(&f.backend, "backend", "auto", "tier: auto, restricted, process, jail, docker, gvisor, kubernetes")
 	fs.StringVar(&f.stdin, "stdin", "", "text fed to the program's standard input")
 	fs.StringVar(&f.stdinFile, "stdin-file", "", "file fed to the program's standard input")
@@ -108,7 +111,7 @@ func (f *runFlags) request(stdin io.Reader, pos []string) (*sandrun.Request, err
 	}
 	req := &sandrun.Request{
 		Language: f.lang, Backend: f.backend, Limits: f.limits,
-		Collect: f.collect, NoSanitize: f.noSanitize, Stdin: f.stdin,
+		Collect: f.collect, NoSanitize: f.noSanitize, Stdin: f.stdin, Runtime: f.runtime,
 	}
 	var args []string
 	switch {
@@ -204,7 +207,10 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	gf.register(fs)
 	var nf networkFlags
 	nf.register(fs)
+	var df displayFlags
+	df.register(fs)
 	asJSON := fs.Bool("json", false, "print the full Result as JSON instead of the program's output")
+	escape := registerEscape(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -216,6 +222,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	req.FigureFormats = df.formats
 	var cfg config
 	if err := gf.apply(&cfg); err != nil {
 		return err
@@ -236,10 +243,8 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 		if err := enc.Encode(res); err != nil {
 			return err
 		}
-	} else {
-		io.WriteString(env.stdout, res.Stdout)
-		io.WriteString(env.stderr, res.Stderr)
-		fmt.Fprintln(env.stderr, verdictLine(res))
+	} else if err := printHuman(env, res, *escape, &df); err != nil {
+		return err
 	}
 	_ = runErr // the Result carries the status and message
 	if code := exitCodeFor(res); code != 0 {
@@ -249,11 +254,12 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 // verdictLine is the one-line summary printed to stderr in human mode.
+// Messages are escaped: an error can quote what the program wrote.
 func verdictLine(res *sandrun.Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[sandrun] %s", res.Status)
+	fmt.Fprintf(&b, "%s %s", termsafe.VerdictPrefix, res.Status)
 	if res.Error != "" && res.Status != sandrun.StatusOK {
-		fmt.Fprintf(&b, ": %s", res.Error)
+		fmt.Fprintf(&b, ": %s", termsafe.Escape(res.Error))
 	}
 	fmt.Fprintf(&b, " (backend %s, %d ms", orDash(res.Backend), res.Usage.WallMs)
 	if res.ExitCode >= 0 {
@@ -268,7 +274,7 @@ func verdictLine(res *sandrun.Result) string {
 	}
 	b.WriteString(")")
 	for _, w := range res.Warnings {
-		fmt.Fprintf(&b, "\n[sandrun] warning: %s", w)
+		fmt.Fprintf(&b, "\n%s warning: %s", termsafe.VerdictPrefix, termsafe.Escape(w))
 	}
 	return b.String()
 }

@@ -40,16 +40,23 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 	case "create":
 		var sp session.Spec
 		fs.StringVar(&sp.Language, "lang", lang.Python, "language: python or javascript")
+		fs.StringVar(&sp.Runtime, "runtime", "", "the language's runtime: plain (the default) or data (python with numpy, pandas, matplotlib...)")
 		fs.StringVar(&sp.Backend, "backend", "auto", "tier hosting the session")
 		fs.Var(durationFlag{&sp.IdleTimeout}, "idle", "close the session after this long without a run (server default 10m)")
 		fs.Var(durationFlag{&sp.MaxLifetime}, "lifetime", "close it this long after creation (server default 1h)")
 		lim := limitFlags(fs, &sp.Limits)
+		network := fs.String("network", "none", "what the session may reach for its whole life: none, or allow:HOST:PORT[,HOST:PORT...] within the server's --network-allow (docs/guide/network.md)")
 		if _, err := parseInterspersed(fs, args[1:]); err != nil {
 			return helpOK(err)
 		}
 		if err := lim.check(); err != nil {
 			return err
 		}
+		pol, err := sandrun.ParseNetwork(*network)
+		if err != nil {
+			return &usageError{msg: "--network: " + err.Error()}
+		}
+		sp.Network = pol
 		in, err := client().Create(ctx, sp)
 		if err != nil {
 			return err
@@ -63,6 +70,9 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 		var code string
 		var stepLim sandrun.Limits
 		fs.StringVar(&code, "c", "", "the code to run")
+		var df displayFlags
+		df.register(fs)
+		escape := registerEscape(fs)
 		// The same limit flags as run; a step may lower --timeout and
 		// --output, the others are the session's.
 		lim := limitFlags(fs, &stepLim)
@@ -100,10 +110,8 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 			if err := printJSON(env.stdout, res); err != nil {
 				return err
 			}
-		} else {
-			io.WriteString(env.stdout, res.Stdout)
-			io.WriteString(env.stderr, res.Stderr)
-			fmt.Fprintln(env.stderr, verdictLine(res))
+		} else if err := printHuman(env, res, *escape, &df); err != nil {
+			return err
 		}
 		if c := exitCodeFor(res); c != 0 {
 			return &exitError{c}

@@ -209,11 +209,10 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	kopts.Logger = cfg.logger
 	kube := kubernetes.New(kopts)
 	a.closers = append(a.closers, kube.Close)
-	// docker implements Launcher too, but it is not offered to sessions
-	// yet: a launched container can hang on a freshly started dockerd
-	// (see TestLaunch in backend/docker).
+	// Sessions may live on the allowed tiers that can host them, tried
+	// in this order when a session asks for auto.
 	a.launchers = map[string]sandrun.Launcher{}
-	for _, l := range []sandrun.Backend{jl, proc, kube} {
+	for _, l := range []sandrun.Backend{jl, dock, proc, kube} {
 		if allowed(l.Name()) {
 			a.launchers[l.Name()] = l.(sandrun.Launcher)
 			a.launchOrder = append(a.launchOrder, l.Name())
@@ -254,6 +253,7 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 		NotAllowed: notAllowed,
 		Sanitizer:  a.sanitizer,
 		Analyzer:   an,
+		Imports:    analyze.ImportFinder{},
 		Recorder:   recorder(a.audit),
 		Logger:     cfg.logger,
 		Policy:     cfg.policy(),

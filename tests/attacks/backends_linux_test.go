@@ -18,6 +18,7 @@ import (
 	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/lang"
+	"github.com/sandrun/sandrun/netpolicy"
 )
 
 // tier is one OS-level backend under test, by name. A later tier (docker,
@@ -56,6 +57,12 @@ type tier struct {
 	leftovers func() []string
 
 	workBase string // set by the harness
+	// netOp is the operator's network settings for the tiers that enforce
+	// an allowlist (nil without test hosts), set by the harness before
+	// open; netRefusal, set after it, says why this tier cannot enforce
+	// one ("" when it can): its network cases must then be rejected.
+	netOp      *netpolicy.Operator
+	netRefusal string
 }
 
 func tiers() []*tier {
@@ -74,18 +81,19 @@ func tiers() []*tier {
 // Its containers are not the test process's descendants; the engine's
 // per-run cgroups are /sandrun-docker/<run id>/<container id>.
 func dockerTier() *tier {
-	return &tier{
-		name:     docker.Name,
-		required: true,
-		open: func(t *testing.T, _ string) (sandrun.Backend, error) {
-			b := docker.New(docker.Options{Logger: slog.New(slog.DiscardHandler)})
-			t.Cleanup(func() { _ = b.Close() })
-			return b, nil
-		},
+	tr := &tier{
+		name:       docker.Name,
+		required:   true,
 		ownsCgroup: func(p string) bool { return strings.Contains(p, "/sandrun-docker/") },
 		gaps:       dockerGaps(),
 		overrides:  containerOverrides(),
 	}
+	tr.open = func(t *testing.T, _ string) (sandrun.Backend, error) {
+		b := docker.New(docker.Options{Logger: slog.New(slog.DiscardHandler), Network: tr.netOp})
+		t.Cleanup(func() { _ = b.Close() })
+		return b, nil
+	}
+	return tr
 }
 
 // gvisorTier runs each case in a fresh gVisor sandbox (runsc).
@@ -162,7 +170,7 @@ func jailTier(prestart int) *tier {
 	if prestart > 0 {
 		name = jail.Name + "-prestart"
 	}
-	return &tier{
+	tr := &tier{
 		name:    name,
 		backend: jail.Name,
 		// As root on Linux (CI) the jail must work; an unprivileged user
@@ -170,18 +178,6 @@ func jailTier(prestart int) *tier {
 		// closed and says why), so there it is skipped even when strict.
 		required: os.Geteuid() == 0,
 		heavy:    prestart > 0,
-		open: func(t *testing.T, _ string) (sandrun.Backend, error) {
-			b, err := jail.New(jail.Options{
-				Languages: lang.NewRegistry(lang.Options{}),
-				Prestart:  prestart,
-				Logger:    slog.New(slog.DiscardHandler),
-			})
-			if err != nil {
-				return nil, err
-			}
-			t.Cleanup(func() { _ = b.Close() })
-			return b, nil
-		},
 		findings: jailOpenFindings(),
 		// Per-run groups are <cgroup>/sandrun-jail/<supervisor pid>-<random>.
 		ownsCgroup: func(p string) bool {
@@ -196,6 +192,20 @@ func jailTier(prestart int) *tier {
 			return p.ppid == os.Getpid() && strings.HasPrefix(string(b), "sandrun-jail-init\x00")
 		},
 	}
+	tr.open = func(t *testing.T, _ string) (sandrun.Backend, error) {
+		b, err := jail.New(jail.Options{
+			Languages: lang.NewRegistry(lang.Options{}),
+			Prestart:  prestart,
+			Logger:    slog.New(slog.DiscardHandler),
+			Network:   tr.netOp,
+		})
+		if err != nil {
+			return nil, err
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		return b, nil
+	}
+	return tr
 }
 
 // jailWarmTier is the jail as serve runs it: python runs in children of
@@ -211,6 +221,9 @@ func jailWarmTier() *tier {
 			Languages: lang.NewRegistry(lang.Options{}),
 			Warm:      64, // TestConcurrentRuns runs 50 at once
 			Logger:    slog.New(slog.DiscardHandler),
+			// Runs with an allowlist are never served warm (no proxy in a
+			// zygote's child): they run in a cold jail of this backend.
+			Network: jt.netOp,
 		})
 		if err != nil {
 			return nil, err
