@@ -40,8 +40,39 @@ func TestShowDisplay(t *testing.T) {
 	if !strings.Contains(errb.String(), "figure 2: "+filepath.Join(dir, "sandrun-01234567-2.png")+" (640x480, 0.0 KiB)") {
 		t.Errorf("stderr %q", errb.String())
 	}
-	if err := d.show(&out, &errb, false, res); err == nil {
-		t.Error("an existing file was overwritten")
+	// Never over an existing file: the second showing leaves the first
+	// files as they are and says so.
+	if err := os.WriteFile(filepath.Join(dir, "sandrun-01234567-2.png"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	errb.Reset()
+	if err := d.show(&out, &errb, false, res); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "sandrun-01234567-2.png")); string(b) != "mine" {
+		t.Errorf("an existing file was overwritten: %q", b)
+	}
+	if !strings.Contains(errb.String(), "figure 2 not written") || !strings.Contains(errb.String(), "file exists") {
+		t.Errorf("stderr %q", errb.String())
+	}
+}
+
+// The display items are the program's: it can write the display stream
+// itself. Two figures with one output number made the second file's
+// O_EXCL fail, and `sandrun run` ended with "writing figure 1: file
+// exists", exit 1, no verdict and not the program's exit code. The
+// figure that cannot be written is a note; the verdict stays.
+func TestShowDisplayDuplicateOutput(t *testing.T) {
+	png := []byte("\x89PNG fake")
+	fig := sandrun.Display{MIME: display.PNG, Data: base64.StdEncoding.EncodeToString(png), Encoding: "base64", Size: len(png), Output: 1, Source: "figure"}
+	res := &sandrun.Result{ID: "0123456789abcdef", Status: sandrun.StatusExitError, ExitCode: 5, Display: []sandrun.Display{fig, fig}}
+	var out, errb bytes.Buffer
+	env := &cliEnv{stdout: &out, stderr: &errb}
+	if err := printHuman(env, res, escapeFlag("never"), &displayFlags{dir: t.TempDir()}); err != nil {
+		t.Fatalf("printHuman: %v", err)
+	}
+	if !strings.Contains(errb.String(), "figure 1 not written") || !strings.Contains(errb.String(), "[sandrun] exit_error") {
+		t.Fatalf("stderr %q: want a note for the second figure and the verdict", errb.String())
 	}
 }
 
