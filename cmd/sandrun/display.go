@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/sandrun/sandrun"
@@ -44,6 +45,13 @@ func (d *displayFlags) show(stdout io.Writer, notes *strings.Builder, escape boo
 			if it.MIME == display.Text {
 				writeProgram(stdout, []byte(strings.TrimRight(it.Data, "\n")+"\n"), escape)
 			}
+			continue
+		}
+		// An SVG is a document a browser runs scripts in when it is
+		// opened from the disk: written only when asked for (the
+		// program can put one in its display stream unasked).
+		if it.MIME == display.SVG && !slices.Contains(d.formats, "svg") {
+			fmt.Fprintf(notes, "%s figure %d: an SVG the run was not asked for is not written (--figure-format svg)\n", termsafe.VerdictPrefix, it.Output)
 			continue
 		}
 		// The items are the program's (it can write the display stream

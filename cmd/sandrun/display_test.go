@@ -23,7 +23,7 @@ func TestShowDisplay(t *testing.T) {
 		{MIME: display.PNG, Data: base64.StdEncoding.EncodeToString(png), Encoding: "base64", Size: len(png), Width: 640, Height: 480, Output: 2, Source: "figure"},
 		{MIME: display.SVG, Data: "<svg/>", Size: 6, Output: 2, Source: "figure"},
 	}}
-	d := displayFlags{dir: dir}
+	d := displayFlags{dir: dir, formats: listFlag{"png", "svg"}}
 	var out bytes.Buffer
 	var errb strings.Builder
 	if err := d.show(&out, &errb, false, res); err != nil {
@@ -87,5 +87,26 @@ func TestShowDisplayEscapes(t *testing.T) {
 	}
 	if strings.ContainsRune(out.String(), 0x1b) || !strings.Contains(out.String(), "red") {
 		t.Fatalf("%q", out.String())
+	}
+}
+
+// An SVG the run did not ask for (the program wrote it into its display
+// stream itself) is not written into the person's directory: opened from
+// there, a browser runs its scripts.
+func TestShowDisplaySVGOnlyWhenAsked(t *testing.T) {
+	dir := t.TempDir()
+	res := &sandrun.Result{ID: "0123456789abcdef", Display: []sandrun.Display{
+		{MIME: display.SVG, Data: "<svg onload='alert(1)'/>", Size: 24, Output: 3, Source: "figure"},
+	}}
+	var out bytes.Buffer
+	var notes strings.Builder
+	if err := (&displayFlags{dir: dir}).show(&out, &notes, false, res); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("wrote %s, though no SVG was asked for", ents[0].Name())
+	}
+	if !strings.Contains(notes.String(), "figure 3: an SVG the run was not asked for") {
+		t.Fatalf("notes %q", notes.String())
 	}
 }
