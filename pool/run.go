@@ -127,6 +127,9 @@ func (p *Pool) runProgram(ctx context.Context, w *proc, req *sandrun.Request, li
 	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, kill(verdict.KillOutput, "stdout"))
 	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, kill(verdict.KillOutput, "stderr"))
 	w.out.attach(stdout, stderr)
+	// The run starts when its frame goes in: the launcher's own clock
+	// started with the interpreter, which may have waited in the pool.
+	start := time.Now()
 	go func() {
 		in := w.p.Stdin()
 		_, _ = in.Write(append(frame, req.Stdin...))
@@ -142,6 +145,7 @@ func (p *Pool) runProgram(ctx context.Context, w *proc, req *sandrun.Request, li
 	}
 	ex := *w.exit
 	res := &sandrun.Result{Status: ex.Status, ExitCode: ex.ExitCode, Signal: ex.Signal, Error: restate(&ex, lim), Usage: ex.Usage}
+	res.Usage.WallMs = min(res.Usage.WallMs, time.Since(start).Milliseconds())
 	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
 	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
 	mu.Lock()
