@@ -1,3 +1,5 @@
+//go:build linux
+
 package jail
 
 import _ "embed"
@@ -7,10 +9,6 @@ import _ "embed"
 //
 //go:embed zygote.py
 var zygotePython string
-
-// zygoteRange is how many host uids one zygote maps into its user
-// namespace: its own (slot 0) and one per child it may have at once.
-const zygoteRange = 1024
 
 // Frames of the warm path, besides the jail's own (protocol_linux.go).
 // On a zygote's channel:
@@ -82,12 +80,4 @@ type warmLandlock struct {
 type warmRule struct {
 	Path   string `json:"path"`
 	Access uint64 `json:"access"`
-}
-
-// WarmStats counts what the warm path did.
-type WarmStats struct {
-	Forked    int64          `json:"forked"`    // runs served by a zygote's child
-	Fallbacks int64          `json:"fallbacks"` // fork-language runs that ran cold (no zygote, no slot, zygote failure)
-	Restarts  int64          `json:"restarts"`  // zygotes started after the first (failures, replacements)
-	Ready     map[string]int `json:"ready"`     // free child slots per language with a ready zygote
 }

@@ -31,7 +31,7 @@ func cmdKube(ctx context.Context, env *cliEnv, args []string) error {
 	if fs.NArg() > 0 {
 		return &usageError{msg: usage}
 	}
-	js, err := seccompprofile.JSON(seccompprofile.Options{NativeOnly: true})
+	js, err := seccompprofile.JSON(seccompprofile.Options{})
 	if err != nil {
 		return fmt.Errorf("building the seccomp profile: %w", err)
 	}

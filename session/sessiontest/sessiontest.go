@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package sessiontest gives the tests of session, pool and their
 // transports the launchers this host has: the jail when it works here,
 // and the process tier always. It is for tests only.

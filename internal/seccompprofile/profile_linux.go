@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package seccompprofile is the seccomp policy of the container tiers:
 // Docker's default profile (github.com/moby/profiles/seccomp, as data)
 // tightened to the union the hardening checklist asks for. Docker's
@@ -27,25 +29,6 @@ var removed = []string{
 	// image layer inode) reports the other runs' reads: a channel
 	// between sandboxes (attack case 49).
 	"inotify_init", "inotify_init1", "inotify_add_watch",
-}
-
-// Options tune the profile per tier.
-type Options struct {
-	// Clone3Allow lets clone3 through instead of answering ENOSYS: for a
-	// kernel (gVisor's) that answers ENOSYS itself while its seccomp
-	// layer does not honour errnoRet.
-	Clone3Allow bool
-	// NativeOnly lists only this host's own architecture, so that the
-	// filter refuses the system calls of the others (i386 int 0x80, x32)
-	// instead of matching them by name (attack case 23): Docker's profile
-	// lists x86 and x32 beside x86_64.
-	NativeOnly bool
-	// InetStream also allows TCP sockets over IPv4 (AF_INET,
-	// SOCK_STREAM): for a run with a network allowlist, whose only
-	// reachable address is the proxy's, on the loopback of the run's own
-	// network namespace. Datagram, raw, packet and IPv6 sockets stay
-	// denied (no DNS, no ICMP from inside).
-	InetStream bool
 }
 
 // Hardened returns the resolved profile for a process with no
@@ -105,9 +88,6 @@ func Hardened(o Options) (*specs.LinuxSeccomp, error) {
 		kept = append(kept, specs.LinuxSyscall{Names: []string{"clone3"}, Action: specs.ActAllow})
 	}
 	p.Syscalls = kept
-	if o.NativeOnly && len(p.Architectures) > 1 {
-		p.Architectures = p.Architectures[:1]
-	}
 	return p, nil
 }
 

@@ -1,0 +1,13 @@
+package jail
+
+// zygoteRange is how many host uids one zygote maps into its user
+// namespace: its own (slot 0) and one per child it may have at once.
+const zygoteRange = 1024
+
+// WarmStats counts what the warm path did.
+type WarmStats struct {
+	Forked    int64          `json:"forked"`    // runs served by a zygote's child
+	Fallbacks int64          `json:"fallbacks"` // fork-language runs that ran cold (no zygote, no slot, zygote failure)
+	Restarts  int64          `json:"restarts"`  // zygotes started after the first (failures, replacements)
+	Ready     map[string]int `json:"ready"`     // free child slots per language with a ready zygote
+}
