@@ -7,7 +7,6 @@ import (
 	"path"
 	"regexp"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -30,8 +29,9 @@ type Request struct {
 	Env map[string]string `json:"env,omitempty"`
 	// Limits; zero fields take the defaults (DefaultLimits()).
 	Limits Limits `json:"limits"`
-	// Network is the network policy. Only "none" (the default) exists.
-	Network string `json:"network,omitempty"`
+	// Network is the network policy: none (the zero value, the default)
+	// or an allowlist reached through the supervisor's proxy (network.go).
+	Network NetworkPolicy `json:"network,omitzero"`
 	// Backend names the tier; "" or "auto" picks the strongest available.
 	Backend string `json:"backend,omitempty"`
 	// Collect lists glob patterns (path.Match syntax, relative to the work
@@ -64,117 +64,6 @@ func (f InputFile) Bytes() ([]byte, error) {
 		return base64.StdEncoding.DecodeString(f.Content)
 	}
 	return nil, fmt.Errorf("unknown encoding %q (want utf8 or base64)", f.Encoding)
-}
-
-// Limits bounds a run. A zero field means "use the default".
-type Limits struct {
-	WallTime  Duration `json:"wall_time,omitempty"`  // default 10s
-	CPUTime   Duration `json:"cpu_time,omitempty"`   // default 5s
-	Memory    Bytes    `json:"memory,omitempty"`     // default 256MiB
-	Processes int      `json:"processes,omitempty"`  // default 64
-	OpenFiles int      `json:"open_files,omitempty"` // default 256
-	FileSize  Bytes    `json:"file_size,omitempty"`  // default 16MiB
-	Output    Bytes    `json:"output,omitempty"`     // per stream, default 1MiB
-	WorkDir   Bytes    `json:"work_dir,omitempty"`   // size of /work (and /tmp), default 64MiB
-}
-
-// DefaultLimits returns the safe defaults every zero field takes.
-func DefaultLimits() Limits { return defaultLimits }
-
-// MaxLimits returns the largest values a request may ask for; anything
-// above is refused as absurd rather than silently clamped.
-func MaxLimits() Limits { return maxLimits }
-
-// defaultLimits and maxLimits are read-only tables; the functions above
-// hand out copies.
-var defaultLimits = Limits{
-	WallTime:  Duration(10 * time.Second),
-	CPUTime:   Duration(5 * time.Second),
-	Memory:    256 << 20,
-	Processes: 64,
-	OpenFiles: 256,
-	FileSize:  16 << 20,
-	Output:    1 << 20,
-	WorkDir:   64 << 20,
-}
-
-var maxLimits = Limits{
-	WallTime:  Duration(time.Hour),
-	CPUTime:   Duration(time.Hour),
-	Memory:    16 << 30,
-	Processes: 4096,
-	OpenFiles: 65536,
-	FileSize:  4 << 30,
-	Output:    256 << 20,
-	WorkDir:   8 << 30,
-}
-
-// Minimum sensible values: below these no interpreter can even start.
-const (
-	minWall   = Duration(10 * time.Millisecond)
-	minCPU    = Duration(10 * time.Millisecond)
-	minMemory = Bytes(4 << 20)
-)
-
-// WithDefaults returns l with every zero field set to its default.
-func (l Limits) WithDefaults() Limits {
-	d := defaultLimits
-	if l.WallTime == 0 {
-		l.WallTime = d.WallTime
-	}
-	if l.CPUTime == 0 {
-		l.CPUTime = d.CPUTime
-	}
-	if l.Memory == 0 {
-		l.Memory = d.Memory
-	}
-	if l.Processes == 0 {
-		l.Processes = d.Processes
-	}
-	if l.OpenFiles == 0 {
-		l.OpenFiles = d.OpenFiles
-	}
-	if l.FileSize == 0 {
-		l.FileSize = d.FileSize
-	}
-	if l.Output == 0 {
-		l.Output = d.Output
-	}
-	if l.WorkDir == 0 {
-		l.WorkDir = d.WorkDir
-	}
-	return l
-}
-
-// Validate checks every limit against its range. Zero fields are valid
-// (they mean the default).
-func (l Limits) Validate() error {
-	var errs []error
-	chk := func(field string, v, minV, maxV int64, show func(int64) string) {
-		if v == 0 {
-			return
-		}
-		if v < 0 {
-			errs = append(errs, &RequestError{Field: "limits." + field, Msg: fmt.Sprintf("must not be negative (got %s)", show(v))})
-		} else if v < minV {
-			errs = append(errs, &RequestError{Field: "limits." + field, Msg: fmt.Sprintf("%s is below the minimum %s", show(v), show(minV))})
-		} else if v > maxV {
-			errs = append(errs, &RequestError{Field: "limits." + field, Msg: fmt.Sprintf("%s is above the maximum %s", show(v), show(maxV))})
-		}
-	}
-	dur := func(v int64) string { return time.Duration(v).String() }
-	byt := func(v int64) string { return Bytes(v).String() }
-	num := func(v int64) string { return fmt.Sprint(v) }
-	m := maxLimits
-	chk("wall_time", int64(l.WallTime), int64(minWall), int64(m.WallTime), dur)
-	chk("cpu_time", int64(l.CPUTime), int64(minCPU), int64(m.CPUTime), dur)
-	chk("memory", int64(l.Memory), int64(minMemory), int64(m.Memory), byt)
-	chk("processes", int64(l.Processes), 1, int64(m.Processes), num)
-	chk("open_files", int64(l.OpenFiles), 16, int64(m.OpenFiles), num)
-	chk("file_size", int64(l.FileSize), 1, int64(m.FileSize), byt)
-	chk("output", int64(l.Output), 1, int64(m.Output), byt)
-	chk("work_dir", int64(l.WorkDir), 1<<20, int64(m.WorkDir), byt)
-	return errors.Join(errs...)
 }
 
 // RequestError is a bad request: it names the field and what is wrong.
@@ -249,6 +138,8 @@ func (r *Request) Validate(maxCode int) error {
 		argBytes += len(a)
 		if strings.IndexByte(a, 0) >= 0 {
 			bad(fmt.Sprintf("args[%d]", i), "contains a NUL byte")
+		} else if !utf8.ValidString(a) {
+			bad(fmt.Sprintf("args[%d]", i), "is not valid UTF-8")
 		}
 	}
 	if argBytes > maxArgBytes {
@@ -265,12 +156,12 @@ func (r *Request) Validate(maxCode int) error {
 			bad("env."+k, "is set by the sandbox and cannot be overridden")
 		case strings.IndexByte(v, 0) >= 0:
 			bad("env."+k, "contains a NUL byte")
+		case !utf8.ValidString(v):
+			bad("env."+k, "is not valid UTF-8")
 		}
 	}
-	switch r.Network {
-	case "", "none":
-	default:
-		bad("network", "%q is not supported; the only network policy is \"none\"", r.Network)
+	if err := r.Network.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(r.Files) > maxFiles {
 		bad("files", "has %d files, over the limit of %d", len(r.Files), maxFiles)
@@ -304,9 +195,8 @@ func (r *Request) Validate(maxCode int) error {
 			bad(fmt.Sprintf("collect[%d]", i), "%q is not a valid pattern: %v", g, err)
 		}
 	}
-	if err := r.Limits.Validate(); err != nil {
-		errs = append(errs, err)
-	}
+	// Limits are checked where they are resolved (Policy.Resolve), against
+	// the caps of the Sandbox that runs the request.
 	return errors.Join(errs...)
 }
 
@@ -322,6 +212,8 @@ func ValidateFileName(name string) error {
 		return fmt.Errorf("%q is absolute; names are relative to the work directory", name)
 	case strings.ContainsAny(name, "\x00\\"):
 		return fmt.Errorf("%q contains a NUL or backslash", name)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("%q is not valid UTF-8", name)
 	}
 	for _, r := range name {
 		if r < 0x20 || r == 0x7f {
@@ -337,4 +229,46 @@ func ValidateFileName(name string) error {
 		return fmt.Errorf("%q names the work directory itself", name)
 	}
 	return nil
+}
+
+// checkFiles refuses file sets that cannot be written as asked: a file
+// that is also another file's directory ("a" and "a/b"), a file that
+// would replace the code's own file (entry, the language's file name),
+// and files that with the code do not fit in limits.work_dir. It runs
+// after Validate, on resolved limits.
+func checkFiles(r *Request, entry string) []error {
+	var errs []error
+	files := map[string]int{}
+	for i, f := range r.Files {
+		files[path.Clean(f.Name)] = i
+	}
+	total := int64(len(r.Code))
+	for i, f := range r.Files {
+		field := fmt.Sprintf("files[%d].name", i)
+		name := path.Clean(f.Name)
+		if entry != "" && name == entry {
+			errs = append(errs, &RequestError{Field: field, Msg: fmt.Sprintf("%q is the file the code is written to; give the file another name", f.Name)})
+		}
+		for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
+			if j, ok := files[dir]; ok {
+				errs = append(errs, &RequestError{Field: field, Msg: fmt.Sprintf("%q needs %q to be a directory, but files[%d] is a file of that name", f.Name, dir, j)})
+				break
+			}
+		}
+		total += decodedLen(f)
+	}
+	if w := int64(r.Limits.WorkDir); w > 0 && total > w {
+		errs = append(errs, &RequestError{Field: "files", Msg: fmt.Sprintf("the files and the code take %s, more than limits.work_dir (%s)", Bytes(total), r.Limits.WorkDir)})
+	}
+	return errs
+}
+
+// decodedLen is the size of f's content once decoded (Validate has
+// checked that it decodes).
+func decodedLen(f InputFile) int64 {
+	if f.Encoding != "base64" {
+		return int64(len(f.Content))
+	}
+	n := base64.StdEncoding.DecodedLen(len(f.Content))
+	return int64(n - strings.Count(f.Content[max(0, len(f.Content)-2):], "="))
 }

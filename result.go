@@ -17,9 +17,11 @@ const (
 	StatusOutputLimit   Status = "output_limit"    // stdout or stderr cap exceeded
 	StatusFileSizeLimit Status = "file_size_limit" // a file grew past the file-size limit
 	StatusSignaled      Status = "signaled"        // killed by a signal sandrun did not send
+	StatusNetworkLimit  Status = "network_limit"   // network traffic cap exceeded (network.go)
 	StatusCompileError  Status = "compile_error"   // the code does not parse or compile
-	StatusRejected      Status = "rejected"        // refused before running: bad request, static limits
+	StatusRejected      Status = "rejected"        // refused before running: bad request, static limits, a full server
 	StatusInternalError Status = "internal_error"  // the sandbox failed; fail closed
+	StatusCancelled     Status = "cancelled"       // stopped before it finished: the caller left or the server shut down
 )
 
 // AllStatuses lists every status, in documentation order.
@@ -27,7 +29,7 @@ func AllStatuses() []Status {
 	return []Status{
 		StatusOK, StatusExitError, StatusTimeout, StatusCPULimit, StatusMemoryLimit,
 		StatusOutputLimit, StatusFileSizeLimit, StatusSignaled, StatusCompileError,
-		StatusRejected, StatusInternalError,
+		StatusRejected, StatusInternalError, StatusCancelled, StatusNetworkLimit,
 	}
 }
 
@@ -59,6 +61,10 @@ type Result struct {
 	Files     []OutputFile   `json:"files,omitempty"`
 	Variables map[string]any `json:"variables,omitempty"`
 
+	// FilesTruncated says more files matched the collect patterns than
+	// MaxCollectFiles; the first ones by name were returned.
+	FilesTruncated bool `json:"files_truncated,omitempty"`
+
 	// Downgrades lists protections an operator explicitly turned off for
 	// this run. Empty on a fully protected run.
 	Downgrades []string `json:"downgrades,omitempty"`
@@ -68,13 +74,27 @@ type Result struct {
 
 	CodeSHA256 string    `json:"code_sha256"`
 	StartedAt  time.Time `json:"started_at"`
+
+	// Session is the id of the session this run was a step of; empty for
+	// a one-shot run.
+	Session string `json:"session,omitempty"`
 }
 
 // Usage is what the run consumed.
 type Usage struct {
+	// WallMs is the program's wall time, from its start (after the
+	// sandbox's setup) to its end; the wall-clock limit counts the same.
 	WallMs          int64 `json:"wall_ms"`
 	CPUMs           int64 `json:"cpu_ms"`
 	MemoryPeakBytes int64 `json:"memory_peak_bytes"`
+	// SetupMs is the time the tier spent preparing the sandbox before
+	// the program started (the jail: namespaces, cgroup, mounts,
+	// Landlock, seccomp); bounded by the tier, not by the wall limit.
+	// Omitted by tiers that do not measure it.
+	SetupMs int64 `json:"setup_ms,omitempty"`
+	// Network is set when the run had a network allowlist: what it
+	// reached and what was refused.
+	Network *NetworkUsage `json:"network,omitempty"`
 }
 
 // Detection reports that the sanitizer redacted something. It never
@@ -95,7 +115,8 @@ type OutputFile struct {
 }
 
 // Finish sets Success from Status and, when the backend left Error empty,
-// a default human message for the status. Backends call it last.
+// a default human message for the status. The pipeline calls it last,
+// after the sanitizer; backends need not.
 func (r *Result) Finish() {
 	r.Success = r.Status == StatusOK
 	if r.Error == "" && r.Status != StatusOK {
@@ -130,6 +151,10 @@ func DefaultMessage(s Status) string {
 		return "the request was refused before running"
 	case StatusInternalError:
 		return "the sandbox failed; the code was not run or its run was stopped"
+	case StatusCancelled:
+		return "the run was stopped before it finished"
+	case StatusNetworkLimit:
+		return "the program went past its network traffic limit and was killed"
 	}
 	return ""
 }

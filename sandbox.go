@@ -3,15 +3,16 @@ package sandrun
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
-	"time"
+
+	"github.com/sandrun/sandrun/lang"
 )
 
 // Backend is one isolation tier. Each lives in its own package under
@@ -22,8 +23,8 @@ type Backend interface {
 	// Check reports whether the backend can run language on this host now.
 	// The error says what is missing, in words a person can act on.
 	Check(ctx context.Context, language string) error
-	// Run executes a validated request whose Limits have their defaults
-	// filled in. The program's outcome (limits, signals, exit codes) is in
+	// Run executes a validated, admitted request whose Limits are resolved
+	// (see Limits): it takes them as given. The program's outcome (limits, signals, exit codes) is in
 	// the Result; a non-nil error means the sandbox itself failed and the
 	// Sandbox turns it into StatusInternalError.
 	Run(ctx context.Context, req *Request) (*Result, error)
@@ -71,6 +72,19 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxCodeSize caps Request.Code; 0 means MaxCodeSize.
 	MaxCodeSize int
+	// NotAllowed names tiers that exist but that the operator did not
+	// allow here (serve --tiers): a request naming one is refused with a
+	// RequestError naming the allowed tiers. They are not registered, so
+	// auto never picks them.
+	NotAllowed []string
+	// Policy resolves every request's limits: defaults for zero fields,
+	// caps no request may pass (HostPolicy derives them from the host).
+	// The zero Policy is DefaultPolicy.
+	Policy Policy
+	// Admission gates every run and session step before it executes
+	// (concurrency, queue, rate limits, draining); nil admits everything
+	// at once (the CLI).
+	Admission Admission
 }
 
 // Sandbox dispatches requests to backends by name. It is safe for
@@ -78,7 +92,7 @@ type Options struct {
 type Sandbox struct {
 	opts        Options
 	byName      map[string]Backend
-	auditErrors atomic.Int64
+	auditErrors *atomic.Int64 // shared with the copies WithAdmission makes
 }
 
 // New builds a Sandbox. Backend names must be unique.
@@ -89,7 +103,8 @@ func New(opts Options) (*Sandbox, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Sandbox{opts: opts, byName: map[string]Backend{}}
+	opts.Policy = opts.Policy.normalize()
+	s := &Sandbox{opts: opts, byName: map[string]Backend{}, auditErrors: new(atomic.Int64)}
 	for _, b := range append(append([]Backend(nil), opts.Backends...), opts.ByNameOnly...) {
 		if b == nil {
 			return nil, errors.New("sandrun: nil backend")
@@ -114,6 +129,25 @@ func (s *Sandbox) Backend(name string) (Backend, bool) {
 	return b, ok
 }
 
+// Admission returns the gate runs pass (nil: none).
+func (s *Sandbox) Admission() Admission { return s.opts.Admission }
+
+// WithAdmission returns a Sandbox that shares s's backends, hooks and
+// counters but admits runs through a. Anything else that runs code
+// (sessions) must use the returned Sandbox too, or it bypasses a.
+func (s *Sandbox) WithAdmission(a Admission) *Sandbox {
+	c := *s
+	c.opts.Admission = a
+	return &c
+}
+
+// Policy returns the limits policy every request is resolved by.
+func (s *Sandbox) Policy() Policy { return s.opts.Policy }
+
+// ResolveLimits validates l against the Sandbox's Policy and fills in
+// its defaults: what sessions do with the limits they are created with.
+func (s *Sandbox) ResolveLimits(l Limits) (Limits, error) { return s.opts.Policy.Resolve(l) }
+
 // AuditErrors counts audit records that could not be written.
 func (s *Sandbox) AuditErrors() int64 { return s.auditErrors.Load() }
 
@@ -123,10 +157,17 @@ func (s *Sandbox) AuditErrors() int64 { return s.auditErrors.Load() }
 func (s *Sandbox) Choose(ctx context.Context, name, language string) (Backend, []string, error) {
 	if name != "" && name != "auto" {
 		b, ok := s.byName[name]
+		if !ok && slices.Contains(s.opts.NotAllowed, name) {
+			return nil, nil, &RequestError{Field: "backend", Msg: fmt.Sprintf("backend %q is not allowed on this server (allowed: auto, %s)", name, strings.Join(s.names(), ", "))}
+		}
 		if !ok {
 			return nil, nil, &RequestError{Field: "backend", Msg: fmt.Sprintf("unknown backend %q (have: auto, %s)", name, strings.Join(s.names(), ", "))}
 		}
 		if err := b.Check(ctx, language); err != nil {
+			if errors.Is(err, ErrUnsupportedLanguage) {
+				// Not a host problem: this tier never runs that language.
+				return nil, nil, &RequestError{Field: "backend", Msg: err.Error()}
+			}
 			return nil, nil, &UnavailableError{Backend: name, Err: err}
 		}
 		return b, nil, nil
@@ -141,10 +182,31 @@ func (s *Sandbox) Choose(ctx context.Context, name, language string) (Backend, [
 			}
 			return b, warn, nil
 		}
+		if errors.Is(err, lang.ErrProbeFailed) {
+			// The language is installed but its probe failed: a host
+			// fault to fix, not a reason to run on a weaker tier.
+			return nil, nil, &UnavailableError{Backend: "auto", Err: fmt.Errorf("%s: %w", b.Name(), err)}
+		}
 		why = append(why, fmt.Sprintf("%s: %v", b.Name(), err))
 	}
 	return nil, nil, &UnavailableError{Backend: "auto", Err: errors.New(strings.Join(why, "; "))}
 }
+
+// ErrUnsupportedLanguage marks a Check error that means the backend never
+// runs the language (restricted runs only starlark), as opposed to this
+// host lacking something: a request naming that backend is then a bad
+// request about its backend field, not "unavailable". Backends make such
+// errors with Unsupported.
+var ErrUnsupportedLanguage = errors.New("the backend does not run this language")
+
+// Unsupported returns an error with msg that matches
+// ErrUnsupportedLanguage.
+func Unsupported(msg string) error { return &unsupportedError{msg} }
+
+type unsupportedError struct{ msg string }
+
+func (e *unsupportedError) Error() string        { return e.msg }
+func (e *unsupportedError) Is(target error) bool { return target == ErrUnsupportedLanguage }
 
 // UnavailableError says a backend cannot run this language on this host.
 type UnavailableError struct {
@@ -166,86 +228,6 @@ func (s *Sandbox) names() []string {
 	return n
 }
 
-// Run validates req, picks its backend, runs it, sanitizes the output and
-// records the run. It always returns a non-nil Result. The error is non-nil
-// when the request was bad (errors.Is(err, ErrBadRequest); status
-// rejected), the code was refused by static limits (*RejectError), the
-// backend is unavailable (*UnavailableError) or the sandbox failed
-// (status internal_error). A program that fails is not an error.
-func (s *Sandbox) Run(ctx context.Context, in *Request) (*Result, error) {
-	start := time.Now()
-	req := *in
-	req.Language = NormalizeLanguage(req.Language)
-	sum := sha256.Sum256([]byte(req.Code))
-	res := &Result{
-		ID:         NewID(),
-		Language:   req.Language,
-		Backend:    req.Backend,
-		ExitCode:   -1,
-		CodeSHA256: hex.EncodeToString(sum[:]),
-		StartedAt:  start.UTC(),
-	}
-	runErr := s.run(ctx, &req, res)
-	if runErr != nil {
-		switch {
-		case errors.Is(runErr, ErrBadRequest), errors.As(runErr, new(*RejectError)):
-			res.Status = StatusRejected
-		default:
-			res.Status = StatusInternalError
-		}
-		res.Error = runErr.Error()
-	}
-	if res.Usage.WallMs == 0 && res.Status == StatusRejected {
-		res.Usage.WallMs = time.Since(start).Milliseconds()
-	}
-	if s.opts.Sanitizer != nil && !req.NoSanitize {
-		s.opts.Sanitizer.SanitizeResult(res)
-	}
-	res.Finish()
-	if s.opts.Recorder != nil {
-		if err := s.opts.Recorder.Record(context.WithoutCancel(ctx), &req, res); err != nil {
-			s.auditErrors.Add(1)
-			s.opts.Logger.Error("audit record failed", "run", res.ID, "err", err)
-		}
-	}
-	s.opts.Logger.Info("run", "run", res.ID, "backend", res.Backend, "language", res.Language,
-		"status", res.Status, "wall_ms", res.Usage.WallMs, "code_sha256", res.CodeSHA256)
-	return res, runErr
-}
-
-func (s *Sandbox) run(ctx context.Context, req *Request, res *Result) error {
-	if err := req.Validate(s.opts.MaxCodeSize); err != nil {
-		return err
-	}
-	if !IsKnownLanguage(req.Language) {
-		return &RequestError{Field: "language", Msg: fmt.Sprintf("unknown language %q (have: %s)", req.Language, strings.Join(KnownLanguages(), ", "))}
-	}
-	if s.opts.Analyzer != nil {
-		if err := s.opts.Analyzer.Analyze(req.Language, req.Code); err != nil {
-			return err
-		}
-	}
-	b, warn, err := s.Choose(ctx, req.Backend, req.Language)
-	if err != nil {
-		return err
-	}
-	res.Backend = b.Name()
-	req.Backend = b.Name()
-	req.Limits = req.Limits.WithDefaults()
-	out, err := b.Run(ctx, req)
-	if out != nil {
-		// Keep the identity fields the Sandbox owns.
-		out.ID, out.CodeSHA256, out.StartedAt = res.ID, res.CodeSHA256, res.StartedAt
-		out.Backend, out.Language = b.Name(), req.Language
-		*res = *out
-	}
-	res.Warnings = append(warn, res.Warnings...)
-	if err != nil {
-		return fmt.Errorf("%s backend: %w", b.Name(), err)
-	}
-	return nil
-}
-
 // NewID returns a random run id (16 bytes, hex).
 func NewID() string {
 	var b [16]byte
@@ -253,31 +235,16 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// KnownLanguages lists the languages sandrun knows, whatever this host has.
-func KnownLanguages() []string { return []string{"python", "javascript", "bash", "starlark"} }
+// KnownLanguages lists the languages sandrun knows, whatever this host
+// has (lang.KnownNames).
+func KnownLanguages() []string { return lang.KnownNames() }
 
 // IsKnownLanguage reports whether name (normalized) is a known language.
 func IsKnownLanguage(name string) bool {
-	for _, l := range KnownLanguages() {
-		if l == name {
-			return true
-		}
-	}
-	return false
+	_, ok := lang.About(name)
+	return ok
 }
 
-// NormalizeLanguage maps common aliases to the canonical language name.
-func NormalizeLanguage(name string) string {
-	switch n := strings.ToLower(strings.TrimSpace(name)); n {
-	case "py", "python3":
-		return "python"
-	case "js", "node", "nodejs":
-		return "javascript"
-	case "sh":
-		return "bash"
-	case "star", "skylark":
-		return "starlark"
-	default:
-		return n
-	}
-}
+// NormalizeLanguage maps common aliases to the canonical language name
+// (lang.Normalize).
+func NormalizeLanguage(name string) string { return lang.Normalize(name) }

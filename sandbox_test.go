@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // fakeBackend records calls and returns a canned outcome.
@@ -58,6 +59,22 @@ func TestAutoPicksStrongestAvailable(t *testing.T) {
 	}
 }
 
+// A failed language probe on a stronger tier stops auto: it must not move
+// the run to a weaker tier that happens to work.
+func TestAutoStopsAtProbeFailure(t *testing.T) {
+	jail := &fakeBackend{name: "jail", unavail: &lang.ProbeError{Language: "python", Exe: "/x/python3", Err: errors.New("signal: killed"), TimedOut: true}}
+	proc := &fakeBackend{name: "process"}
+	sb, err := sandrun.New(sandrun.Options{Backends: []sandrun.Backend{jail, proc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := sb.Run(context.Background(), &sandrun.Request{Language: "python", Code: "print(1)"})
+	if proc.calls != 0 || !errors.Is(err, lang.ErrProbeFailed) || res.Status != sandrun.StatusInternalError && res.Status != sandrun.StatusRejected {
+		t.Fatalf("auto after a failed probe: backend %q status %s, process calls %d, err %v", res.Backend, res.Status, proc.calls, err)
+	}
+	t.Logf("%s: %s", res.Status, res.Error)
+}
+
 func TestBadRequestsNeverRun(t *testing.T) {
 	proc := &fakeBackend{name: "process"}
 	sb, _ := sandrun.New(sandrun.Options{Backends: []sandrun.Backend{proc}})
@@ -76,7 +93,8 @@ func TestBadRequestsNeverRun(t *testing.T) {
 		{"absurd wall time", sandrun.Request{Language: "python", Code: "x", Limits: sandrun.Limits{WallTime: sandrun.Duration(48 * time.Hour)}}, "limits.wall_time"},
 		{"absurd processes", sandrun.Request{Language: "python", Code: "x", Limits: sandrun.Limits{Processes: 1 << 20}}, "limits.processes"},
 		{"tiny memory", sandrun.Request{Language: "python", Code: "x", Limits: sandrun.Limits{Memory: 1024}}, "limits.memory"},
-		{"network", sandrun.Request{Language: "python", Code: "x", Network: "host"}, "network"},
+		{"network on a tier without it", sandrun.Request{Language: "python", Code: "x", Network: sandrun.NetworkPolicy{Allow: []sandrun.NetworkRule{{Host: "example.org", Ports: []sandrun.PortRange{{From: 443, To: 443}}}}}}, "network"},
+		{"network bad host", sandrun.Request{Language: "python", Code: "x", Network: sandrun.NetworkPolicy{Allow: []sandrun.NetworkRule{{Host: "exa mple.org", Ports: []sandrun.PortRange{{From: 443, To: 443}}}}}}, "network.allow[0].host"},
 		{"file escapes", sandrun.Request{Language: "python", Code: "x", Files: []sandrun.InputFile{{Name: "../etc/passwd"}}}, "files[0].name"},
 		{"absolute file", sandrun.Request{Language: "python", Code: "x", Files: []sandrun.InputFile{{Name: "/etc/passwd"}}}, "files[0].name"},
 		{"bad base64", sandrun.Request{Language: "python", Code: "x", Files: []sandrun.InputFile{{Name: "a", Content: "!!", Encoding: "base64"}}}, "files[0].content"},

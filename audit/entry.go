@@ -45,13 +45,22 @@ type Entry struct {
 	// Host is the node that ran it (several nodes may share a PostgreSQL log).
 	Host    string `json:"host,omitempty"`
 	Version string `json:"version"`
+	// Session is the id of the session a step belongs to; empty for a
+	// one-shot run.
+	Session string `json:"session,omitempty"`
+	// Writer identifies the process that began a record still running
+	// (host, pid, start time), so that a later start can tell the run was
+	// interrupted. Internal.
+	Writer string `json:"-"`
 }
 
 // maxErrorLen caps the stored error message.
 const maxErrorLen = 1024
 
 // NewEntry builds the audit entry for a finished run. Code is copied only
-// when storeCode is set. Limits are the effective ones (defaults filled).
+// when storeCode is set. Limits are the request's as the Sandbox resolved
+// them (the effective ones); for a request refused by validation, the
+// ones it asked for.
 func NewEntry(req *sandrun.Request, res *sandrun.Result, storeCode bool) *Entry {
 	e := &Entry{
 		ID:         res.ID,
@@ -60,7 +69,7 @@ func NewEntry(req *sandrun.Request, res *sandrun.Result, storeCode bool) *Entry 
 		CodeSize:   len(req.Code),
 		Language:   res.Language,
 		Backend:    res.Backend,
-		Limits:     req.Limits.WithDefaults(),
+		Limits:     req.Limits,
 		Status:     res.Status,
 		ExitCode:   res.ExitCode,
 		Signal:     res.Signal,
@@ -69,6 +78,7 @@ func NewEntry(req *sandrun.Request, res *sandrun.Result, storeCode bool) *Entry 
 		Sanitized:  res.Sanitized,
 		Detections: append([]sandrun.Detection{}, res.Detections...),
 		Downgrades: append([]string(nil), res.Downgrades...),
+		Session:    res.Session,
 	}
 	if e.Language == "" {
 		e.Language = req.Language
@@ -100,6 +110,7 @@ type Filter struct {
 	Backend      string
 	Language     string
 	Caller       string
+	Session      string
 	CodeSHA256   string
 	// IDPrefix matches ids that start with it (for `audit show` with a
 	// short id).

@@ -18,7 +18,10 @@ type migration struct {
 
 // The schema, per dialect. Version 1 is the first release; version 2 adds
 // the node (host) for stores that several nodes share, the downgrades a
-// run was made with, and an index for per-caller queries.
+// run was made with, and an index for per-caller queries; version 3 the
+// session a step belongs to and the writer (host, pid and start time of
+// the process that began a record still "running", so that a later start
+// can tell it was interrupted).
 //
 // started_at is unix microseconds in SQLite (an integer sorts and
 // compares exactly) and a timestamptz in PostgreSQL (what operators query
@@ -55,6 +58,11 @@ var sqliteMigrations = []migration{
 		`ALTER TABLE sandrun_runs ADD COLUMN downgrades TEXT NOT NULL DEFAULT '[]'`,
 		`CREATE INDEX sandrun_runs_caller ON sandrun_runs (caller, started_at)`,
 	}},
+	{3, "add session, writer, session index", []string{
+		`ALTER TABLE sandrun_runs ADD COLUMN session TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE sandrun_runs ADD COLUMN writer TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX sandrun_runs_session ON sandrun_runs (session, started_at)`,
+	}},
 }
 
 var postgresMigrations = []migration{
@@ -88,6 +96,11 @@ var postgresMigrations = []migration{
 		`ALTER TABLE sandrun_runs ADD COLUMN host TEXT NOT NULL DEFAULT ''`,
 		`ALTER TABLE sandrun_runs ADD COLUMN downgrades JSONB NOT NULL DEFAULT '[]'`,
 		`CREATE INDEX sandrun_runs_caller ON sandrun_runs (caller, started_at)`,
+	}},
+	{3, "add session, writer, session index", []string{
+		`ALTER TABLE sandrun_runs ADD COLUMN session TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE sandrun_runs ADD COLUMN writer TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX sandrun_runs_session ON sandrun_runs (session, started_at)`,
 	}},
 }
 

@@ -118,7 +118,7 @@ func TestSQLiteUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if old.Caller != "carol" || old.Host != "" || old.Downgrades != nil || old.Limits.Memory != 1<<20 ||
+	if old.Caller != "carol" || old.Host != "" || old.Session != "" || old.Downgrades != nil || old.Limits.Memory != 1<<20 ||
 		!old.StartedAt.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
 		t.Fatalf("old row after upgrade: %+v", old)
 	}
@@ -131,7 +131,7 @@ func TestSQLiteUpgrade(t *testing.T) {
 	}
 	db = rawSQLite(t, path)
 	var applied string
-	if err := db.QueryRow(`SELECT group_concat(version, ',') FROM (SELECT version FROM sandrun_schema_migrations ORDER BY version)`).Scan(&applied); err != nil || applied != "1,2" {
+	if err := db.QueryRow(`SELECT group_concat(version, ',') FROM (SELECT version FROM sandrun_schema_migrations ORDER BY version)`).Scan(&applied); err != nil || applied != "1,2,3" {
 		t.Fatalf("migrations table: %q, %v", applied, err)
 	}
 	// Opening again is a no-op.
@@ -189,7 +189,7 @@ func TestSQLiteConcurrentFirstUse(t *testing.T) {
 }
 
 func TestNewEntryPrivacy(t *testing.T) {
-	req := &sandrun.Request{Language: "python", Code: "print('sk-proj-secret')", Stdin: "stdin-secret"}
+	req := &sandrun.Request{Language: "python", Code: "print('sk-proj-secret')", Stdin: "stdin-secret", Limits: sandrun.DefaultLimits()}
 	res := &sandrun.Result{ID: "r1", Status: sandrun.StatusOK, CodeSHA256: "h", Stdout: "[REDACTED]",
 		Detections: []sandrun.Detection{{Rule: "openai", Stream: "stdout", Count: 1}}}
 	e := audit.NewEntry(req, res, false)

@@ -68,7 +68,7 @@ var _ Store = (*SQLStore)(nil)
 
 const entryColumns = `id, started_at, code_sha256, code_size, code, language, backend, limits,
 	status, exit_code, signal, error, wall_ms, cpu_ms, memory_peak_bytes, sanitized,
-	detections, downgrades, caller, host, version`
+	detections, downgrades, caller, host, version, session, writer`
 
 func (s *SQLStore) q(query string) string {
 	if !s.d.dollar {
@@ -114,11 +114,11 @@ func (s *SQLStore) Insert(ctx context.Context, e *Entry) error {
 		code = sql.NullString{String: e.Code, Valid: true}
 	}
 	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO sandrun_runs (`+entryColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		e.ID, s.d.timeArg(e.StartedAt), e.CodeSHA256, e.CodeSize, code, e.Language, e.Backend,
 		string(limits), string(e.Status), e.ExitCode, e.Signal, e.Error, e.Usage.WallMs,
 		e.Usage.CPUMs, e.Usage.MemoryPeakBytes, e.Sanitized, string(dets), string(downs),
-		e.Caller, e.Host, e.Version)
+		e.Caller, e.Host, e.Version, e.Session, e.Writer)
 	if err != nil {
 		return fmt.Errorf("audit: insert run %s into %s: %w", e.ID, s.location, err)
 	}
@@ -163,6 +163,9 @@ func (s *SQLStore) List(ctx context.Context, f Filter) ([]*Entry, error) {
 	}
 	if f.Caller != "" {
 		add("caller = ?", f.Caller)
+	}
+	if f.Session != "" {
+		add("session = ?", f.Session)
 	}
 	if f.CodeSHA256 != "" {
 		add("code_sha256 = ?", strings.ToLower(f.CodeSHA256))
@@ -216,7 +219,7 @@ func scanEntries(rows *sql.Rows) ([]*Entry, error) {
 		err := rows.Scan(&e.ID, &started, &e.CodeSHA256, &e.CodeSize, &code, &e.Language,
 			&e.Backend, &lim, &st, &e.ExitCode, &e.Signal, &e.Error, &e.Usage.WallMs,
 			&e.Usage.CPUMs, &e.Usage.MemoryPeakBytes, &e.Sanitized, &det, &down, &e.Caller,
-			&e.Host, &e.Version)
+			&e.Host, &e.Version, &e.Session, &e.Writer)
 		if err != nil {
 			return nil, err
 		}

@@ -46,6 +46,7 @@ func storeSuite(t *testing.T, open func(t *testing.T) audit.Store) {
 		e.Code = "print('hi')"
 		e.Signal, e.Error = "SIGKILL", "the program was killed by SIGKILL"
 		e.Downgrades = []string{"seccomp"}
+		e.Session = "5e55"
 		e.Limits.Memory = 128 << 20
 		if err := st.Insert(ctx, e); err != nil {
 			t.Fatal(err)
@@ -68,7 +69,11 @@ func storeSuite(t *testing.T, open func(t *testing.T) audit.Store) {
 	t.Run("List", func(t *testing.T) {
 		st := open(t)
 		for i := range 12 {
-			if err := st.Insert(ctx, entry(i, base)); err != nil {
+			e := entry(i, base)
+			if i%5 == 0 {
+				e.Session = "5e55"
+			}
+			if err := st.Insert(ctx, e); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -96,6 +101,7 @@ func storeSuite(t *testing.T, open func(t *testing.T) audit.Store) {
 			{"backend", audit.Filter{Backend: "jail"}, "[11 9 7 5 3 1]"},
 			{"language", audit.Filter{Language: "bash"}, "[11 8 5 2]"},
 			{"caller", audit.Filter{Caller: "alice"}, "[10 8 6 4 2 0]"},
+			{"session", audit.Filter{Session: "5e55"}, "[10 5 0]"},
 			{"since", audit.Filter{Since: base.Add(9 * time.Minute)}, "[11 10 9]"},
 			{"until", audit.Filter{Until: base.Add(2 * time.Minute)}, "[1 0]"},
 			{"combined", audit.Filter{Backend: "process", Status: sandrun.StatusOK}, "[6 0]"},

@@ -87,17 +87,79 @@ type Spec struct {
 	Warm Warm
 	// Probe runs the interpreter and returns what it says of itself.
 	Probe func(ctx context.Context, exe string) (*Language, error)
+	// DependsOn lists files (beyond the candidate itself) whose change
+	// may change the probe's answer, such as the version file a shim
+	// reads; they are part of the discovery cache's key.
+	DependsOn func(candidate string) []string
+	// Cache lets the answer be kept on disk across processes. The
+	// built-in specs set it; a spec whose Probe depends on anything but
+	// the key (captured state) must not.
+	Cache bool
 }
 
-// Registry discovers languages once and caches the answer. It is safe for
-// concurrent use.
-type Registry struct {
-	specs  map[string]Spec
-	search string // PATH used for lookup
+// Errors a Lookup wraps, so callers can tell why a language is missing.
+var (
+	// ErrUnknown: the registry has no such language.
+	ErrUnknown = errors.New("unknown language")
+	// ErrNotInstalled: no candidate executable exists on this host.
+	ErrNotInstalled = errors.New("no interpreter found")
+	// ErrProbeFailed: an interpreter exists but did not say what it is
+	// (it failed or did not answer in time). This is a fault of the host
+	// to fix, not an absent language: callers must not quietly route
+	// around it (sandrun's auto does not pick a weaker tier for it).
+	ErrProbeFailed = errors.New("the interpreter's probe failed")
+)
 
-	mu    sync.Mutex
-	found map[string]*Language
-	errs  map[string]error
+// ProbeError is a failed or timed-out probe. It is never cached on disk;
+// the registry returns it until RetryAt, then probes again.
+type ProbeError struct {
+	Language string
+	Exe      string
+	Err      error
+	TimedOut bool
+	Timeout  time.Duration
+	RetryAt  time.Time
+}
+
+func (e *ProbeError) Error() string {
+	what := e.Err.Error()
+	if e.TimedOut {
+		what = fmt.Sprintf("no answer within %v", e.Timeout)
+	}
+	return fmt.Sprintf("%s: %s is installed but its probe failed (%s); check that `%s` runs, or put the real interpreter's directory first on PATH (a version manager's shim can be slow or misconfigured); retried after %s",
+		e.Language, e.Exe, what, e.Exe+" --version", e.RetryAt.Format(time.TimeOnly))
+}
+
+func (e *ProbeError) Unwrap() []error { return []error{ErrProbeFailed, e.Err} }
+
+// Registry discovers languages and caches the answers: in memory and
+// (Options.CacheDir) on disk, each answer revalidated on every Lookup by a
+// few stats. It is safe for concurrent use.
+type Registry struct {
+	specs        map[string]Spec
+	search       string // PATH used for lookup
+	cache        *diskCache
+	self         fileID // the running binary: the code that builds answers
+	probeEnv     []string
+	probeTimeout time.Duration
+	retryAfter   time.Duration
+
+	mu      sync.Mutex
+	entries map[string]*entry
+}
+
+// entry is one language's state; its mutex is held while probing, so
+// concurrent lookups of one language share a probe and other languages
+// are not held up.
+type entry struct {
+	mu       sync.Mutex
+	lang     *Language
+	key      *cacheKey
+	interp   fileID
+	fail     *ProbeError
+	failKey  *cacheKey
+	probed   int // probes run (tests)
+	diskHits int // answers taken from the disk cache (tests)
 }
 
 // Options for a Registry.
@@ -108,11 +170,20 @@ type Options struct {
 	// Extra adds or overrides language specs (starlark is added by the
 	// restricted backend's package).
 	Extra []Spec
+	// CacheDir holds the discovery cache; empty means /var/cache/sandrun
+	// for root, else $XDG_CACHE_HOME/sandrun (~/.cache/sandrun). NoCache
+	// keeps answers in memory only.
+	CacheDir string
+	NoCache  bool
+	// ProbeTimeout bounds one probe (default 10s); RetryAfter is how long
+	// a failed probe's error is returned before the next Lookup probes
+	// again (default 30s).
+	ProbeTimeout, RetryAfter time.Duration
 }
 
 // NewRegistry returns a registry with python, javascript and bash.
 func NewRegistry(opts Options) *Registry {
-	r := &Registry{specs: map[string]Spec{}, found: map[string]*Language{}, errs: map[string]error{}}
+	r := &Registry{specs: map[string]Spec{}, entries: map[string]*entry{}}
 	for _, s := range []Spec{pythonSpec(), javascriptSpec(), bashSpec()} {
 		r.specs[s.Name] = s
 	}
@@ -122,6 +193,23 @@ func NewRegistry(opts Options) *Registry {
 	r.search = opts.SearchPath
 	if r.search == "" {
 		r.search = os.Getenv("PATH") + ":/usr/local/bin:/usr/bin:/bin"
+	}
+	r.probeTimeout, r.retryAfter = opts.ProbeTimeout, opts.RetryAfter
+	if r.probeTimeout <= 0 {
+		r.probeTimeout = 10 * time.Second
+	}
+	if r.retryAfter <= 0 {
+		r.retryAfter = 30 * time.Second
+	}
+	r.probeEnv = probeEnv()
+	if !opts.NoCache {
+		dir := opts.CacheDir
+		if dir == "" {
+			dir = defaultCacheDir()
+		}
+		if self, err := os.Executable(); err == nil && dir != "" {
+			r.cache, r.self = &diskCache{dir: dir}, identify(self)
+		}
 	}
 	return r
 }
@@ -148,32 +236,81 @@ func (r *Registry) WithWarm(w Warm) []string {
 	return n
 }
 
-// ErrUnknown is returned for a language the registry does not know.
-var ErrUnknown = errors.New("unknown language")
+func (r *Registry) entry(name string) *entry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.entries[name]
+	if e == nil {
+		e = &entry{}
+		r.entries[name] = e
+	}
+	return e
+}
 
-// Lookup returns the discovered language, discovering it on first use.
+// Lookup returns the discovered language. The first call probes the
+// interpreter (or takes the disk cache's answer); every call checks with
+// a few stats that the answer still holds (the same candidate on PATH,
+// the same files). An interpreter that is absent is looked for again on
+// every call; one whose probe failed is probed again after RetryAfter.
 func (r *Registry) Lookup(ctx context.Context, name string) (*Language, error) {
 	spec, ok := r.specs[name]
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknown, name)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if l, ok := r.found[name]; ok {
-		return l, nil
+	e := r.entry(name)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var tried []string
+	cand := ""
+	for _, c := range spec.Candidates {
+		if exe, err := lookPath(c, r.search); err == nil {
+			cand = exe
+			break
+		}
+		tried = append(tried, c)
 	}
-	if err, ok := r.errs[name]; ok {
-		return nil, err
+	if cand == "" {
+		return nil, fmt.Errorf("%s: %w (looked for %s in %s)", spec.Name, ErrNotInstalled, strings.Join(tried, ", "), r.search)
 	}
-	l, err := r.discover(ctx, spec)
+	key := r.keyFor(spec, cand)
+	if e.lang != nil && e.key.equal(key) && identify(e.lang.Interpreter) == e.interp {
+		return e.lang, nil
+	}
+	if e.fail != nil && e.failKey.equal(key) && time.Now().Before(e.fail.RetryAt) {
+		return nil, e.fail
+	}
+	if r.cache != nil && spec.Cache {
+		if l := r.cache.load(name, key); l != nil {
+			e.lang, e.key, e.interp, e.fail = l, key, identify(l.Interpreter), nil
+			e.diskHits++
+			return l, nil
+		}
+	}
+	e.probed++
+	l, err := r.probe(ctx, spec, cand)
 	if err != nil {
-		// Cache failures too: a missing interpreter stays missing for the
-		// life of the process, and re-probing on every request is slow.
-		r.errs[name] = err
+		e.lang = nil
+		e.fail, e.failKey = err, key
 		return nil, err
 	}
-	r.found[name] = l
+	e.lang, e.key, e.interp, e.fail = l, key, identify(l.Interpreter), nil
+	if r.cache != nil && spec.Cache {
+		// A cache that cannot be written costs the next process a probe.
+		_ = r.cache.store(name, key, l)
+	}
 	return l, nil
+}
+
+// keyFor is what the probe's answer for cand depends on.
+func (r *Registry) keyFor(spec Spec, cand string) *cacheKey {
+	k := &cacheKey{Search: r.search, Env: r.probeEnv, Candidate: cand, Files: []fileID{identify(cand)}}
+	if spec.DependsOn != nil {
+		for _, p := range spec.DependsOn(cand) {
+			k.Files = append(k.Files, identify(p))
+		}
+	}
+	k.Files = append(k.Files, r.self)
+	return k
 }
 
 // All discovers every language and returns the found ones and, per name,
@@ -192,29 +329,28 @@ func (r *Registry) All(ctx context.Context) ([]*Language, map[string]error) {
 	return out, missing
 }
 
-func (r *Registry) discover(ctx context.Context, spec Spec) (*Language, error) {
-	var tried []string
-	for _, c := range spec.Candidates {
-		exe, err := lookPath(c, r.search)
-		if err != nil {
-			tried = append(tried, c)
-			continue
-		}
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		l, err := spec.Probe(ctx, exe)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("%s: probing %s: %w", spec.Name, exe, err)
-		}
-		l.Name = spec.Name
-		l.Warm = spec.Warm
-		if l.FileName == "" {
-			l.FileName = spec.FileName
-		}
-		l.Paths = normalizePaths(append(l.Paths, systemPaths(l.Interpreter)...))
-		return l, nil
+// probe asks the interpreter what it is, within the probe timeout.
+func (r *Registry) probe(ctx context.Context, spec Spec, exe string) (*Language, *ProbeError) {
+	pctx, cancel := context.WithTimeout(ctx, r.probeTimeout)
+	defer cancel()
+	l, err := spec.Probe(pctx, exe)
+	if err == nil && (l == nil || l.Interpreter == "") {
+		err = errors.New("the probe reported no interpreter")
 	}
-	return nil, fmt.Errorf("%s: no interpreter found (looked for %s in %s)", spec.Name, strings.Join(tried, ", "), r.search)
+	if err != nil {
+		return nil, &ProbeError{
+			Language: spec.Name, Exe: exe, Err: err,
+			TimedOut: pctx.Err() == context.DeadlineExceeded && ctx.Err() == nil, Timeout: r.probeTimeout,
+			RetryAt: time.Now().Add(r.retryAfter),
+		}
+	}
+	l.Name = spec.Name
+	l.Warm = spec.Warm
+	if l.FileName == "" {
+		l.FileName = spec.FileName
+	}
+	l.Paths = normalizePaths(append(l.Paths, systemPaths(l.Interpreter)...))
+	return l, nil
 }
 
 func lookPath(name, search string) (string, error) {
@@ -238,15 +374,27 @@ func lookPath(name, search string) (string, error) {
 	return "", exec.ErrNotFound
 }
 
-// probeJSON runs exe with args and decodes its stdout as JSON into v. The
-// environment is minimal so that the answer does not depend on the
-// supervisor's variables (pyenv's shim still needs PATH and HOME).
+// probeEnv is the probes' whole environment: minimal, so that the answer
+// does not depend on the supervisor's variables (pyenv's shim still needs
+// PATH and HOME). It is part of the discovery cache's key.
+func probeEnv() []string {
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LANG=C.UTF-8"}
+	if pr := os.Getenv("PYENV_ROOT"); pr != "" {
+		env = append(env, "PYENV_ROOT="+pr)
+	}
+	return env
+}
+
+// probeJSON runs exe with args and decodes its stdout as JSON into v. It
+// runs in / with probeEnv, so the answer is the same wherever sandrun
+// starts (a version manager's per-directory file does not apply).
 func probeJSON(ctx context.Context, exe string, args []string, v any) error {
 	cmd := exec.CommandContext(ctx, exe, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LANG=C.UTF-8"}
-	if pr := os.Getenv("PYENV_ROOT"); pr != "" {
-		cmd.Env = append(cmd.Env, "PYENV_ROOT="+pr)
-	}
+	cmd.Env, cmd.Dir = probeEnv(), "/"
+	// A timed-out shim's whole process group goes (pyenv's bash chain),
+	// and none of it may hold the pipes open past the timeout.
+	ownGroup(cmd)
+	cmd.WaitDelay = time.Second
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {

@@ -3,6 +3,7 @@ package lang
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -21,9 +22,11 @@ func resolve(p string) (string, error) {
 func pythonSpec() Spec {
 	const probe = `import sys, json; print(json.dumps({"exe": sys.executable, "prefix": sys.prefix, "base_prefix": sys.base_prefix, "version": sys.version.split()[0]}))`
 	return Spec{
-		Name:       "python",
+		Name:       Python,
 		Candidates: []string{"python3", "python"},
-		FileName:   "main.py",
+		FileName:   fileName(Python),
+		Cache:      true,
+		DependsOn:  pyenvVersionFiles,
 		Warm:       WarmFork,
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var p struct {
@@ -50,7 +53,7 @@ func pythonSpec() Spec {
 				// kill is not lost and streaming sees it as it comes.
 				Argv:              []string{real, "-E", "-s", "-B", "-u", "{file}"},
 				AddressSpaceLimit: true,
-				OOMMarkers:        []string{"MemoryError"},
+				OOMMarkers:        oomMarkers(Python),
 			}
 			for _, pre := range []string{p.Prefix, p.BasePrefix} {
 				if pre != "" && pre != "/usr" && !strings.HasPrefix(pre, "/usr/") {
@@ -65,12 +68,27 @@ func pythonSpec() Spec {
 	}
 }
 
+// pyenvVersionFiles: a pyenv shim picks the version from
+// $PYENV_ROOT/version (the probe runs in / without PYENV_VERSION, so no
+// per-directory .python-version applies); `pyenv global` rewrites it.
+func pyenvVersionFiles(candidate string) []string {
+	root := os.Getenv("PYENV_ROOT")
+	if root == "" {
+		root = filepath.Join(os.Getenv("HOME"), ".pyenv")
+	}
+	if strings.HasPrefix(candidate, filepath.Join(root, "shims")+"/") {
+		return []string{filepath.Join(root, "version")}
+	}
+	return nil
+}
+
 func javascriptSpec() Spec {
 	const probe = `console.log(JSON.stringify({exe: process.execPath, version: process.version.replace(/^v/, "")}))`
 	return Spec{
-		Name:       "javascript",
+		Name:       JavaScript,
 		Candidates: []string{"node", "nodejs"},
-		FileName:   "main.js",
+		FileName:   fileName(JavaScript),
+		Cache:      true,
 		Warm:       WarmPrestart,
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var raw map[string]string
@@ -88,7 +106,7 @@ func javascriptSpec() Spec {
 				// applied here because RLIMIT_AS breaks V8's reservations.
 				Argv:              []string{real, "--max-old-space-size={heap_mib}", "{file}"},
 				AddressSpaceLimit: false,
-				OOMMarkers:        []string{"JavaScript heap out of memory", "Fatal process out of memory", "Reached heap limit"},
+				OOMMarkers:        oomMarkers(JavaScript),
 			}
 			if !strings.HasPrefix(real, "/usr/") {
 				l.Paths = append(l.Paths, filepath.Dir(filepath.Dir(real)))
@@ -100,9 +118,10 @@ func javascriptSpec() Spec {
 
 func bashSpec() Spec {
 	return Spec{
-		Name:       "bash",
+		Name:       Bash,
 		Candidates: []string{"bash"},
-		FileName:   "main.sh",
+		FileName:   fileName(Bash),
+		Cache:      true,
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var raw map[string]string
 			if err := probeJSON(ctx, exe, []string{"-c", `printf '{"version":"%s"}' "${BASH_VERSION%%(*}"`}, &raw); err != nil {
@@ -117,8 +136,18 @@ func bashSpec() Spec {
 				Interpreter:       real,
 				Argv:              []string{real, "{file}"},
 				AddressSpaceLimit: true,
-				OOMMarkers:        []string{"xmalloc: cannot allocate", "Cannot allocate memory"},
+				OOMMarkers:        oomMarkers(Bash),
 			}, nil
 		},
 	}
+}
+
+func fileName(name string) string {
+	l, _ := About(name)
+	return l.FileName
+}
+
+func oomMarkers(name string) []string {
+	l, _ := About(name)
+	return l.OOMMarkers
 }

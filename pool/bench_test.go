@@ -55,7 +55,7 @@ func BenchmarkPool(b *testing.B) {
 func BenchmarkSessionStep(b *testing.B) {
 	for _, name := range sessiontest.Backends() {
 		b.Run(name, func(b *testing.B) {
-			m, err := session.New(session.Options{Launchers: map[string]sandrun.Launcher{name: sessiontest.Launcher(b, name)}})
+			m, err := session.New(session.Options{Sandbox: sessiontest.Sandbox(b, sandrun.Options{}), Launchers: map[string]sandrun.Launcher{name: sessiontest.Launcher(b, name)}})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -85,7 +85,7 @@ func TestPosture(t *testing.T) {
 				t.Errorf("the probe did not run on a warm interpreter: %+v", st)
 			}
 
-			m, err := session.New(session.Options{Launchers: map[string]sandrun.Launcher{name: l}})
+			m, err := session.New(session.Options{Sandbox: sessiontest.Sandbox(t, sandrun.Options{}), Launchers: map[string]sandrun.Launcher{name: l}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -173,7 +173,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			}
 		}
 		setLogCaller(r.Context(), caller)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
+		ctx := context.WithValue(r.Context(), callerKey{}, caller)
+		if s.opts.WithCaller != nil {
+			ctx = s.opts.WithCaller(ctx, caller)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/process"
@@ -78,7 +79,9 @@ func newSandbox(t testing.TB, logs io.Writer) (*sandrun.Sandbox, *lang.Registry)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := sandrun.New(sandrun.Options{Backends: []sandrun.Backend{proc}, Logger: log})
+	// As `serve --max-wall 5m`: the Policy caps what a caller may ask.
+	pol := sandrun.Policy{Caps: sandrun.Limits{WallTime: sandrun.Duration(5 * time.Minute)}, Source: "serve --max-wall"}
+	sb, err := sandrun.New(sandrun.Options{Backends: []sandrun.Backend{proc}, Logger: log, Policy: pol})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,15 +10,18 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// errQueueFull and errQueueTimeout are admission refusals (429).
+// errQueueFull, errQueueMemory and errQueueTimeout are admission
+// refusals (429).
 var (
 	errQueueFull    = errors.New("the server is at its concurrency limit and its queue is full")
+	errQueueMemory  = errors.New("the server is at its concurrency limit and the requests waiting hold all the memory its queue may use")
 	errQueueTimeout = errors.New("the run waited too long for a free slot")
 )
 
-// limiter admits at most n runs at once and lets at most queue more wait.
-// A run that finds the queue full is refused at once rather than piling
-// up goroutines and memory: the caller gets 429 and Retry-After.
+// limiter admits at most n runs at once and lets at most queue more wait,
+// holding at most maxBytes of requests between them. A run that finds
+// the queue full is refused at once rather than piling up goroutines and
+// memory: the caller gets 429 and Retry-After.
 type limiter struct {
 	slots   chan struct{}
 	maxWait time.Duration
@@ -26,13 +29,15 @@ type limiter struct {
 	mu       sync.Mutex
 	waiting  int
 	maxQueue int
+	bytes    int64 // held by the waiting requests
+	maxBytes int64
 	running  int
 	// onChange reports (running, waiting) to the metrics.
 	onChange func(running, waiting int)
 }
 
-func newLimiter(n, queue int, maxWait time.Duration) *limiter {
-	return &limiter{slots: make(chan struct{}, n), maxQueue: queue, maxWait: maxWait}
+func newLimiter(n, queue int, maxBytes int64, maxWait time.Duration) *limiter {
+	return &limiter{slots: make(chan struct{}, n), maxQueue: queue, maxBytes: maxBytes, maxWait: maxWait}
 }
 
 // acquire takes a slot, waiting in the queue if there is room. release
@@ -41,7 +46,7 @@ func newLimiter(n, queue int, maxWait time.Duration) *limiter {
 // A newcomer takes a free slot directly only when nobody is queued, so
 // that it cannot overtake waiting runs (blocked channel senders are woken
 // in order, which keeps the queue roughly first in, first out).
-func (l *limiter) acquire(ctx context.Context) (release func(), err error) {
+func (l *limiter) acquire(ctx context.Context, size int64) (release func(), err error) {
 	l.mu.Lock()
 	queued := l.waiting > 0
 	l.mu.Unlock()
@@ -58,8 +63,18 @@ func (l *limiter) acquire(ctx context.Context) (release func(), err error) {
 		l.mu.Unlock()
 		return nil, errQueueFull
 	}
+	if l.waiting > 0 && l.bytes+size > l.maxBytes {
+		l.mu.Unlock()
+		return nil, errQueueMemory
+	}
 	l.waiting++
+	l.bytes += size
 	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.bytes -= size
+		l.mu.Unlock()
+	}()
 	l.changed(0, 0)
 	t := time.NewTimer(l.maxWait)
 	defer t.Stop()

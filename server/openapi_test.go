@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -71,25 +72,33 @@ func TestOpenAPIRoutes(t *testing.T) {
 // schemaTypes maps every component schema to the Go type it describes.
 // Status and Probe are not structs: checked separately.
 var schemaTypes = map[string]reflect.Type{
-	"Request":        reflect.TypeFor[sandrun.Request](),
-	"InputFile":      reflect.TypeFor[sandrun.InputFile](),
-	"Limits":         reflect.TypeFor[sandrun.Limits](),
-	"Result":         reflect.TypeFor[sandrun.Result](),
-	"Usage":          reflect.TypeFor[sandrun.Usage](),
-	"Detection":      reflect.TypeFor[sandrun.Detection](),
-	"OutputFile":     reflect.TypeFor[sandrun.OutputFile](),
-	"ErrorBody":      reflect.TypeFor[server.ErrorBody](),
-	"FieldError":     reflect.TypeFor[server.FieldError](),
-	"LanguagesBody":  reflect.TypeFor[server.LanguagesBody](),
-	"LanguageInfo":   reflect.TypeFor[server.LanguageInfo](),
-	"ChunkEvent":     reflect.TypeFor[server.ChunkEvent](),
-	"DroppedEvent":   reflect.TypeFor[server.DroppedEvent](),
-	"PistonFile":     reflect.TypeFor[server.PistonFile](),
-	"PistonRequest":  reflect.TypeFor[server.PistonRequest](),
-	"PistonStage":    reflect.TypeFor[server.PistonStage](),
-	"PistonResponse": reflect.TypeFor[server.PistonResponse](),
-	"PistonRuntime":  reflect.TypeFor[server.PistonRuntime](),
-	"PistonError":    reflect.TypeFor[server.PistonError](),
+	"Request":            reflect.TypeFor[sandrun.Request](),
+	"InputFile":          reflect.TypeFor[sandrun.InputFile](),
+	"Limits":             reflect.TypeFor[sandrun.Limits](),
+	"Result":             reflect.TypeFor[sandrun.Result](),
+	"Usage":              reflect.TypeFor[sandrun.Usage](),
+	"Detection":          reflect.TypeFor[sandrun.Detection](),
+	"OutputFile":         reflect.TypeFor[sandrun.OutputFile](),
+	"ErrorBody":          reflect.TypeFor[server.ErrorBody](),
+	"FieldError":         reflect.TypeFor[server.FieldError](),
+	"LanguagesBody":      reflect.TypeFor[server.LanguagesBody](),
+	"LanguageInfo":       reflect.TypeFor[server.LanguageInfo](),
+	"ChunkEvent":         reflect.TypeFor[server.ChunkEvent](),
+	"DroppedEvent":       reflect.TypeFor[server.DroppedEvent](),
+	"PistonFile":         reflect.TypeFor[server.PistonFile](),
+	"PistonRequest":      reflect.TypeFor[server.PistonRequest](),
+	"PistonStage":        reflect.TypeFor[server.PistonStage](),
+	"PistonResponse":     reflect.TypeFor[server.PistonResponse](),
+	"PistonRuntime":      reflect.TypeFor[server.PistonRuntime](),
+	"PistonError":        reflect.TypeFor[server.PistonError](),
+	"RunList":            reflect.TypeFor[server.RunList](),
+	"StatusBody":         reflect.TypeFor[server.StatusBody](),
+	"AuditStatus":        reflect.TypeFor[server.AuditStatus](),
+	"NetworkPolicy":      reflect.TypeFor[sandrun.NetworkPolicy](),
+	"NetworkRule":        reflect.TypeFor[sandrun.NetworkRule](),
+	"NetworkLimits":      reflect.TypeFor[sandrun.NetworkLimits](),
+	"NetworkUsage":       reflect.TypeFor[sandrun.NetworkUsage](),
+	"NetworkDestination": reflect.TypeFor[sandrun.NetworkDestination](),
 }
 
 func jsonFields(t reflect.Type) map[string]reflect.StructField {
@@ -153,6 +162,15 @@ func TestOpenAPISchemas(t *testing.T) {
 			}
 			ft := f.Type
 			ref := ps.Ref
+			if ref == "" && ps.Value != nil {
+				// A field with two forms (network: a string or an
+				// object) refers to its object schema in a oneOf.
+				for _, o := range ps.Value.OneOf {
+					if o.Ref != "" {
+						ref = o.Ref
+					}
+				}
+			}
 			if ft.Kind() == reflect.Slice && ps.Value.Items != nil {
 				ft, ref = ft.Elem(), ps.Value.Items.Ref
 			}
@@ -193,7 +211,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	e := newEnv(t, func(o *server.Options) {
 		o.Auth = tokenAuth(t, secret)
 		o.MaxBodyBytes = 1 << 20
-		o.Runs = fakeStore{"abc": {ID: "abc", Status: sandrun.StatusOK, Detections: []sandrun.Detection{}}}
+		o.Runs = &listStore{fakeStore: fakeStore{"abc": {ID: "abc", Status: sandrun.StatusOK, Detections: []sandrun.Detection{}}}}
+		o.Audit = fakeAudit{n: 2, err: errors.New("disk full")}
 	})
 	type call struct {
 		method, path, body, ctype, accept string
@@ -210,6 +229,10 @@ func TestOpenAPIResponses(t *testing.T) {
 		{method: "GET", path: "/v1/languages", want: 200},
 		{method: "GET", path: "/v1/runs/abc", want: 200},
 		{method: "GET", path: "/v1/runs/zzz", want: 404},
+		{method: "GET", path: "/v1/runs?status=ok&limit=10", want: 200},
+		{method: "GET", path: "/v1/runs?since=yesterday", want: 400},
+		{method: "GET", path: "/v1/runs", noToken: true, want: 401},
+		{method: "GET", path: "/v1/status", want: 200},
 		{method: "POST", path: "/v1/runs", body: ok, want: 200},
 		{method: "POST", path: "/v1/runs", body: `{"language":"python","code":"import sys\nsys.exit(2)","limits":{"wall_time":"5s","memory":"128MiB"}}`, want: 200},
 		{method: "POST", path: "/v1/runs", body: ok, accept: "text/event-stream", want: 200},

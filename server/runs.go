@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sandrun/sandrun"
 )
@@ -32,73 +32,51 @@ func (r *refusal) write(w http.ResponseWriter) {
 	writeJSON(w, r.status, ErrorBody{Error: r.msg, Field: r.field, Errors: r.fields})
 }
 
-// precheck applies the server's own caps, which are tighter than the
-// library's: code size and the longest wall time a caller may ask for.
+// precheck applies the server's own cap on the code's size (413: it is
+// about the body, not a limit). The limits a caller may ask for are capped
+// by the Sandbox's Policy.
 func (s *Server) precheck(req *sandrun.Request) *refusal {
 	if len(req.Code) > s.opts.MaxCodeBytes {
 		return &refusal{status: http.StatusRequestEntityTooLarge, field: "code",
 			msg: fmt.Sprintf("code: is %d bytes, over this server's %d-byte limit", len(req.Code), s.opts.MaxCodeBytes)}
 	}
-	if d := req.Limits.WallTime.D(); d > s.opts.MaxWallTime {
-		return &refusal{status: http.StatusBadRequest, field: "limits.wall_time",
-			msg: fmt.Sprintf("limits.wall_time: %v is above this server's maximum %v", d, s.opts.MaxWallTime)}
-	}
 	return nil
 }
 
-// execute is the one path every transport (REST, Piston, MCP) takes to
-// run code: refuse while draining, rate-limit the caller, wait for a slot,
-// run with a context that the hard shutdown cancels, record metrics.
-// A *refusal means the run did not happen; otherwise the Result is
-// non-nil and err is the Sandbox's error (bad request, rejected,
-// unavailable, internal).
+// execute is the one path the server's transports (REST, Piston, MCP)
+// take to run code: the server's code-size cap, then the Sandbox's
+// pipeline, whose admission (the server's Admission) refuses while
+// draining, rate-limits the caller, queues and records metrics. A
+// *refusal means the run did not happen; otherwise the Result is non-nil
+// and err is the Sandbox's error (bad request, rejected, unavailable,
+// internal).
 func (s *Server) execute(ctx context.Context, req *sandrun.Request) (*sandrun.Result, error) {
 	if ref := s.precheck(req); ref != nil {
 		return nil, ref
 	}
-	if s.draining.Load() {
-		s.metrics.rejected.WithLabelValues("draining").Inc()
-		return nil, &refusal{status: http.StatusServiceUnavailable, msg: "the server is shutting down", retryAfter: 5}
+	res, err := s.sb.Run(ctx, req)
+	if ref := busyRefusal(res, err); ref != nil {
+		return nil, ref
 	}
-	if s.rates != nil {
-		if ok, wait := s.rates.allow(Caller(ctx)); !ok {
-			s.metrics.rejected.WithLabelValues("rate_limited").Inc()
-			return nil, &refusal{status: http.StatusTooManyRequests, retryAfter: max(1, int(wait.Seconds()+0.999)),
-				msg: "rate limit exceeded for this caller"}
-		}
-	}
-	release, err := s.limiter.acquire(ctx)
-	if err != nil {
-		switch {
-		case errors.Is(err, errQueueFull):
-			s.metrics.rejected.WithLabelValues("queue_full").Inc()
-		case errors.Is(err, errQueueTimeout):
-			s.metrics.rejected.WithLabelValues("queue_timeout").Inc()
-		default: // the caller went away while queued
-			return nil, &refusal{status: 499, msg: "the request was cancelled while queued"}
-		}
-		return nil, &refusal{status: http.StatusTooManyRequests, msg: err.Error(),
-			retryAfter: s.limiter.retryAfter(s.metrics.typicalRun())}
-	}
-	defer release()
-	s.runs.Add(1)
-	defer s.runs.Done()
-
-	// The run ends when the caller goes away or when the shutdown
-	// deadline passes, whichever comes first.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(s.runCtx, cancel)
-	defer stop()
-
-	start := time.Now()
-	res, err := s.opts.Sandbox.Run(ctx, req)
-	if s.runCtx.Err() != nil {
-		res.Warnings = append(res.Warnings, "the server shut down before the run finished: the program was killed at the drain deadline")
-	}
-	s.metrics.observe(res, time.Since(start))
-	setLogRun(ctx, res.ID)
 	return res, err
+}
+
+// busyRefusal turns an admission refusal into a *refusal: 429 with
+// Retry-After when full or rate limited, 503 while draining, 499 when the
+// caller left while queued. nil for anything else.
+func busyRefusal(res *sandrun.Result, err error) *refusal {
+	var busy *sandrun.BusyError
+	switch {
+	case errors.As(err, &busy):
+		status := http.StatusTooManyRequests
+		if busy.Reason == "draining" {
+			status = http.StatusServiceUnavailable
+		}
+		return &refusal{status: status, msg: busy.Msg, retryAfter: max(1, int(math.Ceil(busy.RetryAfter.Seconds())))}
+	case err != nil && res != nil && res.Status == sandrun.StatusCancelled:
+		return &refusal{status: 499, msg: "the request was cancelled while queued"}
+	}
+	return nil
 }
 
 // runStatus maps the Sandbox's answer to an HTTP status. A program that

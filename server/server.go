@@ -14,10 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sandrun/sandrun"
@@ -80,33 +77,31 @@ type Options struct {
 	// Auth holds the accepted bearer tokens; nil or empty means no
 	// authentication, which is only allowed on a loopback address.
 	Auth *Auth
-	// MaxConcurrent runs at once; 0 means the number of CPUs.
-	MaxConcurrent int
-	// MaxQueue is how many runs may wait for a slot; beyond it the
-	// server answers 429. 0 means 4 x MaxConcurrent; negative means no
-	// queue.
-	MaxQueue int
-	// QueueTimeout is the longest a run waits for a slot; 0 means 30s.
-	QueueTimeout time.Duration
-	// RatePerToken limits runs per second per caller (token name, or
-	// remote address without auth); 0 means no rate limit.
-	RatePerToken float64
-	// RateBurst is the bucket size of the rate limit; 0 means
-	// max(1, 2 x RatePerToken).
-	RateBurst int
-	// MaxBodyBytes caps a request body; 0 means 8 MiB.
+	// Admission is the gate every run and session step passes; it must
+	// be the one the Sandbox was built with. nil: the server builds one
+	// from AdmissionOptions and runs its own requests through
+	// Sandbox.WithAdmission (fine for a server without sessions).
+	Admission *Admission
+	AdmissionOptions
+	// MaxBodyBytes caps a request body on every route; 0 means 8 MiB.
 	MaxBodyBytes int64
 	// MaxCodeBytes caps the code of one run; 0 means
-	// sandrun.MaxCodeSize.
+	// sandrun.MaxCodeSize. (The limits a caller may ask for are capped
+	// by the Sandbox's Policy.)
 	MaxCodeBytes int
-	// MaxWallTime caps limits.wall_time a caller may ask for; 0 means 5m.
-	MaxWallTime time.Duration
 	// Routes are extra routes (sessions).
 	Routes []Route
 	// MCP mounts the MCP server (streamable HTTP) at /mcp.
 	MCP bool
 	// MCPTools adds tools to the MCP server (sessions).
 	MCPTools MCPTools
+	// Audit reports the audit log's write failures in GET /v1/status;
+	// nil: no audit section.
+	Audit AuditHealth
+	// WithCaller attributes a request's runs to its caller (the token's
+	// name) in the audit log: audit.WithCaller. GET /v1/runs lists a
+	// caller's own runs when tokens are on.
+	WithCaller func(ctx context.Context, caller string) context.Context
 	// Logger gets access logs (never code, output or tokens).
 	Logger *slog.Logger
 	// Version is reported by MCP and the OpenAPI document.
@@ -120,17 +115,11 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	handler http.Handler
+	sb      *sandrun.Sandbox // the Sandbox, admitting through adm
+	adm     *Admission
 	metrics *metrics
-	limiter *limiter
-	rates   *rateLimiter
-	routes  []string // registered patterns, for the OpenAPI check
-
-	// runCtx is the parent of every run; hardStop cancels it when the
-	// shutdown deadline passes, which kills what is still running.
-	runCtx   context.Context
-	hardStop context.CancelFunc
-	draining atomic.Bool
-	runs     sync.WaitGroup
+	routes  []string  // registered patterns, for the OpenAPI check
+	started time.Time // for GET /v1/status
 }
 
 // New checks the options and builds the server.
@@ -144,52 +133,45 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.MaxConcurrent <= 0 {
-		opts.MaxConcurrent = runtime.NumCPU()
-	}
-	if opts.MaxQueue == 0 {
-		opts.MaxQueue = 4 * opts.MaxConcurrent
-	} else if opts.MaxQueue < 0 {
-		opts.MaxQueue = 0
-	}
-	if opts.QueueTimeout <= 0 {
-		opts.QueueTimeout = 30 * time.Second
-	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 8 << 20
 	}
 	if opts.MaxCodeBytes <= 0 {
 		opts.MaxCodeBytes = sandrun.MaxCodeSize
 	}
-	if opts.MaxWallTime <= 0 {
-		opts.MaxWallTime = 5 * time.Minute
-	}
-	if opts.RatePerToken < 0 {
-		return nil, errors.New("server: negative RatePerToken")
-	}
-	if opts.RateBurst <= 0 {
-		opts.RateBurst = max(1, int(2*opts.RatePerToken))
-	}
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	s := &Server{
-		opts:    opts,
-		log:     opts.Logger,
-		mux:     http.NewServeMux(),
-		metrics: newMetrics(),
-		limiter: newLimiter(opts.MaxConcurrent, opts.MaxQueue, opts.QueueTimeout),
+	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux(), adm: opts.Admission, sb: opts.Sandbox, started: time.Now().UTC()}
+	switch have := opts.Sandbox.Admission(); {
+	case s.adm == nil && have == nil:
+		var err error
+		if s.adm, err = NewAdmission(opts.AdmissionOptions); err != nil {
+			return nil, err
+		}
+		s.sb = opts.Sandbox.WithAdmission(s.adm)
+	case s.adm == nil:
+		a, ok := have.(*Admission)
+		if !ok {
+			return nil, errors.New("server: the Sandbox admits through something other than a server.Admission")
+		}
+		s.adm = a
+	case have != sandrun.Admission(s.adm):
+		// Two gates would let sessions (through the Sandbox) and the
+		// server's own routes each fill their own slots.
+		return nil, errors.New("server: Options.Admission is not the Sandbox's admission (build the Sandbox with sandrun.Options.Admission set to it)")
 	}
-	if opts.RatePerToken > 0 {
-		s.rates = newRateLimiter(opts.RatePerToken, opts.RateBurst)
-	}
-	s.limiter.onChange = s.metrics.setQueue
-	s.runCtx, s.hardStop = context.WithCancel(context.Background())
+	s.metrics = s.adm.metrics
 	s.registerRoutes()
 	// Refuse cross-origin browser posts (CSRF against a loopback server
 	// with no tokens); non-browser clients send no Sec-Fetch-Site or
-	// Origin and pass.
-	s.handler = s.accessLog(http.NewCrossOriginProtection().Handler(s.mux))
+	// Origin and pass. The refusal has the same JSON error body as every
+	// other.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusForbidden, "", "cross-origin request refused: a browser page on another origin may not post to this server")
+	}))
+	s.handler = s.accessLog(cop.Handler(s.mux))
 	return s, nil
 }
 
@@ -202,6 +184,8 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /metrics", s.metrics.handler(), false)
 	s.handle("POST /v1/runs", http.HandlerFunc(s.postRun), false)
 	s.handle("GET /v1/runs/{id}", http.HandlerFunc(s.getRun), false)
+	s.handle("GET /v1/runs", http.HandlerFunc(s.listRuns), false)    // runlist.go
+	s.handle("GET /v1/status", http.HandlerFunc(s.getStatus), false) // status.go
 	s.handle("GET /v1/languages", http.HandlerFunc(s.getLanguages), false)
 	s.handle("POST /api/v2/execute", http.HandlerFunc(s.pistonExecute), false)
 	s.handle("GET /api/v2/runtimes", http.HandlerFunc(s.pistonRuntimes), false)
@@ -288,11 +272,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	ao := s.adm.Options()
 	s.log.Info("serving", "addr", ln.Addr().String(), "auth", s.opts.Auth.Enabled(),
-		"max_concurrent", s.opts.MaxConcurrent, "max_queue", s.opts.MaxQueue)
+		"max_concurrent", ao.MaxConcurrent, "max_queue", ao.MaxQueue, "max_queue_bytes", ao.MaxQueueBytes)
 	select {
 	case err := <-errc:
-		s.hardStop()
+		s.Close()
 		return err
 	case <-ctx.Done():
 	}
@@ -300,15 +285,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration
 }
 
 func (s *Server) shutdown(hs *http.Server, errc chan error, drain time.Duration) error {
-	s.draining.Store(true)
-	inflight := s.limiter.inFlight()
-	s.log.Info("shutting down: draining runs", "in_flight", inflight, "deadline", drain.String())
+	s.adm.Drain()
+	s.log.Info("shutting down: draining runs", "in_flight", s.adm.InFlight(), "deadline", drain.String())
 	dctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	err := hs.Shutdown(dctx)
 	if errors.Is(err, context.DeadlineExceeded) {
-		s.log.Warn("drain deadline passed: killing runs still in flight", "in_flight", s.limiter.inFlight())
-		s.hardStop()
+		s.log.Warn("drain deadline passed: killing runs still in flight", "in_flight", s.adm.InFlight())
+		s.adm.Stop()
 		// Handlers answer once their runs are killed; give them a moment,
 		// then drop the connections.
 		kctx, kcancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -318,8 +302,8 @@ func (s *Server) shutdown(hs *http.Server, errc chan error, drain time.Duration)
 			_ = hs.Close()
 		}
 	}
-	s.hardStop()
-	s.runs.Wait()
+	s.adm.Stop()
+	s.adm.Wait()
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		return serr
 	}
@@ -327,9 +311,9 @@ func (s *Server) shutdown(hs *http.Server, errc chan error, drain time.Duration)
 	return nil
 }
 
-// Close cancels every run still in flight; for servers mounted without
-// Serve.
-func (s *Server) Close() { s.draining.Store(true); s.hardStop(); s.runs.Wait() }
+// Close refuses new runs, cancels every run still in flight and waits for
+// them; for servers mounted without Serve.
+func (s *Server) Close() { s.adm.Drain(); s.adm.Stop(); s.adm.Wait() }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -338,7 +322,7 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 // readyz is ready when the server is not draining and at least one
 // backend can run at least one language.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if s.draining.Load() {
+	if s.adm.Draining() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
 		return
 	}
@@ -354,7 +338,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) backendsFor(ctx context.Context, language string) []string {
 	var out []string
-	for _, b := range s.opts.Sandbox.Backends() {
+	for _, b := range s.sb.Backends() {
 		if b.Check(ctx, language) == nil {
 			out = append(out, b.Name())
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/driver"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // Errors the Manager returns; transports map them to codes (404, 429,
@@ -30,9 +31,11 @@ type Options struct {
 	// (strongest first); empty means sorted names.
 	Launchers map[string]sandrun.Launcher
 	Order     []string
-	// Sanitizer scrubs each step's output unless the run asks for raw
-	// output; nil means none (results say sanitized=false).
-	Sanitizer sandrun.Sanitizer
+	// Sandbox is the run pipeline every step goes through, as a one-shot
+	// run does: validation, static limits, admission, sanitizer, audit
+	// record (with the session's id). Its Policy resolves the limits a
+	// session is created with. Required.
+	Sandbox *sandrun.Sandbox
 	// MaxSessions caps live sessions; default 16.
 	MaxSessions int
 	// DefaultIdle and DefaultLifetime apply when a Spec leaves them zero
@@ -78,7 +81,8 @@ type Spec struct {
 	Owner string `json:"-"`
 }
 
-// RunRequest is one step in a session.
+// RunRequest is one step in a session: the fields of a run's request that
+// a step can set, with the same names and meaning.
 type RunRequest struct {
 	Code  string `json:"code"`
 	Stdin string `json:"stdin,omitempty"`
@@ -86,11 +90,36 @@ type RunRequest struct {
 	Files []sandrun.InputFile `json:"files,omitempty"`
 	// Collect returns matching files from the work directory after it.
 	Collect []string `json:"collect,omitempty"`
-	// Timeout lowers the session's per-step time limit for this step.
+	// Limits is the same object as a run's. A step may lower wall_time
+	// (its time limit; default the session's) and output (the cap per
+	// stream); the other limits are the session's for its whole life and
+	// may only be repeated.
+	Limits sandrun.Limits `json:"limits,omitempty"`
+	// Timeout is a deprecated alias of limits.wall_time.
 	Timeout    sandrun.Duration `json:"timeout,omitempty"`
 	NoSanitize bool             `json:"no_sanitize,omitempty"`
+	// Interactive runs the step as a REPL line (driver.Step.Interactive):
+	// expression values are echoed, and an exit ends the session's
+	// interpreter with its code.
+	Interactive bool `json:"interactive,omitempty"`
 	// OnOutput streams raw chunks, as Request.OnOutput.
 	OnOutput func(stream string, chunk []byte) `json:"-"`
+}
+
+// request turns the step into the pipeline's Request.
+func (r RunRequest) request() (*sandrun.Request, error) {
+	l := r.Limits
+	switch {
+	case r.Timeout == 0:
+	case r.Timeout < 0:
+		return nil, &sandrun.RequestError{Field: "timeout", Msg: "must not be negative"}
+	case l.WallTime == 0:
+		l.WallTime = r.Timeout
+	case l.WallTime != r.Timeout:
+		return nil, &sandrun.RequestError{Field: "timeout", Msg: "is a deprecated alias of limits.wall_time; give one or the other"}
+	}
+	return &sandrun.Request{Code: r.Code, Stdin: r.Stdin, Files: r.Files, Collect: r.Collect, Limits: l,
+		NoSanitize: r.NoSanitize, OnOutput: r.OnOutput}, nil
 }
 
 // State of a session.
@@ -137,6 +166,9 @@ type Manager struct {
 func New(opts Options) (*Manager, error) {
 	if len(opts.Launchers) == 0 {
 		return nil, errors.New("session: no launchers")
+	}
+	if opts.Sandbox == nil {
+		return nil, errors.New("session: Options.Sandbox is required: steps run through its pipeline (validation, static limits, admission, sanitizer, audit)")
 	}
 	if len(opts.Order) == 0 {
 		for k := range opts.Launchers {
@@ -188,7 +220,7 @@ func (m *Manager) validate(sp *Spec) error {
 	bad := func(field, format string, a ...any) {
 		errs = append(errs, &sandrun.RequestError{Field: field, Msg: fmt.Sprintf(format, a...)})
 	}
-	sp.Language = sandrun.NormalizeLanguage(sp.Language)
+	sp.Language = lang.Normalize(sp.Language)
 	if sp.Language == "" {
 		bad("language", "is required")
 	} else if _, err := driver.Args(sp.Language, 0); err != nil {
@@ -199,9 +231,18 @@ func (m *Manager) validate(sp *Spec) error {
 	} else if m.opts.Launchers[sp.Backend] == nil {
 		bad("backend", "%q cannot host sessions (have: auto, %s)", sp.Backend, strings.Join(m.opts.Order, ", "))
 	}
-	if err := sp.Limits.Validate(); err != nil {
+	// cpu_time is the whole session's budget, not a run's: it is checked
+	// against sandrun's maximum, the rest against the Sandbox's caps.
+	cpu := sp.Limits.CPUTime
+	sp.Limits.CPUTime = 0
+	lim, err := m.opts.Sandbox.ResolveLimits(sp.Limits)
+	if err != nil {
+		errs = append(errs, err)
+	} else if err := (sandrun.Limits{CPUTime: cpu}).Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	lim.CPUTime = cpu
+	sp.Limits = lim
 	if sp.IdleTimeout < 0 || sp.IdleTimeout.D() > m.opts.MaxIdle {
 		bad("idle_timeout", "must be between 0 (the default, %s) and %s", m.opts.DefaultIdle, m.opts.MaxIdle)
 	}
@@ -229,11 +270,10 @@ func (m *Manager) Create(ctx context.Context, sp Spec) (Info, error) {
 		sp.MaxLifetime = sandrun.Duration(min(m.opts.DefaultLifetime, m.opts.MaxLifetime))
 	}
 	// cpu_time is the whole session's CPU budget: by default as much as
-	// its lifetime allows.
+	// its lifetime allows. The other limits were resolved by validate.
 	if sp.Limits.CPUTime == 0 {
 		sp.Limits.CPUTime = sp.MaxLifetime
 	}
-	sp.Limits = sp.Limits.WithDefaults()
 	// Reserve a slot before starting anything, so a burst of creates
 	// cannot start more interpreters than the cap.
 	s := &Session{m: m, id: sandrun.NewID(), spec: sp, turn: make(chan struct{}, 1), ended: make(chan struct{})}
@@ -322,17 +362,28 @@ func (m *Manager) List() []Info {
 	return out
 }
 
-// Run runs code in the session. The Result is that step's alone: its
-// output, status and usage. A step that times out is interrupted and the
-// session lives on; when the session dies during the step (the interrupt
-// did not work, a memory limit, the interpreter exited) the Result says
-// why and the session is dead. A session already dead returns ErrDead.
-func (m *Manager) Run(ctx context.Context, id string, req RunRequest) (*sandrun.Result, error) {
+// Run runs code in the session through the Sandbox's pipeline, as a
+// one-shot run: validated, checked by static limits, admitted, sanitized
+// and recorded with the session's id. The Result is that step's alone:
+// its output, status and usage. A step that times out is interrupted and
+// the session lives on; when the session dies during the step (the
+// interrupt did not work, a memory limit, the interpreter exited) the
+// Result says why and the session is dead. A session already dead returns
+// ErrDead. The error is the pipeline's otherwise (errors.Is(err,
+// sandrun.ErrBadRequest), *sandrun.RejectError, *sandrun.BusyError...).
+func (m *Manager) Run(ctx context.Context, id string, rr RunRequest) (*sandrun.Result, error) {
 	s, err := m.lookup(id)
 	if err != nil {
 		return nil, err
 	}
-	return s.run(ctx, req)
+	if in := s.Info(); in.State != StateIdle && in.State != StateRunning {
+		return nil, fmt.Errorf("%w (%s): %s", ErrDead, in.State, in.Error)
+	}
+	req, err := rr.request()
+	if err != nil {
+		return nil, err
+	}
+	return m.opts.Sandbox.Step(ctx, stepper{s: s, interactive: rr.Interactive}, req)
 }
 
 // Close ends a session and forgets it, returning its final Info.

@@ -2,8 +2,6 @@ package session
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -140,21 +138,27 @@ func (s *Session) end(status sandrun.Status, msg string) {
 	s.mu.Unlock()
 }
 
-func (s *Session) validateRun(req *RunRequest) error {
-	probe := sandrun.Request{Language: s.spec.Language, Code: req.Code, Files: req.Files, Collect: req.Collect, Stdin: req.Stdin}
-	err := probe.Validate(0)
-	if req.Timeout < 0 || req.Timeout > s.spec.Limits.WallTime {
-		err = errors.Join(err, &sandrun.RequestError{Field: "timeout", Msg: fmt.Sprintf("must be between 0 (the session's %s) and %s", s.spec.Limits.WallTime, s.spec.Limits.WallTime)})
-	}
-	if len(req.Files) > 0 && s.proc.WorkDir() == "" {
-		err = errors.Join(err, &sandrun.RequestError{Field: "files", Msg: "this backend does not expose the session's work directory to the host"})
-	}
-	return err
+// stepper is a session as the pipeline's executor of steps
+// (sandrun.Session). It is not exported: a step must go through the
+// pipeline (Manager.Run).
+type stepper struct {
+	s *Session
+	// interactive: the step is a REPL line (RunRequest.Interactive).
+	interactive bool
 }
 
-func (s *Session) run(ctx context.Context, req RunRequest) (*sandrun.Result, error) {
-	if err := s.validateRun(&req); err != nil {
-		return nil, err
+var _ sandrun.Session = stepper{}
+
+func (p stepper) ID() string             { return p.s.id }
+func (p stepper) Backend() string        { return p.s.spec.Backend }
+func (p stepper) Language() string       { return p.s.spec.Language }
+func (p stepper) Limits() sandrun.Limits { return p.s.spec.Limits }
+
+// Step runs one validated, admitted step: one at a time per session.
+func (p stepper) Step(ctx context.Context, req *sandrun.Request) (*sandrun.Result, error) {
+	s := p.s
+	if len(req.Files) > 0 && s.proc.WorkDir() == "" {
+		return nil, &sandrun.RequestError{Field: "files", Msg: "this backend does not expose the session's work directory to the host"}
 	}
 	select {
 	case <-s.turn:
@@ -171,38 +175,27 @@ func (s *Session) run(ctx context.Context, req RunRequest) (*sandrun.Result, err
 	s.info.State = StateRunning
 	s.mu.Unlock()
 
-	start := time.Now()
-	sum := sha256.Sum256([]byte(req.Code))
-	timeout := s.spec.Limits.WallTime
-	if req.Timeout > 0 {
-		timeout = req.Timeout
-	}
+	lim := req.Limits
 	res := &sandrun.Result{}
 	var out driver.Outcome
 	if err := beneath.WriteFiles(s.proc.WorkDir(), req.Files); err != nil {
 		res.Status, res.Error, res.ExitCode = sandrun.StatusInternalError, "writing the step's files: "+err.Error(), -1
 	} else {
 		out = s.conn.Run(ctx, driver.Step{
-			Code: req.Code, Stdin: req.Stdin, Timeout: timeout.D(), Output: int64(s.spec.Limits.Output),
-			Grace: s.m.opts.Grace, OnOutput: req.OnOutput,
+			Code: req.Code, Stdin: req.Stdin, Timeout: lim.WallTime.D(), Output: int64(lim.Output),
+			Grace: s.m.opts.Grace, OnOutput: req.OnOutput, Interactive: p.interactive,
 		})
 		res = out.Result
 	}
 	if out.Dead {
 		s.died(out, res)
 	} else if len(req.Collect) > 0 && res.Status != sandrun.StatusInternalError {
-		files, err := beneath.Collect(s.proc.WorkDir(), req.Collect, beneath.CollectLimits{MaxFile: int64(s.spec.Limits.Output)})
+		files, err := beneath.Collect(s.proc.WorkDir(), req.Collect, beneath.CollectLimits{MaxFile: int64(lim.Output)})
 		if err != nil {
 			res.Warnings = append(res.Warnings, "collecting files: "+err.Error())
 		}
 		res.Files = files
 	}
-	res.ID, res.Backend, res.Language = sandrun.NewID(), s.spec.Backend, s.spec.Language
-	res.CodeSHA256, res.StartedAt = hex.EncodeToString(sum[:]), start.UTC()
-	if s.m.opts.Sanitizer != nil && !req.NoSanitize {
-		s.m.opts.Sanitizer.SanitizeResult(res)
-	}
-	res.Finish()
 
 	s.mu.Lock()
 	s.info.Runs++

@@ -19,7 +19,14 @@ import (
 
 func newManager(t *testing.T, backend string, mod func(*session.Options)) *session.Manager {
 	t.Helper()
+	return newManagerWith(t, backend, sandrun.Options{}, mod)
+}
+
+// newManagerWith runs the steps through a Sandbox with sbo's hooks.
+func newManagerWith(t *testing.T, backend string, sbo sandrun.Options, mod func(*session.Options)) *session.Manager {
+	t.Helper()
 	opts := session.Options{
+		Sandbox:   sessiontest.Sandbox(t, sbo),
 		Launchers: map[string]sandrun.Launcher{backend: sessiontest.Launcher(t, backend)},
 		Grace:     time.Second,
 		// Generous: CI machines run many jails at once.
@@ -352,7 +359,7 @@ func (upper) SanitizeResult(r *sandrun.Result) {
 
 func TestSanitizedAndFiles(t *testing.T) {
 	forEach(t, func(t *testing.T, b string) {
-		m := newManager(t, b, func(o *session.Options) { o.Sanitizer = upper{} })
+		m := newManagerWith(t, b, sandrun.Options{Sanitizer: upper{}}, nil)
 		id := create(t, m, session.Spec{Language: "python", Files: []sandrun.InputFile{{Name: "in/a.txt", Content: "from-create"}}})
 		res, err := m.Run(context.Background(), id, session.RunRequest{
 			Code:    "print('SECRET', open('in/a.txt').read(), open('b.txt').read())\nopen('out.txt', 'w').write('made')",

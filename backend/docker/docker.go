@@ -27,6 +27,7 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/cgmeter"
 	"github.com/sandrun/sandrun/internal/seccompprofile"
+	"github.com/sandrun/sandrun/netpolicy"
 )
 
 // Name is the tier's name.
@@ -55,6 +56,9 @@ type Options struct {
 	CPUs float64
 	// Logger receives operational logs.
 	Logger *slog.Logger
+	// Network is what the operator permits runs to reach through the
+	// proxy (network.go); nil permits no network.
+	Network *netpolicy.Operator
 }
 
 // Backend is the docker tier. It is safe for concurrent use.
@@ -77,6 +81,9 @@ type Backend struct {
 	// as JSON, made once.
 	seccomp    string
 	seccompErr error
+	// seccompNet is the profile of runs with a network allowlist: the
+	// same, plus IPv4 TCP sockets (network.go).
+	seccompNet string
 
 	checkMu   sync.Mutex
 	checkedAt time.Time
@@ -105,6 +112,9 @@ func New(opts Options) *Backend {
 	host, _ := os.Hostname()
 	b := &Backend{opts: opts, owner: fmt.Sprintf("%s:%d", host, os.Getpid()), images: map[string]error{}}
 	b.seccomp, b.seccompErr = seccompprofile.JSON(seccompprofile.Options{})
+	if b.seccompErr == nil {
+		b.seccompNet, b.seccompErr = seccompprofile.JSON(seccompprofile.Options{InetStream: true})
+	}
 	return b
 }
 
@@ -162,6 +172,20 @@ func (b *Backend) client(ctx context.Context) (*client.Client, error) {
 		return nil, b.initErr
 	}
 	return b.cli, nil
+}
+
+// Sweep removes what supervisors that died on this host left: their
+// containers (running ones too) and their runs' cgroups. It runs when the
+// engine is first reached; call it at start so that a crash's leftovers
+// do not wait for the tier's next use. Without an engine there is nothing
+// to sweep: the error says why.
+func (b *Backend) Sweep(ctx context.Context) error {
+	cli, err := b.client(ctx) // sweeps the containers the first time
+	if err != nil {
+		return err
+	}
+	b.meterFor(ctx, cli) // sweeps the cgroups the first time
+	return nil
 }
 
 // Check implements sandrun.Backend: the engine answers, applies seccomp,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
 	"github.com/sandrun/sandrun/internal/cgmeter"
+	"github.com/sandrun/sandrun/internal/cgroup"
 	"github.com/sandrun/sandrun/internal/verdict"
 )
 
@@ -69,11 +71,18 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		mark = "<<sandrun-collect-" + sandrun.NewID() + ">>"
 	}
 	cfg, hc := b.containerConfig(r, req, runID, true, mark)
+	nr, err := b.networkFor(req, cfg, hc)
+	if err != nil {
+		return nil, err
+	}
 	meter := b.meterFor(ctx, cli)
+	// The run's parent cgroup carries the supervisor's pid, so that a
+	// sweep by another supervisor leaves it alone while this one lives.
+	cgName := fmt.Sprintf("%d-%s", os.Getpid(), runID)
 	if meter != nil {
-		hc.CgroupParent = meter.Parent(runID)
+		hc.CgroupParent = meter.Parent(cgName)
 		defer func() {
-			if err := meter.Remove(runID); err != nil {
+			if err := meter.Remove(cgName); err != nil {
 				b.opts.Logger.Warn("removing run cgroup", "run", runID, "err", err)
 			}
 		}()
@@ -114,9 +123,10 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 
 	lim := req.Limits
 	var (
-		mu     sync.Mutex
-		killed verdict.Kill
-		stream string
+		mu      sync.Mutex
+		killed  verdict.Kill
+		stream  string
+		netWhat string
 	)
 	kill := func(why verdict.Kill, s string) {
 		mu.Lock()
@@ -146,6 +156,21 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if err := cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
 		return nil, fmt.Errorf("starting the container: %w", err)
 	}
+	if nr != nil {
+		// Before the payload: the program waits for it, so the proxy
+		// listens before the program runs.
+		err := nr.start(ctx, cli, id, b, func(what string) {
+			mu.Lock()
+			netWhat = what
+			mu.Unlock()
+			go kill(verdict.KillNetwork, "")
+		})
+		if err != nil {
+			kill(verdict.KillCancel, "")
+			return nil, err
+		}
+		defer nr.stop()
+	}
 	timer := time.AfterFunc(lim.WallTime.D(), func() { kill(verdict.KillTimeout, "") })
 	defer timer.Stop()
 	stopCtx := context.AfterFunc(ctx, func() { kill(verdict.KillCancel, "") })
@@ -155,7 +180,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		// A second of grace leaves the rlimit's SIGXCPU the first word.
 		stopWatch := make(chan struct{})
 		defer close(stopWatch)
-		go meter.Watch(runID, lim.CPUTime.D()+time.Second, stopWatch, func() { kill(verdict.KillCPU, "") })
+		go meter.Watch(cgName, lim.CPUTime.D()+time.Second, stopWatch, func() { kill(verdict.KillCPU, "") })
 	}
 
 	go func() {
@@ -199,6 +224,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		res.Files = files
 	}
 	f := verdict.Facts{Exited: true, ExitCode: code, Limits: lim, OOMKilled: oom, OOMMarkers: r.OOMMarkers}
+	res.Usage.Network = nr.stop()
 	// The engine reports a signal death as 128+signal. A program can exit
 	// with such a code itself; only the signals a limit sends are mapped.
 	switch sig := syscall.Signal(code - 128); sig {
@@ -206,14 +232,14 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		f.Exited, f.ExitCode, f.Signal = false, -1, sig
 	}
 	mu.Lock()
-	f.Killed, f.Stream = killed, stream
+	f.Killed, f.Stream, f.Network = killed, stream, netWhat
 	mu.Unlock()
 	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
 	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
 	f.Stderr = string(stderr.Bytes())
 	res.Usage.WallMs = wall.Milliseconds()
 	if meter != nil {
-		meter.Apply(runID, &res.Usage)
+		meter.Apply(cgName, &res.Usage)
 		f.CPU = time.Duration(res.Usage.CPUMs) * time.Millisecond
 	}
 	verdict.Decide(f, res)
@@ -250,7 +276,7 @@ func (b *Backend) meterFor(ctx context.Context, cli *client.Client) *cgmeter.Met
 			b.meter = cgmeter.New("sandrun-docker", info.CgroupVersion)
 		}
 		if b.meter != nil {
-			b.meter.Sweep()
+			b.meter.Sweep(cgroup.OwnerPID)
 		}
 	})
 	return b.meter

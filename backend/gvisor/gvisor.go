@@ -61,6 +61,8 @@ type Backend struct {
 
 	once     sync.Once
 	initErr  error
+	dirOnce  sync.Once
+	dirErr   error
 	runsc    string
 	version  string
 	platform string
@@ -121,29 +123,55 @@ func (b *Backend) setup(ctx context.Context) error {
 	if b.platform == "" {
 		b.platform = bestPlatform(ctx, p)
 	}
-	b.base, b.shared = b.opts.BaseDir, b.opts.StateDir
-	if b.base == "" || b.shared == "" {
-		wb, err := workdir.Base()
-		if err != nil {
-			return err
-		}
-		if b.base == "" {
-			b.base = filepath.Join(wb, "gvisor", "runs")
-		}
-		if b.shared == "" {
-			b.shared = filepath.Join(wb, "gvisor")
-		}
-	}
-	b.state = filepath.Join(b.shared, "state")
-	for _, d := range []string{b.base, b.state} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return fmt.Errorf("gvisor: %w", err)
-		}
+	if err := b.resolveDirs(); err != nil {
+		return err
 	}
 	if n := b.sweep(ctx); n > 0 {
 		b.opts.Logger.Info("removed stale gvisor sandboxes", "count", n)
 	}
 	return nil
+}
+
+// resolveDirs sets and makes the tier's directories, once.
+func (b *Backend) resolveDirs() error {
+	b.dirOnce.Do(func() {
+		base, shared := b.opts.BaseDir, b.opts.StateDir
+		if base == "" || shared == "" {
+			wb, err := workdir.Base()
+			if err != nil {
+				b.dirErr = err
+				return
+			}
+			if base == "" {
+				base = filepath.Join(wb, "gvisor", "runs")
+			}
+			if shared == "" {
+				shared = filepath.Join(wb, "gvisor")
+			}
+		}
+		state := filepath.Join(shared, "state")
+		for _, d := range []string{base, state} {
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				b.dirErr = fmt.Errorf("gvisor: %w", err)
+				return
+			}
+		}
+		b.base, b.shared, b.state = base, shared, state
+	})
+	return b.dirErr
+}
+
+// Sweep removes what supervisors that died left: their sandboxes'
+// processes (killed through the runs' cgroups), runsc's state, the /work
+// mounts, bundles and cgroups. It runs at the tier's first use too; call
+// it at start so a crash's leftovers do not wait for that. It needs root
+// (the tier does), not runsc: without runsc the state files are removed
+// directly.
+func (b *Backend) Sweep(ctx context.Context) int {
+	if platformCheck() != nil || b.resolveDirs() != nil {
+		return 0
+	}
+	return b.sweep(ctx)
 }
 
 // bestPlatform is systrap when this runsc has it (newer releases), else

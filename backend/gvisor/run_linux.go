@@ -12,7 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +21,7 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
 	"github.com/sandrun/sandrun/internal/cgmeter"
+	"github.com/sandrun/sandrun/internal/cgroup"
 	"github.com/sandrun/sandrun/internal/seccompprofile"
 	"github.com/sandrun/sandrun/internal/verdict"
 	"github.com/sandrun/sandrun/internal/workdir"
@@ -260,55 +261,98 @@ func (b *Backend) kill(id string) {
 // destroy removes what runsc keeps of a sandbox, when anything is left
 // (runsc run destroys its sandbox itself when the program ends).
 func (b *Backend) destroy(id string) {
+	b.destroyWith(b.runsc, id)
+}
+
+// destroyWith is destroy with a given runsc ("": none installed, then
+// runsc's state files for id are removed directly; the sweep has killed
+// the sandbox's processes through its cgroup already).
+func (b *Backend) destroyWith(runsc, id string) {
 	ents, _ := os.ReadDir(b.state)
-	left := false
+	var left []string
 	for _, e := range ents {
 		if strings.Contains(e.Name(), id) {
-			left = true
+			left = append(left, filepath.Join(b.state, e.Name()))
 		}
 	}
-	if !left {
+	if len(left) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, b.runsc, b.globalArgs("delete", "--force", id)...).CombinedOutput(); err != nil {
+	if runsc != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, runsc, b.globalArgs("delete", "--force", id)...).CombinedOutput()
+		if err == nil {
+			return
+		}
 		b.opts.Logger.Warn("runsc delete", "id", id, "err", err, "out", strings.TrimSpace(string(out)))
+	}
+	for _, p := range left {
+		_ = os.RemoveAll(p)
 	}
 }
 
-// sweep removes the sandboxes, bundles and work mounts that a dead
-// supervisor left: ids embed the supervisor's pid.
+// sweep removes the sandboxes, bundles and work mounts that dead
+// supervisors left (ids embed the supervisor's pid): first their
+// processes, through the runs' cgroups (runsc run dies with its
+// supervisor, the sandbox and its file proxy need not), then runsc's
+// state, the /work mounts and the bundles. A live supervisor's runs are
+// never touched.
 func (b *Backend) sweep(ctx context.Context) int {
+	if m := cgmeter.New(cgroupDir, ""); m != nil {
+		m.Sweep(ownerOf)
+	}
+	runsc := b.opts.Runsc
+	if runsc == "" {
+		runsc = "runsc"
+	}
+	runsc, _ = exec.LookPath(runsc)
 	n := 0
 	ents, _ := os.ReadDir(b.base)
 	for _, e := range ents {
+		if ctx.Err() != nil {
+			break
+		}
 		if !deadOwner(e.Name()) {
 			continue
 		}
-		b.destroy(e.Name())
+		b.destroyWith(runsc, e.Name())
 		dir := filepath.Join(b.base, e.Name())
 		_ = unix.Unmount(filepath.Join(dir, "work"), unix.MNT_DETACH)
 		if workdir.Remove(dir) == nil {
 			n++
 		}
 	}
-	if m := cgmeter.New(cgroupDir, ""); m != nil {
-		m.Sweep()
+	// State left without a bundle (a crash between the two removals).
+	states, _ := os.ReadDir(b.state)
+	for _, e := range states {
+		if id := stateID(e.Name()); id != "" && deadOwner(id) {
+			b.destroyWith(runsc, id)
+		}
 	}
 	return n
 }
 
-// deadOwner reports whether id ("sandrun-<pid>-<hex>") belongs to a
-// supervisor that is no longer running.
-func deadOwner(id string) bool {
+// runID is the form of a run id: the supervisor's pid, then random hex.
+var runID = regexp.MustCompile(`sandrun-[0-9]+-[0-9a-f]+`)
+
+// stateID finds a run id in the name of one of runsc's state files.
+func stateID(name string) string { return runID.FindString(name) }
+
+// ownerOf reads the supervisor's pid from a run id ("sandrun-<pid>-<hex>").
+func ownerOf(id string) (int, bool) {
 	rest, ok := strings.CutPrefix(id, "sandrun-")
 	if !ok {
-		return false
+		return 0, false
 	}
-	p, _, ok := strings.Cut(rest, "-")
-	pid, err := strconv.Atoi(p)
-	if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
+	return cgroup.OwnerPID(rest)
+}
+
+// deadOwner reports whether id belongs to a supervisor that is no longer
+// running.
+func deadOwner(id string) bool {
+	pid, ok := ownerOf(id)
+	if !ok || pid == os.Getpid() {
 		return false
 	}
 	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)

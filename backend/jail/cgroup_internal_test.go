@@ -3,11 +3,17 @@
 package jail
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // fakeGroup makes a directory with the files a cgroup would have, so the
@@ -88,4 +94,117 @@ func TestOwnerPID(t *testing.T) {
 			t.Errorf("ownerPID(%q) = %d, %v", name, got, ok)
 		}
 	}
+}
+
+// TestReweigh: the runs' parent gets one plain process's CPU weight per
+// run group under it, never less than one, at most the file's maximum.
+func TestReweigh(t *testing.T) {
+	for _, v2 := range []bool{false, true} {
+		base := t.TempDir()
+		m := &cgroupManager{v2: v2, bases: map[string]string{"cpu": base, "": base}}
+		file, unit := "cpu.shares", v1Shares
+		if v2 {
+			file, unit = "cpu.weight", v2Weight
+		}
+		if err := os.WriteFile(filepath.Join(base, file), []byte("1"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m.reweigh()
+		if got := readFile(t, filepath.Join(base, file)); got != strconv.Itoa(unit) {
+			t.Errorf("v2=%v, no runs: %s = %s, want %d", v2, file, got, unit)
+		}
+		for i := 0; i < 3; i++ {
+			os.Mkdir(filepath.Join(base, fmt.Sprintf("%d-%02x", 100+i, i)), 0o755)
+		}
+		os.Mkdir(filepath.Join(base, "not-a-run"), 0o755)
+		m.reweigh()
+		if got := readFile(t, filepath.Join(base, file)); got != strconv.Itoa(3*unit) {
+			t.Errorf("v2=%v, three runs: %s = %s, want %d", v2, file, got, 3*unit)
+		}
+		for i := 3; i < 300; i++ {
+			os.Mkdir(filepath.Join(base, fmt.Sprintf("%d-%02x", 100+i, i%256)), 0o755)
+		}
+		m.reweigh()
+		want := v1SharesMax
+		if v2 {
+			want = v2WeightMax
+		}
+		if got := readFile(t, filepath.Join(base, file)); got != strconv.Itoa(want) {
+			t.Errorf("v2=%v, 300 runs: %s = %s, want the maximum %d", v2, file, got, want)
+		}
+	}
+}
+
+// TestBornInGroup: an init started through startIn is born in its run's
+// group (v1: the forking thread moves itself in and back; v2: the clone
+// names the group), and the forking thread ends where it started.
+func TestBornInGroup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make cgroups")
+	}
+	check := func(t *testing.T, g *cgroup, want string) {
+		b := &Backend{}
+		cmd := exec.Command("sleep", "30")
+		fd, err := g.cloneInto()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fd >= 0 {
+			defer unix.Close(fd)
+			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+		}
+		before, _ := os.ReadFile("/proc/self/cgroup")
+		if err := b.startIn(-1, g, cmd.Start); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cmd.Process.Kill(); cmd.Wait() }()
+		got, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", cmd.Process.Pid))
+		if !strings.Contains(string(got), want) {
+			t.Errorf("child's cgroups:\n%s\nwant a line with %q", got, want)
+		}
+		// Every thread of this process is where the process was.
+		tasks, _ := os.ReadDir("/proc/self/task")
+		for _, tk := range tasks {
+			cg, _ := os.ReadFile("/proc/self/task/" + tk.Name() + "/cgroup")
+			if string(cg) != string(before) {
+				t.Errorf("thread %s stayed elsewhere:\n%s\nwant\n%s", tk.Name(), cg, before)
+			}
+		}
+	}
+	t.Run("v1", func(t *testing.T) {
+		if cgroupMode() != "v1" {
+			t.Skip("no v1 hierarchy here")
+		}
+		m, err := newCgroupManager("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := m.create(cgroupLimits{Memory: 64 << 20, Pids: 16, CPUs: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.remove()
+		if !g.bornInside() {
+			t.Fatal("as root a v1 group must take its init at birth")
+		}
+		check(t, g, ":memory:/"+cgroupDirName+"/"+filepath.Base(g.dirs["memory"]))
+	})
+	t.Run("v2", func(t *testing.T) {
+		// A v1 host often mounts an empty v2 hierarchy beside: enough to
+		// check CLONE_INTO_CGROUP, which needs no controller.
+		dir := filepath.Join(cgroupRoot, "unified")
+		var st unix.Statfs_t
+		if cgroupMode() == "v2" {
+			dir = cgroupRoot
+		} else if unix.Statfs(dir, &st) != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+			t.Skip("no v2 hierarchy here")
+		}
+		d := filepath.Join(dir, fmt.Sprintf("sandrun-jail-test-%d", os.Getpid()))
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		defer removeGroup(d)
+		g := &cgroup{v2: true, dirs: map[string]string{"": d}}
+		check(t, g, "0::/"+filepath.Base(d))
+	})
 }

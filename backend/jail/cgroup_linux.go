@@ -9,10 +9,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -47,12 +49,23 @@ type cgroupManager struct {
 	// bases maps a v1 controller name to its sandrun-jail directory; for
 	// v2 the single base is under "".
 	bases map[string]string
+	// selfMove: a thread may move itself into a run's v1 group (root),
+	// so the init is born there (see Backend.startIn).
+	selfMove bool
+
+	// weighMu serialises this supervisor's updates of the base's CPU
+	// weight (see reweigh).
+	weighMu    sync.Mutex
+	weighWarn  sync.Once
+	weighWrite func(dir, file, val string) error // nil: write; tests replace it
+	logger     *slog.Logger                      // nil: discard
 }
 
 // cgroup is one run's group.
 type cgroup struct {
 	v2   bool
 	dirs map[string]string // controller (or "") -> directory
+	m    *cgroupManager    // nil in tests of the file formats
 }
 
 // cgroupMode reports "v2", "v1" (hybrid or legacy) or "" (none found).
@@ -104,7 +117,7 @@ func newCgroupManager(parent string) (*cgroupManager, error) {
 		}
 		return &cgroupManager{v2: true, bases: map[string]string{"": base}}, nil
 	case "v1":
-		m := &cgroupManager{bases: map[string]string{}}
+		m := &cgroupManager{bases: map[string]string{}, selfMove: os.Geteuid() == 0}
 		seen := map[string]bool{}
 		for _, c := range v1Controllers {
 			root, err := filepath.EvalSymlinks(filepath.Join(cgroupRoot, c))
@@ -136,7 +149,7 @@ func (m *cgroupManager) create(lim cgroupLimits) (*cgroup, error) {
 	var r [6]byte
 	_, _ = rand.Read(r[:])
 	name := fmt.Sprintf("%d-%s", os.Getpid(), hex.EncodeToString(r[:]))
-	g := &cgroup{v2: m.v2, dirs: map[string]string{}}
+	g := &cgroup{v2: m.v2, dirs: map[string]string{}, m: m}
 	made := map[string]bool{}
 	for c, base := range m.bases {
 		d := filepath.Join(base, name)
@@ -154,7 +167,134 @@ func (m *cgroupManager) create(lim cgroupLimits) (*cgroup, error) {
 		g.remove()
 		return nil, err
 	}
+	m.reweigh()
 	return g, nil
+}
+
+// CPU weights of one plain process: v1 cpu.shares and v2 cpu.weight of
+// a nice-0 task, and the most each file takes.
+const (
+	v1Shares, v1SharesMax = 1024, 262144
+	v2Weight, v2WeightMax = 100, 10000
+)
+
+// reweigh gives the base (the parent of every run's group) the CPU
+// weight of as many plain processes as it holds runs. The scheduler
+// shares the CPU among siblings by weight: a base with one process's
+// weight would make every concurrent run together count as one process
+// against the host's, starving them under load. Each run's own group
+// keeps the default weight, so runs share the base's part equally; each
+// is still capped by its own bandwidth quota (Options.CPUs).
+//
+// The count is of the groups under the base, every supervisor's
+// (several may share the base), including inits that wait for a run: a
+// waiting group weighs nothing until its program runs, so this gives
+// busy runs at least a plain process's share, never less. A failure
+// costs fairness, not isolation: it is logged once, not fatal.
+func (m *cgroupManager) reweigh() {
+	m.weighMu.Lock()
+	defer m.weighMu.Unlock()
+	file, unit, most, base := "cpu.shares", v1Shares, v1SharesMax, m.bases["cpu"]
+	if m.v2 {
+		file, unit, most, base = "cpu.weight", v2Weight, v2WeightMax, m.bases[""]
+	}
+	n := 0
+	ents, err := os.ReadDir(base)
+	if err == nil {
+		for _, e := range ents {
+			if _, ok := ownerPID(e.Name()); ok && e.IsDir() {
+				n++
+			}
+		}
+		w := min(max(n, 1)*unit, most)
+		wr := m.weighWrite
+		if wr == nil {
+			wr = write
+		}
+		err = wr(base, file, strconv.Itoa(w))
+	}
+	if err != nil {
+		m.weighWarn.Do(func() {
+			if m.logger != nil {
+				m.logger.Warn("jail: cannot set the CPU weight of the runs' parent cgroup; under load runs may get less CPU than plain processes", "dir", base, "err", err)
+			}
+		})
+	}
+}
+
+// enter moves the calling thread (locked to its goroutine) into the
+// group, so that a process it forks is born there, and returns how to
+// move it back. v2 needs nothing here: the clone itself names the group
+// (CLONE_INTO_CGROUP, see cloneInto). Only the thread moves: the kernel
+// skips its global lock for a thread that moves itself. On an error the
+// thread may sit partly in the group: the caller discards it.
+func (g *cgroup) enter() (leave func() error, err error) {
+	if g.v2 || g.m == nil || !g.m.selfMove {
+		return nil, nil
+	}
+	home, err := threadCgroups()
+	if err != nil {
+		return nil, err
+	}
+	var back []string
+	done := map[string]bool{}
+	for c, d := range g.dirs {
+		if done[d] {
+			continue
+		}
+		done[d] = true
+		h, ok := home[c]
+		if !ok {
+			return nil, fmt.Errorf("cgroup v1: this thread is in no %s group", c)
+		}
+		back = append(back, filepath.Join(cgroupRoot, c, h))
+		if err := write(d, "tasks", "0"); err != nil {
+			return nil, err
+		}
+	}
+	return func() error {
+		for _, d := range back {
+			if err := write(d, "tasks", "0"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil
+}
+
+// threadCgroups reads the calling thread's v1 groups: controller ->
+// path within its hierarchy.
+func threadCgroups() (map[string]string, error) {
+	b, err := os.ReadFile("/proc/thread-self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			out[c] = parts[2]
+		}
+	}
+	return out, nil
+}
+
+// cloneInto returns the fd of a v2 group for CLONE_INTO_CGROUP (the
+// caller closes it), or -1 when the group is v1 (see enter).
+func (g *cgroup) cloneInto() (int, error) {
+	if !g.v2 {
+		return -1, nil
+	}
+	return unix.Open(g.dirs[""], unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
+
+// bornInside says whether a process started through Backend.startIn is
+// born in the group; otherwise the caller moves it with add.
+func (g *cgroup) bornInside() bool {
+	return g.v2 || (g.m != nil && g.m.selfMove)
 }
 
 func write(dir, file, val string) error {
@@ -282,6 +422,9 @@ func (g *cgroup) remove() error {
 			errs = append(errs, err)
 		}
 	}
+	if g.m != nil {
+		g.m.reweigh()
+	}
 	return errors.Join(errs...)
 }
 
@@ -366,6 +509,9 @@ func (m *cgroupManager) sweep() (int, error) {
 			}
 			n++
 		}
+	}
+	if n > 0 {
+		m.reweigh()
 	}
 	return n, errors.Join(errs...)
 }

@@ -49,9 +49,10 @@ func TestConcurrentUIDs(t *testing.T) {
 	checkNoLeftovers(t)
 }
 
-// TestNoChannelBetweenJails: two jails share the empty network
-// namespace; one listens on an abstract unix socket, the other must not
-// reach it (Landlock scoping), nor signal it.
+// TestNoChannelBetweenJails: one jail listens on an abstract unix
+// socket; another, at the same time, must neither reach it (its own
+// network namespace, and Landlock's scoping) nor see its name in
+// /proc/net/unix (its own network namespace).
 func TestNoChannelBetweenJails(t *testing.T) {
 	b := backend(t)
 	ctx := context.Background()
@@ -78,8 +79,9 @@ try:
     u.connect("\0sandrun-cross-jail"); print("connected")
 except OSError as e:
     print("refused", e.errno)
+print("listed" if "@sandrun-cross-jail" in open("/proc/net/unix").read() else "unlisted")
 `)
-	if res.Status != sandrun.StatusOK || !strings.HasPrefix(res.Stdout, "refused") {
+	if res.Status != sandrun.StatusOK || !strings.HasPrefix(res.Stdout, "refused") || !strings.HasSuffix(res.Stdout, "unlisted\n") {
 		t.Fatalf("second jail reached the first: %s %q %q", res.Status, res.Stdout, res.Stderr)
 	}
 	t.Logf("cross-jail abstract connect: %s", strings.TrimSpace(res.Stdout))

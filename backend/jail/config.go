@@ -33,6 +33,11 @@ type initConfig struct {
 	NoLandlock bool `json:"no_landlock"`
 	// LandlockPartial allows a Landlock ABI below 6 (operator downgrade).
 	LandlockPartial bool `json:"landlock_partial"`
+	// NetPort, when not 0, is the proxy's port on the loopback of the
+	// run's network namespace (a run with a network allowlist): seccomp
+	// then allows IPv4 TCP sockets and Landlock (ABI 4+) TCP connect to
+	// this port only (network_linux.go).
+	NetPort uint16 `json:"net_port,omitempty"`
 	// Collect are globs of files in /work returned after the run.
 	Collect      []string `json:"collect"`
 	CollectMax   int64    `json:"collect_max"`

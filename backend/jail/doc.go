@@ -11,14 +11,16 @@
 //
 //	supervisor (sandrun)                 jail (new namespaces)
 //	--------------------                 ---------------------
-//	uid slot (flock), cgroup dir
+//	uid slot (flock), cgroup dir (limits)
 //	socketpair
 //	clone(NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS [|NEWNET]) of
 //	  /proc/self/fd/4 (the sandrun binary) as "__child jail-init",
-//	  on a thread that joined the shared empty netns
+//	  on a thread that joined a fresh empty netns (made ahead of
+//	  time) and moved itself into the run's v1 cgroup (v2:
+//	  CLONE_INTO_CGROUP): the init is born in both
 //	  uid/gid map "1000 <host uid> 1", setgroups deny,
 //	  ambient CAP_SYS_ADMIN+CAP_SETPCAP    -> init = pid 1, uid 1000
-//	write init's pid to the cgroup
+//	the forking thread returns to the supervisor's netns and cgroups
 //	open each runtime path in the init's mount namespace
 //	  (openat2 on /proc/<pid>/root, RESOLVE_IN_ROOT)
 //	C: config JSON + bind fds  ----------> read config
@@ -58,11 +60,19 @@
 //
 // # Why these choices
 //
-//   - One clone with every namespace, and setns into one pre-created empty
-//     network namespace: creating a netns per run is the slow, serialising
-//     step. Sharing one is safe because the seccomp filter allows only
-//     AF_UNIX sockets and Landlock (ABI 6) scopes abstract unix sockets to
-//     the run's own domain; without ABI 6 each run gets its own netns.
+//   - One clone with every namespace; the network namespace is a fresh
+//     one per run, made ahead of time by a background goroutine (making
+//     one costs about a millisecond and serialises in the kernel) and
+//     joined by the forking thread. Runs sharing one would see each
+//     other's unix sockets in /proc/net/unix (attack case 50).
+//   - The init is born in its cgroup rather than moved there: moving a
+//     process takes the kernel's cgroup_threadgroup_rwsem for writing,
+//     which waits for an RCU grace period (about 10 ms) when no other
+//     migration ran just before; a thread moving itself skips that lock
+//     (v1), and CLONE_INTO_CGROUP needs no migration at all (v2).
+//   - The runs' parent cgroup weighs as many plain processes as it holds
+//     runs (v1 cpu.shares, v2 cpu.weight), so concurrent runs together
+//     are never squeezed into one process's share of the CPU.
 //   - The init's uid is the unprivileged 1000 with two ambient
 //     capabilities, dropped before the program starts; there is no root
 //     inside at any time. The host uid is distinct per concurrent run

@@ -55,6 +55,9 @@ func ChildMain(_ []string) int {
 	if err := json.Unmarshal(payload, &cfg); err != nil {
 		return report(fail(LayerProtocol, 2, unix.EPROTO))
 	}
+	// Progress frames name the layer a setup that hangs is stuck in.
+	progress := func(l Layer) { _ = writeFrame(c, msgProgress, u16(uint16(l))) }
+	progress(LayerMounts)
 	// Signals from inside the jail must not end the init (Landlock's
 	// signal scoping already refuses them; this covers a downgraded
 	// Landlock). Catching them, rather than ignoring them, matters: an
@@ -83,8 +86,9 @@ func ChildMain(_ []string) int {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return report(fail(LayerCapabilities, 1, err))
 	}
+	progress(LayerCgroupNS)
 	started := make(chan startResult, 1)
-	onNonLeaderThread(func() { startProgram(&cfg, started) })
+	onNonLeaderThread(func() { startProgram(&cfg, started, func() { progress(LayerExec) }) })
 	st := <-started
 	if st.err != nil {
 		return report(st.err)
@@ -170,7 +174,7 @@ func onNonLeaderThread(f func()) {
 
 // startProgram applies the per-thread layers and forks the program. It
 // runs on the restricted thread.
-func startProgram(cfg *initConfig, out chan<- startResult) {
+func startProgram(cfg *initConfig, out chan<- startResult, execing func()) {
 	res := func(pid int, e *stepError) { out <- startResult{pid, e} }
 	// A cgroup namespace rooted at the jail's own cgroup (the
 	// supervisor moved the init there before sending the config).
@@ -199,13 +203,13 @@ func startProgram(cfg *initConfig, out chan<- startResult) {
 				runtimePaths = append(runtimePaths, b.Path)
 			}
 		}
-		if step, err := applyLandlock(abi, landlockPolicy(r, runtimePaths), r); err != nil {
+		if step, err := applyLandlock(abi, landlockPolicy(r, runtimePaths), r, cfg.NetPort); err != nil {
 			res(0, fail(LayerLandlock, int(step), err))
 			return
 		}
 	}
 	if !cfg.NoSeccomp {
-		prog, err := buildFilter()
+		prog, err := buildFilterFor(cfg.NetPort != 0)
 		if err != nil {
 			res(0, fail(LayerSeccomp, 1, unix.EOPNOTSUPP))
 			return
@@ -228,6 +232,7 @@ func startProgram(cfg *initConfig, out chan<- startResult) {
 		res(0, fail(LayerExec, 1, err))
 		return
 	}
+	execing()
 	pid, err := syscall.ForkExec(cfg.Argv[0], cfg.Argv, &syscall.ProcAttr{
 		Dir:   "/work",
 		Env:   cfg.Env,

@@ -21,7 +21,7 @@ type Backend struct {
 	exe   *os.File // the init binary, exec'd as /proc/self/fd/4
 	slots *uidSlots
 	cg    *cgroupManager // nil when downgraded
-	net   *netNS         // nil: a namespace per run
+	net   *netPool       // nil: each clone makes its network namespace
 	root  bool
 
 	// host is what the layer probes found at New; Check reports it.
@@ -47,7 +47,7 @@ var (
 )
 
 // New probes the host's layers, sweeps what a crashed supervisor left,
-// and prepares the shared network namespace. A missing layer does not
+// and starts making network namespaces ahead of time. A missing layer does not
 // make New fail: Check reports it (so that `auto` moves on and doctor
 // explains), unless it was downgraded.
 func New(opts Options) (*Backend, error) {
@@ -125,6 +125,7 @@ func (b *Backend) probe() error {
 		if err != nil {
 			errs = append(errs, &SetupError{Layer: LayerCgroup, Detail: err.Error()})
 		} else {
+			m.logger = b.opts.Logger
 			b.cg = m
 			if n, err := m.sweep(); err != nil {
 				b.opts.Logger.Warn("jail: sweeping stale cgroups", "err", err)
@@ -133,12 +134,12 @@ func (b *Backend) probe() error {
 			}
 		}
 	}
-	// The shared network namespace needs root (to join it from outside
-	// the jail's user namespace) and scoped abstract sockets.
-	if b.root && abi >= 6 && len(errs) == 0 {
-		n, err := newNetNS()
+	// Namespaces made ahead of time need root (to join one from outside
+	// the jail's user namespace); otherwise each clone makes its own.
+	if b.root && len(errs) == 0 && b.opts.NetPool >= 0 {
+		n, err := newNetPool(max(b.opts.NetPool, 1), b.opts.Logger)
 		if err != nil {
-			b.opts.Logger.Warn("jail: no shared network namespace, one per run instead", "err", err)
+			b.opts.Logger.Warn("jail: no network namespaces made ahead of time, one per clone instead", "err", err)
 		} else {
 			b.net = n
 		}
@@ -175,7 +176,7 @@ func (b *Backend) Check(ctx context.Context, language string) error {
 	return err
 }
 
-// Close releases the shared network namespace and the init binary.
+// Close releases the namespaces made ahead of time and the init binary.
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		if b.warm != nil {

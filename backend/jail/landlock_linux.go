@@ -88,8 +88,10 @@ func llAttrSize(abi int) uintptr {
 	return unsafe.Sizeof(llRulesetAttr{})
 }
 
-// applyLandlock restricts the calling thread with the rules.
-func applyLandlock(abi int, rules []llPath, r llRights) (uint16, error) {
+// applyLandlock restricts the calling thread with the rules. connect
+// lists the TCP ports the program may connect to (the proxy's, for a run
+// with a network allowlist); none otherwise.
+func applyLandlock(abi int, rules []llPath, r llRights, connect ...uint16) (uint16, error) {
 	attr := llRulesetAttr{handledAccessFS: r.handledFS, handledAccessNet: r.handledNet, scoped: r.scoped}
 	fd, err := llCreateRuleset(&attr, llAttrSize(abi), 0)
 	if err != nil {
@@ -113,6 +115,14 @@ func applyLandlock(abi int, rules []llPath, r llRights) (uint16, error) {
 		unix.Close(pfd)
 		if err != nil {
 			return uint16(10 + i), fmt.Errorf("%s: %w", rule.path, err)
+		}
+	}
+	for i, port := range connect {
+		if port == 0 || r.handledNet == 0 {
+			continue
+		}
+		if err := llAddNetPortRule(fd, llAccessNetConnectTCP, port); err != nil {
+			return uint16(200 + i), fmt.Errorf("tcp connect port %d: %w", port, err)
 		}
 	}
 	if err := llRestrictSelf(fd); err != nil {

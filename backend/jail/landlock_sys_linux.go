@@ -39,6 +39,7 @@ const (
 	llScopeAbstractUnix   = 1 << 0
 	llScopeSignal         = 1 << 1
 	llRulePathBeneath     = 1
+	llRuleNetPort         = 2
 )
 
 type llRulesetAttr struct {
@@ -70,6 +71,19 @@ func llAddPathRule(ruleset int, access uint64, fd int) error {
 	*(*uint64)(unsafe.Pointer(&buf[0])) = access
 	*(*int32)(unsafe.Pointer(&buf[8])) = int32(fd)
 	_, _, e := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(ruleset), llRulePathBeneath, uintptr(unsafe.Pointer(&buf[0])), 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// llAddNetPortRule allows access (connect or bind) to one TCP port.
+func llAddNetPortRule(ruleset int, access uint64, port uint16) error {
+	// struct landlock_net_port_attr { __u64 allowed_access; __u64 port; }
+	var buf [16]byte
+	*(*uint64)(unsafe.Pointer(&buf[0])) = access
+	*(*uint64)(unsafe.Pointer(&buf[8])) = uint64(port)
+	_, _, e := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(ruleset), llRuleNetPort, uintptr(unsafe.Pointer(&buf[0])), 0, 0, 0)
 	if e != 0 {
 		return e
 	}

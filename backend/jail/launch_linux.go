@@ -57,14 +57,16 @@ func (b *Backend) Launch(ctx context.Context, ls *sandrun.LaunchSpec) (sandrun.L
 	j.stopCtx = context.AfterFunc(ctx, func() { p.kill(verdict.KillCancel, "") })
 	// Wait for the init's verdict on the setup, so that a layer that
 	// cannot be applied fails the launch (fail closed) instead of the
-	// first read.
-	select {
-	case <-p.started:
-	case <-time.After(lim.WallTime.D()):
-	}
-	if p.setupErr != nil {
-		_, _ = j.Wait()
-		return nil, p.setupErr
+	// first read. watch bounds the wait (Options.SetupTimeout).
+	<-p.started
+	p.mu.Lock()
+	started := !p.start.IsZero()
+	p.mu.Unlock()
+	if !started {
+		if _, err := j.Wait(); err != nil {
+			return nil, err
+		}
+		return nil, &SetupError{Layer: LayerProtocol, Detail: "the jail init ended before the program started"}
 	}
 	return j, nil
 }
@@ -144,7 +146,7 @@ func (j *launched) Wait() (*sandrun.LaunchExit, error) {
 		verdict.Decide(o.facts(lim, j.l, ""), &r)
 		j.exit = &sandrun.LaunchExit{
 			Status: r.Status, ExitCode: r.ExitCode, Signal: r.Signal, Error: r.Error,
-			Usage: sandrun.Usage{WallMs: o.wall.Milliseconds(), CPUMs: o.stats.CPU.Milliseconds(), MemoryPeakBytes: o.stats.PeakMem},
+			Usage: o.usage(),
 		}
 	})
 	return j.exit, j.err

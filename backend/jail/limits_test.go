@@ -4,6 +4,7 @@ package jail_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -174,4 +175,30 @@ func TestSingleFileBind(t *testing.T) {
 		t.Fatalf("%s %q %q", res.Status, res.Stdout, res.Stderr)
 	}
 	t.Logf("stdout tail %q, stderr %q", res.Stdout[len(want):], res.Stderr)
+}
+
+// TestSetupBound: the setup has its own bound, apart from the program's
+// wall clock; a setup that does not finish in time ends the run with a
+// SetupError naming the layer it was in (here: a bound no setup meets).
+func TestSetupBound(t *testing.T) {
+	backend(t)
+	b, err := jail.New(jail.Options{Languages: lang.NewRegistry(lang.Options{}), SetupTimeout: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	req := &sandrun.Request{Language: "python", Code: "print(1)"}
+	req.Limits = req.Limits.WithDefaults()
+	res, err := b.Run(context.Background(), req)
+	var se *jail.SetupError
+	if !errors.As(err, &se) || !strings.Contains(se.Error(), "setup did not finish within 1ns") {
+		t.Fatalf("run with an unmeetable setup bound: %+v, %v", res, err)
+	}
+	t.Logf("%v", err)
+	// The usual bound: the setup is reported apart from the program's time.
+	res = run(t, backend(t), "python", "print(1)")
+	if res.Status != sandrun.StatusOK {
+		t.Fatalf("%s %s", res.Status, res.Error)
+	}
+	t.Logf("usage %+v", res.Usage)
 }

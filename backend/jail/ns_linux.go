@@ -7,101 +7,196 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // jailNSFlags are the namespaces every jail gets in its one clone. The
-// network namespace is either joined (the shared empty one, see netNS) or
-// added here per run; the cgroup namespace is unshared by the init once
-// it sits in its cgroup.
+// network namespace is either a fresh one from the pool (see netPool),
+// joined by the forking thread, or added here per run; the cgroup
+// namespace is unshared by the init once it sits in its cgroup.
 const jailNSFlags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
 
 // insideID is the one uid and gid inside every jail.
 const insideID = 1000
 
-// netNS is one empty network namespace (only a down loopback) created at
-// startup and joined by every jail. Creating a network namespace is slow
-// and serialises in the kernel; joining one is cheap. Sharing it is safe
-// only with Landlock's abstract-socket scoping (ABI 6) and the seccomp
-// rule that leaves only AF_UNIX sockets: nothing else in a network
-// namespace is reachable without IP sockets.
-type netNS struct {
-	fd   int // the shared namespace
-	orig int // the supervisor's own, to return the forking thread to
+// netPool hands every jail a network namespace of its own: empty, with
+// only a loopback device (down), used once. Creating a network namespace
+// costs about a millisecond and serialises in the kernel, so a background
+// goroutine makes a few ahead of time; a run that finds the pool empty
+// makes its own on the forking thread. The namespaces are owned by the
+// host's user namespace, so nothing inside a jail can configure them.
+//
+// Each run having its own namespace keeps runs apart where the namespace
+// is the boundary: /proc/net (unix sockets, with abstract names and
+// paths, of every process in the namespace) and the abstract socket
+// names themselves (Landlock's scoping refuses connect too).
+type netPool struct {
+	orig    int      // the supervisor's own namespace, to return the forking thread to
+	ready   chan int // fds of fresh namespaces
+	closing chan struct{}
+	done    chan struct{}
+	logger  *slog.Logger
 }
 
-func newNetNS() (*netNS, error) {
+// newNetPool checks that this process may make network namespaces (it
+// makes the first one now) and starts the refill. size is how many are
+// kept ready.
+func newNetPool(size int, logger *slog.Logger) (*netPool, error) {
+	orig, err := unix.Open("/proc/self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	n := &netPool{orig: orig, ready: make(chan int, size), closing: make(chan struct{}), done: make(chan struct{}), logger: logger}
+	fd, err := n.make()
+	if err != nil {
+		unix.Close(orig)
+		return nil, err
+	}
+	n.ready <- fd
+	go n.refill()
+	return n, nil
+}
+
+// make creates one namespace on a locked thread and returns the thread
+// to the supervisor's namespace. A thread that cannot return is
+// discarded (the goroutine ends locked), never reused.
+func (n *netPool) make() (int, error) {
 	type res struct {
-		n   *netNS
+		fd  int
 		err error
 	}
 	ch := make(chan res, 1)
 	go func() {
 		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- res{nil, err}
-			return
-		}
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			unix.Close(orig)
 			runtime.UnlockOSThread()
-			ch <- res{nil, fmt.Errorf("unshare(CLONE_NEWNET): %w", err)}
+			ch <- res{-1, fmt.Errorf("unshare(CLONE_NEWNET): %w", err)}
 			return
 		}
 		fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if rerr := unix.Setns(orig, unix.CLONE_NEWNET); rerr != nil {
-			// The thread stays in the new namespace: let it die with
-			// this goroutine rather than return to the pool.
-			ch <- res{nil, fmt.Errorf("returning to the host network namespace: %w", rerr)}
+		if rerr := unix.Setns(n.orig, unix.CLONE_NEWNET); rerr != nil {
+			if err == nil {
+				unix.Close(fd)
+			}
+			ch <- res{-1, fmt.Errorf("returning to the host network namespace: %w", rerr)}
 			return
 		}
 		runtime.UnlockOSThread()
-		if err != nil {
-			unix.Close(orig)
-			ch <- res{nil, err}
-			return
-		}
-		ch <- res{&netNS{fd: fd, orig: orig}, nil}
+		ch <- res{fd, err}
 	}()
 	r := <-ch
-	return r.n, r.err
+	return r.fd, r.err
 }
 
-// startIn runs start on a thread that has joined the namespace, so that
-// the child it forks is born there, then returns the thread. If the
-// thread cannot return it is discarded, which kills the child (its
-// PDEATHSIG follows the forking thread): fail closed.
-func (n *netNS) startIn(start func() error) error {
+// refill keeps the pool full until close.
+func (n *netPool) refill() {
+	defer close(n.done)
+	for {
+		select {
+		case <-n.closing:
+			return
+		default:
+		}
+		fd, err := n.make()
+		if err != nil {
+			n.logger.Warn("jail: making a network namespace ahead of time", "err", err)
+			select {
+			case <-n.closing:
+				return
+			case <-time.After(time.Second):
+				continue
+			}
+		}
+		select {
+		case n.ready <- fd:
+		case <-n.closing:
+			unix.Close(fd)
+			return
+		}
+	}
+}
+
+// take returns a fresh namespace's fd (the caller closes it once the
+// init is born in it): one made ahead of time, or a new one.
+func (n *netPool) take() (int, error) {
+	select {
+	case fd := <-n.ready:
+		return fd, nil
+	default:
+	}
+	return n.make()
+}
+
+func (n *netPool) close() {
+	close(n.closing)
+	<-n.done
+	for {
+		select {
+		case fd := <-n.ready:
+			unix.Close(fd)
+			continue
+		default:
+		}
+		break
+	}
+	unix.Close(n.orig)
+}
+
+// startIn runs start on a locked thread that has joined the network
+// namespace netFD (-1: stays in the supervisor's) and the cgroup g
+// (v1: the thread moves itself, see cgroup.enter; v2: start clones into
+// it), so that the init start forks is born in both; then it returns the
+// thread. A thread that cannot return is discarded, which kills the init
+// (its PDEATHSIG follows the forking thread): fail closed.
+//
+// Born there rather than moved there: moving a process into a cgroup
+// takes the kernel's cgroup_threadgroup_rwsem for writing, which waits
+// for an RCU grace period (about 10 ms, more under load) whenever no
+// other migration ran just before; a thread moving itself does not.
+func (b *Backend) startIn(netFD int, g *cgroup, start func() error) error {
 	ch := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		if err := unix.Setns(n.fd, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			ch <- &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "joining the shared network namespace"}
-			return
+		if netFD >= 0 {
+			if err := unix.Setns(netFD, unix.CLONE_NEWNET); err != nil {
+				runtime.UnlockOSThread()
+				ch <- &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "joining the run's network namespace"}
+				return
+			}
+		}
+		var leave func() error
+		if g != nil {
+			var err error
+			if leave, err = g.enter(); err != nil {
+				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+				return // exit locked: the thread may sit in part of the group
+			}
 		}
 		err := start()
-		if rerr := unix.Setns(n.orig, unix.CLONE_NEWNET); rerr != nil {
-			ch <- &SetupError{Layer: LayerNamespaces, Errno: errnoOf(rerr), Detail: "returning to the host network namespace"}
-			return // exit locked: the thread is destroyed
+		if leave != nil {
+			if lerr := leave(); lerr != nil {
+				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(lerr), Detail: "returning the forking thread: " + lerr.Error()}
+				return // exit locked: the thread is destroyed
+			}
+		}
+		if netFD >= 0 {
+			if rerr := unix.Setns(b.net.orig, unix.CLONE_NEWNET); rerr != nil {
+				ch <- &SetupError{Layer: LayerNamespaces, Errno: errnoOf(rerr), Detail: "returning to the host network namespace"}
+				return // exit locked: the thread is destroyed
+			}
 		}
 		runtime.UnlockOSThread()
 		ch <- err
 	}()
 	return <-ch
-}
-
-func (n *netNS) close() {
-	unix.Close(n.fd)
-	unix.Close(n.orig)
 }
 
 func errnoOf(err error) syscall.Errno {

@@ -3,8 +3,10 @@ package jail
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/sandrun/sandrun/lang"
+	"github.com/sandrun/sandrun/netpolicy"
 )
 
 // Name is the backend's name.
@@ -18,9 +20,9 @@ const (
 	// do not delegate cgroups to the user running sandrun.
 	DowngradeCgroup = "cgroup"
 	// DowngradeLandlock accepts a kernel without Landlock, or with an ABI
-	// below 6 (then the rules the kernel knows still apply, and each run
-	// gets its own network namespace since abstract sockets are not
-	// scoped).
+	// below 6 (then the rules the kernel knows still apply; abstract
+	// sockets and signals are then bounded by each run's own network and
+	// pid namespaces alone).
 	DowngradeLandlock = "landlock"
 	// DowngradeSeccomp runs without the syscall filter.
 	DowngradeSeccomp = "seccomp"
@@ -62,7 +64,20 @@ type Options struct {
 	// cmd/sandrun sets it through config.jailPrestart: 1 for bench (and
 	// long-lived commands such as serve), 0 for a one-shot run.
 	Prestart int
-	Logger   *slog.Logger
+	// NetPool is how many fresh network namespaces (one per run, used
+	// once) are kept made ahead of time by a background goroutine, as
+	// root; default 2. Negative: none ahead, each clone makes its own
+	// (as it always does rootless).
+	NetPool int
+	// SetupTimeout bounds the jail's setup, from the request to the
+	// program's start; default 30s. A setup that does not finish ends
+	// the run with a *SetupError naming the layer it was in. The
+	// program's wall-clock limit counts from its start, not from here.
+	SetupTimeout time.Duration
+	Logger       *slog.Logger
+	// Network is what the operator permits runs to reach through the
+	// proxy (network_linux.go); nil permits no network.
+	Network *netpolicy.Operator
 	// Warm turns the warm path on: for each language that can fork
 	// (lang.WarmFork), a zygote (a jailed interpreter with its start
 	// done) forks every run a child that is a full sandbox of its own,
@@ -103,6 +118,12 @@ func (o *Options) fill() error {
 	}
 	if o.WorkInodes == 0 {
 		o.WorkInodes = 16384
+	}
+	if o.SetupTimeout == 0 {
+		o.SetupTimeout = 30 * time.Second
+	}
+	if o.NetPool == 0 {
+		o.NetPool = 2
 	}
 	if o.Hostname == "" {
 		o.Hostname = "sandrun"

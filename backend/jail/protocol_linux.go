@@ -16,10 +16,11 @@ import (
 // Frame kinds on the sync socket (doc.go draws the protocol).
 const (
 	// init -> supervisor
-	msgError   byte = 'E' // setup failed: layer u16, step u16, errno u32
-	msgStarted byte = 'S' // the program runs: its pid inside, u32
-	msgExited  byte = 'X' // the program ended: raw wait status u32
-	msgFiles   byte = 'F' // collected files, JSON []sandrun.OutputFile
+	msgError    byte = 'E' // setup failed: layer u16, step u16, errno u32
+	msgStarted  byte = 'S' // the program runs: its pid inside, u32
+	msgExited   byte = 'X' // the program ended: raw wait status u32
+	msgFiles    byte = 'F' // collected files, JSON []sandrun.OutputFile
+	msgProgress byte = 'P' // the init enters a setup layer: u16 (names a setup that hangs)
 	// supervisor -> init
 	msgConfig byte = 'C' // JSON initConfig, bind fds attached (SCM_RIGHTS)
 	msgSignal byte = 'K' // signal the program's process group: signo u32
@@ -115,6 +116,12 @@ func decodeSetupError(p []byte) *SetupError {
 func u32(v uint32) []byte {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], v)
+	return b[:]
+}
+
+func u16(v uint16) []byte {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], v)
 	return b[:]
 }
 

@@ -4,6 +4,7 @@ package jail
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"sync"
 
@@ -27,16 +28,40 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if err != nil {
 		return nil, err
 	}
-	if res, err, ok := b.runWarm(ctx, req, l, lim, files); ok {
-		return res, err
+	// A run with a network allowlist runs cold: its proxy is wired into
+	// a cold init's namespace, and a zygote's children have no network.
+	if req.Network.IsNone() {
+		if res, err, ok := b.runWarm(ctx, req, l, lim, files); ok {
+			return res, err
+		}
+	}
+	env := maps.Clone(req.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	nn, err := b.networkFor(req, env)
+	if err != nil {
+		return nil, err
 	}
 	// The output caps may fire before start returns (the copy goroutines
 	// start inside it): a kill asked for then is applied once p exists.
+	// So may the network caps (the program runs once the config is sent).
 	var (
 		mu      sync.Mutex
 		cur     *proc
 		pending string
+		netHit  string
 	)
+	if nn != nil {
+		nn.onLimit = func(what string) {
+			mu.Lock()
+			defer mu.Unlock()
+			netHit = what
+			if cur != nil {
+				cur.kill(verdict.KillNetwork, "")
+			}
+		}
+	}
 	over := func(stream string) func() {
 		return func() {
 			mu.Lock()
@@ -52,16 +77,20 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, over("stderr"))
 	p, err := b.start(&spec{
 		lang: l, argv: l.Command("/work/"+l.FileName, int64(lim.Memory), req.Args),
-		env: programEnv(l, req.Env), files: files, limits: lim, collect: req.Collect,
-		stdin: strings.NewReader(req.Stdin), stdout: stdout, stderr: stderr,
+		env: programEnv(l, env), files: files, limits: lim, collect: req.Collect,
+		stdin: strings.NewReader(req.Stdin), stdout: stdout, stderr: stderr, net: nn,
 	})
 	if err != nil {
+		nn.stop()
 		return nil, err
 	}
 	mu.Lock()
 	cur = p
 	if pending != "" {
 		p.kill(verdict.KillOutput, pending)
+	}
+	if netHit != "" {
+		p.kill(verdict.KillNetwork, "")
 	}
 	mu.Unlock()
 	done := make(chan struct{})
@@ -70,14 +99,20 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	o := p.wait()
 	close(done)
 	stop()
+	netUsage := nn.stop()
 	if o.err != nil {
 		return nil, o.err
 	}
 	res := &sandrun.Result{Downgrades: append([]string(nil), b.downgrades...)}
 	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
 	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
-	verdict.Decide(o.facts(lim, l, string(stderr.Bytes())), res)
-	res.Usage = sandrun.Usage{WallMs: o.wall.Milliseconds(), CPUMs: o.stats.CPU.Milliseconds(), MemoryPeakBytes: o.stats.PeakMem}
+	f := o.facts(lim, l, string(stderr.Bytes()))
+	mu.Lock()
+	f.Network = netHit
+	mu.Unlock()
+	verdict.Decide(f, res)
+	res.Usage = o.usage()
+	res.Usage.Network = netUsage
 	res.Files = o.files
 	return res, nil
 }

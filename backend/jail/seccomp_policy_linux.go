@@ -110,7 +110,11 @@ func denied() []rule {
 }
 
 // buildFilter compiles the policy for this architecture.
-func buildFilter() ([]bpf.Instruction, error) {
+func buildFilter() ([]bpf.Instruction, error) { return buildFilterFor(false) }
+
+// buildFilterFor compiles the policy; inet also allows IPv4 TCP sockets
+// (a run with a network allowlist, network_linux.go).
+func buildFilterFor(inet bool) ([]bpf.Instruction, error) {
 	if auditArch == 0 {
 		return nil, fmt.Errorf("seccomp: no policy for this architecture")
 	}
@@ -132,6 +136,9 @@ func buildFilter() ([]bpf.Instruction, error) {
 			continue
 		}
 		body := ruleBody(r)
+		if inet && r.Name == "socket" {
+			body = inetSocketBody(r.Action)
+		}
 		if len(body) > 255 {
 			return nil, fmt.Errorf("seccomp: rule %s too long", r.Name)
 		}

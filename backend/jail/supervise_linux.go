@@ -3,6 +3,7 @@
 package jail
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/netproxy"
 	"github.com/sandrun/sandrun/internal/verdict"
 	"github.com/sandrun/sandrun/lang"
 	"golang.org/x/sys/unix"
@@ -33,6 +35,9 @@ type spec struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// net is the proxy of a run with a network allowlist (nil: none),
+	// opened in the init's namespace before the config goes out.
+	net *jailNet
 }
 
 // proc is a started jail: the init process, its sync socket, its cgroup.
@@ -46,13 +51,23 @@ type proc struct {
 	conn    *net.UnixConn
 	cg      *cgroup
 	release func()
-	start   time.Time
+	// setupStart is when the run asked for this jail; setupLimit bounds
+	// the time until the program starts (Options.SetupTimeout).
+	setupStart time.Time
+	setupLimit time.Duration
 
 	mu         sync.Mutex
 	killed     verdict.Kill
 	stream     string
 	initExited bool
-	limits     sandrun.Limits
+	// start is when the init reported the program started (zero until
+	// then): the wall clock and its limit count from here.
+	start time.Time
+	// step is the setup layer the init last reported entering; a setup
+	// that does not finish in time names it (setupTimedOut).
+	step          Layer
+	setupTimedOut bool
+	limits        sandrun.Limits
 	// limitsSince and cpuBase are where the current limits count from
 	// (the start, or the last SetLimits of a launched process).
 	limitsSince time.Time
@@ -72,7 +87,8 @@ type outcome struct {
 	killed verdict.Kill
 	stream string
 	stats  cgroupStats
-	wall   time.Duration
+	wall   time.Duration // the program's, from its start
+	setup  time.Duration // from the request to the program's start
 	files  []sandrun.OutputFile
 	err    error // the sandbox failed
 }
@@ -89,34 +105,18 @@ func (b *Backend) spawn() (_ *proc, err error) {
 		}
 		gid = uid
 	}
-	p := &proc{release: release, readerDone: make(chan struct{}), started: make(chan struct{})}
+	p := &proc{release: release, readerDone: make(chan struct{}), started: make(chan struct{}), step: LayerProtocol}
 	defer func() {
 		if err != nil {
 			p.cleanup()
 		}
 	}()
-	// The cgroup is made while the clone runs: the init blocks on its
-	// config until it sits in the group.
-	type cgRes struct {
-		g   *cgroup
-		err error
-	}
-	cgc := make(chan cgRes, 1)
+	// The cgroup is made first: the init is born in it (see startIn).
 	if b.cg != nil {
-		go func() {
-			g, err := b.cg.create(cgLimits(sandrun.DefaultLimits(), b.opts.CPUs))
-			cgc <- cgRes{g, err}
-		}()
-	} else {
-		cgc <- cgRes{}
-	}
-	defer func() {
-		if err != nil {
-			if r := <-cgc; r.g != nil { // not yet received: clean it too
-				r.g.remove()
-			}
+		if p.cg, err = b.cg.create(cgLimits(sandrun.DefaultLimits(), b.opts.CPUs)); err != nil {
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 		}
-	}()
+	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
@@ -176,25 +176,40 @@ func (b *Backend) spawn() (_ *proc, err error) {
 		},
 	}
 	p.cmd = cmd
+	netFD := -1
 	if b.net != nil {
-		err = b.net.startIn(cmd.Start)
+		if netFD, err = b.net.take(); err != nil {
+			p.cmd = nil
+			return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "making the run's network namespace: " + err.Error()}
+		}
+		defer unix.Close(netFD)
+	}
+	if p.cg != nil {
+		fd, err := p.cg.cloneInto()
+		if err != nil {
+			p.cmd = nil
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+		}
+		if fd >= 0 {
+			defer unix.Close(fd)
+			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+		}
+	}
+	if netFD >= 0 || (p.cg != nil && p.cg.bornInside()) {
+		err = b.startIn(netFD, p.cg, cmd.Start)
 	} else {
 		err = cmd.Start()
 	}
 	if err != nil {
-		p.cmd = nil
+		if cmd.Process == nil {
+			p.cmd = nil // nothing to kill or wait for
+		}
 		if _, ok := err.(*SetupError); ok {
 			return nil, err
 		}
 		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the jail init: " + err.Error()}
 	}
-	r := <-cgc
-	cgc <- cgRes{} // for the deferred cleanup: nothing left to remove there
-	if r.err != nil {
-		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(r.err), Detail: r.err.Error()}
-	}
-	p.cg = r.g
-	if p.cg != nil {
+	if p.cg != nil && !p.cg.bornInside() {
 		if err := p.cg.add(cmd.Process.Pid); err != nil {
 			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 		}
@@ -242,6 +257,7 @@ func (b *Backend) prestart() {
 // start configures an init (prestarted or new) for one process: limits,
 // bind sources, config, and the standard streams.
 func (b *Backend) start(s *spec) (*proc, error) {
+	t0 := time.Now()
 	binds, err := bindsFor(s.lang)
 	if err != nil {
 		return nil, err
@@ -251,6 +267,7 @@ func (b *Backend) start(s *spec) (*proc, error) {
 		if err != nil {
 			return nil, err
 		}
+		p.setupStart, p.setupLimit = t0, b.opts.SetupTimeout
 		err = b.configure(p, s, binds)
 		if err == nil {
 			return p, nil
@@ -272,8 +289,14 @@ func (b *Backend) configure(p *proc, s *spec, binds []bindSpec) error {
 			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 		}
 	}
+	if s.net != nil {
+		if err := s.net.open(b, p.cmd.Process.Pid); err != nil {
+			return err
+		}
+	}
 	fds, err := openBinds(p.cmd.Process.Pid, binds)
 	if err != nil {
+		s.net.reset()
 		return err
 	}
 	payload, err := json.Marshal(b.initConfig(s, binds))
@@ -282,10 +305,9 @@ func (b *Backend) configure(p *proc, s *spec, binds []bindSpec) error {
 	}
 	closeAll(fds)
 	if err != nil {
+		s.net.reset()
 		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "sending the config"}
 	}
-	p.start = time.Now()
-	p.limitsSince = p.start
 	for i, w := range []io.Writer{s.stdout, s.stderr} {
 		if w == nil {
 			continue // the caller reads the pipe itself (Launch)
@@ -319,6 +341,9 @@ func (b *Backend) initConfig(s *spec, binds []bindSpec) *initConfig {
 		LandlockPartial: b.opts.downgraded(DowngradeLandlock),
 		NoLandlock:      b.opts.downgraded(DowngradeLandlock) && landlockABI() == 0,
 		Collect:         s.collect, CollectMax: int64(lim.Output), CollectTotal: 8 << 20,
+	}
+	if s.net != nil {
+		cfg.NetPort = netproxy.Port
 	}
 	if b.cg == nil && s.lang.AddressSpaceLimit {
 		cfg.AddressSpace = uint64(lim.Memory)
@@ -354,7 +379,17 @@ func (p *proc) read() {
 			p.setupErr = decodeSetupError(payload)
 			startedOnce()
 		case msgStarted:
+			now := time.Now()
+			p.mu.Lock()
+			p.start, p.limitsSince = now, now
+			p.mu.Unlock()
 			startedOnce()
+		case msgProgress:
+			if len(payload) == 2 {
+				p.mu.Lock()
+				p.step = Layer(binary.BigEndian.Uint16(payload))
+				p.mu.Unlock()
+			}
 		case msgExited:
 			if v, ok := getU32(payload); ok {
 				ws := unix.WaitStatus(v)
@@ -388,8 +423,29 @@ func (p *proc) signal(sig syscall.Signal) error {
 	return writeFrame(p.conn, msgSignal, u32(uint32(sig)))
 }
 
-// watch enforces the wall-clock and CPU limits until done closes.
+// watch bounds the setup (until the program starts), then enforces the
+// wall-clock and CPU limits until done closes.
 func (p *proc) watch(done <-chan struct{}) {
+	setup := time.NewTimer(time.Until(p.setupStart.Add(p.setupLimit)))
+	select {
+	case <-p.started:
+		setup.Stop()
+	case <-done:
+		setup.Stop()
+		return
+	case <-setup.C:
+		p.mu.Lock()
+		p.setupTimedOut = p.start.IsZero()
+		p.mu.Unlock()
+		p.kill(verdict.KillNone, "")
+		return
+	}
+	p.mu.Lock()
+	started := !p.start.IsZero()
+	p.mu.Unlock()
+	if !started {
+		return // setup failed: the init is ending
+	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -434,16 +490,22 @@ func (p *proc) wait() *outcome {
 	case <-copied:
 	case <-time.After(2 * time.Second):
 	}
-	o := &outcome{status: p.status, files: p.files, wall: time.Since(p.start)}
+	o := &outcome{status: p.status, files: p.files}
 	if p.cg != nil {
 		o.stats = p.cg.stats()
 	}
 	p.mu.Lock()
 	o.killed, o.stream = p.killed, p.stream
+	if !p.start.IsZero() {
+		o.wall, o.setup = time.Since(p.start), p.start.Sub(p.setupStart)
+	}
+	timedOut, step := p.setupTimedOut, p.step
 	p.mu.Unlock()
 	switch {
 	case p.setupErr != nil:
 		o.err = p.setupErr
+	case timedOut:
+		o.err = &SetupError{Layer: step, Detail: fmt.Sprintf("the jail's setup did not finish within %v", p.setupLimit)}
 	case o.status == nil && o.killed == verdict.KillNone && o.stats.OOMKills == 0:
 		o.err = fmt.Errorf("the jail init ended before reporting the program's end: %v", werr)
 	}
@@ -499,4 +561,12 @@ func (o *outcome) facts(lim sandrun.Limits, l *lang.Language, stderr string) ver
 		f.Signal = syscall.SIGKILL // the whole jail was killed
 	}
 	return f
+}
+
+// usage is the outcome's part of a Result.
+func (o *outcome) usage() sandrun.Usage {
+	return sandrun.Usage{
+		WallMs: o.wall.Milliseconds(), CPUMs: o.stats.CPU.Milliseconds(),
+		MemoryPeakBytes: o.stats.PeakMem, SetupMs: o.setup.Milliseconds(),
+	}
 }

@@ -64,6 +64,18 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, err
 	}
+	id, err := b.iso.acquire(lim, b.need(l))
+	if err != nil {
+		return nil, fmt.Errorf("process tier isolation: %w", err)
+	}
+	defer func() {
+		if !ok {
+			id.release()
+		}
+	}()
+	if err := id.chown(dir); err != nil {
+		return nil, fmt.Errorf("giving the work dir to the run's uid: %w", err)
+	}
 	argv := append([]string{l.Interpreter}, spec.Args...)
 	env := buildEnv(dir, tmp, l, &sandrun.Request{Env: spec.Env})
 
@@ -88,7 +100,7 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 		return nil, fmt.Errorf("pipes: %w", err)
 	}
 	cmd := &exec.Cmd{Path: argv[0], Args: argv, Env: env, Dir: dir, Stdin: inR, Stdout: outW, Stderr: errW}
-	pid, err := startLimited(cmd, lim, l.AddressSpaceLimit)
+	pid, letGo, err := startLimited(cmd, lim, l.AddressSpaceLimit, id)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -98,7 +110,7 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	outW.Close()
 	errW.Close()
 	p := &launched{
-		b: b, cmd: cmd, pid: pid, dir: dir, lim: lim, cpuCap: lim.CPUTime, lang: l, start: time.Now(),
+		b: b, cmd: cmd, pid: pid, dir: dir, id: id, letGo: letGo, lim: lim, cpuCap: lim.CPUTime, lang: l, start: time.Now(),
 		stdin: inW, stdout: outR, stderr: errR,
 		// The launch's stderr is kept to a small tail for the verdict's
 		// allocation-failure markers; the caller reads the stream itself.
@@ -114,6 +126,8 @@ type launched struct {
 	b      *Backend
 	cmd    *exec.Cmd
 	pid    int
+	id     *identity
+	letGo  func()
 	dir    string
 	lang   *lang.Language
 	start  time.Time
@@ -163,6 +177,7 @@ func (p *launched) kill(why verdict.Kill) {
 	}
 	if !p.exited {
 		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+		p.id.kill()
 	}
 }
 
@@ -203,7 +218,7 @@ func (p *launched) SetLimits(l sandrun.Limits) error {
 	// launch's, at most.
 	applied := nl
 	applied.CPUTime = min(sandrun.Duration(used)+nl.CPUTime, p.cpuCap)
-	if err := applyRlimits(p.pid, applied, p.lang.AddressSpaceLimit); err != nil {
+	if err := applyRlimitsAs(p.id, p.pid, applied, p.lang.AddressSpaceLimit); err != nil {
 		return fmt.Errorf("rlimits: %w", err)
 	}
 	elapsed := time.Since(p.start)
@@ -256,10 +271,13 @@ func (p *launched) wait() {
 	killed, lim := p.killed, p.lim
 	p.mu.Unlock()
 	_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+	p.id.kill()
+	p.letGo()
 	p.stdin.Close()
 	defer func() {
 		p.stdout.Close()
 		p.stderr.Close()
+		p.id.release()
 		if err := workdir.Remove(p.dir); err != nil {
 			p.b.opts.Logger.Error("removing work dir", "dir", p.dir, "err", err)
 		}
@@ -279,6 +297,9 @@ func (p *launched) wait() {
 		Killed: killed, Limits: lim, OOMMarkers: p.lang.OOMMarkers,
 		CPU:    ps.UserTime() + ps.SystemTime(),
 		Stderr: string(p.errTail.Bytes()),
+	}
+	if cpu, _, oom, ok := p.id.groupStats(); ok {
+		f.CPU, f.OOMKilled = max(f.CPU, cpu), oom
 	}
 	var res sandrun.Result
 	verdict.Decide(f, &res)

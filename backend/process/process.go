@@ -38,7 +38,14 @@ type Options struct {
 	// code. nil means DefaultBlockedModules; an empty non-nil slice turns
 	// the hook off.
 	BlockedModules []string
-	Logger         *slog.Logger
+	// StateDir holds the uid slot locks when the supervisor is root;
+	// default /run/sandrun-process.
+	StateDir string
+	// UIDBase and UIDCount are the range of unused host uids programs run
+	// under when the supervisor is root, one per concurrent run; default
+	// DefaultUIDBase and DefaultUIDCount.
+	UIDBase, UIDCount uint32
+	Logger            *slog.Logger
 }
 
 // DefaultBlockedModules is the import hook's default list: modules that
@@ -57,12 +64,14 @@ func DefaultBlockedModules() []string {
 type Backend struct {
 	opts Options
 	base string
+	iso  *isolation
 }
 
 var _ sandrun.Backend = (*Backend)(nil)
 
-// New returns the backend and sweeps work directories left by dead
-// supervisors.
+// New returns the backend and sweeps what dead supervisors left: work
+// directories, their runs' processes and cgroups, and the files their
+// runs' uids left in the host's shared directories.
 func New(opts Options) (*Backend, error) {
 	if opts.Languages == nil {
 		return nil, errors.New("process: no language registry")
@@ -76,6 +85,10 @@ func New(opts Options) (*Backend, error) {
 	if err := closeInheritedFDs(); err != nil {
 		return nil, fmt.Errorf("process: marking inherited descriptors close-on-exec: %w", err)
 	}
+	iso, err := newIsolation(opts)
+	if err != nil {
+		return nil, err
+	}
 	base := opts.BaseDir
 	if base == "" {
 		b, err := workdir.Base()
@@ -83,15 +96,39 @@ func New(opts Options) (*Backend, error) {
 			return nil, err
 		}
 		base = b
-	} else if err := os.MkdirAll(base, 0o700); err != nil {
+		if iso.root {
+			base = filepath.Join(b, "process")
+		}
+	}
+	if err := os.MkdirAll(base, 0o700); err != nil {
 		return nil, err
+	}
+	if iso.root {
+		// Programs run under their own uids: they must be able to enter
+		// the base (not list it) to reach their own 0700 work dirs.
+		if err := os.Chmod(base, 0o711); err != nil {
+			return nil, err
+		}
 	}
 	if n, err := workdir.Sweep(base); err != nil {
 		opts.Logger.Warn("sweeping stale work dirs", "err", err)
 	} else if n > 0 {
 		opts.Logger.Info("removed stale work dirs", "count", n)
 	}
-	return &Backend{opts: opts, base: base}, nil
+	iso.sweep()
+	return &Backend{opts: opts, base: base, iso: iso}, nil
+}
+
+// Close releases the tier's filesystem view.
+func (b *Backend) Close() error {
+	b.iso.close()
+	return nil
+}
+
+// need is what a program of language l must reach: its interpreter, the
+// runtime paths and the work dirs.
+func (b *Backend) need(l *lang.Language) []string {
+	return append([]string{l.Interpreter, b.base}, l.Paths...)
 }
 
 // Name implements sandrun.Backend.
@@ -131,16 +168,24 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, err
 	}
+	id, err := b.iso.acquire(req.Limits, b.need(l))
+	if err != nil {
+		return nil, fmt.Errorf("process tier isolation: %w", err)
+	}
+	defer id.release()
+	if err := id.chown(dir); err != nil {
+		return nil, fmt.Errorf("giving the work dir to the run's uid: %w", err)
+	}
 
 	argv := l.Command(l.FileName, int64(req.Limits.Memory), req.Args)
 	if req.Language == "python" && len(b.opts.BlockedModules) > 0 {
 		argv = pythonWithHook(argv, l.FileName, b.opts.BlockedModules)
 	}
 	res := &sandrun.Result{}
-	if os.Geteuid() == 0 {
-		res.Warnings = append(res.Warnings, "process tier running as root: the processes limit (RLIMIT_NPROC) does not bind root; use the jail tier for untrusted code")
+	if id.warn != "" {
+		res.Warnings = append(res.Warnings, id.warn)
 	}
-	err = b.exec(ctx, req, l, dir, argv, buildEnv(dir, tmp, l, req), res)
+	err = b.exec(ctx, req, l, dir, argv, buildEnv(dir, tmp, l, req), id, res)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +220,7 @@ func buildEnv(dir, tmp string, l *lang.Language, req *sandrun.Request) []string 
 	return out
 }
 
-func (b *Backend) exec(ctx context.Context, req *sandrun.Request, l *lang.Language, dir string, argv []string, env []string, res *sandrun.Result) error {
+func (b *Backend) exec(ctx context.Context, req *sandrun.Request, l *lang.Language, dir string, argv []string, env []string, id *identity, res *sandrun.Result) error {
 	lim := req.Limits
 	var (
 		mu     sync.Mutex
@@ -191,6 +236,7 @@ func (b *Backend) exec(ctx context.Context, req *sandrun.Request, l *lang.Langua
 		}
 		if pgid > 0 {
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			id.kill()
 		}
 	}
 	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, func() { kill(verdict.KillOutput, "stdout") })
@@ -209,10 +255,11 @@ func (b *Backend) exec(ctx context.Context, req *sandrun.Request, l *lang.Langua
 		WaitDelay: time.Second,
 	}
 	start := time.Now()
-	pid, err := startLimited(cmd, lim, l.AddressSpaceLimit)
+	pid, letGo, err := startLimited(cmd, lim, l.AddressSpaceLimit, id)
 	if err != nil {
 		return err
 	}
+	defer letGo()
 	mu.Lock()
 	pgid = pid // setsid: the program leads its own session and group
 	mu.Unlock()
@@ -223,8 +270,10 @@ func (b *Backend) exec(ctx context.Context, req *sandrun.Request, l *lang.Langua
 	wall := time.Since(start)
 	timer.Stop()
 	stopCtx()
-	// Whatever the outcome, nothing of the group outlives the run.
+	// Whatever the outcome, nothing of the group (or, with a cgroup, of
+	// the run: a setsid grandchild too) outlives the run.
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	id.kill()
 
 	ps := cmd.ProcessState
 	if ps == nil {
@@ -246,11 +295,17 @@ func (b *Backend) exec(ctx context.Context, req *sandrun.Request, l *lang.Langua
 	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
 	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
 	f.Stderr = string(stderr.Bytes())
-	verdict.Decide(f, res)
-	res.Usage = sandrun.Usage{WallMs: wall.Milliseconds(), CPUMs: f.CPU.Milliseconds()}
+	var peak int64
 	if ru != nil {
-		res.Usage.MemoryPeakBytes = ru.Maxrss * 1024
+		peak = ru.Maxrss * 1024
 	}
+	if cpu, gpeak, oom, ok := id.groupStats(); ok {
+		// The cgroup counts every process of the run, not only the
+		// program and the children it waited for.
+		f.CPU, peak, f.OOMKilled = max(f.CPU, cpu), max(peak, gpeak), oom
+	}
+	verdict.Decide(f, res)
+	res.Usage = sandrun.Usage{WallMs: wall.Milliseconds(), CPUMs: f.CPU.Milliseconds(), MemoryPeakBytes: peak}
 	return nil
 }
 

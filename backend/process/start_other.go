@@ -15,6 +15,8 @@ var errUnsupported = errors.New("the process tier needs Linux (rlimits are appli
 
 func platformCheck() error { return errUnsupported }
 
-func startLimited(*exec.Cmd, sandrun.Limits, bool) (int, error) { return 0, errUnsupported }
+func startLimited(*exec.Cmd, sandrun.Limits, bool, *identity) (int, func(), error) {
+	return 0, nil, errUnsupported
+}
 
 func closeInheritedFDs() error { return errUnsupported }

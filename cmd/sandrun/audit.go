@@ -239,6 +239,7 @@ func auditList(ctx context.Context, env *cliEnv, args []string) error {
 	backend := fs.String("backend", "", "only runs on this backend")
 	language := fs.String("language", "", "only runs in this language")
 	caller := fs.String("caller", "", "only runs by this caller")
+	sessionID := fs.String("session", "", "only the steps of this session")
 	limit := fs.Int("limit", 50, "at most this many runs, newest first (0: all)")
 	asJSON := fs.Bool("json", false, "print JSON (one array)")
 	if err := fs.Parse(args); err != nil {
@@ -250,7 +251,7 @@ func auditList(ctx context.Context, env *cliEnv, args []string) error {
 	if fs.NArg() > 0 {
 		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
-	f := audit.Filter{Backend: *backend, Caller: *caller, Limit: *limit}
+	f := audit.Filter{Backend: *backend, Caller: *caller, Session: *sessionID, Limit: *limit}
 	if *limit == 0 {
 		f.Limit = -1
 	} else if *limit < 0 {
@@ -288,11 +289,11 @@ func auditList(ctx context.Context, env *cliEnv, args []string) error {
 		return json.NewEncoder(env.stdout).Encode(runs)
 	}
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTARTED (UTC)\tLANGUAGE\tBACKEND\tSTATUS\tEXIT\tWALL\tREDACTED\tCALLER\tCODE SHA256")
+	fmt.Fprintln(tw, "ID\tSTARTED (UTC)\tLANGUAGE\tBACKEND\tSTATUS\tEXIT\tWALL\tREDACTED\tCALLER\tSESSION\tCODE SHA256")
 	for _, e := range runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%dms\t%d\t%s\t%s\n", e.ID[:min(12, len(e.ID))],
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%dms\t%d\t%s\t%s\t%s\n", e.ID[:min(12, len(e.ID))],
 			e.StartedAt.UTC().Format("2006-01-02 15:04:05"), e.Language, orDash(e.Backend), e.Status,
-			e.ExitCode, e.Usage.WallMs, redactions(e), orDash(e.Caller), e.CodeSHA256)
+			e.ExitCode, e.Usage.WallMs, redactions(e), orDash(e.Caller), orDash(e.Session), e.CodeSHA256)
 	}
 	return tw.Flush()
 }
@@ -416,6 +417,7 @@ func printEntry(w io.Writer, e *audit.Entry) {
 	}
 	row("downgrades", strings.Join(e.Downgrades, ", "))
 	row("caller", e.Caller)
+	row("session", e.Session)
 	row("host", e.Host)
 	row("sandrun", e.Version)
 	tw.Flush()

@@ -90,7 +90,7 @@ func TestAuditRecordsCLIRuns(t *testing.T) {
 	if code, out, _ := cli(t, "audit", "prune"); code != 0 || out != "removed 0 runs\n" {
 		t.Fatalf("prune: %d %q", code, out)
 	}
-	if code, out, _ := cli(t, "audit", "status"); code != 0 || !strings.Contains(out, "ok   audit store: sqlite "+db+": schema v2, 2 runs") ||
+	if code, out, _ := cli(t, "audit", "status"); code != 0 || !strings.Contains(out, "ok   audit store: sqlite "+db+": schema v3, 2 runs") ||
 		!strings.Contains(out, "ok   audit store writable") {
 		t.Fatalf("status: %d\n%s", code, out)
 	}
@@ -238,5 +238,31 @@ func TestAuditPostgresCLI(t *testing.T) {
 	}
 	if _, err := os.Stat(db); !os.IsNotExist(err) {
 		t.Fatal("the SQLite file was created although a DSN is set")
+	}
+}
+
+// Issue 14: a session step shows up in `sandrun audit list` with its
+// session's id (here the REPL's session, held by this process).
+func TestAuditListsSessionSteps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a sandboxed interpreter")
+	}
+	auditEnv(t)
+	var out, errb bytes.Buffer
+	env := &cliEnv{stdin: strings.NewReader("x = 20\nprint(x + 22)\n"), stdout: &out, stderr: &errb}
+	if code := Main(context.Background(), env, []string{"repl", "--lang", "python", "--backend", "process"}); code != 0 || out.String() != "42\n" {
+		t.Fatalf("repl: exit %d stdout %q stderr %q", code, out.String(), errb.String())
+	}
+	code, js, stderr := cli(t, "audit", "list", "--json")
+	var runs []audit.Entry
+	if code != 0 || json.Unmarshal([]byte(js), &runs) != nil || len(runs) != 2 {
+		t.Fatalf("audit list --json: %d %s %s", code, js, stderr)
+	}
+	id := runs[0].Session
+	if id == "" || runs[1].Session != id || runs[0].Status != "ok" || runs[0].CodeSHA256 != sha("print(x + 22)") {
+		t.Fatalf("steps not recorded with their session: %+v", runs)
+	}
+	if _, table, _ := cli(t, "audit", "list", "--session", id); strings.Count(table, id) != 2 || !strings.Contains(table, "SESSION") {
+		t.Fatalf("audit list --session:\n%s", table)
 	}
 }

@@ -39,7 +39,7 @@ func benchPool(ctx context.Context, env *cliEnv, a *app, n int) error {
 		return err
 	}
 	defer p.Close()
-	m, err := session.New(session.Options{Launchers: map[string]sandrun.Launcher{tier: ls[tier]}})
+	m, err := session.New(session.Options{Sandbox: a.sandbox, Launchers: map[string]sandrun.Launcher{tier: ls[tier]}})
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ import (
 // through the Go API, interleaved, on the process tier: the cost of the
 // transport (JSON, HTTP, admission, metrics).
 func benchServer(ctx context.Context, env *cliEnv, a *app, n int) error {
-	srv, err := server.New(server.Options{Sandbox: a.sandbox, Languages: a.langs, MaxConcurrent: 1})
+	srv, err := server.New(server.Options{Sandbox: a.sandbox, Languages: a.langs, AdmissionOptions: server.AdmissionOptions{MaxConcurrent: 1}})
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ const (
 	exitMemoryLimit   = 122
 	exitOutputLimit   = 123
 	exitTimeout       = 124 // as timeout(1)
+	exitNetworkLimit  = 125
 )
 
 func exitCodeFor(res *sandrun.Result) int {
@@ -46,6 +47,8 @@ func exitCodeFor(res *sandrun.Result) int {
 		return exitMemoryLimit
 	case sandrun.StatusOutputLimit:
 		return exitOutputLimit
+	case sandrun.StatusNetworkLimit:
+		return exitNetworkLimit
 	case sandrun.StatusFileSizeLimit:
 		return exitFileSizeLimit
 	case sandrun.StatusSignaled:
@@ -88,6 +91,7 @@ func langFromExt(file string) string {
 type runFlags struct {
 	code, lang, backend, stdin, stdinFile string
 	files, env, collect                   listFlag
+	network                               string
 	limits                                sandrun.Limits
 	noSanitize                            bool
 }
@@ -102,6 +106,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.env, "env", "NAME=VALUE: add a variable to the program's environment (repeatable)")
 	fs.Var(&f.collect, "collect", "GLOB: return matching files from the work directory after the run (repeatable)")
 	fs.BoolVar(&f.noSanitize, "no-sanitize", false, "return raw output: do not redact secrets")
+	fs.StringVar(&f.network, "network", "none", "none, or allow:HOST:PORT[,HOST:PORT...] (HOST: a name, *.domain, or a CIDR); traffic goes through a proxy outside the sandbox (docs/guide/network.md)")
 	limitFlags(fs, &f.limits)
 }
 
@@ -138,6 +143,11 @@ func (f *runFlags) request(stdin io.Reader, pos []string) (*sandrun.Request, err
 		}
 	}
 	req.Args = args
+	pol, err := sandrun.ParseNetwork(f.network)
+	if err != nil {
+		return nil, &usageError{"--network: " + err.Error()}
+	}
+	req.Network = pol
 	if req.Language == "" {
 		return nil, &usageError{"--lang is required with -c or -"}
 	}
@@ -199,6 +209,8 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	rf.register(fs)
 	var gf guardFlags
 	gf.register(fs)
+	var nf networkFlags
+	nf.register(fs)
 	asJSON := fs.Bool("json", false, "print the full Result as JSON instead of the program's output")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -213,6 +225,9 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	var cfg config
 	if err := gf.apply(&cfg); err != nil {
+		return err
+	}
+	if cfg.network, err = nf.operator(req); err != nil {
 		return err
 	}
 	a, err := newApp(ctx, cfg)

@@ -20,9 +20,10 @@ type serveFlags struct {
 	maxConcurrent, maxQueue, burst       int
 	rate                                 float64
 	queueTimeout, maxWall, drain         time.Duration
-	maxBody, maxCode, pool               string
-	mcp, sessions                        bool
+	maxBody, maxCode, pool, tiers        string
+	mcp, sessions, console               bool
 	maxSessions                          int
+	network                              networkFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
@@ -34,17 +35,20 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 		fs.StringVar(&f.maxBody, "max-body", "8MiB", "largest request body")
 		fs.DurationVar(&f.drain, "drain", 30*time.Second, "on SIGTERM, how long runs in flight may finish before they are killed")
 		fs.BoolVar(&f.mcp, "mcp", true, "serve MCP (streamable HTTP) at /mcp")
+		fs.BoolVar(&f.console, "console", true, "serve the web console at / (console.go)")
 	}
 	fs.IntVar(&f.maxConcurrent, "max-concurrent", 0, "runs at once (0: the number of CPUs)")
-	fs.IntVar(&f.maxQueue, "max-queue", 0, "runs that may wait for a slot before 429 (0: 4 x max-concurrent)")
+	fs.IntVar(&f.maxQueue, "max-queue", 0, fmt.Sprintf("runs that may wait for a slot before 429 (0: %d x max-concurrent; the queue is also bounded by memory)", server.DefaultQueuePerSlot))
 	fs.DurationVar(&f.queueTimeout, "queue-timeout", 30*time.Second, "longest wait for a slot")
 	fs.StringVar(&f.maxCode, "max-code", "1MiB", "largest program text")
-	fs.DurationVar(&f.maxWall, "max-wall", 5*time.Minute, "largest wall-clock limit a caller may ask for")
+	fs.DurationVar(&f.maxWall, "max-wall", 5*time.Minute, "largest wall-clock (and CPU) limit a caller may ask for; the other limits are capped by what the host has, divided among max-concurrent runs")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json (logs go to stderr)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&f.sessions, "sessions", true, "serve stateful sessions (/v1/sessions and the session MCP tools)")
 	fs.IntVar(&f.maxSessions, "max-sessions", 16, "live sessions at most")
+	fs.StringVar(&f.tiers, "tiers", "", "the tiers callers may use, comma-separated (default: $SANDRUN_TIERS, else "+strings.Join(defaultServeTiers(), ",")+"; add process only for trusted callers: it does not isolate)")
 	fs.StringVar(&f.pool, "pool", "", "warm interpreter pools for one-shot runs, e.g. python=4,javascript=2 (default: none)")
+	f.network.register(fs)
 }
 
 // app builds the library for serve and mcp: pools, sessions and a
@@ -54,12 +58,37 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 	if err != nil {
 		return nil, server.Options{}, &usageError{err.Error()}
 	}
-	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1})
+	tiers, err := f.allowedTiers()
 	if err != nil {
 		return nil, server.Options{}, err
 	}
-	opts, err := f.options(a, log)
-	if err == nil && f.sessions {
+	// One gate for every run and session step, whichever door it comes
+	// through: the Sandbox admits through it, the server reads its state.
+	adm, err := server.NewAdmission(server.AdmissionOptions{
+		MaxConcurrent: f.maxConcurrent, MaxQueue: f.maxQueue, QueueTimeout: f.queueTimeout,
+		RatePerToken: f.rate, RateBurst: f.burst,
+	})
+	if err != nil {
+		return nil, server.Options{}, &usageError{err.Error()}
+	}
+	op, err := f.network.operator(nil)
+	if err != nil {
+		return nil, server.Options{}, err
+	}
+	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1,
+		slots: adm.Options().MaxConcurrent, maxWall: f.maxWall, admission: adm, tiers: tiers, network: op})
+	if err != nil {
+		return nil, server.Options{}, err
+	}
+	// Resolve every language now, off the first request's path. A
+	// failed probe is not kept for the server's life: a later lookup
+	// retries it (GET /v1/languages says why a language is missing).
+	go a.langs.All(ctx)
+	opts, err := f.options(a, adm, log)
+	if err == nil && f.sessions && len(a.launchers) == 0 && log != nil {
+		log.Warn("sessions are off: none of the allowed tiers hosts sessions", "tiers", strings.Join(tiers, ","))
+	}
+	if err == nil && f.sessions && len(a.launchers) > 0 {
 		err = a.enableSessions(&opts, f.maxSessions, log)
 	}
 	if err != nil {
@@ -67,6 +96,26 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 		return nil, server.Options{}, err
 	}
 	return a, opts, nil
+}
+
+// allowedTiers is --tiers, else $SANDRUN_TIERS, else the tiers that
+// isolate.
+func (f *serveFlags) allowedTiers() ([]string, error) {
+	if f.tiers != "" {
+		t, err := parseTiers(f.tiers)
+		if err != nil {
+			return nil, &usageError{"--tiers: " + err.Error()}
+		}
+		return t, nil
+	}
+	if env := os.Getenv("SANDRUN_TIERS"); env != "" {
+		t, err := parseTiers(env)
+		if err != nil {
+			return nil, fmt.Errorf("SANDRUN_TIERS: %w", err)
+		}
+		return t, nil
+	}
+	return defaultServeTiers(), nil
 }
 
 func (f *serveFlags) logger(env *cliEnv) (*slog.Logger, error) {
@@ -85,12 +134,10 @@ func (f *serveFlags) logger(env *cliEnv) (*slog.Logger, error) {
 }
 
 // options turns the flags into server options around the wired app.
-func (f *serveFlags) options(a *app, log *slog.Logger) (server.Options, error) {
+func (f *serveFlags) options(a *app, adm *server.Admission, log *slog.Logger) (server.Options, error) {
 	opts := server.Options{
-		Sandbox: a.sandbox, Languages: a.langs, Logger: log, Version: version,
-		MaxConcurrent: f.maxConcurrent, MaxQueue: f.maxQueue, QueueTimeout: f.queueTimeout,
-		RatePerToken: f.rate, RateBurst: f.burst, MaxWallTime: f.maxWall, MCP: f.mcp,
-		Runs: a.runs, NewStream: a.newStream,
+		Sandbox: a.sandbox, Admission: adm, Languages: a.langs, Logger: log, Version: version,
+		MCP: f.mcp, Runs: a.runs, NewStream: a.newStream,
 	}
 	if f.maxBody != "" { // only serve has --max-body
 		b, err := sandrun.ParseBytes(f.maxBody)
@@ -118,6 +165,7 @@ func (f *serveFlags) options(a *app, log *slog.Logger) (server.Options, error) {
 		}
 	}
 	opts.Auth = auth
+	withConsole(&opts, a, f.console) // console.go
 	return opts, nil
 }
 

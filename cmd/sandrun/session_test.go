@@ -15,7 +15,7 @@ import (
 )
 
 func TestSessionCommands(t *testing.T) {
-	m, err := session.New(session.Options{Launchers: map[string]sandrun.Launcher{"process": sessiontest.Launcher(t, "process")}})
+	m, err := session.New(session.Options{Sandbox: sessiontest.Sandbox(t, sandrun.Options{}), Launchers: map[string]sandrun.Launcher{"process": sessiontest.Launcher(t, "process")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/analyze"
@@ -16,6 +18,7 @@ import (
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/backend/restricted"
 	"github.com/sandrun/sandrun/lang"
+	"github.com/sandrun/sandrun/netpolicy"
 	"github.com/sandrun/sandrun/pool"
 	"github.com/sandrun/sandrun/sanitize"
 	"github.com/sandrun/sandrun/server"
@@ -39,6 +42,33 @@ type config struct {
 	// pool sizes warm interpreter pools per language (serve --pool);
 	// empty: no pool.
 	pool map[string]int
+	// tiers are the backends the operator allows (serve/mcp --tiers);
+	// nil: every tier (`sandrun run`, where the caller is the operator).
+	// A tier left out is not registered: auto never picks it and a
+	// request naming it is refused, naming the allowed ones.
+	tiers []string
+	// slots is how many runs may execute at once (serve's
+	// --max-concurrent; 1 for the CLI): the host's memory and disk are
+	// divided among them to cap every request's limits.
+	slots int
+	// maxWall, when set, caps wall_time (and cpu_time) below the host
+	// policy's (serve --max-wall).
+	maxWall time.Duration
+	// admission gates every run and session step (serve); nil for the CLI.
+	admission sandrun.Admission
+	// network is what the operator permits runs to reach (network.go);
+	// nil: no network.
+	network *netpolicy.Operator
+}
+
+// policy derives the limits policy from the host and the flags.
+func (cfg config) policy() sandrun.Policy {
+	p := sandrun.HostPolicy(max(cfg.slots, 1), "")
+	if cfg.maxWall > 0 {
+		p.Caps.WallTime = min(p.Caps.WallTime, sandrun.Duration(cfg.maxWall))
+		p.Caps.CPUTime = min(p.Caps.CPUTime, sandrun.Duration(cfg.maxWall))
+	}
+	return p
 }
 
 // app is the wired library: the language registry and the Sandbox with
@@ -85,8 +115,9 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 		// An explicit, visible operator choice: every result lists it.
 		cfg.downgrade = strings.Split(os.Getenv("SANDRUN_JAIL_DOWNGRADE"), ",")
 	}
+	allowed := func(name string) bool { return cfg.tiers == nil || slices.Contains(cfg.tiers, name) }
 	// The jail first: `auto` uses it wherever its Check passes.
-	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart})
+	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, Network: cfg.network})
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +126,7 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	if err != nil {
 		return nil, err
 	}
+	a.closers = append(a.closers, proc.Close)
 	// restricted comes after the OS tiers: auto prefers stronger
 	// isolation, and restricted runs only starlark. The host environment
 	// is the seed's safe math environment.
@@ -127,16 +159,55 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	// runsc their Check says why and auto moves on. gvisor is not in the
 	// auto order (it is only used when asked for by name): it is several
 	// times slower to start than the jail, which auto prefers anyway.
-	dock := docker.New(docker.Options{Logger: cfg.logger})
+	dock := docker.New(docker.Options{Logger: cfg.logger, Network: cfg.network})
 	a.closers = append(a.closers, dock.Close)
 	gv := gvisor.New(gvisor.Options{Languages: a.langs, Logger: cfg.logger})
+	// The jail and process tiers swept what dead supervisors left in New;
+	// the container tiers would only at their first use. Sweep them now
+	// (allowed or not: a crash may predate the allowlist), in the
+	// background so that no command waits for an engine; Close waits.
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = dock.Sweep(ctx) // no engine: nothing to sweep
+		gv.Sweep(ctx)
+	}()
+	a.closers = append(a.closers, func() error {
+		select {
+		case <-swept:
+		case <-time.After(30 * time.Second):
+		}
+		return nil
+	})
 	// docker implements Launcher too, but it is not offered to sessions
 	// yet: a launched container can hang on a freshly started dockerd
 	// (see TestLaunch in backend/docker).
-	a.launchers = map[string]sandrun.Launcher{"jail": jl, "process": proc}
-	a.launchOrder = []string{"jail", "process"}
-	backends := []sandrun.Backend{jl, dock, proc, rest}
-	if len(cfg.pool) > 0 {
+	a.launchers = map[string]sandrun.Launcher{}
+	for _, l := range []sandrun.Backend{jl, proc} {
+		if allowed(l.Name()) {
+			a.launchers[l.Name()] = l.(sandrun.Launcher)
+			a.launchOrder = append(a.launchOrder, l.Name())
+		}
+	}
+	var backends, byName []sandrun.Backend
+	var notAllowed []string
+	for _, b := range []sandrun.Backend{jl, dock, proc, rest, gv} {
+		switch {
+		case !allowed(b.Name()):
+			notAllowed = append(notAllowed, b.Name())
+		case b == gv:
+			byName = append(byName, b)
+		default:
+			backends = append(backends, b)
+		}
+	}
+	if len(backends) == 0 {
+		// Only by-name tiers are allowed (gvisor): auto uses them.
+		backends, byName = byName, nil
+	}
+	if len(cfg.pool) > 0 && allowed(jail.Name) {
 		// The pool serves one-shot runs from warm jailed interpreters: as
 		// strong as the jail, so auto tries it first; languages it does
 		// not pool fall through to the jail.
@@ -149,16 +220,54 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	}
 	a.sandbox, err = sandrun.New(sandrun.Options{
 		Backends:   backends,
-		ByNameOnly: []sandrun.Backend{gv},
+		ByNameOnly: byName,
+		NotAllowed: notAllowed,
 		Sanitizer:  a.sanitizer,
 		Analyzer:   an,
 		Recorder:   recorder(a.audit),
 		Logger:     cfg.logger,
+		Policy:     cfg.policy(),
+		Admission:  cfg.admission,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// allTiers are the tier names an operator can allow, strongest first.
+func allTiers() []string {
+	return []string{jail.Name, docker.Name, gvisor.Name, restricted.Name, process.Name}
+}
+
+// defaultServeTiers are the tiers serve and mcp allow unless the operator
+// says otherwise: those that isolate. The process tier is a resource
+// boundary only (the program sees the host's files and network), so a
+// caller of the server gets it only when the operator lists it.
+func defaultServeTiers() []string {
+	return []string{jail.Name, docker.Name, gvisor.Name, restricted.Name}
+}
+
+// parseTiers reads a comma-separated tier list (serve --tiers,
+// SANDRUN_TIERS).
+func parseTiers(s string) ([]string, error) {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		if !slices.Contains(allTiers(), t) {
+			return nil, fmt.Errorf("unknown tier %q (have: %s)", t, strings.Join(allTiers(), ", "))
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no tier allowed (have: %s)", strings.Join(allTiers(), ", "))
+	}
+	return out, nil
 }
 
 // Close releases what the app holds, last acquired first.

@@ -35,14 +35,19 @@ func (r auditRuns) Get(ctx context.Context, id string) (*sandrun.Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	return resultOf(e), nil
+}
+
+// resultOf is an audit entry in the Result's shape, without output.
+func resultOf(e *audit.Entry) *sandrun.Result {
 	res := &sandrun.Result{
 		ID: e.ID, Backend: e.Backend, Language: e.Language, Status: e.Status,
 		ExitCode: e.ExitCode, Signal: e.Signal, Error: e.Error, Usage: e.Usage,
 		Sanitized: e.Sanitized, Detections: e.Detections, Downgrades: e.Downgrades,
-		CodeSHA256: e.CodeSHA256, StartedAt: e.StartedAt,
+		CodeSHA256: e.CodeSHA256, StartedAt: e.StartedAt, Session: e.Session,
 	}
 	res.Finish()
-	return res, nil
+	return res
 }
 
 // parsePoolSizes reads --pool "python=4,javascript=2".
@@ -71,7 +76,7 @@ func parsePoolSizes(s string) (map[string]int, error) {
 // manager is shut down when the app closes.
 func (a *app) enableSessions(opts *server.Options, maxSessions int, log *slog.Logger) error {
 	m, err := session.New(session.Options{
-		Launchers: a.launchers, Order: a.launchOrder, Sanitizer: a.sanitizer,
+		Sandbox: a.sandbox, Launchers: a.launchers, Order: a.launchOrder,
 		MaxSessions: maxSessions, Logger: log,
 	})
 	if err != nil {

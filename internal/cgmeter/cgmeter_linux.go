@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/cgroup"
 )
 
 // cgroupRoot is where the host's cgroup hierarchies are mounted.
@@ -114,9 +115,15 @@ func (m *Meter) dirs(runID string) []string {
 	return out
 }
 
-// Sweep removes empty run cgroups left by a crash (rmdir refuses the ones
-// still in use).
-func (m *Meter) Sweep() {
+// Sweep removes the run cgroups that supervisors which are no longer
+// running left, and returns how many runs it cleared. owner reads the
+// supervisor's pid from a run's name (the tier names its runs so); for a
+// dead owner every process still in the run's tree (a container
+// runtime's sandbox that outlived its supervisor) is killed first. A
+// live supervisor's runs are never touched, even when empty (it reads
+// their usage after the runtime has emptied them); names owner cannot
+// read are removed only when empty.
+func (m *Meter) Sweep(owner func(name string) (pid int, ok bool)) int {
 	parentDir := m.parentDir
 	roots := []string{filepath.Join(cgroupRoot, parentDir)}
 	if !m.v2 {
@@ -126,14 +133,60 @@ func (m *Meter) Sweep() {
 			roots = append(roots, filepath.Join(cgroupRoot, e.Name(), parentDir))
 		}
 	}
+	gone := map[string]bool{}
 	for _, r := range roots {
 		ents, _ := os.ReadDir(r)
 		for _, e := range ents {
-			if e.IsDir() {
-				_ = os.Remove(filepath.Join(r, e.Name()))
+			if !e.IsDir() {
+				continue
+			}
+			d := filepath.Join(r, e.Name())
+			pid, ok := owner(e.Name())
+			switch {
+			case !ok:
+				if os.Remove(d) == nil {
+					gone[e.Name()] = true
+				}
+			case pid != os.Getpid() && !cgroup.PIDAlive(pid):
+				if removeTree(d) == nil {
+					gone[e.Name()] = true
+				}
 			}
 		}
 	}
+	return len(gone)
+}
+
+// removeTree kills every process in the cgroup tree at d and removes it,
+// children first, retrying while the killed processes exit.
+func removeTree(d string) error {
+	var err error
+	for try := 0; try < 50; try++ {
+		err = nil
+		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, werr error) error {
+			if werr == nil && e.IsDir() {
+				cgroup.KillProcs(p)
+			}
+			return nil
+		})
+		var dirs []string
+		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, werr error) error {
+			if werr == nil && e.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			if rerr := os.Remove(dirs[i]); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				err = rerr
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		time.Sleep(time.Duration(try+1) * time.Millisecond)
+	}
+	return err
 }
 
 func readInt(p string) int64 {

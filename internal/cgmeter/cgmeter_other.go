@@ -17,7 +17,7 @@ func New(parentDir, version string) *Meter { return nil }
 func (m *Meter) Parent(runID string) string               { return "" }
 func (m *Meter) Read(runID string) (time.Duration, int64) { return 0, 0 }
 func (m *Meter) Remove(runID string) error                { return nil }
-func (m *Meter) Sweep()                                   {}
+func (m *Meter) Sweep(func(string) (int, bool)) int       { return 0 }
 func (m *Meter) Apply(runID string, u *sandrun.Usage)     {}
 
 func (m *Meter) Watch(runID string, limit time.Duration, stop <-chan struct{}, kill func()) {}

@@ -14,6 +14,10 @@
 //	driver -> supervisor  {"t":"ready","lang":"python","pid":7}
 //	                      sent once, after the driver has set itself up
 //	supervisor -> driver  {"t":"run","step":1,"code":"x = 1","name":"<step 1>","stdin":"","argv":null,"env":null}
+//	                      plus "mode":"interactive" for a REPL line: values of
+//	                      expression statements are echoed, and an exit ends
+//	                      the interpreter with its code, right after a done
+//	                      frame marked "end":true
 //	driver -> supervisor  {"t":"out","step":1,"s":"o","d":"aGVsbG8K"}   (zero or more)
 //	                      a chunk of the step's stdout ("o") or stderr ("e"), base64
 //	driver -> supervisor  {"t":"done","step":1,"kind":"ok","exit":0,"cpu_ms":3,"exc":""}

@@ -61,16 +61,19 @@ func Args(language string, memory int64) ([]string, error) {
 var ErrViolation = errors.New("protocol violation")
 
 type frame struct {
-	T      string `json:"t"`
-	Step   int    `json:"step"`
-	S      string `json:"s"`
-	D      string `json:"d"`
-	Kind   string `json:"kind"`
-	Exit   int    `json:"exit"`
-	Exc    string `json:"exc"`
-	CPUMs  int64  `json:"cpu_ms"`
-	Lang   string `json:"lang"`
-	PID    int    `json:"pid"`
+	T     string `json:"t"`
+	Step  int    `json:"step"`
+	S     string `json:"s"`
+	D     string `json:"d"`
+	Kind  string `json:"kind"`
+	Exit  int    `json:"exit"`
+	Exc   string `json:"exc"`
+	CPUMs int64  `json:"cpu_ms"`
+	Lang  string `json:"lang"`
+	PID   int    `json:"pid"`
+	// End: the interpreter is ending after this done frame (an exit in
+	// an interactive step).
+	End    bool `json:"end"`
 	data   []byte
 	decErr error
 }
@@ -237,6 +240,12 @@ type Step struct {
 	Grace time.Duration
 	// OnOutput sees raw chunks as they arrive (streaming).
 	OnOutput func(stream string, chunk []byte)
+	// Interactive runs the step as a REPL line: expression values are
+	// echoed (python's sys.displayhook, which also sets _; node's
+	// completion value), and an exit (sys.exit, exit(), process.exit)
+	// ends the interpreter with its code instead of ending the step. The
+	// default Name is then "<stdin>", as in python's REPL.
+	Interactive bool
 }
 
 // Outcome is how a step went.
@@ -277,6 +286,9 @@ func (c *Conn) Run(ctx context.Context, st Step) Outcome {
 	}
 	if st.Name == "" {
 		st.Name = fmt.Sprintf("<step %d>", id)
+		if st.Interactive {
+			st.Name = "<stdin>"
+		}
 	}
 	overflow := make(chan string, 2)
 	stdout := capture.New("stdout", st.Output, st.OnOutput, func() { overflow <- "stdout" })
@@ -292,7 +304,11 @@ func (c *Conn) Run(ctx context.Context, st Step) Outcome {
 		}
 		return o
 	}
-	msg, _ := json.Marshal(map[string]any{"t": "run", "step": id, "code": st.Code, "name": st.Name, "stdin": st.Stdin, "argv": st.Args, "env": st.Env})
+	run := map[string]any{"t": "run", "step": id, "code": st.Code, "name": st.Name, "stdin": st.Stdin, "argv": st.Args, "env": st.Env}
+	if st.Interactive {
+		run["mode"] = "interactive"
+	}
+	msg, _ := json.Marshal(run)
 	var hdr [4]byte
 	binary.BigEndian.PutUint32(hdr[:], uint32(len(msg)))
 	if _, err := c.p.Stdin().Write(append(hdr[:], msg...)); err != nil {
@@ -339,6 +355,16 @@ func (c *Conn) Run(ctx context.Context, st Step) Outcome {
 				decide(res, f, reason, stream, st)
 				if cancelled {
 					res.Error = "the step was cancelled by the caller and interrupted"
+				}
+				if f.End {
+					// It is ending: every frame is in. It waits for its
+					// input to close before it exits (so no frame is lost
+					// to a Wait that closes the pipes); its exit is the
+					// final word.
+					if cl, ok := c.p.Stdin().(io.Closer); ok {
+						_ = cl.Close()
+					}
+					return finish(Outcome{Dead: true, Cause: io.EOF, Reason: reason})
 				}
 				return finish(Outcome{Reason: reason})
 			default:

@@ -7,6 +7,7 @@ const vm = require('vm');
 const { Writable, Readable } = require('stream');
 const { Console } = require('console');
 const { createRequire } = require('module');
+const { inspect } = require('util');
 
 const realIn = process.stdin;
 const realExit = process.exit.bind(process);
@@ -68,6 +69,14 @@ const ctx = vm.createContext(sandbox);
 let interruptWait = null;
 process.on('SIGINT', () => { if (interruptWait) interruptWait(); });
 
+// userStack is the error's stack without the driver's frames: they
+// start at the first frame in node's vm module or in this driver ([eval]).
+function userStack(e) {
+  const lines = String((e && e.stack) || e).split('\n');
+  const cut = lines.findIndex((l) => /^\s+at .*(node:vm|\[eval\])/.test(l));
+  return (cut > 0 ? lines.slice(0, cut) : lines).join('\n');
+}
+
 function report(e, res) {
   if (e instanceof StepExit) {
     const c = Number(e.code) || 0;
@@ -80,7 +89,7 @@ function report(e, res) {
   else if (name === 'RangeError' && /call stack/.test(String(e.message))) { res.kind = 'exception'; res.exc = name; }
   else { res.kind = 'exception'; res.exc = name || typeof e; }
   res.exit = 1;
-  try { err.write(((e && e.stack) || String(e)) + '\n'); } catch (_) { /* best effort */ }
+  try { err.write(userStack(e) + '\n'); } catch (_) { /* best effort */ }
 }
 
 async function step(msg) {
@@ -94,13 +103,32 @@ async function step(msg) {
     const script = new vm.Script(msg.code, { filename: msg.name || '<step>' });
     res.compiling = false;
     let v = script.runInContext(ctx, { breakOnSigint: true, displayErrors: false });
-    if (v && typeof v.then === 'function') {
+    const thenable = v && typeof v.then === 'function';
+    if (msg.mode === 'interactive' && !thenable && v !== undefined) {
+      // A REPL line: echo the completion value as node's REPL does, and
+      // keep it in _.
+      sandbox._ = v;
+      out.write(inspect(v) + '\n');
+    }
+    if (thenable) {
       const interrupted = new Promise((_, rej) => {
         interruptWait = () => rej(Object.assign(new Error('Script execution was interrupted by SIGINT'), { code: 'ERR_SCRIPT_EXECUTION_INTERRUPTED' }));
       });
       await Promise.race([v, interrupted]);
     }
   } catch (e) {
+    // In a REPL, process.exit ends the interpreter with its code (the
+    // output is already sent: send is synchronous).
+    if (msg.mode === 'interactive' && e instanceof StepExit) {
+      const c = (Number(e.code) || 0) & 0xff;
+      send({ t: 'done', step: msg.step, kind: c ? 'exit' : 'ok', exit: c, end: true });
+      // Exit once the supervisor has read the frames: it closes our input
+      // when the done frame arrives (bounded, should it not).
+      realIn.removeAllListeners('end');
+      realIn.on('end', () => realExit(c));
+      setTimeout(() => realExit(c), 5000);
+      return;
+    }
     report(e, res);
   } finally {
     interruptWait = null;

@@ -1,7 +1,7 @@
 # sandrun session driver for python: runs inside the sandboxed interpreter.
 # Protocol: internal/driver/doc.go. Everything here is reachable by the
 # user's code; the supervisor treats every frame it sends as untrusted.
-import base64 as _b64, json as _json, os as _os, signal as _signal, struct as _struct, sys as _sys, threading as _th, traceback as _tb
+import base64 as _b64, json as _json, os as _os, signal as _signal, struct as _struct, sys as _sys, threading as _th, traceback as _tb, types as _types
 
 _th.stack_size(256 << 10)  # small reader-thread stacks: RLIMIT_AS counts them
 _PIN = _os.dup(0)
@@ -81,9 +81,81 @@ _main = _sys.modules["__main__"]
 _g = {"__name__": "__main__", "__builtins__": __builtins__}
 
 
+_DRIVER = globals()
+
+
+def _user_tb(tb):
+    # The traceback without the driver's frames (the step runner, the
+    # SIGINT handler): those are the frames whose globals are the driver's
+    # own; the user's code runs in _g, and its exec() calls too.
+    keep = []
+    while tb is not None:
+        if tb.tb_frame.f_globals is not _DRIVER:
+            keep.append(tb)
+        tb = tb.tb_next
+    out = None
+    for t in reversed(keep):
+        out = _types.TracebackType(out, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    return out
+
+
 def _print_tb(e):
-    # Leave out the driver's own frame: the traceback starts at the step.
-    _tb.print_exception(type(e), e, e.__traceback__.tb_next if e.__traceback__ else None)
+    # Clean every exception in the chain (__cause__, __context__), then
+    # print it as python's REPL would.
+    seen, todo = set(), [e]
+    while todo:
+        x = todo.pop()
+        if x is None or id(x) in seen:
+            continue
+        seen.add(id(x))
+        x.__traceback__ = _user_tb(x.__traceback__)
+        todo += [x.__cause__, x.__context__]
+    _tb.print_exception(type(e), e, e.__traceback__)
+
+
+def _compile(msg):
+    name = msg.get("name") or "<step>"
+    if msg.get("mode") != "interactive":
+        return compile(msg["code"], name, "exec")
+    # A REPL line: python's "single" mode, for every statement of the
+    # block, so each expression statement's value goes through
+    # sys.displayhook (printed unless None, kept in builtins._).
+    import ast
+
+    tree = ast.parse(msg["code"], name, "exec")
+    return compile(ast.Interactive(body=tree.body), name, "single")
+
+
+def _forward(pumps, wait):
+    # Flush, then close our write ends so the pumps see EOF and forward
+    # what is left; a background child that still holds a pipe only delays
+    # this by wait.
+    for f in (_sys.stdout, _sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass
+    _os.dup2(_null, 0)
+    _os.dup2(_null, 1)
+    _os.dup2(_null, 2)
+    for t in pumps:
+        t.join(wait)
+
+
+def _end(res, pumps):
+    # An interactive step that exits ends the interpreter with that code,
+    # as python's REPL does. The output is forwarded first, then a done
+    # frame marked "end".
+    _forward(pumps, 2)
+    res["end"] = True
+    _send(res)
+    # Exit only once the supervisor has read everything: it closes our
+    # input when the done frame arrives (bounded, should it not).
+    import select
+
+    while select.select([_PIN], [], [], 5)[0] and _os.read(_PIN, 65536):
+        pass
+    _os._exit(res["exit"])
 
 
 def _step(msg):
@@ -120,13 +192,14 @@ def _step(msg):
     try:
         _State.active = True
         try:
-            code = compile(msg["code"], msg.get("name") or "<step>", "exec")
+            code = _compile(msg)
             exec(code, _g)
         finally:
             _State.active = False
-    except SyntaxError:
+    except SyntaxError as e:
         res.update(kind="syntax", exit=1)
-        _tb.print_exc(limit=0)
+        # No traceback for code that never ran: python's own format.
+        _tb.print_exception(type(e), e, None)
     except SystemExit as e:
         c = e.code
         if c is None:
@@ -135,6 +208,9 @@ def _step(msg):
             print(c, file=_sys.stderr)
             c = 1
         res.update(kind="exit" if c else "ok", exit=c)
+        if msg.get("mode") == "interactive":
+            res["exit"] = c & 0xFF
+            _end(res, pumps)
     except KeyboardInterrupt as e:
         res.update(kind="interrupted", exit=1)
         _print_tb(e)
@@ -147,18 +223,7 @@ def _step(msg):
     except BaseException as e:
         res.update(kind="exception", exit=1, exc=type(e).__name__)
         _print_tb(e)
-    for f in (_sys.stdout, _sys.stderr):
-        try:
-            f.flush()
-        except Exception:
-            pass
-    # Closing our write ends lets the pumps see EOF; a background child
-    # that still holds a pipe only delays this by the join timeout.
-    _os.dup2(_null, 0)
-    _os.dup2(_null, 1)
-    _os.dup2(_null, 2)
-    for t in pumps:
-        t.join(0.5)
+    _forward(pumps, 0.5)
     t1 = _os.times()
     res["cpu_ms"] = int(1000 * sum(b - a for a, b in zip(t0[:4], t1[:4])))
     _send(res)

@@ -35,6 +35,12 @@ type Options struct {
 	// kernel (gVisor's) that answers ENOSYS itself while its seccomp
 	// layer does not honour errnoRet.
 	Clone3Allow bool
+	// InetStream also allows TCP sockets over IPv4 (AF_INET,
+	// SOCK_STREAM): for a run with a network allowlist, whose only
+	// reachable address is the proxy's, on the loopback of the run's own
+	// network namespace. Datagram, raw, packet and IPv6 sockets stay
+	// denied (no DNS, no ICMP from inside).
+	InetStream bool
 }
 
 // Hardened returns the resolved profile for a process with no
@@ -70,6 +76,18 @@ func Hardened(o Options) (*specs.LinuxSeccomp, error) {
 		specs.LinuxSyscall{Names: []string{"socket", "socketpair"}, Action: specs.ActAllow,
 			Args: []specs.LinuxSeccompArg{{Index: 0, Value: unix.AF_UNIX, Op: specs.OpEqualTo}}},
 	)
+	if o.InetStream {
+		// socket(AF_INET, SOCK_STREAM | flags, 0 or IPPROTO_TCP): the
+		// type's low 4 bits are the kind; the rest are NONBLOCK/CLOEXEC.
+		for _, proto := range []uint64{0, unix.IPPROTO_TCP} {
+			kept = append(kept, specs.LinuxSyscall{Names: []string{"socket"}, Action: specs.ActAllow,
+				Args: []specs.LinuxSeccompArg{
+					{Index: 0, Value: unix.AF_INET, Op: specs.OpEqualTo},
+					{Index: 1, Value: 0xf, ValueTwo: unix.SOCK_STREAM, Op: specs.OpMaskedEqual},
+					{Index: 2, Value: proto, Op: specs.OpEqualTo},
+				}})
+		}
+	}
 	if o.Clone3Allow {
 		kept = append(kept, specs.LinuxSyscall{Names: []string{"clone3"}, Action: specs.ActAllow})
 	}

@@ -24,9 +24,10 @@ const (
 	KillNone Kill = iota
 	KillTimeout
 	KillOutput
-	KillMemory // the cgroup's OOM killer, or a memory watchdog
-	KillCPU    // CPU accounting past the limit (cgroup tiers)
-	KillCancel // the caller cancelled the context
+	KillMemory  // the cgroup's OOM killer, or a memory watchdog
+	KillCPU     // CPU accounting past the limit (cgroup tiers)
+	KillCancel  // the caller cancelled the context
+	KillNetwork // a network traffic cap (the proxy's); Facts.Network says which
 )
 
 // Facts are everything the verdict depends on.
@@ -48,6 +49,8 @@ type Facts struct {
 	Limits sandrun.Limits
 	// Stream names the stream that overflowed, for the message.
 	Stream string
+	// Network describes the network cap that was hit (KillNetwork).
+	Network string
 }
 
 // Decide fills res.Status, ExitCode, Signal and Error from f.
@@ -64,6 +67,9 @@ func Decide(f Facts, res *sandrun.Result) {
 	case f.Killed == KillOutput:
 		res.Status = sandrun.StatusOutputLimit
 		res.Error = fmt.Sprintf("the program wrote more than %s to %s and was killed", lim.Output, orDefault(f.Stream, "its output"))
+	case f.Killed == KillNetwork:
+		res.Status = sandrun.StatusNetworkLimit
+		res.Error = "the program went past its network limit (" + orDefault(f.Network, "traffic") + ") and was killed"
 	case f.Killed == KillTimeout:
 		res.Status = sandrun.StatusTimeout
 		res.Error = fmt.Sprintf("the program ran longer than its wall-clock limit of %s and was killed", lim.WallTime)

@@ -10,5 +10,7 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 if [ "$(id -u)" = 0 ]; then
-	apt_install nodejs bash python3
+	# iproute2: the network tests build their own test hosts in network
+	# namespaces (ip netns, veth).
+	apt_install nodejs bash python3 iproute2
 fi

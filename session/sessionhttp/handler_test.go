@@ -18,7 +18,7 @@ import (
 func server(t *testing.T, max int) (*sessionhttp.Client, *httptest.Server) {
 	t.Helper()
 	b := sessiontest.Backends()[0]
-	m, err := session.New(session.Options{Launchers: map[string]sandrun.Launcher{b: sessiontest.Launcher(t, b)}, MaxSessions: max})
+	m, err := session.New(session.Options{Sandbox: sessiontest.Sandbox(t, sandrun.Options{}), Launchers: map[string]sandrun.Launcher{b: sessiontest.Launcher(t, b)}, MaxSessions: max})
 	if err != nil {
 		t.Fatal(err)
 	}

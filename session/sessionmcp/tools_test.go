@@ -14,7 +14,7 @@ import (
 
 func TestTools(t *testing.T) {
 	b := sessiontest.Backends()[0]
-	m, err := session.New(session.Options{Launchers: map[string]sandrun.Launcher{b: sessiontest.Launcher(t, b)}})
+	m, err := session.New(session.Options{Sandbox: sessiontest.Sandbox(t, sandrun.Options{}), Launchers: map[string]sandrun.Launcher{b: sessiontest.Launcher(t, b)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,6 +115,25 @@ func Launcher(t testing.TB, name string) sandrun.Launcher {
 	return nil
 }
 
+// Sandbox is the run pipeline for a test's sessions: the process backend
+// (sandrun.New needs one; session steps do not use it) and the given
+// options' hooks (Sanitizer, Analyzer, Recorder, Admission, Policy).
+func Sandbox(t testing.TB, o sandrun.Options) *sandrun.Sandbox {
+	t.Helper()
+	if len(o.Backends) == 0 {
+		b, err := process.New(process.Options{Languages: Languages(), BaseDir: t.TempDir(), Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Backends = []sandrun.Backend{b}
+	}
+	sb, err := sandrun.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sb
+}
+
 // WorkDirOf returns the host path of a session's work directory on the
 // process tier (where the interpreter's cwd is a host path), "" elsewhere.
 func WorkDirOf(t testing.TB, m *session.Manager, id string) string {

@@ -297,6 +297,7 @@ func processGaps() map[int]string {
 		45: fsView,
 		47: "Go's os/exec hands the child every descriptor the supervisor opened without O_CLOEXEC; the tier has no hook between fork and exec to close them",
 		49: "shares the host's pid, ipc and network namespaces and files with every other run",
+		50: hostNet + " with every other run: /proc/net/unix lists every socket on the host",
 	}
 }
 

@@ -1,0 +1,45 @@
+package uidslot
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestSlots(t *testing.T) {
+	p, err := New(t.TempDir(), 5000, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[uint32]func(){}
+	for range 3 {
+		uid, release, err := p.Acquire()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := seen[uid]; dup || !p.Contains(uid) {
+			t.Fatalf("uid %d: duplicate or outside 5000-5002", uid)
+		}
+		seen[uid] = release
+	}
+	// A second pool on the same directory is another supervisor: it sees
+	// the slots held.
+	q, _ := New(p.dir, 5000, 3)
+	if _, _, err := q.Acquire(); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("a full range: %v", err)
+	}
+	if _, ok, _ := q.Hold(5001); ok {
+		t.Fatal("held a slot that is in use")
+	}
+	seen[5001]()
+	release, ok, err := q.Hold(5001)
+	if err != nil || !ok {
+		t.Fatalf("a released slot: %v %v", ok, err)
+	}
+	release()
+	if _, ok, _ := q.Hold(4999); ok {
+		t.Fatal("held a uid outside the range")
+	}
+	if _, err := New(t.TempDir(), 1, 0); err == nil {
+		t.Fatal("an empty range was accepted")
+	}
+}
