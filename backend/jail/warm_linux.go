@@ -73,6 +73,13 @@ func (b *Backend) runWarm(ctx context.Context, req *sandrun.Request, l *lang.Lan
 		return nil, err, true
 	}
 	w.forked.Add(1)
+	res, err = b.finishWarm(ctx, r, req, l, stdout, stderr)
+	return res, err, true
+}
+
+// finishWarm enforces the limits of a run whose program started, waits
+// for its end and makes its Result.
+func (b *Backend) finishWarm(ctx context.Context, r *warmRun, req *sandrun.Request, l *lang.Language, stdout, stderr *capture.Buffer) (*sandrun.Result, error) {
 	tBegun := time.Now()
 	done := make(chan struct{})
 	go r.watch(done)
@@ -82,15 +89,15 @@ func (b *Backend) runWarm(ctx context.Context, req *sandrun.Request, l *lang.Lan
 	stop()
 	b.opts.Logger.Debug("jail: warm run", "cgroup", r.tCg.Sub(r.t0), "fork", r.tH.Sub(r.tCg), "setup", tBegun.Sub(r.tH), "run", time.Since(tBegun))
 	if o.err != nil {
-		return nil, o.err, true
+		return nil, o.err
 	}
-	res = &sandrun.Result{Downgrades: append([]string(nil), b.downgrades...)}
+	res := &sandrun.Result{Downgrades: append([]string(nil), b.downgrades...)}
 	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
 	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
-	verdict.Decide(o.facts(lim, l, string(stderr.Bytes())), res)
+	verdict.Decide(o.facts(r.lim, l, string(stderr.Bytes())), res)
 	res.Usage = sandrun.Usage{WallMs: o.wall.Milliseconds(), CPUMs: o.stats.CPU.Milliseconds(), MemoryPeakBytes: o.stats.PeakMem}
 	res.Files = o.files
-	return res, nil, true
+	return res, nil
 }
 
 // warmRun is one run in a zygote's child. Its processes: the child's
@@ -108,6 +115,9 @@ type warmRun struct {
 	pid     int // its pid on the host
 	stdin   *os.File
 	outs    [2]*os.File
+	// guest, when not nil, is a guest run's config and channel
+	// (guest_linux.go): sent instead of the warm config.
+	guest *guestStart
 
 	copying sync.WaitGroup
 	frames  chan warmFrame
@@ -203,18 +213,30 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 	if r.pid, err = pidfdPid(r.pidfd); err != nil {
 		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the child's pid"}
 	}
-	wc := b.warmConfig(l, req, files, r.lim)
-	if b.warm.hook != nil {
-		b.warm.hook(wc)
-	}
-	cfg, err := json.Marshal(wc)
-	if err != nil {
-		return err
+	var cfg []byte
+	var cfgFds []int
+	if r.guest != nil {
+		cfg, cfgFds = r.guest.config, []int{r.guest.childEnd}
+	} else {
+		wc := b.warmConfig(l, req, files, r.lim)
+		if b.warm.hook != nil {
+			b.warm.hook(wc)
+		}
+		if cfg, err = json.Marshal(wc); err != nil {
+			return err
+		}
 	}
 	setup := b.setupTimeout()
+	if r.guest != nil {
+		r.guest.handedOff = true // the goroutine below closes the child's end
+	}
 	go func() {
 		_ = r.conn.SetWriteDeadline(time.Now().Add(setup))
-		if writeFrame(r.conn, msgConfig, cfg) != nil {
+		err := writeFrame(r.conn, msgConfig, cfg, cfgFds...)
+		if r.guest != nil {
+			r.guest.closeChild()
+		}
+		if err != nil {
 			r.kill(verdict.KillNone, "")
 		}
 	}()

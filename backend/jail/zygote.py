@@ -159,6 +159,8 @@ def serve(ctl):
             pid = -1
         if pid == 0:
             _os.close(ctl)
+            if _GUEST is not None:
+                _guest_child(slot, fds)  # never returns
             return _child1(slot, fds)
         for x in fds:
             _os.close(x)
@@ -619,9 +621,190 @@ def shutdown(status, sigint=False):
     _os._exit(status)
 
 
+# --- guests (backend/jail/guest_linux.go) ------------------------------------
+#
+# A guest zygote preloads a guest's modules and forks light children: R
+# (its own uid, the run's cgroup, no capabilities; reaps and reports) and
+# P (Landlock, a seccomp allowlist, rlimits; calls the guest's entry with
+# the run's config and the channel as fd 3). No namespaces per run: P
+# cannot make the calls they would guard against.
+
+_GUEST = None  # the guest's entry, when this zygote serves a guest
+
+
+def _preload(argv):
+    """Import a guest's modules (argv[1], JSON) before serving."""
+    global _GUEST
+    if len(argv) < 2:
+        return
+    spec = _json.loads(argv[1])
+    for m in spec["modules"]:
+        mod = _types.ModuleType(m["name"])
+        mod.__file__ = "<sandrun guest %s>" % m["name"]
+        _sys.modules[m["name"]] = mod
+        exec(compile(m["source"], mod.__file__, "exec"), mod.__dict__)
+    module, _, func = spec["entry"].rpartition(".")
+    _GUEST = getattr(_sys.modules[module], func)
+
+
+def _guest_child(slot, fds):
+    run, stdio, procs = fds[0], fds[1:4], fds[4:]
+    try:
+        uid = INSIDE + slot
+        _oserr(L_NAMESPACES, 10, _os.setresgid, uid, uid, uid)
+        _oserr(L_NAMESPACES, 11, _os.setresuid, uid, uid, uid)
+        pidfd = _oserr(L_PROTOCOL, 3, _os.pidfd_open, _os.getpid())
+        _send(run, b"H", b"", [pidfd])
+        _os.close(pidfd)
+        kind, payload, extra = _recv(run)
+        if kind != b"C" or len(extra) != 1:
+            for x in extra:
+                _os.close(x)
+            raise Fail(L_PROTOCOL, 1, _errno.EPROTO)
+        chan = extra[0]
+        cfg = _json.loads(payload)
+        del payload
+        for i, fd in enumerate(procs):
+            try:
+                _os.write(fd, b"0")
+            except OSError as e:
+                raise Fail(L_CGROUP, 10 + i, e.errno)
+            _os.close(fd)
+        # R needs no privilege from here on.
+        _drop_caps(cfg["sys"])
+        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), L_NNP, 1)
+        for i, fd in enumerate(stdio):
+            _os.dup2(fd, i)
+            _os.close(fd)
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+        pid = _oserr(L_EXEC, 2, _os.fork)
+    except Fail as f:
+        _report(run, f)
+        _os._exit(71)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        _report(run, Fail(L_PROTOCOL, 2, getattr(e, "errno", None) or _errno.EPROTO))
+        _os._exit(71)
+    if pid == 0:
+        _guest_program(cfg, run, chan)
+    _os.close(chan)
+    null = _os.open("/dev/null", _os.O_RDWR)
+    for i in range(3):
+        _os.dup2(null, i)
+    _os.close(null)
+    _send(run, b"S", _struct.pack(">I", pid))
+    _guest_reap(run, pid)
+
+
+def _drop_caps(sysno):
+    # The zygote holds only CAP_SETUID and CAP_SETGID (zygoteCaps), and
+    # not CAP_SETPCAP, so the bounding set stays as it is: it limits only
+    # what an exec could gain, and a guest child has neither exec nor
+    # new privileges.
+    _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), L_CAPS, 2)
+    hdr = (_ct.c_uint32 * 2)(0x20080522, 0)
+    data = (_ct.c_uint32 * 6)()
+    _check(_libc.syscall(sysno["capset"], hdr, data), L_CAPS, 3)
+
+
+def _guest_program(cfg, run, chan):
+    try:
+        _os.setsid()
+        _check(_libc.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0), L_EXEC, 3)
+        _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), L_CAPS, 1)
+        for i, (res, soft, hard) in enumerate(cfg["rlimits"]):
+            try:
+                _resource.setrlimit(res, (soft, hard))
+            except (OSError, ValueError) as e:
+                raise Fail(L_RLIMITS, i + 1, getattr(e, "errno", None) or _errno.EINVAL)
+        _landlock(cfg["landlock"], cfg["sys"])
+        raw = _b64.b64decode(cfg["seccomp"])
+        buf = _ct.create_string_buffer(raw, len(raw))
+        prog = _Fprog(len(raw) // 8, _ct.addressof(buf))
+        _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, _ct.addressof(prog), 0, 0), L_SECCOMP, 2)
+        # The channel becomes fd 3 (the run socket is never 3: the
+        # zygote's own channel held it when the socket came); nothing
+        # else past stdio stays open. Both calls are in the allowlist.
+        if chan != 3:
+            _oserr(L_EXEC, 5, _os.dup2, chan, 3)
+        _check(_libc.syscall(cfg["sys"]["close_range"], 4, _ct.c_uint(0xFFFFFFFF), 0), L_EXEC, 1)
+    except Fail as f:
+        _report(run, f)
+        _os._exit(71)
+    entry = cfg["config"]
+    del cfg
+    _guest_streams()
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+    try:
+        _GUEST(entry, 3)
+    finally:
+        _os._exit(70)  # the entry ends the process itself
+
+
+def _guest_streams():
+    streams = []
+    for fd, old, name in ((0, _sys.__stdin__, "<stdin>"), (1, _sys.__stdout__, "<stdout>"), (2, _sys.__stderr__, "<stderr>")):
+        write = fd != 0
+        raw = _io.FileIO(fd, "wb" if write else "rb", closefd=False)
+        raw.name = name
+        buf = _io.BufferedWriter(raw) if write else _io.BufferedReader(raw)
+        s = _io.TextIOWrapper(buf, encoding=old.encoding, errors=old.errors, newline="\n" if write else None)
+        s.mode = "w" if write else "r"
+        streams.append(s)
+    _sys.stdin, _sys.stdout, _sys.stderr = streams
+    _sys.__stdin__, _sys.__stdout__, _sys.__stderr__ = streams
+
+
+def _guest_reap(run, pid):
+    """Wait for the program, passing on the supervisor's signals; report
+    its wait status; wait for the supervisor's release; end."""
+    r, w = _os.pipe2(_os.O_NONBLOCK | _os.O_CLOEXEC)
+    _signal.set_wakeup_fd(w)
+    _signal.signal(_signal.SIGCHLD, lambda *_: None)
+    status = None
+    while status is None:
+        try:
+            wpid, ws = _os.waitpid(pid, _os.WNOHANG)
+        except ChildProcessError:
+            wpid, ws = pid, 0
+        if wpid == pid:
+            status = ws
+            break
+        try:
+            ready, _, _ = _select.select([r, run], [], [])
+        except InterruptedError:
+            continue
+        if r in ready:
+            try:
+                _os.read(r, 512)
+            except BlockingIOError:
+                pass
+        if run in ready:
+            kind, payload, extra = _recv(run)
+            for x in extra:
+                _os.close(x)
+            if kind is None:
+                _os.kill(pid, _signal.SIGKILL)
+                _os._exit(0)
+            if kind == b"K" and len(payload) == 4:
+                sig = _struct.unpack(">I", payload)[0]
+                if 0 < sig < 65:
+                    try:
+                        _os.kill(pid, sig)
+                    except OSError:
+                        pass
+    _send(run, b"X", _struct.pack(">I", status & 0xFFFFFFFF))
+    while True:
+        kind, _, extra = _recv(run)
+        for x in extra:
+            _os.close(x)
+        if kind is None or kind == b"D":
+            _os._exit(0)
+
+
 # The zygote's entry: serve() returns only in a run's program process.
 # The program then runs right under this module frame.
 _ZYGOTE_GLOBALS = globals()
+_preload(_sys.argv)
 _path, _globals = prepare(serve(3))
 try:
     _run_file(_open_program(_path), _os.fsencode(_path), 257, _globals, _globals, 1, None)  # Py_file_input, close it

@@ -1,0 +1,73 @@
+//go:build linux
+
+package jail
+
+import (
+	"fmt"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// guestAllowed is the system call allowlist of a guest's program (P in
+// guest_linux.go): what an interpreter that has finished its start needs
+// to compute, allocate, read its own runtime's files (lazy imports; the
+// Landlock rules say which) and write to the descriptors it was given.
+// Everything else fails with EPERM: no exec, fork or clone, no sockets,
+// no signals to other processes, no ptrace, no new mounts or namespaces,
+// no SysV IPC, no timers or event fds, no io_uring. Names missing on an
+// architecture are skipped.
+var guestAllowed = []string{
+	// descriptors it holds: stdio, the channel, files it opened
+	"read", "write", "readv", "writev", "pread64", "lseek", "close", "close_range", "fcntl", "dup", "dup2", "dup3",
+	// its runtime's files (Landlock decides which)
+	"openat", "open", "fstat", "stat", "lstat", "newfstatat", "statx", "getdents64",
+	"readlink", "readlinkat", "access", "faccessat", "faccessat2", "getcwd",
+	// memory
+	"mmap", "munmap", "mremap", "mprotect", "brk", "madvise",
+	// signals to itself, for its own handlers
+	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "restart_syscall",
+	// time, randomness, identity, scheduling
+	"clock_gettime", "clock_getres", "gettimeofday", "time", "nanosleep", "clock_nanosleep",
+	"getrandom", "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid",
+	"getresuid", "getresgid", "getgroups", "sched_yield", "sched_getaffinity", "getrusage",
+	"sysinfo", "uname", "futex", "poll", "ppoll",
+	"exit", "exit_group",
+}
+
+// buildGuestFilter compiles the allowlist: the architecture check, then
+// one comparison per allowed call jumping to allow; ioctl (isatty) fails
+// with ENOTTY; the rest fail with EPERM.
+func buildGuestFilter() ([]bpf.Instruction, error) {
+	if auditArch == 0 {
+		return nil, fmt.Errorf("seccomp: no policy for this architecture")
+	}
+	prog := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: 4, Size: 4}, // seccomp_data.arch
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: auditArch, SkipTrue: 1},
+		bpf.RetConstant{Val: retKillProcess},
+		bpf.LoadAbsolute{Off: 0, Size: 4}, // seccomp_data.nr
+	}
+	if x32Bit != 0 {
+		prog = append(prog,
+			bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: x32Bit, SkipFalse: 1},
+			bpf.RetConstant{Val: retKillProcess})
+	}
+	var nrs []uint32
+	for _, n := range guestAllowed {
+		if nr, ok := guestSysnums[n]; ok {
+			nrs = append(nrs, uint32(nr))
+		}
+	}
+	if len(nrs) == 0 || len(nrs) > 250 {
+		return nil, fmt.Errorf("seccomp: guest allowlist of %d calls", len(nrs))
+	}
+	prog = append(prog,
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_IOCTL, SkipFalse: 1},
+		bpf.RetConstant{Val: errno(unix.ENOTTY)})
+	for i, nr := range nrs {
+		// Skip the remaining comparisons and the EPERM return.
+		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipTrue: uint8(len(nrs) - i)})
+	}
+	return append(prog, bpf.RetConstant{Val: errno(unix.EPERM)}, bpf.RetConstant{Val: retAllow}), nil
+}

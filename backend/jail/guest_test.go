@@ -1,0 +1,165 @@
+//go:build linux
+
+package jail_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/backend/jail"
+	"github.com/sandrun/sandrun/internal/guest"
+	"github.com/sandrun/sandrun/lang"
+)
+
+// echoGuest runs the config's code as plain python with full built-ins
+// (no language policy: the jail alone is tested), then says "bye" on the
+// channel and ends with the code's exit status.
+const echoGuest = `
+import os as _os, sys as _sys, json as _json
+
+def main(cfg, fd):
+    status = 0
+    try:
+        exec(cfg["code"], {"__name__": "__main__", "CHANNEL": fd})
+    except SystemExit as e:
+        status = e.code or 0
+    except BaseException as e:
+        print("%s: %s" % (type(e).__name__, e), file=_sys.stderr)
+        status = 1
+    _sys.stdout.flush()
+    _sys.stderr.flush()
+    try:
+        _os.write(fd, b"bye")
+    except OSError:
+        pass
+    _os._exit(status)
+`
+
+var (
+	guestShared     *jail.Backend
+	guestSharedErr  error
+	guestSharedOnce sync.Once
+)
+
+func guestBackend(t testing.TB) *jail.Backend {
+	t.Helper()
+	backend(t) // skips where there is no jail
+	guestSharedOnce.Do(func() {
+		guestShared, guestSharedErr = jail.New(jail.Options{
+			Languages: lang.NewRegistry(lang.Options{}),
+			Guests:    []guest.Spec{{Name: "echo", Language: "python", Modules: []guest.Module{{Name: "sandrun_echo_guest", Source: echoGuest}}, Entry: "sandrun_echo_guest.main"}},
+			Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: guestLogLevel()})),
+		})
+		if guestSharedErr == nil {
+			if err := guestShared.CheckGuest(context.Background(), "echo"); err != nil {
+				guestSharedErr = err
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			guestSharedErr = guestShared.GuestReady(ctx, "echo")
+		}
+	})
+	if guestSharedErr != nil {
+		skip(t, "guests unavailable: %v", guestSharedErr)
+	}
+	return guestShared
+}
+
+func runGuest(t testing.TB, code string, lim sandrun.Limits) (*sandrun.Result, string) {
+	t.Helper()
+	b := guestBackend(t)
+	cfg, _ := json.Marshal(map[string]string{"code": code})
+	var got strings.Builder
+	var mu sync.Mutex
+	res, err := b.RunGuest(context.Background(), &sandrun.Request{Language: "python", Limits: lim.WithDefaults()}, &guest.Run{
+		Guest: "echo", Config: cfg,
+		Serve: func(c net.Conn) {
+			b, _ := io.ReadAll(io.LimitReader(c, 1<<20))
+			mu.Lock()
+			got.Write(b)
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return res, got.String()
+}
+
+func TestGuestHello(t *testing.T) {
+	res, ch := runGuest(t, "print('hello', 6 * 7)", sandrun.Limits{})
+	if res.Status != sandrun.StatusOK || res.Stdout != "hello 42\n" || ch != "bye" {
+		t.Fatalf("status %s stdout %q stderr %q channel %q err %s", res.Status, res.Stdout, res.Stderr, ch, res.Error)
+	}
+}
+
+// TestGuestContained: a guest child's program, running plain python
+// with every built-in, cannot read host files or the jail's own view
+// beyond the runtime, write anywhere, start a process, open a socket,
+// signal or trace anything.
+func TestGuestContained(t *testing.T) {
+	dir := t.TempDir()
+	secret := dir + "/secret"
+	if err := os.WriteFile(secret, []byte("host-secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code := `
+import os, socket, subprocess, ctypes
+def attempt(name, f):
+    try:
+        r = f()
+        print(name, "ALLOWED", repr(r)[:60])
+    except BaseException as e:
+        print(name, "blocked", type(e).__name__)
+attempt("host-file", lambda: open(` + "`" + `SECRET` + "`" + `).read())
+attempt("etc", lambda: open("/etc/passwd").read())
+attempt("proc", lambda: open("/proc/self/status").read())
+attempt("tmp-write", lambda: open("/tmp/x", "w").write("x"))
+attempt("work-write", lambda: open("/work/x", "w").write("x"))
+attempt("exec", lambda: subprocess.run(["/bin/true"]))
+attempt("fork", lambda: os.fork())
+attempt("socket", lambda: socket.socket(socket.AF_UNIX))
+attempt("kill", lambda: os.kill(1, 9))
+def ptrace():
+    r = ctypes.CDLL(None, use_errno=True).ptrace(16, 1, 0, 0)
+    if r == -1:
+        raise OSError(ctypes.get_errno(), "ptrace")
+    return r
+attempt("ptrace", ptrace)
+attempt("setuid", lambda: os.setuid(0))
+attempt("listdir", lambda: os.listdir("/"))
+`
+	code = strings.ReplaceAll(code, "`SECRET`", "'"+secret+"'")
+	res, _ := runGuest(t, code, sandrun.Limits{})
+	if res.Status != sandrun.StatusOK {
+		t.Fatalf("status %s: %s\nstdout %s\nstderr %s", res.Status, res.Error, res.Stdout, res.Stderr)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+		if strings.Contains(line, "ALLOWED") {
+			t.Errorf("%s", line)
+		}
+	}
+	if strings.Contains(res.Stdout, "host-secret") {
+		t.Errorf("the host file leaked: %s", res.Stdout)
+	}
+	t.Logf("\n%s", res.Stdout)
+}
+
+func guestLogLevel() slog.Level {
+	if os.Getenv("SANDRUN_TEST_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
