@@ -62,6 +62,9 @@ type Diagnostic struct {
 	Name   string `json:"name"`
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail"`
+	// Warn marks a problem that does not stop runs (an audit log that
+	// lost records): shown as a warning, not a failure.
+	Warn bool `json:"warn,omitempty"`
 }
 
 // Diagnoser is implemented by backends (and stores) that can explain the

@@ -189,7 +189,7 @@ func parseEntry(e string) (NetworkRule, error) {
 	}
 	pr, err := ParsePortRange(ports)
 	if err != nil {
-		return NetworkRule{}, fmt.Errorf("entry %q: %v", e, err)
+		return NetworkRule{}, fmt.Errorf("entry %q: %w", e, err)
 	}
 	r := NetworkRule{Ports: []PortRange{pr}}
 	if looksLikeAddress(host) {
@@ -353,7 +353,7 @@ func ValidateHostPattern(h string) error {
 	}
 	name := strings.TrimPrefix(h, "*.")
 	if err := validateHostName(name); err != nil {
-		return fmt.Errorf("%q: %v", h, err)
+		return fmt.Errorf("%q: %w", h, err)
 	}
 	if looksLikeAddress(name) || isAllDigitsAndDots(name) {
 		return fmt.Errorf("%q is an IP address: use a cidr rule", h)

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // Limits are the static limits; a zero field is no limit.
@@ -39,7 +40,7 @@ func (l Limits) Validate() error {
 		v    int
 	}{{"max_loops", l.MaxLoops}, {"max_calls", l.MaxCalls}, {"max_depth", l.MaxDepth}, {"max_statements", l.MaxStatements}, {"max_size", l.MaxSize}} {
 		if f.v < 0 {
-			errs = append(errs, fmt.Errorf("analyze: %s must not be negative (got %d)", f.name, f.v))
+			errs = append(errs, &sandrun.RequestError{Field: f.name, Msg: fmt.Sprintf("must not be negative (got %d); 0 means no limit", f.v)})
 		}
 	}
 	return errors.Join(errs...)
@@ -104,14 +105,14 @@ func (a *Analyzer) Analyze(language, code string) error {
 func Measure(language, code string) (Metrics, error) {
 	var m Metrics
 	var err error
-	switch sandrun.NormalizeLanguage(language) {
-	case "python":
+	switch lang.Normalize(language) {
+	case lang.Python:
 		m, err = measurePython(code)
-	case "javascript":
+	case lang.JavaScript:
 		m, err = measureJavaScript(code)
-	case "bash":
+	case lang.Bash:
 		m, err = measureBash(code)
-	case "starlark":
+	case lang.Starlark:
 		m, err = measureStarlark(code)
 	default:
 		return m, fmt.Errorf("no parser for language %q", language)

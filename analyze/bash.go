@@ -14,7 +14,7 @@ func measureBash(code string) (Metrics, error) {
 	var m Metrics
 	f, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(code), "code.sh")
 	if err != nil {
-		return m, fmt.Errorf("bash: %v", err)
+		return m, fmt.Errorf("bash: %w", err)
 	}
 	var d depthTracker
 	var stack []bool // per visited node: did it nest?

@@ -15,7 +15,7 @@ func measureJavaScript(code string) (Metrics, error) {
 	var m Metrics
 	prog, err := parser.ParseFile(nil, "code.js", code, 0)
 	if err != nil {
-		return m, fmt.Errorf("javascript: %v", err)
+		return m, fmt.Errorf("javascript: %w", err)
 	}
 	var d depthTracker
 	var visit func(v reflect.Value)

@@ -14,7 +14,7 @@ func measureStarlark(code string) (Metrics, error) {
 	opts := &syntax.FileOptions{Set: true, While: true, TopLevelControl: true, GlobalReassign: true, Recursion: true}
 	f, err := opts.Parse("code.star", code, 0)
 	if err != nil {
-		return m, fmt.Errorf("starlark: %v", err)
+		return m, fmt.Errorf("starlark: %w", err)
 	}
 	var d depthTracker
 	var stack []bool

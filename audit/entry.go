@@ -54,6 +54,16 @@ type Entry struct {
 	Writer string `json:"-"`
 }
 
+// The statuses of records the log writes itself, besides a run's
+// sandrun.Status: a record begun when its run started is "running" until
+// the run ends; a running record whose process died is "interrupted".
+const (
+	StatusRunning     sandrun.Status = "running"
+	StatusInterrupted sandrun.Status = "interrupted"
+)
+
+const interruptedMsg = "the process recording this run ended before the run did (a crash, kill -9 or power loss): its outcome is unknown"
+
 // maxErrorLen caps the stored error message.
 const maxErrorLen = 1024
 

@@ -59,6 +59,13 @@ type Log struct {
 	openErr  error
 	openedAt time.Time // of the last failed open
 
+	writer string // this process, for the records it begins
+
+	// begun holds, per run id, the outcome of its Begin write, which
+	// Record waits for before completing the record.
+	beginMu sync.Mutex
+	begun   map[string]chan error
+
 	writes  atomic.Int64
 	fails   atomic.Int64
 	lastErr atomic.Pointer[failure]
@@ -70,8 +77,9 @@ type failure struct {
 }
 
 var (
-	_ sandrun.Recorder  = (*Log)(nil)
-	_ sandrun.Diagnoser = (*Log)(nil)
+	_ sandrun.Recorder   = (*Log)(nil)
+	_ sandrun.RunStarter = (*Log)(nil)
+	_ sandrun.Diagnoser  = (*Log)(nil)
 )
 
 // ErrStalled is returned when too many earlier writes are still hung.
@@ -100,24 +108,85 @@ func New(o Options) (*Log, error) {
 	if o.Host == "" {
 		o.Host, _ = os.Hostname()
 	}
-	return &Log{opts: o, slots: make(chan struct{}, o.MaxInFlight)}, nil
+	return &Log{opts: o, slots: make(chan struct{}, o.MaxInFlight), writer: writerID(), begun: map[string]chan error{}}, nil
 }
 
-// Record writes the run's entry. It returns within WriteTimeout whatever
-// the store does; an error is counted (Errors, Diagnose) and returned for
-// the Sandbox to log.
+// Begin writes the run's record as it starts, with status running, so
+// that a run in flight when this process dies leaves a record (marked
+// interrupted by the next process on this host that opens the log)
+// instead of none. The write runs in the background, overlapping the run;
+// Record waits for it and completes the record.
+func (l *Log) Begin(ctx context.Context, req *sandrun.Request, res *sandrun.Result) error {
+	e := l.entry(ctx, req, res)
+	e.Status, e.ExitCode, e.Writer = StatusRunning, -1, l.writer
+	done := make(chan error, 1)
+	l.beginMu.Lock()
+	l.begun[e.ID] = done
+	l.beginMu.Unlock()
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		// Not counted as a failed write: Record will write the run's
+		// record anyway (and count it if that fails too); only the
+		// crash-safety of this one run is lost, which is logged.
+		err := l.write(ctx, e, func(ctx context.Context, st Store) error { return st.Insert(ctx, e) }, false)
+		if err != nil {
+			l.opts.Logger.Warn("audit: the record of a starting run could not be written; it is written when the run ends", "run", e.ID, "err", err)
+		}
+		done <- err
+	}()
+	return nil
+}
+
+// Record writes the run's entry: it completes the record Begin wrote, or
+// inserts one. It returns within twice WriteTimeout whatever the store
+// does; an error is counted (Errors, Diagnose) and returned for the
+// Sandbox to log.
 func (l *Log) Record(ctx context.Context, req *sandrun.Request, res *sandrun.Result) error {
+	e := l.entry(ctx, req, res)
+	l.beginMu.Lock()
+	begun, ok := l.begun[e.ID]
+	delete(l.begun, e.ID)
+	l.beginMu.Unlock()
+	if ok && <-begun == nil {
+		return l.write(ctx, e, func(ctx context.Context, st Store) error {
+			err := st.Update(ctx, e)
+			if errors.Is(err, ErrNotFound) { // the file was replaced since Begin
+				err = st.Insert(ctx, e)
+			}
+			return err
+		}, true)
+	}
+	return l.Insert(ctx, e)
+}
+
+func (l *Log) entry(ctx context.Context, req *sandrun.Request, res *sandrun.Result) *Entry {
 	e := NewEntry(req, res, l.opts.StoreCode)
 	e.Caller, e.Host, e.Version = CallerFrom(ctx), l.opts.Host, l.opts.Version
-	return l.Insert(ctx, e)
+	return e
 }
 
 // Insert writes a prepared entry with Record's guarantees.
 func (l *Log) Insert(ctx context.Context, e *Entry) error {
+	return l.write(ctx, e, func(ctx context.Context, st Store) error { return st.Insert(ctx, e) }, true)
+}
+
+// write runs op on the store in its own goroutine and waits at most
+// WriteTimeout; a failure is counted when count is set. A store whose
+// file was replaced is reopened and op retried once; the replacement is
+// always counted as a failure, so that it shows in /metrics, /readyz and
+// doctor.
+func (l *Log) write(ctx context.Context, e *Entry, op func(context.Context, Store) error, count bool) error {
+	fail := func(err error) error {
+		if count {
+			return l.fail(err)
+		}
+		return err
+	}
 	select {
 	case l.slots <- struct{}{}:
 	default:
-		return l.fail(ErrStalled)
+		return fail(ErrStalled)
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.opts.WriteTimeout)
 	defer cancel()
@@ -131,7 +200,15 @@ func (l *Log) Insert(ctx context.Context, e *Entry) error {
 		defer func() { <-l.slots }()
 		st, err := l.open(wctx)
 		if err == nil {
-			err = st.Insert(wctx, e)
+			err = op(wctx, st)
+		}
+		if errors.Is(err, ErrReplaced) {
+			l.fail(fmt.Errorf("%w; reopened it, the records written since it went are lost", err))
+			l.opts.Logger.Error("audit database replaced under the log; reopening", "err", err)
+			l.drop(st)
+			if st, err = l.open(wctx); err == nil {
+				err = op(wctx, st)
+			}
 		}
 		done <- err
 		// Prune after the first write (a CLI process writes once) and then
@@ -145,11 +222,11 @@ func (l *Log) Insert(ctx context.Context, e *Entry) error {
 	select {
 	case err := <-done:
 		if err != nil {
-			return l.fail(err)
+			return fail(err)
 		}
 		return nil
 	case <-wctx.Done():
-		return l.fail(fmt.Errorf("audit: write of run %s timed out after %s (store hung or locked)", e.ID, l.opts.WriteTimeout))
+		return fail(fmt.Errorf("audit: write of run %s timed out after %s (store hung or locked)", e.ID, l.opts.WriteTimeout))
 	}
 }
 
@@ -176,7 +253,24 @@ func (l *Log) open(ctx context.Context) (Store, error) {
 		return nil, err
 	}
 	l.store, l.openErr = st, nil
+	// Records this host began whose process is gone were interrupted.
+	if n, err := st.MarkInterrupted(ctx, l.opts.Host, writerAlive); err != nil {
+		l.opts.Logger.Warn("audit: marking interrupted runs", "err", err)
+	} else if n > 0 {
+		l.opts.Logger.Warn("audit: runs interrupted by the end of their process", "runs", n)
+	}
 	return st, nil
+}
+
+// drop forgets st (if it is still the store) and closes it, so that the
+// next open opens the path again.
+func (l *Log) drop(st Store) {
+	l.mu.Lock()
+	if l.store == st {
+		l.store = nil
+	}
+	l.mu.Unlock()
+	_ = st.Close()
 }
 
 func (l *Log) prune(st Store) {
@@ -270,13 +364,37 @@ func (l *Log) Diagnose(ctx context.Context) []sandrun.Diagnostic {
 		}
 		out = append(out, d)
 	}
+	if st != nil {
+		out = append(out, interrupted(ctx, st))
+	}
 	d := sandrun.Diagnostic{Name: "audit write errors", OK: true, Detail: fmt.Sprintf("no failed writes in this process (%d written)", l.writes.Load())}
 	if n := l.Errors(); n > 0 {
 		at, err := l.LastError()
-		d.OK = false
+		d.OK, d.Warn = false, true
 		d.Detail = fmt.Sprintf("%d failed writes in this process; last at %s: %v", n, at.UTC().Format(time.RFC3339), err)
 	}
 	return append(out, d)
+}
+
+// interruptedWindow is how far back doctor looks for interrupted runs.
+const interruptedWindow = 7 * 24 * time.Hour
+
+// interrupted reports the runs of the last week whose process died before
+// completing their record: each is a run whose outcome nobody knows.
+func interrupted(ctx context.Context, st Store) sandrun.Diagnostic {
+	d := sandrun.Diagnostic{Name: "audit interrupted runs", OK: true}
+	got, err := st.List(ctx, Filter{Status: StatusInterrupted, Since: time.Now().Add(-interruptedWindow), Limit: 1000})
+	switch {
+	case err != nil:
+		d.OK, d.Detail = false, "cannot count them: "+err.Error()
+	case len(got) == 0:
+		d.Detail = "none in the last 7 days"
+	default:
+		d.OK, d.Warn = false, true
+		d.Detail = fmt.Sprintf("%d runs in the last 7 days, the last at %s, were cut short by the end of the process recording them "+
+			"(a crash or kill -9): `sandrun audit list --status interrupted`", len(got), got[0].StartedAt.UTC().Format(time.RFC3339))
+	}
+	return d
 }
 
 func describeStats(s Stats, o Options) string {

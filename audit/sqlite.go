@@ -111,7 +111,20 @@ func OpenSQLite(ctx context.Context, o SQLiteOptions) (*SQLStore, error) {
 		}
 		return nil, errStore("sqlite", path, err)
 	}
-	return &SQLStore{db: db, d: &d, location: path}, nil
+	st := &SQLStore{db: db, d: &d, location: path}
+	// Remember which file this is: a file deleted or replaced while we
+	// hold it open would swallow every later write without an error.
+	var id unix.Stat_t
+	if err := unix.Stat(path, &id); err == nil {
+		st.same = func() error {
+			var now unix.Stat_t
+			if err := unix.Stat(path, &now); err != nil || now.Ino != id.Ino || now.Dev != id.Dev {
+				return fmt.Errorf("%w: %s", ErrReplaced, path)
+			}
+			return nil
+		}
+	}
+	return st, nil
 }
 
 // openReadOnlyFS opens an existing database on a read-only file system,

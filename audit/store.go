@@ -18,6 +18,13 @@ import (
 // handling is tested through.
 type Store interface {
 	Insert(ctx context.Context, e *Entry) error
+	// Update replaces the entry with e's id (a record begun as running,
+	// now complete); ErrNotFound when there is none.
+	Update(ctx context.Context, e *Entry) error
+	// MarkInterrupted marks the records host began that are still
+	// running and whose writer alive says is gone: their process died
+	// (crash, kill -9) before completing them.
+	MarkInterrupted(ctx context.Context, host string, alive func(writer string) bool) (int64, error)
 	Get(ctx context.Context, id string) (*Entry, error)
 	List(ctx context.Context, f Filter) ([]*Entry, error)
 	Prune(ctx context.Context, r Retention) (int64, error)
@@ -62,6 +69,21 @@ type SQLStore struct {
 	db       *sql.DB
 	d        *dialect
 	location string
+	// same, when set, fails with ErrReplaced once the database file is
+	// no longer the one opened (SQLite: deleted or replaced under us).
+	same func() error
+}
+
+// ErrReplaced is returned by writes to a SQLite store whose file was
+// deleted or replaced after it was opened: the writes would go into a
+// file nobody can read. The Log then reopens the path.
+var ErrReplaced = errors.New("audit: the database file was deleted or replaced while open")
+
+func (s *SQLStore) checkSame() error {
+	if s.same == nil {
+		return nil
+	}
+	return s.same()
 }
 
 var _ Store = (*SQLStore)(nil)
@@ -89,9 +111,83 @@ func (s *SQLStore) q(query string) string {
 
 // Insert stores e. An entry with an id already stored is an error.
 func (s *SQLStore) Insert(ctx context.Context, e *Entry) error {
-	limits, err := json.Marshal(e.Limits)
+	if err := s.checkSame(); err != nil {
+		return err
+	}
+	args, err := s.entryArgs(e)
 	if err != nil {
 		return err
+	}
+	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO sandrun_runs (`+entryColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...)
+	if err != nil {
+		return fmt.Errorf("audit: insert run %s into %s: %w", e.ID, s.location, err)
+	}
+	return nil
+}
+
+// Update replaces the stored entry with e's id by e.
+func (s *SQLStore) Update(ctx context.Context, e *Entry) error {
+	if err := s.checkSame(); err != nil {
+		return err
+	}
+	args, err := s.entryArgs(e)
+	if err != nil {
+		return err
+	}
+	cols := strings.Fields(strings.ReplaceAll(entryColumns, ",", " "))
+	sets := make([]string, 0, len(cols)-1)
+	for _, c := range cols[1:] { // every column but id
+		sets = append(sets, c+" = ?")
+	}
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE sandrun_runs SET `+strings.Join(sets, ", ")+` WHERE id = ?`),
+		append(args[1:], e.ID)...)
+	if err != nil {
+		return fmt.Errorf("audit: update run %s in %s: %w", e.ID, s.location, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("%w: %s", ErrNotFound, e.ID)
+	}
+	return nil
+}
+
+// MarkInterrupted marks host's running records whose writer is gone as
+// interrupted, and returns how many.
+func (s *SQLStore) MarkInterrupted(ctx context.Context, host string, alive func(string) bool) (int64, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, writer FROM sandrun_runs WHERE status = ? AND host = ?`), string(StatusRunning), host)
+	if err != nil {
+		return 0, fmt.Errorf("audit: find running records: %w", err)
+	}
+	var dead []string
+	for rows.Next() {
+		var id, w string
+		if err := rows.Scan(&id, &w); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if !alive(w) {
+			dead = append(dead, id)
+		}
+	}
+	rows.Close()
+	var n int64
+	for _, id := range dead {
+		res, err := s.db.ExecContext(ctx, s.q(`UPDATE sandrun_runs SET status = ?, error = ? WHERE id = ? AND status = ?`),
+			string(StatusInterrupted), interruptedMsg, id, string(StatusRunning))
+		if err != nil {
+			return n, fmt.Errorf("audit: mark run %s interrupted: %w", id, err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	return n, nil
+}
+
+// entryArgs are e's values in entryColumns order.
+func (s *SQLStore) entryArgs(e *Entry) ([]any, error) {
+	limits, err := json.Marshal(e.Limits)
+	if err != nil {
+		return nil, err
 	}
 	det := e.Detections
 	if det == nil {
@@ -99,7 +195,7 @@ func (s *SQLStore) Insert(ctx context.Context, e *Entry) error {
 	}
 	dets, err := json.Marshal(det)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	down := e.Downgrades
 	if down == nil {
@@ -107,22 +203,16 @@ func (s *SQLStore) Insert(ctx context.Context, e *Entry) error {
 	}
 	downs, err := json.Marshal(down)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var code sql.NullString
 	if e.Code != "" {
 		code = sql.NullString{String: e.Code, Valid: true}
 	}
-	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO sandrun_runs (`+entryColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.ID, s.d.timeArg(e.StartedAt), e.CodeSHA256, e.CodeSize, code, e.Language, e.Backend,
+	return []any{e.ID, s.d.timeArg(e.StartedAt), e.CodeSHA256, e.CodeSize, code, e.Language, e.Backend,
 		string(limits), string(e.Status), e.ExitCode, e.Signal, e.Error, e.Usage.WallMs,
 		e.Usage.CPUMs, e.Usage.MemoryPeakBytes, e.Sanitized, string(dets), string(downs),
-		e.Caller, e.Host, e.Version, e.Session, e.Writer)
-	if err != nil {
-		return fmt.Errorf("audit: insert run %s into %s: %w", e.ID, s.location, err)
-	}
-	return nil
+		e.Caller, e.Host, e.Version, e.Session, e.Writer}, nil
 }
 
 // Get returns the entry with exactly this id, or ErrNotFound.

@@ -66,6 +66,41 @@ func storeSuite(t *testing.T, open func(t *testing.T) audit.Store) {
 		}
 	})
 
+	t.Run("UpdateAndInterrupted", func(t *testing.T) {
+		st := open(t)
+		live, dead, other := entry(1, base), entry(2, base), entry(3, base)
+		for i, e := range []*audit.Entry{live, dead, other} {
+			e.Status, e.ExitCode, e.Writer = audit.StatusRunning, -1, fmt.Sprintf("w%d", i)
+			if e == other {
+				e.Host = "node2" // another node's records are its own business
+			}
+			if err := st.Insert(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := st.MarkInterrupted(ctx, "node1", func(w string) bool { return w == "w0" })
+		if err != nil || n != 1 {
+			t.Fatalf("marked %d, %v; want 1", n, err)
+		}
+		for e, want := range map[*audit.Entry]sandrun.Status{live: audit.StatusRunning, dead: audit.StatusInterrupted, other: audit.StatusRunning} {
+			if got, err := st.Get(ctx, e.ID); err != nil || got.Status != want {
+				t.Errorf("%s: %+v, %v; want %s", e.ID, got, err, want)
+			}
+		}
+		done := *live
+		done.Status, done.ExitCode, done.Usage.WallMs = sandrun.StatusOK, 0, 77
+		if err := st.Update(ctx, &done); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := st.Get(ctx, live.ID); err != nil || got.Status != sandrun.StatusOK || got.Usage.WallMs != 77 || got.Writer != "w0" {
+			t.Fatalf("updated: %+v, %v", got, err)
+		}
+		missing := entry(9, base)
+		if err := st.Update(ctx, missing); !errors.Is(err, audit.ErrNotFound) {
+			t.Fatalf("Update(unknown) = %v, want ErrNotFound", err)
+		}
+	})
+
 	t.Run("List", func(t *testing.T) {
 		st := open(t)
 		for i := range 12 {

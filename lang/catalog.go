@@ -40,6 +40,10 @@ type Info struct {
 	// A language without ImageArgv has no container image.
 	Packages  []string
 	ImageArgv []string
+	// Warm is how a long-lived server keeps the language's start off a
+	// run's path: WarmFork (a zygote forks each run), WarmPrestart
+	// (one-use interpreters started ahead) or WarmNone.
+	Warm Warm
 }
 
 // catalog is read-only: Known and Lookup hand out copies.
@@ -51,6 +55,8 @@ var catalog = []Info{
 		// -E: ignore PYTHON* variables; -s: no user site; -B: no .pyc
 		// writes; -u: unbuffered, as on the host (pythonSpec).
 		ImageArgv: []string{"/usr/bin/python3", "-E", "-s", "-B", "-u", "{file}"},
+		// CPython forks safely after its start (one thread): a zygote.
+		Warm: WarmFork,
 	},
 	{
 		Name: JavaScript, Aliases: []string{"js", "node", "nodejs"}, FileName: "main.js",
@@ -58,6 +64,8 @@ var catalog = []Info{
 		OOMMarkers: []string{"JavaScript heap out of memory", "Fatal process out of memory", "Reached heap limit"},
 		Packages:   []string{"nodejs"},
 		ImageArgv:  []string{"/usr/bin/node", "--max-old-space-size={heap_mib}", "{file}"},
+		// V8 runs threads of its own: no fork; interpreters started ahead.
+		Warm: WarmPrestart,
 	},
 	{
 		Name: Bash, Aliases: []string{"sh"}, FileName: "main.sh", Extensions: []string{".sh", ".bash"},
@@ -70,6 +78,9 @@ var catalog = []Info{
 		// A Go runtime at its data-segment cap may also fail to map a new
 		// thread's stack.
 		OOMMarkers: []string{"out of memory", "cannot allocate memory", "errno=12", "pthread_create failed"},
+		// Its interpreter is the Go sandrun binary, which cannot fork
+		// safely: interpreters started ahead.
+		Warm: WarmPrestart,
 	},
 }
 

@@ -40,7 +40,7 @@ type Language struct {
 	// tiers without a cgroup OOM counter.
 	OOMMarkers []string `json:"-"`
 	// Warm is how a long-lived server keeps this language's start off a
-	// run's path (WarmFork, WarmPrestart, or WarmNone); from the Spec.
+	// run's path (WarmFork, WarmPrestart, or WarmNone); from Info.
 	Warm Warm `json:"warm,omitempty"`
 }
 
@@ -83,8 +83,6 @@ type Spec struct {
 	Name       string
 	Candidates []string // executable names looked up in PATH (or absolute paths), in order
 	FileName   string
-	// Warm is the language's warm path (copied to Language.Warm).
-	Warm Warm
 	// Probe runs the interpreter and returns what it says of itself.
 	Probe func(ctx context.Context, exe string) (*Language, error)
 	// DependsOn lists files (beyond the candidate itself) whose change
@@ -224,12 +222,17 @@ func (r *Registry) Names() []string {
 	return n
 }
 
+func warmOf(name string) Warm {
+	info, _ := About(name)
+	return info.Warm
+}
+
 // WithWarm lists the registered languages whose warm path is w, sorted,
 // without discovering them.
 func (r *Registry) WithWarm(w Warm) []string {
 	var n []string
 	for _, name := range r.Names() {
-		if r.specs[name].Warm == w {
+		if info, _ := About(name); info.Warm == w {
 			n = append(n, name)
 		}
 	}
@@ -281,6 +284,7 @@ func (r *Registry) Lookup(ctx context.Context, name string) (*Language, error) {
 	}
 	if r.cache != nil && spec.Cache {
 		if l := r.cache.load(name, key); l != nil {
+			l.Warm = warmOf(name) // the catalog's, whatever wrote the cache
 			e.lang, e.key, e.interp, e.fail = l, key, identify(l.Interpreter), nil
 			e.diskHits++
 			return l, nil
@@ -345,7 +349,7 @@ func (r *Registry) probe(ctx context.Context, spec Spec, exe string) (*Language,
 		}
 	}
 	l.Name = spec.Name
-	l.Warm = spec.Warm
+	l.Warm = warmOf(spec.Name)
 	if l.FileName == "" {
 		l.FileName = spec.FileName
 	}
@@ -398,10 +402,10 @@ func probeJSON(ctx context.Context, exe string, args []string, v any) error {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%v: %s", err, strings.TrimSpace(errb.String()))
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(errb.String()))
 	}
 	if err := json.Unmarshal(out.Bytes(), v); err != nil {
-		return fmt.Errorf("unexpected probe output %q: %v", out.String(), err)
+		return fmt.Errorf("unexpected probe output %q: %w", out.String(), err)
 	}
 	return nil
 }

@@ -27,7 +27,6 @@ func pythonSpec() Spec {
 		FileName:   fileName(Python),
 		Cache:      true,
 		DependsOn:  pyenvVersionFiles,
-		Warm:       WarmFork,
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var p struct {
 				Exe, Prefix, BasePrefix, Version string
@@ -89,7 +88,6 @@ func javascriptSpec() Spec {
 		Candidates: []string{"node", "nodejs"},
 		FileName:   fileName(JavaScript),
 		Cache:      true,
-		Warm:       WarmPrestart,
 		Probe: func(ctx context.Context, exe string) (*Language, error) {
 			var raw map[string]string
 			if err := probeJSON(ctx, exe, []string{"-e", probe}, &raw); err != nil {

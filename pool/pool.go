@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"strings"
@@ -47,7 +48,12 @@ type Config struct {
 	Ceiling sandrun.Limits
 	// ReadyTimeout bounds one interpreter's start; default 30s.
 	ReadyTimeout time.Duration
-	Logger       *slog.Logger
+	// Fallback, when set, runs what the pool does not serve warm (no
+	// interpreter ready, limits past the ceiling, what program mode
+	// cannot do) with the request as it is: the launcher's own backend,
+	// cold. Nil: the pool launches a cold interpreter itself.
+	Fallback sandrun.Backend
+	Logger   *slog.Logger
 }
 
 // Stats counts what the pool did.
@@ -77,8 +83,59 @@ type Pool struct {
 
 type proc struct {
 	p    sandrun.Launched
-	c    *driver.Conn
+	c    *driver.Conn // step mode: the session driver
 	born time.Time
+	// Program mode (driver.ProgramArgs): no driver; the interpreter runs
+	// one program as its main file. Its streams are read from the launch
+	// on (into out once a run attaches); exited closes when both are at
+	// their end and the interpreter has ended, with exit and exitErr set.
+	prog    bool
+	out     progSink
+	exited  chan struct{}
+	exit    *sandrun.LaunchExit
+	exitErr error
+}
+
+// progSink passes a program-mode interpreter's stdout and stderr to the
+// run's captures once the run attaches them (before that: discarded; an
+// interpreter waiting for its run writes nothing).
+type progSink struct {
+	mu sync.Mutex
+	w  [2]io.Writer
+}
+
+func (s *progSink) attach(stdout, stderr io.Writer) {
+	s.mu.Lock()
+	s.w = [2]io.Writer{stdout, stderr}
+	s.mu.Unlock()
+}
+
+type sinkWriter struct {
+	s *progSink
+	i int
+}
+
+func (w sinkWriter) Write(p []byte) (int, error) {
+	w.s.mu.Lock()
+	dst := w.s.w[w.i]
+	w.s.mu.Unlock()
+	if dst != nil {
+		_, _ = dst.Write(p)
+	}
+	return len(p), nil
+}
+
+// alive reports whether the interpreter can still take a run.
+func (w *proc) alive() bool {
+	if w.prog {
+		select {
+		case <-w.exited:
+			return false
+		default:
+			return true
+		}
+	}
+	return w.c.Alive()
 }
 
 var _ sandrun.Backend = (*Pool)(nil)
@@ -101,10 +158,11 @@ func New(cfg Config) (*Pool, error) {
 		// Room for the interpreter's start on top of the default budget.
 		cfg.Ceiling.CPUTime = sandrun.Duration(time.Minute)
 	}
-	if err := cfg.Ceiling.Validate(); err != nil {
+	ceiling, err := sandrun.DefaultPolicy().Resolve(cfg.Ceiling)
+	if err != nil {
 		return nil, fmt.Errorf("pool ceiling: %w", err)
 	}
-	cfg.Ceiling = cfg.Ceiling.WithDefaults()
+	cfg.Ceiling = ceiling
 	p := &Pool{cfg: cfg, ready: map[string]chan *proc{}, kick: map[string]chan struct{}{}, stop: make(chan struct{}), lastErr: map[string]error{}}
 	for lang, n := range cfg.Sizes {
 		if _, err := driver.Args(lang, 0); err != nil {
@@ -138,7 +196,7 @@ func (p *Pool) Check(_ context.Context, language string) error {
 			have = append(have, k)
 		}
 		sort.Strings(have)
-		return fmt.Errorf("no warm pool for %s (pools: %s)", language, strings.Join(have, ", "))
+		return sandrun.Unsupported(fmt.Sprintf("no warm pool for %s (pools: %s)", language, strings.Join(have, ", ")))
 	}
 	if len(ch) == 0 {
 		p.errMu.Lock()
@@ -183,6 +241,9 @@ func (p *Pool) Close() error {
 }
 
 func (p *Pool) launch(ctx context.Context, lang string, lim sandrun.Limits) (*proc, error) {
+	if args, files, _, ok := driver.ProgramArgs(lang, entryName(lang), int64(lim.Memory)); ok {
+		return p.launchProgram(lang, args, files, lim)
+	}
 	args, err := driver.Args(lang, int64(lim.Memory))
 	if err != nil {
 		return nil, err
@@ -201,8 +262,60 @@ func (p *Pool) launch(ctx context.Context, lang string, lim sandrun.Limits) (*pr
 	return &proc{p: l, c: c, born: time.Now()}, nil
 }
 
+// launchProgram starts a program-mode interpreter and waits until it
+// says, on its stderr, that it waits for its run.
+func (p *Pool) launchProgram(lang string, args []string, files []sandrun.InputFile, lim sandrun.Limits) (*proc, error) {
+	p.launched.Add(1)
+	l, err := p.cfg.Launcher.Launch(context.Background(), &sandrun.LaunchSpec{Language: lang, Args: args, Files: files, Limits: lim})
+	if err != nil {
+		return nil, err
+	}
+	got := make(chan error, 1)
+	go func() {
+		b := make([]byte, len(driver.ProgramReady))
+		_, err := io.ReadFull(l.Stderr(), b)
+		if err == nil && string(b) != driver.ProgramReady {
+			err = fmt.Errorf("unexpected start %q", b)
+		}
+		got <- err
+	}()
+	t := time.NewTimer(p.cfg.ReadyTimeout)
+	defer t.Stop()
+	select {
+	case err = <-got:
+	case <-t.C:
+		err = fmt.Errorf("not ready after %s", p.cfg.ReadyTimeout)
+	}
+	if err != nil {
+		_ = l.Kill()
+		_, _ = l.Wait()
+		return nil, fmt.Errorf("program mode: %w", err)
+	}
+	w := &proc{p: l, prog: true, born: time.Now(), exited: make(chan struct{})}
+	// The launcher's Wait releases the streams: it comes after both
+	// are drained, so no output is lost.
+	var drained sync.WaitGroup
+	for i, r := range []io.Reader{l.Stdout(), l.Stderr()} {
+		drained.Add(1)
+		go func() {
+			defer drained.Done()
+			_, _ = io.Copy(sinkWriter{&w.out, i}, r)
+		}()
+	}
+	go func() {
+		drained.Wait()
+		w.exit, w.exitErr = l.Wait()
+		close(w.exited)
+	}()
+	return w, nil
+}
+
 func (w *proc) destroy() (*sandrun.LaunchExit, error) {
 	_ = w.p.Kill()
+	if w.prog {
+		<-w.exited
+		return w.exit, w.exitErr
+	}
 	return w.p.Wait()
 }
 
@@ -230,7 +343,7 @@ func (w *proc) reap() (*sandrun.LaunchExit, error) {
 func (p *Pool) fill(lang string, n int) {
 	defer p.wg.Done()
 	ch := p.ready[lang]
-	maxAge := p.cfg.Ceiling.WallTime.D() * 3 / 4
+	maxAge := p.maxAge()
 	backoff := time.Duration(0)
 	tick := time.NewTicker(maxAge / 4)
 	defer tick.Stop()
@@ -279,7 +392,7 @@ func (p *Pool) retire(lang string, maxAge time.Duration) {
 	for range len(ch) {
 		select {
 		case w := <-ch:
-			if time.Since(w.born) > maxAge || !w.c.Alive() {
+			if time.Since(w.born) > maxAge || !w.alive() {
 				w.destroy()
 				continue
 			}
@@ -309,14 +422,31 @@ func (p *Pool) take(lang string) *proc {
 	for {
 		select {
 		case w := <-ch:
-			if w.c.Alive() {
+			// One near the end of its launch lifetime is not handed out:
+			// the launcher's clock would end the run early.
+			if w.alive() && time.Since(w.born) <= p.maxAge() {
 				return w
 			}
-			w.destroy()
+			p.retireBg(w)
 		default:
 			return nil
 		}
 	}
+}
+
+// maxAge is how long a warm interpreter may wait before it is replaced:
+// well within the launcher's lifetime limit (the ceiling's wall time).
+func (p *Pool) maxAge() time.Duration { return p.cfg.Ceiling.WallTime.D() * 3 / 4 }
+
+// retireBg destroys an interpreter off the caller's path.
+func (p *Pool) retireBg(w *proc) {
+	p.retiring.Add(1)
+	p.retiringN.Add(1)
+	go func() {
+		defer p.retiring.Done()
+		defer p.retiringN.Add(-1)
+		w.destroy()
+	}()
 }
 
 // covers reports whether the ceiling is at least l in every field the

@@ -3,6 +3,7 @@ package pool_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -153,3 +154,52 @@ func TestRequestLimitsApplied(t *testing.T) {
 		})
 	}
 }
+
+// TestProgramModeMatchesCold: a pooled javascript run (program mode) gives
+// what `node main.js ARGS` gives in the launcher's own cold run: stdin on
+// fd 0, argv, the main module, timers that outlive the top level, the
+// exit code and the uncaught-exception report.
+func TestProgramModeMatchesCold(t *testing.T) {
+	for _, b := range sessiontest.Backends() {
+		t.Run(b, func(t *testing.T) {
+			l := sessiontest.Launcher(t, b)
+			cold, ok := l.(sandrun.Backend)
+			if !ok {
+				t.Skip("the launcher is not a backend")
+			}
+			p := newPool(t, b, map[string]int{"javascript": 1})
+			for _, code := range []string{
+				"const fs = require('fs');\nconsole.log(process.argv.slice(2), require.main === module, __filename, process.execArgv, process.env.FOO);\nconsole.log(JSON.stringify(fs.readFileSync(0, 'utf8')));\nsetTimeout(() => { console.error('late'); process.exitCode = 3; }, 50);",
+				"console.log('x'); throw new TypeError('boom')",
+				"process.stdout.write('partial'); process.exit(7)",
+				"console.log(Object.keys(require.cache).length, require('fs').readdirSync('.').sort())",
+			} {
+				waitReady(t, p, "javascript", 1)
+				req := func() *sandrun.Request {
+					return &sandrun.Request{Language: "javascript", Code: code, Args: []string{"a b", "c"}, Stdin: "in\nput", Env: map[string]string{"FOO": "bar"},
+						Files: []sandrun.InputFile{{Name: "data.txt", Content: "d"}}, Limits: sandrun.DefaultLimits()}
+				}
+				before := p.Stats().Hits
+				got := runOK(t, p, req())
+				if p.Stats().Hits != before+1 {
+					t.Fatalf("the run was not served warm: %+v", p.Stats())
+				}
+				r := req()
+				r.Limits = r.Limits.WithDefaults()
+				want, err := cold.Run(context.Background(), r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The process tier's work directories are named per run.
+				for _, r := range []*sandrun.Result{got, want} {
+					r.Stdout, r.Stderr = workDir.ReplaceAllString(r.Stdout, "WORK"), workDir.ReplaceAllString(r.Stderr, "WORK")
+				}
+				if got.Status != want.Status || got.ExitCode != want.ExitCode || got.Stdout != want.Stdout || got.Stderr != want.Stderr {
+					t.Errorf("%q:\npool: %s %d %q %q\ncold: %s %d %q %q", code, got.Status, got.ExitCode, got.Stdout, got.Stderr, want.Status, want.ExitCode, want.Stdout, want.Stderr)
+				}
+			}
+		})
+	}
+}
+
+var workDir = regexp.MustCompile(`/[^\s'"]*/sandrun-\d+-[0-9a-f]+`)

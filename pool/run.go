@@ -5,47 +5,138 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/beneath"
+	"github.com/sandrun/sandrun/internal/capture"
 	"github.com/sandrun/sandrun/internal/driver"
+	"github.com/sandrun/sandrun/internal/verdict"
+	"github.com/sandrun/sandrun/lang"
 )
 
-// fileNames are the code's names in tracebacks, as the one-shot tiers
-// name the file they write.
-var fileNames = map[string]string{"python": "main.py", "javascript": "main.js", "starlark": "main.star"}
-
-// Run implements sandrun.Backend: one run on a warm interpreter (or a
-// cold one when none is ready or the request asks for more than the
-// ceiling), which is destroyed afterwards whatever happened.
+// Run implements sandrun.Backend: one run on a warm interpreter, which is
+// destroyed afterwards whatever happened. What the pool does not serve
+// warm (none ready, limits past the ceiling, what program mode cannot do)
+// goes to Config.Fallback, or to a cold interpreter launched here.
 func (p *Pool) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Result, error) {
-	lim := req.Limits.WithDefaults()
+	if _, ok := p.ready[req.Language]; !ok {
+		return nil, p.Check(ctx, req.Language)
+	}
+	if err := req.Limits.Resolved(); err != nil {
+		return nil, err
+	}
+	lim := req.Limits
 	// The step's own timer interrupts at the wall-clock limit; the
 	// launcher's lifetime limit is the backstop a little later.
 	launchLim := lim
 	launchLim.WallTime = sandrun.Duration(min(lim.WallTime.D()+2*time.Second, sandrun.MaxLimits().WallTime.D()))
 	var w *proc
-	if covers(p.cfg.Ceiling, lim) {
+	if p.servable(req, lim) {
 		w = p.take(req.Language)
 	}
-	if w != nil {
-		p.hits.Add(1)
-		if err := w.p.SetLimits(launchLim); err != nil {
-			w.destroy()
-			return nil, fmt.Errorf("applying the request's limits to a warm interpreter: %w", err)
-		}
-	} else {
-		if _, ok := p.ready[req.Language]; !ok {
-			return nil, p.Check(ctx, req.Language)
-		}
+	if w == nil {
 		p.misses.Add(1)
+		if p.cfg.Fallback != nil {
+			return p.cfg.Fallback.Run(ctx, req)
+		}
 		var err error
 		if w, err = p.launch(ctx, req.Language, launchLim); err != nil {
 			return nil, fmt.Errorf("cold launch: %w", err)
 		}
+	} else {
+		p.hits.Add(1)
+	}
+	if w.prog {
+		// The launcher's clock is the run's: exactly the request's limits.
+		if err := w.p.SetLimits(lim); err != nil {
+			w.destroy()
+			return nil, fmt.Errorf("applying the request's limits to a warm interpreter: %w", err)
+		}
+		return p.runProgram(ctx, w, req, lim)
+	}
+	if err := w.p.SetLimits(launchLim); err != nil {
+		w.destroy()
+		return nil, fmt.Errorf("applying the request's limits to a warm interpreter: %w", err)
 	}
 	return p.runOn(ctx, w, req, lim)
+}
+
+// servable says whether a warm interpreter can serve the request: within
+// the ceiling and, in program mode, exactly as a cold start would run it
+// (the same memory flag, no collected files, no variables the interpreter
+// reads at its start).
+func (p *Pool) servable(req *sandrun.Request, lim sandrun.Limits) bool {
+	if !covers(p.cfg.Ceiling, lim) {
+		return false
+	}
+	if _, _, _, prog := driver.ProgramArgs(req.Language, "", 0); prog {
+		return lim.Memory == p.cfg.Ceiling.Memory && len(req.Collect) == 0 && driver.ProgramWarmable(req.Env)
+	}
+	return true
+}
+
+// runProgram runs the request on a program-mode interpreter: its files in
+// /work, then the run's frame and stdin on fd 0; the program's own
+// streams and exit are the result.
+func (p *Pool) runProgram(ctx context.Context, w *proc, req *sandrun.Request, lim sandrun.Limits) (*sandrun.Result, error) {
+	defer p.retireBg(w)
+	files := append(append([]sandrun.InputFile(nil), req.Files...), sandrun.InputFile{Name: entryName(req.Language), Content: req.Code})
+	if err := beneath.WriteFiles(w.p.WorkDir(), files); err != nil {
+		return nil, fmt.Errorf("writing request files: %w", err)
+	}
+	_, _, execArgv, _ := driver.ProgramArgs(req.Language, "", int64(lim.Memory))
+	frame, err := driver.ProgramFrame(driver.Program{Args: req.Args, Env: req.Env, ExecArgv: execArgv})
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	var over verdict.Kill
+	var stream string
+	kill := func(k verdict.Kill, s string) func() {
+		return func() {
+			mu.Lock()
+			if over == verdict.KillNone {
+				over, stream = k, s
+			}
+			mu.Unlock()
+			_ = w.p.Kill()
+		}
+	}
+	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, kill(verdict.KillOutput, "stdout"))
+	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, kill(verdict.KillOutput, "stderr"))
+	w.out.attach(stdout, stderr)
+	go func() {
+		in := w.p.Stdin()
+		_, _ = in.Write(append(frame, req.Stdin...))
+		if cl, ok := in.(io.Closer); ok {
+			_ = cl.Close()
+		}
+	}()
+	stop := context.AfterFunc(ctx, kill(verdict.KillCancel, ""))
+	<-w.exited // the streams drained, the interpreter ended
+	stop()
+	if w.exit == nil {
+		return nil, fmt.Errorf("waiting for the interpreter: %w", w.exitErr)
+	}
+	ex := *w.exit
+	res := &sandrun.Result{Status: ex.Status, ExitCode: ex.ExitCode, Signal: ex.Signal, Error: restate(&ex, lim), Usage: ex.Usage}
+	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
+	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
+	mu.Lock()
+	k, s := over, stream
+	mu.Unlock()
+	switch {
+	case k != verdict.KillNone:
+		var r sandrun.Result
+		verdict.Decide(verdict.Facts{Killed: k, Stream: s, Limits: lim}, &r)
+		res.Status, res.Error = r.Status, r.Error
+	case (ex.Status == sandrun.StatusExitError || ex.Status == sandrun.StatusSignaled) && driver.DiedOfMemoryText(req.Language, string(stderr.Bytes())):
+		res.Status, res.Error = sandrun.StatusMemoryLimit, fmt.Sprintf("the program could not allocate memory within its limit of %s", lim.Memory)
+	}
+	return res, nil
 }
 
 func (p *Pool) runOn(ctx context.Context, w *proc, req *sandrun.Request, lim sandrun.Limits) (*sandrun.Result, error) {
@@ -64,7 +155,7 @@ func (p *Pool) runOn(ctx context.Context, w *proc, req *sandrun.Request, lim san
 		args = []string{}
 	}
 	out := w.c.Run(ctx, driver.Step{
-		Code: req.Code, Stdin: req.Stdin, Name: fileNames[req.Language], Args: args, Env: req.Env,
+		Code: req.Code, Stdin: req.Stdin, Name: entryName(req.Language), Args: args, Env: req.Env,
 		Timeout: lim.WallTime.D(), Output: int64(lim.Output), Grace: time.Second,
 		OnOutput: req.OnOutput,
 	})
@@ -80,13 +171,7 @@ func (p *Pool) runOn(ctx context.Context, w *proc, req *sandrun.Request, lim san
 	if !out.Dead {
 		// The result is final once the driver said done: the interpreter
 		// is destroyed in the background, off the caller's latency.
-		p.retiring.Add(1)
-		p.retiringN.Add(1)
-		go func() {
-			defer p.retiring.Done()
-			defer p.retiringN.Add(-1)
-			w.destroy()
-		}()
+		p.retireBg(w)
 		return res, nil
 	}
 	var ex *sandrun.LaunchExit
@@ -121,6 +206,32 @@ func died(res *sandrun.Result, out driver.Outcome, ex *sandrun.LaunchExit, lim s
 		// os._exit(0) / process.reallyExit(0): the program ended cleanly.
 		res.Status, res.ExitCode, res.Error = sandrun.StatusOK, 0, ""
 	default:
-		res.Status, res.ExitCode, res.Signal, res.Error = ex.Status, ex.ExitCode, ex.Signal, ex.Error
+		res.Status, res.ExitCode, res.Signal, res.Error = ex.Status, ex.ExitCode, ex.Signal, restate(ex, lim)
 	}
+}
+
+// restate is the launcher's message, with the request's limits when it
+// names the launch's own (a step's launch has a grace period on top of
+// the wall time).
+func restate(ex *sandrun.LaunchExit, lim sandrun.Limits) string {
+	if k, ok := launcherKills[ex.Status]; ok && strings.Contains(ex.Error, " limit of ") {
+		var r sandrun.Result
+		verdict.Decide(verdict.Facts{Killed: k, Limits: lim}, &r)
+		return r.Error
+	}
+	return ex.Error
+}
+
+// launcherKills are the statuses a launcher gives for its own limits.
+var launcherKills = map[sandrun.Status]verdict.Kill{
+	sandrun.StatusTimeout:     verdict.KillTimeout,
+	sandrun.StatusCPULimit:    verdict.KillCPU,
+	sandrun.StatusMemoryLimit: verdict.KillMemory,
+}
+
+// entryName is the code's name in tracebacks, as the one-shot tiers name
+// the file they write.
+func entryName(language string) string {
+	l, _ := lang.About(language)
+	return l.FileName
 }

@@ -18,6 +18,9 @@ import (
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/server"
+	"github.com/sandrun/sandrun/session"
+	"github.com/sandrun/sandrun/session/sessionhttp"
+	"github.com/sandrun/sandrun/session/sessiontest"
 )
 
 // strict reports whether missing dependencies must fail the test.
@@ -170,4 +173,25 @@ func (e *testEnv) do(t testing.TB, method, path, token string, body io.Reader, h
 func (e *testEnv) post(t testing.TB, path, body string) reply {
 	t.Helper()
 	return e.do(t, "POST", path, "", strings.NewReader(body))
+}
+
+// withSessions mounts the session routes as `serve` does, on a manager
+// that runs its steps through the server's Sandbox (the same admission).
+func withSessions(t testing.TB) func(*server.Options) {
+	return func(o *server.Options) {
+		adm, err := server.NewAdmission(o.AdmissionOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Admission, o.Sandbox = adm, o.Sandbox.WithAdmission(adm)
+		m, err := session.New(session.Options{Sandbox: o.Sandbox,
+			Launchers: map[string]sandrun.Launcher{"process": sessiontest.Launcher(t, "process")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = m.Shutdown() })
+		for _, r := range sessionhttp.Routes(m, sessionhttp.Options{Owner: func(r *http.Request) string { return server.Caller(r.Context()) }}) {
+			o.Routes = append(o.Routes, server.Route{Pattern: r.Pattern, Handler: r.Handler})
+		}
+	}
 }

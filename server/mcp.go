@@ -122,7 +122,7 @@ func (s *Server) mcpRunCode(ctx context.Context, call *mcp.CallToolRequest, in R
 		return nil, nil, err
 	}
 	if errors.Is(err, sandrun.ErrBadRequest) {
-		return nil, nil, fmt.Errorf("the request was refused: %v", err)
+		return nil, nil, fmt.Errorf("the request was refused: %w", err)
 	}
 	return &mcp.CallToolResult{
 		Content: []mcp.Content{&mcp.TextContent{Text: ResultText(res)}},

@@ -52,7 +52,7 @@ func newMetrics() *metrics {
 		}, []string{"rule"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sandrun_admission_rejected_total",
-			Help: "Requests refused before running: queue_full, queue_timeout, rate_limited, unauthorized, draining.",
+			Help: "Requests refused before running: queue_full, queue_memory, queue_timeout, rate_limited, unauthorized, draining.",
 		}, []string{"reason"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sandrun_http_requests_total", Help: "HTTP requests by route and status code.",
@@ -60,10 +60,18 @@ func newMetrics() *metrics {
 	}
 	m.reg.MustRegister(m.runs, m.duration, m.inFlight, m.queue, m.detections, m.rejected, m.requests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, r := range []string{"queue_full", "queue_timeout", "rate_limited", "unauthorized", "draining"} {
+	for _, r := range []string{"queue_full", "queue_memory", "queue_timeout", "rate_limited", "unauthorized", "draining"} {
 		m.rejected.WithLabelValues(r)
 	}
 	return m
+}
+
+// watchAudit exports the audit log's failed writes.
+func (m *metrics) watchAudit(errs func() int64) {
+	_ = m.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "sandrun_audit_errors_total",
+		Help: "Audit records that could not be written (store failing, hung, or its file replaced).",
+	}, func() float64 { return float64(errs()) }))
 }
 
 func (m *metrics) handler() http.Handler {

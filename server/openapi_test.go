@@ -20,6 +20,8 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/server"
+	"github.com/sandrun/sandrun/session"
+	"github.com/sandrun/sandrun/session/sessionhttp"
 )
 
 func loadDoc(t *testing.T) *openapi3.T {
@@ -38,7 +40,7 @@ func loadDoc(t *testing.T) *openapi3.T {
 // documented operation is served.
 func TestOpenAPIRoutes(t *testing.T) {
 	doc := loadDoc(t)
-	e := newEnv(t, func(o *server.Options) { o.MCP = true })
+	e := newEnv(t, func(o *server.Options) { o.MCP = true; withSessions(t)(o) })
 	served := map[string]bool{}
 	for _, p := range e.srv.Routes() {
 		method, path, ok := strings.Cut(p, " ")
@@ -70,7 +72,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 }
 
 // schemaTypes maps every component schema to the Go type it describes.
-// Status and Probe are not structs: checked separately.
+// Status is not a struct: checked separately.
 var schemaTypes = map[string]reflect.Type{
 	"Request":            reflect.TypeFor[sandrun.Request](),
 	"InputFile":          reflect.TypeFor[sandrun.InputFile](),
@@ -99,6 +101,11 @@ var schemaTypes = map[string]reflect.Type{
 	"NetworkLimits":      reflect.TypeFor[sandrun.NetworkLimits](),
 	"NetworkUsage":       reflect.TypeFor[sandrun.NetworkUsage](),
 	"NetworkDestination": reflect.TypeFor[sandrun.NetworkDestination](),
+	"Probe":              reflect.TypeFor[server.Probe](),
+	"SessionSpec":        reflect.TypeFor[session.Spec](),
+	"SessionInfo":        reflect.TypeFor[session.Info](),
+	"SessionRunRequest":  reflect.TypeFor[session.RunRequest](),
+	"SessionList":        reflect.TypeFor[sessionhttp.ListBody](),
 }
 
 func jsonFields(t reflect.Type) map[string]reflect.StructField {
@@ -128,7 +135,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		nameOf[ty] = n
 	}
 	for name, sref := range doc.Components.Schemas {
-		if name == "Status" || name == "Probe" {
+		if name == "Status" {
 			continue
 		}
 		ty, ok := schemaTypes[name]
@@ -213,7 +220,22 @@ func TestOpenAPIResponses(t *testing.T) {
 		o.MaxBodyBytes = 1 << 20
 		o.Runs = &listStore{fakeStore: fakeStore{"abc": {ID: "abc", Status: sandrun.StatusOK, Detections: []sandrun.Detection{}}}}
 		o.Audit = fakeAudit{n: 2, err: errors.New("disk full")}
+		withSessions(t)(o)
 	})
+	// A live session and a dead one for the session routes.
+	newSession := func() string {
+		r := e.do(t, "POST", "/v1/sessions", secret, strings.NewReader(`{"language":"python"}`))
+		var in session.Info
+		r.json(t, &in)
+		if r.code != 201 || in.ID == "" {
+			t.Fatalf("creating a session: %d %s", r.code, r.body)
+		}
+		return in.ID
+	}
+	sid, dead := newSession(), newSession()
+	if r := e.do(t, "POST", "/v1/sessions/"+dead+"/run", secret, strings.NewReader(`{"code":"import os\nos._exit(3)"}`)); r.code != 200 {
+		t.Fatalf("killing a session: %d %s", r.code, r.body)
+	}
 	type call struct {
 		method, path, body, ctype, accept string
 		noToken                           bool
@@ -247,6 +269,21 @@ func TestOpenAPIResponses(t *testing.T) {
 		{method: "POST", path: "/api/v2/execute", body: `{"language":"python","version":"*","files":[{"content":"import sys; sys.exit(1)"}]}`, want: 200},
 		{method: "POST", path: "/api/v2/execute", body: `{"language":"python","version":"0.0.1","files":[{"content":"x"}]}`, want: 400},
 		{method: "POST", path: "/api/v2/execute", body: `{"language":"python"}`, want: 400},
+		{method: "POST", path: "/v1/sessions", body: `{"language":"python","limits":{"memory":"1GiB","wall_time":"1h"}}`, want: 400},
+		{method: "POST", path: "/v1/sessions", body: `{"language":"cobol"}`, want: 400},
+		{method: "POST", path: "/v1/sessions", body: `{"language":"python"}`, noToken: true, want: 401},
+		{method: "GET", path: "/v1/sessions", want: 200},
+		{method: "GET", path: "/v1/sessions/" + sid, want: 200},
+		{method: "GET", path: "/v1/sessions/nope", want: 404},
+		{method: "POST", path: "/v1/sessions/" + sid + "/run", body: `{"code":"x = 1\nprint(x)","limits":{"wall_time":"2s","output":"64KiB"}}`, want: 200},
+		{method: "POST", path: "/v1/sessions/" + sid + "/run", body: `{"code":"print(1)","limits":{"memory":"1GiB"}}`, want: 400},
+		{method: "POST", path: "/v1/sessions/" + sid + "/run", body: `{"code":"print(1)","bogus":1}`, want: 400},
+		{method: "POST", path: "/v1/sessions/" + sid + "/run", body: `{"code":"` + strings.Repeat("x", 2<<20) + `"}`, want: 413},
+		{method: "POST", path: "/v1/sessions/" + sid + "/run", body: `{"code":"print(1)"}`, ctype: "text/plain", want: 415},
+		{method: "POST", path: "/v1/sessions/" + dead + "/run", body: `{"code":"print(1)"}`, want: 409},
+		{method: "POST", path: "/v1/sessions/nope/run", body: `{"code":"print(1)"}`, want: 404},
+		{method: "DELETE", path: "/v1/sessions/" + sid, want: 200},
+		{method: "DELETE", path: "/v1/sessions/nope", want: 404},
 	}
 	for _, c := range calls {
 		req := httptest.NewRequest(c.method, e.url+c.path, strings.NewReader(c.body))

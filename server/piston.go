@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // Piston v2 compatibility: POST /api/v2/execute and GET /api/v2/runtimes
@@ -81,13 +82,10 @@ func pistonError(w http.ResponseWriter, code int, format string, a ...any) {
 	writeJSON(w, code, PistonError{Message: fmt.Sprintf(format, a...)})
 }
 
-// pistonRuntimeName is the runtime Piston names for a language.
-var pistonRuntimeName = map[string]string{"javascript": "node"}
-
 func (s *Server) pistonRuntimes(w http.ResponseWriter, r *http.Request) {
 	out := []PistonRuntime{}
 	for _, l := range s.languages(r.Context()).Languages {
-		out = append(out, PistonRuntime{Language: l.Name, Version: l.Version, Aliases: l.Aliases, Runtime: pistonRuntimeName[l.Name]})
+		out = append(out, PistonRuntime{Language: l.Name, Version: l.Version, Aliases: l.Aliases, Runtime: runtimeOf(l.Name)})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -125,10 +123,10 @@ func (s *Server) pistonExecute(w http.ResponseWriter, r *http.Request) {
 	var ref *refusal
 	switch {
 	case errors.As(err, &ref):
-		if ref.retryAfter > 0 {
-			w.Header().Set("Retry-After", fmt.Sprint(ref.retryAfter))
+		if ref.RetryAfter > 0 {
+			w.Header().Set("Retry-After", fmt.Sprint(ref.RetryAfter))
 		}
-		pistonError(w, ref.status, "%s", ref.msg)
+		pistonError(w, ref.Status, "%s", ref.Msg)
 		return
 	case errors.Is(err, sandrun.ErrBadRequest):
 		pistonError(w, http.StatusBadRequest, "%v", err)
@@ -288,4 +286,10 @@ func pistonStage(res *sandrun.Result) PistonStage {
 	st.Status = str(status)
 	st.Message = str(res.Error)
 	return st
+}
+
+// runtimeOf is the runtime Piston names for a language ("node").
+func runtimeOf(name string) string {
+	l, _ := lang.About(name)
+	return l.Runtime
 }

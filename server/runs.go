@@ -4,41 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/httpapi"
+	"github.com/sandrun/sandrun/lang"
 )
 
-// refusal is a run the server would not admit or take: an HTTP status,
-// a message and, for 429/503, when to retry.
-type refusal struct {
-	status     int
-	field      string
-	msg        string
-	retryAfter int
-	fields     []FieldError
-}
-
-func (r *refusal) Error() string { return r.msg }
-
-func (r *refusal) write(w http.ResponseWriter) {
-	if r.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(r.retryAfter))
-	}
-	writeJSON(w, r.status, ErrorBody{Error: r.msg, Field: r.field, Errors: r.fields})
-}
+// refusal is a run the server would not take: see httpapi.Refusal.
+type refusal = httpapi.Refusal
 
 // precheck applies the server's own cap on the code's size (413: it is
 // about the body, not a limit). The limits a caller may ask for are capped
 // by the Sandbox's Policy.
 func (s *Server) precheck(req *sandrun.Request) *refusal {
 	if len(req.Code) > s.opts.MaxCodeBytes {
-		return &refusal{status: http.StatusRequestEntityTooLarge, field: "code",
-			msg: fmt.Sprintf("code: is %d bytes, over this server's %d-byte limit", len(req.Code), s.opts.MaxCodeBytes)}
+		return &refusal{Status: http.StatusRequestEntityTooLarge, Field: "code",
+			Msg: fmt.Sprintf("code: is %d bytes, over this server's %d-byte limit", len(req.Code), s.opts.MaxCodeBytes)}
 	}
 	return nil
 }
@@ -55,88 +39,16 @@ func (s *Server) execute(ctx context.Context, req *sandrun.Request) (*sandrun.Re
 		return nil, ref
 	}
 	res, err := s.sb.Run(ctx, req)
-	if ref := busyRefusal(res, err); ref != nil {
+	if ref := httpapi.Refused(res, err); ref != nil {
 		return nil, ref
 	}
 	return res, err
 }
 
-// busyRefusal turns an admission refusal into a *refusal: 429 with
-// Retry-After when full or rate limited, 503 while draining, 499 when the
-// caller left while queued. nil for anything else.
-func busyRefusal(res *sandrun.Result, err error) *refusal {
-	var busy *sandrun.BusyError
-	switch {
-	case errors.As(err, &busy):
-		status := http.StatusTooManyRequests
-		if busy.Reason == "draining" {
-			status = http.StatusServiceUnavailable
-		}
-		return &refusal{status: status, msg: busy.Msg, retryAfter: max(1, int(math.Ceil(busy.RetryAfter.Seconds())))}
-	case err != nil && res != nil && res.Status == sandrun.StatusCancelled:
-		return &refusal{status: 499, msg: "the request was cancelled while queued"}
-	}
-	return nil
-}
-
-// runStatus maps the Sandbox's answer to an HTTP status. A program that
-// failed is still a 200: the run happened and the Result says how.
-func runStatus(err error) int {
-	var rej *sandrun.RejectError
-	var un *sandrun.UnavailableError
-	switch {
-	case err == nil:
-		return http.StatusOK
-	case errors.Is(err, sandrun.ErrBadRequest):
-		return http.StatusBadRequest
-	case errors.As(err, &rej):
-		return http.StatusUnprocessableEntity
-	case errors.As(err, &un):
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
-// requestErrors flattens (possibly joined) request errors.
-func requestErrors(err error) []FieldError {
-	var out []FieldError
-	var walk func(error)
-	walk = func(e error) {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
-		var re *sandrun.RequestError
-		if errors.As(e, &re) {
-			out = append(out, FieldError{Field: re.Field, Message: re.Msg})
-		}
-	}
-	walk(err)
-	return out
-}
-
 // writeRunError answers a run that did not happen or was refused by the
-// Sandbox. Bad requests get the error body with every field; the other
-// Sandbox errors get the Result (which has the run id and the message).
+// pipeline (httpapi.WriteRunError).
 func writeRunError(w http.ResponseWriter, res *sandrun.Result, err error) {
-	var ref *refusal
-	if errors.As(err, &ref) {
-		ref.write(w)
-		return
-	}
-	code := runStatus(err)
-	if code == http.StatusBadRequest {
-		fields := requestErrors(err)
-		body := ErrorBody{Error: err.Error(), Errors: fields}
-		if len(fields) > 0 {
-			body.Field = fields[0].Field
-		}
-		writeJSON(w, code, body)
-		return
-	}
-	writeJSON(w, code, res)
+	httpapi.WriteRunError(w, res, err)
 }
 
 func wantsStream(r *http.Request) bool {
@@ -201,17 +113,10 @@ type LanguageInfo struct {
 	Backends []string `json:"backends"`
 }
 
-// languageAliases mirrors sandrun.NormalizeLanguage (a test keeps them in
-// step).
-var languageAliases = map[string][]string{
-	"python":     {"py", "python3"},
-	"javascript": {"js", "node", "nodejs"},
-	"bash":       {"sh"},
-	"starlark":   {"star", "skylark"},
-}
-
+// aliasesOf lists a language's other names, from the catalogue.
 func aliasesOf(name string) []string {
-	return append([]string{}, languageAliases[name]...)
+	l, _ := lang.About(name)
+	return append([]string{}, l.Aliases...)
 }
 
 // languages lists what this host can run now, with the backends that can

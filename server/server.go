@@ -31,6 +31,9 @@ type RunStore interface {
 	Get(ctx context.Context, id string) (*sandrun.Result, error)
 }
 
+// auditWarnFor is how long after an audit failure /readyz says degraded.
+const auditWarnFor = 5 * time.Minute
+
 // ErrNotFound is what a RunStore returns for an unknown id.
 var ErrNotFound = errors.New("run not found")
 
@@ -95,8 +98,10 @@ type Options struct {
 	MCP bool
 	// MCPTools adds tools to the MCP server (sessions).
 	MCPTools MCPTools
-	// Audit reports the audit log's write failures in GET /v1/status;
-	// nil: no audit section.
+	// Audit reports the audit log's write failures: in GET /v1/status,
+	// counted in /metrics (sandrun_audit_errors_total) and, for five
+	// minutes after the last one, a warning in /readyz. nil: no audit
+	// log.
 	Audit AuditHealth
 	// WithCaller attributes a request's runs to its caller (the token's
 	// name) in the audit log: audit.WithCaller. GET /v1/runs lists a
@@ -162,6 +167,9 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("server: Options.Admission is not the Sandbox's admission (build the Sandbox with sandrun.Options.Admission set to it)")
 	}
 	s.metrics = s.adm.metrics
+	if opts.Audit != nil {
+		s.metrics.watchAudit(opts.Audit.Errors)
+	}
 	s.registerRoutes()
 	// Refuse cross-origin browser posts (CSRF against a loopback server
 	// with no tokens); non-browser clients send no Sec-Fetch-Site or
@@ -218,13 +226,28 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 // handle mounts h at pattern behind authentication (unless public) and
-// records the pattern.
+// the body cap (--max-body; MCP applies its own), and records the
+// pattern.
 func (s *Server) handle(pattern string, h http.Handler, public bool) {
+	if pattern != "/mcp" {
+		h = s.capBody(h)
+	}
 	if !public {
 		h = s.authenticate(h)
 	}
 	s.mux.Handle(pattern, h)
 	s.routes = append(s.routes, pattern)
+}
+
+// capBody caps every request body at MaxBodyBytes, extra routes
+// (sessions) included; a decoder that reads past it answers 413.
+func (s *Server) capBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Handler is the server's root handler.
@@ -316,24 +339,41 @@ func (s *Server) shutdown(hs *http.Server, errc chan error, drain time.Duration)
 func (s *Server) Close() { s.adm.Drain(); s.adm.Stop(); s.adm.Wait() }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, Probe{Status: "ok"})
+}
+
+// Probe answers /healthz and /readyz.
+type Probe struct {
+	Status string `json:"status"`
+	// Warnings are problems that do not stop runs (the audit log losing
+	// records): the status is then "degraded", still 200.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // readyz is ready when the server is not draining and at least one
-// backend can run at least one language.
+// backend can run at least one language; degraded (still 200) while the
+// audit log has failed in the last five minutes.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.adm.Draining() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		writeJSON(w, http.StatusServiceUnavailable, Probe{Status: "draining"})
 		return
 	}
 	found, _ := s.opts.Languages.All(r.Context())
 	for _, l := range found {
 		if len(s.backendsFor(r.Context(), l.Name)) > 0 {
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+			p := Probe{Status: "ready"}
+			if a := s.opts.Audit; a != nil {
+				if at, err := a.LastError(); err != nil && time.Since(at) < auditWarnFor {
+					p.Status = "degraded"
+					p.Warnings = append(p.Warnings, fmt.Sprintf("audit log: %d failed writes; the last at %s: %v",
+						a.Errors(), at.UTC().Format(time.RFC3339), err))
+				}
+			}
+			writeJSON(w, http.StatusOK, p)
 			return
 		}
 	}
-	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "no backend can run any language"})
+	writeJSON(w, http.StatusServiceUnavailable, Probe{Status: "no backend can run any language"})
 }
 
 func (s *Server) backendsFor(ctx context.Context, language string) []string {

@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/server"
+	"github.com/sandrun/sandrun/session"
 )
 
 func TestRunOK(t *testing.T) {
@@ -54,6 +58,10 @@ func TestRunBadInput(t *testing.T) {
 		{"limit out of range", `{"language":"python","code":"print(1)","limits":{"memory":1}}`, 400, "limits.memory"},
 		{"wall time over server max", `{"language":"python","code":"print(1)","limits":{"wall_time":"1h"}}`, 400, "limits.wall_time"},
 		{"bad file name", `{"language":"python","code":"print(1)","files":[{"name":"../x","content":""}]}`, 400, "files[0].name"},
+		// Issue 12 item 8: these answered 500 or were changed silently.
+		{"file and its directory", `{"language":"python","code":"print(1)","files":[{"name":"a","content":""},{"name":"a/b","content":""}]}`, 400, "files[1].name"},
+		{"file named like the code", `{"language":"python","code":"print(1)","files":[{"name":"main.py","content":"import os"}]}`, 400, "files[0].name"},
+		{"open_files 0 is the default, -1 is refused", `{"language":"python","code":"print(1)","limits":{"open_files":-1}}`, 400, "limits.open_files"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -454,5 +462,156 @@ func TestDetectionMetrics(t *testing.T) {
 	}
 	if strings.Contains(e.logs.String(), "SECRET") {
 		t.Errorf("logs hold the secret")
+	}
+}
+
+// Issue 14: one error body on every route: unknown paths (under
+// /v1/sessions too), wrong methods, the CSRF refusal, session errors.
+func TestOneErrorBody(t *testing.T) {
+	e := newEnv(t, withSessions(t))
+	for _, c := range []struct {
+		method, path, body string
+		hdr                []string
+		code               int
+		errCode            string
+	}{
+		{"GET", "/v1/sessions/abc/nothing", "", nil, 404, "not_found"},
+		{"GET", "/nowhere", "", nil, 404, "not_found"},
+		{"PUT", "/v1/sessions", "", nil, 405, "method_not_allowed"},
+		{"POST", "/v1/sessions/abc", `{}`, nil, 405, "method_not_allowed"},
+		{"GET", "/v1/sessions/abc", "", nil, 404, "not_found"},
+		{"POST", "/v1/sessions", `{"language":"python","bogus":1}`, nil, 400, "bad_request"},
+		{"POST", "/v1/runs", `{"language":"bash","code":"echo 1"}`, []string{"Sec-Fetch-Site", "cross-site"}, 403, "forbidden"},
+		{"POST", "/v1/sessions", `{"language":"python"}`, []string{"Origin", "https://evil.example"}, 403, "forbidden"},
+	} {
+		var body io.Reader
+		if c.body != "" {
+			body = strings.NewReader(c.body)
+		}
+		r := e.do(t, c.method, c.path, "", body, c.hdr...)
+		var eb server.ErrorBody
+		if r.code != c.code || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") ||
+			json.Unmarshal(r.body, &eb) != nil || eb.Error == "" || eb.Code != c.errCode {
+			t.Errorf("%s %s: %d %q %s; want %d with code %s", c.method, c.path, r.code, r.header.Get("Content-Type"), r.body, c.code, c.errCode)
+		}
+	}
+}
+
+// Issue 12 item 8: invalid UTF-8 (raw bytes, or an escaped lone
+// surrogate) in a JSON string is refused naming the field, not replaced
+// by U+FFFD.
+func TestInvalidUTF8Refused(t *testing.T) {
+	e := newEnv(t, withSessions(t))
+	for _, c := range []struct{ body, field string }{
+		{"{\"language\":\"python\",\"code\":\"print('\xff')\"}", "code"},
+		{`{"language":"python","code":"print(1)","stdin":"a\ud800b"}`, "stdin"},
+		{"{\"language\":\"python\",\"code\":\"print(1)\",\"args\":[\"ok\",\"\xc3\x28\"]}", "args[1]"},
+		{"{\"language\":\"python\",\"code\":\"print(1)\",\"env\":{\"X\":\"\xe2\x82\"}}", "env.X"},
+		{"{\"language\":\"python\",\"code\":\"print(1)\",\"files\":[{\"name\":\"a\",\"content\":\"\"},{\"name\":\"b\xfe\",\"content\":\"\"}]}", "files[1].name"},
+		{`{"language":"python","code":"print(1)","stdin":"\udc00\ud800"}`, "stdin"},
+	} {
+		r := e.post(t, "/v1/runs", c.body)
+		var eb server.ErrorBody
+		if r.code != 400 || json.Unmarshal(r.body, &eb) != nil || eb.Field != c.field {
+			t.Errorf("%q: %d %s; want 400 naming %s", c.body, r.code, r.body, c.field)
+		}
+	}
+	// A valid surrogate pair and plain non-ASCII text pass.
+	r := e.post(t, "/v1/runs", `{"language":"python","code":"print('\ud83d\ude00 é')"}`)
+	var res sandrun.Result
+	if r.json(t, &res); r.code != 200 || res.Stdout != "😀 é\n" {
+		t.Fatalf("valid UTF-8: %d %s", r.code, r.body)
+	}
+	// Session steps decode the same way.
+	r = e.post(t, "/v1/sessions", `{"language":"python"}`)
+	var in session.Info
+	r.json(t, &in)
+	r = e.post(t, "/v1/sessions/"+in.ID+"/run", "{\"code\":\"print('\xff')\"}")
+	var eb server.ErrorBody
+	if r.code != 400 || json.Unmarshal(r.body, &eb) != nil || eb.Field != "code" {
+		t.Fatalf("session step: %d %s", r.code, r.body)
+	}
+}
+
+type failingAudit struct {
+	mu   sync.Mutex
+	n    int64
+	at   time.Time
+	last error
+}
+
+func (f *failingAudit) Errors() int64 { f.mu.Lock(); defer f.mu.Unlock(); return f.n }
+func (f *failingAudit) LastError() (time.Time, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.at, f.last
+}
+
+func (f *failingAudit) set(n int64, at time.Time, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n, f.at, f.last = n, at, err
+}
+
+// Issue 12 item 7: audit failures show in /metrics and turn /readyz to a
+// warning (degraded, still 200: runs go on).
+func TestAuditFailuresShow(t *testing.T) {
+	a := &failingAudit{}
+	e := newEnv(t, func(o *server.Options) { o.Audit = a })
+	var p server.Probe
+	r := e.do(t, "GET", "/readyz", "", nil)
+	if r.json(t, &p); r.code != 200 || p.Status != "ready" || len(p.Warnings) != 0 {
+		t.Fatalf("healthy: %d %s", r.code, r.body)
+	}
+	a.set(3, time.Now(), errors.New("disk I/O error"))
+	if m := string(e.do(t, "GET", "/metrics", "", nil).body); !strings.Contains(m, "sandrun_audit_errors_total 3") {
+		t.Fatalf("metrics lack the audit errors:\n%s", m)
+	}
+	r = e.do(t, "GET", "/readyz", "", nil)
+	p = server.Probe{}
+	if r.json(t, &p); r.code != 200 || p.Status != "degraded" || len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "disk I/O error") {
+		t.Fatalf("failing audit: %d %s", r.code, r.body)
+	}
+	a.set(3, time.Now().Add(-time.Hour), errors.New("disk I/O error")) // an old failure no longer degrades
+	if r := e.do(t, "GET", "/readyz", "", nil); !strings.Contains(string(r.body), `"ready"`) {
+		t.Fatalf("old failure: %s", r.body)
+	}
+}
+
+// Issue 12 item 4: a request above what the host gives each of its
+// concurrent runs (memory divided among them) gets 400 naming the cap;
+// at the cap it runs.
+func TestHostCaps(t *testing.T) {
+	pol := sandrun.HostPolicy(2, "")
+	e := newEnv(t, func(o *server.Options) {
+		proc := o.Sandbox.Backends()
+		sb, err := sandrun.New(sandrun.Options{Backends: proc, Policy: pol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Sandbox, o.MaxConcurrent = sb, 2
+	})
+	over := pol.Caps.Memory + 1<<20
+	r := e.post(t, "/v1/runs", fmt.Sprintf(`{"language":"python","code":"print(1)","limits":{"memory":%d}}`, over))
+	var eb server.ErrorBody
+	if r.code != 400 || json.Unmarshal(r.body, &eb) != nil || eb.Field != "limits.memory" ||
+		!strings.Contains(eb.Error, "above the cap of "+pol.Caps.Memory.String()) || !strings.Contains(eb.Error, "2 runs at a time") {
+		t.Fatalf("memory over the cap: %d %s", r.code, r.body)
+	}
+	for _, l := range []string{
+		fmt.Sprintf(`"open_files":%d`, pol.Caps.OpenFiles+1),
+		fmt.Sprintf(`"output":%d`, pol.Caps.Output+1),
+		fmt.Sprintf(`"work_dir":%d`, pol.Caps.WorkDir+1<<20),
+	} {
+		if r := e.post(t, "/v1/runs", `{"language":"python","code":"print(1)","limits":{`+l+`}}`); r.code != 400 {
+			t.Errorf("%s: %d %s", l, r.code, r.body)
+		}
+	}
+	at := fmt.Sprintf(`{"language":"python","code":"print(1)","limits":{"memory":%d,"open_files":%d,"output":%d}}`,
+		pol.Caps.Memory, pol.Caps.OpenFiles, pol.Caps.Output)
+	var res sandrun.Result
+	r = e.post(t, "/v1/runs", at)
+	if r.json(t, &res); r.code != 200 || res.Status != sandrun.StatusOK {
+		t.Fatalf("at the caps: %d %s", r.code, r.body)
 	}
 }

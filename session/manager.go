@@ -212,6 +212,9 @@ func New(opts Options) (*Manager, error) {
 	return m, nil
 }
 
+// Languages lists the languages a session can run (those with a driver).
+func (m *Manager) Languages() []string { return driver.Languages() }
+
 // Backends lists the launchers' names in preference order.
 func (m *Manager) Backends() []string { return append([]string(nil), m.opts.Order...) }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/go-units"
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // Recipe is how one language runs in its image: the interpreter path in
@@ -25,37 +26,32 @@ type Recipe struct {
 	OOMMarkers []string
 }
 
-// recipes are read-only: the images sandrun builds and how to run them.
-var recipes = map[string]Recipe{
-	"python": {
-		Language: "python", FileName: "main.py",
-		Argv:       []string{"/usr/bin/python3", "-E", "-s", "-B", "-u", "{file}"},
-		Packages:   []string{"python3"},
-		OOMMarkers: []string{"MemoryError"},
-	},
-	"javascript": {
-		Language: "javascript", FileName: "main.js",
-		Argv:       []string{"/usr/bin/node", "--max-old-space-size={heap_mib}", "{file}"},
-		Packages:   []string{"nodejs"},
-		OOMMarkers: []string{"JavaScript heap out of memory", "Fatal process out of memory", "Reached heap limit"},
-	},
-	"bash": {
-		Language: "bash", FileName: "main.sh",
-		Argv:       []string{"/bin/bash", "{file}"},
-		OOMMarkers: []string{"xmalloc: cannot allocate", "Cannot allocate memory"},
-	},
+// RecipeFor returns the recipe of language, from the language catalogue
+// (lang.Info: a language with an ImageArgv has an image).
+func RecipeFor(language string) (Recipe, bool) {
+	l, ok := lang.About(language)
+	if !ok || len(l.ImageArgv) == 0 {
+		return Recipe{}, false
+	}
+	return Recipe{Language: l.Name, FileName: l.FileName, Argv: l.ImageArgv, Packages: l.Packages, OOMMarkers: l.OOMMarkers}, true
 }
 
-// RecipeFor returns the recipe of language.
-func RecipeFor(language string) (Recipe, bool) {
-	r, ok := recipes[language]
-	return r, ok
+// ImageLanguages lists the languages the docker tier has images for, in
+// the catalogue's order.
+func ImageLanguages() []string {
+	var out []string
+	for _, l := range lang.Known() {
+		if len(l.ImageArgv) > 0 {
+			out = append(out, l.Name)
+		}
+	}
+	return out
 }
 
 // DefaultImage is the tag `sandrun image build` gives language's image,
 // or "" when the docker tier cannot run that language.
 func DefaultImage(language string) string {
-	if _, ok := recipes[language]; !ok {
+	if _, ok := RecipeFor(language); !ok {
 		return ""
 	}
 	return "sandrun-" + language + ":bookworm"

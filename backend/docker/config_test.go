@@ -18,7 +18,7 @@ func TestContainerConfigHardening(t *testing.T) {
 	b := New(Options{})
 	req := &sandrun.Request{Language: "python", Code: "print(1)", Env: map[string]string{"FOO": "bar"},
 		Limits: sandrun.Limits{Memory: 128 << 20, Processes: 32, CPUTime: sandrun.Duration(1500 * time.Millisecond)}.WithDefaults()}
-	cfg, hc := b.containerConfig(recipes["python"], req, "run1", true, "")
+	cfg, hc := b.containerConfig(recipe(t, "python"), req, "run1", true, "")
 	lim := req.Limits
 	checks := []struct {
 		name string
@@ -88,7 +88,7 @@ func TestImageOverride(t *testing.T) {
 func TestBootPayload(t *testing.T) {
 	req := &sandrun.Request{Code: "print(1)", Stdin: "line1\nline2",
 		Files: []sandrun.InputFile{{Name: "data/in.txt", Content: "aGk=", Encoding: "base64"}}}
-	p, err := bootPayload(recipes["python"], req)
+	p, err := bootPayload(recipe(t, "python"), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestBootPayload(t *testing.T) {
 func TestBootPayloadRejectsBadNames(t *testing.T) {
 	for _, name := range []string{"../x", "/etc/passwd", ""} {
 		req := &sandrun.Request{Code: "x", Files: []sandrun.InputFile{{Name: name, Content: "x"}}}
-		if _, err := bootPayload(recipes["bash"], req); err == nil {
+		if _, err := bootPayload(recipe(t, "bash"), req); err == nil {
 			t.Errorf("file name %q accepted", name)
 		}
 	}
@@ -174,52 +174,6 @@ func TestMirrorIn(t *testing.T) {
 	}
 }
 
-// TestMarkSplitter: the mark is found whatever the write boundaries, the
-// output before it is passed on whole, and the archive after it parsed.
-func TestMarkSplitter(t *testing.T) {
-	var ar bytes.Buffer
-	tw := tar.NewWriter(&ar)
-	for _, f := range []struct{ name, body string }{{"./out.txt", "result"}, {"./skip.bin", "x"}, {"./sub/a.txt", "A"}} {
-		tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o600, Size: int64(len(f.body)), Typeflag: tar.TypeReg})
-		tw.Write([]byte(f.body))
-	}
-	tw.WriteHeader(&tar.Header{Name: "./link.txt", Typeflag: tar.TypeSymlink, Linkname: "/etc/shadow"})
-	tw.Close()
-	mark := "<<sandrun-collect-abc>>"
-	stream := append([]byte("hello <world> <<sandrun"), mark...)
-	stream = append(stream, ar.Bytes()...)
-	for _, step := range []int{1, 3, 7, 64, len(stream)} {
-		var out bytes.Buffer
-		m := &markSplitter{mark: []byte(mark), out: &out}
-		for i := 0; i < len(stream); i += step {
-			m.Write(stream[i:min(i+step, len(stream))])
-		}
-		m.flush()
-		if out.String() != "hello <world> <<sandrun" {
-			t.Fatalf("step %d: output %q", step, out.String())
-		}
-		files, err := m.files([]string{"*.txt", "sub/*"}, 1<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, f := range files {
-			names = append(names, f.Name+"="+string(f.Content))
-		}
-		if strings.Join(names, ",") != "out.txt=result,sub/a.txt=A" {
-			t.Fatalf("step %d: files %v", step, names)
-		}
-	}
-	// No mark: everything is output.
-	var out bytes.Buffer
-	m := &markSplitter{mark: []byte(mark), out: &out}
-	m.Write([]byte("abc<<sandr"))
-	m.flush()
-	if out.String() != "abc<<sandr" {
-		t.Fatalf("unflushed: %q", out.String())
-	}
-}
-
 // TestAbsentEngine: no dockerd is not an error of the constructor; Check
 // says why, and Run refuses.
 func TestAbsentEngine(t *testing.T) {
@@ -239,4 +193,13 @@ func TestAbsentEngine(t *testing.T) {
 	if len(d) != 1 || d[0].OK {
 		t.Fatalf("Diagnose = %+v", d)
 	}
+}
+
+func recipe(t *testing.T, language string) Recipe {
+	t.Helper()
+	r, ok := RecipeFor(language)
+	if !ok {
+		t.Fatalf("no recipe for %s", language)
+	}
+	return r
 }

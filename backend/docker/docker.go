@@ -193,7 +193,7 @@ func (b *Backend) Sweep(ctx context.Context) error {
 // so that auto does not cost a round trip per run.
 func (b *Backend) Check(ctx context.Context, language string) error {
 	if !sandrun.IsKnownLanguage(language) || DefaultImage(language) == "" {
-		return fmt.Errorf("the docker tier has no image recipe for %q", language)
+		return sandrun.Unsupported(fmt.Sprintf("the docker tier has no image recipe for %q", language))
 	}
 	if b.seccompErr != nil {
 		return fmt.Errorf("seccomp profile: %w", b.seccompErr)
@@ -216,7 +216,7 @@ func (b *Backend) Check(ctx context.Context, language string) error {
 	ierr, ok := b.images[im]
 	if !ok {
 		if _, err := cli.ImageInspect(ctx, im); err != nil {
-			ierr = fmt.Errorf("image %s is missing (build it with: sandrun image build %s): %v", im, language, err)
+			ierr = fmt.Errorf("image %s is missing (build it with: sandrun image build %s): %w", im, language, err)
 		}
 		b.images[im] = ierr
 	}
@@ -260,7 +260,7 @@ func (b *Backend) Diagnose(ctx context.Context) []sandrun.Diagnostic {
 		Detail: fmt.Sprintf("reachable at %s, version %s (API %s)", cli.DaemonHost(), v.Version, v.APIVersion)})
 	err = b.checkEngine(ctx, cli)
 	out = append(out, sandrun.Diagnostic{Name: "docker: seccomp", OK: err == nil, Detail: errText(err, "dockerd applies its default seccomp profile")})
-	for _, l := range []string{"python", "javascript", "bash"} {
+	for _, l := range ImageLanguages() {
 		im := b.Image(l)
 		_, err := cli.ImageInspect(ctx, im)
 		d := sandrun.Diagnostic{Name: "docker: image " + l, OK: err == nil, Detail: im}

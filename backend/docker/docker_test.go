@@ -266,7 +266,7 @@ func TestLaunch(t *testing.T) {
 		var err error
 		l, err = b.Launch(ctx, &sandrun.LaunchSpec{Language: "python",
 			Args:  []string{"-u", "-c", "import sys\nfor line in sys.stdin: print('got', line.strip(), open('f.txt').read())"},
-			Files: []sandrun.InputFile{{Name: "f.txt", Content: "F"}}})
+			Files: []sandrun.InputFile{{Name: "f.txt", Content: "F"}}, Limits: sandrun.DefaultLimits()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,7 +297,7 @@ func TestLaunch(t *testing.T) {
 		}
 		t.Logf("attempt %d: the container ended before answering (read %q %v; exit %+v %v); retrying", attempt, r.line, r.err, ex, werr)
 	}
-	if err := l.SetLimits(sandrun.Limits{Memory: 128 << 20, Processes: 8}); err != nil {
+	if err := l.SetLimits(sandrun.Limits{Memory: 128 << 20, Processes: 8}.WithDefaults()); err != nil {
 		t.Fatal(err)
 	}
 	l.Stdin().(interface{ Close() error }).Close()
@@ -306,7 +306,7 @@ func TestLaunch(t *testing.T) {
 		t.Fatalf("exit %+v %v", ex, err)
 	}
 
-	l2, err := b.Launch(ctx, &sandrun.LaunchSpec{Language: "bash", Args: []string{"-c", "sleep 60"}})
+	l2, err := b.Launch(ctx, &sandrun.LaunchSpec{Language: "bash", Args: []string{"-c", "sleep 60"}, Limits: sandrun.DefaultLimits()})
 	if err != nil {
 		t.Fatal(err)
 	}

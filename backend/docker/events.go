@@ -155,7 +155,7 @@ func (w *exitWatcher) wait(ctx context.Context, r *exitInfo) (oom bool, code int
 			return r.oom, r.exitCode, nil
 		default:
 		}
-		return false, 0, fmt.Errorf("lost the engine's events: %v", w.err)
+		return false, 0, fmt.Errorf("lost the engine's events: %w", w.err)
 	case <-ctx.Done():
 		return false, 0, ctx.Err()
 	}

@@ -62,8 +62,9 @@ type BuildResult struct {
 // of one per language keeps the first CI build to a few minutes.
 func runtimePackages() []string {
 	var ps []string
-	for _, l := range []string{"python", "javascript", "bash"} {
-		ps = append(ps, recipes[l].Packages...)
+	for _, l := range ImageLanguages() {
+		r, _ := RecipeFor(l)
+		ps = append(ps, r.Packages...)
 	}
 	return ps
 }
@@ -239,7 +240,7 @@ func importRootfs(ctx context.Context, cli *client.Client, dir, tag string, chan
 		}
 	}
 	if err := tarCmd.Wait(); err != nil {
-		return fmt.Errorf("tar %s: %v: %s", dir, err, stderr.String())
+		return fmt.Errorf("tar %s: %w: %s", dir, err, stderr.String())
 	}
 	if importErr != nil {
 		return fmt.Errorf("image import: %w", importErr)

@@ -36,7 +36,10 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	if err != nil {
 		return nil, err
 	}
-	req := &sandrun.Request{Language: spec.Language, Files: spec.Files, Env: spec.Env, Limits: spec.Limits.WithDefaults()}
+	if err := spec.Limits.Resolved(); err != nil {
+		return nil, err
+	}
+	req := &sandrun.Request{Language: spec.Language, Files: spec.Files, Env: spec.Env, Limits: spec.Limits}
 	// The boot archive needs a code file; a launched interpreter gets its
 	// program through Args, so the file is an empty placeholder.
 	payload, err := bootPayload(Recipe{FileName: ".sandrun-launch"}, req)
@@ -157,7 +160,9 @@ func (l *launched) Signal(sig os.Signal) error {
 // container starts: asking to change them fails, and the caller should
 // launch a fresh container instead.
 func (l *launched) SetLimits(n sandrun.Limits) error {
-	n = n.WithDefaults()
+	if err := n.Resolved(); err != nil {
+		return err
+	}
 	var fixed []string
 	if n.CPUTime != l.lim.CPUTime {
 		fixed = append(fixed, "cpu_time")

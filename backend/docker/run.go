@@ -19,6 +19,7 @@ import (
 	"github.com/sandrun/sandrun/internal/capture"
 	"github.com/sandrun/sandrun/internal/cgmeter"
 	"github.com/sandrun/sandrun/internal/cgroup"
+	"github.com/sandrun/sandrun/internal/markstream"
 	"github.com/sandrun/sandrun/internal/verdict"
 )
 
@@ -136,6 +137,13 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		}
 		mu.Unlock()
 		if first {
+			if meter != nil {
+				// Kill the container's processes right away through the
+				// run's cgroup: the engine's kill comes hundreds of
+				// milliseconds later under load. The engine's kill still
+				// follows, and its exit event ends the run.
+				meter.Kill(cgName)
+			}
 			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
 			if err := cli.ContainerKill(kctx, id, "KILL"); err != nil && !client.IsErrNotFound(err) {
@@ -146,9 +154,9 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, func() { go kill(verdict.KillOutput, "stdout") })
 	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, func() { go kill(verdict.KillOutput, "stderr") })
 	var outW io.Writer = stdout
-	var split *markSplitter
+	var split *markstream.Splitter
 	if mark != "" {
-		split = &markSplitter{mark: []byte(mark), out: stdout}
+		split = &markstream.Splitter{Mark: []byte(mark), Out: stdout}
 		outW = split
 	}
 
@@ -216,8 +224,8 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 
 	res := &sandrun.Result{}
 	if split != nil {
-		split.flush()
-		files, err := split.files(req.Collect, int64(lim.Output))
+		split.Flush()
+		files, err := split.Files(req.Collect, int64(lim.Output))
 		if err != nil {
 			return nil, fmt.Errorf("collecting files: %w", err)
 		}

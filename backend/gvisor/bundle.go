@@ -107,6 +107,17 @@ func (b *Backend) skeleton(paths []string) (string, error) {
 	return dir, nil
 }
 
+// hostPids is the host processes and threads a sandbox may use: gVisor's
+// kernel and file proxy, and on the ptrace platform a host stub process
+// and thread per program process and thread. Under a fork bomb the
+// platform's host processes keep growing (about 250 a second here) even
+// though the program is held to its processes limit inside: 3x + 128 was
+// used up in a second and the gVisor kernel died (exit 2, the run said
+// exit_error). 32 per program process, at least 2048: the bomb meets the
+// CPU or wall limit first, as on the jail; a host pid space is finite
+// (32768 here), so not more.
+func hostPids(lim sandrun.Limits) int64 { return min(max(int64(lim.Processes)*32, 2048), 16384) }
+
 // spec is the OCI runtime spec of one run. work is the host directory
 // bound at /work; root the skeleton.
 func (b *Backend) spec(l *lang.Language, req *sandrun.Request, root, work, cgroupsPath string) *specs.Spec {
@@ -128,6 +139,13 @@ func (b *Backend) spec(l *lang.Language, req *sandrun.Request, root, work, cgrou
 	rl := func(t string, soft, hard uint64) specs.POSIXRlimit {
 		return specs.POSIXRlimit{Type: t, Soft: soft, Hard: hard}
 	}
+	rlimits := []specs.POSIXRlimit{
+		rl("RLIMIT_CPU", cpu, cpu+1),
+		rl("RLIMIT_FSIZE", uint64(lim.FileSize), uint64(lim.FileSize)),
+		rl("RLIMIT_NOFILE", uint64(lim.OpenFiles), uint64(lim.OpenFiles)),
+		rl("RLIMIT_NPROC", uint64(lim.Processes), uint64(lim.Processes)),
+		rl("RLIMIT_CORE", 0, 0),
+	}
 	roBind := []string{"rbind", "ro", "nosuid", "nodev"}
 	mounts := []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
@@ -139,12 +157,20 @@ func (b *Backend) spec(l *lang.Language, req *sandrun.Request, root, work, cgrou
 	for _, p := range bound {
 		mounts = append(mounts, specs.Mount{Destination: p, Type: "bind", Source: p, Options: roBind})
 	}
+	if l.AddressSpaceLimit {
+		// The program's own memory bound, enforced by the gVisor kernel
+		// (the cgroup below also holds gVisor's kernel and file proxy, so
+		// it is the limit plus MemoryOverhead). V8 cannot live under
+		// RLIMIT_AS; node gets its heap flag from the language's argv.
+		rlimits = append(rlimits, rl("RLIMIT_AS", uint64(lim.Memory), uint64(lim.Memory)))
+	}
 	mem := int64(lim.Memory + b.opts.MemoryOverhead)
-	// The host cgroup holds gVisor's own threads too (and, on the ptrace
-	// platform, a host stub process per program thread): its pids cap
-	// leaves room for them. The program itself is held to
-	// Limits.Processes by RLIMIT_NPROC in the gVisor kernel.
-	pids := int64(lim.Processes)*3 + 128
+	// The host cgroup holds gVisor's own threads too: its pids cap (set
+	// on the run's parent cgroup, hostPids) leaves room for them, and this
+	// one is a little above it so that the parent's is the one a fork
+	// meets (and counts). The program itself is held to Limits.Processes
+	// by RLIMIT_NPROC in the gVisor kernel.
+	pids := hostPids(lim) + 64
 	quota, period := int64(100000), uint64(100000) // one CPU
 	swappiness := uint64(0)
 	return &specs.Spec{
@@ -157,13 +183,7 @@ func (b *Backend) spec(l *lang.Language, req *sandrun.Request, root, work, cgrou
 			// No capability in any set.
 			Capabilities:    &specs.LinuxCapabilities{},
 			NoNewPrivileges: true,
-			Rlimits: []specs.POSIXRlimit{
-				rl("RLIMIT_CPU", cpu, cpu+1),
-				rl("RLIMIT_FSIZE", uint64(lim.FileSize), uint64(lim.FileSize)),
-				rl("RLIMIT_NOFILE", uint64(lim.OpenFiles), uint64(lim.OpenFiles)),
-				rl("RLIMIT_NPROC", uint64(lim.Processes), uint64(lim.Processes)),
-				rl("RLIMIT_CORE", 0, 0),
-			},
+			Rlimits:         rlimits,
 		},
 		Root:     &specs.Root{Path: root, Readonly: true},
 		Hostname: "sandrun",

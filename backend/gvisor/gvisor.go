@@ -111,12 +111,12 @@ func (b *Backend) setup(ctx context.Context) error {
 	}
 	p, err := exec.LookPath(exe)
 	if err != nil {
-		return fmt.Errorf("runsc is not installed (apt-get install runsc): %v", err)
+		return fmt.Errorf("runsc is not installed (apt-get install runsc): %w", err)
 	}
 	b.runsc = p
 	out, err := exec.CommandContext(ctx, p, "--version").CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("runsc --version: %v: %s", err, bytes.TrimSpace(out))
+		return fmt.Errorf("runsc --version: %w: %s", err, bytes.TrimSpace(out))
 	}
 	b.version = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 	b.platform = b.opts.Platform
@@ -206,7 +206,7 @@ func (b *Backend) Diagnose(ctx context.Context) []sandrun.Diagnostic {
 	}
 	d := sandrun.Diagnostic{Name: "gvisor: sandbox run", OK: true}
 	t0 := time.Now()
-	res, err := b.Run(ctx, &sandrun.Request{Language: "bash", Code: "echo ok", Limits: sandrun.Limits{}.WithDefaults()})
+	res, err := b.Run(ctx, &sandrun.Request{Language: lang.Bash, Code: "echo ok", Limits: sandrun.DefaultLimits()})
 	switch {
 	case err != nil:
 		d.OK, d.Detail = false, err.Error()

@@ -9,10 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -85,6 +87,9 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	cgPath := "/" + cgroupDir + "/" + id + "/sandbox"
 	if meter != nil {
 		cgPath = meter.Parent(id) + "/sandbox"
+		if err := meter.LimitPids(id, hostPids(req.Limits)); err != nil {
+			return nil, fmt.Errorf("the sandbox's host pids cap: %w", err)
+		}
 	}
 	sp := b.spec(l, req, root, work, cgPath)
 	// The container tiers' seccomp profile (Docker's default, tightened),
@@ -109,10 +114,15 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		mu     sync.Mutex
 		killed verdict.Kill
 		stream string
+		pgid   int
 	)
-	// A kill can come while runsc is still creating the sandbox (under
-	// load that takes longer than a short wall limit), when `runsc kill`
-	// finds no container yet: keep killing until runsc run returns.
+	// A kill asks runsc to kill the sandbox. It can come while runsc is
+	// still creating the sandbox (under load that takes longer than a
+	// short wall limit), when `runsc kill` finds nothing, or runsc can be
+	// slow to act: if runsc run has not returned half a second later, its
+	// process group and every process in the run's cgroup (the sandbox
+	// and its file proxy) are killed outright, so a limit overshoots by
+	// about that much, not by the sandbox's creation time.
 	exited := make(chan struct{})
 	kill := func(why verdict.Kill, s string) {
 		mu.Lock()
@@ -124,37 +134,54 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		if !first {
 			return
 		}
+		b.kill(id)
 		for {
-			b.kill(id)
 			select {
 			case <-exited:
 				return
-			case <-time.After(500 * time.Millisecond):
+			case <-time.After(killGrace):
+			}
+			mu.Lock()
+			if pgid > 0 {
+				_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			}
+			mu.Unlock()
+			if meter != nil {
+				meter.Kill(id)
 			}
 		}
 	}
 	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, func() { go kill(verdict.KillOutput, "stdout") })
 	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, func() { go kill(verdict.KillOutput, "stderr") })
+	out, err := openOutput(filepath.Join(dir, "out"), int64(lim.Output))
+	if err != nil {
+		return nil, fmt.Errorf("output files: %w", err)
+	}
+	defer out.close()
 
-	// Fresh pipes for every run, never the supervisor's own stdio: the
-	// gVisor kernel switches the host descriptors it is given to
-	// non-blocking, which would break whoever else shares them. exec
-	// makes the pipes and copies them into the bounded buffers.
+	// The output files are the run's own, never the supervisor's stdio:
+	// the gVisor kernel switches the host descriptors it is given to
+	// non-blocking, which would break whoever else shares them.
 	cmd := exec.Command(b.runsc, b.globalArgs("run", "--bundle", dir, id)...)
 	cmd.Stdin = strings.NewReader(req.Stdin)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Stdout, cmd.Stderr = out.writers()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = 2 * time.Second
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting runsc: %w", err)
 	}
+	mu.Lock()
+	pgid = cmd.Process.Pid
+	mu.Unlock()
+	followed := out.follow([2]io.Writer{stdout, stderr}, exited)
 	timer := time.AfterFunc(lim.WallTime.D(), func() { kill(verdict.KillTimeout, "") })
 	stopCtx := context.AfterFunc(ctx, func() { go kill(verdict.KillCancel, "") })
 	stopWatch := make(chan struct{})
 	if meter != nil {
-		// This runsc's kernel does not act on RLIMIT_CPU.
-		go meter.Watch(id, lim.CPUTime.D()*cpuOverheadFactor+cpuOverheadFixed, stopWatch, func() { kill(verdict.KillCPU, "") })
+		// This runsc's kernel does not act on RLIMIT_CPU: the supervisor
+		// watches the sandbox's CPU time instead.
+		go meter.Watch(id, lim.CPUTime.D()+cpuGrace, stopWatch, func() { kill(verdict.KillCPU, "") })
 	}
 	waitErr := cmd.Wait()
 	close(exited)
@@ -162,6 +189,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	wall := time.Since(start)
 	timer.Stop()
 	stopCtx()
+	followed()
 	ps := cmd.ProcessState
 	if ps == nil {
 		return nil, fmt.Errorf("waiting for runsc: %w", waitErr)
@@ -169,8 +197,15 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	code := ps.ExitCode()
 	res := &sandrun.Result{}
 	f := verdict.Facts{Exited: true, ExitCode: code, Limits: lim, OOMMarkers: l.OOMMarkers}
+	mu.Lock()
+	f.Killed, f.Stream = killed, stream
+	mu.Unlock()
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return nil, fmt.Errorf("runsc itself was killed by %v: %s", ws.Signal(), lastLine(stderr.Bytes()))
+		if f.Killed == verdict.KillNone {
+			return nil, fmt.Errorf("runsc itself was killed by %v: %s", ws.Signal(), lastLine(stderr.Bytes()))
+		}
+		// The supervisor killed runsc with its sandbox (a limit).
+		f.Exited, f.ExitCode, f.Signal = false, -1, ws.Signal()
 	}
 	// runsc reports a signal death of the program as 128+signal.
 	if code > 128 && code < 128+65 {
@@ -179,10 +214,13 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 			f.Exited, f.ExitCode, f.Signal = false, -1, sig
 		}
 	}
-	mu.Lock()
-	f.Killed, f.Stream = killed, stream
-	mu.Unlock()
 	res.Usage.WallMs = wall.Milliseconds()
+	if meter != nil && f.Killed == verdict.KillNone && !(f.Exited && f.ExitCode == 0) && meter.PidsHit(id) {
+		// gVisor's own platform could not make a host process: the
+		// sandbox failed under the program's forks, say so.
+		return nil, fmt.Errorf("the gVisor sandbox used up its %d host processes and died (its platform needs host processes for the program's forks; the program itself is held to %d processes inside)",
+			hostPids(lim), lim.Processes)
+	}
 	if meter != nil {
 		cpu, peak := meter.Read(id)
 		res.Usage.CPUMs, res.Usage.MemoryPeakBytes = cpu.Milliseconds(), peak
@@ -208,11 +246,16 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	return res, nil
 }
 
-// cpuOverhead: the sandbox's cgroup counts gVisor's own work for the
-// program too, and on the ptrace platform every system call costs host
-// CPU in gVisor's kernel several times over. The watchdog allows twice
-// the limit plus two seconds before it calls it the program's.
-const cpuOverheadFactor, cpuOverheadFixed = 2, 2 * time.Second
+// cpuGrace: the CPU watchdog reads the sandbox's cgroup, which counts
+// gVisor's own work for the program too (its start, and on the ptrace
+// platform every system call). It kills the run cpu_limit when the
+// sandbox's CPU time passes the limit by this much: the stated tolerance
+// (docs/guide/docker.md).
+const cpuGrace = 500 * time.Millisecond
+
+// killGrace is how long runsc gets to act on a kill before its process
+// group and the sandbox's processes are killed outright.
+const killGrace = 500 * time.Millisecond
 
 // globalArgs puts runsc's global flags before a subcommand.
 func (b *Backend) globalArgs(sub string, args ...string) []string {
@@ -318,7 +361,7 @@ func (b *Backend) sweep(ctx context.Context) int {
 		}
 		b.destroyWith(runsc, e.Name())
 		dir := filepath.Join(b.base, e.Name())
-		_ = unix.Unmount(filepath.Join(dir, "work"), unix.MNT_DETACH)
+		unmountUnder(dir)
 		if workdir.Remove(dir) == nil {
 			n++
 		}
@@ -331,6 +374,26 @@ func (b *Backend) sweep(ctx context.Context) int {
 		}
 	}
 	return n
+}
+
+// unmountUnder detaches every mount below dir (the run's /work and
+// output tmpfs), deepest first.
+func unmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && strings.HasPrefix(f[4], dir+"/") {
+			points = append(points, f[4])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, p := range points {
+		_ = unix.Unmount(p, unix.MNT_DETACH)
+	}
 }
 
 // runID is the form of a run id: the supervisor's pid, then random hex.

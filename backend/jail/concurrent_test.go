@@ -63,7 +63,7 @@ s.bind("\0sandrun-cross-jail")
 s.listen(1)
 print(os.getpid(), flush=True)
 time.sleep(30)
-`}})
+`}, Limits: sandrun.DefaultLimits()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,7 +91,7 @@ func crashChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	j, err := b.Launch(context.Background(), &sandrun.LaunchSpec{Language: "python", Args: []string{"-c", "import time; time.sleep(60)"},
-		Limits: sandrun.Limits{WallTime: sandrun.Duration(time.Minute)}})
+		Limits: sandrun.Limits{WallTime: sandrun.Duration(time.Minute)}.WithDefaults()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,4 +90,16 @@
 // package's sandrun-jail directories whose supervisor pid is gone. Mounts
 // live only in the jails' own mount namespaces and vanish with them, and
 // work directories are tmpfs inside the jail, so neither needs sweeping.
+//
+// # Warm path
+//
+// With Options.Warm (serve, mcp), a zygote per language the catalog marks
+// lang.WarmFork (python) forks each run a child that is a full sandbox of
+// its own: its own user namespace nested in the zygote's (a uid of the
+// zygote's host uid range), mount, pid, net, ipc, uts and cgroup
+// namespaces, cgroup, fresh tmpfs and /proc, seccomp and Landlock, no
+// capabilities. The zygote never runs user code and never holds a run's
+// data. zygote.go, zygote_linux.go, warm_linux.go and zygote.py; the
+// process diagram and the protocol are in docs/architecture/jail.md
+// ("Warm path").
 package jail

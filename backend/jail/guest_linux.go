@@ -321,7 +321,6 @@ func (b *Backend) runGuestOnce(ctx context.Context, w *warmPath, filter []byte, 
 
 // guestConfig is a guest child's config: the entry's, and the layers.
 func (b *Backend) guestConfig(l *lang.Language, lim sandrun.Limits, filter []byte, entry []byte) *guestConfig {
-	ic := b.initConfig(&spec{lang: l, limits: lim}, nil)
 	abi := landlockABI()
 	r := rightsFor(abi)
 	ll := &warmLandlock{MinABI: 6, AttrSize: int(llAttrSize(abi)), FS: r.handledFS, Net: r.handledNet, Scoped: r.scoped, FileOnly: fileOnly}
@@ -334,7 +333,7 @@ func (b *Backend) guestConfig(l *lang.Language, lim sandrun.Limits, filter []byt
 		}
 	}
 	return &guestConfig{
-		Config: entry, Rlimits: rlimitsOf(ic), Seccomp: filter, Landlock: ll,
+		Config: entry, Rlimits: rlimitsOf(lim), Seccomp: filter, Landlock: ll,
 		Sys: map[string]int{
 			"capset": unix.SYS_CAPSET, "close_range": unix.SYS_CLOSE_RANGE,
 			"landlock_create_ruleset": unix.SYS_LANDLOCK_CREATE_RULESET,

@@ -259,7 +259,13 @@ func startProgram(cfg *initConfig, out chan<- startResult, execing func()) {
 
 // dropBounding empties the bounding and ambient sets of this thread.
 func dropBounding() *stepError {
-	for c := 0; c <= capLastCap(); c++ {
+	last := 40
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			last = n
+		}
+	}
+	for c := 0; c <= last; c++ {
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
 			return fail(LayerCapabilities, 10+c, err)
 		}
@@ -268,16 +274,6 @@ func dropBounding() *stepError {
 		return fail(LayerCapabilities, 2, err)
 	}
 	return nil
-}
-
-// capLastCap is the highest capability number this kernel knows.
-func capLastCap() int {
-	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-			return n
-		}
-	}
-	return 40
 }
 
 // clearCaps empties the effective, permitted and inheritable sets of this

@@ -103,13 +103,13 @@ func New(opts Options) (*Backend, error) {
 func (b *Backend) probe() error {
 	var errs []error
 	if err := probeUserNS(); err != nil {
-		errs = append(errs, &SetupError{Layer: LayerNamespaces, Detail: err.Error()})
+		errs = append(errs, &SetupError{Layer: LayerNamespaces, Err: err})
 	}
 	if _, err := buildFilter(); err != nil {
 		if b.opts.downgraded(DowngradeSeccomp) {
 			b.downgrades = append(b.downgrades, "seccomp: off")
 		} else {
-			errs = append(errs, &SetupError{Layer: LayerSeccomp, Detail: err.Error()})
+			errs = append(errs, &SetupError{Layer: LayerSeccomp, Err: err})
 		}
 	} else if b.opts.downgraded(DowngradeSeccomp) {
 		b.downgrades = append(b.downgrades, "seccomp: off")
@@ -128,7 +128,7 @@ func (b *Backend) probe() error {
 	} else {
 		m, err := newCgroupManager(b.opts.CgroupParent)
 		if err != nil {
-			errs = append(errs, &SetupError{Layer: LayerCgroup, Detail: err.Error()})
+			errs = append(errs, &SetupError{Layer: LayerCgroup, Err: err})
 		} else {
 			m.logger = b.opts.Logger
 			b.cg = m

@@ -35,7 +35,10 @@ func (b *Backend) Launch(ctx context.Context, ls *sandrun.LaunchSpec) (sandrun.L
 	if err := ls.Limits.Validate(); err != nil {
 		return nil, err
 	}
-	lim := ls.Limits.WithDefaults()
+	if err := ls.Limits.Resolved(); err != nil {
+		return nil, err
+	}
+	lim := ls.Limits
 	var files []initFile
 	for _, f := range ls.Files {
 		data, err := f.Bytes()
@@ -105,11 +108,13 @@ func (j *launched) SetLimits(l sandrun.Limits) error {
 	if err := l.Validate(); err != nil {
 		return err
 	}
-	l = l.WithDefaults()
+	if err := l.Resolved(); err != nil {
+		return err
+	}
 	p := j.p
 	if p.cg != nil {
 		if err := p.cg.set(cgLimits(l, 0)); err != nil {
-			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
 	p.mu.Lock()

@@ -33,7 +33,7 @@ func TestLaunchPython(t *testing.T) {
 	j, err := b.Launch(context.Background(), &sandrun.LaunchSpec{
 		Language: "python", Args: []string{"-u", "-c", driver},
 		Files:  []sandrun.InputFile{{Name: "data.txt", Content: "42"}},
-		Limits: sandrun.Limits{WallTime: sandrun.Duration(time.Minute)},
+		Limits: sandrun.Limits{WallTime: sandrun.Duration(time.Minute)}.WithDefaults(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestLaunchPython(t *testing.T) {
 		t.Fatalf("after SIGINT: %q", line)
 	}
 	// Tighter limits for the next step: a short wall time.
-	if err := j.SetLimits(sandrun.Limits{WallTime: sandrun.Duration(time.Second), Memory: 128 << 20}); err != nil {
+	if err := j.SetLimits(sandrun.Limits{WallTime: sandrun.Duration(time.Second), Memory: 128 << 20}.WithDefaults()); err != nil {
 		t.Fatal(err)
 	}
 	fmt.Fprintln(j.Stdin(), "time.sleep(30)")
@@ -90,7 +90,7 @@ func TestLaunchPython(t *testing.T) {
 
 func TestLaunchKill(t *testing.T) {
 	b := backend(t)
-	j, err := b.Launch(context.Background(), &sandrun.LaunchSpec{Language: "python", Args: []string{"-c", "import time; time.sleep(60)"}})
+	j, err := b.Launch(context.Background(), &sandrun.LaunchSpec{Language: "python", Args: []string{"-c", "import time; time.sleep(60)"}, Limits: sandrun.DefaultLimits()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,9 @@ type SetupError struct {
 	Errno syscall.Errno
 	// Detail is supervisor-side context (never text from the jail).
 	Detail string
+	// Err is the supervisor-side error that caused it, kept for errors.Is
+	// and errors.As (never an error from the jail).
+	Err error
 }
 
 func (e *SetupError) Error() string {
@@ -65,16 +68,23 @@ func (e *SetupError) Error() string {
 	} else if e.Step > 0 {
 		s += fmt.Sprintf(" (step %d)", e.Step)
 	}
-	if e.Errno != 0 {
+	switch {
+	case e.Err != nil:
+		s += ": " + e.Err.Error()
+	case e.Errno != 0:
 		s += ": " + e.Errno.Error()
 	}
 	return s
 }
 
-// Unwrap exposes the errno for errors.Is.
-func (e *SetupError) Unwrap() error {
-	if e.Errno == 0 {
-		return nil
+// Unwrap exposes the errno and the cause for errors.Is and errors.As.
+func (e *SetupError) Unwrap() []error {
+	var out []error
+	if e.Errno != 0 {
+		out = append(out, e.Errno)
 	}
-	return e.Errno
+	if e.Err != nil {
+		out = append(out, e.Err)
+	}
+	return out
 }

@@ -187,10 +187,6 @@ func setupDev(cfg *initConfig, shmOpts string) *stepError {
 	return nil
 }
 
-// procReadOnly are the kernel-tunable parts of /proc made read-only in
-// every jail (the warm path's children too).
-var procReadOnly = []string{"sys", "sysrq-trigger", "irq", "bus", "fs", "acpi", "scsi"}
-
 // setupProc mounts a fresh procfs of the jail's pid namespace and makes
 // the kernel-tunable parts read-only.
 func setupProc() *stepError {
@@ -198,7 +194,7 @@ func setupProc() *stepError {
 	if err := unix.Mount("proc", p, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fail(LayerProc, 1, err)
 	}
-	for i, sub := range procReadOnly {
+	for i, sub := range []string{"sys", "sysrq-trigger", "irq", "bus", "fs", "acpi", "scsi"} {
 		t := filepath.Join(p, sub)
 		if _, err := os.Lstat(t); err != nil {
 			continue

@@ -74,7 +74,7 @@ func (n *jailNet) open(b *Backend, pid int) error {
 		Policy: n.eff, Resolver: b.opts.Network.Resolver, OnLimit: n.onLimit, Logger: b.opts.Logger,
 	})
 	if err != nil {
-		return &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "network proxy: " + err.Error()}
+		return &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "network proxy", Err: err}
 	}
 	n.mu.Lock()
 	n.proxy = r

@@ -3,18 +3,16 @@
 package jail
 
 import (
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/sandrun/sandrun/internal/uidslot"
 	"golang.org/x/sys/unix"
 )
 
@@ -176,14 +174,14 @@ func (b *Backend) startIn(netFD int, g *cgroup, start func() error) error {
 		if g != nil {
 			var err error
 			if leave, err = g.enter(); err != nil {
-				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 				return // exit locked: the thread may sit in part of the group
 			}
 		}
 		err := start()
 		if leave != nil {
 			if lerr := leave(); lerr != nil {
-				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(lerr), Detail: "returning the forking thread: " + lerr.Error()}
+				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(lerr), Detail: "returning the forking thread", Err: lerr}
 				return // exit locked: the thread is destroyed
 			}
 		}
@@ -208,42 +206,21 @@ func errnoOf(err error) syscall.Errno {
 }
 
 // uidSlots hands out host uids, one per concurrent jail, across every
-// supervisor process on the host: slot n is held by an flock on
-// <dir>/<n>, which the kernel drops if the holder dies, so nothing needs
-// sweeping.
-type uidSlots struct {
-	dir   string
-	base  uint32
-	count uint32
-}
+// supervisor process on the host: internal/uidslot's flock'd slots, which
+// the kernel drops if the holder dies, so nothing needs sweeping. (The
+// process tier takes its uids the same way, from a range of its own.)
+type uidSlots struct{ p *uidslot.Pool }
 
 func newUIDSlots(dir string, base, count uint32) (*uidSlots, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	p, err := uidslot.New(dir, base, count)
+	if err != nil {
 		return nil, err
 	}
-	return &uidSlots{dir: dir, base: base, count: count}, nil
+	return &uidSlots{p: p}, nil
 }
 
 // acquire takes a free slot and returns its host uid and a release.
-func (s *uidSlots) acquire() (uint32, func(), error) {
-	var r [4]byte
-	_, _ = rand.Read(r[:])
-	start := binary.BigEndian.Uint32(r[:]) % s.count
-	for i := uint32(0); i < s.count; i++ {
-		n := (start + i) % s.count
-		p := filepath.Join(s.dir, strconv.FormatUint(uint64(n), 10))
-		fd, err := unix.Open(p, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
-		if err != nil {
-			return 0, nil, fmt.Errorf("uid slot: %w", err)
-		}
-		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-			unix.Close(fd)
-			continue
-		}
-		return s.base + n, func() { unix.Close(fd) }, nil
-	}
-	return 0, nil, fmt.Errorf("all %d jail uids are in use", s.count)
-}
+func (s *uidSlots) acquire() (uint32, func(), error) { return s.p.Acquire() }
 
 // stateDir is where the supervisor keeps its slot locks.
 func stateDir() string {

@@ -45,6 +45,8 @@ type Options struct {
 	// maps its one inside uid to, one per concurrent run (as root).
 	// Default 1800000000 and 65536. Rootless, the caller's own uid is the
 	// only one the kernel lets it map.
+	// The warm path's zygotes each map a range of 1024 right after
+	// (UIDBase+UIDCount+n*1024, n < 64), one uid per child slot.
 	UIDBase, UIDCount uint32
 	// CPUs is the CPU bandwidth of one run (cgroup quota); default 1.
 	CPUs float64

@@ -23,17 +23,16 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if err != nil {
 		return nil, err
 	}
-	lim := req.Limits.WithDefaults()
+	if err := req.Limits.Resolved(); err != nil {
+		return nil, err
+	}
+	lim := req.Limits
 	files, err := requestFiles(req.Files, l.FileName, req.Code)
 	if err != nil {
 		return nil, err
 	}
-	// A run with a network allowlist runs cold: its proxy is wired into
-	// a cold init's namespace, and a zygote's children have no network.
-	if req.Network.IsNone() {
-		if res, err, ok := b.runWarm(ctx, req, l, lim, files); ok {
-			return res, err
-		}
+	if res, err, ok := b.runWarm(ctx, req, l, lim, files); ok {
+		return res, err
 	}
 	env := maps.Clone(req.Env)
 	if env == nil {

@@ -101,7 +101,7 @@ func (b *Backend) spawn() (_ *proc, err error) {
 	release := func() {}
 	if b.slots != nil {
 		if uid, release, err = b.slots.acquire(); err != nil {
-			return nil, &SetupError{Layer: LayerNamespaces, Detail: err.Error()}
+			return nil, &SetupError{Layer: LayerNamespaces, Err: err}
 		}
 		gid = uid
 	}
@@ -114,7 +114,7 @@ func (b *Backend) spawn() (_ *proc, err error) {
 	// The cgroup is made first: the init is born in it (see startIn).
 	if b.cg != nil {
 		if p.cg, err = b.cg.create(cgLimits(sandrun.DefaultLimits(), b.opts.CPUs)); err != nil {
-			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -180,7 +180,7 @@ func (b *Backend) spawn() (_ *proc, err error) {
 	if b.net != nil {
 		if netFD, err = b.net.take(); err != nil {
 			p.cmd = nil
-			return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "making the run's network namespace: " + err.Error()}
+			return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "making the run's network namespace", Err: err}
 		}
 		defer unix.Close(netFD)
 	}
@@ -188,7 +188,7 @@ func (b *Backend) spawn() (_ *proc, err error) {
 		fd, err := p.cg.cloneInto()
 		if err != nil {
 			p.cmd = nil
-			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 		if fd >= 0 {
 			defer unix.Close(fd)
@@ -207,11 +207,11 @@ func (b *Backend) spawn() (_ *proc, err error) {
 		if _, ok := err.(*SetupError); ok {
 			return nil, err
 		}
-		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the jail init: " + err.Error()}
+		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the jail init", Err: err}
 	}
 	if p.cg != nil && !p.cg.bornInside() {
 		if err := p.cg.add(cmd.Process.Pid); err != nil {
-			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
 	return p, nil
@@ -286,7 +286,7 @@ func (b *Backend) configure(p *proc, s *spec, binds []bindSpec) error {
 	p.limits = s.limits
 	if p.cg != nil {
 		if err := p.cg.set(cgLimits(s.limits, b.opts.CPUs)); err != nil {
-			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
 	if s.net != nil {
@@ -463,6 +463,13 @@ func (p *proc) watch(done <-chan struct{}) {
 			timer.Stop()
 			return
 		case <-timer.C:
+			// SetLimits may have moved the limit since the timer was set.
+			p.mu.Lock()
+			lim, since = p.limits, p.limitsSince
+			p.mu.Unlock()
+			if time.Since(since) < lim.WallTime.D() {
+				continue
+			}
 			p.kill(verdict.KillTimeout, "")
 			return
 		case <-tick.C:
@@ -507,7 +514,7 @@ func (p *proc) wait() *outcome {
 	case timedOut:
 		o.err = &SetupError{Layer: step, Detail: fmt.Sprintf("the jail's setup did not finish within %v", p.setupLimit)}
 	case o.status == nil && o.killed == verdict.KillNone && o.stats.OOMKills == 0:
-		o.err = fmt.Errorf("the jail init ended before reporting the program's end: %v", werr)
+		o.err = fmt.Errorf("the jail init ended before reporting the program's end: %w", werr)
 	}
 	if err := p.cleanup(); err != nil && o.err == nil {
 		o.err = err

@@ -30,8 +30,13 @@ var errCold = errors.New("cold")
 
 // warmable reports whether a run can be served by the language's zygote:
 // the zygote's interpreter made its locale and stdio encoding from the
-// base environment, so a request that sets the locale runs cold.
+// base environment, so a request that sets the locale runs cold, and so
+// does one with a network allowlist (its proxy is set up by the cold
+// jail).
 func warmable(req *sandrun.Request) bool {
+	if !req.Network.IsNone() {
+		return false // the network proxy lives in a cold jail's namespace
+	}
 	for k := range req.Env {
 		switch k {
 		case "LANG", "LC_ALL", "LC_CTYPE":
@@ -95,7 +100,7 @@ func (b *Backend) finishWarm(ctx context.Context, r *warmRun, req *sandrun.Reque
 	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
 	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
 	verdict.Decide(o.facts(r.lim, l, string(stderr.Bytes())), res)
-	res.Usage = sandrun.Usage{WallMs: o.wall.Milliseconds(), CPUMs: o.stats.CPU.Milliseconds(), MemoryPeakBytes: o.stats.PeakMem}
+	res.Usage = o.usage()
 	res.Files = o.files
 	return res, nil
 }
@@ -226,7 +231,7 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 			return err
 		}
 	}
-	setup := b.setupTimeout()
+	setup := b.opts.SetupTimeout
 	if r.guest != nil {
 		r.guest.handedOff = true // the goroutine below closes the child's end
 	}
@@ -310,12 +315,11 @@ func (b *Backend) warmConfig(l *lang.Language, req *sandrun.Request, files []ini
 	if args == nil {
 		args = []string{}
 	}
-	ic := b.initConfig(&spec{lang: l, limits: lim}, nil)
 	c := &warmConfig{
 		File: file, Args: args, Argv: l.Command(file, int64(lim.Memory), req.Args),
 		Env: programEnv(l, req.Env), Files: files, Hostname: b.opts.Hostname,
-		WorkSize: int64(lim.WorkDir), WorkInodes: b.opts.WorkInodes, ProcReadOnly: procReadOnly,
-		Rlimits: rlimitsOf(ic), Seccomp: b.warm.filter,
+		WorkSize: int64(lim.WorkDir), WorkInodes: b.opts.WorkInodes, ProcReadOnly: warmProcReadOnly,
+		Rlimits: rlimitsOf(lim), Seccomp: b.warm.filter,
 		Sys: map[string]int{
 			"capset": unix.SYS_CAPSET, "close_range": unix.SYS_CLOSE_RANGE,
 			"landlock_create_ruleset": unix.SYS_LANDLOCK_CREATE_RULESET,
@@ -323,8 +327,8 @@ func (b *Backend) warmConfig(l *lang.Language, req *sandrun.Request, files []ini
 			"landlock_restrict_self":  unix.SYS_LANDLOCK_RESTRICT_SELF,
 		},
 	}
-	if !ic.NoLandlock {
-		abi := landlockABI()
+	partial := b.opts.downgraded(DowngradeLandlock)
+	if abi := landlockABI(); !(partial && abi == 0) {
 		r := rightsFor(abi)
 		var runtimePaths []string
 		binds, _ := bindsFor(l)
@@ -334,7 +338,7 @@ func (b *Backend) warmConfig(l *lang.Language, req *sandrun.Request, files []ini
 			}
 		}
 		ll := &warmLandlock{MinABI: 6, AttrSize: int(llAttrSize(abi)), FS: r.handledFS, Net: r.handledNet, Scoped: r.scoped, FileOnly: fileOnly}
-		if ic.LandlockPartial {
+		if partial {
 			ll.MinABI = 1
 		}
 		for _, p := range landlockPolicy(r, runtimePaths) {
@@ -345,18 +349,20 @@ func (b *Backend) warmConfig(l *lang.Language, req *sandrun.Request, files []ini
 	return c
 }
 
-// rlimitsOf lists the per-process limits of the program, as the cold
-// init's setRlimits applies them: [resource, soft, hard].
-func rlimitsOf(cfg *initConfig) [][3]uint64 {
+// rlimitsOf lists the program's per-process limits, as the cold jail
+// sets them: [resource, soft, hard]. RLIMIT_CPU's hard limit is a second
+// past the soft one (SIGXCPU first, then SIGKILL).
+func rlimitsOf(lim sandrun.Limits) [][3]uint64 {
+	cpu := uint64((lim.CPUTime.D() + time.Second - 1) / time.Second)
 	out := [][3]uint64{{unix.RLIMIT_CORE, 0, 0}}
-	if cfg.OpenFiles > 0 {
-		out = append(out, [3]uint64{unix.RLIMIT_NOFILE, cfg.OpenFiles, cfg.OpenFiles})
+	if lim.OpenFiles > 0 {
+		out = append(out, [3]uint64{unix.RLIMIT_NOFILE, uint64(lim.OpenFiles), uint64(lim.OpenFiles)})
 	}
-	if cfg.FileSize > 0 {
-		out = append(out, [3]uint64{unix.RLIMIT_FSIZE, cfg.FileSize, cfg.FileSize})
+	if lim.FileSize > 0 {
+		out = append(out, [3]uint64{unix.RLIMIT_FSIZE, uint64(lim.FileSize), uint64(lim.FileSize)})
 	}
-	if cfg.CPUSeconds > 0 {
-		out = append(out, [3]uint64{unix.RLIMIT_CPU, cfg.CPUSeconds, cfg.CPUSeconds + 1})
+	if cpu > 0 {
+		out = append(out, [3]uint64{unix.RLIMIT_CPU, cpu, cpu + 1})
 	}
 	return append(out, [3]uint64{unix.RLIMIT_STACK, 8 << 20, 8 << 20})
 }
@@ -443,7 +449,7 @@ func (r *warmRun) wait(collect []string) *outcome {
 		}
 	}
 	r.mu.Lock()
-	o.wall = time.Since(r.start)
+	o.wall, o.setup = time.Since(r.start), r.start.Sub(r.t0)
 	r.mu.Unlock()
 	if o.status != nil && len(collect) > 0 {
 		// The child's pid 1 keeps the run's mount namespace alive until
@@ -543,7 +549,3 @@ func (g *cgroup) joinFiles() ([]int, error) {
 	}
 	return fds, nil
 }
-
-// setupTimeout bounds a warm child's setup, from the fork to the
-// program's start.
-func (b *Backend) setupTimeout() time.Duration { return 30 * time.Second }

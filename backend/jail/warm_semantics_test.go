@@ -72,6 +72,9 @@ var warmCases = []struct {
 // TestWarmMatchesCold runs each case on a cold jail and on a zygote's
 // child and compares everything the caller sees.
 func TestWarmMatchesCold(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: many jailed runs or zygote starts")
+	}
 	cold := backend(t)
 	warmBackend(t)
 	for _, c := range warmCases {

@@ -204,6 +204,9 @@ func TestWarmConcurrentUIDs(t *testing.T) {
 // TestWarmBusyRunsCold: with every slot taken, a run runs cold, and
 // works.
 func TestWarmBusyRunsCold(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: many jailed runs or zygote starts")
+	}
 	b := newWarm(t, 1)
 	done := make(chan *sandrun.Result)
 	go func() { done <- run(t, b, "python", "import time; time.sleep(1.5); print('slow')") }()
@@ -230,6 +233,9 @@ func TestWarmBusyRunsCold(t *testing.T) {
 // TestWarmZygoteDeath: a zygote that dies fails no run: runs in flight
 // finish, new runs run cold until another zygote is ready, then warm.
 func TestWarmZygoteDeath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: many jailed runs or zygote starts")
+	}
 	b := newWarm(t, 4)
 	inflight := make(chan *sandrun.Result)
 	go func() { inflight <- runWarm2(t, b, "import time; time.sleep(1); print('survived')") }()
@@ -279,6 +285,9 @@ func runWarm2(t testing.TB, b *jail.Backend, code string) *sandrun.Result {
 // TestWarmFailsClosed: a child that cannot get a layer does not run the
 // program; the error names the layer.
 func TestWarmFailsClosed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: many jailed runs or zygote starts")
+	}
 	for _, layer := range []string{"capabilities", "seccomp", "landlock", "tmpfs"} {
 		t.Run(layer, func(t *testing.T) {
 			b := newWarm(t, 2)

@@ -26,6 +26,19 @@ const (
 	zmsgDone   byte = 'D' // supervisor -> run's pid 1: files collected, end
 )
 
+// zygoteConfig is the zygote jail's init's config (JSON, first frame
+// on its sync socket, with the bind fds).
+type zygoteConfig struct {
+	Binds      []bindSpec `json:"binds"`
+	Argv       []string   `json:"argv"`
+	Env        []string   `json:"env"`
+	Hostname   string     `json:"hostname"`
+	UID        int        `json:"uid"`
+	GID        int        `json:"gid"`
+	WorkSize   int64      `json:"work_size"`
+	WorkInodes int64      `json:"work_inodes"`
+}
+
 // warmConfig is a run's config, sent on the run's own socket to the
 // child's pid 1 (never through the zygote, which holds no run's data).
 // Policies are computed here, in Go, by the same code as the cold jail's;
@@ -50,6 +63,9 @@ type warmConfig struct {
 	Landlock *warmLandlock `json:"landlock,omitempty"`
 	// Sys are the system call numbers the child calls directly.
 	Sys map[string]int `json:"sys"`
+	// Runner names how the child runs the program (zygote.py RUNNERS;
+	// empty: "file", as `python3 FILE ARGS`).
+	Runner string `json:"runner,omitempty"`
 }
 
 // warmLandlock is the Landlock ruleset of the cold jail's policy.

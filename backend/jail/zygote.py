@@ -19,6 +19,7 @@
 import ctypes as _ct
 import atexit as _atexit
 import errno as _errno
+import functools as _functools
 import gc as _gc
 import json as _json
 import os as _os
@@ -504,12 +505,24 @@ _run_file.restype = _ct.py_object
 _run_file.argtypes = (_ct.c_void_p, _ct.c_char_p, _ct.c_int, _ct.py_object, _ct.py_object, _ct.c_int, _ct.c_void_p)
 
 
-def _open_program(path):
+def run_file(cfg, path, globals_):
+    """The runner of a script: `python3 FILE`. Returns the call that runs
+    it (a C callable: no frame of ours between the program and the module
+    frame that calls it)."""
     fp = _libc.fopen(_os.fsencode(path), b"rb")
     if not fp:
         e = _ct.get_errno()
         raise OSError(e, _os.strerror(e), path)
-    return fp
+    return _functools.partial(_run_file, fp, _os.fsencode(path), 257, globals_, globals_, 1, None)  # Py_file_input, close it
+
+
+# RUNNERS are how a child runs its program, by the config's "runner"
+# (default "file"). This is the seam for other ways to run code in a
+# fully sandboxed child (a restricted-Python policy compiles and runs the
+# code its own way): a runner gets the run's config, the program's path
+# and the fresh __main__ globals, and returns the call that runs the
+# program; what the call raises is reported as the interpreter would.
+RUNNERS = {"file": run_file}
 
 
 def _user_frames(tb):
@@ -805,9 +818,12 @@ def _guest_reap(run, pid):
 # The program then runs right under this module frame.
 _ZYGOTE_GLOBALS = globals()
 _preload(_sys.argv)
-_path, _globals = prepare(serve(3))
+_cfg = serve(3)
+_path, _globals = prepare(_cfg)
 try:
-    _run_file(_open_program(_path), _os.fsencode(_path), 257, _globals, _globals, 1, None)  # Py_file_input, close it
+    _call = RUNNERS[_cfg.get("runner", "file")](_cfg, _path, _globals)
+    del _cfg
+    _call()
 except BaseException as _e:
     finish(_e, _user_frames(_e.__traceback__))
 finish(None, None)

@@ -7,6 +7,9 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -47,17 +50,17 @@ func zygoteInitMain() int {
 		return 70
 	}
 	c := fc.(*net.UnixConn)
-	report := func(e *stepError) int {
-		_ = writeFrame(c, msgError, encodeSetupError(e.layer, e.step, e.err))
+	report := func(e *zfail) int {
+		_ = writeFrame(c, msgError, encodeSetupError(e.layer, uint16(e.step), e.err))
 		return 71
 	}
 	kind, payload, fds, err := readFrame(c)
 	if err != nil || kind != msgConfig {
-		return report(fail(LayerProtocol, 1, unix.EPROTO))
+		return report(zerr(LayerProtocol, 1, unix.EPROTO))
 	}
-	var cfg initConfig
+	var cfg zygoteConfig
 	if err := json.Unmarshal(payload, &cfg); err != nil {
-		return report(fail(LayerProtocol, 2, unix.EPROTO))
+		return report(zerr(LayerProtocol, 2, unix.EPROTO))
 	}
 	// Caught, not ignored: an ignored signal would stay ignored in the
 	// zygote and every program it forks.
@@ -70,42 +73,36 @@ func zygoteInitMain() int {
 		for range sigs {
 		}
 	}()
-	if e := setupFS(&cfg, fds); e != nil {
+	if e := zygoteView(&cfg, fds); e != nil {
 		return report(e)
 	}
 	closeAll(fds)
-	// Only the plain procfs stays: its read-only sub-binds would make it
-	// "not fully visible" to the children's user namespaces, and then no
-	// child could mount a procfs of its own.
-	for i, sub := range procReadOnly {
-		if err := unix.Unmount("/proc/"+sub, unix.MNT_DETACH); err != nil && err != unix.EINVAL && err != unix.ENOENT {
-			return report(fail(LayerProc, 40+i, err))
-		}
-	}
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
-		return report(fail(LayerHostname, 1, err))
+		return report(zerr(LayerHostname, 1, err))
 	}
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-		return report(fail(LayerCapabilities, 1, err))
+		return report(zerr(LayerCapabilities, 1, err))
 	}
 	// fd 3 shares its file description with the init's duplicate, which
 	// Go's poller made non-blocking: the zygote program reads it blocking.
 	if err := unix.SetNonblock(fdSync, false); err != nil {
-		return report(fail(LayerProtocol, 3, err))
+		return report(zerr(LayerProtocol, 3, err))
 	}
-	started := make(chan startResult, 1)
-	onNonLeaderThread(func() { startZygote(&cfg, started) })
-	st := <-started
-	if st.err != nil {
-		return report(st.err)
+	// The bounding set is per thread: this one, locked for good (the
+	// zygote's PDEATHSIG follows the thread that forked it), drops what
+	// the zygote must not have and forks it.
+	runtime.LockOSThread()
+	pid, e := startZygote(&cfg)
+	if e != nil {
+		return report(e)
 	}
 	// A handle on the zygote lets the supervisor replace it alone,
 	// without ending the runs it forked.
-	pidfd, err := unix.PidfdOpen(st.pid, 0)
+	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
-		return report(fail(LayerExec, 3, err))
+		return report(zerr(LayerExec, 3, err))
 	}
-	_ = writeFrame(c, msgStarted, u32(uint32(st.pid)), pidfd)
+	_ = writeFrame(c, msgStarted, u32(uint32(pid)), pidfd)
 	unix.Close(pidfd)
 	c.Close()
 	unix.Close(fdSync)
@@ -120,30 +117,33 @@ func zygoteInitMain() int {
 	}
 }
 
-// startZygote starts the zygote program on the calling (locked) thread:
-// its bounding set keeps only zygoteCaps, its ambient set exactly them.
-func startZygote(cfg *initConfig, out chan<- startResult) {
-	res := func(pid int, e *stepError) { out <- startResult{pid, e} }
+// startZygote starts the zygote program from the calling (locked)
+// thread: its bounding set keeps only zygoteCaps, its ambient set exactly
+// them.
+func startZygote(cfg *zygoteConfig) (int, *zfail) {
 	keep := map[uintptr]bool{}
 	for _, c := range zygoteCaps {
 		keep[c] = true
 	}
-	for c := uintptr(0); c <= uintptr(capLastCap()); c++ {
+	last := 40
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			last = n
+		}
+	}
+	for c := uintptr(0); c <= uintptr(last); c++ {
 		if keep[c] {
 			continue
 		}
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil && err != unix.EINVAL {
-			res(0, fail(LayerCapabilities, 10+int(c), err))
-			return
+			return 0, zerr(LayerCapabilities, 10+int(c), err)
 		}
 	}
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		res(0, fail(LayerCapabilities, 2, err))
-		return
+		return 0, zerr(LayerCapabilities, 2, err)
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		res(0, fail(LayerNoNewPrivs, 1, err))
-		return
+		return 0, zerr(LayerNoNewPrivs, 1, err)
 	}
 	pid, err := syscall.ForkExec(cfg.Argv[0], cfg.Argv, &syscall.ProcAttr{
 		Dir:   "/",
@@ -152,8 +152,7 @@ func startZygote(cfg *initConfig, out chan<- startResult) {
 		Sys:   &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL, AmbientCaps: zygoteCaps},
 	})
 	if err != nil {
-		res(0, fail(LayerExec, 2, err))
-		return
+		return 0, zerr(LayerExec, 2, err)
 	}
-	res(pid, nil)
+	return pid, nil
 }

@@ -353,7 +353,7 @@ func (w *warmPath) start(l *lang.Language, g guest.Spec) (_ *zygote, err error) 
 	if err != nil {
 		return nil, err
 	}
-	cfg := &initConfig{
+	cfg := &zygoteConfig{
 		Binds: binds, Argv: zygoteArgv(l, g), Env: programEnv(l, nil),
 		Hostname: b.opts.Hostname, UID: insideID, GID: insideID,
 		WorkSize: zygoteWorkSize, WorkInodes: zygoteInodes,

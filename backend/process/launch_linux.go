@@ -42,7 +42,10 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	if err := spec.Limits.Validate(); err != nil {
 		return nil, err
 	}
-	lim := spec.Limits.WithDefaults()
+	if err := spec.Limits.Resolved(); err != nil {
+		return nil, err
+	}
+	lim := spec.Limits
 	l, err := b.opts.Languages.Lookup(ctx, spec.Language)
 	if err != nil {
 		return nil, err
@@ -200,7 +203,9 @@ func (p *launched) SetLimits(l sandrun.Limits) error {
 		return os.ErrProcessDone
 	}
 	cur := p.lim
-	l = l.WithDefaults()
+	if err := l.Resolved(); err != nil {
+		return err
+	}
 	nl := cur
 	nl.CPUTime = min(cur.CPUTime, l.CPUTime)
 	nl.Memory = min(cur.Memory, l.Memory)

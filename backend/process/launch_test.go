@@ -45,7 +45,7 @@ func TestLaunch(t *testing.T) {
 	p, err := b.Launch(context.Background(), &sandrun.LaunchSpec{
 		Language: "python", Args: []string{"-u", "-c", echo},
 		Env: map[string]string{"GREETING": "hi"}, Files: []sandrun.InputFile{{Name: "in.txt", Content: "file"}},
-		Limits: sandrun.Limits{Memory: 512 << 20, WallTime: sandrun.Duration(time.Minute)},
+		Limits: sandrun.Limits{Memory: 512 << 20, WallTime: sandrun.Duration(time.Minute)}.WithDefaults(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -71,14 +71,14 @@ func TestLaunch(t *testing.T) {
 	if got := ask("as"); got != fmt.Sprint(512<<20) {
 		t.Fatalf("RLIMIT_AS at launch: %s", got)
 	}
-	if err := p.SetLimits(sandrun.Limits{Memory: 128 << 20, WallTime: sandrun.Duration(time.Minute)}); err != nil {
+	if err := p.SetLimits(sandrun.Limits{Memory: 128 << 20, WallTime: sandrun.Duration(time.Minute)}.WithDefaults()); err != nil {
 		t.Fatal(err)
 	}
 	if got := ask("as"); got != fmt.Sprint(128<<20) {
 		t.Fatalf("RLIMIT_AS after SetLimits: %s", got)
 	}
 	// SetLimits only tightens.
-	if err := p.SetLimits(sandrun.Limits{Memory: 1 << 30}); err != nil {
+	if err := p.SetLimits(sandrun.Limits{Memory: 1 << 30}.WithDefaults()); err != nil {
 		t.Fatal(err)
 	}
 	if got := ask("as"); got != fmt.Sprint(128<<20) {
@@ -103,7 +103,7 @@ func TestLaunchLifetime(t *testing.T) {
 	b := launcher(t)
 	p, err := b.Launch(context.Background(), &sandrun.LaunchSpec{
 		Language: "python", Args: []string{"-c", "import time; time.sleep(60)"},
-		Limits: sandrun.Limits{WallTime: sandrun.Duration(300 * time.Millisecond)},
+		Limits: sandrun.Limits{WallTime: sandrun.Duration(300 * time.Millisecond)}.WithDefaults(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestLaunchLifetime(t *testing.T) {
 	}
 	// Kill of a live process is reported as the supervisor's, not as the
 	// program's own failure.
-	p, err = b.Launch(context.Background(), &sandrun.LaunchSpec{Language: "python", Args: []string{"-c", "import time; time.sleep(60)"}})
+	p, err = b.Launch(context.Background(), &sandrun.LaunchSpec{Language: "python", Args: []string{"-c", "import time; time.sleep(60)"}, Limits: sandrun.DefaultLimits()})
 	if err != nil {
 		t.Fatal(err)
 	}

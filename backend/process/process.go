@@ -178,7 +178,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	}
 
 	argv := l.Command(l.FileName, int64(req.Limits.Memory), req.Args)
-	if req.Language == "python" && len(b.opts.BlockedModules) > 0 {
+	if req.Language == lang.Python && len(b.opts.BlockedModules) > 0 {
 		argv = pythonWithHook(argv, l.FileName, b.opts.BlockedModules)
 	}
 	res := &sandrun.Result{}

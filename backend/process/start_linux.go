@@ -143,7 +143,7 @@ func asUID(uid, gid int, fn func() error) error {
 	_, _, e2 := unix.RawSyscall(unix.SYS_SETRESGID, 0, 0, 0)
 	if e1 != 0 || e2 != 0 {
 		// The thread is never reused (startLimited), but say so.
-		return errors.Join(err, fmt.Errorf("restoring the thread's root ids: %v %v", e1, e2))
+		return errors.Join(err, fmt.Errorf("restoring the thread's root ids: %w %w", e1, e2))
 	}
 	return err
 }

@@ -21,9 +21,6 @@ func LanguageSpec(selfExe string) lang.Spec {
 		Name:       Language,
 		Candidates: []string{selfExe},
 		FileName:   "main.star",
-		// The interpreter is the Go sandrun binary, which cannot fork
-		// safely: prestarted one-use workers.
-		Warm: lang.WarmPrestart,
 		Probe: func(ctx context.Context, exe string) (*lang.Language, error) {
 			real, err := filepath.EvalSymlinks(exe)
 			if err != nil {
@@ -39,7 +36,7 @@ func LanguageSpec(selfExe string) lang.Spec {
 			var out, errb bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errb
 			if err := cmd.Run(); err != nil {
-				return nil, fmt.Errorf("%v: %s", err, bytes.TrimSpace(errb.Bytes()))
+				return nil, fmt.Errorf("%w: %s", err, bytes.TrimSpace(errb.Bytes()))
 			}
 			var p struct{ Version string }
 			if err := json.Unmarshal(out.Bytes(), &p); err != nil {

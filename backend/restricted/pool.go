@@ -31,13 +31,17 @@ type proc struct {
 	cpu    time.Duration // whole CPU time as of the last done frame
 	runs   int
 	limits workerLimits
+	group  *workerGroup // nil: no cgroup here (RLIMIT_DATA only)
+	log    *slog.Logger
 
 	mu     sync.Mutex
 	killed verdict.Kill
 }
 
-// startProc starts a worker and waits for its hello frame.
-func startProc(exe string, timeout time.Duration) (*proc, error) {
+// startProc starts a worker, moves it into a memory cgroup of its own
+// when mg is not nil (before it reads any run), and waits for its hello
+// frame.
+func startProc(exe string, timeout time.Duration, mg *memGroups, log *slog.Logger) (*proc, error) {
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -82,6 +86,17 @@ func startProc(exe string, timeout time.Duration) (*proc, error) {
 		out:    bufio.NewReaderSize(outR, 64<<10),
 		stderr: &headBuffer{max: 16 << 10},
 		exited: make(chan struct{}),
+		log:    log,
+	}
+	// The first run sets the real limit; until then the worker's own
+	// runtime needs no more than the reserve.
+	if p.group, err = mg.join(p.pid, DefaultRuntimeReserve+raceReserve); err != nil {
+		p.kill(verdict.KillNone)
+		inW.Close()
+		outR.Close()
+		errR.Close()
+		_ = cmd.Wait()
+		return nil, err
 	}
 	stderrDone := make(chan struct{})
 	go func() {
@@ -104,12 +119,14 @@ func startProc(exe string, timeout time.Duration) (*proc, error) {
 	if err != nil || kind != frameHello {
 		p.kill(verdict.KillNone)
 		<-p.exited
-		return nil, fmt.Errorf("the worker %s did not start (%v): %s", exe, err, bytes.TrimSpace(p.stderr.Bytes()))
+		p.group.remove(log)
+		return nil, fmt.Errorf("the worker %s did not start (%w): %s", exe, err, bytes.TrimSpace(p.stderr.Bytes()))
 	}
 	var h helloMsg
 	if err := json.Unmarshal(payload, &h); err != nil || h.PID != p.pid {
 		p.kill(verdict.KillNone)
 		<-p.exited
+		p.group.remove(log)
 		return nil, fmt.Errorf("the worker %s sent a bad hello %q", exe, payload)
 	}
 	p.cpu = time.Duration(h.CPUNanos)
@@ -145,7 +162,7 @@ func (p *proc) alive() bool {
 }
 
 // retire closes the worker's stdin (it exits on EOF) and kills it should
-// it linger.
+// it linger; its cgroup goes with it.
 func (p *proc) retire() {
 	p.inFile.Close()
 	select {
@@ -153,6 +170,7 @@ func (p *proc) retire() {
 	case <-time.After(time.Second):
 		p.kill(verdict.KillNone)
 	}
+	p.group.remove(p.log)
 }
 
 // headBuffer keeps the first max bytes written to it and drops the rest.
@@ -192,6 +210,7 @@ func (h *headBuffer) Bytes() []byte {
 // not churn processes; workers started for a burst beyond Warm are retired
 // when they come back.
 type pool struct {
+	mg           *memGroups // nil: workers without a cgroup
 	exe          string
 	warm         int
 	startTimeout time.Duration
@@ -205,8 +224,8 @@ type pool struct {
 
 // newPool makes a pool; prestart starts the warm workers now rather than
 // as runs consume them.
-func newPool(exe string, warm int, prestart bool, startTimeout time.Duration, log *slog.Logger) *pool {
-	p := &pool{exe: exe, warm: warm, startTimeout: startTimeout, log: log, ready: make(chan *proc, warm)}
+func newPool(exe string, warm int, prestart bool, startTimeout time.Duration, mg *memGroups, log *slog.Logger) *pool {
+	p := &pool{exe: exe, warm: warm, startTimeout: startTimeout, mg: mg, log: log, ready: make(chan *proc, warm)}
 	if prestart {
 		p.refill()
 	}
@@ -222,6 +241,7 @@ func (p *pool) get() (*proc, error) {
 		select {
 		case w := <-p.ready:
 			if !w.alive() {
+				w.group.remove(p.log)
 				continue
 			}
 			return w, nil
@@ -233,6 +253,7 @@ func (p *pool) get() (*proc, error) {
 		select {
 		case w := <-p.ready:
 			if !w.alive() {
+				w.group.remove(p.log)
 				continue
 			}
 			return w, nil
@@ -242,13 +263,14 @@ func (p *pool) get() (*proc, error) {
 	}
 	// A cold start: the worker goes back to the pool after its run, so a
 	// one-shot caller (the CLI) starts exactly one.
-	return startProc(p.exe, p.startTimeout)
+	return startProc(p.exe, p.startTimeout, p.mg, p.log)
 }
 
 // discard kills a worker that must not serve again and starts a
 // replacement in the background.
 func (p *pool) discard(w *proc) {
 	w.kill(verdict.KillNone)
+	w.group.remove(p.log)
 	p.refill()
 }
 
@@ -272,7 +294,7 @@ func (p *pool) refill() {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			w, err := startProc(p.exe, p.startTimeout)
+			w, err := startProc(p.exe, p.startTimeout, p.mg, p.log)
 			p.starting.Add(-1)
 			if err != nil {
 				p.log.Warn("starting a warm Starlark worker", "err", err)

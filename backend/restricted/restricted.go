@@ -15,13 +15,14 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
 	"github.com/sandrun/sandrun/internal/verdict"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // Name is the tier's name.
 const Name = "restricted"
 
 // Language is the only language this tier runs.
-const Language = "starlark"
+const Language = lang.Starlark
 
 // killGrace is how long past the wall-clock limit the parent waits for
 // the interpreter's own cancellation before it kills the worker (a single
@@ -35,6 +36,9 @@ type Backend struct {
 	host  *hostTable
 	pool  *pool
 	slots chan struct{} // runs in flight, at most MaxWorkers
+	// noGroup says why workers have no memory cgroup ("" when they
+	// do): then RLIMIT_DATA alone holds them, which a Go heap can pass.
+	noGroup string
 }
 
 var (
@@ -61,7 +65,11 @@ func New(opts Options) (*Backend, error) {
 	if b.host, err = buildHost(o.Predeclared, o.MaxHostArgBytes); err != nil {
 		return nil, err
 	}
-	b.pool = newPool(o.Executable, o.Warm, o.Prestart, o.StartTimeout, o.Logger)
+	mg, err := newMemGroups(o.Logger)
+	if err != nil {
+		b.noGroup = err.Error()
+	}
+	b.pool = newPool(o.Executable, o.Warm, o.Prestart, o.StartTimeout, mg, o.Logger)
 	return b, nil
 }
 
@@ -71,7 +79,7 @@ func (b *Backend) Name() string { return Name }
 // Check implements sandrun.Backend.
 func (b *Backend) Check(_ context.Context, language string) error {
 	if language != Language {
-		return fmt.Errorf("the restricted tier runs only starlark (a Python dialect without I/O); run %s with --backend process or jail", language)
+		return sandrun.Unsupported(fmt.Sprintf("the restricted tier runs only starlark (a Python dialect without I/O); run %s with --backend process or jail", language))
 	}
 	if b.opts.InProcess {
 		return nil
@@ -80,7 +88,7 @@ func (b *Backend) Check(_ context.Context, language string) error {
 		return err
 	}
 	if fi, err := os.Stat(b.opts.Executable); err != nil || fi.Mode()&0o111 == 0 {
-		return fmt.Errorf("the worker binary %s is not executable: %v", b.opts.Executable, err)
+		return fmt.Errorf("the worker binary %s is not executable: %w", b.opts.Executable, err)
 	}
 	return nil
 }
@@ -97,7 +105,7 @@ func (b *Backend) Diagnose(ctx context.Context) []sandrun.Diagnostic {
 		d.Detail = err.Error()
 		return []sandrun.Diagnostic{d}
 	}
-	res, err := b.Run(ctx, &sandrun.Request{Language: Language, Code: "x = 1", Limits: sandrun.Limits{}.WithDefaults()})
+	res, err := b.Run(ctx, &sandrun.Request{Language: Language, Code: "x = 1", Limits: sandrun.DefaultLimits()})
 	switch {
 	case err != nil:
 		d.Detail = err.Error()
@@ -127,7 +135,11 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if b.opts.InProcess {
 		return b.runInProcess(ctx, req, spec), nil
 	}
-	return b.runWorker(ctx, req, spec)
+	res, err := b.runWorker(ctx, req, spec)
+	if res != nil && b.noGroup != "" {
+		res.Warnings = append(res.Warnings, "the Starlark worker has no memory cgroup ("+b.noGroup+"): its memory limit is RLIMIT_DATA alone, which a Go heap can pass")
+	}
+	return res, err
 }
 
 // checkRequest refuses request fields that mean nothing without a
@@ -247,8 +259,12 @@ func (b *Backend) runWorker(ctx context.Context, req *sandrun.Request, spec *run
 		}
 	}()
 	lim := req.Limits
-	if err := w.limits.set(int64(lim.Memory)+b.opts.RuntimeReserve+raceReserve, w.cpu, lim.CPUTime.D()); err != nil {
+	data := int64(lim.Memory) + b.opts.RuntimeReserve + raceReserve
+	if err := w.limits.set(data, w.cpu, lim.CPUTime.D()); err != nil {
 		return nil, fmt.Errorf("applying the worker's limits (fail closed): %w", err)
+	}
+	if err := w.group.prepare(data); err != nil {
+		return nil, fmt.Errorf("applying the worker's memory cgroup limit (fail closed): %w", err)
 	}
 	start := time.Now()
 	deadline := start.Add(spec.Wall)
@@ -357,7 +373,7 @@ func (b *Backend) deadResult(w *proc, spec *runSpec, stdout *capture.Buffer, per
 	case w.killReason() == verdict.KillCancel:
 		res.Status = sandrun.StatusTimeout
 		res.Error = "the run was cancelled by the caller and the program was killed"
-	case outOfMemory(crash):
+	case w.group.oomKilled() || outOfMemory(crash) || noThreadLeft(crash):
 		res.Status = sandrun.StatusMemoryLimit
 		res.Error = fmt.Sprintf("the program used more than its memory limit of %s and was stopped", sandrun.Bytes(spec.Memory))
 		res.Stderr = "Error: out of memory (limit " + sandrun.Bytes(spec.Memory).String() + ")\n"
@@ -394,6 +410,17 @@ var oomMarkers = []string{
 	"fatal error: runtime: cannot allocate memory",
 	"runtime: out of memory",
 	"SIGSEGV: segmentation violation",
+}
+
+// noThreadLeft: the worker's Go runtime could not start an OS thread. A
+// thread's stack is a data mapping, the worker has no process or thread
+// limit of its own and its program cannot start threads: under
+// RLIMIT_DATA that is the data segment used up, the memory limit. Workers
+// start spare threads so that this is rare (spareThreads).
+func noThreadLeft(crash string) bool {
+	return (strings.Contains(crash, "pthread_create failed") || strings.Contains(crash, "failed to create new OS thread")) &&
+		(strings.Contains(crash, "Resource temporarily unavailable") || strings.Contains(crash, "Cannot allocate memory") ||
+			strings.Contains(crash, "errno=11") || strings.Contains(crash, "errno=12"))
 }
 
 func outOfMemory(crash string) bool {

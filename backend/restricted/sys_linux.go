@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"syscall"
 	"time"
 
@@ -45,7 +46,40 @@ func prepareWorker() error {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
 	dieOnCPULimit()
+	spareThreads(spareOSThreads)
 	return nil
+}
+
+// spareOSThreads is how many idle OS threads a worker starts before its
+// first run: see spareThreads.
+const spareOSThreads = 6
+
+// spareThreads makes the Go runtime start n OS threads now and keep them
+// idle. A thread's stack is a data mapping, so under RLIMIT_DATA a memory
+// bomb that uses the segment up leaves no room for the new thread the
+// runtime wants at that moment (a blocking system call, the garbage
+// collector, the out-of-memory report itself): pthread_create failed and
+// the run ended internal_error instead of memory_limit. The runtime
+// reuses idle threads before it makes new ones, and never ends one that a
+// goroutine unlocked.
+func spareThreads(n int) {
+	var started, release sync.WaitGroup
+	started.Add(n)
+	release.Add(1)
+	var done sync.WaitGroup
+	done.Add(n)
+	for range n {
+		go func() {
+			defer done.Done()
+			runtime.LockOSThread() // a thread of its own while the others start
+			started.Done()
+			release.Wait()
+			runtime.UnlockOSThread() // back to the idle list, not ended
+		}()
+	}
+	started.Wait()
+	release.Done()
+	done.Wait()
 }
 
 // limitData caps the process's data segment (heap and goroutine stacks):

@@ -4,6 +4,7 @@ package restricted
 
 import (
 	"errors"
+	"log/slog"
 	"syscall"
 	"time"
 )
@@ -32,3 +33,13 @@ func lockThread()                                                   {}
 func unlockThread()                                                 {}
 
 func workerSysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
+
+type memGroups struct{}
+
+type workerGroup struct{}
+
+func newMemGroups(*slog.Logger) (*memGroups, error)      { return nil, errUnsupported }
+func (*memGroups) join(int, int64) (*workerGroup, error) { return nil, nil }
+func (*workerGroup) prepare(int64) error                 { return nil }
+func (*workerGroup) oomKilled() bool                     { return false }
+func (*workerGroup) remove(*slog.Logger)                 {}

@@ -131,7 +131,7 @@ func workerRun(m *runMsg, br *bufio.Reader, bw *bufio.Writer) doneMsg {
 		kind, p, err := readFrame(br, m.MaxHostArgBytes+maxFrameSlack)
 		if err != nil || kind != frameReturn {
 			broken = true
-			return nil, fmt.Errorf("%s: no answer from the host: %v", name, err)
+			return nil, fmt.Errorf("%s: no answer from the host: %w", name, err)
 		}
 		var ret returnMsg
 		if err := json.Unmarshal(p, &ret); err != nil {

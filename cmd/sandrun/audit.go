@@ -185,7 +185,7 @@ func localCaller() string {
 func cmdAudit(ctx context.Context, env *cliEnv, args []string) error {
 	usage := "usage: sandrun audit list [flags] | show ID [--json] | prune | status"
 	if len(args) == 0 {
-		return &usageError{usage}
+		return &usageError{msg: usage}
 	}
 	switch args[0] {
 	case "list":
@@ -200,7 +200,7 @@ func cmdAudit(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintln(env.stderr, usage)
 		return nil
 	}
-	return &usageError{fmt.Sprintf("unknown audit command %q; %s", args[0], usage)}
+	return &usageError{msg: fmt.Sprintf("unknown audit command %q; %s", args[0], usage)}
 }
 
 // openAuditFlags registers --path and --dsn (overriding the environment)
@@ -216,7 +216,7 @@ func openAuditFlags(fs *flag.FlagSet) func() (*audit.Log, error) {
 		switch {
 		case *dsn != "":
 			if !audit.IsPostgresDSN(*dsn) {
-				return nil, &usageError{"--dsn: want a PostgreSQL DSN (postgres://... or key=value pairs)"}
+				return nil, &usageError{msg: "--dsn: want a PostgreSQL DSN (postgres://... or key=value pairs)"}
 			}
 			c.dsn, c.path = *dsn, ""
 		case *path != "":
@@ -246,30 +246,30 @@ func auditList(ctx context.Context, env *cliEnv, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+		return &usageError{msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	f := audit.Filter{Backend: *backend, Caller: *caller, Session: *sessionID, Limit: *limit}
 	if *limit == 0 {
 		f.Limit = -1
 	} else if *limit < 0 {
-		return &usageError{"--limit must not be negative"}
+		return &usageError{msg: "--limit must not be negative"}
 	}
 	if *language != "" {
 		f.Language = sandrun.NormalizeLanguage(*language)
 	}
 	if *status != "" {
 		if !knownStatus(*status) {
-			return &usageError{fmt.Sprintf("--status: unknown status %q (have: %s)", *status, statusNames())}
+			return &usageError{msg: fmt.Sprintf("--status: unknown status %q (have: %s)", *status, statusNames())}
 		}
 		f.Status = sandrun.Status(*status)
 	}
 	if *since != "" {
 		t, err := parseSince(*since, time.Now())
 		if err != nil {
-			return &usageError{"--since: " + err.Error()}
+			return &usageError{msg: "--since: " + err.Error()}
 		}
 		f.Since = t
 	}
@@ -306,8 +306,14 @@ func redactions(e *audit.Entry) int {
 	return n
 }
 
+// auditStatuses are the statuses a record may have: a run's, and the
+// log's own running and interrupted.
+func auditStatuses() []sandrun.Status {
+	return append(sandrun.AllStatuses(), audit.StatusRunning, audit.StatusInterrupted)
+}
+
 func knownStatus(s string) bool {
-	for _, st := range sandrun.AllStatuses() {
+	for _, st := range auditStatuses() {
 		if string(st) == s {
 			return true
 		}
@@ -317,7 +323,7 @@ func knownStatus(s string) bool {
 
 func statusNames() string {
 	var n []string
-	for _, st := range sandrun.AllStatuses() {
+	for _, st := range auditStatuses() {
 		n = append(n, string(st))
 	}
 	return strings.Join(n, ", ")
@@ -343,13 +349,13 @@ func auditShow(ctx context.Context, env *cliEnv, args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		if strings.Contains(err.Error(), flag.ErrHelp.Error()) {
+		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
 	if len(pos) != 1 {
-		return &usageError{"usage: sandrun audit show ID (a full id, or a unique prefix of at least 6 characters)"}
+		return &usageError{msg: "usage: sandrun audit show ID (a full id, or a unique prefix of at least 6 characters)"}
 	}
 	log, err := open()
 	if err != nil {
@@ -434,7 +440,7 @@ func auditPrune(ctx context.Context, env *cliEnv, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	log, err := open()
 	if err != nil {
@@ -459,7 +465,7 @@ func auditStatus(ctx context.Context, env *cliEnv, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	log, err := open()
 	if err != nil {
@@ -469,7 +475,10 @@ func auditStatus(ctx context.Context, env *cliEnv, args []string) error {
 	failed := false
 	for _, d := range log.Diagnose(ctx) {
 		mark := "ok  "
-		if !d.OK {
+		switch {
+		case d.Warn:
+			mark = "WARN"
+		case !d.OK:
 			mark, failed = "FAIL", true
 		}
 		fmt.Fprintf(env.stdout, "%s %s: %s\n", mark, d.Name, d.Detail)

@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -264,5 +266,42 @@ func TestAuditListsSessionSteps(t *testing.T) {
 	}
 	if _, table, _ := cli(t, "audit", "list", "--session", id); strings.Count(table, id) != 2 || !strings.Contains(table, "SESSION") {
 		t.Fatalf("audit list --session:\n%s", table)
+	}
+}
+
+// Issue 12 item 7: a run in flight when its process is killed (-9) leaves
+// a record, marked interrupted by the next sandrun that opens the log.
+func TestKilledRunIsInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a sandrun process and kills it")
+	}
+	auditEnv(t)
+	// exec: the program is the sleep itself, which the process tier's
+	// PDEATHSIG ends with its killed supervisor (a forked grandchild would
+	// outlive it: issue 12 item 5, another task's).
+	cmd := exec.Command(os.Args[0], "run", "--lang", "bash", "--backend", "process", "-c", "exec sleep 30")
+	cmd.Env = append(os.Environ(), "SANDRUN_TEST_CLI=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var runs []audit.Entry
+	for i := 0; ; i++ {
+		_, js, _ := cli(t, "audit", "list", "--json")
+		runs = nil
+		if json.Unmarshal([]byte(js), &runs) == nil && len(runs) == 1 && runs[0].Status == audit.StatusRunning {
+			break
+		}
+		if i == 500 {
+			t.Fatalf("no running record while the run runs: %s", js)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	code, js, _ := cli(t, "audit", "list", "--json", "--status", "interrupted")
+	runs = nil
+	if code != 0 || json.Unmarshal([]byte(js), &runs) != nil || len(runs) != 1 || runs[0].CodeSHA256 != sha("exec sleep 30") {
+		t.Fatalf("after kill -9: %d %s", code, js)
 	}
 }

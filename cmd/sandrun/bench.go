@@ -10,6 +10,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/benchkit"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // benchScenario measures one figure of docs/performance against its
@@ -25,8 +26,10 @@ func benchScenarios() map[string]benchScenario {
 		"jail":       benchJail,
 		"jail-cold":  benchJailCold,
 		"pool":       benchPool,
+		"warm":       benchWarm,
 		"docker":     benchDocker,
 		"gvisor":     benchGvisor,
+		"kubernetes": benchKubernetes,
 	}
 }
 
@@ -42,7 +45,7 @@ func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
 	sort.Strings(names)
 	only := fs.String("only", "", "comma-separated scenarios to run (default: all that this host supports): "+strings.Join(names, ", "))
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	a, err := newApp(ctx, config{jailPrestart: 1})
 	if err != nil {
@@ -56,7 +59,7 @@ func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
 	for _, s := range sel {
 		f, ok := scen[s]
 		if !ok {
-			return &usageError{fmt.Sprintf("unknown scenario %q (have %s)", s, strings.Join(names, ", "))}
+			return &usageError{msg: fmt.Sprintf("unknown scenario %q (have %s)", s, strings.Join(names, ", "))}
 		}
 		if err := f(ctx, env, a, *n); err != nil {
 			fmt.Fprintf(env.stderr, "bench %s: %v\n", s, err)
@@ -73,7 +76,7 @@ func bareSpawn(ctx context.Context, a *app, language, code string) (benchkit.Cas
 	if err != nil {
 		return benchkit.Case{}, err
 	}
-	flagFor := map[string]string{"python": "-c", "javascript": "-e", "bash": "-c"}
+	flagFor := map[string]string{lang.Python: "-c", lang.JavaScript: "-e", lang.Bash: "-c"}
 	return benchkit.Case{Name: "bare " + language, Run: func() error {
 		return exec.CommandContext(ctx, l.Interpreter, flagFor[language], code).Run()
 	}}, nil
@@ -94,11 +97,11 @@ func tierCase(ctx context.Context, a *app, backend, language, code string) bench
 }
 
 func benchProcess(ctx context.Context, env *cliEnv, a *app, n int) error {
-	bare, err := bareSpawn(ctx, a, "python", "print(1)")
+	bare, err := bareSpawn(ctx, a, lang.Python, "print(1)")
 	if err != nil {
 		return err
 	}
-	s, err := benchkit.Interleave(n, 3, bare, tierCase(ctx, a, "process", "python", "print(1)"))
+	s, err := benchkit.Interleave(n, 3, bare, tierCase(ctx, a, "process", lang.Python, "print(1)"))
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/sandrun/sandrun/backend/docker"
 	"github.com/sandrun/sandrun/backend/gvisor"
 	"github.com/sandrun/sandrun/internal/benchkit"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // dockerRunArgs is the seed's hardened `docker run`, flag for flag what
@@ -40,25 +41,25 @@ func benchDocker(ctx context.Context, env *cliEnv, a *app, n int) error {
 	if !ok {
 		return fmt.Errorf("docker backend not registered")
 	}
-	if err := b.Check(ctx, "python"); err != nil {
+	if err := b.Check(ctx, lang.Python); err != nil {
 		return err
 	}
 	cliPath, err := exec.LookPath("docker")
 	if err != nil {
 		return fmt.Errorf("the docker CLI (the baseline) is not installed: %w", err)
 	}
-	image := b.(*docker.Backend).Image("python")
+	image := b.(*docker.Backend).Image(lang.Python)
 	args := dockerRunArgs(image, "/usr/bin/python3", "-c", "print(1)")
 	base := benchkit.Case{Name: "docker run (CLI)", Run: func() error {
 		cmd := exec.CommandContext(ctx, cliPath, args...)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%v: %s", err, out.String())
+			return fmt.Errorf("%w: %s", err, out.String())
 		}
 		return nil
 	}}
-	s, err := benchkit.Interleave(n, 3, base, tierCase(ctx, a, docker.Name, "python", "print(1)"))
+	s, err := benchkit.Interleave(n, 3, base, tierCase(ctx, a, docker.Name, lang.Python, "print(1)"))
 	if err != nil {
 		return err
 	}
@@ -74,11 +75,11 @@ func benchGvisor(ctx context.Context, env *cliEnv, a *app, n int) error {
 	if !ok {
 		return fmt.Errorf("gvisor backend not registered")
 	}
-	if err := b.Check(ctx, "python"); err != nil {
+	if err := b.Check(ctx, lang.Python); err != nil {
 		return err
 	}
 	g := b.(*gvisor.Backend)
-	py, err := a.langs.Lookup(ctx, "python")
+	py, err := a.langs.Lookup(ctx, lang.Python)
 	if err != nil {
 		return err
 	}
@@ -89,11 +90,11 @@ func benchGvisor(ctx context.Context, env *cliEnv, a *app, n int) error {
 		// non-blocking.
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%v: %s", err, out.String())
+			return fmt.Errorf("%w: %s", err, out.String())
 		}
 		return nil
 	}}
-	s, err := benchkit.Interleave(n, 2, base, tierCase(ctx, a, gvisor.Name, "python", "print(1)"))
+	s, err := benchkit.Interleave(n, 2, base, tierCase(ctx, a, gvisor.Name, lang.Python, "print(1)"))
 	if err != nil {
 		return err
 	}

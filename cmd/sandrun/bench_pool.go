@@ -9,6 +9,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/benchkit"
+	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/pool"
 	"github.com/sandrun/sandrun/session"
 )
@@ -25,7 +26,7 @@ func benchPool(ctx context.Context, env *cliEnv, a *app, n int) error {
 	ls, order := sessionLaunchers(a)
 	tier := ""
 	for _, name := range order {
-		if b, _ := a.sandbox.Backend(name); b != nil && b.Check(ctx, "python") == nil {
+		if b, _ := a.sandbox.Backend(name); b != nil && b.Check(ctx, lang.Python) == nil {
 			tier = name
 			break
 		}
@@ -34,7 +35,7 @@ func benchPool(ctx context.Context, env *cliEnv, a *app, n int) error {
 		return fmt.Errorf("no backend can host python interpreters here")
 	}
 	const size = 4
-	p, err := pool.New(pool.Config{Launcher: ls[tier], Tier: tier, Sizes: map[string]int{"python": size}})
+	p, err := pool.New(pool.Config{Launcher: ls[tier], Tier: tier, Sizes: map[string]int{lang.Python: size}})
 	if err != nil {
 		return err
 	}
@@ -44,16 +45,16 @@ func benchPool(ctx context.Context, env *cliEnv, a *app, n int) error {
 		return err
 	}
 	defer m.Shutdown()
-	in, err := m.Create(ctx, session.Spec{Language: "python", Backend: tier})
+	in, err := m.Create(ctx, session.Spec{Language: lang.Python, Backend: tier})
 	if err != nil {
 		return err
 	}
-	bare, err := bareSpawn(ctx, a, "python", "print(1)")
+	bare, err := bareSpawn(ctx, a, lang.Python, "print(1)")
 	if err != nil {
 		return err
 	}
 	req := func() *sandrun.Request {
-		return &sandrun.Request{Language: "python", Code: "print(1)", Limits: sandrun.DefaultLimits()}
+		return &sandrun.Request{Language: lang.Python, Code: "print(1)", Limits: sandrun.DefaultLimits()}
 	}
 	pooled := benchkit.Case{Name: "pool (" + tier + ")", Run: func() error { return okResult(p.Run(ctx, req())) }}
 	step := benchkit.Case{Name: "session step (" + tier + ")", Run: func() error {
@@ -124,7 +125,7 @@ func okResult(res *sandrun.Result, err error) error {
 
 func waitFull(ctx context.Context, p *pool.Pool, size int) error {
 	deadline := time.Now().Add(time.Minute)
-	for st := p.Stats(); st.Ready["python"] < size || st.Retiring > 0; st = p.Stats() {
+	for st := p.Stats(); st.Ready[lang.Python] < size || st.Retiring > 0; st = p.Stats() {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the pool did not refill within a minute: %+v", p.Stats())
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/benchkit"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // seedMathStarlark is the seed's math example (hypotenuse and circle) as
@@ -42,7 +43,7 @@ const seedMathOutput = "Hypotenuse: 5.0\nArea: 78.54\nCircumference: 31.42\n"
 // (a warm worker, end to end through the Sandbox) against python3 -c of
 // the same code, interleaved.
 func benchRestricted(ctx context.Context, env *cliEnv, a *app, n int) error {
-	l, err := a.langs.Lookup(ctx, "python")
+	l, err := a.langs.Lookup(ctx, lang.Python)
 	if err != nil {
 		return err
 	}
@@ -56,7 +57,7 @@ func benchRestricted(ctx context.Context, env *cliEnv, a *app, n int) error {
 		}
 		return nil
 	}}
-	req := &sandrun.Request{Language: "starlark", Code: seedMathStarlark, Backend: "restricted"}
+	req := &sandrun.Request{Language: lang.Starlark, Code: seedMathStarlark, Backend: "restricted"}
 	tier := benchkit.Case{Name: "restricted", Run: func() error {
 		res, err := a.sandbox.Run(ctx, req)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/benchkit"
+	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/server"
 )
 
@@ -34,7 +35,7 @@ func benchServer(ctx context.Context, env *cliEnv, a *app, n int) error {
 	url := "http://" + ln.Addr().String() + "/v1/runs"
 	client := &http.Client{Timeout: time.Minute}
 
-	req := sandrun.Request{Language: "bash", Code: "echo 1", Backend: "process"}
+	req := sandrun.Request{Language: lang.Bash, Code: "echo 1", Backend: "process"}
 	body, _ := json.Marshal(req)
 	goAPI := benchkit.Case{Name: "go api", Run: func() error {
 		res, err := a.sandbox.Run(ctx, &req)

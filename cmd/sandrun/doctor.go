@@ -34,7 +34,7 @@ func cmdDoctor(ctx context.Context, env *cliEnv, args []string) error {
 	fs.SetOutput(env.stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	a, err := newApp(ctx, config{})
 	if err != nil {
@@ -56,6 +56,11 @@ func cmdDoctor(ctx context.Context, env *cliEnv, args []string) error {
 		if d, ok := b.(sandrun.Diagnoser); ok {
 			rep.Layers = append(rep.Layers, d.Diagnose(ctx)...)
 		}
+	}
+	if a.audit != nil {
+		// The run log: does it open and take writes, and did a process
+		// die with runs in flight (interrupted records)?
+		rep.Layers = append(rep.Layers, a.audit.Diagnose(ctx)...)
 	}
 	for _, l := range langs {
 		if b, warn, err := a.sandbox.Choose(ctx, "auto", l); err != nil {
@@ -88,7 +93,10 @@ func cmdDoctor(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintln(env.stdout, "\nlayers:")
 		for _, d := range rep.Layers {
 			mark := "ok  "
-			if !d.OK {
+			switch {
+			case d.Warn:
+				mark = "WARN"
+			case !d.OK:
 				mark = "FAIL"
 			}
 			fmt.Fprintf(env.stdout, "  [%s] %-28s %s\n", mark, d.Name, d.Detail)

@@ -27,14 +27,18 @@ func (g *guardFlags) register(fs *flag.FlagSet) {
 	fs.Var(&g.sanRules, "sanitize-rule", "NAME=REGEX: add a redaction rule (repeatable)")
 }
 
-// apply copies the flags into the app config.
+// apply copies the flags into the app config. A negative static limit is
+// a bad request (exit 64), never "no limit".
 func (g *guardFlags) apply(cfg *config) error {
+	if err := g.limits.Validate(); err != nil {
+		return err
+	}
 	cfg.analyze = g.limits
 	cfg.sanitize = sanitize.Options{Disable: g.sanDisable, Allow: g.sanAllow}
 	for _, spec := range g.sanRules {
 		name, re, ok := strings.Cut(spec, "=")
 		if !ok || name == "" || re == "" {
-			return &usageError{fmt.Sprintf("--sanitize-rule %q: want NAME=REGEX", spec)}
+			return &usageError{msg: fmt.Sprintf("--sanitize-rule %q: want NAME=REGEX", spec)}
 		}
 		cfg.sanitize.Rules = append(cfg.sanitize.Rules, sanitize.CustomRule{ID: name, Regex: re})
 	}

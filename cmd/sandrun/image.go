@@ -16,7 +16,7 @@ import (
 // in the cache directory for the next build.
 func cmdImage(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) == 0 || args[0] != "build" {
-		return &usageError{"usage: sandrun image build [--force] [--cache-dir DIR] [--mirror URL] LANG... (python, javascript, bash, all)"}
+		return &usageError{msg: "usage: sandrun image build [--force] [--cache-dir DIR] [--mirror URL] LANG... (python, javascript, bash, all)"}
 	}
 	fs := flag.NewFlagSet("image build", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
@@ -31,10 +31,10 @@ func cmdImage(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	if len(pos) == 0 {
-		return &usageError{"image build: name a language (python, javascript, bash) or all"}
+		return &usageError{msg: "image build: name a language (python, javascript, bash) or all"}
 	}
 	if len(pos) == 1 && pos[0] == "all" {
-		pos = []string{"python", "javascript", "bash"}
+		pos = docker.ImageLanguages()
 	}
 	if !*quiet {
 		o.Log = env.stderr
@@ -44,7 +44,7 @@ func cmdImage(ctx context.Context, env *cliEnv, args []string) error {
 	for _, l := range pos {
 		l = strings.TrimSpace(l)
 		if _, ok := docker.RecipeFor(l); !ok {
-			return &usageError{fmt.Sprintf("image build: no recipe for %q (have python, javascript, bash)", l)}
+			return &usageError{msg: fmt.Sprintf("image build: no recipe for %q (have python, javascript, bash)", l)}
 		}
 		res, err := b.BuildImage(ctx, l, o)
 		if err != nil {

@@ -15,7 +15,7 @@ func cmdLanguages(ctx context.Context, env *cliEnv, args []string) error {
 	fs.SetOutput(env.stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	a, err := newApp(ctx, config{})
 	if err != nil {

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"sort"
 	"syscall"
 
+	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/backend/restricted"
 	"github.com/sandrun/sandrun/internal/driver"
@@ -48,13 +50,25 @@ func commands() map[string]command {
 		"session":   {"create, run in, list and close sessions on a running `sandrun serve`", cmdSession},
 		"repl":      {"an interactive sandboxed session (python, javascript) held by this process", cmdRepl},
 		"image":     {"build the docker tier's images without a registry (image build LANG)", cmdImage},
+		"kube":      {"the kubernetes tier's node helper: kube seccomp-profile [--install DIR]", cmdKube},
 	}
 }
 
-// usageError is a bad command line; it exits 2.
-type usageError struct{ msg string }
+// usageError is a bad command line; it exits 2. It keeps the error it
+// wraps (flag.ErrHelp among them) for errors.Is.
+type usageError struct {
+	msg string
+	err error
+}
 
-func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Error() string {
+	if e.msg == "" && e.err != nil {
+		return e.err.Error()
+	}
+	return e.msg
+}
+
+func (e *usageError) Unwrap() error { return e.err }
 
 // exitError carries a specific exit code out of a subcommand.
 type exitError struct{ code int }
@@ -95,9 +109,15 @@ func Main(ctx context.Context, env *cliEnv, args []string) int {
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.Is(err, flag.ErrHelp):
+		return 0 // -h: the flag package printed the usage
 	case errors.As(err, &ue):
-		fmt.Fprintf(env.stderr, "sandrun %s: %s\n", args[0], ue.msg)
+		fmt.Fprintf(env.stderr, "sandrun %s: %s\n", args[0], ue.Error())
 		return 2
+	case errors.Is(err, sandrun.ErrBadRequest):
+		// A bad value in a request field (a limit flag): the API's 400.
+		fmt.Fprintf(env.stderr, "sandrun %s: %v\n", args[0], err)
+		return exitRejected
 	default:
 		fmt.Fprintf(env.stderr, "sandrun %s: %v\n", args[0], err)
 		return 1

@@ -39,10 +39,10 @@ func (f *networkFlags) operator(request *sandrun.Request) (*netpolicy.Operator, 
 	if f.allow != "" {
 		p, err := sandrun.ParseNetwork("allow:" + strings.TrimPrefix(f.allow, "allow:"))
 		if err != nil {
-			return nil, &usageError{"--network-allow: " + err.Error()}
+			return nil, &usageError{msg: "--network-allow: " + err.Error()}
 		}
 		if err := p.Validate(); err != nil {
-			return nil, &usageError{"--network-allow: " + err.Error()}
+			return nil, &usageError{msg: "--network-allow: " + err.Error()}
 		}
 		op.Allow = p.Allow
 	} else if request != nil {
@@ -54,14 +54,14 @@ func (f *networkFlags) operator(request *sandrun.Request) (*netpolicy.Operator, 
 		}
 		pfx, err := sandrun.ParseNetworkCIDR(c)
 		if err != nil {
-			return nil, &usageError{"--network-private: " + err.Error()}
+			return nil, &usageError{msg: "--network-private: " + err.Error()}
 		}
 		op.Private = append(op.Private, pfx)
 	}
 	if f.hosts != "" {
 		h, err := netpolicy.ReadHostsFile(f.hosts)
 		if err != nil {
-			return nil, &usageError{fmt.Sprintf("--network-hosts: %v", err)}
+			return nil, &usageError{msg: fmt.Sprintf("--network-hosts: %v", err)}
 		}
 		h.Fallback = systemResolver{} // names not in the file
 		op.Resolver = h

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/server"
 	"github.com/sandrun/sandrun/session"
 )
@@ -39,16 +40,19 @@ func sessionLaunchers(a *app) (map[string]sandrun.Launcher, []string) {
 func cmdRepl(ctx context.Context, env *cliEnv, args []string) error {
 	fs := flag.NewFlagSet("repl", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
-	lang := fs.String("lang", "python", "language: python, javascript or starlark")
+	language := fs.String("lang", lang.Python, "language: python, javascript or starlark")
 	backend := fs.String("backend", "auto", "tier hosting the session: auto, jail, process")
 	history := fs.String("history", defaultHistoryPath(os.Getenv), `file the line editor keeps its history in ("": none)`)
 	var lim sandrun.Limits
-	limitFlags(fs, &lim)
+	limIn := limitFlags(fs, &lim)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return &usageError{err.Error()}
+		return &usageError{err: err}
+	}
+	if err := limIn.check(); err != nil {
+		return err
 	}
 	// Ctrl-C interrupts a step, never the REPL; main cancels ctx on the
 	// first SIGINT, so nothing here hangs on it. SIGTERM and SIGHUP end
@@ -72,7 +76,7 @@ func cmdRepl(ctx context.Context, env *cliEnv, args []string) error {
 	} else {
 		// auto: the first backend that can run the language here.
 		for i, n := range order {
-			if b, _ := a.sandbox.Backend(n); b != nil && b.Check(base, sandrun.NormalizeLanguage(*lang)) == nil {
+			if b, _ := a.sandbox.Backend(n); b != nil && b.Check(base, sandrun.NormalizeLanguage(*language)) == nil {
 				order = order[i:]
 				break
 			}
@@ -83,7 +87,7 @@ func cmdRepl(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer m.Shutdown()
-	in, err := m.Create(base, session.Spec{Language: *lang, Backend: order[0], Limits: lim, IdleTimeout: sandrun.Duration(time.Hour)})
+	in, err := m.Create(base, session.Spec{Language: *language, Backend: order[0], Limits: lim, IdleTimeout: sandrun.Duration(time.Hour)})
 	if err != nil {
 		return err
 	}

@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/audit"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // Exit codes for sandbox verdicts, distinct from the program's own codes
@@ -28,6 +28,7 @@ const (
 	exitOutputLimit   = 123
 	exitTimeout       = 124 // as timeout(1)
 	exitNetworkLimit  = 125
+	exitCancelled     = 130 // stopped before it finished (Ctrl-C), as a shell reports SIGINT
 )
 
 func exitCodeFor(res *sandrun.Result) int {
@@ -60,6 +61,8 @@ func exitCodeFor(res *sandrun.Result) int {
 		return exitCompileError
 	case sandrun.StatusRejected:
 		return exitRejected
+	case sandrun.StatusCancelled:
+		return exitCancelled
 	}
 	return exitInternal
 }
@@ -73,33 +76,20 @@ func signalNumber(name string) (int, bool) {
 	return 0, false
 }
 
-func langFromExt(file string) string {
-	switch strings.ToLower(filepath.Ext(file)) {
-	case ".py":
-		return "python"
-	case ".js", ".mjs", ".cjs":
-		return "javascript"
-	case ".sh", ".bash":
-		return "bash"
-	case ".star", ".bzl", ".sky":
-		return "starlark"
-	}
-	return ""
-}
-
 // runFlags are the flags that build a Request, shared by run and session run.
 type runFlags struct {
 	code, lang, backend, stdin, stdinFile string
 	files, env, collect                   listFlag
 	network                               string
 	limits                                sandrun.Limits
+	limitInput                            *limitInput
 	noSanitize                            bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.code, "c", "", "the code to run")
 	fs.StringVar(&f.lang, "lang", "", "language: python, javascript, bash, starlark (default: from the file extension)")
-	fs.StringVar(&f.backend, "backend", "auto", "tier: auto, restricted, process, jail, docker, gvisor")
+	fs.StringVar(&f.backend, "backend", "auto", "tier: auto, restricted, process, jail, docker, gvisor, kubernetes")
 	fs.StringVar(&f.stdin, "stdin", "", "text fed to the program's standard input")
 	fs.StringVar(&f.stdinFile, "stdin-file", "", "file fed to the program's standard input")
 	fs.Var(&f.files, "file", "NAME=PATH: copy a host file into the work directory as NAME (repeatable)")
@@ -107,12 +97,15 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.collect, "collect", "GLOB: return matching files from the work directory after the run (repeatable)")
 	fs.BoolVar(&f.noSanitize, "no-sanitize", false, "return raw output: do not redact secrets")
 	fs.StringVar(&f.network, "network", "none", "none, or allow:HOST:PORT[,HOST:PORT...] (HOST: a name, *.domain, or a CIDR); traffic goes through a proxy outside the sandbox (docs/guide/network.md)")
-	limitFlags(fs, &f.limits)
+	f.limitInput = limitFlags(fs, &f.limits)
 }
 
 // request builds the Request from the flags and the positional argument
 // (FILE, "-" for standard input, or nothing with -c).
 func (f *runFlags) request(stdin io.Reader, pos []string) (*sandrun.Request, error) {
+	if err := f.limitInput.check(); err != nil {
+		return nil, err
+	}
 	req := &sandrun.Request{
 		Language: f.lang, Backend: f.backend, Limits: f.limits,
 		Collect: f.collect, NoSanitize: f.noSanitize, Stdin: f.stdin,
@@ -122,7 +115,7 @@ func (f *runFlags) request(stdin io.Reader, pos []string) (*sandrun.Request, err
 	case f.code != "":
 		req.Code, args = f.code, pos
 	case len(pos) == 0:
-		return nil, &usageError{"nothing to run: give FILE, -c CODE, or - to read the code from standard input"}
+		return nil, &usageError{msg: "nothing to run: give FILE, -c CODE, or - to read the code from standard input"}
 	case pos[0] == "-":
 		b, err := io.ReadAll(io.LimitReader(stdin, sandrun.MaxCodeSize+1))
 		if err != nil {
@@ -132,47 +125,47 @@ func (f *runFlags) request(stdin io.Reader, pos []string) (*sandrun.Request, err
 	default:
 		b, err := readCapped(pos[0], sandrun.MaxCodeSize+1)
 		if err != nil {
-			return nil, &usageError{err.Error()}
+			return nil, &usageError{err: err}
 		}
 		req.Code, args = string(b), pos[1:]
 		if req.Language == "" {
-			req.Language = langFromExt(pos[0])
+			req.Language = lang.ByExtension(pos[0])
 			if req.Language == "" {
-				return nil, &usageError{fmt.Sprintf("cannot tell the language of %q from its extension; pass --lang", pos[0])}
+				return nil, &usageError{msg: fmt.Sprintf("cannot tell the language of %q from its extension; pass --lang", pos[0])}
 			}
 		}
 	}
 	req.Args = args
 	pol, err := sandrun.ParseNetwork(f.network)
 	if err != nil {
-		return nil, &usageError{"--network: " + err.Error()}
+		return nil, &usageError{msg: "--network: " + err.Error()}
 	}
 	req.Network = pol
 	if req.Language == "" {
-		return nil, &usageError{"--lang is required with -c or -"}
+		return nil, &usageError{msg: "--lang is required with -c or -"}
 	}
 	if f.stdinFile != "" {
 		b, err := readCapped(f.stdinFile, 16<<20)
 		if err != nil {
-			return nil, &usageError{err.Error()}
+			return nil, &usageError{err: err}
 		}
 		req.Stdin = string(b)
 	}
 	for _, spec := range f.files {
 		name, p, ok := strings.Cut(spec, "=")
 		if !ok || name == "" || p == "" {
-			return nil, &usageError{fmt.Sprintf("--file %q: want NAME=PATH", spec)}
+			return nil, &usageError{msg: fmt.Sprintf("--file %q: want NAME=PATH", spec)}
 		}
 		b, err := readCapped(p, 16<<20)
 		if err != nil {
-			return nil, &usageError{fmt.Sprintf("--file %s: %v", name, err)}
+			return nil, &usageError{msg: fmt.Sprintf("--file %s: %v", name, err)}
 		}
 		req.Files = append(req.Files, sandrun.InputFile{Name: name, Content: encodeContent(b), Encoding: "base64"})
 	}
 	for _, kv := range f.env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
-			return nil, &usageError{fmt.Sprintf("--env %q: want NAME=VALUE", kv)}
+			return nil, &usageError{msg: fmt.Sprintf("--env %q: want NAME=VALUE", kv)}
 		}
 		if req.Env == nil {
 			req.Env = map[string]string{}
@@ -214,7 +207,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	asJSON := fs.Bool("json", false, "print the full Result as JSON instead of the program's output")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) || strings.Contains(err.Error(), flag.ErrHelp.Error()) {
+		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err

@@ -21,7 +21,7 @@ type serveFlags struct {
 	rate                                 float64
 	queueTimeout, maxWall, drain         time.Duration
 	maxBody, maxCode, pool, tiers        string
-	mcp, sessions, console               bool
+	mcp, sessions, console, warm         bool
 	maxSessions                          int
 	network                              networkFlags
 }
@@ -47,7 +47,8 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 	fs.BoolVar(&f.sessions, "sessions", true, "serve stateful sessions (/v1/sessions and the session MCP tools)")
 	fs.IntVar(&f.maxSessions, "max-sessions", 16, "live sessions at most")
 	fs.StringVar(&f.tiers, "tiers", "", "the tiers callers may use, comma-separated (default: $SANDRUN_TIERS, else "+strings.Join(defaultServeTiers(), ",")+"; add process only for trusted callers: it does not isolate)")
-	fs.StringVar(&f.pool, "pool", "", "warm interpreter pools for one-shot runs, e.g. python=4,javascript=2 (default: none)")
+	fs.StringVar(&f.pool, "pool", "", "warm interpreter pools for one-shot runs, e.g. javascript=2 (default: sized from the host with --warm)")
+	fs.BoolVar(&f.warm, "warm", true, "keep interpreters warm, sized from the host: a zygote forks each run of a language that can fork (python), one-use interpreters are started ahead for the others")
 	f.network.register(fs)
 }
 
@@ -56,7 +57,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, http bool) {
 func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Options, error) {
 	sizes, err := parsePoolSizes(f.pool)
 	if err != nil {
-		return nil, server.Options{}, &usageError{err.Error()}
+		return nil, server.Options{}, &usageError{err: err}
 	}
 	tiers, err := f.allowedTiers()
 	if err != nil {
@@ -69,13 +70,13 @@ func (f *serveFlags) app(ctx context.Context, log *slog.Logger) (*app, server.Op
 		RatePerToken: f.rate, RateBurst: f.burst,
 	})
 	if err != nil {
-		return nil, server.Options{}, &usageError{err.Error()}
+		return nil, server.Options{}, &usageError{err: err}
 	}
 	op, err := f.network.operator(nil)
 	if err != nil {
 		return nil, server.Options{}, err
 	}
-	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1,
+	a, err := newApp(ctx, config{logger: log, pool: sizes, jailPrestart: 1, warm: f.warm,
 		slots: adm.Options().MaxConcurrent, maxWall: f.maxWall, admission: adm, tiers: tiers, network: op})
 	if err != nil {
 		return nil, server.Options{}, err
@@ -104,7 +105,7 @@ func (f *serveFlags) allowedTiers() ([]string, error) {
 	if f.tiers != "" {
 		t, err := parseTiers(f.tiers)
 		if err != nil {
-			return nil, &usageError{"--tiers: " + err.Error()}
+			return nil, &usageError{msg: "--tiers: " + err.Error()}
 		}
 		return t, nil
 	}
@@ -121,7 +122,7 @@ func (f *serveFlags) allowedTiers() ([]string, error) {
 func (f *serveFlags) logger(env *cliEnv) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return nil, &usageError{fmt.Sprintf("--log-level: %v", err)}
+		return nil, &usageError{msg: fmt.Sprintf("--log-level: %v", err)}
 	}
 	ho := &slog.HandlerOptions{Level: lvl}
 	switch f.logFormat {
@@ -130,7 +131,7 @@ func (f *serveFlags) logger(env *cliEnv) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(env.stderr, ho)), nil
 	}
-	return nil, &usageError{fmt.Sprintf("--log-format %q: want text or json", f.logFormat)}
+	return nil, &usageError{msg: fmt.Sprintf("--log-format %q: want text or json", f.logFormat)}
 }
 
 // options turns the flags into server options around the wired app.
@@ -142,13 +143,13 @@ func (f *serveFlags) options(a *app, adm *server.Admission, log *slog.Logger) (s
 	if f.maxBody != "" { // only serve has --max-body
 		b, err := sandrun.ParseBytes(f.maxBody)
 		if err != nil {
-			return opts, &usageError{fmt.Sprintf("--max-body: %v", err)}
+			return opts, &usageError{msg: fmt.Sprintf("--max-body: %v", err)}
 		}
 		opts.MaxBodyBytes = int64(b)
 	}
 	code, err := sandrun.ParseBytes(f.maxCode)
 	if err != nil {
-		return opts, &usageError{fmt.Sprintf("--max-code: %v", err)}
+		return opts, &usageError{msg: fmt.Sprintf("--max-code: %v", err)}
 	}
 	opts.MaxCodeBytes = int(code)
 	auth := &server.Auth{}
@@ -175,10 +176,10 @@ func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
 	var f serveFlags
 	f.register(fs, true)
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	if fs.NArg() > 0 {
-		return &usageError{"serve takes no arguments"}
+		return &usageError{msg: "serve takes no arguments"}
 	}
 	log, err := f.logger(env)
 	if err != nil {
@@ -211,7 +212,7 @@ func cmdMCP(ctx context.Context, env *cliEnv, args []string) error {
 	var f serveFlags
 	f.register(fs, false)
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	log, err := f.logger(env)
 	if err != nil {
@@ -234,10 +235,10 @@ func cmdToken(_ context.Context, env *cliEnv, args []string) error {
 	fs.SetOutput(env.stderr)
 	name := fs.String("name", "default", "the token's name (shows in logs and rate limits)")
 	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+		return &usageError{err: err}
 	}
 	if strings.ContainsAny(*name, " \t\n") || *name == "" {
-		return &usageError{"--name must be one word"}
+		return &usageError{msg: "--name must be one word"}
 	}
 	secret := server.NewToken()
 	fmt.Fprintf(env.stderr, "Give the client this secret (shown once):\n")

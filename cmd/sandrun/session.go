@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/session"
 	"github.com/sandrun/sandrun/session/sessionhttp"
 )
@@ -27,7 +27,7 @@ const defaultServer = "http://127.0.0.1:8770"
 func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 	usage := "usage: sandrun session create|run|list|get|close [flags]  (talks to a running `sandrun serve`; see also `sandrun repl`)"
 	if len(args) == 0 {
-		return &usageError{usage}
+		return &usageError{msg: usage}
 	}
 	fs := flag.NewFlagSet("session "+args[0], flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
@@ -39,13 +39,16 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 	switch args[0] {
 	case "create":
 		var sp session.Spec
-		fs.StringVar(&sp.Language, "lang", "python", "language: python or javascript")
+		fs.StringVar(&sp.Language, "lang", lang.Python, "language: python or javascript")
 		fs.StringVar(&sp.Backend, "backend", "auto", "tier hosting the session")
 		fs.Var(durationFlag{&sp.IdleTimeout}, "idle", "close the session after this long without a run (server default 10m)")
 		fs.Var(durationFlag{&sp.MaxLifetime}, "lifetime", "close it this long after creation (server default 1h)")
-		limitFlags(fs, &sp.Limits)
+		lim := limitFlags(fs, &sp.Limits)
 		if _, err := parseInterspersed(fs, args[1:]); err != nil {
 			return helpOK(err)
+		}
+		if err := lim.check(); err != nil {
+			return err
 		}
 		in, err := client().Create(ctx, sp)
 		if err != nil {
@@ -58,15 +61,20 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 		return nil
 	case "run":
 		var code string
-		var timeout sandrun.Duration
+		var stepLim sandrun.Limits
 		fs.StringVar(&code, "c", "", "the code to run")
-		fs.Var(durationFlag{&timeout}, "timeout", "lower the session's per-step time limit")
+		// The same limit flags as run; a step may lower --timeout and
+		// --output, the others are the session's.
+		lim := limitFlags(fs, &stepLim)
 		pos, err := parseInterspersed(fs, args[1:])
 		if err != nil {
 			return helpOK(err)
 		}
+		if err := lim.check(); err != nil {
+			return err
+		}
 		if len(pos) == 0 {
-			return &usageError{"usage: sandrun session run ID [-c CODE | FILE | -]"}
+			return &usageError{msg: "usage: sandrun session run ID [-c CODE | FILE | -]"}
 		}
 		id := pos[0]
 		switch {
@@ -80,11 +88,11 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 		default:
 			b, err := readCapped(pos[1], sandrun.MaxCodeSize)
 			if err != nil {
-				return &usageError{err.Error()}
+				return &usageError{err: err}
 			}
 			code = string(b)
 		}
-		res, err := client().Run(ctx, id, session.RunRequest{Code: code, Timeout: timeout})
+		res, err := client().Run(ctx, id, session.RunRequest{Code: code, Limits: stepLim})
 		if err != nil {
 			return err
 		}
@@ -125,7 +133,7 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 			return helpOK(err)
 		}
 		if len(pos) != 1 {
-			return &usageError{"usage: sandrun session " + args[0] + " ID"}
+			return &usageError{msg: "usage: sandrun session " + args[0] + " ID"}
 		}
 		var in session.Info
 		if args[0] == "get" {
@@ -138,11 +146,11 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 		}
 		return printJSON(env.stdout, in)
 	}
-	return &usageError{fmt.Sprintf("unknown session command %q; %s", args[0], usage)}
+	return &usageError{msg: fmt.Sprintf("unknown session command %q; %s", args[0], usage)}
 }
 
 func helpOK(err error) error {
-	if errors.Is(err, flag.ErrHelp) || strings.Contains(err.Error(), flag.ErrHelp.Error()) {
+	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
 	return err

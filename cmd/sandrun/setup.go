@@ -15,6 +15,7 @@ import (
 	"github.com/sandrun/sandrun/backend/docker"
 	"github.com/sandrun/sandrun/backend/gvisor"
 	"github.com/sandrun/sandrun/backend/jail"
+	"github.com/sandrun/sandrun/backend/kubernetes"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/backend/restricted"
 	"github.com/sandrun/sandrun/lang"
@@ -42,6 +43,10 @@ type config struct {
 	// pool sizes warm interpreter pools per language (serve --pool);
 	// empty: no pool.
 	pool map[string]int
+	// warm turns the warm path on, sized from the host (serve, mcp):
+	// a zygote per language that forks, prestarted one-use interpreters
+	// for the others (warm.go). pool, when set, overrides its sizes.
+	warm bool
 	// tiers are the backends the operator allows (serve/mcp --tiers);
 	// nil: every tier (`sandrun run`, where the caller is the operator).
 	// A tier left out is not registered: auto never picks it and a
@@ -86,6 +91,8 @@ type app struct {
 	// launchOrder.
 	launchers   map[string]sandrun.Launcher
 	launchOrder []string
+	// jail is the jail backend (the warm path's zygotes live in it).
+	jail *jail.Backend
 	// sanitizer scrubs output (nil: none configured).
 	sanitizer sandrun.Sanitizer
 	// closers release backends' background state, last first.
@@ -117,10 +124,15 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	}
 	allowed := func(name string) bool { return cfg.tiers == nil || slices.Contains(cfg.tiers, name) }
 	// The jail first: `auto` uses it wherever its Check passes.
-	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, Network: cfg.network})
+	warm := hostWarm(a.langs, cfg)
+	if !allowed(jail.Name) {
+		warm = warmPlan{} // the warm path lives in the jail
+	}
+	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, Network: cfg.network, Warm: warm.fork})
 	if err != nil {
 		return nil, err
 	}
+	a.jail = jl
 	a.closers = append(a.closers, jl.Close)
 	proc, err := process.New(process.Options{Languages: a.langs, Logger: cfg.logger})
 	if err != nil {
@@ -181,11 +193,21 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 		}
 		return nil
 	})
+	// kubernetes is used only by name: its pods run on a cluster, not on
+	// this host. It contacts the cluster on first use (SANDRUN_KUBE*,
+	// docs/guide/kubernetes.md).
+	kopts, err := kubernetes.OptionsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	kopts.Logger = cfg.logger
+	kube := kubernetes.New(kopts)
+	a.closers = append(a.closers, kube.Close)
 	// docker implements Launcher too, but it is not offered to sessions
 	// yet: a launched container can hang on a freshly started dockerd
 	// (see TestLaunch in backend/docker).
 	a.launchers = map[string]sandrun.Launcher{}
-	for _, l := range []sandrun.Backend{jl, proc} {
+	for _, l := range []sandrun.Backend{jl, proc, kube} {
 		if allowed(l.Name()) {
 			a.launchers[l.Name()] = l.(sandrun.Launcher)
 			a.launchOrder = append(a.launchOrder, l.Name())
@@ -193,25 +215,27 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	}
 	var backends, byName []sandrun.Backend
 	var notAllowed []string
-	for _, b := range []sandrun.Backend{jl, dock, proc, rest, gv} {
+	for _, b := range []sandrun.Backend{jl, dock, proc, rest, gv, kube} {
 		switch {
 		case !allowed(b.Name()):
 			notAllowed = append(notAllowed, b.Name())
-		case b == gv:
+		case b == gv || b == kube:
 			byName = append(byName, b)
 		default:
 			backends = append(backends, b)
 		}
 	}
 	if len(backends) == 0 {
-		// Only by-name tiers are allowed (gvisor): auto uses them.
+		// Only by-name tiers are allowed (gvisor, kubernetes): auto uses
+		// them.
 		backends, byName = byName, nil
 	}
-	if len(cfg.pool) > 0 && allowed(jail.Name) {
+	if len(warm.pool) > 0 {
 		// The pool serves one-shot runs from warm jailed interpreters: as
 		// strong as the jail, so auto tries it first; languages it does
 		// not pool fall through to the jail.
-		p, err := pool.New(pool.Config{Launcher: jl, Tier: jail.Name, Sizes: cfg.pool, Logger: cfg.logger})
+		// What it does not serve warm runs on the jail, cold.
+		p, err := pool.New(pool.Config{Launcher: jl, Tier: jail.Name, Sizes: warm.pool, Fallback: jl, Logger: cfg.logger})
 		if err != nil {
 			return nil, err
 		}
@@ -237,7 +261,7 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 
 // allTiers are the tier names an operator can allow, strongest first.
 func allTiers() []string {
-	return []string{jail.Name, docker.Name, gvisor.Name, restricted.Name, process.Name}
+	return []string{jail.Name, docker.Name, gvisor.Name, restricted.Name, process.Name, kubernetes.Name}
 }
 
 // defaultServeTiers are the tiers serve and mcp allow unless the operator

@@ -14,6 +14,8 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/audit"
+	"github.com/sandrun/sandrun/internal/driver"
+	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/server"
 	"github.com/sandrun/sandrun/session"
 	"github.com/sandrun/sandrun/session/sessionhttp"
@@ -62,11 +64,11 @@ func parsePoolSizes(s string) (map[string]int, error) {
 		if !ok || err != nil || v < 0 || v > 64 {
 			return nil, fmt.Errorf("--pool %q: want LANG=N with N from 0 to 64, comma-separated", part)
 		}
-		lang := sandrun.NormalizeLanguage(name)
-		if lang != "python" && lang != "javascript" {
-			return nil, fmt.Errorf("--pool: %q has no pool driver (python, javascript)", name)
+		l := lang.Normalize(name)
+		if _, err := driver.Args(l, 0); err != nil {
+			return nil, fmt.Errorf("--pool: %w", err)
 		}
-		out[lang] = v
+		out[l] = v
 	}
 	return out, nil
 }
@@ -83,8 +85,11 @@ func (a *app) enableSessions(opts *server.Options, maxSessions int, log *slog.Lo
 		return err
 	}
 	a.closers = append(a.closers, m.Shutdown)
-	h := sessionhttp.Handler(m, sessionhttp.Options{Owner: func(r *http.Request) string { return server.Caller(r.Context()) }})
-	opts.Routes = append(opts.Routes, server.Route{Pattern: "/v1/sessions", Handler: h}, server.Route{Pattern: "/v1/sessions/", Handler: h})
+	// One route per method and path on the server's mux: its auth, body
+	// cap (--max-body) and JSON 404/405 cover them as they cover the rest.
+	for _, r := range sessionhttp.Routes(m, sessionhttp.Options{Owner: func(r *http.Request) string { return server.Caller(r.Context()) }}) {
+		opts.Routes = append(opts.Routes, server.Route{Pattern: r.Pattern, Handler: r.Handler})
+	}
 	tools := sessionmcp.Tools(m, server.Caller)
 	prev := opts.MCPTools
 	opts.MCPTools = func(ms *mcp.Server) {

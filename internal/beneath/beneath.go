@@ -17,9 +17,9 @@ import (
 // ErrUnsafe is returned for a path the program turned into a trap.
 var ErrUnsafe = errors.New("unsafe path in the work directory")
 
-// CollectLimits bound Collect, as workdir.CollectLimits.
+// CollectLimits bound Collect.
 type CollectLimits struct {
-	MaxFiles int   // default 64
+	MaxFiles int   // default sandrun.MaxCollectFiles (one more entry says more matched)
 	MaxFile  int64 // default 1 MiB
 	MaxTotal int64 // default 8 MiB
 }

@@ -7,10 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -33,7 +31,7 @@ func at(root *os.File, rel string, flags uint64, mode uint64) (*os.File, error) 
 	fd, err := unix.Openat2(int(root.Fd()), rel, &unix.OpenHow{Flags: flags | unix.O_CLOEXEC, Mode: mode, Resolve: resolve})
 	if err != nil {
 		if err == unix.ELOOP || err == unix.EXDEV {
-			return nil, fmt.Errorf("%w: %s: %v", ErrUnsafe, rel, err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrUnsafe, rel, err)
 		}
 		return nil, fmt.Errorf("%s: %w", rel, err)
 	}
@@ -179,13 +177,19 @@ func mkdirs(root *os.File, rel string, uid, gid int) error {
 }
 
 // Collect returns the regular files under dir whose relative path matches
-// one of globs (path.Match), each opened beneath dir.
+// one of globs (path.Match), first by name: at most lim.MaxFiles, plus, when
+// more matched, one more entry without content (Truncated set) so that the
+// caller can tell the list was cut (the pipeline keeps MaxFiles and flags
+// the run). Every directory and file is opened beneath dir's descriptor,
+// never by a path from the host's root, so symlinks planted by the
+// program are never followed and the walk works whatever the directories
+// above dir let the sandbox's user do.
 func Collect(dir string, globs []string, lim CollectLimits) ([]sandrun.OutputFile, error) {
 	if len(globs) == 0 {
 		return nil, nil
 	}
 	if lim.MaxFiles == 0 {
-		lim.MaxFiles = 64
+		lim.MaxFiles = sandrun.MaxCollectFiles
 	}
 	if lim.MaxFile == 0 {
 		lim.MaxFile = 1 << 20
@@ -195,38 +199,56 @@ func Collect(dir string, globs []string, lim CollectLimits) ([]sandrun.OutputFil
 	}
 	var out []sandrun.OutputFile
 	err := asOwner(dir, func(root *os.File, _, _ int) error {
-		out = collect(root, dir, globs, lim)
+		out = collect(root, globs, lim)
 		return nil
 	})
 	return out, err
 }
 
-func collect(root *os.File, dir string, globs []string, lim CollectLimits) []sandrun.OutputFile {
-	// The walk only proposes names; each is opened beneath the root, so a
-	// directory swapped for a symlink mid-walk yields nothing.
+// maxWalk bounds the entries a collect walk visits (a program can make
+// millions of empty files).
+const maxWalk = 100_000
+
+func collect(root *os.File, globs []string, lim CollectLimits) []sandrun.OutputFile {
+	// The walk only proposes names; each is opened beneath the root again,
+	// so a directory swapped for a symlink mid-walk yields nothing.
 	var names []string
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return nil
+	visited := 0
+	var walk func(rel string, depth int)
+	walk = func(rel string, depth int) {
+		if depth > 64 || visited > maxWalk || len(names) > 4*lim.MaxFiles {
+			return
 		}
-		rel, _ := filepath.Rel(dir, p)
-		rel = filepath.ToSlash(rel)
-		for _, g := range globs {
-			if ok, _ := path.Match(g, rel); ok {
-				names = append(names, rel)
-				break
+		d, err := at(root, rel, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			return
+		}
+		ents, _ := d.ReadDir(-1)
+		d.Close()
+		for _, e := range ents {
+			visited++
+			p := path.Join(rel, e.Name())
+			switch {
+			case e.IsDir():
+				walk(p, depth+1)
+			case e.Type().IsRegular():
+				for _, g := range globs {
+					if ok, _ := path.Match(g, p); ok {
+						names = append(names, p)
+						break
+					}
+				}
 			}
 		}
-		if len(names) > 4*lim.MaxFiles {
-			return filepath.SkipAll
-		}
-		return nil
-	})
+	}
+	walk(".", 0)
 	sort.Strings(names)
 	var out []sandrun.OutputFile
 	var total int64
 	for _, n := range names {
 		if len(out) >= lim.MaxFiles {
+			// One more, without content: more matched than the cap.
+			out = append(out, sandrun.OutputFile{Name: n, Truncated: true})
 			break
 		}
 		f, err := at(root, n, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)

@@ -4,6 +4,7 @@ package beneath_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -52,5 +53,53 @@ func TestTrapsAreRefused(t *testing.T) {
 	files, err = beneath.Collect(dir, []string{"a/b/*"}, beneath.CollectLimits{})
 	if err != nil || len(files) != 1 || string(files[0].Content) != "ok" {
 		t.Fatalf("normal write/collect: %v %+v", err, files)
+	}
+}
+
+// The cap: MaxFiles files by name, then one entry without content that
+// says more matched (issue 12 item 9: the pipeline flags the run).
+func TestCollectCapIsVisible(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 5 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d.txt", i)), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ max, want int }{{5, 5}, {4, 5}, {3, 4}} {
+		files, err := beneath.Collect(dir, []string{"*.txt"}, beneath.CollectLimits{MaxFiles: c.max})
+		if err != nil || len(files) != c.want {
+			t.Fatalf("MaxFiles %d: %d files, %v; want %d", c.max, len(files), err, c.want)
+		}
+		if more := files[len(files)-1]; c.want > c.max && (more.Content != nil || !more.Truncated || more.Name != fmt.Sprintf("f%d.txt", c.max)) {
+			t.Fatalf("MaxFiles %d: the extra entry is %+v", c.max, more)
+		}
+	}
+}
+
+// The walk starts from the work directory's own descriptor: directories
+// above it that the sandbox's user cannot search (the process tier's
+// 0700 root-owned base) do not hide its files.
+func TestCollectUnderAClosedParent(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to act as another user")
+	}
+	base := filepath.Join(t.TempDir(), "closed")
+	dir := filepath.Join(base, "work")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "out.txt"), []byte("made"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const uid = 64123 // the sandbox's user: owns dir, cannot search base
+	if err := os.Chown(dir, uid, uid); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(dir, "out.txt"), uid, uid); err != nil {
+		t.Fatal(err)
+	}
+	files, err := beneath.Collect(dir, []string{"*.txt"}, beneath.CollectLimits{})
+	if err != nil || len(files) != 1 || string(files[0].Content) != "made" {
+		t.Fatalf("%+v, %v", files, err)
 	}
 }

@@ -157,6 +157,47 @@ func (m *Meter) Sweep(owner func(name string) (pid int, ok bool)) int {
 	return len(gone)
 }
 
+// LimitPids caps the processes and threads of the run's whole tree in
+// the run's parent cgroup, made ahead of the runtime (which makes its own
+// group under it). The parent's pids.peak then tells whether the tree
+// reached the cap, after the runtime has removed its own group (whose
+// pids.events, on cgroup v1, is the only one counting the refused forks).
+func (m *Meter) LimitPids(runID string, max int64) error {
+	d := filepath.Join(cgroupRoot, "pids", m.parentDir, runID)
+	if m.v2 {
+		d = filepath.Join(cgroupRoot, m.parentDir, runID)
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(d, "pids.max"), []byte(strconv.FormatInt(max, 10)), 0)
+}
+
+// PidsHit reports whether a fork in the run's tree failed at the cap
+// LimitPids set.
+func (m *Meter) PidsHit(runID string) bool {
+	d := filepath.Join(cgroupRoot, "pids", m.parentDir, runID)
+	if m.v2 {
+		d = filepath.Join(cgroupRoot, m.parentDir, runID)
+	}
+	peak, limit := readInt(filepath.Join(d, "pids.peak")), readInt(filepath.Join(d, "pids.max"))
+	return limit > 0 && peak >= limit
+}
+
+// Kill sends SIGKILL to every process in the run's cgroup tree, in every
+// hierarchy (a runtime whose own kill did not come through: a sandbox
+// still being created).
+func (m *Meter) Kill(runID string) {
+	for _, d := range m.dirs(runID) {
+		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				cgroup.KillProcs(p)
+			}
+			return nil
+		})
+	}
+}
+
 // removeTree kills every process in the cgroup tree at d and removes it,
 // children first, retrying while the killed processes exit.
 func removeTree(d string) error {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
+	"github.com/sandrun/sandrun/lang"
 )
 
 //go:embed python.py
@@ -29,7 +30,7 @@ var javascriptSource string
 const MaxFrame = 1 << 20
 
 // Languages lists the languages that have a driver.
-func Languages() []string { return []string{"python", "javascript", "starlark"} }
+func Languages() []string { return []string{lang.Python, lang.JavaScript, lang.Starlark} }
 
 // Args returns the interpreter arguments (after the interpreter's path)
 // that start the driver for language under a memory limit of memory
@@ -37,16 +38,16 @@ func Languages() []string { return []string{"python", "javascript", "starlark"} 
 // the driver.
 func Args(language string, memory int64) ([]string, error) {
 	switch language {
-	case "python":
+	case lang.Python:
 		// -E: ignore PYTHON* variables; -s: no user site; -B: no .pyc
 		// writes; -u: unbuffered.
 		return []string{"-E", "-s", "-B", "-u", "-c", pythonSource}, nil
-	case "javascript":
+	case lang.JavaScript:
 		// V8 sizes its heap from the flag (a little under the limit), so
 		// an allocation bomb ends with node's own out-of-memory report.
 		heap := max(memory*3/4>>20, 8)
 		return []string{fmt.Sprintf("--max-old-space-size=%d", heap), "-e", javascriptSource}, nil
-	case "starlark":
+	case lang.Starlark:
 		// Starlark's interpreter is the sandrun binary (see RoleStarlark).
 		a := []string{"__child", RoleStarlark}
 		if memory > 0 {
@@ -122,7 +123,7 @@ func Start(ctx context.Context, p sandrun.Launched, ready time.Duration) (*Conn,
 		if len(tail) > 1024 {
 			tail = tail[:1024]
 		}
-		return nil, fmt.Errorf("driver: the interpreter ended before it was ready: %v; stderr: %q", c.streamErr(), tail)
+		return nil, fmt.Errorf("driver: the interpreter ended before it was ready: %w; stderr: %q", c.streamErr(), tail)
 	case <-t.C:
 		return nil, fmt.Errorf("driver: not ready after %s", ready)
 	case <-ctx.Done():
@@ -130,27 +131,24 @@ func Start(ctx context.Context, p sandrun.Launched, ready time.Duration) (*Conn,
 	}
 }
 
-// oomMarkers are what each interpreter prints on its own stderr when it
-// dies for lack of memory (the process tier's rlimits, node's heap flag,
-// Go's data-segment cap), for launchers whose exit cannot tell.
-var oomMarkers = map[string][]string{
-	"python":     {"MemoryError"},
-	"javascript": {"JavaScript heap out of memory", "Reached heap limit", "Fatal process out of memory"},
-	// A Go runtime at its data-segment cap may also fail to map a new
-	// thread's stack (Starlark programs cannot start threads themselves).
-	"starlark": {"out of memory", "cannot allocate memory", "errno=12", "pthread_create failed"},
-}
-
 // DiedOfMemory says whether the interpreter's own stderr (outside steps)
-// shows it ran out of memory.
+// shows it ran out of memory: one of the language's OOM markers
+// (lang.Info.OOMMarkers: the process tier's rlimits, node's heap flag,
+// Go's data-segment cap), for launchers whose exit cannot tell.
 func (c *Conn) DiedOfMemory(language string) bool {
 	select { // the last words may still be in the pipe
 	case <-c.errDone:
 	case <-time.After(time.Second):
 	}
-	tail := string(c.stderr.Bytes())
-	for _, m := range oomMarkers[language] {
-		if strings.Contains(tail, m) {
+	return DiedOfMemoryText(language, string(c.stderr.Bytes()))
+}
+
+// DiedOfMemoryText says whether an interpreter's stderr shows it ran out
+// of memory.
+func DiedOfMemoryText(language, stderr string) bool {
+	info, _ := lang.About(language)
+	for _, m := range info.OOMMarkers {
+		if strings.Contains(stderr, m) {
 			return true
 		}
 	}
@@ -201,7 +199,7 @@ func (c *Conn) read() {
 		}
 		var f frame
 		if err := json.Unmarshal(b, &f); err != nil {
-			c.setErr(fmt.Errorf("%w: frame is not JSON: %v", ErrViolation, err))
+			c.setErr(fmt.Errorf("%w: frame is not JSON: %w", ErrViolation, err))
 			return
 		}
 		if f.T == "out" {

@@ -16,7 +16,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sandrun/sandrun/backend/restricted"
+	"github.com/sandrun/sandrun/internal/starlib"
+	"github.com/sandrun/sandrun/lang"
 	starjson "go.starlark.net/lib/json"
 	starmath "go.starlark.net/lib/math"
 	startime "go.starlark.net/lib/time"
@@ -59,7 +60,7 @@ func StarlarkMain(args []string) int {
 	globals := starlark.StringDict{
 		"json": starjson.Module, "math": starmath.Module, "time": startime.Module,
 	}
-	for k, v := range restricted.MathEnv() {
+	for k, v := range starlib.MathEnv() {
 		globals[k] = v
 	}
 	var (
@@ -78,7 +79,7 @@ func StarlarkMain(args []string) int {
 		}
 	}()
 	opts := &syntax.FileOptions{Set: true, While: true, TopLevelControl: true, GlobalReassign: true, Recursion: true}
-	if err := out.send(map[string]any{"t": "ready", "lang": "starlark", "pid": os.Getpid()}); err != nil {
+	if err := out.send(map[string]any{"t": "ready", "lang": lang.Starlark, "pid": os.Getpid()}); err != nil {
 		return 72
 	}
 	in := bufio.NewReaderSize(os.Stdin, 64<<10)

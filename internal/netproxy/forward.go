@@ -87,7 +87,7 @@ func (p *Proxy) firstBytes(br *bufio.Reader, host string) ([]byte, error) {
 	var seen bytes.Buffer
 	sni, err := clientHelloServerName(io.TeeReader(br, &seen))
 	if err != nil {
-		return nil, fmt.Errorf("unreadable TLS ClientHello: %v", err)
+		return nil, fmt.Errorf("unreadable TLS ClientHello: %w", err)
 	}
 	if sni != "" && !strings.EqualFold(strings.TrimSuffix(sni, "."), host) && !isIP(host) {
 		return nil, fmt.Errorf("TLS server name %q does not match the CONNECT host %q", sni, host)

@@ -55,7 +55,7 @@ func ProbeResult(stdout string) (map[string]string, error) {
 	out := map[string]string{}
 	i := strings.LastIndex(strings.TrimSpace(stdout), "\n")
 	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)[i+1:]), &out); err != nil {
-		return nil, fmt.Errorf("probe output %q: %v", stdout, err)
+		return nil, fmt.Errorf("probe output %q: %w", stdout, err)
 	}
 	return out, nil
 }

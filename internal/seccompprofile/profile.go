@@ -35,6 +35,11 @@ type Options struct {
 	// kernel (gVisor's) that answers ENOSYS itself while its seccomp
 	// layer does not honour errnoRet.
 	Clone3Allow bool
+	// NativeOnly lists only this host's own architecture, so that the
+	// filter refuses the system calls of the others (i386 int 0x80, x32)
+	// instead of matching them by name (attack case 23): Docker's profile
+	// lists x86 and x32 beside x86_64.
+	NativeOnly bool
 	// InetStream also allows TCP sockets over IPv4 (AF_INET,
 	// SOCK_STREAM): for a run with a network allowlist, whose only
 	// reachable address is the proxy's, on the loopback of the run's own
@@ -92,6 +97,9 @@ func Hardened(o Options) (*specs.LinuxSeccomp, error) {
 		kept = append(kept, specs.LinuxSyscall{Names: []string{"clone3"}, Action: specs.ActAllow})
 	}
 	p.Syscalls = kept
+	if o.NativeOnly && len(p.Architectures) > 1 {
+		p.Architectures = p.Architectures[:1]
+	}
 	return p, nil
 }
 

@@ -2,6 +2,7 @@ package seccompprofile
 
 import (
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -84,5 +85,23 @@ func TestHardened(t *testing.T) {
 	}
 	if !found {
 		t.Error("Clone3Allow did not allow clone3")
+	}
+}
+
+// TestNativeOnly: the native architecture alone, first in Docker's list.
+func TestNativeOnly(t *testing.T) {
+	all, err := Hardened(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	native, err := Hardened(Options{NativeOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(native.Architectures) != 1 || len(all.Architectures) == 0 || native.Architectures[0] != all.Architectures[0] {
+		t.Fatalf("native %v, all %v", native.Architectures, all.Architectures)
+	}
+	if runtime.GOARCH == "amd64" && native.Architectures[0] != specs.ArchX86_64 {
+		t.Fatalf("native on amd64: %v", native.Architectures)
 	}
 }

@@ -5,21 +5,19 @@ package workdir
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/beneath"
 )
 
 // Prefix starts the name of every directory this package makes; the sweep
@@ -139,82 +137,14 @@ func WriteFiles(dir string, files []sandrun.InputFile, mode os.FileMode) error {
 	return nil
 }
 
-// CollectLimits bound what Collect returns.
-type CollectLimits struct {
-	MaxFiles int   // default 64
-	MaxFile  int64 // bytes per file; default 1 MiB
-	MaxTotal int64 // bytes in all; default 8 MiB
-}
+// CollectLimits bound what Collect returns (beneath.CollectLimits).
+type CollectLimits = beneath.CollectLimits
 
 // Collect returns the regular files under dir whose relative path matches
-// one of globs. Symlinks are never followed (a program could point one at
-// a host file). Files over the caps come back truncated and say so.
+// one of globs. It is internal/beneath's collector, the one sandrun has:
+// every path is opened beneath dir's descriptor as dir's owner, symlinks
+// are never followed, hard-linked files are refused, and one entry past
+// MaxFiles says more matched.
 func Collect(dir string, globs []string, lim CollectLimits) ([]sandrun.OutputFile, error) {
-	if len(globs) == 0 {
-		return nil, nil
-	}
-	if lim.MaxFiles == 0 {
-		lim.MaxFiles = 64
-	}
-	if lim.MaxFile == 0 {
-		lim.MaxFile = 1 << 20
-	}
-	if lim.MaxTotal == 0 {
-		lim.MaxTotal = 8 << 20
-	}
-	var names []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil // unreadable parts are skipped, not fatal
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, p)
-		rel = filepath.ToSlash(rel)
-		for _, g := range globs {
-			if ok, _ := path.Match(g, rel); ok {
-				names = append(names, rel)
-				break
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	var out []sandrun.OutputFile
-	var total int64
-	for _, n := range names {
-		if len(out) >= lim.MaxFiles {
-			break
-		}
-		f, err := openNoFollow(filepath.Join(dir, filepath.FromSlash(n)))
-		if err != nil {
-			continue
-		}
-		fi, err := f.Stat()
-		if err != nil || !fi.Mode().IsRegular() {
-			f.Close()
-			continue
-		}
-		capN := min(lim.MaxFile, lim.MaxTotal-total)
-		if capN < 0 {
-			capN = 0
-		}
-		b, _ := io.ReadAll(io.LimitReader(f, capN))
-		f.Close()
-		total += int64(len(b))
-		sum := sha256.Sum256(b)
-		out = append(out, sandrun.OutputFile{
-			Name: n, Size: fi.Size(), SHA256: hex.EncodeToString(sum[:]), Content: b,
-			Truncated: int64(len(b)) < fi.Size(),
-		})
-	}
-	return out, nil
-}
-
-func openNoFollow(p string) (*os.File, error) {
-	return os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	return beneath.Collect(dir, globs, lim)
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/lang"
 )
 
 // Options configure a load run.
@@ -83,11 +84,11 @@ func (r *Report) Clean() bool { return r.OK == r.N && r.Errors == 0 && r.Mixed =
 // program returns code that prints marker and echoes one line of stdin.
 func program(language, marker string) (string, error) {
 	switch language {
-	case "bash":
+	case lang.Bash:
 		return "read -r x; echo \"" + marker + ":$x\"", nil
-	case "python":
+	case lang.Python:
 		return "import sys\nprint('" + marker + ":' + sys.stdin.readline().strip())", nil
-	case "javascript":
+	case lang.JavaScript:
 		return "const x = require('fs').readFileSync(0, 'utf8').trim(); console.log('" + marker + ":' + x)", nil
 	}
 	return "", fmt.Errorf("loadtest: language %q is not one of bash, python, javascript", language)
@@ -99,7 +100,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, errors.New("loadtest: N and Concurrency must be positive")
 	}
 	if o.Language == "" {
-		o.Language = "bash"
+		o.Language = lang.Bash
 	}
 	if _, err := program(o.Language, "x"); err != nil {
 		return nil, err
@@ -204,7 +205,7 @@ func one(ctx context.Context, o Options, marker, stdin string) (*sandrun.Result,
 		}
 		var res sandrun.Result
 		if err := json.Unmarshal(b, &res); err != nil {
-			return nil, 0, retries, fmt.Errorf("decoding the answer: %v", err)
+			return nil, 0, retries, fmt.Errorf("decoding the answer: %w", err)
 		}
 		return &res, lat, retries, nil
 	}

@@ -69,9 +69,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		var e Error
 		if json.Unmarshal(b, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(b))
-			if resp.StatusCode == http.StatusNotFound && e.Code == "" {
-				e.Error = "the server has no session routes (" + e.Error + ")"
-			}
+		}
+		if resp.StatusCode == http.StatusNotFound && (e.Code == "" || strings.HasPrefix(e.Error, "no route")) {
+			e.Error = "the server has no session routes (" + e.Error + ")"
 		}
 		return &APIError{StatusCode: resp.StatusCode, Code: e.Code, Msg: e.Error}
 	}
@@ -96,9 +96,7 @@ func (c *Client) Run(ctx context.Context, id string, req session.RunRequest) (*s
 
 // List returns the server's sessions.
 func (c *Client) List(ctx context.Context) ([]session.Info, error) {
-	var out struct {
-		Sessions []session.Info `json:"sessions"`
-	}
+	var out ListBody
 	err := c.do(ctx, http.MethodGet, "/v1/sessions", nil, &out)
 	return out.Sessions, err
 }

@@ -10,25 +10,29 @@
 //	POST   /v1/sessions/{id}/run  session.RunRequest -> 200 sandrun.Result
 //	DELETE /v1/sessions/{id}                         -> 200 session.Info (final)
 //
-// Errors are {"error": "...", "code": "..."} with 400 bad_request (the
-// message names the field), 404 not_found, 409 dead (the session's
-// interpreter is gone: its Info says why), 413 too_large, 429
-// too_many_sessions, 503 closed. Authentication, rate limits and audit
-// are the server's middleware; this handler only speaks sessions.
+// Errors have the one error body of every sandrun route (internal/httpapi:
+// {error, code, field, errors}): 400 bad_request naming the fields, 404
+// not_found, 409 dead (the session's interpreter is gone: its Info says
+// why), 413 too_large, 429 too_many_sessions (or the admission's
+// queue_full, rate_limited...), 503 closed or draining. A step refused by
+// static limits answers 422 with its Result, as a run does. A step passes
+// the run pipeline (admission, sanitizer, audit) through the Manager; this
+// handler only speaks HTTP.
 package sessionhttp
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/httpapi"
 	"github.com/sandrun/sandrun/session"
 )
 
-// MaxBody caps a request body: code, stdin and files of one step.
+// MaxBody is the default cap on a request body (code, stdin and files of
+// one step) when Options.MaxBody is 0. A server that mounts the routes
+// applies its own --max-body to every route as well.
 const MaxBody = 48 << 20
 
 // Options configure the handler.
@@ -39,11 +43,31 @@ type Options struct {
 	// not see it listed. nil means one owner for everything (a
 	// single-user server).
 	Owner func(*http.Request) string
+	// MaxBody caps a request body; 0 means MaxBody.
+	MaxBody int64
 }
 
-// Handler returns the /v1/sessions routes for m. Mount it for both
-// "/v1/sessions" and "/v1/sessions/".
-func Handler(m *session.Manager, opts Options) http.Handler {
+// Error is the body of every error response (httpapi.ErrorBody).
+type Error = httpapi.ErrorBody
+
+// ListBody answers GET /v1/sessions.
+type ListBody struct {
+	Sessions []session.Info `json:"sessions"`
+}
+
+// Route is one session route: a net/http ServeMux pattern and its handler.
+type Route struct {
+	Pattern string
+	Handler http.Handler
+}
+
+// Routes returns the /v1/sessions routes for m, one per method and path,
+// for a server to mount next to its own (so that its unknown-path and
+// wrong-method answers cover them too).
+func Routes(m *session.Manager, opts Options) []Route {
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = MaxBody
+	}
 	owner := func(r *http.Request) string {
 		if opts.Owner == nil {
 			return ""
@@ -65,100 +89,101 @@ func Handler(m *session.Manager, opts Options) http.Handler {
 		}
 		return id, true
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-		var sp session.Spec
-		if !decode(w, r, &sp) {
-			return
-		}
-		sp.Owner = owner(r)
-		in, err := m.Create(r.Context(), sp)
-		if err != nil {
-			writeErr(w, err)
-			return
-		}
-		writeJSON(w, http.StatusCreated, in)
-	})
-	mux.HandleFunc("GET /v1/sessions", func(w http.ResponseWriter, r *http.Request) {
-		who := owner(r)
-		ls := []session.Info{}
-		for _, in := range m.List() {
-			if in.Owner == who {
-				ls = append(ls, in)
-			}
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"sessions": ls})
-	})
-	mux.HandleFunc("GET /v1/sessions/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id, ok := mine(w, r)
-		if !ok {
-			return
-		}
-		in, err := m.Get(id)
-		if err != nil {
-			writeErr(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, in)
-	})
-	mux.HandleFunc("POST /v1/sessions/{id}/run", func(w http.ResponseWriter, r *http.Request) {
-		id, ok := mine(w, r)
-		if !ok {
-			return
-		}
-		var req session.RunRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		res, err := m.Run(r.Context(), id, req)
-		if err != nil {
-			writeErr(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, res)
-	})
-	mux.HandleFunc("DELETE /v1/sessions/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id, ok := mine(w, r)
-		if !ok {
-			return
-		}
-		in, err := m.Close(id)
-		if err != nil {
-			writeErr(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, in)
-	})
-	return mux
-}
-
-// Error is the body of every error response.
-type Error struct {
-	Error string `json:"error"`
-	Code  string `json:"code"`
-}
-
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		writeJSON(w, http.StatusUnsupportedMediaType, Error{"the body must be application/json", "bad_request"})
-		return false
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, Error{fmt.Sprintf("the body is larger than %d bytes", MaxBody), "too_large"})
+	decode := func(w http.ResponseWriter, r *http.Request, v any) bool {
+		if err := httpapi.Decode(w, r, opts.MaxBody, v, false); err != nil {
+			httpapi.WriteDecodeError(w, err)
 			return false
 		}
-		writeJSON(w, http.StatusBadRequest, Error{"malformed JSON body: " + err.Error(), "bad_request"})
-		return false
+		return true
 	}
-	if dec.More() {
-		writeJSON(w, http.StatusBadRequest, Error{"the body holds more than one JSON value", "bad_request"})
-		return false
+	f := func(h http.HandlerFunc) http.Handler { return h }
+	return []Route{
+		{"POST /v1/sessions", f(func(w http.ResponseWriter, r *http.Request) {
+			var sp session.Spec
+			if !decode(w, r, &sp) {
+				return
+			}
+			sp.Owner = owner(r)
+			in, err := m.Create(r.Context(), sp)
+			if err != nil {
+				writeErr(w, err)
+				return
+			}
+			httpapi.WriteJSON(w, http.StatusCreated, in)
+		})},
+		{"GET /v1/sessions", f(func(w http.ResponseWriter, r *http.Request) {
+			who := owner(r)
+			ls := ListBody{Sessions: []session.Info{}}
+			for _, in := range m.List() {
+				if in.Owner == who {
+					ls.Sessions = append(ls.Sessions, in)
+				}
+			}
+			httpapi.WriteJSON(w, http.StatusOK, ls)
+		})},
+		{"GET /v1/sessions/{id}", f(func(w http.ResponseWriter, r *http.Request) {
+			id, ok := mine(w, r)
+			if !ok {
+				return
+			}
+			in, err := m.Get(id)
+			if err != nil {
+				writeErr(w, err)
+				return
+			}
+			httpapi.WriteJSON(w, http.StatusOK, in)
+		})},
+		{"POST /v1/sessions/{id}/run", f(func(w http.ResponseWriter, r *http.Request) {
+			id, ok := mine(w, r)
+			if !ok {
+				return
+			}
+			var req session.RunRequest
+			if !decode(w, r, &req) {
+				return
+			}
+			res, err := m.Run(r.Context(), id, req)
+			if err != nil {
+				writeRunErr(w, res, err)
+				return
+			}
+			httpapi.WriteJSON(w, http.StatusOK, res)
+		})},
+		{"DELETE /v1/sessions/{id}", f(func(w http.ResponseWriter, r *http.Request) {
+			id, ok := mine(w, r)
+			if !ok {
+				return
+			}
+			in, err := m.Close(id)
+			if err != nil {
+				writeErr(w, err)
+				return
+			}
+			httpapi.WriteJSON(w, http.StatusOK, in)
+		})},
 	}
-	return true
+}
+
+// Handler serves Routes on a mux of its own, for mounting at
+// "/v1/sessions" and "/v1/sessions/" where the routes cannot be added one
+// by one. Paths it does not serve get the JSON 404/405 error body.
+func Handler(m *session.Manager, opts Options) http.Handler {
+	mux := http.NewServeMux()
+	for _, r := range Routes(m, opts) {
+		mux.Handle(r.Pattern, r.Handler)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		probe := r.Clone(r.Context())
+		for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+			probe.Method = method
+			if _, p := mux.Handler(probe); p != "/" && p != "" {
+				httpapi.WriteError(w, http.StatusMethodNotAllowed, "", "", fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path))
+				return
+			}
+		}
+		httpapi.WriteError(w, http.StatusNotFound, "", "", fmt.Sprintf("no route %s %s (see /openapi.json)", r.Method, r.URL.Path))
+	})
+	return mux
 }
 
 // Status maps a Manager error to an HTTP status and an error code.
@@ -180,11 +205,19 @@ func Status(err error) (int, string) {
 
 func writeErr(w http.ResponseWriter, err error) {
 	code, name := Status(err)
-	writeJSON(w, code, Error{err.Error(), name})
+	if code == http.StatusBadRequest {
+		httpapi.WriteBadRequest(w, err)
+		return
+	}
+	httpapi.WriteError(w, code, name, "", err.Error())
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+// writeRunErr answers a step that did not run as asked: the session's own
+// errors first, then the pipeline's (as for a one-shot run).
+func writeRunErr(w http.ResponseWriter, res *sandrun.Result, err error) {
+	if code, _ := Status(err); code != http.StatusInternalServerError && code != http.StatusBadRequest {
+		writeErr(w, err)
+		return
+	}
+	httpapi.WriteRunError(w, res, err)
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/session"
@@ -45,14 +46,15 @@ func Tools(m *session.Manager, owner func(context.Context) string) []Tool {
 		}
 		return err
 	}
+	langs, _ := json.Marshal(m.Languages())
 	return []Tool{
 		{
 			Name: "session_create",
-			Description: "Start a stateful sandboxed interpreter (python, javascript, or starlark). Variables, imports, functions " +
+			Description: "Start a stateful sandboxed interpreter (" + strings.Join(m.Languages(), ", ") + "). Variables, imports, functions " +
 				"and files in the work directory persist between session_run calls. Returns the session id. " +
 				"Close it with session_close when done; idle sessions are closed automatically.",
 			InputSchema: json.RawMessage(`{"type":"object","additionalProperties":false,"required":["language"],"properties":{
-"language":{"type":"string","enum":["python","javascript","starlark"]},
+"language":{"type":"string","enum":` + string(langs) + `},
 "backend":{"type":"string","description":"isolation tier; default: the strongest available"},
 "limits":{"type":"object","description":"memory (e.g. \"256MiB\"), wall_time (per step, e.g. \"10s\"), cpu_time (whole session), processes, output (per step and stream)"},
 "idle_timeout":{"type":"string","description":"e.g. \"10m\""},
@@ -75,12 +77,14 @@ func Tools(m *session.Manager, owner func(context.Context) string) []Tool {
 "session_id":{"type":"string"},
 "code":{"type":"string"},
 "stdin":{"type":"string"},
-"timeout":{"type":"string","description":"lower the per-step time limit, e.g. \"5s\""}}}`),
+"limits":{"type":"object","description":"the same limits object as a run's: a step may lower wall_time (e.g. \"5s\") and output; the others are the session's"},
+"timeout":{"type":"string","description":"deprecated alias of limits.wall_time"}}}`),
 			Handle: func(ctx context.Context, args json.RawMessage) (any, error) {
 				var a struct {
 					SessionID string           `json:"session_id"`
 					Code      string           `json:"code"`
 					Stdin     string           `json:"stdin"`
+					Limits    sandrun.Limits   `json:"limits"`
 					Timeout   sandrun.Duration `json:"timeout"`
 				}
 				if err := strict(args, &a); err != nil {
@@ -89,7 +93,7 @@ func Tools(m *session.Manager, owner func(context.Context) string) []Tool {
 				if err := mine(ctx, a.SessionID); err != nil {
 					return nil, err
 				}
-				return m.Run(ctx, a.SessionID, session.RunRequest{Code: a.Code, Stdin: a.Stdin, Timeout: a.Timeout})
+				return m.Run(ctx, a.SessionID, session.RunRequest{Code: a.Code, Stdin: a.Stdin, Limits: a.Limits, Timeout: a.Timeout})
 			},
 		},
 		{

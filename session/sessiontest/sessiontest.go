@@ -55,7 +55,7 @@ func jailBackend() (*jail.Backend, error) {
 	jOnce.Do(func() {
 		j, jErr = jail.New(jail.Options{Languages: Languages(), Logger: logger})
 		if jErr == nil {
-			for _, l := range []string{"python", "javascript"} {
+			for _, l := range []string{lang.Python, lang.JavaScript} {
 				if err := j.Check(context.Background(), l); err != nil {
 					jErr = err
 					break

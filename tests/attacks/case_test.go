@@ -39,6 +39,7 @@ type expect struct {
 	Statuses   []sandrun.Status
 	Contained  int              // at least this many CONTAINED lines
 	Stdout     []*regexp.Regexp // each must match stdout
+	StdoutLen  int              // stdout has at least this many bytes (output arrived whole)
 	Redacted   []string         // must not appear anywhere in the result
 	Detections int              // at least this many detections (sum of counts)
 	MaxElapsed time.Duration    // the run returns within this (0: no check)
@@ -151,6 +152,12 @@ func (c *attackCase) set(key, val string) error {
 			return err
 		}
 		e.Stdout = append(e.Stdout, re)
+	case "expect-stdout-bytes":
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 0 {
+			return fmt.Errorf("not a count: %q", val)
+		}
+		e.StdoutLen = n
 	case "expect-redacted":
 		e.Redacted = append(e.Redacted, val)
 	case "expect-detections":
@@ -266,6 +273,9 @@ func judge(e expect, lim sandrun.Limits, res *sandrun.Result, secrets []string) 
 			bad = append(bad, fmt.Sprintf("stdout does not match %q", re))
 		}
 	}
+	if len(res.Stdout) < e.StdoutLen {
+		bad = append(bad, fmt.Sprintf("stdout has %d bytes, want at least %d (output lost)", len(res.Stdout), e.StdoutLen))
+	}
 	all := res.Stdout + "\n" + res.Stderr
 	for _, f := range res.Files {
 		all += "\n" + string(f.Content)
@@ -313,7 +323,7 @@ func statusIn(s sandrun.Status, list []sandrun.Status) bool {
 	return false
 }
 
-// TestCorpusComplete checks that cases 1-50 all exist, once each, and that
+// TestCorpusComplete checks that cases 1-53 all exist, once each, and that
 // every header parses: a missing or malformed case fails here, quickly.
 func TestCorpusComplete(t *testing.T) {
 	cases, err := loadCases()
@@ -330,7 +340,7 @@ func TestCorpusComplete(t *testing.T) {
 			t.Errorf("%s: header incomplete", c.File)
 		}
 	}
-	for n := 1; n <= 50; n++ {
+	for n := 1; n <= 53; n++ {
 		if _, ok := have[n]; !ok {
 			t.Errorf("case %d is missing", n)
 		}

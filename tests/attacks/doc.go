@@ -1,7 +1,7 @@
 // Package attacks is sandrun's attack corpus and its harness.
 //
 // cases/ holds one small hostile program per case of the design's attack
-// list (docs: shared/design/attacks.md, cases 1-50), each with a header
+// list (docs: shared/design/attacks.md, cases 1-53), each with a header
 // that says what it tries, what "contained" means, and the machine-checked
 // expectations: the run's status, how many CONTAINED lines it must print,
 // patterns its output must show. A case prints ESCAPED when an attack works

@@ -177,6 +177,17 @@ func (h *harness) checkHost(before hostState, tr *tier) []string {
 		bad = append(bad, fmt.Sprintf("%d connection(s) reached a host listener (%v)", n, f.hitFrom.Load()))
 	}
 	bad = append(bad, leftoverProcs(before.procs, tr)...)
+	if tr.leftovers != nil {
+		// Deletion through an API is not instant: give it a moment.
+		var left []string
+		for deadline := time.Now().Add(15 * time.Second); ; {
+			if left = tr.leftovers(); len(left) == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		bad = append(bad, left...)
+	}
 
 	// Cgroups and mounts: give the backend's teardown a moment, then call
 	// whatever new one that remains (and is ours) a leak.

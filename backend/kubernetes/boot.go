@@ -1,0 +1,224 @@
+package kubernetes
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/lang"
+)
+
+// imageOf is language's entry in the catalogue when it runs in a
+// container image (it has an ImageArgv).
+func imageOf(language string) (lang.Info, bool) {
+	l, ok := lang.About(language)
+	return l, ok && len(l.ImageArgv) > 0
+}
+
+// imageCommand is the program's argv in the image for the code file.
+func imageCommand(l lang.Info, memory int64, args []string) []string {
+	return (&lang.Language{Argv: l.ImageArgv}).Command(l.FileName, memory, args)
+}
+
+// quote returns s as one single-quoted shell word. Every byte but NUL
+// (which Request.Validate refuses) stands for itself inside single quotes;
+// a quote is closed, escaped and reopened.
+func quote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// controlScript is the shell script the boot script evaluates (see
+// bootScript): it unpacks the work directory from stdin, runs the program
+// under its rlimits with exactly the allowlisted environment, and, once
+// the program ended, kills what it left behind, writes the mark, a trailer
+// (the exit status and the CPU time of the program's process tree, from
+// the shell's `times`) and, when the request collects files, a tar of
+// /work. The program reads its own stdin after the archive.
+//
+// The pod runs as a uid of its own (runUID), so RLIMIT_NPROC counts this
+// run's processes alone, and `kill -9 -1` (as that uid, in the pod's own
+// pid namespace) reaches only them; pid 1, the boot shell, survives it.
+func controlScript(argv []string, req *sandrun.Request, mark string) string {
+	lim := req.Limits
+	cpu := int64((lim.CPUTime.D() + time.Second - 1) / time.Second)
+	var b strings.Builder
+	b.WriteString("IFS= read -r n\n")
+	b.WriteString(`head -c "$n" | tar -x -f - -C /work` + "\n")
+	b.WriteString("cd /work\nset +e\n")
+	// SIGXCPU at the CPU limit, SIGKILL a second later; no core files.
+	fmt.Fprintf(&b, "prlimit --cpu=%d:%d --fsize=%d --nofile=%d --nproc=%d --core=0 -- env -i",
+		cpu, cpu+1, int64(lim.FileSize), lim.OpenFiles, lim.Processes)
+	for _, kv := range environment(req) {
+		b.WriteString(" " + quote(kv))
+	}
+	for _, a := range argv {
+		b.WriteString(" " + quote(a))
+	}
+	b.WriteString("\nst=$?\nkill -9 -1 2>/dev/null\n")
+	fmt.Fprintf(&b, "printf '%%s' %s\n", quote(mark))
+	b.WriteString(`printf 'status %d\n' "$st"
+times
+printf 'end\n'
+`)
+	if len(req.Collect) > 0 {
+		b.WriteString("tar -c -f - -C /work . 2>/dev/null\n")
+	}
+	b.WriteString("exit $st\n")
+	return b.String()
+}
+
+// environment is the program's whole environment: the base the other
+// tiers give, then the request's allowlist.
+func environment(req *sandrun.Request) []string {
+	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/work", "LANG=C.UTF-8", "TMPDIR=/tmp"}
+	keys := make([]string, 0, len(req.Env))
+	for k := range req.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "LANG" || k == "TMPDIR" {
+			// The request's value wins over the base one.
+			for i, kv := range env {
+				if strings.HasPrefix(kv, k+"=") {
+					env = append(env[:i], env[i+1:]...)
+					break
+				}
+			}
+		}
+		env = append(env, k+"="+req.Env[k])
+	}
+	return env
+}
+
+// payload is what goes to the run container's stdin: the control script's
+// size and text, the work directory archive's size and bytes (the code
+// file, unless the request has no code, and the request's files), then
+// the program's own stdin. `read` and `head -c` never read past what they
+// need, so no byte of the program's stdin is lost. argv is the program's
+// command line in the image.
+func payload(fileName string, argv []string, req *sandrun.Request, mark string) ([]byte, error) {
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	now := time.Now()
+	dirs := map[string]bool{}
+	for _, f := range req.Files {
+		if err := sandrun.ValidateFileName(f.Name); err != nil {
+			return nil, fmt.Errorf("file %q: %w", f.Name, err)
+		}
+		for d := path.Dir(path.Clean(f.Name)); d != "." && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	var dl []string
+	for d := range dirs {
+		dl = append(dl, d)
+	}
+	sort.Strings(dl) // parents before children
+	for _, d := range dl {
+		if err := tw.WriteHeader(&tar.Header{Name: d + "/", Mode: 0o700, ModTime: now, Typeflag: tar.TypeDir}); err != nil {
+			return nil, err
+		}
+	}
+	add := func(name string, body []byte) error {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(body)), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		_, err := tw.Write(body)
+		return err
+	}
+	for _, f := range req.Files {
+		body, err := f.Bytes()
+		if err != nil {
+			return nil, fmt.Errorf("file %q: %w", f.Name, err)
+		}
+		if err := add(path.Clean(f.Name), body); err != nil {
+			return nil, err
+		}
+	}
+	if req.Code != "" {
+		if err := add(fileName, []byte(req.Code)); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	ctl := controlScript(argv, req, mark)
+	out := make([]byte, 0, len(ctl)+tb.Len()+len(req.Stdin)+32)
+	out = strconv.AppendInt(out, int64(len(ctl)), 10)
+	out = append(out, '\n')
+	out = append(out, ctl...)
+	out = strconv.AppendInt(out, int64(tb.Len()), 10)
+	out = append(out, '\n')
+	out = append(out, tb.Bytes()...)
+	return append(out, req.Stdin...), nil
+}
+
+// trailer is what the boot script reports after the program ended. It
+// comes from inside the pod, so a program that learned the mark could
+// forge it; it carries only what the program decides anyway (its exit
+// status) and its own CPU time. Limits never depend on it: the supervisor
+// enforces wall time and output, the kernel memory, CPU and files, and an
+// out-of-memory kill is the kubelet's report.
+type trailer struct {
+	Status int
+	CPU    time.Duration
+}
+
+// parseTrailer reads the trailer at the start of rest and returns it and
+// what follows it (the archive, if any).
+func parseTrailer(rest []byte) (trailer, []byte, bool) {
+	var t trailer
+	r := bufio.NewReader(bytes.NewReader(rest))
+	line, err := r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "status ") {
+		return t, nil, false
+	}
+	st, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "status ")))
+	if err != nil {
+		return t, nil, false
+	}
+	t.Status = st
+	consumed := len(line)
+	// `times` prints two lines, the shell's and its children's user and
+	// system time ("0m0.030000s 0m0.010000s"); the second is the program's
+	// whole (waited) process tree.
+	for n := 0; ; n++ {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return t, nil, false
+		}
+		consumed += len(line)
+		line = strings.TrimSuffix(line, "\n")
+		if line == "end" {
+			return t, rest[consumed:], true
+		}
+		if n == 1 {
+			for _, f := range strings.Fields(line) {
+				t.CPU += shellDuration(f)
+			}
+		}
+	}
+}
+
+// shellDuration parses the shell's "1m2.500000s".
+func shellDuration(s string) time.Duration {
+	m, sec, ok := strings.Cut(strings.TrimSuffix(s, "s"), "m")
+	if !ok {
+		return 0
+	}
+	mi, err1 := strconv.Atoi(m)
+	f, err2 := strconv.ParseFloat(sec, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(mi)*time.Minute + time.Duration(f*float64(time.Second))
+}
