@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -83,7 +82,7 @@ func runGuest(t testing.TB, code string, lim sandrun.Limits) (*sandrun.Result, s
 	var mu sync.Mutex
 	res, err := b.RunGuest(context.Background(), &sandrun.Request{Language: "python", Limits: lim.WithDefaults()}, &guest.Run{
 		Guest: "echo", Config: cfg,
-		Serve: func(c net.Conn) {
+		Serve: func(c io.ReadWriter) {
 			b, _ := io.ReadAll(io.LimitReader(c, 1<<20))
 			mu.Lock()
 			got.Write(b)

@@ -18,6 +18,8 @@ import (
 	"github.com/sandrun/sandrun/backend/kubernetes"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/backend/restricted"
+	"github.com/sandrun/sandrun/internal/guest"
+	"github.com/sandrun/sandrun/internal/pypolicy"
 	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/netpolicy"
 	"github.com/sandrun/sandrun/pool"
@@ -128,7 +130,14 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	if !allowed(jail.Name) {
 		warm = warmPlan{} // the warm path lives in the jail
 	}
-	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, Network: cfg.network, Warm: warm.fork})
+	// Restricted python's policy runs as a guest of the jail's warm path
+	// (a zygote of its own, started at the first run, or at once when
+	// prestarting): wired only where the restricted tier is allowed.
+	var guests []guest.Spec
+	if allowed(restricted.Name) {
+		guests = append(guests, pypolicy.Guest())
+	}
+	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, Network: cfg.network, Warm: warm.fork, Guests: guests})
 	if err != nil {
 		return nil, err
 	}
@@ -140,9 +149,11 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	}
 	a.closers = append(a.closers, proc.Close)
 	// restricted comes after the OS tiers: auto prefers stronger
-	// isolation, and restricted runs only starlark. The host environment
-	// is the seed's safe math environment.
-	rest, err := restricted.New(restricted.Options{Executable: self, Predeclared: restricted.MathEnv(), Logger: cfg.logger})
+	// isolation. It runs starlark, and python under its language policy
+	// inside the jail (the jail is passed in as the guest runner: a
+	// backend does not import another). The host environment is the
+	// seed's safe math environment.
+	rest, err := restricted.New(restricted.Options{Executable: self, Predeclared: restricted.MathEnv(), Logger: cfg.logger, Python: jl})
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ package guest
 
 import (
 	"context"
-	"net"
+	"io"
 
 	"github.com/sandrun/sandrun"
 )
@@ -49,8 +49,10 @@ type Run struct {
 	// in the child) while the program runs. It must return once conn
 	// ends; the runner closes conn when the run is over. Everything that
 	// arrives on conn is untrusted: the program shares its process with
-	// the guest's code.
-	Serve func(conn net.Conn)
+	// the guest's code. (An io.ReadWriter, not a net.Conn: the
+	// restricted tier's worker is its own binary, kept free of the net
+	// package and the cgo runtime it brings.)
+	Serve func(conn io.ReadWriter)
 }
 
 // Runner runs guests in an OS sandbox.

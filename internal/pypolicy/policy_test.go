@@ -10,50 +10,28 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sandrun/sandrun/internal/pypolicy"
-	"github.com/sandrun/sandrun/lang"
+	"github.com/sandrun/sandrun/internal/pypolicy/pypolicytest"
 )
-
-// bootstrap loads policy.py as the zygote does and runs main() with the
-// config from stdin and the channel on fd 3: the policy alone, with no OS
-// sandbox around it.
-const bootstrap = `
-import sys, types, json
-m = types.ModuleType("sandrun_rpolicy")
-exec(compile(open(sys.argv[1]).read(), "policy.py", "exec"), m.__dict__)
-sys.modules["sandrun_rpolicy"] = m
-m.main(json.loads(sys.stdin.read()), 3)
-`
 
 var (
 	pyOnce sync.Once
 	pyExe  string
 	pyErr  error
-	pyFile string
 )
 
-func python(t *testing.T) (exe, policyFile string) {
+func python(t *testing.T) string {
 	t.Helper()
 	pyOnce.Do(func() {
-		var l *lang.Language
-		l, pyErr = lang.NewRegistry(lang.Options{}).Lookup(context.Background(), lang.Python)
-		if pyErr != nil {
-			return
+		var r *pypolicytest.Runner
+		if r, pyErr = pypolicytest.New(context.Background()); pyErr == nil {
+			pyExe = r.Python
 		}
-		pyExe = l.Interpreter
-		dir, err := os.MkdirTemp("", "pypolicy-test-")
-		if err != nil {
-			pyErr = err
-			return
-		}
-		pyFile = filepath.Join(dir, "policy.py")
-		pyErr = os.WriteFile(pyFile, []byte(pypolicy.Source()), 0o644)
 	})
 	if pyErr != nil {
 		if os.Getenv("SANDRUN_TEST_STRICT") == "1" {
@@ -61,7 +39,7 @@ func python(t *testing.T) (exe, policyFile string) {
 		}
 		t.Skipf("no python: %v", pyErr)
 	}
-	return pyExe, pyFile
+	return pyExe
 }
 
 type outcome struct {
@@ -90,7 +68,7 @@ func answer(call []byte) []byte {
 
 func runPolicy(t *testing.T, cfg pypolicy.Config) outcome {
 	t.Helper()
-	exe, file := python(t)
+	exe := python(t)
 	if cfg.FileName == "" {
 		cfg.FileName = "main.py"
 	}
@@ -109,8 +87,8 @@ func runPolicy(t *testing.T, cfg pypolicy.Config) outcome {
 	defer parent.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, "-E", "-s", "-B", "-c", bootstrap, file)
-	cmd.Stdin = strings.NewReader(string(in))
+	cmd := exec.CommandContext(ctx, exe, "-E", "-s", "-B", "-c", pypolicytest.Bootstrap)
+	cmd.Stdin = strings.NewReader(pypolicytest.Stdin(in))
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.ExtraFiles = []*os.File{child}
