@@ -51,6 +51,14 @@ type LaunchExit struct {
 	Usage    Usage
 }
 
+// UsageReporter is implemented by launched processes that can say what
+// they have used so far: CPU time (cpu_ms) and peak memory
+// (memory_peak_bytes) since the launch. Sessions report each step's CPU
+// time as the difference across the step, and the peak so far.
+type UsageReporter interface {
+	UsageSoFar() Usage
+}
+
 // Launcher is implemented by backends that can host long-lived processes.
 type Launcher interface {
 	Launch(ctx context.Context, spec *LaunchSpec) (Launched, error)

@@ -163,6 +163,11 @@ func (s *Sandbox) stages(ctx context.Context, req *Request, res *Result, sess Se
 		if err := checkNetwork(b, req); err != nil {
 			return err
 		}
+		if err := checkInteractive(b, req); err != nil {
+			return err
+		}
+	} else if req.IsInteractive() {
+		return &RequestError{Field: "stdin", Msg: "a session step takes its input whole; interactive input is for runs"}
 	} else if !req.Network.IsNone() {
 		return &RequestError{Field: "network", Msg: "a session's network policy is set when the session is created, not per step"}
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path"
 	"regexp"
 	"strings"
@@ -45,6 +47,13 @@ type Request struct {
 	// streaming filter before showing the chunks to anyone. It must not block
 	// for long: the program's output pipe waits on it.
 	OnOutput func(stream string, chunk []byte) `json:"-"`
+	// Input, when set, makes the run interactive (interactive.go): after
+	// Stdin, the program reads what Input yields as it comes, until Input
+	// ends (end of file) or the run ends. The caller ends Input once Run
+	// returns: a backend's copy may still be waiting on it.
+	Input io.Reader `json:"-"`
+	// Signals, when set, are delivered to the program while it runs.
+	Signals <-chan os.Signal `json:"-"`
 }
 
 // InputFile is a file placed in the work directory.

@@ -20,7 +20,9 @@ const (
 // install and start it. The Registry adds what the host has (Language).
 type Info struct {
 	Name string
-	// Aliases are the other names requests may use (py, node, sh...).
+	// Aliases are the other names requests may use (py, node, sh...),
+	// Piston's among them (its package metadata: py3, node-js,
+	// node-javascript), so that Piston clients' names resolve.
 	Aliases []string
 	// FileName is the code's file name in the work directory; a request
 	// file may not take it.
@@ -49,7 +51,7 @@ type Info struct {
 // catalog is read-only: Known and Lookup hand out copies.
 var catalog = []Info{
 	{
-		Name: Python, Aliases: []string{"py", "python3"}, FileName: "main.py", Extensions: []string{".py"},
+		Name: Python, Aliases: []string{"py", "python3", "py3"}, FileName: "main.py", Extensions: []string{".py"},
 		OOMMarkers: []string{"MemoryError"},
 		Packages:   []string{"python3"},
 		// -E: ignore PYTHON* variables; -s: no user site; -B: no .pyc
@@ -59,7 +61,7 @@ var catalog = []Info{
 		Warm: WarmFork,
 	},
 	{
-		Name: JavaScript, Aliases: []string{"js", "node", "nodejs"}, FileName: "main.js",
+		Name: JavaScript, Aliases: []string{"js", "node", "nodejs", "node-js", "node-javascript"}, FileName: "main.js",
 		Extensions: []string{".js", ".mjs", ".cjs"}, Runtime: "node",
 		OOMMarkers: []string{"JavaScript heap out of memory", "Fatal process out of memory", "Reached heap limit"},
 		Packages:   []string{"nodejs"},

@@ -14,12 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/server"
 	"github.com/sandrun/sandrun/session"
 	"github.com/sandrun/sandrun/session/sessionhttp"
+	"github.com/sandrun/sandrun/session/sessionmcp"
 	"github.com/sandrun/sandrun/session/sessiontest"
 )
 
@@ -193,5 +196,6 @@ func withSessions(t testing.TB) func(*server.Options) {
 		for _, r := range sessionhttp.Routes(m, sessionhttp.Options{Owner: func(r *http.Request) string { return server.Caller(r.Context()) }}) {
 			o.Routes = append(o.Routes, server.Route{Pattern: r.Pattern, Handler: r.Handler})
 		}
+		o.MCPTools = func(ms *mcp.Server) { sessionmcp.Register(ms, m, server.Caller) }
 	}
 }

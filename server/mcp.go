@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/mcputil"
 )
 
 // The MCP server (github.com/modelcontextprotocol/go-sdk): the same tools
@@ -20,13 +20,20 @@ import (
 // share the admission limits, metrics and logs; they never shell out to
 // the sandrun binary.
 
-// RunCodeInput is the run_code tool's input.
+// RunCodeInput is the run_code tool's input: what POST /v1/runs takes,
+// with the same names, less the network policy (run_code is a closed
+// world, as its annotations say) and no_sanitize (a model gets sanitized
+// output).
 type RunCodeInput struct {
-	Language string              `json:"language" jsonschema:"the language: python, javascript, bash or starlark (see list_languages)"`
+	Language string              `json:"language" jsonschema:"the language: a name or alias from list_languages"`
 	Code     string              `json:"code" jsonschema:"the program text"`
-	Files    []sandrun.InputFile `json:"files,omitempty" jsonschema:"files written into the working directory before the run"`
 	Stdin    string              `json:"stdin,omitempty" jsonschema:"text fed to standard input"`
-	Timeout  float64             `json:"timeout,omitempty" jsonschema:"wall-clock limit in seconds (default 10)"`
+	Args     []string            `json:"args,omitempty" jsonschema:"arguments passed to the program"`
+	Env      map[string]string   `json:"env,omitempty" jsonschema:"environment variables for the program (nothing else of the server's environment reaches it)"`
+	Files    []sandrun.InputFile `json:"files,omitempty" jsonschema:"files written into the working directory before the run; encoding base64 for binary content"`
+	Limits   sandrun.Limits      `json:"limits,omitempty"`
+	Backend  string              `json:"backend,omitempty"`
+	Collect  []string            `json:"collect,omitempty" jsonschema:"glob patterns (relative to the working directory, e.g. out/*.csv) of files to return after the run"`
 }
 
 // MCPTools lets other packages (sessions) add tools to the MCP server.
@@ -43,12 +50,22 @@ func (s *Server) MCPServer() *mcp.Server {
 			Logger: s.log,
 		})
 	no := false
+	in := mcputil.Input[RunCodeInput]()
+	tiers := []any{"auto"}
+	for _, b := range s.sb.Backends() {
+		tiers = append(tiers, b.Name())
+	}
+	in.Properties["backend"].Enum = tiers
+	in.Properties["backend"].Description = "the isolation tier, among those this server allows; auto (the default) picks the strongest available"
 	mcp.AddTool(ms, &mcp.Tool{
 		Name:  "run_code",
 		Title: "Run code in a sandbox",
 		Description: "Run a program in an isolated sandbox (no network, limited CPU, memory and time) and return " +
-			"its status, exit code, stdout and stderr (secrets in the output are redacted). " +
-			"Each call starts fresh: nothing is kept between calls.",
+			"its status, exit code, stdout and stderr (secrets in the output are redacted), and the files matching collect. " +
+			"Each call starts fresh: nothing is kept between calls (use session_create for state). " +
+			"Limits take units: {\"wall_time\": \"30s\", \"memory\": \"512MiB\"}.",
+		InputSchema:  in,
+		OutputSchema: mcputil.Output[sandrun.Result](),
 		Annotations: &mcp.ToolAnnotations{
 			Title:           "Run code in a sandbox",
 			ReadOnlyHint:    false,
@@ -58,14 +75,17 @@ func (s *Server) MCPServer() *mcp.Server {
 		},
 	}, s.mcpRunCode)
 	mcp.AddTool(ms, &mcp.Tool{
-		Name:        "list_languages",
-		Title:       "List sandbox languages",
-		Description: "List the languages this sandbox can run now, with versions, aliases and isolation backends.",
+		Name:         "list_languages",
+		Title:        "List sandbox languages",
+		Description:  "List the languages this sandbox can run now, with versions, aliases and isolation backends.",
+		InputSchema:  mcputil.Input[struct{}](),
+		OutputSchema: mcputil.Output[LanguagesBody](),
 		Annotations: &mcp.ToolAnnotations{
-			Title:          "List sandbox languages",
-			ReadOnlyHint:   true,
-			IdempotentHint: true,
-			OpenWorldHint:  &no,
+			Title:           "List sandbox languages",
+			ReadOnlyHint:    true,
+			DestructiveHint: &no,
+			IdempotentHint:  true,
+			OpenWorldHint:   &no,
 		},
 	}, s.mcpListLanguages)
 	if s.opts.MCPTools != nil {
@@ -104,28 +124,30 @@ func (s *Server) ServeMCPStdio(ctx context.Context) error {
 }
 
 func (s *Server) mcpRunCode(ctx context.Context, call *mcp.CallToolRequest, in RunCodeInput) (*mcp.CallToolResult, *sandrun.Result, error) {
-	req := &sandrun.Request{Language: in.Language, Code: in.Code, Files: in.Files, Stdin: in.Stdin}
-	if in.Timeout < 0 {
-		return nil, nil, errors.New("timeout: must not be negative")
-	}
-	if in.Timeout > 0 {
-		req.Limits.WallTime = sandrun.Duration(time.Duration(in.Timeout * float64(time.Second)))
-		// CPU time follows the wall clock unless the default is larger.
-		if req.Limits.WallTime > sandrun.DefaultLimits().CPUTime {
-			req.Limits.CPUTime = req.Limits.WallTime
+	if call != nil && call.Params != nil {
+		if err := mcputil.CheckText(call.Params.Arguments); err != nil {
+			return nil, nil, err
 		}
+	}
+	req := &sandrun.Request{Language: in.Language, Code: in.Code, Stdin: in.Stdin, Args: in.Args, Env: in.Env,
+		Files: in.Files, Limits: in.Limits, Backend: in.Backend, Collect: in.Collect}
+	// CPU time follows a wall-clock limit above the CPU default unless
+	// the caller set it: a model that asks for 30 s means the program's
+	// time, not 5 s of CPU within it.
+	if p := s.sb.Policy(); req.Limits.CPUTime == 0 && req.Limits.WallTime > p.Defaults.CPUTime {
+		req.Limits.CPUTime = min(req.Limits.WallTime, p.Caps.CPUTime)
 	}
 	stop := s.startProgress(ctx, call, req)
 	res, err := s.execute(ctx, req)
 	stop()
-	if res == nil { // refused (limits, queue, rate): a tool error the model can read
+	if res == nil { // refused (queue, rate, code size): a tool error the model can read
 		return nil, nil, err
 	}
 	if errors.Is(err, sandrun.ErrBadRequest) {
 		return nil, nil, fmt.Errorf("the request was refused: %w", err)
 	}
 	return &mcp.CallToolResult{
-		Content: []mcp.Content{&mcp.TextContent{Text: ResultText(res)}},
+		Content: mcputil.ResultContent(res),
 		// A run that could not happen is an error for the model; a program
 		// that failed is a normal result it should read.
 		IsError: res.Status == sandrun.StatusInternalError || res.Status == sandrun.StatusRejected,
@@ -145,51 +167,4 @@ func (s *Server) mcpListLanguages(ctx context.Context, _ *mcp.CallToolRequest, _
 		fmt.Fprintf(&b, "%s: unavailable (%s)\n", n, why)
 	}
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: b.String()}}}, body, nil
-}
-
-// ResultText renders a Result for a language model: the verdict first,
-// then the output in fenced blocks, then notes (truncation, redaction).
-func ResultText(r *sandrun.Result) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "status: %s", r.Status)
-	if r.ExitCode >= 0 {
-		fmt.Fprintf(&b, " (exit code %d)", r.ExitCode)
-	}
-	if r.Signal != "" {
-		fmt.Fprintf(&b, " (signal %s)", r.Signal)
-	}
-	fmt.Fprintf(&b, ", %d ms, %s backend\n", r.Usage.WallMs, r.Backend)
-	if r.Error != "" {
-		fmt.Fprintf(&b, "error: %s\n", r.Error)
-	}
-	block := func(name, text string, truncated bool) {
-		if text == "" {
-			fmt.Fprintf(&b, "%s: (empty)\n", name)
-			return
-		}
-		fence := "```"
-		for strings.Contains(text, fence) {
-			fence += "`"
-		}
-		fmt.Fprintf(&b, "%s:\n%s\n%s", name, fence, text)
-		if !strings.HasSuffix(text, "\n") {
-			b.WriteString("\n")
-		}
-		b.WriteString(fence + "\n")
-		if truncated {
-			fmt.Fprintf(&b, "(%s was cut at the output limit)\n", name)
-		}
-	}
-	block("stdout", r.Stdout, r.StdoutTruncated)
-	block("stderr", r.Stderr, r.StderrTruncated)
-	for _, d := range r.Detections {
-		fmt.Fprintf(&b, "note: %d secret(s) matching %s were redacted from %s\n", d.Count, d.Rule, d.Stream)
-	}
-	for _, f := range r.Files {
-		fmt.Fprintf(&b, "file: %s (%d bytes, sha256 %s)\n", f.Name, f.Size, f.SHA256)
-	}
-	for _, w := range r.Warnings {
-		fmt.Fprintf(&b, "warning: %s\n", w)
-	}
-	return b.String()
 }

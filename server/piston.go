@@ -1,48 +1,34 @@
 package server
 
 import (
-	"encoding/base64"
-	"encoding/hex"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
+	"sort"
 	"strings"
-	"time"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/lang"
 )
 
-// Piston v2 compatibility: POST /api/v2/execute and GET /api/v2/runtimes
-// with Piston's shapes, so Piston clients switch by changing the URL.
-// Differences, documented in the README: "output" is stdout followed by
-// stderr (not interleaved: the sanitized streams are kept apart), there is
-// no compile stage for the interpreted languages sandrun runs, and unknown
-// JSON fields are ignored as Piston ignores them.
+// Piston v2 compatibility: POST /api/v2/execute, GET /api/v2/runtimes,
+// GET /api/v2/packages and the WebSocket /api/v2/connect
+// (piston_connect.go), with Piston's shapes, status codes and messages,
+// so that Piston clients switch by changing the URL. The request rules
+// are in piston_request.go. Differences, documented in the guide:
+// "output" is stdout followed by stderr (the sanitized streams are kept
+// apart), there is no compile stage for the interpreted languages sandrun
+// runs, and the packages cannot be installed or removed through the API.
 
-// PistonFile is one file of a Piston request; the first is the program.
-type PistonFile struct {
-	Name     string `json:"name,omitempty"`
-	Content  string `json:"content"`
-	Encoding string `json:"encoding,omitempty"` // utf8 (default), base64 or hex
-}
-
-// PistonRequest is the body of POST /api/v2/execute. Times are
-// milliseconds, memory bytes; -1 or 0 means the server default.
-type PistonRequest struct {
-	Language           string       `json:"language"`
-	Version            string       `json:"version"`
-	Files              []PistonFile `json:"files"`
-	Stdin              string       `json:"stdin,omitempty"`
-	Args               []string     `json:"args,omitempty"`
-	RunTimeout         int64        `json:"run_timeout,omitempty"`
-	CompileTimeout     int64        `json:"compile_timeout,omitempty"`
-	RunCPUTime         int64        `json:"run_cpu_time,omitempty"`
-	CompileCPUTime     int64        `json:"compile_cpu_time,omitempty"`
-	RunMemoryLimit     int64        `json:"run_memory_limit,omitempty"`
-	CompileMemoryLimit int64        `json:"compile_memory_limit,omitempty"`
-}
+// pistonPrefix is where Piston's routes live. Every error answered under
+// it, the server's own (401, 403, 404, 405, 413, 429...) included, has
+// Piston's body {message} (pistonErrors), since that is what Piston
+// clients read.
+const pistonPrefix = "/api/v2/"
 
 // PistonStage is the run (or compile) part of a Piston answer.
 type PistonStage struct {
@@ -73,6 +59,13 @@ type PistonRuntime struct {
 	Runtime  string   `json:"runtime,omitempty"`
 }
 
+// PistonPackage is one entry of GET /api/v2/packages.
+type PistonPackage struct {
+	Language        string `json:"language"`
+	LanguageVersion string `json:"language_version"`
+	Installed       bool   `json:"installed"`
+}
+
 // PistonError is Piston's error body.
 type PistonError struct {
 	Message string `json:"message"`
@@ -90,33 +83,66 @@ func (s *Server) pistonRuntimes(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// versionMatches implements the part of Piston's semver matching that
-// clients use: "*", an exact version, or a prefix of whole components
-// ("3" and "3.11" match "3.11.2").
-func versionMatches(want, have string) bool {
-	want = strings.TrimSpace(want)
-	switch {
-	case want == "*" || want == "x" || want == have:
-		return true
-	case want == "":
-		return false
+// pistonPackages lists a package per language this host has an
+// interpreter for: installed when a backend can run it now. Languages
+// without an interpreter have no version to list and are left out.
+func (s *Server) pistonPackages(w http.ResponseWriter, r *http.Request) {
+	found, _ := s.opts.Languages.All(r.Context())
+	out := []PistonPackage{}
+	for _, l := range found {
+		name := runtimeOf(l.Name)
+		if name == "" {
+			name = l.Name
+		}
+		out = append(out, PistonPackage{Language: name, LanguageVersion: l.Version, Installed: len(s.backendsFor(r.Context(), l.Name)) > 0})
 	}
-	return strings.HasPrefix(have, strings.TrimSuffix(strings.TrimSuffix(want, ".x"), ".*")+".")
+	sort.Slice(out, func(i, j int) bool { return out[i].Language < out[j].Language })
+	writeJSON(w, http.StatusOK, out)
+}
+
+// pistonBody reads a Piston request body: JSON only (Piston answers 415
+// to anything else, text/plain included), at most limit bytes.
+func pistonBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/json" {
+		return nil, &DecodeError{Status: http.StatusUnsupportedMediaType, Msg: "requests must be of type application/json"}
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, &DecodeError{Status: http.StatusRequestEntityTooLarge, Msg: fmt.Sprintf("request body is larger than the %d-byte limit", limit)}
+	case err != nil:
+		return nil, &DecodeError{Status: http.StatusBadRequest, Msg: "request body could not be read: " + err.Error()}
+	}
+	return b, nil
+}
+
+// pistonJobFor checks a Piston request (execute's body or connect's init
+// message) and turns it into a Request for the runtime it names.
+func (s *Server) pistonJobFor(r *http.Request, raw []byte, interactive bool) (*sandrun.Request, LanguageInfo, error) {
+	pr, err := parsePiston(raw)
+	if err != nil {
+		return nil, LanguageInfo{}, err
+	}
+	l, ok := s.pistonRuntime(s.languages(r.Context()).Languages, pr.Language, pr.Version)
+	if !ok {
+		return nil, LanguageInfo{}, badf("%s-%s runtime is unknown", pr.Language, pr.Version)
+	}
+	req, err := s.pistonToRequest(pr, l, interactive)
+	return req, l, err
 }
 
 func (s *Server) pistonExecute(w http.ResponseWriter, r *http.Request) {
-	var pr PistonRequest
-	if err := decodePiston(w, r, s.opts.MaxBodyBytes, &pr); err != nil {
-		var de *DecodeError
-		if errors.As(err, &de) {
-			pistonError(w, de.Status, "%s", de.Error())
-			return
-		}
-		pistonError(w, http.StatusBadRequest, "%v", err)
+	raw, err := pistonBody(w, r, s.opts.MaxBodyBytes)
+	if err != nil {
+		de := err.(*DecodeError)
+		pistonError(w, de.Status, "%s", de.Msg)
 		return
 	}
-	req, lang, ok := s.pistonToRequest(w, r, &pr)
-	if !ok {
+	req, l, err := s.pistonJobFor(r, raw, false)
+	if err != nil {
+		pistonError(w, http.StatusBadRequest, "%s", err.Error())
 		return
 	}
 	res, err := s.execute(r.Context(), req)
@@ -134,117 +160,13 @@ func (s *Server) pistonExecute(w http.ResponseWriter, r *http.Request) {
 	}
 	// Everything else, an internal error included, is a run Piston
 	// reports with 200 and a status (XX).
-	writeJSON(w, http.StatusOK, PistonResponse{Language: lang.Name, Version: lang.Version, Run: pistonStage(res)})
-}
-
-// decodePiston decodes leniently about unknown fields, as Piston does
-// (its clients send fields sandrun has no use for), but strictly about
-// syntax, types and size. piston-client posts JSON as text/plain, so that
-// content type is accepted here (cross-origin posts are still refused by
-// CrossOriginProtection).
-func decodePiston(w http.ResponseWriter, r *http.Request, limit int64, v *PistonRequest) error {
-	var raw map[string]json.RawMessage
-	if err := decodeJSON(w, r, limit, &raw, true); err != nil {
-		return err
-	}
-	known := map[string]bool{}
-	for _, n := range []string{"language", "version", "files", "stdin", "args", "run_timeout", "compile_timeout",
-		"run_cpu_time", "compile_cpu_time", "run_memory_limit", "compile_memory_limit"} {
-		known[n] = true
-	}
-	for k := range raw {
-		if !known[k] {
-			delete(raw, k)
-		}
-	}
-	data, err := json.Marshal(raw)
-	if err != nil {
-		return err
-	}
-	return unmarshalStrict(data, v)
-}
-
-// pistonToRequest validates the Piston request as Piston does (same
-// messages) and converts it.
-func (s *Server) pistonToRequest(w http.ResponseWriter, r *http.Request, pr *PistonRequest) (*sandrun.Request, LanguageInfo, bool) {
-	if pr.Language == "" {
-		pistonError(w, http.StatusBadRequest, "language is required as a string")
-		return nil, LanguageInfo{}, false
-	}
-	if pr.Version == "" {
-		pistonError(w, http.StatusBadRequest, "version is required as a string")
-		return nil, LanguageInfo{}, false
-	}
-	if len(pr.Files) == 0 {
-		pistonError(w, http.StatusBadRequest, "files is required as an array")
-		return nil, LanguageInfo{}, false
-	}
-	name := sandrun.NormalizeLanguage(pr.Language)
-	var lang LanguageInfo
-	found := false
-	for _, l := range s.languages(r.Context()).Languages {
-		if l.Name == name && versionMatches(pr.Version, l.Version) {
-			lang, found = l, true
-		}
-	}
-	if !found {
-		pistonError(w, http.StatusBadRequest, "%s-%s runtime is unknown", pr.Language, pr.Version)
-		return nil, LanguageInfo{}, false
-	}
-	req := &sandrun.Request{Language: name, Stdin: pr.Stdin, Args: pr.Args}
-	for i, f := range pr.Files {
-		if f.Content == "" {
-			pistonError(w, http.StatusBadRequest, "files[%d].content is required as a string", i)
-			return nil, LanguageInfo{}, false
-		}
-		content, enc := f.Content, ""
-		switch f.Encoding {
-		case "", "utf8", "utf-8":
-		case "base64":
-			enc = "base64"
-		case "hex":
-			b, err := hex.DecodeString(f.Content)
-			if err != nil {
-				pistonError(w, http.StatusBadRequest, "files[%d].content is not valid hex", i)
-				return nil, LanguageInfo{}, false
-			}
-			content, enc = base64.StdEncoding.EncodeToString(b), "base64"
-		default:
-			pistonError(w, http.StatusBadRequest, "files[%d].encoding must be utf8, base64 or hex", i)
-			return nil, LanguageInfo{}, false
-		}
-		if i == 0 {
-			b, err := (sandrun.InputFile{Content: content, Encoding: enc}).Bytes()
-			if err != nil {
-				pistonError(w, http.StatusBadRequest, "files[0].content: %v", err)
-				return nil, LanguageInfo{}, false
-			}
-			req.Code = string(b)
-			continue
-		}
-		fname := f.Name
-		if fname == "" {
-			fname = fmt.Sprintf("file%d.code", i)
-		}
-		req.Files = append(req.Files, sandrun.InputFile{Name: fname, Content: content, Encoding: enc})
-	}
-	ms := func(v int64) sandrun.Duration {
-		if v <= 0 {
-			return 0
-		}
-		return sandrun.Duration(time.Duration(v) * time.Millisecond)
-	}
-	req.Limits.WallTime = ms(pr.RunTimeout)
-	req.Limits.CPUTime = ms(pr.RunCPUTime)
-	if pr.RunMemoryLimit > 0 {
-		req.Limits.Memory = sandrun.Bytes(pr.RunMemoryLimit)
-	}
-	return req, lang, true
+	writeJSON(w, http.StatusOK, PistonResponse{Language: l.Name, Version: l.Version, Run: pistonStage(res)})
 }
 
 // pistonStage maps a Result to Piston's run object and status codes:
 // RE runtime error, SG killed by a signal, TO timed out, OL stdout too
 // long, EL stderr too long, XX internal error; null when the run was ok.
+// As Piston's job.js, a run stopped for TO, OL or EL reports SIGKILL.
 func pistonStage(res *sandrun.Result) PistonStage {
 	st := PistonStage{
 		Stdout:   res.Stdout,
@@ -270,9 +192,6 @@ func pistonStage(res *sandrun.Result) PistonStage {
 		status = "RE"
 	case sandrun.StatusSignaled, sandrun.StatusMemoryLimit, sandrun.StatusFileSizeLimit:
 		status = "SG"
-		if st.Signal == nil {
-			st.Signal = str("SIGKILL")
-		}
 	case sandrun.StatusTimeout, sandrun.StatusCPULimit:
 		status = "TO"
 	case sandrun.StatusOutputLimit:
@@ -280,8 +199,11 @@ func pistonStage(res *sandrun.Result) PistonStage {
 		if res.StderrTruncated && !res.StdoutTruncated {
 			status = "EL"
 		}
-	default: // internal_error, rejected
+	default: // internal_error, rejected, cancelled
 		status = "XX"
+	}
+	if st.Signal == nil && status != "RE" && status != "XX" {
+		st.Signal = str("SIGKILL")
 	}
 	st.Status = str(status)
 	st.Message = str(res.Error)
@@ -292,4 +214,90 @@ func pistonStage(res *sandrun.Result) PistonStage {
 func runtimeOf(name string) string {
 	l, _ := lang.About(name)
 	return l.Runtime
+}
+
+// pistonErrors gives the server's own error answers under /api/v2/
+// (authentication, cross-origin refusal, unknown path, wrong method, body
+// too large, queue full...) Piston's body {message}: they are written in
+// the one error body {error, code, ...} by code that knows nothing of
+// Piston, and Piston clients read message. Answers below 400 and bodies
+// that already are Piston's pass through untouched.
+func pistonErrors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, pistonPrefix) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		pw := &pistonWriter{ResponseWriter: w}
+		next.ServeHTTP(pw, r)
+		pw.finish()
+	})
+}
+
+// pistonWriter holds back an error answer's body to rewrite it.
+type pistonWriter struct {
+	http.ResponseWriter
+	code int
+	buf  *bytes.Buffer // set while holding an error body
+}
+
+func (w *pistonWriter) WriteHeader(code int) {
+	if w.code != 0 {
+		return
+	}
+	w.code = code
+	if code >= 400 {
+		w.buf = &bytes.Buffer{}
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *pistonWriter) Write(p []byte) (int, error) {
+	if w.code == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.buf != nil {
+		if w.buf.Len()+len(p) > 64<<10 { // not an error body of ours
+			w.flushHeld()
+			return w.ResponseWriter.Write(p)
+		}
+		return w.buf.Write(p)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *pistonWriter) Flush() {
+	if w.buf == nil {
+		if f, ok := w.ResponseWriter.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+}
+
+// Unwrap lets http.ResponseController (and the WebSocket upgrade) reach
+// the real writer.
+func (w *pistonWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *pistonWriter) flushHeld() {
+	b := w.buf.Bytes()
+	w.buf = nil
+	w.ResponseWriter.WriteHeader(w.code)
+	_, _ = w.ResponseWriter.Write(b)
+}
+
+func (w *pistonWriter) finish() {
+	if w.buf == nil {
+		return
+	}
+	var body struct {
+		Error   *string `json:"error"`
+		Message *string `json:"message"`
+	}
+	if json.Unmarshal(w.buf.Bytes(), &body) == nil && body.Error != nil && body.Message == nil {
+		b, _ := json.Marshal(PistonError{Message: *body.Error})
+		w.Header().Del("Content-Length")
+		w.buf = bytes.NewBuffer(append(b, '\n'))
+	}
+	w.flushHeld()
 }

@@ -179,7 +179,7 @@ func New(opts Options) (*Server, error) {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "", "cross-origin request refused: a browser page on another origin may not post to this server")
 	}))
-	s.handler = s.accessLog(cop.Handler(s.mux))
+	s.handler = s.accessLog(pistonErrors(cop.Handler(s.mux)))
 	return s, nil
 }
 
@@ -197,6 +197,8 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /v1/languages", http.HandlerFunc(s.getLanguages), false)
 	s.handle("POST /api/v2/execute", http.HandlerFunc(s.pistonExecute), false)
 	s.handle("GET /api/v2/runtimes", http.HandlerFunc(s.pistonRuntimes), false)
+	s.handle("GET /api/v2/packages", http.HandlerFunc(s.pistonPackages), false)
+	s.handle("GET /api/v2/connect", http.HandlerFunc(s.pistonConnect), false) // piston_connect.go
 	if s.opts.MCP {
 		s.handle("/mcp", s.MCPHandler(), false)
 	}

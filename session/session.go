@@ -181,11 +181,19 @@ func (p stepper) Step(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if err := beneath.WriteFiles(s.proc.WorkDir(), req.Files); err != nil {
 		res.Status, res.Error, res.ExitCode = sandrun.StatusInternalError, "writing the step's files: "+err.Error(), -1
 	} else {
+		before := s.usage()
 		out = s.conn.Run(ctx, driver.Step{
 			Code: req.Code, Stdin: req.Stdin, Timeout: lim.WallTime.D(), Output: int64(lim.Output),
 			Grace: s.m.opts.Grace, OnOutput: req.OnOutput, Interactive: p.interactive,
 		})
 		res = out.Result
+		// The driver measures the step's wall time; its CPU time is the
+		// interpreter's across the step, its memory peak the session's
+		// so far (what the launcher reports; zero where it cannot).
+		if after := s.usage(); after.CPUMs > 0 || after.MemoryPeakBytes > 0 {
+			res.Usage.CPUMs = max(0, after.CPUMs-before.CPUMs)
+			res.Usage.MemoryPeakBytes = after.MemoryPeakBytes
+		}
 	}
 	if out.Dead {
 		s.died(out, res)
@@ -205,6 +213,15 @@ func (p stepper) Step(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	}
 	s.mu.Unlock()
 	return res, nil
+}
+
+// usage is what the session's interpreter has used so far, when its
+// launcher can tell (sandrun.UsageReporter).
+func (s *Session) usage() sandrun.Usage {
+	if r, ok := s.proc.(sandrun.UsageReporter); ok {
+		return r.UsageSoFar()
+	}
+	return sandrun.Usage{}
 }
 
 // died finishes a step whose interpreter is gone or unusable: it makes

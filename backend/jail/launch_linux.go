@@ -164,3 +164,13 @@ func (j *launched) WorkDir() string {
 	}
 	return fmt.Sprintf("/proc/%d/root/work", j.p.cmd.Process.Pid)
 }
+
+// UsageSoFar implements sandrun.UsageReporter from the jail's cgroup:
+// CPU time and the memory peak since the launch (zero without a cgroup).
+func (j *launched) UsageSoFar() sandrun.Usage {
+	if j.p.cg == nil {
+		return sandrun.Usage{}
+	}
+	st := j.p.cg.stats()
+	return sandrun.Usage{CPUMs: st.CPU.Milliseconds(), MemoryPeakBytes: st.PeakMem}
+}

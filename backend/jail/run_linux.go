@@ -5,8 +5,9 @@ package jail
 import (
 	"context"
 	"maps"
-	"strings"
+	"os"
 	"sync"
+	"syscall"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
@@ -77,7 +78,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	p, err := b.start(&spec{
 		lang: l, argv: l.Command("/work/"+l.FileName, int64(lim.Memory), req.Args),
 		env: programEnv(l, env), files: files, limits: lim, collect: req.Collect,
-		stdin: strings.NewReader(req.Stdin), stdout: stdout, stderr: stderr, net: nn,
+		stdin: req.StdinReader(), stdout: stdout, stderr: stderr, net: nn,
 	})
 	if err != nil {
 		nn.stop()
@@ -94,6 +95,11 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	mu.Unlock()
 	done := make(chan struct{})
 	go p.watch(done)
+	go req.ForwardSignals(done, func(sig os.Signal) {
+		if s, ok := sig.(syscall.Signal); ok {
+			_ = p.signal(s)
+		}
+	})
 	stop := context.AfterFunc(ctx, func() { p.kill(verdict.KillCancel, "") })
 	o := p.wait()
 	close(done)
@@ -115,6 +121,11 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	res.Files = o.files
 	return res, nil
 }
+
+// RunsInteractive implements sandrun.Interactive: the supervisor copies
+// Request.Input to the program as it comes, and the init relays signals
+// to the program's process group.
+func (b *Backend) RunsInteractive() error { return b.host }
 
 // requestFiles turns the request's files and code into files for /work.
 func requestFiles(in []sandrun.InputFile, codeName, code string) ([]initFile, error) {

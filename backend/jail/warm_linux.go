@@ -37,6 +37,9 @@ func warmable(req *sandrun.Request) bool {
 	if !req.Network.IsNone() {
 		return false // the network proxy lives in a cold jail's namespace
 	}
+	if req.IsInteractive() {
+		return false // input as it comes and signals: the cold jail's (run_linux.go)
+	}
 	for k := range req.Env {
 		switch k {
 		case "LANG", "LC_ALL", "LC_CTYPE":

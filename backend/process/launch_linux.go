@@ -235,6 +235,29 @@ func (p *launched) SetLimits(l sandrun.Limits) error {
 	return nil
 }
 
+// UsageSoFar implements sandrun.UsageReporter: the run cgroup's CPU time
+// and memory peak when the tier has one, else the interpreter's own from
+// /proc (its CPU time and VmHWM).
+func (p *launched) UsageSoFar() sandrun.Usage {
+	if cpu, peak, _, ok := p.id.groupStats(); ok {
+		return sandrun.Usage{CPUMs: cpu.Milliseconds(), MemoryPeakBytes: peak}
+	}
+	var u sandrun.Usage
+	if cpu, err := cpuUsed(p.pid); err == nil {
+		u.CPUMs = cpu.Milliseconds()
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid)); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				if kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64); err == nil {
+					u.MemoryPeakBytes = kb << 10
+				}
+			}
+		}
+	}
+	return u
+}
+
 // cpuUsed reads utime+stime of pid from /proc (clock ticks of 10ms on
 // every Linux configuration Go supports here).
 func cpuUsed(pid int) (time.Duration, error) {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -242,12 +243,17 @@ func (b *Backend) exec(ctx context.Context, req *sandrun.Request, l *lang.Langua
 	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, func() { kill(verdict.KillOutput, "stdout") })
 	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, func() { kill(verdict.KillOutput, "stderr") })
 
+	stdin, closeStdin, err := stdinFor(req)
+	if err != nil {
+		return err
+	}
+	defer closeStdin()
 	cmd := &exec.Cmd{
 		Path:   argv[0],
 		Args:   argv,
 		Env:    env,
 		Dir:    dir,
-		Stdin:  strings.NewReader(req.Stdin),
+		Stdin:  stdin,
 		Stdout: stdout,
 		Stderr: stderr,
 		// A daemonized grandchild may hold the pipes open after the
@@ -266,7 +272,14 @@ func (b *Backend) exec(ctx context.Context, req *sandrun.Request, l *lang.Langua
 
 	timer := time.AfterFunc(lim.WallTime.D(), func() { kill(verdict.KillTimeout, "") })
 	stopCtx := context.AfterFunc(ctx, func() { kill(verdict.KillCancel, "") })
+	sigDone := make(chan struct{})
+	go req.ForwardSignals(sigDone, func(sig os.Signal) {
+		if s, ok := sig.(syscall.Signal); ok {
+			_ = syscall.Kill(-pid, s)
+		}
+	})
 	waitErr := cmd.Wait()
+	close(sigDone)
 	wall := time.Since(start)
 	timer.Stop()
 	stopCtx()
@@ -314,4 +327,28 @@ func signalOf(ws syscall.WaitStatus) syscall.Signal {
 		return ws.Signal()
 	}
 	return 0
+}
+
+// RunsInteractive implements sandrun.Interactive: the tier feeds
+// Request.Input as it comes and signals the program's process group.
+func (b *Backend) RunsInteractive() error { return nil }
+
+// stdinFor is the program's standard input. An interactive run gets a
+// pipe fed from Request.Input as it comes (exec.Cmd would otherwise wait,
+// after the program's end, for a copy blocked on input that never ends);
+// the program holds the read end, and the copy ends when the input does
+// or, after the run, at the first write to a pipe nobody reads.
+func stdinFor(req *sandrun.Request) (io.Reader, func(), error) {
+	if req.Input == nil {
+		return strings.NewReader(req.Stdin), func() {}, nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("stdin pipe: %w", err)
+	}
+	go func() {
+		_, _ = io.Copy(w, req.StdinReader())
+		w.Close()
+	}()
+	return r, func() { r.Close() }, nil
 }

@@ -53,6 +53,13 @@ func TestMCPStdio(t *testing.T) {
 			IsError           bool
 		}
 		BadLanguage struct{ IsError bool }
+		Session     struct {
+			Get struct {
+				StructuredContent map[string]any
+				Thrown            string
+			}
+			List struct{ StructuredContent map[string]any }
+		}
 	}
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatalf("%q: %v", b, err)
@@ -62,7 +69,7 @@ func TestMCPStdio(t *testing.T) {
 		names = append(names, tl.Name)
 	}
 	sort.Strings(names)
-	if strings.Join(names, ",") != "list_languages,run_code,session_close,session_create,session_run" {
+	if strings.Join(names, ",") != "list_languages,run_code,session_close,session_create,session_list,session_run" {
 		t.Errorf("tools %v", names)
 	}
 	sc := out.Run.StructuredContent
@@ -74,5 +81,13 @@ func TestMCPStdio(t *testing.T) {
 	}
 	if !out.BadLanguage.IsError {
 		t.Error("an unknown language was not a tool error")
+	}
+	// The session tools over stdio: state kept between steps, the reply
+	// valid against session_run's output schema (the client checks it).
+	if g := out.Session.Get; g.StructuredContent["stdout"] != "42\n" || g.Thrown != "" {
+		t.Errorf("session_run %+v", g)
+	}
+	if l, _ := out.Session.List.StructuredContent["sessions"].([]any); len(l) != 1 {
+		t.Errorf("session_list %+v", out.Session.List)
 	}
 }

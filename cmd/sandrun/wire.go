@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -90,35 +89,12 @@ func (a *app) enableSessions(opts *server.Options, maxSessions int, log *slog.Lo
 	for _, r := range sessionhttp.Routes(m, sessionhttp.Options{Owner: func(r *http.Request) string { return server.Caller(r.Context()) }}) {
 		opts.Routes = append(opts.Routes, server.Route{Pattern: r.Pattern, Handler: r.Handler})
 	}
-	tools := sessionmcp.Tools(m, server.Caller)
 	prev := opts.MCPTools
 	opts.MCPTools = func(ms *mcp.Server) {
 		if prev != nil {
 			prev(ms)
 		}
-		for _, t := range tools {
-			ms.AddTool(&mcp.Tool{Name: t.Name, Description: t.Description, InputSchema: t.InputSchema}, mcpHandler(t))
-		}
+		sessionmcp.Register(ms, m, server.Caller)
 	}
 	return nil
-}
-
-// mcpHandler adapts a session tool to the MCP SDK: the result is returned
-// both as JSON text (what a model reads) and as structured content.
-func mcpHandler(t sessionmcp.Tool) mcp.ToolHandler {
-	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		var args json.RawMessage
-		if req.Params != nil {
-			args = req.Params.Arguments
-		}
-		out, err := t.Handle(ctx, args)
-		if err != nil {
-			return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: err.Error()}}}, nil
-		}
-		b, err := json.MarshalIndent(out, "", "  ")
-		if err != nil {
-			return nil, err
-		}
-		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(b)}}, StructuredContent: out}, nil
-	}
 }
