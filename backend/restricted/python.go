@@ -201,7 +201,7 @@ func pythonVerdict(res *sandrun.Result, done *pypolicy.Done, violated error, hc 
 		res.Status, res.ExitCode = sandrun.StatusCompileError, 1
 	case "cpu_limit":
 		res.Status, res.ExitCode = sandrun.StatusCPULimit, -1
-		done.Error = fmt.Sprintf("%s (restricted python's step budget: %d steps for a CPU-time limit of %s)", done.Error, steps, lim.CPUTime.D())
+		done.Error = fmt.Sprintf("%s, set from its CPU-time limit of %s", done.Error, lim.CPUTime.D())
 	default:
 		res.Status, res.ExitCode = sandrun.StatusInternalError, -1
 	}
