@@ -314,6 +314,13 @@ func (b *Backend) runGuestOnce(ctx context.Context, w *warmPath, filter []byte, 
 		close(served)
 	}
 	res, err := b.finishWarm(ctx, r, req, l, stdout, stderr)
+	// The program's end closed the child's side: Serve reads what is
+	// left (the guest's report) up to that EOF. Closing ours first would
+	// lose it; a child end kept open somewhere is cut after a grace.
+	select {
+	case <-served:
+	case <-time.After(2 * time.Second):
+	}
 	conn.Close()
 	<-served
 	return res, err

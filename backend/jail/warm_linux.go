@@ -199,6 +199,28 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 	child = nil
 	r.frames = make(chan warmFrame, 8)
 	go r.read()
+	setup := b.opts.SetupTimeout
+	sendConfig := func(cfg []byte, fds ...int) {
+		if r.guest != nil {
+			r.guest.handedOff = true // the goroutine below closes the child's end
+		}
+		go func() {
+			_ = r.conn.SetWriteDeadline(time.Now().Add(setup))
+			err := writeFrame(r.conn, msgConfig, cfg, fds...)
+			if r.guest != nil {
+				r.guest.closeChild()
+			}
+			if err != nil {
+				r.kill(verdict.KillNone, "")
+			}
+		}()
+	}
+	if r.guest != nil {
+		// A guest's config goes out at once: its first child reads it
+		// right after sending its handle, one round trip fewer. The
+		// zygote, which passes the socket on, never reads it.
+		sendConfig(r.guest.config, r.guest.childEnd)
+	}
 	// The child's pid 1 sends a handle on itself first: from then on the
 	// run is this child's, whatever happens.
 	select {
@@ -218,36 +240,24 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 		return errCold
 	}
 	r.tH = time.Now()
-	if r.pid, err = pidfdPid(r.pidfd); err != nil {
-		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the child's pid"}
+	// The pid is for collecting /work through the child's root; a guest
+	// has neither (and its child may be gone already: it had its config).
+	if r.guest == nil {
+		if r.pid, err = pidfdPid(r.pidfd); err != nil {
+			return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the child's pid"}
+		}
 	}
-	var cfg []byte
-	var cfgFds []int
-	if r.guest != nil {
-		cfg, cfgFds = r.guest.config, []int{r.guest.childEnd}
-	} else {
+	if r.guest == nil {
 		wc := b.warmConfig(l, req, files, r.lim)
 		if b.warm.hook != nil {
 			b.warm.hook(wc)
 		}
-		if cfg, err = json.Marshal(wc); err != nil {
+		cfg, err := json.Marshal(wc)
+		if err != nil {
 			return err
 		}
+		sendConfig(cfg)
 	}
-	setup := b.opts.SetupTimeout
-	if r.guest != nil {
-		r.guest.handedOff = true // the goroutine below closes the child's end
-	}
-	go func() {
-		_ = r.conn.SetWriteDeadline(time.Now().Add(setup))
-		err := writeFrame(r.conn, msgConfig, cfg, cfgFds...)
-		if r.guest != nil {
-			r.guest.closeChild()
-		}
-		if err != nil {
-			r.kill(verdict.KillNone, "")
-		}
-	}()
 	for i, w := range []io.Writer{stdout, stderr} {
 		out := r.outs[i]
 		r.copying.Add(1)

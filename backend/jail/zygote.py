@@ -165,7 +165,7 @@ def serve(ctl):
             return _child1(slot, fds)
         for x in fds:
             _os.close(x)
-        if pid > 0:
+        if pid > 0 and _GUEST is None:
             # C1 only unshares and forks; waiting keeps the zygote
             # single-threaded and bounds it to one setup at a time.
             while True:
@@ -358,13 +358,10 @@ def _reap(run, pid):
             break
         except InterruptedError:
             continue
+    # A guest has no /work to collect: R ends at once (the supervisor's
+    # release, D, is not waited for).
     _send(run, b"X", _struct.pack(">I", status & 0xFFFFFFFF))
-    while True:
-        kind, _, extra = _recv(run)
-        for x in extra:
-            _os.close(x)
-        if kind is None or kind == b"D":
-            _os._exit(0)
+    _os._exit(0)
 
 
 # --- C3: the program ------------------------------------------------------
@@ -658,9 +655,14 @@ def _preload(argv):
         exec(compile(m["source"], mod.__file__, "exec"), mod.__dict__)
     module, _, func = spec["entry"].rpartition(".")
     _GUEST = getattr(_sys.modules[module], func)
+    # A guest's first child (R) lives as long as its run: the zygote does
+    # not wait for it, and the kernel reaps it (R restores SIGCHLD for
+    # its own child first thing).
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)
 
 
 def _guest_child(slot, fds):
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
     run, stdio, procs = fds[0], fds[1:4], fds[4:]
     try:
         uid = INSIDE + slot
@@ -769,7 +771,7 @@ def _guest_streams():
 
 def _guest_reap(run, pid):
     """Wait for the program, passing on the supervisor's signals; report
-    its wait status; wait for the supervisor's release; end."""
+    its wait status; end."""
     r, w = _os.pipe2(_os.O_NONBLOCK | _os.O_CLOEXEC)
     _signal.set_wakeup_fd(w)
     _signal.signal(_signal.SIGCHLD, lambda *_: None)
@@ -805,13 +807,10 @@ def _guest_reap(run, pid):
                         _os.kill(pid, sig)
                     except OSError:
                         pass
+    # A guest has no /work to collect: R ends at once (the supervisor's
+    # release, D, is not waited for).
     _send(run, b"X", _struct.pack(">I", status & 0xFFFFFFFF))
-    while True:
-        kind, _, extra = _recv(run)
-        for x in extra:
-            _os.close(x)
-        if kind is None or kind == b"D":
-            _os._exit(0)
+    _os._exit(0)
 
 
 # The zygote's entry: serve() returns only in a run's program process.

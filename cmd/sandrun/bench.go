@@ -30,6 +30,7 @@ func benchScenarios() map[string]benchScenario {
 		"docker":     benchDocker,
 		"gvisor":     benchGvisor,
 		"kubernetes": benchKubernetes,
+		"rpython":    benchRPython,
 	}
 }
 
