@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -60,6 +61,7 @@ type guestStart struct {
 	childEnd  int // the channel's end for the child; closed once sent
 	handedOff bool
 	once      sync.Once
+	log       *slog.Logger
 }
 
 func (g *guestStart) closeChild() { g.once.Do(func() { unix.Close(g.childEnd) }) }
@@ -283,7 +285,7 @@ func (b *Backend) runGuestOnce(ctx context.Context, w *warmPath, filter []byte, 
 		z.put(slot)
 		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the guest's channel"}
 	}
-	gs := &guestStart{config: cfg, childEnd: pair[1]}
+	gs := &guestStart{config: cfg, childEnd: pair[1], log: b.opts.Logger}
 	defer func() {
 		if !gs.handedOff {
 			gs.closeChild()

@@ -498,6 +498,17 @@ func (r *warmRun) wait(collect []string) *outcome {
 	if o.err == nil && o.status == nil && o.killed == verdict.KillNone && o.stats.OOMKills == 0 {
 		o.err = errors.New("the warm child ended before reporting the program's end")
 	}
+	if r.guest != nil {
+		// A guest's result does not wait for its cgroup's removal (its
+		// processes are gone: R reported P's end and then ended); the
+		// slot comes back once the group is removed.
+		go func() {
+			if err := r.cleanup(); err != nil {
+				r.guest.log.Warn("jail: removing a guest run's cgroup", "err", err)
+			}
+		}()
+		return o
+	}
 	if err := r.cleanup(); err != nil && o.err == nil {
 		o.err = err
 	}
