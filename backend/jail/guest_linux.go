@@ -62,6 +62,9 @@ type guestStart struct {
 	handedOff bool
 	once      sync.Once
 	log       *slog.Logger
+	// streams: the caller drives the child's stdin, stdout and stderr
+	// itself (a launched guest, guest_launch_linux.go).
+	streams bool
 }
 
 func (g *guestStart) closeChild() { g.once.Do(func() { unix.Close(g.childEnd) }) }

@@ -51,5 +51,10 @@ func (b *Backend) RunGuest(context.Context, *sandrun.Request, *guest.Run) (*sand
 	return nil, errUnsupported
 }
 
+// LaunchGuest fails: there is no jail on this OS.
+func (b *Backend) LaunchGuest(context.Context, *sandrun.LaunchSpec, *guest.Run) (sandrun.Launched, error) {
+	return nil, errUnsupported
+}
+
 // CheckGuest fails: there is no jail on this OS.
 func (b *Backend) CheckGuest(context.Context, string) error { return errUnsupported }

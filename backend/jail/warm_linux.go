@@ -258,18 +258,20 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 		}
 		sendConfig(cfg)
 	}
-	for i, w := range []io.Writer{stdout, stderr} {
-		out := r.outs[i]
-		r.copying.Add(1)
+	if r.guest == nil || !r.guest.streams {
+		for i, w := range []io.Writer{stdout, stderr} {
+			out := r.outs[i]
+			r.copying.Add(1)
+			go func() {
+				defer r.copying.Done()
+				_, _ = io.Copy(w, out)
+			}()
+		}
 		go func() {
-			defer r.copying.Done()
-			_, _ = io.Copy(w, out)
+			_, _ = io.Copy(r.stdin, strings.NewReader(req.Stdin))
+			r.stdin.Close()
 		}()
 	}
-	go func() {
-		_, _ = io.Copy(r.stdin, strings.NewReader(req.Stdin))
-		r.stdin.Close()
-	}()
 	timer := time.NewTimer(setup)
 	defer timer.Stop()
 	select {

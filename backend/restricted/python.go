@@ -223,3 +223,70 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
+
+var _ sandrun.Launcher = (*Backend)(nil)
+
+// Launch implements sandrun.Launcher for restricted python sessions: one
+// guest child running the policy's session driver (internal/driver's
+// protocol on its stdin and stdout) in a persistent namespace, with the
+// host API for its whole life. spec.Args (a driver for another launcher)
+// are not used: the policy is the driver.
+func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun.Launched, error) {
+	if spec.Language != pythonLanguage {
+		return nil, sandrun.Unsupported(fmt.Sprintf("the restricted tier hosts %s sessions only (run %s sessions on the jail or process tier)", pythonLanguage, spec.Language))
+	}
+	if err := b.checkPython(ctx); err != nil {
+		return nil, err
+	}
+	if len(spec.Files) > 0 {
+		return nil, &sandrun.RequestError{Field: "files", Msg: "the restricted tier has no filesystem; use a jail or process session for files"}
+	}
+	var host json.RawMessage
+	if b.host != nil {
+		host = b.host.raw
+	}
+	var modules []string
+	for _, m := range b.opts.Modules {
+		if slices.Contains(pypolicy.AllowedModules(), m) {
+			modules = append(modules, m)
+		}
+	}
+	cfg, err := json.Marshal(pypolicy.Config{
+		Mode: "session", FileName: "<stdin>", Policy: true, Host: host, Modules: modules,
+		MaxHostArgBytes: b.opts.MaxHostArgBytes, MaxVariableBytes: b.opts.MaxVariableBytes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Host calls are answered for the session's whole life (its
+	// WallTime); a step's interrupt stops the program in the call.
+	lctx := context.WithoutCancel(ctx)
+	hc := newHostCaller(lctx, b.host, time.Now().Add(spec.Limits.WallTime.D()), &runSpec{MaxSteps: math.MaxUint64}, capture.New("stdout", 0, nil, nil), b.opts.MaxHostArgBytes)
+	p := &pythonRun{hc: hc, maxCall: b.opts.MaxHostArgBytes + maxFrameSlack, maxDone: 2*b.opts.MaxVariableBytes + 6*(maxStderr+maxError) + maxFrameSlack}
+	l, err := b.opts.Python.LaunchGuest(ctx, spec, &guest.Run{Guest: pypolicy.GuestName, Config: cfg, Serve: p.serve})
+	if err != nil {
+		hc.cancel()
+		return nil, err
+	}
+	return &pythonSession{Launched: l, cancel: hc.cancel}, nil
+}
+
+// pythonSession ends its host calls with the session.
+type pythonSession struct {
+	sandrun.Launched
+	cancel context.CancelFunc
+}
+
+func (s *pythonSession) Wait() (*sandrun.LaunchExit, error) {
+	defer s.cancel()
+	return s.Launched.Wait()
+}
+
+// UsageSoFar implements sandrun.UsageReporter when the runner's process
+// does.
+func (s *pythonSession) UsageSoFar() sandrun.Usage {
+	if r, ok := s.Launched.(sandrun.UsageReporter); ok {
+		return r.UsageSoFar()
+	}
+	return sandrun.Usage{}
+}

@@ -176,6 +176,9 @@ func (refusingRunner) CheckGuest(context.Context, string) error {
 func (refusingRunner) RunGuest(context.Context, *sandrun.Request, *guest.Run) (*sandrun.Result, error) {
 	return nil, errors.New("not reached")
 }
+func (refusingRunner) LaunchGuest(context.Context, *sandrun.LaunchSpec, *guest.Run) (sandrun.Launched, error) {
+	return nil, errors.New("not reached")
+}
 
 // TestPythonRequestFields: what has no meaning here is refused by field.
 func TestPythonRequestFields(t *testing.T) {
@@ -195,6 +198,9 @@ type fakeRunner struct {
 }
 
 func (fakeRunner) CheckGuest(context.Context, string) error { return nil }
+func (fakeRunner) LaunchGuest(context.Context, *sandrun.LaunchSpec, *guest.Run) (sandrun.Launched, error) {
+	return nil, errors.New("no sessions here")
+}
 func (f fakeRunner) RunGuest(_ context.Context, _ *sandrun.Request, run *guest.Run) (*sandrun.Result, error) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {

@@ -218,7 +218,9 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	// yet: a launched container can hang on a freshly started dockerd
 	// (see TestLaunch in backend/docker).
 	a.launchers = map[string]sandrun.Launcher{}
-	for _, l := range []sandrun.Backend{jl, proc, kube} {
+	// restricted hosts python sessions under its policy (last: auto
+	// prefers the OS tiers, which run every language).
+	for _, l := range []sandrun.Backend{jl, proc, kube, rest} {
 		if allowed(l.Name()) {
 			a.launchers[l.Name()] = l.(sandrun.Launcher)
 			a.launchOrder = append(a.launchOrder, l.Name())

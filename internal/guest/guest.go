@@ -62,6 +62,11 @@ type Runner interface {
 	// process (status, output, usage); what the guest reports on the
 	// channel is the caller's to add.
 	RunGuest(ctx context.Context, req *sandrun.Request, run *Run) (*sandrun.Result, error)
+	// LaunchGuest starts a long-lived run of the guest whose standard
+	// streams the caller drives (a session); spec's limits hold for its
+	// whole life, and spec's Args, Files and Env are not used (the guest
+	// decides how it runs; callers refuse what it cannot honour).
+	LaunchGuest(ctx context.Context, spec *sandrun.LaunchSpec, run *Run) (sandrun.Launched, error)
 	// CheckGuest says whether the guest can run here; the error names
 	// what is missing.
 	CheckGuest(ctx context.Context, name string) error

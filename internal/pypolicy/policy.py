@@ -38,10 +38,12 @@
 import ast as _ast
 import base64 as _b64
 import builtins as _builtins
+import io as _io
 import itertools as _itertools
 import json as _json
 import linecache as _linecache
 import os as _os
+import signal as _signal
 import string as _string
 import struct as _struct
 import sys as _sys
@@ -252,15 +254,19 @@ class _Checker(_ast.NodeTransformer):
         return node
 
 
-def compile_restricted(source, filename="<restricted>", steps=True):
+def compile_restricted(source, filename="<restricted>", steps=True, interactive=False):
     """Check and rewrite source; return its code object. A refusal raises
-    PolicyError with every reason, a syntax error SyntaxError."""
+    PolicyError with every reason, a syntax error SyntaxError.
+    interactive compiles a REPL line (python's "single" mode: expression
+    statements are echoed)."""
     tree = _ast.parse(source, filename, "exec")
     c = _Checker(steps)
     tree = c.visit(tree)
     if c.errors:
         raise PolicyError("\n".join(c.errors))
     _ast.fix_missing_locations(tree)
+    if interactive:
+        return compile(_ast.Interactive(body=tree.body), filename, "single", dont_inherit=True)
     return compile(tree, filename, "exec", dont_inherit=True)
 
 
@@ -879,6 +885,8 @@ def _flush():
 def main(cfg, chan_fd):
     """Run one program under the policy; never returns."""
     chan = _Channel(chan_fd, int(cfg.get("max_host_arg_bytes") or (1 << 20)))
+    if cfg.get("mode") == "session":
+        _session(cfg, chan)
     ended = []
 
     def done(status, error, code, g=None, skip=None):
@@ -954,3 +962,118 @@ def main(cfg, chan_fd):
             msg = _real_type(e).__name__
         done("exit_error", msg, 1, g, skip)
     done("ok", "", 0, g, skip)
+
+
+# --- sessions (internal/driver's protocol) ---------------------------------
+#
+# A restricted python session is one guest child that runs steps in a
+# persistent namespace: frames on fds 0 and 1 as internal/driver/doc.go
+# describes them (ready, run, out, done), host calls on the channel as in a
+# run. The program cannot reach a file descriptor (no os), so print's
+# output is sent as out frames by the streams below, with no threads.
+
+class _OutFrames(_io.RawIOBase):
+    def __init__(self, send, stream, step):
+        self.send, self.stream, self.step = send, stream, step
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        b = bytes(b)
+        if b:
+            self.send({"t": "out", "step": self.step[0], "s": self.stream, "d": _b64.b64encode(b).decode()})
+        return len(b)
+
+
+def _session(cfg, chan):
+
+    def send(obj):
+        data = _json.dumps(obj, separators=(",", ":")).encode()
+        buf = _struct.pack(">I", len(data)) + data
+        while buf:
+            buf = buf[_os.write(1, buf):]
+
+    def readn(n):
+        out = b""
+        while len(out) < n:
+            c = _os.read(0, n - len(out))
+            if not c:
+                _os._exit(0)  # the supervisor closed the session
+            out += c
+        return out
+
+    step = [0]
+    streams = []
+    for tag in ("o", "e"):
+        raw = _OutFrames(send, tag, step)
+        streams.append(_io.TextIOWrapper(_io.BufferedWriter(raw, 16 << 10), encoding="utf-8", errors="backslashreplace", newline="\n"))
+    _sys.stdout, _sys.stderr = streams
+    active = [False]
+
+    def on_sigint(signum, frame):
+        if active[0]:
+            raise KeyboardInterrupt
+    _signal.signal(_signal.SIGINT, on_sigint)
+    g = {"__builtins__": builtins_for(None), "__name__": "__main__"}
+    for m in cfg.get("modules") or ():
+        if m in _views:
+            g[m] = _views[m]
+    try:
+        g.update(_host_globals(cfg.get("host") or (), chan))
+    except (ValueError, KeyError, TypeError) as e:
+        print("restricted python: host globals: %s" % e, file=_sys.__stderr__)
+        _os._exit(70)
+    send({"t": "ready", "lang": "python", "pid": _os.getpid()})
+    while True:
+        (n,) = _struct.unpack(">I", readn(4))
+        if n > (64 << 20):
+            _os._exit(3)
+        msg = _json.loads(readn(n))
+        if msg.get("t") != "run":
+            continue
+        step[0] = msg.get("step")
+        res = {"t": "done", "step": step[0], "kind": "ok", "exit": 0}
+        interactive = msg.get("mode") == "interactive"
+        name = msg.get("name") or "<step>"
+        code = msg.get("code") or ""
+        _linecache.cache[name] = (len(code), None, code.splitlines(True), name)
+        t0 = _os.times()
+        try:
+            active[0] = True
+            try:
+                obj = compile_restricted(code, name, steps=False, interactive=interactive)
+                exec(obj, g)
+            finally:
+                active[0] = False
+        except PolicyError as e:
+            res.update(kind="syntax", exit=1)
+            print("restricted python refused the code:", file=_sys.stderr)
+            for line in str(e.args[0]).splitlines():
+                print("  " + line, file=_sys.stderr)
+        except SyntaxError as e:
+            res.update(kind="syntax", exit=1)
+            _traceback.print_exception(_real_type(e), e, None)
+        except SystemExit as e:
+            c = _exit_status(e.code)
+            res.update(kind="exit" if c else "ok", exit=c)
+            if interactive:
+                _flush()
+                res["end"] = True
+                send(res)
+                _os._exit(c)
+        except KeyboardInterrupt as e:
+            res.update(kind="interrupted", exit=1)
+            _print_exc(e)
+        except MemoryError as e:
+            res.update(kind="memory", exit=1, exc="MemoryError")
+        except BaseException as e:
+            res.update(kind="exception", exit=1, exc=_real_type(e).__name__)
+            try:
+                _print_exc(e)
+            except BaseException:
+                pass
+        _flush()
+        t1 = _os.times()
+        res["cpu_ms"] = int(1000 * sum(b - a for a, b in zip(t0[:2], t1[:2])))
+        send(res)

@@ -38,6 +38,10 @@ func Source() string { return source }
 
 // Config is one run's config, read by policy.py's main().
 type Config struct {
+	// Mode "session" serves steps in a persistent namespace over the
+	// driver protocol (internal/driver) on stdin and stdout; empty runs
+	// Code once.
+	Mode     string `json:"mode,omitempty"`
 	Code     string `json:"code"`
 	FileName string `json:"filename"`
 	// Policy false runs the code as plain python, with the real

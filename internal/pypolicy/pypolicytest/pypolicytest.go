@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -110,4 +111,84 @@ func (r *Runner) RunGuest(ctx context.Context, req *sandrun.Request, run *guest.
 		return nil, werr
 	}
 	return res, nil
+}
+
+// LaunchGuest implements guest.Runner: the policy in a local python whose
+// streams the caller drives.
+func (r *Runner) LaunchGuest(ctx context.Context, spec *sandrun.LaunchSpec, run *guest.Run) (sandrun.Launched, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	conn, child := os.NewFile(uintptr(fds[0]), "parent"), os.NewFile(uintptr(fds[1]), "child")
+	// The config goes in as fd 4's contents: stdin is the caller's.
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(r.Python, "-E", "-s", "-B", "-c", launchBootstrap)
+	cmd.ExtraFiles = []*os.File{child, cfgR}
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	child.Close()
+	cfgR.Close()
+	go func() {
+		_, _ = io.WriteString(cfgW, Stdin(run.Config))
+		cfgW.Close()
+	}()
+	p := &launched{cmd: cmd, conn: conn, stdin: stdin, stdout: stdout, stderr: stderr, served: make(chan struct{})}
+	if run.Serve != nil {
+		go func() {
+			defer close(p.served)
+			run.Serve(conn)
+		}()
+	} else {
+		close(p.served)
+	}
+	return p, nil
+}
+
+// launchBootstrap is Bootstrap reading its input from fd 4.
+const launchBootstrap = `
+import sys, types, json, os
+d = json.loads(os.fdopen(4).read())
+m = types.ModuleType("sandrun_rpolicy")
+exec(compile(d["policy"], "policy.py", "exec"), m.__dict__)
+sys.modules["sandrun_rpolicy"] = m
+m.main(d["config"], 3)
+`
+
+type launched struct {
+	cmd            *exec.Cmd
+	conn           *os.File
+	stdin          io.WriteCloser
+	stdout, stderr io.Reader
+	served         chan struct{}
+	once           sync.Once
+	exit           *sandrun.LaunchExit
+}
+
+func (p *launched) Stdin() io.Writer               { return p.stdin }
+func (p *launched) Stdout() io.Reader              { return p.stdout }
+func (p *launched) Stderr() io.Reader              { return p.stderr }
+func (p *launched) Signal(sig os.Signal) error     { return p.cmd.Process.Signal(sig) }
+func (p *launched) SetLimits(sandrun.Limits) error { return errors.New("pypolicytest: no limits") }
+func (p *launched) Kill() error                    { return p.cmd.Process.Kill() }
+func (p *launched) WorkDir() string                { return "" }
+func (p *launched) Wait() (*sandrun.LaunchExit, error) {
+	p.once.Do(func() {
+		err := p.cmd.Wait()
+		p.conn.Close()
+		<-p.served
+		p.exit = &sandrun.LaunchExit{Status: sandrun.StatusOK}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			p.exit.Status, p.exit.ExitCode = sandrun.StatusExitError, ee.ExitCode()
+		}
+	})
+	return p.exit, nil
 }

@@ -1,0 +1,199 @@
+//go:build linux
+
+package jail
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/guest"
+	"github.com/sandrun/sandrun/internal/verdict"
+	"github.com/sandrun/sandrun/lang"
+	"golang.org/x/sys/unix"
+)
+
+// LaunchGuest implements guest.Runner: a long-lived guest child whose
+// standard streams the caller drives (a restricted python session). Its
+// limits are the spec's for its whole life (WallTime is its lifetime);
+// run.Serve serves the channel as long as it lives.
+func (b *Backend) LaunchGuest(ctx context.Context, ls *sandrun.LaunchSpec, run *guest.Run) (sandrun.Launched, error) {
+	if err := b.CheckGuest(ctx, run.Guest); err != nil {
+		return nil, err
+	}
+	if err := ls.Limits.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ls.Limits.Resolved(); err != nil {
+		return nil, err
+	}
+	g, _ := b.guestSpec(run.Guest)
+	l, err := b.opts.Languages.Lookup(ctx, g.Language)
+	if err != nil {
+		return nil, err
+	}
+	w, filter, err := b.guestPath()
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		j, err := b.launchGuestOnce(ctx, w, filter, l, ls, run)
+		if errors.Is(err, errCold) && attempt == 0 {
+			continue
+		}
+		if errors.Is(err, errCold) {
+			err = fmt.Errorf("jail: the %s zygote failed twice before forking the session", run.Guest)
+		}
+		return j, err
+	}
+}
+
+func (b *Backend) launchGuestOnce(ctx context.Context, w *warmPath, filter []byte, l *lang.Language, ls *sandrun.LaunchSpec, run *guest.Run) (sandrun.Launched, error) {
+	z, err := awaitZygote(ctx, w, run.Guest)
+	if err != nil {
+		return nil, err
+	}
+	var slot int
+	select {
+	case slot = <-z.slots:
+	case <-z.dead:
+		return nil, errCold
+	case <-ctx.Done():
+		return nil, fmt.Errorf("jail: waiting for a free %s child: %w", run.Guest, ctx.Err())
+	}
+	lim := ls.Limits
+	cfg, err := json.Marshal(b.guestConfig(l, lim, filter, run.Config))
+	if err != nil {
+		z.put(slot)
+		return nil, err
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		z.put(slot)
+		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the guest's channel"}
+	}
+	gs := &guestStart{config: cfg, childEnd: pair[1], log: b.opts.Logger, streams: true}
+	defer func() {
+		if !gs.handedOff {
+			gs.closeChild()
+		}
+	}()
+	pf := os.NewFile(uintptr(pair[0]), "guest-channel")
+	conn, err := net.FileConn(pf)
+	pf.Close()
+	if err != nil {
+		z.put(slot)
+		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the guest's channel"}
+	}
+	r := &warmRun{z: z, slot: slot, pidfd: -1, lim: lim, t0: time.Now(), guest: gs}
+	if err := r.begin(b, l, &sandrun.Request{}, nil, nil, nil); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	w.forked.Add(1)
+	j := &launchedGuest{r: r, l: l, conn: conn, served: make(chan struct{}), done: make(chan struct{})}
+	if run.Serve != nil {
+		go func() {
+			defer close(j.served)
+			run.Serve(conn)
+		}()
+	} else {
+		close(j.served)
+	}
+	go r.watch(j.done)
+	j.stopCtx = context.AfterFunc(ctx, func() { r.kill(verdict.KillCancel, "") })
+	return j, nil
+}
+
+// launchedGuest is a running guest child (sandrun.Launched).
+type launchedGuest struct {
+	r       *warmRun
+	l       *lang.Language
+	conn    net.Conn
+	served  chan struct{}
+	done    chan struct{}
+	stopCtx func() bool
+	sigMu   sync.Mutex
+
+	once sync.Once
+	exit *sandrun.LaunchExit
+	err  error
+}
+
+func (j *launchedGuest) Stdin() io.Writer  { return j.r.stdin }
+func (j *launchedGuest) Stdout() io.Reader { return j.r.outs[0] }
+func (j *launchedGuest) Stderr() io.Reader { return j.r.outs[1] }
+
+// Signal asks the child's reaper to signal the program.
+func (j *launchedGuest) Signal(sig os.Signal) error {
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return fmt.Errorf("jail: unsupported signal %v", sig)
+	}
+	j.sigMu.Lock()
+	defer j.sigMu.Unlock()
+	return writeFrame(j.r.conn, msgSignal, u32(uint32(s)))
+}
+
+// SetLimits is not offered: a guest child's limits are set at its
+// launch, for its life.
+func (j *launchedGuest) SetLimits(sandrun.Limits) error {
+	return errors.New("jail: a guest child's limits are fixed at its launch")
+}
+
+// Kill ends the child; Wait then returns.
+func (j *launchedGuest) Kill() error {
+	j.r.kill(verdict.KillCancel, "")
+	return nil
+}
+
+// Wait waits for the end, reports it and releases everything.
+func (j *launchedGuest) Wait() (*sandrun.LaunchExit, error) {
+	j.once.Do(func() {
+		o := j.r.wait(nil)
+		close(j.done)
+		j.stopCtx()
+		select {
+		case <-j.served:
+		case <-time.After(2 * time.Second):
+		}
+		j.conn.Close()
+		<-j.served
+		if o.err != nil {
+			j.err = o.err
+			return
+		}
+		var r sandrun.Result
+		verdict.Decide(o.facts(j.r.lim, j.l, ""), &r)
+		j.exit = &sandrun.LaunchExit{Status: r.Status, ExitCode: r.ExitCode, Signal: r.Signal, Error: r.Error, Usage: o.usage()}
+	})
+	return j.exit, j.err
+}
+
+// WorkDir is empty: a guest child has no work directory.
+func (j *launchedGuest) WorkDir() string { return "" }
+
+// UsageSoFar implements sandrun.UsageReporter from the child's cgroup.
+func (j *launchedGuest) UsageSoFar() sandrun.Usage {
+	select {
+	case <-j.done:
+		return sandrun.Usage{} // its cgroup is being removed
+	default:
+	}
+	j.r.mu.Lock()
+	cg := j.r.cg
+	j.r.mu.Unlock()
+	if cg == nil {
+		return sandrun.Usage{}
+	}
+	st := cg.stats()
+	return sandrun.Usage{CPUMs: st.CPU.Milliseconds(), MemoryPeakBytes: st.PeakMem}
+}
