@@ -38,6 +38,9 @@ type Options struct {
 	Sandbox *sandrun.Sandbox
 	// MaxSessions caps live sessions; default 16.
 	MaxSessions int
+	// IDPrefix starts every session id this manager makes: a fleet's
+	// replica route (session/sessionroute). Empty: plain ids.
+	IDPrefix string
 	// DefaultIdle and DefaultLifetime apply when a Spec leaves them zero
 	// (10 minutes and 1 hour); MaxIdle and MaxLifetime cap what a Spec may
 	// ask (1 hour each: the lifetime is also the interpreter's wall-clock
@@ -279,7 +282,7 @@ func (m *Manager) Create(ctx context.Context, sp Spec) (Info, error) {
 	}
 	// Reserve a slot before starting anything, so a burst of creates
 	// cannot start more interpreters than the cap.
-	s := &Session{m: m, id: sandrun.NewID(), spec: sp, turn: make(chan struct{}, 1), ended: make(chan struct{})}
+	s := &Session{m: m, id: m.opts.IDPrefix + sandrun.NewID(), spec: sp, turn: make(chan struct{}, 1), ended: make(chan struct{})}
 	s.turn <- struct{}{}
 	now := m.opts.Now()
 	s.info = Info{

@@ -5,10 +5,12 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sandrun/sandrun"
@@ -40,17 +42,36 @@ func quote(s string) string {
 // the program ended, kills what it left behind, writes the mark, a trailer
 // (the exit status and the CPU time of the program's process tree, from
 // the shell's `times`) and, when the request collects files, a tar of
-// /work. The program reads its own stdin after the archive.
+// /work.
+//
+// A one-shot run's stdin is the next section of the stream: the shell
+// stores it in /dev/shm, opens it and unlinks it before the program starts
+// (the program's stdin is that open file). After the archive the shell
+// writes the mark a second time and waits for its own stdin to close: the
+// supervisor closes it once it has read that second mark, so the pod does
+// not end (and the attach stream with it) before every byte of output has
+// arrived. A launched process (oneShot false) reads the stream itself, as
+// a session's driver does, and the shell exits when it ends.
 //
 // The pod runs as a uid of its own (runUID), so RLIMIT_NPROC counts this
 // run's processes alone, and `kill -9 -1` (as that uid, in the pod's own
 // pid namespace) reaches only them; pid 1, the boot shell, survives it.
-func controlScript(argv []string, req *sandrun.Request, mark string) string {
+func controlScript(argv []string, req *sandrun.Request, mark string, oneShot bool) string {
 	lim := req.Limits
 	cpu := int64((lim.CPUTime.D() + time.Second - 1) / time.Second)
 	var b strings.Builder
 	b.WriteString("IFS= read -r n\n")
 	b.WriteString(`head -c "$n" | tar -x -f - -C /work` + "\n")
+	stdin := ""
+	if oneShot {
+		b.WriteString(`IFS= read -r n
+in=/dev/null
+if [ "$n" -gt 0 ]; then in=/dev/shm/.sandrun-stdin; head -c "$n" > "$in"; fi
+exec 3< "$in"
+rm -f /dev/shm/.sandrun-stdin
+`)
+		stdin = " <&3 3<&-"
+	}
 	b.WriteString("cd /work\nset +e\n")
 	// SIGXCPU at the CPU limit, SIGKILL a second later; no core files.
 	fmt.Fprintf(&b, "prlimit --cpu=%d:%d --fsize=%d --nofile=%d --nproc=%d --core=0 -- env -i",
@@ -61,6 +82,7 @@ func controlScript(argv []string, req *sandrun.Request, mark string) string {
 	for _, a := range argv {
 		b.WriteString(" " + quote(a))
 	}
+	b.WriteString(stdin)
 	b.WriteString("\nst=$?\nkill -9 -1 2>/dev/null\n")
 	fmt.Fprintf(&b, "printf '%%s' %s\n", quote(mark))
 	b.WriteString(`printf 'status %d\n' "$st"
@@ -69,6 +91,9 @@ printf 'end\n'
 `)
 	if len(req.Collect) > 0 {
 		b.WriteString("tar -c -f - -C /work . 2>/dev/null\n")
+	}
+	if oneShot {
+		fmt.Fprintf(&b, "printf '%%s' %s\nIFS= read -r n || true\n", quote(mark))
 	}
 	b.WriteString("exit $st\n")
 	return b.String()
@@ -101,10 +126,10 @@ func environment(req *sandrun.Request) []string {
 // payload is what goes to the run container's stdin: the control script's
 // size and text, the work directory archive's size and bytes (the code
 // file, unless the request has no code, and the request's files), then
-// the program's own stdin. `read` and `head -c` never read past what they
-// need, so no byte of the program's stdin is lost. argv is the program's
-// command line in the image.
-func payload(fileName string, argv []string, req *sandrun.Request, mark string) ([]byte, error) {
+// the program's stdin: a sized section for a one-shot run, the raw stream
+// for a launched process. `read` and `head -c` never read past what they
+// need. argv is the program's command line in the image.
+func payload(fileName string, argv []string, req *sandrun.Request, mark string, oneShot bool) ([]byte, error) {
 	var tb bytes.Buffer
 	tw := tar.NewWriter(&tb)
 	now := time.Now()
@@ -151,7 +176,7 @@ func payload(fileName string, argv []string, req *sandrun.Request, mark string) 
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	ctl := controlScript(argv, req, mark)
+	ctl := controlScript(argv, req, mark, oneShot)
 	out := make([]byte, 0, len(ctl)+tb.Len()+len(req.Stdin)+32)
 	out = strconv.AppendInt(out, int64(len(ctl)), 10)
 	out = append(out, '\n')
@@ -159,6 +184,10 @@ func payload(fileName string, argv []string, req *sandrun.Request, mark string) 
 	out = strconv.AppendInt(out, int64(tb.Len()), 10)
 	out = append(out, '\n')
 	out = append(out, tb.Bytes()...)
+	if oneShot {
+		out = strconv.AppendInt(out, int64(len(req.Stdin)), 10)
+		out = append(out, '\n')
+	}
 	return append(out, req.Stdin...), nil
 }
 
@@ -222,3 +251,56 @@ func shellDuration(s string) time.Duration {
 	}
 	return time.Duration(mi)*time.Minute + time.Duration(f*float64(time.Second))
 }
+
+// endWatch passes a stream on and reports when mark has gone by twice
+// (the one-shot run's end, see controlScript): it keeps the stream's last
+// len(mark)-1 bytes so a mark split across writes is counted.
+type endWatch struct {
+	mark []byte
+	out  io.Writer
+	done func()
+
+	mu   sync.Mutex
+	tail []byte
+	seen int
+}
+
+func (e *endWatch) Write(p []byte) (int, error) {
+	n, err := e.out.Write(p)
+	e.mu.Lock()
+	buf := append(e.tail, p...)
+	e.seen += bytes.Count(buf, e.mark)
+	keep := min(len(e.mark)-1, len(buf))
+	if i := bytes.LastIndex(buf, e.mark); i >= 0 && len(buf)-(i+len(e.mark)) < keep {
+		keep = len(buf) - (i + len(e.mark)) // never count a mark twice
+	}
+	e.tail = append([]byte(nil), buf[len(buf)-keep:]...)
+	fire := e.seen >= 2
+	e.mu.Unlock()
+	if fire {
+		e.done()
+	}
+	return n, err
+}
+
+// holdOpen is a one-shot run's stdin: the payload, then nothing until
+// release, then EOF (which closes the container's stdin).
+type holdOpen struct {
+	r    io.Reader
+	rel  chan struct{}
+	once sync.Once
+}
+
+func newHoldOpen(payload []byte) *holdOpen {
+	return &holdOpen{r: bytes.NewReader(payload), rel: make(chan struct{})}
+}
+
+func (h *holdOpen) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if err == io.EOF {
+		<-h.rel
+	}
+	return n, err
+}
+
+func (h *holdOpen) release() { h.once.Do(func() { close(h.rel) }) }

@@ -55,6 +55,9 @@ func TestRun(t *testing.T) {
 			Collect: []string{"*.txt", "sub/*"}},
 			status: sandrun.StatusOK, stdout: "file body0001ff\n"},
 		{name: "javascript", req: sandrun.Request{Language: "javascript", Code: "console.log(6*7)"}, status: sandrun.StatusOK, stdout: "42\n"},
+		// The pod must not end before the last byte of a burst arrived.
+		{name: "burst then exit", req: sandrun.Request{Language: "python", Code: "import sys\nsys.stdout.write('x' * 500000)\nsys.stdout.flush()"},
+			status: sandrun.StatusOK, stdout: strings.Repeat("x", 500000)},
 	}
 	var wg sync.WaitGroup
 	results := make([]*sandrun.Result, len(cases))
@@ -69,7 +72,7 @@ func TestRun(t *testing.T) {
 			continue
 		}
 		if res.Status != c.status || res.ExitCode != c.code || res.Stdout != c.stdout || res.Stderr != c.stderr {
-			t.Errorf("%s: status %s exit %d stdout %q stderr %q (%s)", c.name, res.Status, res.ExitCode, res.Stdout, res.Stderr, res.Error)
+			t.Errorf("%s: status %s exit %d stdout %.300q (%d bytes) stderr %q (%s)", c.name, res.Status, res.ExitCode, res.Stdout, len(res.Stdout), res.Stderr, res.Error)
 		}
 		// CPU time comes in the shell's 10 ms ticks: TestLimits checks it.
 		if res.Usage.WallMs <= 0 {

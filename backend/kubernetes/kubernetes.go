@@ -360,6 +360,8 @@ func (b *Backend) Diagnose(ctx context.Context) []sandrun.Diagnostic {
 		}
 		if n := b.opts.Pool[l]; n > 0 {
 			d.Detail += fmt.Sprintf(" (warm pool: %d of %d ready)", st.pool.readyCount(l), n)
+		} else if err == nil {
+			d.Detail += " (whether the nodes have it shows when a pod starts)"
 		}
 		out = append(out, d)
 	}

@@ -38,7 +38,7 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	}
 	req := &sandrun.Request{Language: spec.Language, Files: spec.Files, Env: spec.Env, Limits: spec.Limits.WithDefaults()}
 	mark := "<<sandrun-end-" + randomHex(16) + ">>"
-	in, err := payload(im.FileName, append([]string{im.ImageArgv[0]}, spec.Args...), req, mark)
+	in, err := payload(im.FileName, append([]string{im.ImageArgv[0]}, spec.Args...), req, mark, false)
 	if err != nil {
 		return nil, err
 	}

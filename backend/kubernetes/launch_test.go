@@ -15,7 +15,11 @@ import (
 // exec) and the session lives on, closing it deletes the pod.
 func TestSession(t *testing.T) {
 	b := clusterBackend(t, Options{})
-	m, err := session.New(session.Options{Launchers: map[string]sandrun.Launcher{Name: b}})
+	sb, err := sandrun.New(sandrun.Options{Backends: []sandrun.Backend{b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := session.New(session.Options{Sandbox: sb, Launchers: map[string]sandrun.Launcher{Name: b}})
 	if err != nil {
 		t.Fatal(err)
 	}

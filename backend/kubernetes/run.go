@@ -169,7 +169,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		return nil, err
 	}
 	mark := "<<sandrun-end-" + randomHex(16) + ">>"
-	in, err := payload(im.FileName, imageCommand(im, int64(req.Limits.Memory), req.Args), req, mark)
+	in, err := payload(im.FileName, imageCommand(im, int64(req.Limits.Memory), req.Args), req, mark, true)
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +191,8 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		killed verdict.Kill
 		stream string
 	)
+	stdin := newHoldOpen(in)
+	defer stdin.release()
 	kill := func(why verdict.Kill, s string) {
 		mu.Lock()
 		first := killed == verdict.KillNone
@@ -199,6 +201,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		}
 		mu.Unlock()
 		if first {
+			stdin.release()
 			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
 			if err := st.api.deletePod(kctx, a.name); err != nil {
@@ -209,6 +212,8 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, func() { go kill(verdict.KillOutput, "stdout") })
 	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, func() { go kill(verdict.KillOutput, "stderr") })
 	split := &markstream.Splitter{Mark: []byte(mark), Out: stdout}
+	// Once the end mark arrived, close stdin: the boot shell then exits.
+	watch := &endWatch{mark: []byte(mark), out: split, done: stdin.release}
 
 	start := time.Now()
 	timer := time.AfterFunc(lim.WallTime.D(), func() { kill(verdict.KillTimeout, "") })
@@ -217,7 +222,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	defer stopCtx()
 	// The attach outlives a cancelled ctx: the kill above ends it.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lim.WallTime.D()+time.Minute)
-	attachErr := st.api.attach(actx, a.name, bytes.NewReader(in), split, stderr)
+	attachErr := st.api.attach(actx, a.name, stdin, watch, stderr)
 	cancel()
 	wall := time.Since(start)
 	timer.Stop()
@@ -231,6 +236,9 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	mu.Unlock()
 	rest, over := split.Rest()
 	tr, archive, haveTrailer := parseTrailer(rest)
+	// The end mark closes a complete archive.
+	complete := bytes.HasSuffix(archive, []byte(mark))
+	archive = bytes.TrimSuffix(archive, []byte(mark))
 	switch {
 	case f.Killed != verdict.KillNone:
 		// The supervisor ended it: the reason decides.
@@ -245,7 +253,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 			f.OOMKilled = b.oomReported(ctx, a)
 		}
 		if len(req.Collect) > 0 {
-			files, err := markstream.Files(archive, over, req.Collect, int64(lim.Output))
+			files, err := markstream.Files(archive, over || !complete, req.Collect, int64(lim.Output))
 			if err != nil {
 				return nil, fmt.Errorf("collecting files: %w", err)
 			}

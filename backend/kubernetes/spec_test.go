@@ -90,7 +90,7 @@ func TestControlScript(t *testing.T) {
 	req := &sandrun.Request{Language: "python", Code: "print(1)", Args: []string{"a b", "it's"},
 		Env: map[string]string{"X": "1 2", "LANG": "C"}, Limits: sandrun.Limits{}.WithDefaults()}
 	argv := imageCommand(im, int64(req.Limits.Memory), req.Args)
-	ctl := controlScript(argv, req, "<<m>>")
+	ctl := controlScript(argv, req, "<<m>>", true)
 	for _, want := range []string{"prlimit --cpu=5:6 ", "--nproc=64", "'X=1 2'", "'LANG=C'", "'/usr/bin/python3'", "'a b'", `'it'\''s'`} {
 		if !strings.Contains(ctl, want) {
 			t.Errorf("control script lacks %q:\n%s", want, ctl)
@@ -103,7 +103,7 @@ func TestControlScript(t *testing.T) {
 		t.Error("archive without collect")
 	}
 	req.Collect = []string{"*.txt"}
-	if !strings.Contains(controlScript(argv, req, "<<m>>"), "tar -c") {
+	if !strings.Contains(controlScript(argv, req, "<<m>>", true), "tar -c") {
 		t.Error("no archive with collect")
 	}
 }
@@ -123,11 +123,11 @@ func TestBootProtocol(t *testing.T) {
 		Args: []string{"a b", "it's"}, Env: map[string]string{"X": "x'y"}, Stdin: "line one\n",
 		Files:   []sandrun.InputFile{{Name: "data/in.txt", Content: "file body\n"}},
 		Collect: []string{"*.txt"}, Limits: sandrun.Limits{}.WithDefaults()}
-	in, err := payload(im.FileName, imageCommand(im, 0, req.Args), req, "<<MARK>>")
+	in, err := payload(im.FileName, imageCommand(im, 0, req.Args), req, "<<MARK>>", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := strings.ReplaceAll(bootScript, "eval \"$ctl\"", `ctl=$(printf '%s' "$ctl" | sed "s#/work#`+dir+`#g; s#HOME=`+dir+`#HOME=/work#; s#^kill -9 -1.*##")
+	script := strings.ReplaceAll(bootScript, "eval \"$ctl\"", `ctl=$(printf '%s' "$ctl" | sed "s#/work#`+dir+`#g; s#/dev/shm#`+dir+`#g; s#HOME=`+dir+`#HOME=/work#; s#^kill -9 -1.*##")
 eval "$ctl"`)
 	cmd := exec.Command("/bin/sh", "-c", script, "sandrun-boot")
 	cmd.Stdin = strings.NewReader(string(in))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/sandrun/sandrun/session"
 	"github.com/sandrun/sandrun/session/sessionhttp"
 	"github.com/sandrun/sandrun/session/sessionmcp"
+	"github.com/sandrun/sandrun/session/sessionroute"
 )
 
 // auditRuns lets the server's GET /v1/runs/{id} read the audit log. The
@@ -76,9 +78,17 @@ func parsePoolSizes(s string) (map[string]int, error) {
 // server options, backed by the app's launchers (jail first). The
 // manager is shut down when the app closes.
 func (a *app) enableSessions(opts *server.Options, maxSessions int, log *slog.Logger) error {
+	router, err := sessionRouter()
+	if err != nil {
+		return err
+	}
+	prefix := ""
+	if router != nil {
+		prefix = router.Prefix()
+	}
 	m, err := session.New(session.Options{
 		Sandbox: a.sandbox, Launchers: a.launchers, Order: a.launchOrder,
-		MaxSessions: maxSessions, Logger: log,
+		MaxSessions: maxSessions, Logger: log, IDPrefix: prefix,
 	})
 	if err != nil {
 		return err
@@ -87,7 +97,11 @@ func (a *app) enableSessions(opts *server.Options, maxSessions int, log *slog.Lo
 	// One route per method and path on the server's mux: its auth, body
 	// cap (--max-body) and JSON 404/405 cover them as they cover the rest.
 	for _, r := range sessionhttp.Routes(m, sessionhttp.Options{Owner: func(r *http.Request) string { return server.Caller(r.Context()) }}) {
-		opts.Routes = append(opts.Routes, server.Route{Pattern: r.Pattern, Handler: r.Handler})
+		h := r.Handler
+		if router != nil {
+			h = router.Wrap(h)
+		}
+		opts.Routes = append(opts.Routes, server.Route{Pattern: r.Pattern, Handler: h})
 	}
 	prev := opts.MCPTools
 	opts.MCPTools = func(ms *mcp.Server) {
@@ -97,4 +111,20 @@ func (a *app) enableSessions(opts *server.Options, maxSessions int, log *slog.Lo
 		sessionmcp.Register(ms, m, server.Caller)
 	}
 	return nil
+}
+
+// sessionRouter is the fleet's session routing (docs/guide/kubernetes.md),
+// on when SANDRUN_SESSION_ROUTE names this replica's address as its peers
+// reach it (host:port) and SANDRUN_SESSION_ROUTE_KEY the key the replicas
+// share; nil when off.
+func sessionRouter() (*sessionroute.Router, error) {
+	self := os.Getenv("SANDRUN_SESSION_ROUTE")
+	if self == "" {
+		return nil, nil
+	}
+	r, err := sessionroute.New(self, []byte(os.Getenv("SANDRUN_SESSION_ROUTE_KEY")))
+	if err != nil {
+		return nil, fmt.Errorf("SANDRUN_SESSION_ROUTE: %w", err)
+	}
+	return r, nil
 }
