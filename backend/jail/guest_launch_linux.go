@@ -121,7 +121,6 @@ type launchedGuest struct {
 	served  chan struct{}
 	done    chan struct{}
 	stopCtx func() bool
-	sigMu   sync.Mutex
 
 	once sync.Once
 	exit *sandrun.LaunchExit
@@ -132,15 +131,18 @@ func (j *launchedGuest) Stdin() io.Writer  { return j.r.stdin }
 func (j *launchedGuest) Stdout() io.Reader { return j.r.outs[0] }
 func (j *launchedGuest) Stderr() io.Reader { return j.r.outs[1] }
 
-// Signal asks the child's reaper to signal the program.
+// Signal signals the program (the child itself: it has no reaper).
 func (j *launchedGuest) Signal(sig os.Signal) error {
 	s, ok := sig.(syscall.Signal)
 	if !ok {
 		return fmt.Errorf("jail: unsupported signal %v", sig)
 	}
-	j.sigMu.Lock()
-	defer j.sigMu.Unlock()
-	return writeFrame(j.r.conn, msgSignal, u32(uint32(s)))
+	j.r.mu.Lock()
+	defer j.r.mu.Unlock()
+	if j.r.ended || j.r.pidfd < 0 {
+		return errors.New("jail: the guest child has ended")
+	}
+	return unix.PidfdSendSignal(j.r.pidfd, s, nil, 0)
 }
 
 // SetLimits is not offered: a guest child's limits are set at its

@@ -153,15 +153,14 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 			r.cleanup()
 		}
 	}()
-	if r.cg, err = b.cg.create(cgLimits(r.lim, b.opts.CPUs)); err != nil {
-		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
-	}
-	r.tCg = time.Now()
 	var child []int // what the zygote passes on to the child
 	defer func() { closeAll(child) }()
-	procs, err := r.cg.joinFiles()
-	if err != nil {
-		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	var procs []int
+	if r.guest == nil {
+		// A guest's cgroup is made while the zygote forks (below).
+		if procs, err = r.makeCgroup(b); err != nil {
+			return err
+		}
 	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -209,6 +208,7 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 			err := writeFrame(r.conn, msgConfig, cfg, fds...)
 			if r.guest != nil {
 				r.guest.closeChild()
+				closeAll(fds[1:]) // the cgroup's files
 			}
 			if err != nil {
 				r.kill(verdict.KillNone, "")
@@ -216,10 +216,15 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 		}()
 	}
 	if r.guest != nil {
-		// A guest's config goes out at once: its first child reads it
-		// right after sending its handle, one round trip fewer. The
-		// zygote, which passes the socket on, never reads it.
-		sendConfig(r.guest.config, r.guest.childEnd)
+		// A guest's cgroup is made while the zygote forks, and goes out
+		// with its config at once: the child reads both right after
+		// sending its handle, and joins the group before anything else.
+		// The zygote, which passes the socket on, never reads it.
+		procs, err := r.makeCgroup(b)
+		if err != nil {
+			return err
+		}
+		sendConfig(r.guest.config, append([]int{r.guest.childEnd}, procs...)...)
 	}
 	// The child's pid 1 sends a handle on itself first: from then on the
 	// run is this child's, whatever happens.
@@ -295,6 +300,21 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 		r.kill(verdict.KillNone, "")
 		return &SetupError{Layer: LayerExec, Errno: unix.ETIMEDOUT, Detail: "the warm child's setup did not finish"}
 	}
+}
+
+// makeCgroup makes the run's cgroup and opens the files through which
+// the child joins it.
+func (r *warmRun) makeCgroup(b *Backend) ([]int, error) {
+	var err error
+	if r.cg, err = b.cg.create(cgLimits(r.lim, b.opts.CPUs)); err != nil {
+		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	}
+	r.tCg = time.Now()
+	procs, err := r.cg.joinFiles()
+	if err != nil {
+		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	}
+	return procs, nil
 }
 
 // dupClose returns a raw duplicate of f's descriptor and closes f.
@@ -463,6 +483,20 @@ func (r *warmRun) wait(collect []string) *outcome {
 			o.err = decodeSetupError(fr.payload)
 		}
 	}
+	if r.guest != nil && o.err == nil && o.status == nil {
+		// A guest child has no reaper to report its exit: it closed the
+		// run's socket when its program started, and its end is its
+		// pidfd's (the limits' kills end it too). How it ended is the
+		// guest's to report; here it is a plain exit.
+		fds := []unix.PollFd{{Fd: int32(r.pidfd), Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+				break
+			}
+		}
+		ws := unix.WaitStatus(0)
+		o.status = &ws
+	}
 	r.mu.Lock()
 	o.wall, o.setup = time.Since(r.start), r.start.Sub(r.t0)
 	r.mu.Unlock()
@@ -497,6 +531,10 @@ func (r *warmRun) wait(collect []string) *outcome {
 	o.killed, o.stream = r.killed, r.stream
 	r.ended = true
 	r.mu.Unlock()
+	if r.guest != nil && o.killed == verdict.KillNone && r.lim.CPUTime > 0 && o.stats.CPU >= r.lim.CPUTime.D()-50*time.Millisecond {
+		// RLIMIT_CPU ended it before the watcher's next look.
+		o.killed = verdict.KillCPU
+	}
 	if o.err == nil && o.status == nil && o.killed == verdict.KillNone && o.stats.OOMKills == 0 {
 		o.err = errors.New("the warm child ended before reporting the program's end")
 	}

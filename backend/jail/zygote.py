@@ -633,11 +633,13 @@ def shutdown(status, sigint=False):
 
 # --- guests (backend/jail/guest_linux.go) ------------------------------------
 #
-# A guest zygote preloads a guest's modules and forks light children: R
-# (its own uid, the run's cgroup, no capabilities; reaps and reports) and
-# P (Landlock, a seccomp allowlist, rlimits; calls the guest's entry with
-# the run's config and the channel as fd 3). No namespaces per run: P
-# cannot make the calls they would guard against.
+# A guest zygote preloads a guest's modules and forks one light child per
+# run: its own uid, the run's cgroup, no capabilities, no_new_privs,
+# rlimits, Landlock, a seccomp allowlist; then the guest's entry runs
+# with the run's config and the channel as fd 3. No namespaces per run,
+# and no reaper: the child cannot make the calls namespaces guard
+# against, the kernel reaps it (the zygote ignores SIGCHLD), and the
+# supervisor sees its end through the pidfd it sent.
 
 _GUEST = None  # the guest's entry, when this zygote serves a guest
 
@@ -655,28 +657,34 @@ def _preload(argv):
         exec(compile(m["source"], mod.__file__, "exec"), mod.__dict__)
     module, _, func = spec["entry"].rpartition(".")
     _GUEST = getattr(_sys.modules[module], func)
-    # A guest's first child (R) lives as long as its run: the zygote does
-    # not wait for it, and the kernel reaps it (R restores SIGCHLD for
-    # its own child first thing).
     _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)
 
 
+def _write_frame(fd, kind, payload=b""):
+    # A frame without descriptors, written with write(2): the only way
+    # left once the seccomp allowlist is on.
+    data = kind + _struct.pack(">I", len(payload)) + payload
+    while data:
+        data = data[_os.write(fd, data):]
+
+
 def _guest_child(slot, fds):
-    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
-    run, stdio, procs = fds[0], fds[1:4], fds[4:]
+    run, stdio = fds[0], fds[1:4]
     try:
+        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
         uid = INSIDE + slot
         _oserr(L_NAMESPACES, 10, _os.setresgid, uid, uid, uid)
         _oserr(L_NAMESPACES, 11, _os.setresuid, uid, uid, uid)
         pidfd = _oserr(L_PROTOCOL, 3, _os.pidfd_open, _os.getpid())
         _send(run, b"H", b"", [pidfd])
         _os.close(pidfd)
+        # The config comes with the channel and the cgroup's files.
         kind, payload, extra = _recv(run)
-        if kind != b"C" or len(extra) != 1:
+        if kind != b"C" or len(extra) < 2:
             for x in extra:
                 _os.close(x)
             raise Fail(L_PROTOCOL, 1, _errno.EPROTO)
-        chan = extra[0]
+        chan, procs = extra[0], extra[1:]
         cfg = _json.loads(payload)
         del payload
         for i, fd in enumerate(procs):
@@ -685,47 +693,13 @@ def _guest_child(slot, fds):
             except OSError as e:
                 raise Fail(L_CGROUP, 10 + i, e.errno)
             _os.close(fd)
-        # R needs no privilege from here on.
-        _drop_caps(cfg["sys"])
-        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), L_NNP, 1)
         for i, fd in enumerate(stdio):
             _os.dup2(fd, i)
             _os.close(fd)
-        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
-        pid = _oserr(L_EXEC, 2, _os.fork)
-    except Fail as f:
-        _report(run, f)
-        _os._exit(71)
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        _report(run, Fail(L_PROTOCOL, 2, getattr(e, "errno", None) or _errno.EPROTO))
-        _os._exit(71)
-    if pid == 0:
-        _guest_program(cfg, run, chan)
-    _os.close(chan)
-    null = _os.open("/dev/null", _os.O_RDWR)
-    for i in range(3):
-        _os.dup2(null, i)
-    _os.close(null)
-    _send(run, b"S", _struct.pack(">I", pid))
-    _guest_reap(run, pid)
-
-
-def _drop_caps(sysno):
-    # The zygote holds only CAP_SETUID and CAP_SETGID (zygoteCaps), and
-    # not CAP_SETPCAP, so the bounding set stays as it is: it limits only
-    # what an exec could gain, and a guest child has neither exec nor
-    # new privileges.
-    _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), L_CAPS, 2)
-    hdr = (_ct.c_uint32 * 2)(0x20080522, 0)
-    data = (_ct.c_uint32 * 6)()
-    _check(_libc.syscall(sysno["capset"], hdr, data), L_CAPS, 3)
-
-
-def _guest_program(cfg, run, chan):
-    try:
         _os.setsid()
-        _check(_libc.prctl(PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0), L_EXEC, 3)
         _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), L_CAPS, 1)
+        _drop_caps(cfg["sys"])
+        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), L_NNP, 1)
         for i, (res, soft, hard) in enumerate(cfg["rlimits"]):
             try:
                 _resource.setrlimit(res, (soft, hard))
@@ -741,9 +715,13 @@ def _guest_program(cfg, run, chan):
         # else past stdio stays open. Both calls are in the allowlist.
         if chan != 3:
             _oserr(L_EXEC, 5, _os.dup2, chan, 3)
+        _write_frame(run, b"S", _struct.pack(">I", _os.getpid()))
         _check(_libc.syscall(cfg["sys"]["close_range"], 4, _ct.c_uint(0xFFFFFFFF), 0), L_EXEC, 1)
     except Fail as f:
-        _report(run, f)
+        _guest_report(run, f)
+        _os._exit(71)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        _guest_report(run, Fail(L_PROTOCOL, 2, getattr(e, "errno", None) or _errno.EPROTO))
         _os._exit(71)
     entry = cfg["config"]
     del cfg
@@ -753,6 +731,24 @@ def _guest_program(cfg, run, chan):
         _GUEST(entry, 3)
     finally:
         _os._exit(70)  # the entry ends the process itself
+
+
+def _guest_report(run, f):
+    try:
+        _write_frame(run, b"E", _struct.pack(">HHI", f.layer, f.step & 0xFFFF, f.err))
+    except OSError:
+        pass
+
+
+def _drop_caps(sysno):
+    # The zygote holds only CAP_SETUID and CAP_SETGID (zygoteCaps), and
+    # not CAP_SETPCAP, so the bounding set stays as it is: it limits only
+    # what an exec could gain, and a guest child has neither exec nor
+    # new privileges.
+    _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), L_CAPS, 2)
+    hdr = (_ct.c_uint32 * 2)(0x20080522, 0)
+    data = (_ct.c_uint32 * 6)()
+    _check(_libc.syscall(sysno["capset"], hdr, data), L_CAPS, 3)
 
 
 def _guest_streams():
@@ -767,50 +763,6 @@ def _guest_streams():
         streams.append(s)
     _sys.stdin, _sys.stdout, _sys.stderr = streams
     _sys.__stdin__, _sys.__stdout__, _sys.__stderr__ = streams
-
-
-def _guest_reap(run, pid):
-    """Wait for the program, passing on the supervisor's signals; report
-    its wait status; end."""
-    r, w = _os.pipe2(_os.O_NONBLOCK | _os.O_CLOEXEC)
-    _signal.set_wakeup_fd(w)
-    _signal.signal(_signal.SIGCHLD, lambda *_: None)
-    status = None
-    while status is None:
-        try:
-            wpid, ws = _os.waitpid(pid, _os.WNOHANG)
-        except ChildProcessError:
-            wpid, ws = pid, 0
-        if wpid == pid:
-            status = ws
-            break
-        try:
-            ready, _, _ = _select.select([r, run], [], [])
-        except InterruptedError:
-            continue
-        if r in ready:
-            try:
-                _os.read(r, 512)
-            except BlockingIOError:
-                pass
-        if run in ready:
-            kind, payload, extra = _recv(run)
-            for x in extra:
-                _os.close(x)
-            if kind is None:
-                _os.kill(pid, _signal.SIGKILL)
-                _os._exit(0)
-            if kind == b"K" and len(payload) == 4:
-                sig = _struct.unpack(">I", payload)[0]
-                if 0 < sig < 65:
-                    try:
-                        _os.kill(pid, sig)
-                    except OSError:
-                        pass
-    # A guest has no /work to collect: R ends at once (the supervisor's
-    # release, D, is not waited for).
-    _send(run, b"X", _struct.pack(">I", status & 0xFFFFFFFF))
-    _os._exit(0)
 
 
 # The zygote's entry: serve() returns only in a run's program process.
