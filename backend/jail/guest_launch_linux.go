@@ -4,7 +4,6 @@ package jail
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -57,44 +56,25 @@ func (b *Backend) LaunchGuest(ctx context.Context, ls *sandrun.LaunchSpec, run *
 }
 
 func (b *Backend) launchGuestOnce(ctx context.Context, w *warmPath, filter []byte, l *lang.Language, ls *sandrun.LaunchSpec, run *guest.Run) (sandrun.Launched, error) {
-	z, err := awaitZygote(ctx, w, run.Guest)
+	r, err := b.takeGuest(ctx, w, run.Guest, l)
 	if err != nil {
 		return nil, err
 	}
-	var slot int
-	select {
-	case slot = <-z.slots:
-	case <-z.dead:
-		return nil, errCold
-	case <-ctx.Done():
-		return nil, fmt.Errorf("jail: waiting for a free %s child: %w", run.Guest, ctx.Err())
-	}
-	lim := ls.Limits
-	cfg, err := json.Marshal(b.guestConfig(l, lim, filter, run.Config))
-	if err != nil {
-		z.put(slot)
-		return nil, err
-	}
+	r.guest.streams = true
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		z.put(slot)
+		r.discard()
 		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the guest's channel"}
 	}
-	gs := &guestStart{config: cfg, childEnd: pair[1], log: b.opts.Logger, streams: true}
-	defer func() {
-		if !gs.handedOff {
-			gs.closeChild()
-		}
-	}()
 	pf := os.NewFile(uintptr(pair[0]), "guest-channel")
 	conn, err := net.FileConn(pf)
 	pf.Close()
 	if err != nil {
-		z.put(slot)
+		unix.Close(pair[1])
+		r.discard()
 		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the guest's channel"}
 	}
-	r := &warmRun{z: z, slot: slot, pidfd: -1, lim: lim, t0: time.Now(), guest: gs}
-	if err := r.begin(b, l, &sandrun.Request{}, nil, nil, nil); err != nil {
+	if err := b.startGuest(r, ls.Limits, filter, run.Config, pair[1], nil, nil); err != nil {
 		conn.Close()
 		return nil, err
 	}

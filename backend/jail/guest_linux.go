@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -24,21 +25,26 @@ import (
 // Guests (internal/guest) run in light children of a zygote of their own
 // (docs/architecture/restricted.md, "The guest child"). A guest's program
 // does no I/O: a language policy runs the caller's code, and the child's
-// boundary is what it can ask the kernel for, not what it can see:
+// boundary is what it can ask the kernel for, not what it can see. One
+// process per run, a fork of the zygote (Z, the guest's modules
+// preloaded):
 //
-//	zygote (Z, guest modules preloaded)  --fork-->  R: its own uid (one per
-//	    slot), no capabilities, the run's cgroup; reaps P and reports
-//	R --fork--> P: setsid, no capabilities, no_new_privs, rlimits,
-//	    Landlock (the interpreter's files, read-only; nothing else; abstract
-//	    sockets and signals scoped), a seccomp allowlist (no open for
-//	    writing, no exec, fork, socket, kill, ptrace ...): the program
+//	before its run (forked ahead, GuestPrefork of them waiting): its own
+//	    uid (one per slot), a pidfd for the supervisor, no capabilities,
+//	    no_new_privs, Landlock (the interpreter's files, read-only; nothing
+//	    else; abstract sockets and signals scoped)
+//	with the run's config: the run's cgroup, rlimits, a seccomp allowlist
+//	    (no open for writing, exec, fork, socket, kill, ptrace ...), the
+//	    channel as fd 3, then the guest's entry
 //
 // A guest child has no namespaces of its own: it shares the zygote jail's
 // (an empty network namespace, a view of only the runtime's files, its
 // own pid namespace), and cannot reach what they would hide, since the
-// allowlist has no call to reach it with. That removes the per-run
-// namespace setup from the run's path (the trade-off is measured in the
-// restricted tier's docs).
+// allowlist has no call to reach it with. It has no reaper either: the
+// kernel reaps it (the zygote ignores SIGCHLD), its end is its pidfd's,
+// and how it ended is the guest's to report on the channel. That takes
+// the per-run namespace setup, a second fork and its handoffs off the
+// run's path (the trade-off is measured in docs/architecture/restricted.md).
 
 // guestPreload is a guest zygote's one argument (zygote.py _preload).
 type guestPreload struct {
@@ -46,28 +52,33 @@ type guestPreload struct {
 	Entry   string         `json:"entry"`
 }
 
-// guestConfig is a guest run's config, sent to R with the channel's end.
+// guestConfig is a guest run's config, sent to its child with the
+// channel's end and the cgroup's files.
 type guestConfig struct {
-	Config   json.RawMessage `json:"config"`
-	Rlimits  [][3]uint64     `json:"rlimits"`
-	Seccomp  []byte          `json:"seccomp"`
-	Landlock *warmLandlock   `json:"landlock"`
-	Sys      map[string]int  `json:"sys"`
+	Config  json.RawMessage `json:"config"`
+	Rlimits [][3]uint64     `json:"rlimits"`
+	Seccomp []byte          `json:"seccomp"`
 }
 
-// guestStart is what begin sends a guest child instead of a warm config.
+// guestFork is the fork request of a guest child: its slot and the
+// layers that do not depend on a run.
+type guestFork struct {
+	Slot  int `json:"slot"`
+	Guest struct {
+		Landlock *warmLandlock `json:"landlock"`
+		Sys      map[string]int `json:"sys"`
+	} `json:"guest"`
+}
+
+// guestStart is a guest child's side of a warmRun: the cgroup's files it
+// joins through, sent with its config.
 type guestStart struct {
-	config    []byte
-	childEnd  int // the channel's end for the child; closed once sent
-	handedOff bool
-	once      sync.Once
-	log       *slog.Logger
+	procs []int
+	log   *slog.Logger
 	// streams: the caller drives the child's stdin, stdout and stderr
 	// itself (a launched guest, guest_launch_linux.go).
 	streams bool
 }
-
-func (g *guestStart) closeChild() { g.once.Do(func() { unix.Close(g.childEnd) }) }
 
 // guestState is the backend's guest path, started at the first guest run
 // (or in New, with Options.Prestart).
@@ -76,7 +87,14 @@ type guestState struct {
 	path   *warmPath
 	err    error
 	filter []byte
+	// pending holds children forked ahead of their runs, per guest.
+	pending map[string]chan *warmRun
 }
+
+// GuestPrefork is how many children each guest zygote keeps forked ahead
+// of their runs (each holds a slot): the fork, the uid, the handle and
+// the run-independent layers leave the run's path.
+const GuestPrefork = 2
 
 // guestSpec returns the named guest of Options.Guests.
 func (b *Backend) guestSpec(name string) (guest.Spec, bool) {
@@ -172,6 +190,16 @@ func (b *Backend) guestPath() (*warmPath, []byte, error) {
 		names = append(names, g.Name)
 	}
 	b.guest.path, b.guest.err = newWarmPathFor(b, b.opts.guestSlots(), names, specs)
+	if b.guest.err == nil {
+		b.guest.pending = map[string]chan *warmRun{}
+		for _, name := range names {
+			ch := make(chan *warmRun, GuestPrefork)
+			b.guest.pending[name] = ch
+			w := b.guest.path
+			w.wg.Add(1)
+			go b.fillGuests(w, name, ch)
+		}
+	}
 	return b.guest.path, b.guest.filter, b.guest.err
 }
 
@@ -193,6 +221,11 @@ func (b *Backend) closeGuests() {
 	b.guest.mu.Unlock()
 	if p != nil {
 		p.close()
+		for _, ch := range b.guest.pending {
+			for len(ch) > 0 {
+				(<-ch).discard()
+			}
+		}
 	}
 }
 
@@ -265,47 +298,28 @@ func (b *Backend) RunGuest(ctx context.Context, req *sandrun.Request, run *guest
 }
 
 func (b *Backend) runGuestOnce(ctx context.Context, w *warmPath, filter []byte, l *lang.Language, req *sandrun.Request, run *guest.Run) (*sandrun.Result, error) {
-	z, err := awaitZygote(ctx, w, run.Guest)
+	r, err := b.takeGuest(ctx, w, run.Guest, l)
 	if err != nil {
 		return nil, err
-	}
-	var slot int
-	select {
-	case slot = <-z.slots:
-	case <-z.dead:
-		return nil, errCold
-	case <-ctx.Done():
-		return nil, fmt.Errorf("jail: waiting for a free %s child: %w", run.Guest, ctx.Err())
 	}
 	lim := req.Limits.WithDefaults()
-	cfg, err := json.Marshal(b.guestConfig(l, lim, filter, run.Config))
-	if err != nil {
-		z.put(slot)
-		return nil, err
-	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		z.put(slot)
+		r.discard()
 		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the guest's channel"}
 	}
-	gs := &guestStart{config: cfg, childEnd: pair[1], log: b.opts.Logger}
-	defer func() {
-		if !gs.handedOff {
-			gs.closeChild()
-		}
-	}()
 	pf := os.NewFile(uintptr(pair[0]), "guest-channel")
 	conn, err := net.FileConn(pf)
 	pf.Close()
 	if err != nil {
-		z.put(slot)
+		unix.Close(pair[1])
+		r.discard()
 		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the guest's channel"}
 	}
 	defer conn.Close()
-	r := &warmRun{z: z, slot: slot, pidfd: -1, lim: lim, t0: time.Now(), guest: gs}
 	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, func() { r.kill(verdict.KillOutput, "stdout") })
 	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, func() { r.kill(verdict.KillOutput, "stderr") })
-	if err := r.begin(b, l, req, nil, stdout, stderr); err != nil {
+	if err := b.startGuest(r, lim, filter, run.Config, pair[1], stdout, stderr); err != nil {
 		return nil, err
 	}
 	w.forked.Add(1)
@@ -331,8 +345,249 @@ func (b *Backend) runGuestOnce(ctx context.Context, w *warmPath, filter []byte, 
 	return res, err
 }
 
-// guestConfig is a guest child's config: the entry's, and the layers.
-func (b *Backend) guestConfig(l *lang.Language, lim sandrun.Limits, filter []byte, entry []byte) *guestConfig {
+// takeGuest returns a child for a run: one forked ahead when there is
+// one, else one forked now.
+func (b *Backend) takeGuest(ctx context.Context, w *warmPath, name string, l *lang.Language) (*warmRun, error) {
+	b.guest.mu.Lock()
+	ch := b.guest.pending[name]
+	b.guest.mu.Unlock()
+	for {
+		select {
+		case r := <-ch:
+			if r.alive() {
+				return r, nil
+			}
+			r.discard()
+			continue
+		default:
+		}
+		break
+	}
+	z, err := awaitZygote(ctx, w, name)
+	if err != nil {
+		return nil, err
+	}
+	var slot int
+	select {
+	case slot = <-z.slots:
+	case <-z.dead:
+		return nil, errCold
+	case <-ctx.Done():
+		return nil, fmt.Errorf("jail: waiting for a free %s child: %w", name, ctx.Err())
+	}
+	return b.forkGuest(z, slot, l)
+}
+
+// fillGuests keeps GuestPrefork children forked ahead for one guest.
+func (b *Backend) fillGuests(w *warmPath, name string, ch chan *warmRun) {
+	defer w.wg.Done()
+	g, _ := b.guestSpec(name)
+	pause := func() bool {
+		select {
+		case <-w.closing:
+			return false
+		case <-time.After(200 * time.Millisecond):
+			return true
+		}
+	}
+	for {
+		z := w.ready(name)
+		if z == nil {
+			if !pause() {
+				return
+			}
+			continue
+		}
+		var slot int
+		select {
+		case slot = <-z.slots:
+		case <-z.dead:
+			continue
+		case <-w.closing:
+			return
+		}
+		l, err := b.opts.Languages.Lookup(context.Background(), g.Language)
+		var r *warmRun
+		if err == nil {
+			r, err = b.forkGuest(z, slot, l)
+		} else {
+			z.put(slot)
+		}
+		if err != nil {
+			if !errors.Is(err, errCold) {
+				b.opts.Logger.Warn("jail: forking a guest child ahead", "guest", name, "err", err)
+			}
+			if !pause() {
+				return
+			}
+			continue
+		}
+		select {
+		case ch <- r:
+		case <-w.closing:
+			r.discard()
+			return
+		}
+	}
+}
+
+// forkGuest forks a guest child up to its run: its handle, its
+// run-independent layers, a cgroup (with the default limits until its
+// run's are set).
+func (b *Backend) forkGuest(z *zygote, slot int, l *lang.Language) (r *warmRun, err error) {
+	r = &warmRun{z: z, slot: slot, pidfd: -1, t0: time.Now(), guest: &guestStart{log: b.opts.Logger}}
+	defer func() {
+		if err != nil {
+			r.cleanup()
+		}
+	}()
+	var child []int
+	defer func() { closeAll(child) }()
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+	}
+	child = append(child, pair[1])
+	f := os.NewFile(uintptr(pair[0]), "run")
+	fc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+	}
+	r.conn = fc.(*net.UnixConn)
+	for i := 0; i < 3; i++ {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+		}
+		if i == 0 {
+			r.stdin = pw
+			child = append(child, dupClose(pr))
+		} else {
+			r.outs[i-1] = pr
+			child = append(child, dupClose(pw))
+		}
+	}
+	req := guestFork{Slot: slot}
+	req.Guest.Landlock, req.Guest.Sys = guestLayers(l)
+	payload, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := z.forkWith(payload, child); err != nil {
+		return nil, errCold
+	}
+	closeAll(child)
+	child = nil
+	r.frames = make(chan warmFrame, 8)
+	go r.read()
+	select {
+	case fr := <-r.frames:
+		switch {
+		case fr.kind == zmsgHandle && len(fr.fds) == 1:
+			r.pidfd = fr.fds[0]
+		case fr.kind == msgError:
+			return nil, decodeSetupError(fr.payload)
+		default:
+			closeAll(fr.fds)
+			return nil, errCold
+		}
+	case <-time.After(forkWait):
+		z.markDead()
+		return nil, errCold
+	}
+	r.tH = time.Now()
+	if r.cg, err = b.cg.create(cgLimits(sandrun.Limits{}.WithDefaults(), b.opts.CPUs)); err != nil {
+		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	}
+	if r.guest.procs, err = r.cg.joinFiles(); err != nil {
+		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	}
+	return r, nil
+}
+
+// startGuest gives a forked child its run: the run's limits on its
+// cgroup, then its config with the channel's end and the cgroup's files;
+// it returns once the program started. chanEnd is closed.
+func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, filter, entry []byte, chanEnd int, stdout, stderr io.Writer) (err error) {
+	defer unix.Close(chanEnd)
+	defer func() {
+		if err != nil {
+			r.cleanup()
+		}
+	}()
+	r.mu.Lock()
+	r.lim, r.t0 = lim, time.Now()
+	r.mu.Unlock()
+	r.tCg = r.t0
+	if err := r.cg.set(cgLimits(lim, b.opts.CPUs)); err != nil {
+		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	}
+	cfg, err := json.Marshal(guestConfig{Config: entry, Rlimits: rlimitsOf(lim), Seccomp: filter})
+	if err != nil {
+		return err
+	}
+	setup := b.opts.SetupTimeout
+	_ = r.conn.SetWriteDeadline(time.Now().Add(setup))
+	err = writeFrame(r.conn, msgConfig, cfg, append([]int{chanEnd}, r.guest.procs...)...)
+	closeAll(r.guest.procs)
+	r.guest.procs = nil
+	if err != nil {
+		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "sending the guest's config"}
+	}
+	if !r.guest.streams {
+		for i, w := range []io.Writer{stdout, stderr} {
+			out := r.outs[i]
+			r.copying.Add(1)
+			go func() {
+				defer r.copying.Done()
+				_, _ = io.Copy(w, out)
+			}()
+		}
+		r.stdin.Close() // a guest's program reads no input
+	}
+	timer := time.NewTimer(setup)
+	defer timer.Stop()
+	select {
+	case fr := <-r.frames:
+		closeAll(fr.fds)
+		switch fr.kind {
+		case msgStarted:
+			r.mu.Lock()
+			r.start = time.Now()
+			r.cpuBase = 0
+			r.mu.Unlock()
+			return nil
+		case msgError:
+			return decodeSetupError(fr.payload)
+		}
+		// It ended during its setup (a limit or a kill): wait says which.
+		r.push(fr)
+		return nil
+	case <-timer.C:
+		r.kill(verdict.KillNone, "")
+		return &SetupError{Layer: LayerExec, Errno: unix.ETIMEDOUT, Detail: "the guest child's setup did not finish"}
+	}
+}
+
+// alive says whether a child forked ahead is still waiting for its run.
+func (r *warmRun) alive() bool {
+	fds := []unix.PollFd{{Fd: int32(r.pidfd), Events: unix.POLLIN}}
+	n, _ := unix.Poll(fds, 0)
+	return n == 0
+}
+
+// discard ends a child that will not run anything.
+func (r *warmRun) discard() {
+	r.kill(verdict.KillNone, "")
+	closeAll(r.guest.procs)
+	r.guest.procs = nil
+	_ = r.cleanup()
+}
+
+// guestLayers are a guest child's run-independent layers: Landlock (the
+// interpreter's files, read-only) and the system call numbers it calls.
+func guestLayers(l *lang.Language) (*warmLandlock, map[string]int) {
 	abi := landlockABI()
 	r := rightsFor(abi)
 	ll := &warmLandlock{MinABI: 6, AttrSize: int(llAttrSize(abi)), FS: r.handledFS, Net: r.handledNet, Scoped: r.scoped, FileOnly: fileOnly}
@@ -344,13 +599,10 @@ func (b *Backend) guestConfig(l *lang.Language, lim sandrun.Limits, filter []byt
 			ll.Rules = append(ll.Rules, warmRule{Path: bd.Path, Access: r.read})
 		}
 	}
-	return &guestConfig{
-		Config: entry, Rlimits: rlimitsOf(lim), Seccomp: filter, Landlock: ll,
-		Sys: map[string]int{
-			"capset": unix.SYS_CAPSET, "close_range": unix.SYS_CLOSE_RANGE,
-			"landlock_create_ruleset": unix.SYS_LANDLOCK_CREATE_RULESET,
-			"landlock_add_rule":       unix.SYS_LANDLOCK_ADD_RULE,
-			"landlock_restrict_self":  unix.SYS_LANDLOCK_RESTRICT_SELF,
-		},
+	return ll, map[string]int{
+		"capset": unix.SYS_CAPSET, "close_range": unix.SYS_CLOSE_RANGE,
+		"landlock_create_ruleset": unix.SYS_LANDLOCK_CREATE_RULESET,
+		"landlock_add_rule":       unix.SYS_LANDLOCK_ADD_RULE,
+		"landlock_restrict_self":  unix.SYS_LANDLOCK_RESTRICT_SELF,
 	}
 }

@@ -123,8 +123,8 @@ type warmRun struct {
 	pid     int // its pid on the host
 	stdin   *os.File
 	outs    [2]*os.File
-	// guest, when not nil, is a guest run's config and channel
-	// (guest_linux.go): sent instead of the warm config.
+	// guest, when not nil, makes this a guest child's run
+	// (guest_linux.go): started by startGuest, not begin.
 	guest *guestStart
 
 	copying sync.WaitGroup
@@ -153,14 +153,15 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 			r.cleanup()
 		}
 	}()
+	if r.cg, err = b.cg.create(cgLimits(r.lim, b.opts.CPUs)); err != nil {
+		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	}
+	r.tCg = time.Now()
 	var child []int // what the zygote passes on to the child
 	defer func() { closeAll(child) }()
-	var procs []int
-	if r.guest == nil {
-		// A guest's cgroup is made while the zygote forks (below).
-		if procs, err = r.makeCgroup(b); err != nil {
-			return err
-		}
+	procs, err := r.cg.joinFiles()
+	if err != nil {
+		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -198,34 +199,6 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 	child = nil
 	r.frames = make(chan warmFrame, 8)
 	go r.read()
-	setup := b.opts.SetupTimeout
-	sendConfig := func(cfg []byte, fds ...int) {
-		if r.guest != nil {
-			r.guest.handedOff = true // the goroutine below closes the child's end
-		}
-		go func() {
-			_ = r.conn.SetWriteDeadline(time.Now().Add(setup))
-			err := writeFrame(r.conn, msgConfig, cfg, fds...)
-			if r.guest != nil {
-				r.guest.closeChild()
-				closeAll(fds[1:]) // the cgroup's files
-			}
-			if err != nil {
-				r.kill(verdict.KillNone, "")
-			}
-		}()
-	}
-	if r.guest != nil {
-		// A guest's cgroup is made while the zygote forks, and goes out
-		// with its config at once: the child reads both right after
-		// sending its handle, and joins the group before anything else.
-		// The zygote, which passes the socket on, never reads it.
-		procs, err := r.makeCgroup(b)
-		if err != nil {
-			return err
-		}
-		sendConfig(r.guest.config, append([]int{r.guest.childEnd}, procs...)...)
-	}
 	// The child's pid 1 sends a handle on itself first: from then on the
 	// run is this child's, whatever happens.
 	select {
@@ -245,38 +218,36 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 		return errCold
 	}
 	r.tH = time.Now()
-	// The pid is for collecting /work through the child's root; a guest
-	// has neither (and its child may be gone already: it had its config).
-	if r.guest == nil {
-		if r.pid, err = pidfdPid(r.pidfd); err != nil {
-			return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the child's pid"}
-		}
+	if r.pid, err = pidfdPid(r.pidfd); err != nil {
+		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the child's pid"}
 	}
-	if r.guest == nil {
-		wc := b.warmConfig(l, req, files, r.lim)
-		if b.warm.hook != nil {
-			b.warm.hook(wc)
-		}
-		cfg, err := json.Marshal(wc)
-		if err != nil {
-			return err
-		}
-		sendConfig(cfg)
+	wc := b.warmConfig(l, req, files, r.lim)
+	if b.warm.hook != nil {
+		b.warm.hook(wc)
 	}
-	if r.guest == nil || !r.guest.streams {
-		for i, w := range []io.Writer{stdout, stderr} {
-			out := r.outs[i]
-			r.copying.Add(1)
-			go func() {
-				defer r.copying.Done()
-				_, _ = io.Copy(w, out)
-			}()
+	cfg, err := json.Marshal(wc)
+	if err != nil {
+		return err
+	}
+	setup := b.opts.SetupTimeout
+	go func() {
+		_ = r.conn.SetWriteDeadline(time.Now().Add(setup))
+		if writeFrame(r.conn, msgConfig, cfg) != nil {
+			r.kill(verdict.KillNone, "")
 		}
+	}()
+	for i, w := range []io.Writer{stdout, stderr} {
+		out := r.outs[i]
+		r.copying.Add(1)
 		go func() {
-			_, _ = io.Copy(r.stdin, strings.NewReader(req.Stdin))
-			r.stdin.Close()
+			defer r.copying.Done()
+			_, _ = io.Copy(w, out)
 		}()
 	}
+	go func() {
+		_, _ = io.Copy(r.stdin, strings.NewReader(req.Stdin))
+		r.stdin.Close()
+	}()
 	timer := time.NewTimer(setup)
 	defer timer.Stop()
 	select {
@@ -300,21 +271,6 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 		r.kill(verdict.KillNone, "")
 		return &SetupError{Layer: LayerExec, Errno: unix.ETIMEDOUT, Detail: "the warm child's setup did not finish"}
 	}
-}
-
-// makeCgroup makes the run's cgroup and opens the files through which
-// the child joins it.
-func (r *warmRun) makeCgroup(b *Backend) ([]int, error) {
-	var err error
-	if r.cg, err = b.cg.create(cgLimits(r.lim, b.opts.CPUs)); err != nil {
-		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
-	}
-	r.tCg = time.Now()
-	procs, err := r.cg.joinFiles()
-	if err != nil {
-		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
-	}
-	return procs, nil
 }
 
 // dupClose returns a raw duplicate of f's descriptor and closes f.
@@ -540,8 +496,8 @@ func (r *warmRun) wait(collect []string) *outcome {
 	}
 	if r.guest != nil {
 		// A guest's result does not wait for its cgroup's removal (its
-		// processes are gone: R reported P's end and then ended); the
-		// slot comes back once the group is removed.
+		// one process is gone: its pidfd said so); the slot comes back
+		// once the group is removed.
 		go func() {
 			if err := r.cleanup(); err != nil {
 				r.guest.log.Warn("jail: removing a guest run's cgroup", "err", err)

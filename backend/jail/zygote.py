@@ -152,7 +152,8 @@ def serve(ctl):
             _os._exit(3)  # protocol error: the supervisor restarts us
         for x in fds:
             _os.set_blocking(x, True)
-        slot = int(_json.loads(payload)["slot"])
+        msg = _json.loads(payload)
+        slot = int(msg["slot"])
         try:
             pid = _os.fork()
         except OSError as e:
@@ -161,7 +162,7 @@ def serve(ctl):
         if pid == 0:
             _os.close(ctl)
             if _GUEST is not None:
-                _guest_child(slot, fds)  # never returns
+                _guest_child(slot, fds, msg)  # never returns
             return _child1(slot, fds)
         for x in fds:
             _os.close(x)
@@ -668,7 +669,12 @@ def _write_frame(fd, kind, payload=b""):
         data = data[_os.write(fd, data):]
 
 
-def _guest_child(slot, fds):
+def _guest_child(slot, fds, msg):
+    """A guest's child. Before its run (it may be forked ahead of one):
+    its uid, a handle on itself for the supervisor, no capabilities,
+    no_new_privs, Landlock (the run-independent layers, from the fork
+    request). Then, with the run's config: the cgroup, rlimits, seccomp,
+    the channel as fd 3, the entry."""
     run, stdio = fds[0], fds[1:4]
     try:
         _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
@@ -678,7 +684,16 @@ def _guest_child(slot, fds):
         pidfd = _oserr(L_PROTOCOL, 3, _os.pidfd_open, _os.getpid())
         _send(run, b"H", b"", [pidfd])
         _os.close(pidfd)
-        # The config comes with the channel and the cgroup's files.
+        for i, fd in enumerate(stdio):
+            _os.dup2(fd, i)
+            _os.close(fd)
+        _os.setsid()
+        _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), L_CAPS, 1)
+        guest = msg["guest"]
+        _drop_caps(guest["sys"])
+        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), L_NNP, 1)
+        _landlock(guest["landlock"], guest["sys"])
+        # The run: its config, with the channel and the cgroup's files.
         kind, payload, extra = _recv(run)
         if kind != b"C" or len(extra) < 2:
             for x in extra:
@@ -693,19 +708,11 @@ def _guest_child(slot, fds):
             except OSError as e:
                 raise Fail(L_CGROUP, 10 + i, e.errno)
             _os.close(fd)
-        for i, fd in enumerate(stdio):
-            _os.dup2(fd, i)
-            _os.close(fd)
-        _os.setsid()
-        _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), L_CAPS, 1)
-        _drop_caps(cfg["sys"])
-        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), L_NNP, 1)
         for i, (res, soft, hard) in enumerate(cfg["rlimits"]):
             try:
                 _resource.setrlimit(res, (soft, hard))
             except (OSError, ValueError) as e:
                 raise Fail(L_RLIMITS, i + 1, getattr(e, "errno", None) or _errno.EINVAL)
-        _landlock(cfg["landlock"], cfg["sys"])
         raw = _b64.b64decode(cfg["seccomp"])
         buf = _ct.create_string_buffer(raw, len(raw))
         prog = _Fprog(len(raw) // 8, _ct.addressof(buf))
@@ -716,7 +723,7 @@ def _guest_child(slot, fds):
         if chan != 3:
             _oserr(L_EXEC, 5, _os.dup2, chan, 3)
         _write_frame(run, b"S", _struct.pack(">I", _os.getpid()))
-        _check(_libc.syscall(cfg["sys"]["close_range"], 4, _ct.c_uint(0xFFFFFFFF), 0), L_EXEC, 1)
+        _check(_libc.syscall(guest["sys"]["close_range"], 4, _ct.c_uint(0xFFFFFFFF), 0), L_EXEC, 1)
     except Fail as f:
         _guest_report(run, f)
         _os._exit(71)

@@ -457,6 +457,12 @@ func (z *zygote) put(slot int) { z.slots <- slot }
 // fork asks the zygote for a child for one run.
 func (z *zygote) fork(slot int, fds []int) error {
 	payload, _ := json.Marshal(map[string]int{"slot": slot})
+	return z.forkWith(payload, fds)
+}
+
+// forkWith asks the zygote for a child, with a payload of the caller's
+// (a guest child's run-independent layers: guest_linux.go).
+func (z *zygote) forkWith(payload []byte, fds []int) error {
 	z.ctlMu.Lock()
 	defer z.ctlMu.Unlock()
 	_ = z.ctl.SetWriteDeadline(time.Now().Add(forkWait))
