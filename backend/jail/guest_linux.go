@@ -65,7 +65,7 @@ type guestConfig struct {
 type guestFork struct {
 	Slot  int `json:"slot"`
 	Guest struct {
-		Landlock *warmLandlock `json:"landlock"`
+		Landlock *warmLandlock  `json:"landlock"`
 		Sys      map[string]int `json:"sys"`
 	} `json:"guest"`
 }

@@ -43,40 +43,34 @@ def main(cfg, fd):
     _os._exit(status)
 `
 
-var (
-	guestShared     *jail.Backend
-	guestSharedErr  error
-	guestSharedOnce sync.Once
-)
-
+// guestBackend is a jail with the echo guest, ready; closed with the
+// test (its children forked ahead hold cgroups, which the package's
+// leftover checks look for).
 func guestBackend(t testing.TB) *jail.Backend {
 	t.Helper()
 	backend(t) // skips where there is no jail
-	guestSharedOnce.Do(func() {
-		guestShared, guestSharedErr = jail.New(jail.Options{
-			Languages: lang.NewRegistry(lang.Options{}),
-			Guests:    []guest.Spec{{Name: "echo", Language: "python", Modules: []guest.Module{{Name: "sandrun_echo_guest", Source: echoGuest}}, Entry: "sandrun_echo_guest.main"}},
-			Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: guestLogLevel()})),
-		})
-		if guestSharedErr == nil {
-			if err := guestShared.CheckGuest(context.Background(), "echo"); err != nil {
-				guestSharedErr = err
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			guestSharedErr = guestShared.GuestReady(ctx, "echo")
-		}
+	b, err := jail.New(jail.Options{
+		Languages: lang.NewRegistry(lang.Options{}),
+		Guests:    []guest.Spec{{Name: "echo", Language: "python", Modules: []guest.Module{{Name: "sandrun_echo_guest", Source: echoGuest}}, Entry: "sandrun_echo_guest.main"}},
+		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: guestLogLevel()})),
 	})
-	if guestSharedErr != nil {
-		skip(t, "guests unavailable: %v", guestSharedErr)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return guestShared
+	t.Cleanup(func() { b.Close() })
+	if err := b.CheckGuest(context.Background(), "echo"); err != nil {
+		skip(t, "guests unavailable: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := b.GuestReady(ctx, "echo"); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
-func runGuest(t testing.TB, code string, lim sandrun.Limits) (*sandrun.Result, string) {
+func runGuest(t testing.TB, b *jail.Backend, code string, lim sandrun.Limits) (*sandrun.Result, string) {
 	t.Helper()
-	b := guestBackend(t)
 	cfg, _ := json.Marshal(map[string]string{"code": code})
 	var got strings.Builder
 	var mu sync.Mutex
@@ -98,7 +92,7 @@ func runGuest(t testing.TB, code string, lim sandrun.Limits) (*sandrun.Result, s
 }
 
 func TestGuestHello(t *testing.T) {
-	res, ch := runGuest(t, "print('hello', 6 * 7)", sandrun.Limits{})
+	res, ch := runGuest(t, guestBackend(t), "print('hello', 6 * 7)", sandrun.Limits{})
 	if res.Status != sandrun.StatusOK || res.Stdout != "hello 42\n" || ch != "bye" {
 		t.Fatalf("status %s stdout %q stderr %q channel %q err %s", res.Status, res.Stdout, res.Stderr, ch, res.Error)
 	}
@@ -141,7 +135,7 @@ attempt("setuid", lambda: os.setuid(0))
 attempt("listdir", lambda: os.listdir("/"))
 `
 	code = strings.ReplaceAll(code, "`SECRET`", "'"+secret+"'")
-	res, _ := runGuest(t, code, sandrun.Limits{})
+	res, _ := runGuest(t, guestBackend(t), code, sandrun.Limits{})
 	if res.Status != sandrun.StatusOK {
 		t.Fatalf("status %s: %s\nstdout %s\nstderr %s", res.Status, res.Error, res.Stdout, res.Stderr)
 	}
