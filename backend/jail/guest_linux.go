@@ -13,6 +13,7 @@ import (
 	"os"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
@@ -431,13 +432,14 @@ func (b *Backend) fillGuests(w *warmPath, name string, ch chan *warmRun) {
 	}
 }
 
-// forkGuest forks a guest child up to its run: its handle, its
-// run-independent layers, a cgroup (with the default limits until its
-// run's are set).
-func (b *Backend) forkGuest(z *zygote, slot int, l *lang.Language) (r *warmRun, err error) {
-	r = &warmRun{z: z, slot: slot, pidfd: -1, t0: time.Now(), guest: &guestStart{log: b.opts.Logger}}
+// forkGuest forks a guest child up to its run: its handle and its
+// run-independent layers. Its cgroup is made for its run (a group exists
+// only while a run does).
+func (b *Backend) forkGuest(z *zygote, slot int, l *lang.Language) (*warmRun, error) {
+	r := &warmRun{z: z, slot: slot, pidfd: -1, t0: time.Now(), guest: &guestStart{log: b.opts.Logger}}
+	ok := false
 	defer func() {
-		if err != nil {
+		if !ok {
 			r.cleanup()
 		}
 	}()
@@ -497,17 +499,12 @@ func (b *Backend) forkGuest(z *zygote, slot int, l *lang.Language) (r *warmRun, 
 		return nil, errCold
 	}
 	r.tH = time.Now()
-	if r.cg, err = b.cg.create(cgLimits(sandrun.Limits{}.WithDefaults(), b.opts.CPUs)); err != nil {
-		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
-	}
-	if r.guest.procs, err = r.cg.joinFiles(); err != nil {
-		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
-	}
+	ok = true
 	return r, nil
 }
 
-// startGuest gives a forked child its run: the run's limits on its
-// cgroup, then its config with the channel's end and the cgroup's files;
+// startGuest gives a forked child its run: a cgroup with the run's
+// limits, then its config with the channel's end and the cgroup's files;
 // it returns once the program started. chanEnd is closed.
 func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, filter, entry []byte, chanEnd int, stdout, stderr io.Writer) (err error) {
 	defer unix.Close(chanEnd)
@@ -519,8 +516,11 @@ func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, filter, entry []byt
 	r.mu.Lock()
 	r.lim, r.t0 = lim, time.Now()
 	r.mu.Unlock()
-	r.tCg = r.t0
-	if err := r.cg.set(cgLimits(lim, b.opts.CPUs)); err != nil {
+	if r.cg, err = b.cg.create(cgLimits(lim, b.opts.CPUs)); err != nil {
+		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	}
+	r.tCg = time.Now()
+	if r.guest.procs, err = r.cg.joinFiles(); err != nil {
 		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 	}
 	cfg, err := json.Marshal(guestConfig{Config: entry, Rlimits: rlimitsOf(lim), Seccomp: filter})
@@ -605,4 +605,37 @@ func guestLayers(l *lang.Language) (*warmLandlock, map[string]int) {
 		"landlock_add_rule":       unix.SYS_LANDLOCK_ADD_RULE,
 		"landlock_restrict_self":  unix.SYS_LANDLOCK_RESTRICT_SELF,
 	}
+}
+
+// pidfdInfo is struct pidfd_info (linux/pidfd.h, the first version: 64
+// bytes, exit_code included since Linux 6.15).
+type pidfdInfo struct {
+	Mask, CgroupID                                                      uint64
+	Pid, Tgid, Ppid, Ruid, Rgid, Euid, Egid, Suid, Sgid, Fsuid, Fsgid uint32
+	ExitCode                                                            int32
+}
+
+const (
+	pidfdInfoExit = 1 << 3 // PIDFD_INFO_EXIT
+	// PIDFD_GET_INFO: _IOWR(PIDFS_IOCTL_MAGIC 0xFF, 11, struct pidfd_info).
+	pidfdGetInfo = 3<<30 | uintptr(unsafe.Sizeof(pidfdInfo{}))<<16 | 0xFF<<8 | 11
+)
+
+// guestExitStatus is the wait status of a guest child that has ended,
+// read through its pidfd (PIDFD_GET_INFO, Linux 6.15+; the zygote, its
+// parent, lets the kernel reap it). Where the kernel cannot say, it is a
+// plain exit: how the program ended is then the guest's report alone.
+func guestExitStatus(pidfd int) unix.WaitStatus {
+	for i := 0; i < 20; i++ {
+		info := pidfdInfo{Mask: pidfdInfoExit}
+		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(pidfd), pidfdGetInfo, uintptr(unsafe.Pointer(&info)))
+		if e != 0 {
+			break // an older kernel
+		}
+		if info.Mask&pidfdInfoExit != 0 {
+			return unix.WaitStatus(info.ExitCode)
+		}
+		time.Sleep(time.Millisecond) // exited, not yet released
+	}
+	return 0
 }

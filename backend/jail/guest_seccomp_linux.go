@@ -15,8 +15,9 @@ import (
 // Landlock rules say which) and write to the descriptors it was given.
 // Everything else fails with EPERM: no exec, fork or clone, no sockets,
 // no signals to other processes, no ptrace, no new mounts or namespaces,
-// no SysV IPC, no timers or event fds, no io_uring. Names missing on an
-// architecture are skipped.
+// no SysV IPC, no timers or event fds, no io_uring, no file locks
+// (fcntl's lock commands, flock). Names missing on an architecture are
+// skipped.
 var guestAllowed = []string{
 	// descriptors it holds: stdio, the channel, files it opened
 	"read", "write", "readv", "writev", "pread64", "lseek", "close", "close_range", "fcntl", "dup", "dup2", "dup3",
@@ -65,6 +66,13 @@ func buildGuestFilter() ([]bpf.Instruction, error) {
 	prog = append(prog,
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_IOCTL, SkipFalse: 1},
 		bpf.RetConstant{Val: errno(unix.ENOTTY)})
+	// fcntl, but no record locks: a lock on a runtime file (the same
+	// inode in every guest child) would be a channel between concurrent
+	// runs (attack case 49).
+	locks := ruleBody(rule{Name: "fcntl", Action: errno(unix.EPERM), Op: opIn, Arg: 1, Values: []uint32{
+		unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW}})
+	prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_FCNTL, SkipFalse: uint8(len(locks))})
+	prog = append(prog, locks...)
 	for i, nr := range nrs {
 		// Skip the remaining comparisons and the EPERM return.
 		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipTrue: uint8(len(nrs) - i)})

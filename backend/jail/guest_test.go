@@ -133,6 +133,15 @@ def ptrace():
 attempt("ptrace", ptrace)
 attempt("setuid", lambda: os.setuid(0))
 attempt("listdir", lambda: os.listdir("/"))
+import fcntl, struct, sys
+runtime = open(os.__file__, "rb")
+attempt("posix lock on a runtime file", lambda: fcntl.lockf(runtime, fcntl.LOCK_SH | fcntl.LOCK_NB))
+attempt("lock query on a runtime file", lambda: fcntl.fcntl(runtime, fcntl.F_GETLK, struct.pack("hhllhh", fcntl.F_RDLCK, 0, 0, 0, 0, 0)))
+attempt("flock on a runtime file", lambda: fcntl.flock(runtime, fcntl.LOCK_SH | fcntl.LOCK_NB))
+attempt("thread", lambda: __import__("threading").Thread(target=print).start())
+attempt("pipe", lambda: os.pipe())
+attempt("signal itself", lambda: os.kill(os.getpid(), 0))
+attempt("memfd", lambda: os.memfd_create("x"))
 `
 	code = strings.ReplaceAll(code, "`SECRET`", "'"+secret+"'")
 	res, _ := runGuest(t, guestBackend(t), code, sandrun.Limits{})

@@ -442,15 +442,15 @@ func (r *warmRun) wait(collect []string) *outcome {
 	if r.guest != nil && o.err == nil && o.status == nil {
 		// A guest child has no reaper to report its exit: it closed the
 		// run's socket when its program started, and its end is its
-		// pidfd's (the limits' kills end it too). How it ended is the
-		// guest's to report; here it is a plain exit.
+		// pidfd's (the limits' kills end it too); its wait status comes
+		// from the pidfd as well (guestExitStatus).
 		fds := []unix.PollFd{{Fd: int32(r.pidfd), Events: unix.POLLIN}}
 		for {
 			if _, err := unix.Poll(fds, -1); err != unix.EINTR {
 				break
 			}
 		}
-		ws := unix.WaitStatus(0)
+		ws := guestExitStatus(r.pidfd)
 		o.status = &ws
 	}
 	r.mu.Lock()
