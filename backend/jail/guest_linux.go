@@ -610,9 +610,9 @@ func guestLayers(l *lang.Language) (*warmLandlock, map[string]int) {
 // pidfdInfo is struct pidfd_info (linux/pidfd.h, the first version: 64
 // bytes, exit_code included since Linux 6.15).
 type pidfdInfo struct {
-	Mask, CgroupID                                                      uint64
+	Mask, CgroupID                                                    uint64
 	Pid, Tgid, Ppid, Ruid, Rgid, Euid, Egid, Suid, Sgid, Fsuid, Fsgid uint32
-	ExitCode                                                            int32
+	ExitCode                                                          int32
 }
 
 const (

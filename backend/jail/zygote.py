@@ -359,10 +359,13 @@ def _reap(run, pid):
             break
         except InterruptedError:
             continue
-    # A guest has no /work to collect: R ends at once (the supervisor's
-    # release, D, is not waited for).
     _send(run, b"X", _struct.pack(">I", status & 0xFFFFFFFF))
-    _os._exit(0)
+    while True:
+        kind, _, extra = _recv(run)
+        for x in extra:
+            _os.close(x)
+        if kind is None or kind == b"D":
+            _os._exit(0)
 
 
 # --- C3: the program ------------------------------------------------------
