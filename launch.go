@@ -21,6 +21,10 @@ type LaunchSpec struct {
 	// Limits apply to the whole life of the process (memory and pids to
 	// the whole tree; WallTime is the maximum lifetime).
 	Limits Limits
+	// Network is what the process may reach, for its whole life (a
+	// session's policy). A launcher that cannot enforce an allowlist
+	// (not a NetworkEnforcer) refuses a spec that sets one.
+	Network NetworkPolicy
 }
 
 // Launched is a running sandboxed process.
@@ -53,8 +57,10 @@ type LaunchExit struct {
 
 // UsageReporter is implemented by launched processes that can say what
 // they have used so far: CPU time (cpu_ms) and peak memory
-// (memory_peak_bytes) since the launch. Sessions report each step's CPU
-// time as the difference across the step, and the peak so far.
+// (memory_peak_bytes) since the launch, and for a process with a network
+// allowlist its proxy's record (network). Sessions report each step's CPU
+// time and network traffic as the difference across the step, and the
+// peak so far.
 type UsageReporter interface {
 	UsageSoFar() Usage
 }

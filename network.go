@@ -253,7 +253,7 @@ func (p *NetworkPolicy) UnmarshalJSON(data []byte) error {
 		}
 		v, err := ParseNetwork(s)
 		if err != nil {
-			return err
+			return fmt.Errorf("network: %w", err) // as the object form: decoders that do not name the field (MCP's) still do
 		}
 		*p = v
 		return nil
@@ -448,4 +448,14 @@ func checkNetwork(b Backend, req *Request) error {
 		return &RequestError{Field: "network", Msg: fmt.Sprintf("the %s tier cannot enforce a network allowlist here: %v", b.Name(), err)}
 	}
 	return nil
+}
+
+// RefuseNetwork is what a Launcher that cannot enforce an allowlist (the
+// process tier shares the host's network; others have no namespace to
+// hold the proxy) returns for a spec that sets one: nothing is started.
+func RefuseNetwork(tier string, p NetworkPolicy) error {
+	if p.IsNone() {
+		return nil
+	}
+	return &RequestError{Field: "network", Msg: fmt.Sprintf("the %s tier cannot enforce a network allowlist for a long-lived process; use the jail or docker tier", tier)}
 }

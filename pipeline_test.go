@@ -126,7 +126,7 @@ func TestStepLimits(t *testing.T) {
 	sb, _ := sandrun.New(sandrun.Options{Backends: []sandrun.Backend{&fakeBackend{name: "process"}}})
 	sess := &fakeSession{limits: sandrun.DefaultLimits()}
 	res, err := sb.Step(context.Background(), sess, &sandrun.Request{Code: "x", Limits: sandrun.Limits{WallTime: sandrun.Duration(time.Second), Output: 1024}})
-	if err != nil || sess.got.Limits.WallTime.D() != time.Second || sess.got.Limits.Output != 1024 || sess.got.Limits.Memory != sess.limits.Memory {
+	if err != nil || res == nil || sess.got.Limits.WallTime.D() != time.Second || sess.got.Limits.Output != 1024 || sess.got.Limits.Memory != sess.limits.Memory {
 		t.Fatalf("err %v limits %+v", err, sess.got.Limits)
 	}
 	for field, l := range map[string]sandrun.Limits{

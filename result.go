@@ -53,6 +53,14 @@ type Result struct {
 	Stderr          string `json:"stderr"`
 	StdoutTruncated bool   `json:"stdout_truncated"`
 	StderrTruncated bool   `json:"stderr_truncated"`
+	// StdoutEncoding and StderrEncoding say how Stdout and Stderr hold
+	// the program's bytes in this value: "" (as they are) or "base64".
+	// A Result made in this process holds them as they are; its JSON
+	// form (MarshalJSON) carries output that is not valid UTF-8 as
+	// base64 with the encoding set, since a JSON string cannot hold it
+	// (encoding/json would replace it with U+FFFD). See output.go.
+	StdoutEncoding string `json:"stdout_encoding,omitempty"`
+	StderrEncoding string `json:"stderr_encoding,omitempty"`
 
 	Sanitized  bool        `json:"sanitized"`
 	Detections []Detection `json:"detections"`

@@ -21,7 +21,9 @@ type migration struct {
 // run was made with, and an index for per-caller queries; version 3 the
 // session a step belongs to and the writer (host, pid and start time of
 // the process that began a record still "running", so that a later start
-// can tell it was interrupted).
+// can tell it was interrupted); version 4 a run's network usage (the
+// proxy's record of a run or session step with an allowlist; NULL
+// without one).
 //
 // started_at is unix microseconds in SQLite (an integer sorts and
 // compares exactly) and a timestamptz in PostgreSQL (what operators query
@@ -63,6 +65,9 @@ var sqliteMigrations = []migration{
 		`ALTER TABLE sandrun_runs ADD COLUMN writer TEXT NOT NULL DEFAULT ''`,
 		`CREATE INDEX sandrun_runs_session ON sandrun_runs (session, started_at)`,
 	}},
+	{4, "add network usage", []string{
+		`ALTER TABLE sandrun_runs ADD COLUMN network TEXT`,
+	}},
 }
 
 var postgresMigrations = []migration{
@@ -101,6 +106,9 @@ var postgresMigrations = []migration{
 		`ALTER TABLE sandrun_runs ADD COLUMN session TEXT NOT NULL DEFAULT ''`,
 		`ALTER TABLE sandrun_runs ADD COLUMN writer TEXT NOT NULL DEFAULT ''`,
 		`CREATE INDEX sandrun_runs_session ON sandrun_runs (session, started_at)`,
+	}},
+	{4, "add network usage", []string{
+		`ALTER TABLE sandrun_runs ADD COLUMN network JSONB`,
 	}},
 }
 

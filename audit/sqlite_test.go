@@ -118,7 +118,7 @@ func TestSQLiteUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if old.Caller != "carol" || old.Host != "" || old.Session != "" || old.Downgrades != nil || old.Limits.Memory != 1<<20 ||
+	if old.Caller != "carol" || old.Host != "" || old.Session != "" || old.Downgrades != nil || old.Usage.Network != nil || old.Limits.Memory != 1<<20 ||
 		!old.StartedAt.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
 		t.Fatalf("old row after upgrade: %+v", old)
 	}
@@ -131,7 +131,7 @@ func TestSQLiteUpgrade(t *testing.T) {
 	}
 	db = rawSQLite(t, path)
 	var applied string
-	if err := db.QueryRow(`SELECT group_concat(version, ',') FROM (SELECT version FROM sandrun_schema_migrations ORDER BY version)`).Scan(&applied); err != nil || applied != "1,2,3" {
+	if err := db.QueryRow(`SELECT group_concat(version, ',') FROM (SELECT version FROM sandrun_schema_migrations ORDER BY version)`).Scan(&applied); err != nil || applied != "1,2,3,4" {
 		t.Fatalf("migrations table: %q, %v", applied, err)
 	}
 	// Opening again is a no-op.

@@ -90,7 +90,7 @@ var _ Store = (*SQLStore)(nil)
 
 const entryColumns = `id, started_at, code_sha256, code_size, code, language, backend, limits,
 	status, exit_code, signal, error, wall_ms, cpu_ms, memory_peak_bytes, sanitized,
-	detections, downgrades, caller, host, version, session, writer`
+	detections, downgrades, caller, host, version, session, writer, network`
 
 func (s *SQLStore) q(query string) string {
 	if !s.d.dollar {
@@ -119,7 +119,7 @@ func (s *SQLStore) Insert(ctx context.Context, e *Entry) error {
 		return err
 	}
 	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO sandrun_runs (`+entryColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...)
 	if err != nil {
 		return fmt.Errorf("audit: insert run %s into %s: %w", e.ID, s.location, err)
 	}
@@ -205,14 +205,21 @@ func (s *SQLStore) entryArgs(e *Entry) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var code sql.NullString
+	var code, network sql.NullString
 	if e.Code != "" {
 		code = sql.NullString{String: e.Code, Valid: true}
+	}
+	if e.Usage.Network != nil {
+		b, err := json.Marshal(e.Usage.Network)
+		if err != nil {
+			return nil, err
+		}
+		network = sql.NullString{String: string(b), Valid: true}
 	}
 	return []any{e.ID, s.d.timeArg(e.StartedAt), e.CodeSHA256, e.CodeSize, code, e.Language, e.Backend,
 		string(limits), string(e.Status), e.ExitCode, e.Signal, e.Error, e.Usage.WallMs,
 		e.Usage.CPUMs, e.Usage.MemoryPeakBytes, e.Sanitized, string(dets), string(downs),
-		e.Caller, e.Host, e.Version, e.Session, e.Writer}, nil
+		e.Caller, e.Host, e.Version, e.Session, e.Writer, network}, nil
 }
 
 // Get returns the entry with exactly this id, or ErrNotFound.
@@ -302,14 +309,14 @@ func scanEntries(rows *sql.Rows) ([]*Entry, error) {
 	for rows.Next() {
 		var (
 			e                  Entry
-			code               sql.NullString
+			code, network      sql.NullString
 			lim, det, down, st string
 			started            timeScan
 		)
 		err := rows.Scan(&e.ID, &started, &e.CodeSHA256, &e.CodeSize, &code, &e.Language,
 			&e.Backend, &lim, &st, &e.ExitCode, &e.Signal, &e.Error, &e.Usage.WallMs,
 			&e.Usage.CPUMs, &e.Usage.MemoryPeakBytes, &e.Sanitized, &det, &down, &e.Caller,
-			&e.Host, &e.Version, &e.Session, &e.Writer)
+			&e.Host, &e.Version, &e.Session, &e.Writer, &network)
 		if err != nil {
 			return nil, err
 		}
@@ -325,6 +332,11 @@ func scanEntries(rows *sql.Rows) ([]*Entry, error) {
 		}
 		if len(e.Downgrades) == 0 {
 			e.Downgrades = nil
+		}
+		if network.Valid {
+			if err := json.Unmarshal([]byte(network.String), &e.Usage.Network); err != nil {
+				return nil, fmt.Errorf("run %s: network: %w", e.ID, err)
+			}
 		}
 		out = append(out, &e)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -63,6 +64,42 @@ func storeSuite(t *testing.T, open func(t *testing.T) audit.Store) {
 		}
 		if _, err := st.Get(ctx, "ffff"); !errors.Is(err, audit.ErrNotFound) {
 			t.Fatalf("Get(unknown) = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("NetworkUsage", func(t *testing.T) {
+		st := open(t)
+		e := entry(2, base)
+		e.Session = "5e55"
+		e.Usage.Network = &sandrun.NetworkUsage{BytesUp: 12, BytesDown: 3456, Connections: 2, Refused: 1, LimitHit: "bytes_down",
+			Destinations: []sandrun.NetworkDestination{
+				{Host: "hosta.test", Port: 443, Allowed: true, Address: "10.206.7.2", Attempts: 2, BytesUp: 12, BytesDown: 3456},
+				{Host: "evil.test", Port: 80, Reason: "evil.test port 80 is not in the allowlist", Attempts: 1},
+			}}
+		if err := st.Insert(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		plain := entry(3, base)
+		if err := st.Insert(ctx, plain); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.Get(ctx, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Usage, e.Usage) {
+			t.Fatalf("network usage changed in the store:\n got %+v\nwant %+v", got.Usage.Network, e.Usage.Network)
+		}
+		if got, err := st.Get(ctx, plain.ID); err != nil || got.Usage.Network != nil {
+			t.Fatalf("a run without network: %+v, %v", got, err)
+		}
+		// Update (a record begun as running) keeps it too.
+		e.Usage.Network.Refused = 5
+		if err := st.Update(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := st.Get(ctx, e.ID); err != nil || got.Usage.Network == nil || got.Usage.Network.Refused != 5 {
+			t.Fatalf("after update: %+v, %v", got, err)
 		}
 	})
 

@@ -13,24 +13,29 @@ import (
 
 // The discovery cache keeps what a probe found across processes, so that a
 // one-shot `sandrun run` does not start the interpreter (through a pyenv
-// shim: a chain of about forty bash execs) before every run. An entry is
-// used only while its key still holds, which a few stats check (no exec):
-// the search PATH and the probe's environment, the candidate the PATH
-// lookup finds and the identity (device, inode, size, mtime) of that file,
-// of the files the spec says the answer depends on (pyenv's version file)
-// and of the running sandrun binary (the code that built the answer), then
-// the identity of the resolved interpreter and the existence of every
-// runtime path. Failed probes are never stored.
+// shim: a chain of about forty bash execs) before every run. It keeps the
+// probe's raw facts (what the interpreter said of itself), not the
+// Language: that is built from the facts by the running sandrun, so its
+// code's changes apply at once and every sandrun binary on the host shares
+// the entries. An entry is used only while its key still holds, which a
+// few stats check (no exec): the search PATH, the probe's environment and
+// text, the candidate the PATH lookup finds and the identity (device,
+// inode, size, mtime) of that file and of the files the spec says the
+// answer depends on (pyenv's version file); then the resolved
+// interpreter's identity and the existence of every runtime path. Failed
+// probes are never stored.
 
-// cacheVersion changes when the file's format does.
-const cacheVersion = 1
+// cacheVersion changes when the file's format does; each format has its
+// own file, so sandrun binaries of different versions on one host do not
+// overwrite each other's entries.
+const cacheVersion = 2
 
 // cacheFile is the file's name inside the cache directory.
-const cacheFile = "languages.json"
+const cacheFile = "languages-v2.json"
 
-// perLanguage bounds the entries kept for one language (different PATHs,
-// binaries, test binaries), newest first.
-const perLanguage = 8
+// perLanguage bounds the entries kept for one language (different PATHs
+// or environments), newest first.
+const perLanguage = 16
 
 // fileID is what identifies a file's content without reading it.
 type fileID struct {
@@ -57,30 +62,25 @@ func identify(p string) fileID {
 // cacheKey is what the answer of a probe depends on.
 type cacheKey struct {
 	Search    string   `json:"search"`
-	Env       []string `json:"env"` // the probe's environment
+	Env       []string `json:"env"`   // the probe's environment
+	Probe     string   `json:"probe"` // the probe's text (Facts.Key)
 	Candidate string   `json:"candidate"`
-	// Files: the candidate, the spec's dependencies, the sandrun binary.
+	// Files: the candidate, then the spec's dependencies.
 	Files []fileID `json:"files"`
 }
 
 func (k *cacheKey) equal(o *cacheKey) bool {
-	return k.Search == o.Search && k.Candidate == o.Candidate && slices.Equal(k.Env, o.Env) && slices.Equal(k.Files, o.Files)
+	return k.Search == o.Search && k.Probe == o.Probe && k.Candidate == o.Candidate && slices.Equal(k.Env, o.Env) && slices.Equal(k.Files, o.Files)
 }
 
-// cacheEntry is one stored answer.
+// cacheEntry is one stored answer: the facts, and the identity of the
+// interpreter the Language built from them named when they were stored.
 type cacheEntry struct {
-	Name     string         `json:"name"`
-	Key      cacheKey       `json:"key"`
-	Interp   fileID         `json:"interpreter_id"`
-	Language cachedLanguage `json:"language"`
-	Stored   time.Time      `json:"stored"`
-}
-
-// cachedLanguage stores every field of a Language, OOMMarkers included
-// (the API's JSON leaves them out).
-type cachedLanguage struct {
-	Language
-	OOMMarkers []string `json:"oom_markers,omitempty"`
+	Name   string            `json:"name"`
+	Key    cacheKey          `json:"key"`
+	Facts  map[string]string `json:"facts"`
+	Interp fileID            `json:"interpreter_id"`
+	Stored time.Time         `json:"stored"`
 }
 
 type cacheDoc struct {
@@ -147,35 +147,34 @@ func (c *diskCache) read() *cacheDoc {
 	return &got
 }
 
-// load returns the stored answer for name under key, if its interpreter
-// and runtime paths are still those it found.
-func (c *diskCache) load(name string, key *cacheKey) *Language {
+// load returns the stored facts for name under key and the identity of
+// the interpreter they named.
+func (c *diskCache) load(name string, key *cacheKey) (map[string]string, fileID, bool) {
 	for _, e := range c.read().Entries {
-		if e.Name != name || !e.Key.equal(key) {
-			continue
+		if e.Name == name && e.Key.equal(key) && e.Facts != nil {
+			return e.Facts, e.Interp, true
 		}
-		l := e.Language.Language
-		l.OOMMarkers = e.Language.OOMMarkers
-		if !filepath.IsAbs(l.Interpreter) || identify(l.Interpreter) != e.Interp {
-			return nil
-		}
-		for _, p := range l.Paths {
-			if !filepath.IsAbs(p) {
-				return nil
-			}
-			if _, err := os.Lstat(p); err != nil {
-				return nil
-			}
-		}
-		return &l
 	}
-	return nil
+	return nil, fileID{}, false
+}
+
+// pathsExist: every runtime path is still there (absolute, as built).
+func pathsExist(ps []string) bool {
+	for _, p := range ps {
+		if !filepath.IsAbs(p) {
+			return false
+		}
+		if _, err := os.Lstat(p); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // store adds an answer (replacing one under the same key) and writes the
 // file atomically. Several processes may store at once: the last rename
 // wins, and a lost entry only costs a later probe.
-func (c *diskCache) store(name string, key *cacheKey, l *Language) error {
+func (c *diskCache) store(name string, key *cacheKey, facts map[string]string, interp fileID) error {
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return err
 	}
@@ -183,7 +182,7 @@ func (c *diskCache) store(name string, key *cacheKey, l *Language) error {
 		return err
 	}
 	doc := c.read()
-	e := cacheEntry{Name: name, Key: *key, Interp: identify(l.Interpreter), Language: cachedLanguage{Language: *l, OOMMarkers: l.OOMMarkers}, Stored: time.Now().UTC()}
+	e := cacheEntry{Name: name, Key: *key, Facts: facts, Interp: interp, Stored: time.Now().UTC()}
 	out := []cacheEntry{e}
 	kept := 1
 	for _, old := range doc.Entries {

@@ -16,13 +16,10 @@ import (
 // directory that prints its version as JSON: probing it really execs it.
 func fakeSpec() Spec {
 	return Spec{
-		Name: "fake", Candidates: []string{"fakelang"}, FileName: "main.fake", Cache: true,
-		Probe: func(ctx context.Context, exe string) (*Language, error) {
-			var raw map[string]string
-			if err := probeJSON(ctx, exe, nil, &raw); err != nil {
-				return nil, err
-			}
-			return &Language{Version: raw["version"], Interpreter: exe, Argv: []string{exe, "{file}"}}, nil
+		Name: "fake", Candidates: []string{"fakelang"}, FileName: "main.fake",
+		Facts: jsonFacts(),
+		Build: func(exe string, f map[string]string) (*Language, error) {
+			return &Language{Version: f["version"], Interpreter: exe, Argv: []string{exe, "{file}"}}, nil
 		},
 	}
 }
@@ -183,5 +180,26 @@ func TestNotInstalled(t *testing.T) {
 	writeFake(t, bin, `echo '{"version":"1.0"}'`)
 	if l, _ := lookupFake(t, r); l.Version != "1.0" {
 		t.Fatalf("%+v", l)
+	}
+}
+
+// The disk cache keeps facts, not Languages: a registry whose code builds
+// the Language differently (another sandrun version) uses the stored facts
+// with its own Build, and a changed probe text is a miss.
+func TestCacheKeepsFacts(t *testing.T) {
+	bin, cache := t.TempDir(), t.TempDir()
+	writeFake(t, bin, `echo '{"version":"1.0"}'`)
+	lookupFake(t, NewRegistry(Options{SearchPath: bin, CacheDir: cache, Extra: []Spec{fakeSpec()}}))
+	s := fakeSpec()
+	s.Build = func(exe string, f map[string]string) (*Language, error) {
+		return &Language{Version: f["version"], Interpreter: exe, Argv: []string{exe, "--new-flag", "{file}"}}, nil
+	}
+	l, e := lookupFake(t, NewRegistry(Options{SearchPath: bin, CacheDir: cache, Extra: []Spec{s}}))
+	if e.diskHits != 1 || e.probed != 0 || len(l.Argv) != 3 || l.Argv[1] != "--new-flag" {
+		t.Fatalf("new code on old facts: %+v, disk hits %d, probed %d", l, e.diskHits, e.probed)
+	}
+	s.Facts = jsonFacts("--other-probe")
+	if _, e := lookupFake(t, NewRegistry(Options{SearchPath: bin, CacheDir: cache, Extra: []Spec{s}})); e.probed != 1 {
+		t.Fatalf("a changed probe used old facts: probed %d", e.probed)
 	}
 }

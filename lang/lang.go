@@ -83,17 +83,32 @@ type Spec struct {
 	Name       string
 	Candidates []string // executable names looked up in PATH (or absolute paths), in order
 	FileName   string
-	// Probe runs the interpreter and returns what it says of itself.
+	// Probe runs the interpreter and returns what it says of itself. Its
+	// answer is kept in memory only (a spec with captured state, such as
+	// starlark's, which is the sandrun binary itself).
 	Probe func(ctx context.Context, exe string) (*Language, error)
+	// Facts and Build are the cacheable form (the built-in specs): the
+	// probe returns raw facts (what the interpreter says of itself),
+	// which the disk cache keeps; Build turns facts into the Language on
+	// every load, so a change in sandrun's code (argv, paths) applies at
+	// once and no sandrun binary invalidates another's entries.
+	Facts Facts
+	Build func(exe string, facts map[string]string) (*Language, error)
 	// DependsOn lists files (beyond the candidate itself) whose change
 	// may change the probe's answer, such as the version file a shim
 	// reads; they are part of the discovery cache's key.
 	DependsOn func(candidate string) []string
-	// Cache lets the answer be kept on disk across processes. The
-	// built-in specs set it; a spec whose Probe depends on anything but
-	// the key (captured state) must not.
-	Cache bool
 }
+
+// Facts is a probe that returns raw answers; Key names what it asks (its
+// arguments) and is part of the cache key, so changing the probe's text
+// invalidates the entries it made.
+type Facts struct {
+	Key   string
+	Probe func(ctx context.Context, exe string) (map[string]string, error)
+}
+
+func (s *Spec) cacheable() bool { return s.Facts.Probe != nil && s.Build != nil }
 
 // Errors a Lookup wraps, so callers can tell why a language is missing.
 var (
@@ -137,7 +152,6 @@ type Registry struct {
 	specs        map[string]Spec
 	search       string // PATH used for lookup
 	cache        *diskCache
-	self         fileID // the running binary: the code that builds answers
 	probeEnv     []string
 	probeTimeout time.Duration
 	retryAfter   time.Duration
@@ -205,8 +219,8 @@ func NewRegistry(opts Options) *Registry {
 		if dir == "" {
 			dir = defaultCacheDir()
 		}
-		if self, err := os.Executable(); err == nil && dir != "" {
-			r.cache, r.self = &diskCache{dir: dir}, identify(self)
+		if dir != "" {
+			r.cache = &diskCache{dir: dir}
 		}
 	}
 	return r
@@ -282,38 +296,41 @@ func (r *Registry) Lookup(ctx context.Context, name string) (*Language, error) {
 	if e.fail != nil && e.failKey.equal(key) && time.Now().Before(e.fail.RetryAt) {
 		return nil, e.fail
 	}
-	if r.cache != nil && spec.Cache {
-		if l := r.cache.load(name, key); l != nil {
-			l.Warm = warmOf(name) // the catalog's, whatever wrote the cache
-			e.lang, e.key, e.interp, e.fail = l, key, identify(l.Interpreter), nil
-			e.diskHits++
-			return l, nil
+	if r.cache != nil && spec.cacheable() {
+		if facts, interp, ok := r.cache.load(name, key); ok {
+			// Build again from the stored facts; the entry holds only
+			// while the interpreter and the runtime paths are those the
+			// probe found.
+			if l, err := r.build(spec, cand, facts); err == nil && identify(l.Interpreter) == interp && pathsExist(l.Paths) {
+				e.lang, e.key, e.interp, e.fail = l, key, interp, nil
+				e.diskHits++
+				return l, nil
+			}
 		}
 	}
 	e.probed++
-	l, err := r.probe(ctx, spec, cand)
+	l, facts, err := r.probe(ctx, spec, cand)
 	if err != nil {
 		e.lang = nil
 		e.fail, e.failKey = err, key
 		return nil, err
 	}
 	e.lang, e.key, e.interp, e.fail = l, key, identify(l.Interpreter), nil
-	if r.cache != nil && spec.Cache {
+	if r.cache != nil && facts != nil {
 		// A cache that cannot be written costs the next process a probe.
-		_ = r.cache.store(name, key, l)
+		_ = r.cache.store(name, key, facts, e.interp)
 	}
 	return l, nil
 }
 
 // keyFor is what the probe's answer for cand depends on.
 func (r *Registry) keyFor(spec Spec, cand string) *cacheKey {
-	k := &cacheKey{Search: r.search, Env: r.probeEnv, Candidate: cand, Files: []fileID{identify(cand)}}
+	k := &cacheKey{Search: r.search, Env: r.probeEnv, Probe: spec.Facts.Key, Candidate: cand, Files: []fileID{identify(cand)}}
 	if spec.DependsOn != nil {
 		for _, p := range spec.DependsOn(cand) {
 			k.Files = append(k.Files, identify(p))
 		}
 	}
-	k.Files = append(k.Files, r.self)
 	return k
 }
 
@@ -333,20 +350,51 @@ func (r *Registry) All(ctx context.Context) ([]*Language, map[string]error) {
 	return out, missing
 }
 
-// probe asks the interpreter what it is, within the probe timeout.
-func (r *Registry) probe(ctx context.Context, spec Spec, exe string) (*Language, *ProbeError) {
+// probe asks the interpreter what it is, within the probe timeout; facts
+// are what a cacheable spec's probe said (nil otherwise).
+func (r *Registry) probe(ctx context.Context, spec Spec, exe string) (*Language, map[string]string, *ProbeError) {
 	pctx, cancel := context.WithTimeout(ctx, r.probeTimeout)
 	defer cancel()
-	l, err := spec.Probe(pctx, exe)
-	if err == nil && (l == nil || l.Interpreter == "") {
-		err = errors.New("the probe reported no interpreter")
+	var (
+		l     *Language
+		facts map[string]string
+		err   error
+	)
+	if spec.cacheable() {
+		if facts, err = spec.Facts.Probe(pctx, exe); err == nil {
+			l, err = r.build(spec, exe, facts)
+		}
+	} else if spec.Probe != nil {
+		if l, err = spec.Probe(pctx, exe); err == nil {
+			l, err = r.finish(spec, l)
+		}
+	} else {
+		err = errors.New("the language spec has no probe")
 	}
 	if err != nil {
-		return nil, &ProbeError{
+		return nil, nil, &ProbeError{
 			Language: spec.Name, Exe: exe, Err: err,
 			TimedOut: pctx.Err() == context.DeadlineExceeded && ctx.Err() == nil, Timeout: r.probeTimeout,
 			RetryAt: time.Now().Add(r.retryAfter),
 		}
+	}
+	return l, facts, nil
+}
+
+// build makes a cacheable spec's Language from its facts.
+func (r *Registry) build(spec Spec, exe string, facts map[string]string) (*Language, error) {
+	l, err := spec.Build(exe, facts)
+	if err != nil {
+		return nil, err
+	}
+	return r.finish(spec, l)
+}
+
+// finish fills what every language gets: its name, file name and the
+// system paths.
+func (r *Registry) finish(spec Spec, l *Language) (*Language, error) {
+	if l == nil || l.Interpreter == "" {
+		return nil, errors.New("the probe reported no interpreter")
 	}
 	l.Name = spec.Name
 	l.Warm = warmOf(spec.Name)

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sandrun/sandrun/internal/testenv"
 )
 
 func TestNormalizePaths(t *testing.T) {
@@ -31,7 +33,7 @@ func TestDiscoverResolvesShims(t *testing.T) {
 	r := NewRegistry(Options{})
 	real, err := r.Lookup(context.Background(), "python")
 	if err != nil {
-		t.Skip(err)
+		testenv.Skip(t, "no python to shim: %v", err)
 	}
 	dir := t.TempDir()
 	shim := filepath.Join(dir, "python3")

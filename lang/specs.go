@@ -25,28 +25,20 @@ func pythonSpec() Spec {
 		Name:       Python,
 		Candidates: []string{"python3", "python"},
 		FileName:   fileName(Python),
-		Cache:      true,
 		DependsOn:  pyenvVersionFiles,
-		Probe: func(ctx context.Context, exe string) (*Language, error) {
-			var p struct {
-				Exe, Prefix, BasePrefix, Version string
-			}
-			var raw map[string]string
-			if err := probeJSON(ctx, exe, []string{"-c", probe}, &raw); err != nil {
-				return nil, err
-			}
-			p.Exe, p.Prefix, p.BasePrefix, p.Version = raw["exe"], raw["prefix"], raw["base_prefix"], raw["version"]
-			if p.Exe == "" {
+		Facts:      jsonFacts("-c", probe),
+		Build: func(_ string, f map[string]string) (*Language, error) {
+			if f["exe"] == "" {
 				return nil, fmt.Errorf("python did not report sys.executable")
 			}
-			real, err := resolve(p.Exe)
+			real, err := resolve(f["exe"])
 			if err != nil {
 				return nil, err
 			}
 			l := &Language{
-				Version:     p.Version,
+				Version:     f["version"],
 				Interpreter: real,
-				Prefix:      p.BasePrefix,
+				Prefix:      f["base_prefix"],
 				// -E: ignore PYTHON* variables; -s: no user site; -B: no
 				// .pyc writes; -u: unbuffered, so output printed before a
 				// kill is not lost and streaming sees it as it comes.
@@ -54,7 +46,7 @@ func pythonSpec() Spec {
 				AddressSpaceLimit: true,
 				OOMMarkers:        oomMarkers(Python),
 			}
-			for _, pre := range []string{p.Prefix, p.BasePrefix} {
+			for _, pre := range []string{f["prefix"], f["base_prefix"]} {
 				if pre != "" && pre != "/usr" && !strings.HasPrefix(pre, "/usr/") {
 					l.Paths = append(l.Paths, pre)
 				}
@@ -65,6 +57,18 @@ func pythonSpec() Spec {
 			return l, nil
 		},
 	}
+}
+
+// jsonFacts runs the interpreter with args; it prints one JSON object of
+// strings, the facts Build turns into a Language.
+func jsonFacts(args ...string) Facts {
+	return Facts{Key: strings.Join(args, "\x00"), Probe: func(ctx context.Context, exe string) (map[string]string, error) {
+		var raw map[string]string
+		if err := probeJSON(ctx, exe, args, &raw); err != nil {
+			return nil, err
+		}
+		return raw, nil
+	}}
 }
 
 // pyenvVersionFiles: a pyenv shim picks the version from
@@ -87,18 +91,14 @@ func javascriptSpec() Spec {
 		Name:       JavaScript,
 		Candidates: []string{"node", "nodejs"},
 		FileName:   fileName(JavaScript),
-		Cache:      true,
-		Probe: func(ctx context.Context, exe string) (*Language, error) {
-			var raw map[string]string
-			if err := probeJSON(ctx, exe, []string{"-e", probe}, &raw); err != nil {
-				return nil, err
-			}
-			real, err := resolve(raw["exe"])
+		Facts:      jsonFacts("-e", probe),
+		Build: func(_ string, f map[string]string) (*Language, error) {
+			real, err := resolve(f["exe"])
 			if err != nil {
 				return nil, err
 			}
 			l := &Language{
-				Version:     raw["version"],
+				Version:     f["version"],
 				Interpreter: real,
 				// V8 sizes its heap from the flag; the memory limit is
 				// applied here because RLIMIT_AS breaks V8's reservations.
@@ -119,18 +119,14 @@ func bashSpec() Spec {
 		Name:       Bash,
 		Candidates: []string{"bash"},
 		FileName:   fileName(Bash),
-		Cache:      true,
-		Probe: func(ctx context.Context, exe string) (*Language, error) {
-			var raw map[string]string
-			if err := probeJSON(ctx, exe, []string{"-c", `printf '{"version":"%s"}' "${BASH_VERSION%%(*}"`}, &raw); err != nil {
-				return nil, err
-			}
+		Facts:      jsonFacts("-c", `printf '{"version":"%s"}' "${BASH_VERSION%%(*}"`),
+		Build: func(exe string, f map[string]string) (*Language, error) {
 			real, err := resolve(exe)
 			if err != nil {
 				return nil, err
 			}
 			return &Language{
-				Version:           raw["version"],
+				Version:           f["version"],
 				Interpreter:       real,
 				Argv:              []string{real, "{file}"},
 				AddressSpaceLimit: true,

@@ -51,7 +51,9 @@ type Config struct {
 	// Fallback, when set, runs what the pool does not serve warm (no
 	// interpreter ready, limits past the ceiling, what program mode
 	// cannot do) with the request as it is: the launcher's own backend,
-	// cold. Nil: the pool launches a cold interpreter itself.
+	// cold. Nil: the pool launches a cold interpreter itself. A run with
+	// a network allowlist always goes to the fallback (warm interpreters
+	// have no proxy); without a fallback that enforces one it is refused.
 	Fallback sandrun.Backend
 	Logger   *slog.Logger
 }
@@ -176,8 +178,12 @@ func New(cfg Config) (*Pool, error) {
 		}
 		p.ready[lang] = make(chan *proc, n)
 		p.kick[lang] = make(chan struct{}, 1)
+	}
+	// The fillers start once the maps are complete: they read them while
+	// this loop would still be writing (a data race under -race).
+	for lang, ch := range p.ready {
 		p.wg.Add(1)
-		go p.fill(lang, n)
+		go p.fill(lang, cap(ch))
 	}
 	return p, nil
 }
@@ -207,6 +213,18 @@ func (p *Pool) Check(_ context.Context, language string) error {
 		}
 	}
 	return nil
+}
+
+// EnforcesNetwork implements sandrun.NetworkEnforcer: the pool hands a
+// run with a network allowlist to its fallback (never to a warm
+// interpreter, which has no proxy), so it enforces one when the fallback
+// does.
+func (p *Pool) EnforcesNetwork() error {
+	ne, ok := p.cfg.Fallback.(sandrun.NetworkEnforcer)
+	if !ok {
+		return errors.New("warm interpreters have no network proxy, and the pool has no fallback tier that can enforce an allowlist")
+	}
+	return ne.EnforcesNetwork()
 }
 
 // Stats returns the counters and how many interpreters are ready.

@@ -28,6 +28,17 @@ func (p *Pool) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Result, 
 	if err := req.Limits.Resolved(); err != nil {
 		return nil, err
 	}
+	if !req.Network.IsNone() {
+		// Warm interpreters were launched with no network: none has the
+		// run's proxy in its namespace. A run with an allowlist always
+		// goes to the fallback, cold, whose backend opens the proxy for
+		// it (or is refused when there is no such fallback).
+		if err := p.EnforcesNetwork(); err != nil {
+			return nil, &sandrun.RequestError{Field: "network", Msg: "the pool cannot run it: " + err.Error()}
+		}
+		p.misses.Add(1)
+		return p.cfg.Fallback.Run(ctx, req)
+	}
 	lim := req.Limits
 	// The step's own timer interrupts at the wall-clock limit; the
 	// launcher's lifetime limit is the backstop a little later.

@@ -78,6 +78,12 @@ type Spec struct {
 	Env map[string]string `json:"env,omitempty"`
 	// Files are written into the work directory before the start.
 	Files []sandrun.InputFile `json:"files,omitempty"`
+	// Network is what the session may reach, for its whole life ("none"
+	// by default; an allowlist as in Request, narrowed under the
+	// operator's ceiling by the backend). Its caps hold for the whole
+	// session; each step's usage.network counts that step's traffic. A
+	// step cannot change it.
+	Network sandrun.NetworkPolicy `json:"network,omitzero"`
 	// Owner names who created the session (the server sets it from the
 	// caller's credentials; never from the request body). Transports show
 	// and hand a session only to its owner.
@@ -101,6 +107,9 @@ type RunRequest struct {
 	// Timeout is a deprecated alias of limits.wall_time.
 	Timeout    sandrun.Duration `json:"timeout,omitempty"`
 	NoSanitize bool             `json:"no_sanitize,omitempty"`
+	// Network is refused when set: a session's network is fixed when it
+	// is created (Spec.Network), so a step can neither widen nor drop it.
+	Network sandrun.NetworkPolicy `json:"network,omitzero"`
 	// Interactive runs the step as a REPL line (driver.Step.Interactive):
 	// expression values are echoed, and an exit ends the session's
 	// interpreter with its code.
@@ -122,7 +131,7 @@ func (r RunRequest) request() (*sandrun.Request, error) {
 		return nil, &sandrun.RequestError{Field: "timeout", Msg: "is a deprecated alias of limits.wall_time; give one or the other"}
 	}
 	return &sandrun.Request{Code: r.Code, Stdin: r.Stdin, Files: r.Files, Collect: r.Collect, Limits: l,
-		NoSanitize: r.NoSanitize, OnOutput: r.OnOutput}, nil
+		NoSanitize: r.NoSanitize, OnOutput: r.OnOutput, Network: r.Network}, nil
 }
 
 // State of a session.
@@ -152,6 +161,8 @@ type Info struct {
 	LastUsed    time.Time        `json:"last_used"`
 	ExpiresAt   time.Time        `json:"expires_at"`
 	Owner       string           `json:"owner,omitempty"`
+	// Network is the session's network policy as asked (omitted: none).
+	Network sandrun.NetworkPolicy `json:"network,omitzero"`
 }
 
 // Manager owns sessions. It is safe for concurrent use.
@@ -234,8 +245,24 @@ func (m *Manager) validate(sp *Spec) error {
 	}
 	if sp.Backend == "" || sp.Backend == "auto" {
 		sp.Backend = m.opts.Order[0]
+		if !sp.Network.IsNone() {
+			// The strongest launcher that can hold the session's proxy.
+			for _, n := range m.opts.Order {
+				if enforcesNetwork(m.opts.Launchers[n]) == nil {
+					sp.Backend = n
+					break
+				}
+			}
+		}
 	} else if m.opts.Launchers[sp.Backend] == nil {
 		bad("backend", "%q cannot host sessions (have: auto, %s)", sp.Backend, strings.Join(m.opts.Order, ", "))
+	}
+	if err := sp.Network.Validate(); err != nil {
+		errs = append(errs, err)
+	} else if l := m.opts.Launchers[sp.Backend]; !sp.Network.IsNone() && l != nil {
+		if err := enforcesNetwork(l); err != nil {
+			bad("network", "the %s tier cannot enforce a network allowlist for a session here: %v", sp.Backend, err)
+		}
 	}
 	// cpu_time is the whole session's budget, not a run's: it is checked
 	// against sandrun's maximum, the rest against the Sandbox's caps.
@@ -263,6 +290,17 @@ func (m *Manager) validate(sp *Spec) error {
 	return errors.Join(errs...)
 }
 
+// enforcesNetwork says why a launcher cannot hold a session's network
+// proxy (nil when it can): it must be a sandrun.NetworkEnforcer that
+// enforces one on this host.
+func enforcesNetwork(l sandrun.Launcher) error {
+	ne, ok := l.(sandrun.NetworkEnforcer)
+	if !ok {
+		return errors.New("it has no network namespace of its own to hold the proxy (use the jail or docker tier)")
+	}
+	return ne.EnforcesNetwork()
+}
+
 // Create starts a session and returns its Info once its interpreter is
 // ready for code.
 func (m *Manager) Create(ctx context.Context, sp Spec) (Info, error) {
@@ -287,7 +325,7 @@ func (m *Manager) Create(ctx context.Context, sp Spec) (Info, error) {
 	now := m.opts.Now()
 	s.info = Info{
 		ID: s.id, Language: sp.Language, Backend: sp.Backend, State: StateIdle, Limits: sp.Limits,
-		IdleTimeout: sp.IdleTimeout, MaxLifetime: sp.MaxLifetime, Owner: sp.Owner,
+		IdleTimeout: sp.IdleTimeout, MaxLifetime: sp.MaxLifetime, Owner: sp.Owner, Network: sp.Network,
 		CreatedAt: now.UTC(), LastUsed: now.UTC(), ExpiresAt: now.Add(sp.MaxLifetime.D()).UTC(),
 	}
 	s.starting = true

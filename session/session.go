@@ -11,6 +11,7 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/beneath"
 	"github.com/sandrun/sandrun/internal/driver"
+	"github.com/sandrun/sandrun/internal/netproxy"
 )
 
 // Session is one live interpreter. Its methods are reached through the
@@ -32,6 +33,10 @@ type Session struct {
 	mu        sync.Mutex
 	info      Info
 	endReason string // set when the supervisor ended the session on purpose
+	// netSeen is the proxy's record at the end of the previous step (a
+	// session with a network allowlist): a step's usage.network is what
+	// was added since.
+	netSeen *sandrun.NetworkUsage
 }
 
 // launchLimits are the interpreter's limits for its whole life: the
@@ -54,7 +59,7 @@ func (s *Session) start(ctx context.Context) error {
 	// start only.
 	p, err := l.Launch(context.WithoutCancel(ctx), &sandrun.LaunchSpec{
 		Language: s.spec.Language, Args: args, Files: s.spec.Files, Env: s.spec.Env,
-		Limits: s.launchLimits(),
+		Limits: s.launchLimits(), Network: s.spec.Network,
 	})
 	if err != nil {
 		return fmt.Errorf("starting the %s interpreter on %s: %w", s.spec.Language, s.spec.Backend, err)
@@ -205,6 +210,7 @@ func (p stepper) Step(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		res.Files = files
 	}
 
+	s.stepNetwork(res)
 	s.mu.Lock()
 	s.info.Runs++
 	s.info.LastUsed = s.m.opts.Now().UTC()
@@ -213,6 +219,29 @@ func (p stepper) Step(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	}
 	s.mu.Unlock()
 	return res, nil
+}
+
+// stepNetwork sets the step's usage.network: the traffic of the
+// session's proxy since the previous step (between steps too: a thread
+// the program left running counts in the next step). Called with the
+// turn held.
+func (s *Session) stepNetwork(res *sandrun.Result) {
+	if s.spec.Network.IsNone() {
+		return
+	}
+	cur := s.usage().Network
+	select {
+	case <-s.ended:
+		if s.exit != nil && s.exit.Usage.Network != nil {
+			cur = s.exit.Usage.Network // the final record
+		}
+	default:
+	}
+	if cur == nil {
+		return
+	}
+	res.Usage.Network = netproxy.Delta(cur, s.netSeen)
+	s.netSeen = cur
 }
 
 // usage is what the session's interpreter has used so far, when its

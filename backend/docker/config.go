@@ -93,7 +93,10 @@ unset PWD OLDPWD %s
 func bootPayload(r Recipe, req *sandrun.Request) ([]byte, error) {
 	var tb bytes.Buffer
 	tw := tar.NewWriter(&tb)
-	now := time.Now()
+	// Whole seconds: archive/tar rounds to the nearest second, which half
+	// the time lands up to 0.5 s in the future, and GNU tar then warns on
+	// the program's stderr ("time stamp ... is 0.3 s in the future").
+	now := time.Now().Truncate(time.Second)
 	add := func(name string, body []byte) error {
 		return tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(body)), ModTime: now, Typeflag: tar.TypeReg}) // headers first
 	}

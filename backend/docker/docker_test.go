@@ -1,21 +1,21 @@
 package docker_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/docker"
+	"github.com/sandrun/sandrun/internal/testenv"
 )
 
 // need returns a backend that can run language, or skips (fails under
@@ -156,6 +156,12 @@ func TestLimits(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			req := c.req
+			// Only the timeout cases are about the wall clock; the others
+			// get one scaled to the host's load, so a busy host cannot
+			// turn their limit into a timeout (CPU time accrues slowly).
+			if c.want != sandrun.StatusTimeout && req.Limits.WallTime == 0 {
+				req.Limits.WallTime = sandrun.Duration(testenv.Scale(t, 30*time.Second))
+			}
 			res := run(t, b, &req)
 			if res.Status != c.want {
 				t.Fatalf("status %s (%s), want %s; stderr %q", res.Status, res.Error, c.want, tail(res.Stderr))
@@ -229,7 +235,7 @@ func TestNoLeftoversAndSweep(t *testing.T) {
 	if err := fresh.Check(ctx, "bash"); err != nil { // the first use sweeps
 		t.Fatal(err)
 	}
-	if _, err := cli.ContainerInspect(ctx, created.ID); !client.IsErrNotFound(err) {
+	if _, err := cli.ContainerInspect(ctx, created.ID); !cerrdefs.IsNotFound(err) {
 		_ = cli.ContainerRemove(ctx, created.ID, container.RemoveOptions{Force: true})
 		t.Fatalf("stale container not swept: %v", err)
 	}
@@ -242,82 +248,6 @@ func tail(s string) string {
 		return s[len(s)-400:]
 	}
 	return s
-}
-
-// TestLaunch drives a long-lived python through its streams: a line in,
-// a line out, then SIGKILL-free exit on EOF, and a second one killed.
-func TestLaunch(t *testing.T) {
-	if os.Getenv("SANDRUN_DOCKER_LAUNCH_TEST") != "1" {
-		// Known issue: on a freshly started dockerd (20.10) a launched
-		// container sometimes neither answers nor ends its attach stream,
-		// and no die event arrives; CI hung here twice in six runs. The
-		// Launcher is therefore not offered to sessions (cmd/sandrun
-		// registers only jail and process launchers) until it is fixed.
-		t.Skip("docker Launcher: known hang on a fresh dockerd; set SANDRUN_DOCKER_LAUNCH_TEST=1 to run")
-	}
-	b := need(t, "python")
-	ctx := context.Background()
-	// A launched container has been seen, rarely, to die before its first
-	// answer (an engine race not yet understood; see the closing note of
-	// the docker tier). The launcher must then end the stream rather than
-	// hang; the test logs that and tries once more.
-	var l sandrun.Launched
-	for attempt := 1; ; attempt++ {
-		var err error
-		l, err = b.Launch(ctx, &sandrun.LaunchSpec{Language: "python",
-			Args:  []string{"-u", "-c", "import sys\nfor line in sys.stdin: print('got', line.strip(), open('f.txt').read())"},
-			Files: []sandrun.InputFile{{Name: "f.txt", Content: "F"}}, Limits: sandrun.DefaultLimits()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := l.Stdin().Write([]byte("one\n")); err != nil {
-			t.Fatal(err)
-		}
-		type read struct {
-			line string
-			err  error
-		}
-		got := make(chan read, 1)
-		go func() {
-			line, err := bufio.NewReader(l.Stdout()).ReadString('\n')
-			got <- read{line, err}
-		}()
-		var r read
-		select {
-		case r = <-got:
-		case <-time.After(60 * time.Second):
-			t.Fatal("no answer and no end of stream from the launched container in 60 s: the launcher hangs")
-		}
-		if r.err == nil && r.line == "got one F\n" {
-			break
-		}
-		ex, werr := l.Wait()
-		if attempt == 2 {
-			t.Fatalf("read %q %v; exit %+v %v", r.line, r.err, ex, werr)
-		}
-		t.Logf("attempt %d: the container ended before answering (read %q %v; exit %+v %v); retrying", attempt, r.line, r.err, ex, werr)
-	}
-	if err := l.SetLimits(sandrun.Limits{Memory: 128 << 20, Processes: 8}.WithDefaults()); err != nil {
-		t.Fatal(err)
-	}
-	l.Stdin().(interface{ Close() error }).Close()
-	ex, err := l.Wait()
-	if err != nil || ex.Status != sandrun.StatusOK {
-		t.Fatalf("exit %+v %v", ex, err)
-	}
-
-	l2, err := b.Launch(ctx, &sandrun.LaunchSpec{Language: "bash", Args: []string{"-c", "sleep 60"}, Limits: sandrun.DefaultLimits()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { io.Copy(io.Discard, l2.Stdout()) }()
-	if err := l2.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	ex, err = l2.Wait()
-	if err != nil || ex.Status == sandrun.StatusOK {
-		t.Fatalf("killed launch: %+v %v", ex, err)
-	}
 }
 
 // TestBuildImageCached: with the image built (scripts/setup.d builds it

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
@@ -39,7 +41,7 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	if err := spec.Limits.Resolved(); err != nil {
 		return nil, err
 	}
-	req := &sandrun.Request{Language: spec.Language, Files: spec.Files, Env: spec.Env, Limits: spec.Limits}
+	req := &sandrun.Request{Language: spec.Language, Files: spec.Files, Env: spec.Env, Limits: spec.Limits, Network: spec.Network}
 	// The boot archive needs a code file; a launched interpreter gets its
 	// program through Args, so the file is an empty placeholder.
 	payload, err := bootPayload(Recipe{FileName: ".sandrun-launch"}, req)
@@ -49,6 +51,13 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	runID := sandrun.NewID()
 	cfg, hc := b.containerConfig(r, req, runID, true, "")
 	cfg.Cmd = append(append(cfg.Cmd[:4:4], r.Argv[0]), spec.Args...)
+	// A network allowlist holds for the container's whole life: its proxy
+	// opens in the container's namespace after the start and before the
+	// boot payload, which the boot script waits for.
+	nr, err := b.networkFor(req, cfg, hc)
+	if err != nil {
+		return nil, err
+	}
 	w, err := b.watcher(ctx, cli)
 	if err != nil {
 		return nil, err
@@ -69,30 +78,52 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 		return fail(fmt.Errorf("attaching to the container: %w", err))
 	}
 	l.hj = hj
-	var outW, errW *io.PipeWriter
-	l.stdout, outW = io.Pipe()
-	l.stderr, errW = io.Pipe()
+	l.stdout, l.stderr = newStreamBuf(streamBufSize), newStreamBuf(streamBufSize)
 	l.copied = make(chan struct{})
 	go func() {
-		_, err := stdcopy.StdCopy(outW, errW, hj.Reader)
-		outW.CloseWithError(err)
-		errW.CloseWithError(err)
+		_, err := stdcopy.StdCopy(l.stdout, l.stderr, hj.Reader)
+		l.endStreams(err)
 		close(l.copied)
 	}()
-	if _, err := hj.Conn.Write(payload); err != nil {
-		hj.Close()
-		return fail(fmt.Errorf("sending the boot archive: %w", err))
+	send := func() error {
+		if _, err := hj.Conn.Write(payload); err != nil {
+			return fmt.Errorf("sending the boot archive: %w", err)
+		}
+		return nil
+	}
+	if nr == nil {
+		if err := send(); err != nil {
+			hj.Close()
+			return fail(err)
+		}
 	}
 	l.started = time.Now()
 	if err := cli.ContainerStart(ctx, l.id, container.StartOptions{}); err != nil {
 		hj.Close()
 		return fail(fmt.Errorf("starting the container: %w", err))
 	}
+	if nr != nil {
+		l.net = nr
+		err := nr.start(ctx, cli, l.id, b, func(what string) {
+			l.mu.Lock()
+			l.netHit = what
+			l.mu.Unlock()
+			go l.kill(verdict.KillNetwork)
+		})
+		if err == nil {
+			err = send()
+		}
+		if err != nil {
+			hj.Close()
+			nr.stop()
+			return fail(err)
+		}
+	}
 	l.timer = time.AfterFunc(l.lim.WallTime.D(), func() { l.kill(verdict.KillTimeout) })
-	// The engine does not always end the attach stream of an auto-removed
-	// container that died (seen with dockerd 20.10): close it ourselves a
-	// little after the die event, so a reader of Stdout sees EOF instead
-	// of blocking forever.
+	// Once the container has died, its streams end within a grace period
+	// whether or not the engine ends the attach stream (it need not for
+	// an auto-removed container) and whether or not the caller reads
+	// them: a reader of either stream then sees EOF instead of blocking.
 	go func() {
 		select {
 		case <-l.exit.died:
@@ -103,6 +134,7 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 		case <-l.copied:
 		case <-time.After(2 * time.Second):
 			l.hj.Close()
+			l.endStreams(nil)
 		}
 	}()
 	return l, nil
@@ -116,16 +148,21 @@ type launched struct {
 	w       *exitWatcher
 	exit    *exitInfo
 	hj      types.HijackedResponse
-	stdout  *io.PipeReader
-	stderr  *io.PipeReader
+	stdout  *streamBuf
+	stderr  *streamBuf
 	copied  chan struct{}
 	lim     sandrun.Limits
 	recipe  Recipe
 	started time.Time
 	timer   *time.Timer
 
+	// net is the proxy of a container with a network allowlist (nil:
+	// none); netHit names the cap that killed it.
+	net *netRun
+
 	mu     sync.Mutex
 	killed verdict.Kill
+	netHit string
 
 	waitOnce sync.Once
 	done     chan struct{}
@@ -133,10 +170,30 @@ type launched struct {
 	err      error
 }
 
+// endStreams ends both output streams: the demultiplexer stops (a write
+// it is blocked in fails) and readers get what is buffered, then EOF.
+func (l *launched) endStreams(err error) {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		err = io.EOF
+	}
+	l.stdout.CloseWithError(err)
+	l.stderr.CloseWithError(err)
+}
+
 func (l *launched) Stdin() io.Writer  { return stdinWriter{l} }
 func (l *launched) Stdout() io.Reader { return l.stdout }
 func (l *launched) Stderr() io.Reader { return l.stderr }
 func (l *launched) WorkDir() string   { return "" } // /work lives in the container only
+
+// UsageSoFar implements sandrun.UsageReporter: the proxy's record since
+// the launch (nil without a network allowlist); CPU and memory are not
+// measured here.
+func (l *launched) UsageSoFar() sandrun.Usage {
+	if l.net == nil || l.net.proxy == nil {
+		return sandrun.Usage{}
+	}
+	return sandrun.Usage{Network: l.net.proxy.Usage()}
+}
 
 // stdinWriter writes to the container's stdin; Close half-closes it.
 type stdinWriter struct{ l *launched }
@@ -210,7 +267,7 @@ func (l *launched) kill(why verdict.Kill) {
 	l.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := l.cli.ContainerKill(ctx, l.id, "KILL"); err != nil && !client.IsErrNotFound(err) && !strings.Contains(err.Error(), "is not running") {
+	if err := l.cli.ContainerKill(ctx, l.id, "KILL"); err != nil && !cerrdefs.IsNotFound(err) && !strings.Contains(err.Error(), "is not running") {
 		l.b.opts.Logger.Warn("killing container", "id", l.id, "err", err)
 	}
 }
@@ -229,6 +286,8 @@ func (l *launched) Wait() (*sandrun.LaunchExit, error) {
 		case <-time.After(2 * time.Second):
 		}
 		l.hj.Close()
+		netUsage := l.net.stop()
+		l.endStreams(nil)
 		if err != nil {
 			l.err = err
 			l.b.remove(l.cli, l.id)
@@ -239,12 +298,12 @@ func (l *launched) Wait() (*sandrun.LaunchExit, error) {
 			f.Exited, f.ExitCode, f.Signal = false, -1, sig
 		}
 		l.mu.Lock()
-		f.Killed = l.killed
+		f.Killed, f.Network = l.killed, l.netHit
 		l.mu.Unlock()
 		var res sandrun.Result
 		verdict.Decide(f, &res)
 		l.result = &sandrun.LaunchExit{Status: res.Status, ExitCode: res.ExitCode, Signal: res.Signal, Error: res.Error,
-			Usage: sandrun.Usage{WallMs: wall.Milliseconds()}}
+			Usage: sandrun.Usage{WallMs: wall.Milliseconds(), Network: netUsage}}
 	})
 	<-l.done
 	if l.err != nil {

@@ -3,9 +3,11 @@
 package docker_test
 
 import (
+	"bufio"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/docker"
@@ -106,5 +108,74 @@ func checkProbe(t *testing.T, got, want map[string]string) {
 		if !strings.HasPrefix(got[k], w) {
 			t.Errorf("%s: %q, want %q...", k, got[k], w)
 		}
+	}
+}
+
+// TestLaunchNetwork: a launched container (a session's interpreter) with
+// an allowlist reaches host A through its proxy for its whole life and
+// is refused host B; NetworkUsage grows as it goes and the exit carries
+// the final record. A launch the operator does not permit starts nothing.
+func TestLaunchNetwork(t *testing.T) {
+	need(t, "python")
+	n := nettest.New(t, "hosta.test", "hostb.test")
+	op, err := n.Operator("allow:*.test:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := docker.New(docker.Options{Network: op})
+	t.Cleanup(func() { b.Close() })
+	pol, _ := sandrun.ParseNetwork("allow:hosta.test:80")
+	if _, err := b.Launch(t.Context(), &sandrun.LaunchSpec{Language: "python", Args: []string{"-c", "1"},
+		Limits: sandrun.DefaultLimits(), Network: sandrun.NetworkPolicy{Allow: []sandrun.NetworkRule{{Host: "evil.org", Ports: pol.Allow[0].Ports}}}}); err == nil ||
+		!strings.Contains(err.Error(), "network.allow[0]") {
+		t.Fatalf("a launch past the operator: %v", err)
+	}
+	l, err := b.Launch(t.Context(), &sandrun.LaunchSpec{Language: "python", Limits: sandrun.DefaultLimits(), Network: pol,
+		Args: []string{"-u", "-c", `import sys, urllib.request
+for line in sys.stdin:
+    try:
+        print(urllib.request.urlopen(line.strip(), timeout=30).read().decode().strip())
+    except Exception as e:
+        print("refused", type(e).__name__)`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := bufio.NewReader(l.Stdout())
+	ask := func(url string) string {
+		t.Helper()
+		if _, err := l.Stdin().Write([]byte(url + "\n")); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan string, 1)
+		go func() { s, _ := out.ReadString('\n'); got <- s }()
+		select {
+		case s := <-got:
+			return strings.TrimSpace(s)
+		case <-time.After(90 * time.Second):
+			l.Kill()
+			t.Fatal("no answer from the launched container in 90 s")
+		}
+		return ""
+	}
+	if got := ask("http://hosta.test/hello"); got != "hello from hosta.test" {
+		t.Fatalf("host A: %q", got)
+	}
+	first := l.(sandrun.UsageReporter).UsageSoFar().Network
+	if first == nil || first.Connections != 1 {
+		t.Fatalf("NetworkUsage after one fetch: %+v", first)
+	}
+	if got := ask("http://hostb.test/hello"); got != "refused HTTPError" {
+		t.Fatalf("host B: %q", got)
+	}
+	if got := ask("http://hosta.test/hello"); got != "hello from hosta.test" {
+		t.Fatalf("host A again: %q", got)
+	}
+	l.Stdin().(interface{ Close() error }).Close()
+	ex, err := l.Wait()
+	if err != nil || ex.Status != sandrun.StatusOK {
+		t.Fatalf("exit %+v %v", ex, err)
+	}
+	if u := ex.Usage.Network; u == nil || u.Connections != 2 || u.Refused != 1 {
+		t.Fatalf("final usage.network %+v", u)
 	}
 }

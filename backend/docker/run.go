@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
@@ -146,7 +147,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 			}
 			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			if err := cli.ContainerKill(kctx, id, "KILL"); err != nil && !client.IsErrNotFound(err) {
+			if err := cli.ContainerKill(kctx, id, "KILL"); err != nil && !cerrdefs.IsNotFound(err) {
 				b.opts.Logger.Warn("killing container", "id", id, "err", err)
 			}
 		}
@@ -262,7 +263,7 @@ func (b *Backend) remove(cli *client.Client, id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
-	if err != nil && !client.IsErrNotFound(err) && !isRemovalInProgress(err) {
+	if err != nil && !cerrdefs.IsNotFound(err) && !isRemovalInProgress(err) {
 		b.opts.Logger.Error("removing container", "id", id, "err", err)
 	}
 }

@@ -2,14 +2,13 @@ package gvisor_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/gvisor"
+	"github.com/sandrun/sandrun/internal/testenv"
 	"github.com/sandrun/sandrun/lang"
 )
 
@@ -18,12 +17,9 @@ func need(t *testing.T, language string) *gvisor.Backend {
 	if testing.Short() {
 		t.Skip("gvisor tier: slow, skipped with -short")
 	}
-	b := gvisor.New(gvisor.Options{Languages: lang.NewRegistry(lang.Options{}), BaseDir: filepath.Join(os.TempDir(), "sandrun-gvisor-test")})
+	b := gvisor.New(gvisor.Options{Languages: lang.NewRegistry(lang.Options{}), BaseDir: t.TempDir()})
 	if err := b.Check(context.Background(), language); err != nil {
-		if os.Getenv("SANDRUN_TEST_STRICT") == "1" {
-			t.Fatalf("gvisor tier unavailable: %v", err)
-		}
-		t.Skipf("gvisor tier unavailable (apt-get install runsc; run as root): %v", err)
+		testenv.Skip(t, "gvisor tier unavailable (apt-get install runsc; run as root): %v", err)
 	}
 	return b
 }
@@ -59,13 +55,15 @@ func TestLanguagesStdinCollect(t *testing.T) {
 		{"javascript", "console.log('js', 6*7)"},
 		{"bash", "echo js $((6*7))"},
 	} {
-		if _, err := lang.NewRegistry(lang.Options{}).Lookup(context.Background(), c.lang); err != nil {
-			continue
-		}
-		res := run(t, b, &sandrun.Request{Language: c.lang, Code: c.code})
-		if res.Status != sandrun.StatusOK || !strings.Contains(res.Stdout, "42") {
-			t.Errorf("%s: status %s stdout %q stderr %q", c.lang, res.Status, res.Stdout, res.Stderr)
-		}
+		t.Run(c.lang, func(t *testing.T) {
+			if _, err := lang.NewRegistry(lang.Options{}).Lookup(context.Background(), c.lang); err != nil {
+				testenv.Skip(t, "%s: %v", c.lang, err)
+			}
+			res := run(t, b, &sandrun.Request{Language: c.lang, Code: c.code})
+			if res.Status != sandrun.StatusOK || !strings.Contains(res.Stdout, "42") {
+				t.Errorf("%s: status %s stdout %q stderr %q", c.lang, res.Status, res.Stdout, res.Stderr)
+			}
+		})
 	}
 }
 

@@ -136,8 +136,8 @@ func TestReweigh(t *testing.T) {
 }
 
 // TestBornInGroup: an init started through startIn is born in its run's
-// group (v1: the forking thread moves itself in and back; v2: the clone
-// names the group), and the forking thread ends where it started.
+// group (v1: the forking thread moves itself in and back out; v2: the
+// clone names the group), and no thread of this process stays in it.
 func TestBornInGroup(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to make cgroups")
@@ -154,15 +154,17 @@ func TestBornInGroup(t *testing.T) {
 			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
 		}
 		before, _ := os.ReadFile("/proc/self/cgroup")
-		if err := b.startIn(-1, g, cmd.Start); err != nil {
+		release, err := b.startIn(-1, g, cmd.Start)
+		if err != nil {
 			t.Fatal(err)
 		}
-		defer func() { cmd.Process.Kill(); cmd.Wait() }()
+		defer func() { cmd.Process.Kill(); cmd.Wait(); release() }()
 		got, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", cmd.Process.Pid))
 		if !strings.Contains(string(got), want) {
 			t.Errorf("child's cgroups:\n%s\nwant a line with %q", got, want)
 		}
-		// Every thread of this process is where the process was.
+		// Every thread of this process is where the process was (the
+		// forking thread too: it moved back out, and waits for release).
 		tasks, _ := os.ReadDir("/proc/self/task")
 		for _, tk := range tasks {
 			cg, _ := os.ReadFile("/proc/self/task/" + tk.Name() + "/cgroup")
@@ -207,4 +209,27 @@ func TestBornInGroup(t *testing.T) {
 		g := &cgroup{v2: true, dirs: map[string]string{"": d}}
 		check(t, g, "0::/"+filepath.Base(d))
 	})
+}
+
+// TestReweighIdle: a prestarted init's group waiting for a run does not
+// count; once it holds a run it does.
+func TestReweighIdle(t *testing.T) {
+	base := t.TempDir()
+	os.WriteFile(filepath.Join(base, "cpu.shares"), []byte("1"), 0o644)
+	m := &cgroupManager{bases: map[string]string{"cpu": base}}
+	var gs []*cgroup
+	for i := 0; i < 3; i++ {
+		d := filepath.Join(base, fmt.Sprintf("%d-%02x", os.Getpid(), i))
+		os.Mkdir(d, 0o755)
+		gs = append(gs, &cgroup{dirs: map[string]string{"cpu": d}, m: m})
+	}
+	gs[0].setIdle(true)
+	gs[1].setIdle(true)
+	if got := readFile(t, filepath.Join(base, "cpu.shares")); got != "1024" {
+		t.Fatalf("one run, two idle: %s", got)
+	}
+	gs[0].setIdle(false)
+	if got := readFile(t, filepath.Join(base, "cpu.shares")); got != "2048" {
+		t.Fatalf("two runs, one idle: %s", got)
+	}
 }

@@ -56,6 +56,7 @@ type cgroupManager struct {
 	// weighMu serialises this supervisor's updates of the base's CPU
 	// weight (see reweigh).
 	weighMu    sync.Mutex
+	idle       int // this supervisor's groups that hold no run yet (setIdle)
 	weighWarn  sync.Once
 	weighWrite func(dir, file, val string) error // nil: write; tests replace it
 	logger     *slog.Logger                      // nil: discard
@@ -66,6 +67,7 @@ type cgroup struct {
 	v2   bool
 	dirs map[string]string // controller (or "") -> directory
 	m    *cgroupManager    // nil in tests of the file formats
+	idle bool              // see setIdle
 }
 
 // cgroupMode reports "v2", "v1" (hybrid or legacy) or "" (none found).
@@ -186,11 +188,13 @@ const (
 // keeps the default weight, so runs share the base's part equally; each
 // is still capped by its own bandwidth quota (Options.CPUs).
 //
-// The count is of the groups under the base, every supervisor's
-// (several may share the base), including inits that wait for a run: a
-// waiting group weighs nothing until its program runs, so this gives
-// busy runs at least a plain process's share, never less. A failure
-// costs fairness, not isolation: it is logged once, not fatal.
+// The count is of the groups under the base, every supervisor's (several
+// may share the base), less this supervisor's idle ones (prestarted
+// inits waiting for a run, setIdle): the weight of a group with nothing
+// runnable goes to the busy ones, so an over-count gives busy runs more
+// than a plain process's share, never less. Other supervisors' idle
+// groups are counted (their state is not known here). A failure costs
+// fairness, not isolation: it is logged once, not fatal.
 func (m *cgroupManager) reweigh() {
 	m.weighMu.Lock()
 	defer m.weighMu.Unlock()
@@ -206,7 +210,7 @@ func (m *cgroupManager) reweigh() {
 				n++
 			}
 		}
-		w := min(max(n, 1)*unit, most)
+		w := min(max(n-m.idle, 1)*unit, most)
 		wr := m.weighWrite
 		if wr == nil {
 			wr = write
@@ -220,6 +224,23 @@ func (m *cgroupManager) reweigh() {
 			}
 		})
 	}
+}
+
+// setIdle marks a group as holding no run yet (a prestarted init) or
+// again as a run's, and reweighs.
+func (g *cgroup) setIdle(idle bool) {
+	if g.m == nil || g.idle == idle {
+		return
+	}
+	g.m.weighMu.Lock()
+	g.idle = idle
+	if idle {
+		g.m.idle++
+	} else {
+		g.m.idle--
+	}
+	g.m.weighMu.Unlock()
+	g.m.reweigh()
 }
 
 // enter moves the calling thread (locked to its goroutine) into the
@@ -423,6 +444,12 @@ func (g *cgroup) remove() error {
 		}
 	}
 	if g.m != nil {
+		if g.idle {
+			g.m.weighMu.Lock()
+			g.idle = false
+			g.m.idle--
+			g.m.weighMu.Unlock()
+		}
 		g.m.reweigh()
 	}
 	return errors.Join(errs...)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/jail"
+	"github.com/sandrun/sandrun/internal/testenv"
 	"github.com/sandrun/sandrun/lang"
 )
 
@@ -24,16 +26,29 @@ func TestConcurrentUIDs(t *testing.T) {
 	}
 	b := backend(t)
 	const n = 12
+	// The wall limit is not under test: scaled to the host's load, twelve
+	// interpreters starting at once must not time out on a busy host.
+	wall := sandrun.Duration(testenv.Scale(t, 20*time.Second))
 	var wg sync.WaitGroup
 	outs := make([]*sandrun.Result, n)
+	errs := make([]error, n)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			outs[i] = run(t, b, "python", fmt.Sprintf("import time\ntime.sleep(0.5)\nprint(%d, open('/proc/self/uid_map').read().split()[1])", i))
+			// No t.Fatal here: it must be called from the test's goroutine.
+			req := &sandrun.Request{Language: "python", Code: fmt.Sprintf("import time\ntime.sleep(0.5)\nprint(%d, open('/proc/self/uid_map').read().split()[1])", i)}
+			req.Limits.WallTime = wall
+			req.Limits = req.Limits.WithDefaults()
+			outs[i], errs[i] = b.Run(context.Background(), req)
 		}(i)
 	}
 	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
 	seen := map[string]int{}
 	for i, r := range outs {
 		var got int
@@ -54,7 +69,22 @@ func TestConcurrentUIDs(t *testing.T) {
 // network namespace, and Landlock's scoping) nor see its name in
 // /proc/net/unix (its own network namespace).
 func TestNoChannelBetweenJails(t *testing.T) {
-	b := backend(t)
+	backend(t)
+	// Namespaces made ahead of time (the default), and one made by each
+	// clone (one-shot commands, rootless).
+	for _, pool := range []int{0, -1} {
+		t.Run(fmt.Sprintf("netpool=%d", pool), func(t *testing.T) {
+			b, err := jail.New(jail.Options{Languages: lang.NewRegistry(lang.Options{}), NetPool: pool})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			noChannel(t, b)
+		})
+	}
+}
+
+func noChannel(t *testing.T, b *jail.Backend) {
 	ctx := context.Background()
 	a, err := b.Launch(ctx, &sandrun.LaunchSpec{Language: "python", Args: []string{"-u", "-c", `
 import socket, os, time
@@ -111,4 +141,37 @@ func TestPrestart(t *testing.T) {
 		t.Errorf("prestarted runs reused one host uid: %v", seen)
 	}
 	checkNoLeftovers(t)
+}
+
+// TestInitSurvivesThreadExits: code elsewhere in the supervisor that ends
+// goroutines locked to their threads (destroying those threads, as the
+// process tier does) must not kill a jail: the init's PDEATHSIG follows
+// the thread that forked it, which must not be one the runtime shares.
+// Prestarted inits wait longest, so the check uses them.
+func TestInitSurvivesThreadExits(t *testing.T) {
+	backend(t)
+	b, err := jail.New(jail.Options{Languages: lang.NewRegistry(lang.Options{}), Prestart: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	killThreads := func() {
+		var wg sync.WaitGroup
+		for i := 0; i < 200; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				runtime.LockOSThread() // never unlocked: the thread dies
+			}()
+		}
+		wg.Wait()
+	}
+	for i := 0; i < 4; i++ {
+		time.Sleep(200 * time.Millisecond) // the pool refills
+		killThreads()
+		res := run(t, b, "python", "print('alive')")
+		if res.Status != sandrun.StatusOK || res.Stdout != "alive\n" {
+			t.Fatalf("run %d after threads died: %s %q %q", i, res.Status, res.Stdout, res.Error)
+		}
+	}
 }

@@ -1,50 +1,71 @@
 package jail
 
+import (
+	"encoding/binary"
+	"fmt"
+)
+
 // initConfig is everything the jail init needs, sent by the supervisor as
-// the first frame on the sync socket (JSON). It is plain data: the
-// supervisor validated it; the init applies it and reports failures as
-// codes (see doc.go).
+// the first frame on the sync socket, in the binary form encode writes
+// and the C init (init_linux.c: parse_config) reads. It is plain data: the
+// supervisor validated it and computed the policies (seccomp as assembled
+// BPF, Landlock as paths and masks); the init applies it and reports
+// failures as codes (see doc.go).
 type initConfig struct {
 	// Binds are the read-only runtime paths, in the order of the file
 	// descriptors that travel with the config (SCM_RIGHTS).
-	Binds []bindSpec `json:"binds"`
+	Binds []bindSpec
 	// Argv and Env of the program; Argv[0] is an absolute path inside.
-	Argv []string `json:"argv"`
-	Env  []string `json:"env"`
-	// Files are written into /work before the start (code included).
-	Files []initFile `json:"files"`
+	Argv []string
+	Env  []string
+	// Files are written into /work before the start (code included);
+	// names are validated and cleaned.
+	Files []initFile
 	// Hostname of the UTS namespace.
-	Hostname string `json:"hostname"`
+	Hostname string
 	// UID and GID of the one identity inside.
-	UID int `json:"uid"`
-	GID int `json:"gid"`
+	UID, GID uint32
 	// WorkSize and WorkInodes cap /work, /tmp and /dev/shm (tmpfs).
-	WorkSize   int64 `json:"work_size"`
-	WorkInodes int64 `json:"work_inodes"`
+	WorkSize, WorkInodes uint64
 	// Rlimits applied to the program.
-	CPUSeconds uint64 `json:"cpu_seconds"`
-	FileSize   uint64 `json:"file_size"`
-	OpenFiles  uint64 `json:"open_files"`
+	CPUSeconds, FileSize, OpenFiles uint64
 	// AddressSpace, when non-zero, sets RLIMIT_AS (only when the cgroup
 	// layer is downgraded and the language tolerates it).
-	AddressSpace uint64 `json:"address_space"`
-	// Layers to skip, each an explicit operator downgrade.
-	NoSeccomp  bool `json:"no_seccomp"`
-	NoLandlock bool `json:"no_landlock"`
-	// LandlockPartial allows a Landlock ABI below 6 (operator downgrade).
-	LandlockPartial bool `json:"landlock_partial"`
-	// NetPort, when not 0, is the proxy's port on the loopback of the
-	// run's network namespace (a run with a network allowlist): seccomp
-	// then allows IPv4 TCP sockets and Landlock (ABI 4+) TCP connect to
-	// this port only (network_linux.go).
-	NetPort uint16 `json:"net_port,omitempty"`
-	// Collect are globs of files in /work returned after the run.
-	Collect      []string `json:"collect"`
-	CollectMax   int64    `json:"collect_max"`
-	CollectTotal int64    `json:"collect_total"`
+	AddressSpace uint64
+	// Flags: layers to skip (each an explicit operator downgrade), and
+	// whether the init waits for msgDone after the program's end (the
+	// supervisor collects /work files through /proc/<init>/root).
+	Flags uint32
+	// Landlock: the kernel ABI the policy was made for, the handled
+	// access masks, the rights a rule on a file may carry, and the rules.
+	Landlock landlockConfig
+	// Seccomp is the assembled filter (sock_filter array, host order).
+	Seccomp []byte
 }
 
-// initFile is one file for /work.
+// Config flags (init_linux.h: SRJ_FLAG_*).
+const (
+	flagNoSeccomp       uint32 = 1
+	flagNoLandlock      uint32 = 2
+	flagLandlockPartial uint32 = 4
+	flagWaitDone        uint32 = 8
+)
+
+// configMagic starts the config (init_linux.h: SRJ_CONFIG_MAGIC).
+const configMagic uint32 = 0x314a5253
+
+type landlockConfig struct {
+	ABI                           uint32
+	HandledFS, HandledNet, Scoped uint64
+	FileOnly                      uint64
+	Rules                         []llPath
+	// Connect are the TCP ports the program may connect to (a run with
+	// a network allowlist: the proxy's); none otherwise.
+	Connect []uint16
+}
+
+// initFile is one file for /work. (The JSON names are the warm path's:
+// zygote.go sends files and binds to the zygote as JSON.)
 type initFile struct {
 	Name string `json:"name"`
 	Data []byte `json:"data"`
@@ -57,4 +78,69 @@ type initFile struct {
 type bindSpec struct {
 	Path    string `json:"path"`
 	Symlink string `json:"symlink,omitempty"`
+}
+
+// encode writes the config: integers in host order, strings and byte
+// strings as a u32 length and the bytes, lists as a u32 count and the
+// items, in the order parse_config reads them.
+func (c *initConfig) encode() ([]byte, error) {
+	var b []byte
+	u32 := func(v uint32) { b = binary.NativeEndian.AppendUint32(b, v) }
+	u64 := func(v uint64) { b = binary.NativeEndian.AppendUint64(b, v) }
+	bytes := func(s []byte) { u32(uint32(len(s))); b = append(b, s...) }
+	str := func(s string) { u32(uint32(len(s))); b = append(b, s...) }
+	strs := func(ss []string) {
+		u32(uint32(len(ss)))
+		for _, s := range ss {
+			str(s)
+		}
+	}
+	for _, s := range append(append([]string{c.Hostname}, c.Argv...), c.Env...) {
+		for i := 0; i < len(s); i++ {
+			if s[i] == 0 {
+				return nil, fmt.Errorf("a NUL byte in %q", s)
+			}
+		}
+	}
+	u32(configMagic)
+	str(c.Hostname)
+	u32(c.UID)
+	u32(c.GID)
+	for _, v := range []uint64{c.WorkSize, c.WorkInodes, c.CPUSeconds, c.FileSize, c.OpenFiles, c.AddressSpace} {
+		u64(v)
+	}
+	u32(c.Flags)
+	u32(uint32(len(c.Binds)))
+	for _, bd := range c.Binds {
+		str(bd.Path)
+		str(bd.Symlink)
+	}
+	u32(uint32(len(c.Files)))
+	for _, f := range c.Files {
+		str(f.Name)
+		u32(f.Mode)
+		bytes(f.Data)
+	}
+	strs(c.Argv)
+	strs(c.Env)
+	l := &c.Landlock
+	u32(l.ABI)
+	for _, v := range []uint64{l.HandledFS, l.HandledNet, l.Scoped, l.FileOnly} {
+		u64(v)
+	}
+	u32(uint32(len(l.Rules)))
+	for _, r := range l.Rules {
+		str(r.path)
+		u64(r.access)
+	}
+	u32(uint32(len(l.Connect)))
+	for _, port := range l.Connect {
+		u64(uint64(port))
+	}
+	if len(c.Seccomp)%8 != 0 {
+		return nil, fmt.Errorf("seccomp program of %d bytes is not whole instructions", len(c.Seccomp))
+	}
+	u32(uint32(len(c.Seccomp) / 8))
+	b = append(b, c.Seccomp...)
+	return b, nil
 }

@@ -32,6 +32,7 @@ func (b *Backend) Diagnose(context.Context) []sandrun.Diagnostic {
 	abi := landlockABI()
 	var llErr error
 	if abi < 6 {
+		//lint:ignore ST1005 Landlock is a proper noun
 		llErr = fmt.Errorf("Landlock ABI %d; the jail needs 6 (TCP rules from 4, scoped abstract sockets and signals from 6)", abi)
 	}
 	add("landlock", llErr, fmt.Sprintf("ABI %d: filesystem, TCP and scope rules", abi))

@@ -2,7 +2,7 @@
 // user, mount, pid, ipc, uts and cgroup namespaces and an empty network
 // namespace, behind pivot_root, read-only binds of exactly the language's
 // runtime paths, seccomp-bpf, Landlock and cgroups. It applies every line
-// of the hardening checklist (docs: hardening.md) and fails closed: a
+// of the hardening checklist (docs/hardening.md) and fails closed: a
 // layer that cannot be applied ends the run as internal_error naming the
 // layer (*SetupError), unless the operator downgraded it explicitly
 // (Options.Downgrade); the result then lists it in Result.Downgrades.
@@ -14,7 +14,8 @@
 //	uid slot (flock), cgroup dir (limits)
 //	socketpair
 //	clone(NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS [|NEWNET]) of
-//	  /proc/self/fd/4 (the sandrun binary) as "__child jail-init",
+//	  /proc/self/fd/4 (the sandrun binary) with SANDRUN_JAIL_INIT=3:
+//	  a C constructor runs the init before the Go runtime starts,
 //	  on a thread that joined a fresh empty netns (made ahead of
 //	  time) and moved itself into the run's v1 cgroup (v2:
 //	  CLONE_INTO_CGROUP): the init is born in both
@@ -23,26 +24,29 @@
 //	the forking thread returns to the supervisor's netns and cgroups
 //	open each runtime path in the init's mount namespace
 //	  (openat2 on /proc/<pid>/root, RESOLVE_IN_ROOT)
-//	C: config JSON + bind fds  ----------> read config
+//	C: config + bind fds  ---------------> read config
+//	           <-------------------------- P: entering the mounts
 //	                                       mount tree on a tmpfs, binds
 //	                                       ro/nosuid/nodev, /proc, /dev,
 //	                                       /tmp, /work, /etc, pivot_root,
-//	                                       hostname
-//	                                       on a locked non-leader thread:
-//	                                         unshare(NEWCGROUP), drop
-//	                                         bounding+ambient, no_new_privs,
-//	                                         Landlock, seccomp, capset(0),
+//	                                       hostname, not dumpable
+//	           <-------------------------- P: entering the exec
+//	                                       fork; the child: setsid,
+//	                                         PDEATHSIG, unshare(NEWCGROUP),
+//	                                         drop bounding+ambient,
+//	                                         no_new_privs, Landlock,
 //	                                         rlimits, CLOEXEC >= 3,
-//	                                         fork+exec the program
-//	                                         (setsid, PDEATHSIG)
+//	                                         capset(0), seccomp, execve
+//	                                         (failure: codes on a
+//	                                         close-on-exec pipe)
 //	           <-------------------------- S: started (program pid inside)
 //	  or       <-------------------------- E: layer, step, errno; exit
 //	K: signo  -----------------------------> kill(-program, signo)
 //	                                       reap every child; when the
 //	                                       program ends, kill(-1) and reap
 //	           <-------------------------- X: program's wait status
-//	           <-------------------------- F: collected files (JSON)
-//	                                       exit 0
+//	with --collect: read /work through
+//	  /proc/<init>/root; D  -------------> exit 0
 //	wait for the init; read cgroup stats; remove the cgroup; free the uid
 //
 // # The sync socket protocol
@@ -50,8 +54,10 @@
 // One SOCK_STREAM unix socketpair; the init has its end as fd 3 (marked
 // close-on-exec at once, so the program never sees it) and the init
 // binary as fd 4. Every message is a frame: one kind byte, a 4-byte
-// big-endian length, the payload. Setup failures travel as codes, never
-// as text: E carries a Layer (uint16), a step number within the layer
+// big-endian length, the payload. The config is binary (config.go
+// encodes, init_linux.c parses): the policies are data the Go supervisor
+// computed, the seccomp program assembled and the Landlock rules as
+// paths and masks. Setup failures travel as codes, never as text: E carries a Layer (uint16), a step number within the layer
 // (uint16: which bind, which file) and an errno (uint32); the supervisor
 // turns them into a *SetupError. The init writes nothing to stdout or
 // stderr: those are the program's. The socket closing before X means the
@@ -80,11 +86,16 @@
 //   - Bind sources are opened by the supervisor inside the init's mount
 //     namespace: the init's host uid cannot traverse /root (pyenv), and a
 //     bind source must belong to the init's own mount namespace.
-//   - seccomp, Landlock, capabilities and the cgroup namespace are per
-//     thread; the init applies them on the thread that forks the program,
-//     which is never the thread group leader, so the init itself stays
-//     outside the program's Landlock domain and the program's signals
-//     cannot reach it.
+//   - The init is C, run by a constructor before the Go runtime starts
+//     (as runc's nsexec): a Go init paid the runtime's start and every
+//     package's init (about 5 ms of CPU, growing with each library linked
+//     into sandrun) on every cold run. C can also do what Go cannot: run
+//     code between fork and exec, so the program's child applies seccomp,
+//     Landlock, capabilities, rlimits and the cgroup namespace to itself
+//     and the init stays outside all of them. As pid 1 of its namespace
+//     with default signal actions, the init receives no signal from
+//     inside; SIGCHLD comes through a signalfd. Without cgo there is no
+//     init: New reports the jail unavailable and says why.
 //
 // The startup sweep removes cgroups named <pid>-<hex> under this
 // package's sandrun-jail directories whose supervisor pid is gone. Mounts

@@ -178,7 +178,7 @@ func (b *Backend) guestPath() (*warmPath, []byte, error) {
 	}
 	prog, err := buildGuestFilter()
 	if err == nil {
-		b.guest.filter, err = rawFilter(prog)
+		b.guest.filter, err = assembleFilter(prog)
 	}
 	if err != nil {
 		b.guest.err = fmt.Errorf("jail: the guest seccomp filter: %w", err)

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/uidslot"
 	"github.com/sandrun/sandrun/lang"
 	"golang.org/x/sys/unix"
 )
@@ -18,11 +19,16 @@ import (
 // Backend is the jail tier. It is safe for concurrent use.
 type Backend struct {
 	opts  Options
-	exe   *os.File // the init binary, exec'd as /proc/self/fd/4
-	slots *uidSlots
+	exe   *os.File       // the init binary, exec'd as /proc/self/fd/4
+	slots *uidslot.Pool  // one host uid per concurrent run (root)
 	cg    *cgroupManager // nil when downgraded
 	net   *netPool       // nil: each clone makes its network namespace
 	root  bool
+	// filter (filterInet: for a run with a network allowlist) is the
+	// assembled seccomp program and abi the kernel's Landlock ABI, found
+	// once at New for every init's config.
+	filter, filterInet []byte
+	abi                int
 
 	// host is what the layer probes found at New; Check reports it.
 	host       error
@@ -75,7 +81,7 @@ func New(opts Options) (*Backend, error) {
 		dir = stateDir()
 	}
 	if b.root {
-		if b.slots, err = newUIDSlots(filepath.Join(dir, "uids"), opts.UIDBase, opts.UIDCount); err != nil {
+		if b.slots, err = uidslot.New(filepath.Join(dir, "uids"), opts.UIDBase, opts.UIDCount); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("jail: %w", err)
 		}
@@ -105,16 +111,24 @@ func (b *Backend) probe() error {
 	if err := probeUserNS(); err != nil {
 		errs = append(errs, &SetupError{Layer: LayerNamespaces, Err: err})
 	}
-	if _, err := buildFilter(); err != nil {
-		if b.opts.downgraded(DowngradeSeccomp) {
-			b.downgrades = append(b.downgrades, "seccomp: off")
-		} else {
-			errs = append(errs, &SetupError{Layer: LayerSeccomp, Err: err})
-		}
-	} else if b.opts.downgraded(DowngradeSeccomp) {
+	if !haveCInit {
+		errs = append(errs, &SetupError{Layer: LayerProtocol, Detail: "this sandrun was built without cgo (CGO_ENABLED=0): the jail's init is C; rebuild with cgo"})
+	}
+	// The filter is assembled once, without and with IPv4 TCP sockets
+	// (a run with a network allowlist, network_linux.go).
+	var err error
+	b.filter, err = filterBytes(false)
+	if err == nil {
+		b.filterInet, err = filterBytes(true)
+	}
+	switch {
+	case b.opts.downgraded(DowngradeSeccomp):
 		b.downgrades = append(b.downgrades, "seccomp: off")
+	case err != nil:
+		errs = append(errs, &SetupError{Layer: LayerSeccomp, Err: err})
 	}
 	abi := landlockABI()
+	b.abi = abi
 	switch {
 	case b.opts.downgraded(DowngradeLandlock) && abi < 6:
 		b.downgrades = append(b.downgrades, fmt.Sprintf("landlock: partial (kernel ABI %d < 6)", abi))

@@ -2,16 +2,12 @@
 
 package jail
 
-import (
-	"fmt"
-	"unsafe"
+import "unsafe"
 
-	"golang.org/x/sys/unix"
-)
-
-// Landlock is applied to one thread only: the init restricts the thread
-// that forks the program, so that the init itself stays outside the
-// program's domain and scoped signals from the program cannot reach it.
+// Landlock is applied to the program alone: the init forks it and the
+// child restricts itself before its exec (init_linux.c: apply_landlock),
+// so the init stays outside the program's domain and scoped signals from
+// the program cannot reach it. The policy is computed here, as data.
 
 // llRights are the access masks of the policy for one ABI.
 type llRights struct {
@@ -86,47 +82,4 @@ func llAttrSize(abi int) uintptr {
 		return 16
 	}
 	return unsafe.Sizeof(llRulesetAttr{})
-}
-
-// applyLandlock restricts the calling thread with the rules. connect
-// lists the TCP ports the program may connect to (the proxy's, for a run
-// with a network allowlist); none otherwise.
-func applyLandlock(abi int, rules []llPath, r llRights, connect ...uint16) (uint16, error) {
-	attr := llRulesetAttr{handledAccessFS: r.handledFS, handledAccessNet: r.handledNet, scoped: r.scoped}
-	fd, err := llCreateRuleset(&attr, llAttrSize(abi), 0)
-	if err != nil {
-		return 1, err
-	}
-	defer unix.Close(fd)
-	for i, rule := range rules {
-		pfd, err := unix.Open(rule.path, unix.O_PATH|unix.O_CLOEXEC, 0)
-		if err != nil {
-			if err == unix.ENOENT {
-				continue // an optional path the view does not have
-			}
-			return uint16(10 + i), err
-		}
-		var st unix.Stat_t
-		access := rule.access
-		if unix.Fstat(pfd, &st) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			access &= fileOnly
-		}
-		err = llAddPathRule(fd, access, pfd)
-		unix.Close(pfd)
-		if err != nil {
-			return uint16(10 + i), fmt.Errorf("%s: %w", rule.path, err)
-		}
-	}
-	for i, port := range connect {
-		if port == 0 || r.handledNet == 0 {
-			continue
-		}
-		if err := llAddNetPortRule(fd, llAccessNetConnectTCP, port); err != nil {
-			return uint16(200 + i), fmt.Errorf("tcp connect port %d: %w", port, err)
-		}
-	}
-	if err := llRestrictSelf(fd); err != nil {
-		return 2, err
-	}
-	return 0, nil
 }

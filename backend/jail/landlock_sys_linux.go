@@ -2,17 +2,12 @@
 
 package jail
 
-import (
-	"unsafe"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-// The three Landlock system calls and their constants, as in
-// include/uapi/linux/landlock.h. They are written here rather than
-// imported from go-landlock: its syscall package imports libcap's psx,
-// which in a cgo build wraps pthread_create for the whole binary, and the
-// jail needs only these per-thread calls.
+// Landlock's constants, as in include/uapi/linux/landlock.h, and the ABI
+// query; the init (C) makes the other calls. They are written here rather
+// than imported from go-landlock: its syscall package imports libcap's
+// psx, which in a cgo build wraps pthread_create for the whole binary.
 
 const (
 	llAccessFSExecute = 1 << iota
@@ -38,22 +33,18 @@ const (
 	llAccessNetConnectTCP = 1 << 1
 	llScopeAbstractUnix   = 1 << 0
 	llScopeSignal         = 1 << 1
-	llRulePathBeneath     = 1
-	llRuleNetPort         = 2
 )
 
+// llRulesetAttr is struct landlock_ruleset_attr (its size by ABI tells
+// the kernel which fields exist; the warm path sends it to the zygote).
+// Only its size is read (warm_linux.go); the fields give it the layout.
 type llRulesetAttr struct {
-	handledAccessFS  uint64
+	//lint:ignore U1000 layout of the kernel's struct; only the size is used
+	handledAccessFS uint64
+	//lint:ignore U1000 layout of the kernel's struct; only the size is used
 	handledAccessNet uint64
-	scoped           uint64
-}
-
-func llCreateRuleset(attr *llRulesetAttr, size uintptr, flags uintptr) (int, error) {
-	r, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(attr)), size, flags)
-	if e != 0 {
-		return -1, e
-	}
-	return int(r), nil
+	//lint:ignore U1000 layout of the kernel's struct; only the size is used
+	scoped uint64
 }
 
 // landlockABI returns the kernel's Landlock ABI version, 0 when absent.
@@ -63,37 +54,4 @@ func landlockABI() int {
 		return 0
 	}
 	return int(v)
-}
-
-func llAddPathRule(ruleset int, access uint64, fd int) error {
-	// struct landlock_path_beneath_attr is __attribute__((packed)).
-	var buf [12]byte
-	*(*uint64)(unsafe.Pointer(&buf[0])) = access
-	*(*int32)(unsafe.Pointer(&buf[8])) = int32(fd)
-	_, _, e := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(ruleset), llRulePathBeneath, uintptr(unsafe.Pointer(&buf[0])), 0, 0, 0)
-	if e != 0 {
-		return e
-	}
-	return nil
-}
-
-// llAddNetPortRule allows access (connect or bind) to one TCP port.
-func llAddNetPortRule(ruleset int, access uint64, port uint16) error {
-	// struct landlock_net_port_attr { __u64 allowed_access; __u64 port; }
-	var buf [16]byte
-	*(*uint64)(unsafe.Pointer(&buf[0])) = access
-	*(*uint64)(unsafe.Pointer(&buf[8])) = uint64(port)
-	_, _, e := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(ruleset), llRuleNetPort, uintptr(unsafe.Pointer(&buf[0])), 0, 0, 0)
-	if e != 0 {
-		return e
-	}
-	return nil
-}
-
-func llRestrictSelf(ruleset int) error {
-	_, _, e := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(ruleset), 0, 0)
-	if e != 0 {
-		return e
-	}
-	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"sync"
 	"syscall"
@@ -47,15 +48,32 @@ func (b *Backend) Launch(ctx context.Context, ls *sandrun.LaunchSpec) (sandrun.L
 		}
 		files = append(files, initFile{Name: f.Name, Data: data, Mode: 0o644})
 	}
-	// nil streams in the spec: the caller drives the pipes directly.
-	p, err := b.start(&spec{
-		lang: l, argv: append([]string{l.Interpreter}, ls.Args...), env: programEnv(l, ls.Env),
-		files: files, limits: lim,
-	})
+	// A network allowlist holds for the process's whole life: its proxy
+	// is opened in the jail's namespace before the program starts, as
+	// for a one-shot run, and ends with it.
+	env := maps.Clone(ls.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	nn, err := b.networkFor(ls.Network, env)
 	if err != nil {
 		return nil, err
 	}
-	j := &launched{p: p, l: l, stdin: p.stdin, stdout: p.outs[0], stderr: p.outs[1], done: make(chan struct{})}
+	attach, netHit := func(*proc) {}, func() string { return "" }
+	if nn != nil {
+		attach, netHit = nn.latch()
+	}
+	// nil streams in the spec: the caller drives the pipes directly.
+	p, err := b.start(&spec{
+		lang: l, argv: append([]string{l.Interpreter}, ls.Args...), env: programEnv(l, env),
+		files: files, limits: lim, net: nn,
+	})
+	if err != nil {
+		nn.stop()
+		return nil, err
+	}
+	attach(p)
+	j := &launched{p: p, l: l, stdin: p.stdin, stdout: p.outs[0], stderr: p.outs[1], done: make(chan struct{}), net: nn, netHit: netHit}
 	go p.watch(j.done)
 	j.stopCtx = context.AfterFunc(ctx, func() { p.kill(verdict.KillCancel, "") })
 	// Wait for the init's verdict on the setup, so that a layer that
@@ -83,6 +101,10 @@ type launched struct {
 	stderr  *os.File
 	done    chan struct{}
 	stopCtx func() bool
+	// net is the proxy of a process with a network allowlist (nil:
+	// none); netHit names the cap that killed it.
+	net    *jailNet
+	netHit func() string
 
 	once sync.Once
 	exit *sandrun.LaunchExit
@@ -112,16 +134,19 @@ func (j *launched) SetLimits(l sandrun.Limits) error {
 		return err
 	}
 	p := j.p
-	if p.cg != nil {
-		if err := p.cg.set(cgLimits(l, 0)); err != nil {
+	p.mu.Lock()
+	cg := p.cg // cleanup clears it under p.mu when the process ends
+	p.mu.Unlock()
+	if cg != nil {
+		if err := cg.set(cgLimits(l, 0)); err != nil {
 			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
 	p.mu.Lock()
 	p.limits = l
 	p.limitsSince = time.Now()
-	if p.cg != nil {
-		p.cpuBase = p.cg.cpu()
+	if cg != nil {
+		p.cpuBase = cg.cpu()
 	}
 	p.mu.Unlock()
 	return nil
@@ -140,6 +165,7 @@ func (j *launched) Wait() (*sandrun.LaunchExit, error) {
 		close(j.done)
 		j.stopCtx()
 		j.stdin.Close()
+		netUsage := j.net.stop()
 		if o.err != nil {
 			j.err = o.err
 			return
@@ -148,11 +174,14 @@ func (j *launched) Wait() (*sandrun.LaunchExit, error) {
 		lim := j.p.limits
 		j.p.mu.Unlock()
 		var r sandrun.Result
-		verdict.Decide(o.facts(lim, j.l, ""), &r)
+		f := o.facts(lim, j.l, "")
+		f.Network = j.netHit()
+		verdict.Decide(f, &r)
 		j.exit = &sandrun.LaunchExit{
 			Status: r.Status, ExitCode: r.ExitCode, Signal: r.Signal, Error: r.Error,
 			Usage: o.usage(),
 		}
+		j.exit.Usage.Network = netUsage
 	})
 	return j.exit, j.err
 }
@@ -166,11 +195,17 @@ func (j *launched) WorkDir() string {
 }
 
 // UsageSoFar implements sandrun.UsageReporter from the jail's cgroup:
-// CPU time and the memory peak since the launch (zero without a cgroup).
+// CPU time and the memory peak since the launch (zero without a cgroup),
+// and the proxy's record (nil without a network allowlist).
 func (j *launched) UsageSoFar() sandrun.Usage {
-	if j.p.cg == nil {
-		return sandrun.Usage{}
+	j.p.mu.Lock()
+	cg := j.p.cg // cleanup clears it under p.mu when the process ends
+	j.p.mu.Unlock()
+	u := sandrun.Usage{Network: j.net.usage()}
+	if cg == nil {
+		return u
 	}
-	st := j.p.cg.stats()
-	return sandrun.Usage{CPUMs: st.CPU.Milliseconds(), MemoryPeakBytes: st.PeakMem}
+	st := cg.stats()
+	u.CPUMs, u.MemoryPeakBytes = st.CPU.Milliseconds(), st.PeakMem
+	return u
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/jail"
+	"github.com/sandrun/sandrun/internal/testenv"
 	"github.com/sandrun/sandrun/lang"
 )
 
@@ -62,7 +63,14 @@ func checkLimits(t *testing.T, b *jail.Backend, only string) {
 			continue
 		}
 		t.Run(c.name, func(t *testing.T) {
-			var mods []func(*sandrun.Request)
+			// Only the wall-clock cases (timeout) are about the wall clock;
+			// the others get one scaled to the host's load, so a busy host
+			// cannot turn their limit into a timeout.
+			mods := []func(*sandrun.Request){withLimits(func(l *sandrun.Limits) {
+				if c.want != sandrun.StatusTimeout {
+					l.WallTime = sandrun.Duration(testenv.Scale(t, 30*time.Second))
+				}
+			})}
 			if c.mod != nil {
 				mods = append(mods, c.mod)
 			}

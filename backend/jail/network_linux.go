@@ -10,6 +10,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/netproxy"
+	"github.com/sandrun/sandrun/internal/verdict"
 	"github.com/sandrun/sandrun/netpolicy"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -47,16 +48,16 @@ type jailNet struct {
 	proxy *netproxy.Running
 }
 
-// networkFor narrows the request's policy under the operator's; nil for
-// a run without network. env gets the proxy variables.
-func (b *Backend) networkFor(req *sandrun.Request, env map[string]string) (*jailNet, error) {
-	if req.Network.IsNone() {
+// networkFor narrows a run's (or a launched process's) policy under the
+// operator's; nil for one without network. env gets the proxy variables.
+func (b *Backend) networkFor(pol sandrun.NetworkPolicy, env map[string]string) (*jailNet, error) {
+	if pol.IsNone() {
 		return nil, nil
 	}
 	if err := b.EnforcesNetwork(); err != nil {
 		return nil, &sandrun.RequestError{Field: "network", Msg: "the jail tier cannot enforce a network allowlist here: " + err.Error()}
 	}
-	eff, err := b.opts.Network.Narrow(req.Network)
+	eff, err := b.opts.Network.Narrow(pol)
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +67,40 @@ func (b *Backend) networkFor(req *sandrun.Request, env map[string]string) (*jail
 		}
 	}
 	return &jailNet{eff: eff}, nil
+}
+
+// latch makes a cap kill the jail (status network_limit), also a cap hit
+// before the jail's proc exists (the program runs once the config is
+// sent, before start returns); attach hands it the proc. hit says which
+// cap, "" when none.
+func (n *jailNet) latch() (attach func(*proc), hit func() string) {
+	var (
+		mu  sync.Mutex
+		cur *proc
+		why string
+	)
+	n.onLimit = func(what string) {
+		mu.Lock()
+		defer mu.Unlock()
+		why = what
+		if cur != nil {
+			cur.kill(verdict.KillNetwork, "")
+		}
+	}
+	attach = func(p *proc) {
+		mu.Lock()
+		defer mu.Unlock()
+		cur = p
+		if why != "" {
+			p.kill(verdict.KillNetwork, "")
+		}
+	}
+	hit = func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return why
+	}
+	return attach, hit
 }
 
 // open starts the proxy in the namespace of the init pid.
@@ -94,18 +129,30 @@ func (n *jailNet) reset() {
 	n.mu.Unlock()
 }
 
-// stop ends the proxy and returns its record (nil when it never opened).
-func (n *jailNet) stop() *sandrun.NetworkUsage {
+// running is the proxy once it is open (nil before, or without one).
+func (n *jailNet) running() *netproxy.Running {
 	if n == nil {
 		return nil
 	}
 	n.mu.Lock()
-	r := n.proxy
-	n.mu.Unlock()
-	if r == nil {
-		return nil
+	defer n.mu.Unlock()
+	return n.proxy
+}
+
+// usage is the proxy's record so far (nil without one).
+func (n *jailNet) usage() *sandrun.NetworkUsage {
+	if r := n.running(); r != nil {
+		return r.Usage()
 	}
-	return r.Stop()
+	return nil
+}
+
+// stop ends the proxy and returns its record (nil when it never opened).
+func (n *jailNet) stop() *sandrun.NetworkUsage {
+	if r := n.running(); r != nil {
+		return r.Stop()
+	}
+	return nil
 }
 
 // inetSocketBody is the socket rule of a run with network: AF_UNIX, or

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/jail"
@@ -102,5 +103,47 @@ func TestNetworkNeedsOperator(t *testing.T) {
 	req.Limits = req.Limits.WithDefaults()
 	if _, err := b.Run(context.Background(), req); err == nil || !strings.Contains(err.Error(), "network") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestNetworkNeverWarm: with the warm path on and the python zygote
+// ready, a run with an allowlist is not served by a zygote's child (it
+// has no proxy in its namespace): it runs in a cold jail, whose proxy
+// serves it, and the zygote's counters do not move.
+func TestNetworkNeverWarm(t *testing.T) {
+	backend(t)
+	n := nettest.New(t, "hosta.test")
+	op, err := n.Operator("allow:hosta.test:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := jail.New(jail.Options{Languages: lang.NewRegistry(lang.Options{}), Warm: 2, Network: op})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := b.EnforcesNetwork(); err != nil {
+		skip(t, "the jail cannot enforce a network allowlist here: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := b.WarmReady(ctx, "python"); err != nil {
+		t.Fatal(err)
+	}
+	before := b.WarmStats()
+	pol, _ := sandrun.ParseNetwork("allow:hosta.test:80")
+	res := run(t, b, "python", "import urllib.request\nprint(urllib.request.urlopen('http://hosta.test/hello', timeout=30).read().decode())",
+		func(r *sandrun.Request) { r.Network = pol })
+	if res.Status != sandrun.StatusOK || !strings.Contains(res.Stdout, "hello from hosta.test") || res.Usage.Network == nil {
+		t.Fatalf("status %s %q stdout %q stderr %q", res.Status, res.Error, res.Stdout, res.Stderr)
+	}
+	if after := b.WarmStats(); after.Forked != before.Forked {
+		t.Fatalf("a zygote's child served a run with an allowlist: %+v -> %+v", before, after)
+	}
+	// The same backend serves a run without network warm (the check above
+	// can fail).
+	res = run(t, b, "python", "print(1)")
+	if after := b.WarmStats(); res.Status != sandrun.StatusOK || after.Forked != before.Forked+1 {
+		t.Fatalf("plain run: %s, stats %+v -> %+v", res.Status, before, after)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -148,53 +149,77 @@ func (n *netPool) close() {
 	unix.Close(n.orig)
 }
 
-// startIn runs start on a locked thread that has joined the network
-// namespace netFD (-1: stays in the supervisor's) and the cgroup g
-// (v1: the thread moves itself, see cgroup.enter; v2: start clones into
-// it), so that the init start forks is born in both; then it returns the
-// thread. A thread that cannot return is discarded, which kills the init
-// (its PDEATHSIG follows the forking thread): fail closed.
+// startIn runs start on an OS thread of its own that has joined the
+// network namespace netFD (-1: stays in the supervisor's) and the cgroup g
+// (v1: the thread moves itself in, see cgroup.enter; v2: start clones
+// into it), so that the init start forks is born in both. The thread then
+// moves back out of the cgroup and stays parked, locked to its goroutine,
+// until release is called (once the init is gone); then it returns to the
+// supervisor's network namespace and to the Go runtime.
+//
+// A thread of its own because the init's PDEATHSIG follows the thread
+// that forked it: a thread the Go runtime shares could be destroyed while
+// the init lives (any goroutine that ends locked to its thread destroys
+// it; the process tier's do), which would kill the run. Returned, never
+// destroyed, for the same reason the other way round: a goroutine locks
+// whichever thread it runs on, which may be the parent of someone else's
+// child (the warm path's zygote). Only a thread whose state cannot be
+// restored is destroyed.
 //
 // Born there rather than moved there: moving a process into a cgroup
 // takes the kernel's cgroup_threadgroup_rwsem for writing, which waits
 // for an RCU grace period (about 10 ms, more under load) whenever no
 // other migration ran just before; a thread moving itself does not.
-func (b *Backend) startIn(netFD int, g *cgroup, start func() error) error {
+func (b *Backend) startIn(netFD int, g *cgroup, start func() error) (release func(), err error) {
 	ch := make(chan error, 1)
+	done := make(chan struct{})
 	go func() {
 		runtime.LockOSThread()
+		restored := true // the thread is in the supervisor's namespaces and cgroups
+		defer func() {
+			<-done
+			if restored {
+				runtime.UnlockOSThread()
+			} // else: ends locked, so the runtime destroys the thread
+		}()
 		if netFD >= 0 {
 			if err := unix.Setns(netFD, unix.CLONE_NEWNET); err != nil {
-				runtime.UnlockOSThread()
 				ch <- &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "joining the run's network namespace"}
 				return
 			}
+			defer func() {
+				if err := unix.Setns(b.net.orig, unix.CLONE_NEWNET); err != nil {
+					restored = false
+				}
+			}()
 		}
 		var leave func() error
 		if g != nil {
 			var err error
 			if leave, err = g.enter(); err != nil {
+				restored = false // it may sit in part of the group
 				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
-				return // exit locked: the thread may sit in part of the group
+				return
 			}
 		}
 		err := start()
 		if leave != nil {
+			// Out of the run's group, so that the group can be removed
+			// while this thread still waits.
 			if lerr := leave(); lerr != nil {
-				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(lerr), Detail: "returning the forking thread", Err: lerr}
-				return // exit locked: the thread is destroyed
+				restored = false
+				if err == nil {
+					err = &SetupError{Layer: LayerCgroup, Errno: errnoOf(lerr), Detail: "moving the forking thread back", Err: lerr}
+				}
 			}
 		}
-		if netFD >= 0 {
-			if rerr := unix.Setns(b.net.orig, unix.CLONE_NEWNET); rerr != nil {
-				ch <- &SetupError{Layer: LayerNamespaces, Errno: errnoOf(rerr), Detail: "returning to the host network namespace"}
-				return // exit locked: the thread is destroyed
-			}
-		}
-		runtime.UnlockOSThread()
 		ch <- err
 	}()
-	return <-ch
+	release = sync.OnceFunc(func() { close(done) })
+	if err := <-ch; err != nil {
+		return release, err
+	}
+	return release, nil
 }
 
 func errnoOf(err error) syscall.Errno {

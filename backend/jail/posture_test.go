@@ -14,7 +14,7 @@ import (
 )
 
 // postureProbe runs inside the jail and reports what the program sees;
-// the test checks it from the host (hardening.md, "Posture check").
+// the test checks it from the host (docs/hardening.md, "Posture check").
 const postureProbe = `
 import json, os, socket
 st = {}

@@ -3,6 +3,7 @@
 package jail
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -19,10 +20,10 @@ const (
 	msgError    byte = 'E' // setup failed: layer u16, step u16, errno u32
 	msgStarted  byte = 'S' // the program runs: its pid inside, u32
 	msgExited   byte = 'X' // the program ended: raw wait status u32
-	msgFiles    byte = 'F' // collected files, JSON []sandrun.OutputFile
 	msgProgress byte = 'P' // the init enters a setup layer: u16 (names a setup that hangs)
 	// supervisor -> init
-	msgConfig byte = 'C' // JSON initConfig, bind fds attached (SCM_RIGHTS)
+	msgConfig byte = 'C' // initConfig (config.go: encode), bind fds attached (SCM_RIGHTS)
+	msgDone   byte = 'D' // after 'X': the supervisor collected /work; the init may exit
 	msgSignal byte = 'K' // signal the program's process group: signo u32
 )
 
@@ -83,11 +84,13 @@ func readFrame(c *net.UnixConn) (kind byte, payload []byte, fds []int, err error
 	if size > maxFrame {
 		return 0, nil, fds, fmt.Errorf("frame of %d bytes is too large", size)
 	}
-	payload = make([]byte, size)
-	if _, err := io.ReadFull(c, payload); err != nil {
+	// Grow with what arrives rather than trusting the header: a peer that
+	// claims a large frame and sends little costs little.
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, 64<<10)))
+	if _, err := io.CopyN(buf, c, int64(size)); err != nil {
 		return 0, nil, fds, err
 	}
-	return hdr[0], payload, fds, nil
+	return hdr[0], buf.Bytes(), fds, nil
 }
 
 func encodeSetupError(l Layer, step uint16, err error) []byte {

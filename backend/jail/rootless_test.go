@@ -18,6 +18,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/backend/jail"
+	"github.com/sandrun/sandrun/internal/testenv"
 	"github.com/sandrun/sandrun/lang"
 )
 
@@ -33,7 +34,7 @@ func TestRootless(t *testing.T) {
 		t.Skip("slow: re-runs the test binary as an unprivileged user")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create the unprivileged user (the rootless path itself runs as that user)")
+		skip(t, "needs root to create the unprivileged user (the rootless path itself runs as that user)")
 	}
 	uid := unprivilegedUser(t)
 	dir := t.TempDir()
@@ -70,14 +71,11 @@ func TestRootless(t *testing.T) {
 	}
 }
 
-// unprivilegedUser returns the uid of the CI's unprivileged user, creating
-// it with useradd (and removing it afterwards) if needed.
+// unprivilegedUser creates a system user of its own for this run (a
+// shared name would be deleted under a concurrent suite by the other's
+// cleanup) and removes it afterwards.
 func unprivilegedUser(t *testing.T) int {
-	const name = "sandrun-rootless"
-	if u, err := user.Lookup(name); err == nil {
-		n, _ := strconv.Atoi(u.Uid)
-		return n
-	}
+	name := testenv.Name("sr-rootless")
 	if out, err := exec.Command("useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
 		skip(t, "cannot create the unprivileged user: %v %s", err, out)
 	}

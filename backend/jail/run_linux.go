@@ -39,7 +39,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if env == nil {
 		env = map[string]string{}
 	}
-	nn, err := b.networkFor(req, env)
+	nn, err := b.networkFor(req.Network, env)
 	if err != nil {
 		return nil, err
 	}

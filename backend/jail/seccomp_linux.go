@@ -3,28 +3,35 @@
 package jail
 
 import (
-	"unsafe"
+	"encoding/binary"
 
 	"golang.org/x/net/bpf"
-	"golang.org/x/sys/unix"
 )
 
-// installSeccomp loads the filter on the calling thread (the init's
-// restricted thread, locked; the program inherits it across fork and
-// exec). no_new_privs must already be set.
-func installSeccomp(prog []bpf.Instruction) error {
+// assembleFilter turns the policy into the struct sock_filter array the
+// init installs (prctl PR_SET_SECCOMP on the program, after
+// no_new_privs): per instruction a u16 code, u8 jt, u8 jf and u32 k, in
+// host order.
+func assembleFilter(prog []bpf.Instruction) ([]byte, error) {
 	raw, err := bpf.Assemble(prog)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	filter := make([]unix.SockFilter, len(raw))
-	for i, r := range raw {
-		filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	out := make([]byte, 0, 8*len(raw))
+	for _, r := range raw {
+		out = binary.NativeEndian.AppendUint16(out, r.Op)
+		out = append(out, r.Jt, r.Jf)
+		out = binary.NativeEndian.AppendUint32(out, r.K)
 	}
-	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	_, _, e := unix.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&fprog)))
-	if e != 0 {
-		return e
+	return out, nil
+}
+
+// filterBytes builds and assembles the policy (inet: with IPv4 TCP
+// sockets allowed).
+func filterBytes(inet bool) ([]byte, error) {
+	prog, err := buildFilterFor(inet)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return assembleFilter(prog)
 }

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The seccomp layer is a deny list (hardening.md: the union of Docker's
+// The seccomp layer is a deny list (docs/hardening.md: the union of Docker's
 // default profile, codex's and isolate's lists), written as data and
 // compiled to classic BPF here. We compile it ourselves with
 // golang.org/x/net/bpf rather than use a seccomp library: the policy

@@ -4,8 +4,6 @@ package jail
 
 import (
 	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +16,7 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/netproxy"
 	"github.com/sandrun/sandrun/internal/verdict"
+	"github.com/sandrun/sandrun/internal/workdir"
 	"github.com/sandrun/sandrun/lang"
 	"golang.org/x/sys/unix"
 )
@@ -29,7 +28,7 @@ type spec struct {
 	env     []string
 	files   []initFile
 	limits  sandrun.Limits
-	collect []string
+	collect []string // globs of /work files returned after the run
 	// stdin feeds the program (nil: the caller writes the pipe);
 	// stdout and stderr receive its output (nil: the caller reads).
 	stdin  io.Reader
@@ -51,6 +50,9 @@ type proc struct {
 	conn    *net.UnixConn
 	cg      *cgroup
 	release func()
+	// thread releases the OS thread that forked the init (its PDEATHSIG
+	// follows that thread): only once the init is gone.
+	thread func()
 	// setupStart is when the run asked for this jail; setupLimit bounds
 	// the time until the program starts (Options.SetupTimeout).
 	setupStart time.Time
@@ -68,6 +70,10 @@ type proc struct {
 	step          Layer
 	setupTimedOut bool
 	limits        sandrun.Limits
+	// collect: the /work files to read once the program ended, before
+	// the init exits (it waits for msgDone).
+	collect    []string
+	collectLim workdir.CollectLimits
 	// limitsSince and cpuBase are where the current limits count from
 	// (the start, or the last SetLimits of a launched process).
 	limitsSince time.Time
@@ -77,6 +83,7 @@ type proc struct {
 	readerDone chan struct{}
 	started    chan struct{} // closed when the program runs or setup failed
 	setupErr   *SetupError
+	collectErr *SetupError
 	status     *unix.WaitStatus
 	files      []sandrun.OutputFile
 }
@@ -100,7 +107,7 @@ func (b *Backend) spawn() (_ *proc, err error) {
 	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
 	release := func() {}
 	if b.slots != nil {
-		if uid, release, err = b.slots.acquire(); err != nil {
+		if uid, release, err = b.slots.Acquire(); err != nil {
 			return nil, &SetupError{Layer: LayerNamespaces, Err: err}
 		}
 		gid = uid
@@ -157,7 +164,7 @@ func (b *Backend) spawn() (_ *proc, err error) {
 		// path (a test binary under a 0700 directory).
 		Path:       fmt.Sprintf("/proc/self/fd/%d", fdExe),
 		Args:       []string{"sandrun-jail-init", "__child", ChildRole},
-		Env:        []string{"GOMAXPROCS=1"}, // a short Go start: the init mostly waits
+		Env:        []string{initEnv}, // the C init takes the role before the Go runtime starts
 		Stdin:      child[0],
 		Stdout:     child[1],
 		Stderr:     child[2],
@@ -195,11 +202,11 @@ func (b *Backend) spawn() (_ *proc, err error) {
 			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
 		}
 	}
-	if netFD >= 0 || (p.cg != nil && p.cg.bornInside()) {
-		err = b.startIn(netFD, p.cg, cmd.Start)
-	} else {
-		err = cmd.Start()
+	var bornIn *cgroup
+	if p.cg != nil && p.cg.bornInside() {
+		bornIn = p.cg
 	}
+	p.thread, err = b.startIn(netFD, bornIn, cmd.Start)
 	if err != nil {
 		if cmd.Process == nil {
 			p.cmd = nil // nothing to kill or wait for
@@ -218,15 +225,17 @@ func (b *Backend) spawn() (_ *proc, err error) {
 }
 
 // take returns a prestarted init when one is ready, else spawns one.
-func (b *Backend) take() (*proc, error) {
+// prestarted says whether p came from the pool.
+func (b *Backend) take() (p *proc, prestarted bool, err error) {
 	if b.pool != nil {
 		select {
 		case p := <-b.pool:
-			return p, nil
+			return p, true, nil
 		default:
 		}
 	}
-	return b.spawn()
+	p, err = b.spawn()
+	return p, false, err
 }
 
 // prestart keeps Options.Prestart inits waiting for their config, so
@@ -244,6 +253,9 @@ func (b *Backend) prestart() {
 			case <-time.After(time.Second):
 				continue
 			}
+		}
+		if p.cg != nil {
+			p.cg.setIdle(true) // no run yet: it weighs nothing (reweigh)
 		}
 		select {
 		case b.pool <- p:
@@ -263,7 +275,7 @@ func (b *Backend) start(s *spec) (*proc, error) {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		p, err := b.take()
+		p, prestarted, err := b.take()
 		if err != nil {
 			return nil, err
 		}
@@ -273,18 +285,20 @@ func (b *Backend) start(s *spec) (*proc, error) {
 			return p, nil
 		}
 		p.cleanup()
-		// A prestarted init that died while waiting (its socket is
-		// gone) is replaced once by a fresh one.
-		var se *SetupError
-		if attempt > 0 || !errors.As(err, &se) || se.Layer != LayerProtocol {
+		// A prestarted init that died while waiting (killed from
+		// outside, say) is replaced by a fresh one; a fresh one that
+		// fails is the run's failure.
+		if !prestarted || attempt > b.opts.Prestart {
 			return nil, err
 		}
+		b.opts.Logger.Warn("jail: a prestarted init could not be configured; starting a fresh one", "err", err)
 	}
 }
 
 func (b *Backend) configure(p *proc, s *spec, binds []bindSpec) error {
 	p.limits = s.limits
 	if p.cg != nil {
+		p.cg.setIdle(false)
 		if err := p.cg.set(cgLimits(s.limits, b.opts.CPUs)); err != nil {
 			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
@@ -299,7 +313,9 @@ func (b *Backend) configure(p *proc, s *spec, binds []bindSpec) error {
 		s.net.reset()
 		return err
 	}
-	payload, err := json.Marshal(b.initConfig(s, binds))
+	p.collect = s.collect
+	p.collectLim = workdir.CollectLimits{MaxFile: int64(s.limits.Output), MaxTotal: 8 << 20}
+	payload, err := b.initConfig(s, binds).encode()
 	if err == nil {
 		err = writeFrame(p.conn, msgConfig, payload, fds...)
 	}
@@ -334,19 +350,44 @@ func (b *Backend) initConfig(s *spec, binds []bindSpec) *initConfig {
 	cfg := &initConfig{
 		Binds: binds, Argv: s.argv, Env: s.env, Files: s.files,
 		Hostname: b.opts.Hostname, UID: insideID, GID: insideID,
-		WorkSize: int64(lim.WorkDir), WorkInodes: b.opts.WorkInodes,
+		WorkSize: uint64(lim.WorkDir), WorkInodes: uint64(b.opts.WorkInodes),
 		CPUSeconds: uint64((lim.CPUTime.D() + time.Second - 1) / time.Second),
 		FileSize:   uint64(lim.FileSize), OpenFiles: uint64(lim.OpenFiles),
-		NoSeccomp:       b.opts.downgraded(DowngradeSeccomp),
-		LandlockPartial: b.opts.downgraded(DowngradeLandlock),
-		NoLandlock:      b.opts.downgraded(DowngradeLandlock) && landlockABI() == 0,
-		Collect:         s.collect, CollectMax: int64(lim.Output), CollectTotal: 8 << 20,
-	}
-	if s.net != nil {
-		cfg.NetPort = netproxy.Port
+		Seccomp: b.filter,
 	}
 	if b.cg == nil && s.lang.AddressSpaceLimit {
 		cfg.AddressSpace = uint64(lim.Memory)
+	}
+	if b.opts.downgraded(DowngradeSeccomp) {
+		cfg.Flags |= flagNoSeccomp
+	}
+	switch {
+	case b.opts.downgraded(DowngradeLandlock) && b.abi == 0:
+		cfg.Flags |= flagNoLandlock
+	case b.opts.downgraded(DowngradeLandlock):
+		cfg.Flags |= flagLandlockPartial
+	}
+	if len(s.collect) > 0 {
+		cfg.Flags |= flagWaitDone
+	}
+	r := rightsFor(b.abi)
+	var runtimePaths []string
+	for _, bd := range binds {
+		if bd.Symlink == "" {
+			runtimePaths = append(runtimePaths, bd.Path)
+		}
+	}
+	cfg.Landlock = landlockConfig{
+		ABI: uint32(b.abi), HandledFS: r.handledFS, HandledNet: r.handledNet, Scoped: r.scoped,
+		FileOnly: fileOnly, Rules: landlockPolicy(r, runtimePaths),
+	}
+	if s.net != nil {
+		// A run with a network allowlist: IPv4 TCP sockets, and (ABI 4+)
+		// TCP connect to the proxy's loopback port only (network_linux.go).
+		cfg.Seccomp = b.filterInet
+		if r.handledNet != 0 {
+			cfg.Landlock.Connect = []uint16{netproxy.Port}
+		}
 	}
 	return cfg
 }
@@ -395,10 +436,25 @@ func (p *proc) read() {
 				ws := unix.WaitStatus(v)
 				p.status = &ws
 			}
-		case msgFiles:
-			_ = json.Unmarshal(payload, &p.files)
+			if len(p.collect) > 0 {
+				p.collectFiles()
+			}
 		}
 	}
+}
+
+// collectFiles reads the /work files the request asked for, through the
+// init's root while its namespace lives (every process but the init has
+// ended: nothing changes under the walk, which follows no symlink), then
+// lets the init exit.
+func (p *proc) collectFiles() {
+	dir := fmt.Sprintf("/proc/%d/root/work", p.cmd.Process.Pid)
+	files, err := workdir.Collect(dir, p.collect, p.collectLim)
+	if err != nil {
+		p.collectErr = &SetupError{Layer: LayerCollect, Errno: errnoOf(err), Detail: "collecting output files", Err: err}
+	}
+	p.files = files
+	_ = writeFrame(p.conn, msgDone, nil)
 }
 
 // kill ends the whole jail: SIGKILL to the init (pid 1 of the jail's pid
@@ -430,6 +486,17 @@ func (p *proc) watch(done <-chan struct{}) {
 	select {
 	case <-p.started:
 		setup.Stop()
+		// The program may have started before this watcher ran: the
+		// bound is on the time the setup took, whichever event the
+		// select saw first.
+		p.mu.Lock()
+		late := !p.start.IsZero() && p.start.Sub(p.setupStart) > p.setupLimit
+		p.setupTimedOut = p.setupTimedOut || late
+		p.mu.Unlock()
+		if late {
+			p.kill(verdict.KillNone, "")
+			return
+		}
 	case <-done:
 		setup.Stop()
 		return
@@ -450,7 +517,7 @@ func (p *proc) watch(done <-chan struct{}) {
 	defer tick.Stop()
 	for {
 		p.mu.Lock()
-		lim, since, cpuBase := p.limits, p.limitsSince, p.cpuBase
+		lim, since, cpuBase, cg := p.limits, p.limitsSince, p.cpuBase, p.cg
 		p.mu.Unlock()
 		left := lim.WallTime.D() - time.Since(since)
 		if left <= 0 {
@@ -474,7 +541,7 @@ func (p *proc) watch(done <-chan struct{}) {
 			return
 		case <-tick.C:
 			timer.Stop()
-			if p.cg != nil && lim.CPUTime > 0 && p.cg.cpu()-cpuBase >= lim.CPUTime.D() {
+			if cg != nil && lim.CPUTime > 0 && cg.cpu()-cpuBase >= lim.CPUTime.D() {
 				p.kill(verdict.KillCPU, "")
 				return
 			}
@@ -507,10 +574,15 @@ func (p *proc) wait() *outcome {
 		o.wall, o.setup = time.Since(p.start), p.start.Sub(p.setupStart)
 	}
 	timedOut, step := p.setupTimedOut, p.step
+	// The watcher may run late (a loaded host): the bound is on the time
+	// the setup took, decided here whatever the watcher saw.
+	timedOut = timedOut || (!p.start.IsZero() && p.start.Sub(p.setupStart) > p.setupLimit)
 	p.mu.Unlock()
 	switch {
 	case p.setupErr != nil:
 		o.err = p.setupErr
+	case p.collectErr != nil:
+		o.err = p.collectErr
 	case timedOut:
 		o.err = &SetupError{Layer: step, Detail: fmt.Sprintf("the jail's setup did not finish within %v", p.setupLimit)}
 	case o.status == nil && o.killed == verdict.KillNone && o.stats.OOMKills == 0:
@@ -531,11 +603,18 @@ func (p *proc) cleanup() error {
 		_ = p.cmd.Wait()
 		p.initExited = true
 	}
+	if p.thread != nil {
+		p.thread()
+	}
 	var err error
-	if p.cg != nil {
-		p.cg.kill()
-		err = p.cg.remove()
-		p.cg = nil
+	// watch and kill read p.cg under p.mu from other goroutines.
+	p.mu.Lock()
+	cg := p.cg
+	p.cg = nil
+	p.mu.Unlock()
+	if cg != nil {
+		cg.kill()
+		err = cg.remove()
 	}
 	if p.conn != nil {
 		p.conn.Close()

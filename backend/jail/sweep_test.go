@@ -3,10 +3,13 @@
 package jail_test
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/sandrun/sandrun/backend/jail"
@@ -24,13 +27,24 @@ func TestSweep(t *testing.T) {
 	if _, err := os.Stat(base); err != nil {
 		skip(t, "no jail cgroup base here: %v", err)
 	}
-	dead := exec.Command("true")
-	if err := dead.Run(); err != nil {
+	// A pid above pid_max is never alive: the pid of a process that just
+	// exited may be reused by then (pid_max is 32768 on many hosts and
+	// other suites spawn processes all the time), and the sweep would
+	// rightly keep the group.
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
 		t.Fatal(err)
 	}
-	stale := filepath.Join(base, fmt.Sprintf("%d-0123456789ab", dead.Process.Pid))
-	live := filepath.Join(base, fmt.Sprintf("%d-ba9876543210", os.Getpid()))
-	foreign := filepath.Join(base, "not-ours")
+	pidMax, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	suffix := hex.EncodeToString(r[:])
+	stale := filepath.Join(base, fmt.Sprintf("%d-%s", pidMax+1, suffix))
+	live := filepath.Join(base, fmt.Sprintf("%d-%s", os.Getpid(), suffix))
+	foreign := filepath.Join(base, "not-ours-"+suffix)
 	for _, d := range []string{stale, live, foreign} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -41,11 +55,11 @@ func TestSweep(t *testing.T) {
 		os.Remove(foreign)
 		os.Remove(stale)
 	})
-	b, err := jail.New(jail.Options{Languages: lang.NewRegistry(lang.Options{})})
+	j, err := jail.New(jail.Options{Languages: lang.NewRegistry(lang.Options{})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Close()
+	j.Close()
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("stale cgroup %s survived the sweep", stale)
 	}

@@ -399,7 +399,7 @@ func (r *warmRun) watch(done <-chan struct{}) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	r.mu.Lock()
-	start := r.start
+	start, cg := r.start, r.cg // cleanup clears r.cg under r.mu
 	r.mu.Unlock()
 	timer := time.NewTimer(r.lim.WallTime.D() - time.Since(start))
 	defer timer.Stop()
@@ -411,7 +411,7 @@ func (r *warmRun) watch(done <-chan struct{}) {
 			r.kill(verdict.KillTimeout, "")
 			return
 		case <-tick.C:
-			if r.cg != nil && r.lim.CPUTime > 0 && r.cg.cpu() >= r.lim.CPUTime.D() {
+			if cg != nil && r.lim.CPUTime > 0 && cg.cpu() >= r.lim.CPUTime.D() {
 				r.kill(verdict.KillCPU, "")
 				return
 			}
@@ -519,12 +519,13 @@ func (r *warmRun) cleanup() error {
 		_ = unix.PidfdSendSignal(r.pidfd, unix.SIGKILL, nil, 0)
 	}
 	r.ended = true
+	cg := r.cg
+	r.cg = nil // watch and kill read it under r.mu
 	r.mu.Unlock()
 	var err error
-	if r.cg != nil {
-		r.cg.kill()
-		err = r.cg.remove()
-		r.cg = nil
+	if cg != nil {
+		cg.kill()
+		err = cg.remove()
 	}
 	if r.conn != nil {
 		r.conn.Close()

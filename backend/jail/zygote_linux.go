@@ -5,7 +5,6 @@ package jail
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/sandrun/sandrun/internal/guest"
 	"github.com/sandrun/sandrun/lang"
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -81,12 +79,9 @@ func newWarmPathFor(b *Backend, size int, names []string, guests map[string]gues
 	}
 	w := &warmPath{b: b, size: size, zs: map[string]*zygote{}, closing: make(chan struct{}), guests: guests}
 	if !b.opts.downgraded(DowngradeSeccomp) {
-		prog, err := buildFilter()
-		if err != nil {
-			return nil, err
-		}
-		if w.filter, err = rawFilter(prog); err != nil {
-			return nil, err
+		// Assembled once at New (filterBytes), as for the cold inits.
+		if w.filter = b.filter; len(w.filter) == 0 {
+			return nil, errors.New("jail: no seccomp program")
 		}
 	}
 	dir := b.opts.StateDir
@@ -105,21 +100,6 @@ func newWarmPathFor(b *Backend, size int, names []string, guests map[string]gues
 		go w.keep(name)
 	}
 	return w, nil
-}
-
-// rawFilter encodes a BPF program as the kernel's struct sock_filter[].
-func rawFilter(prog []bpf.Instruction) ([]byte, error) {
-	raw, err := bpf.Assemble(prog)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 0, 8*len(raw))
-	for _, r := range raw {
-		out = binary.NativeEndian.AppendUint16(out, r.Op)
-		out = append(out, r.Jt, r.Jf)
-		out = binary.NativeEndian.AppendUint32(out, r.K)
-	}
-	return out, nil
 }
 
 // keep runs a zygote for one language until the backend closes,

@@ -104,12 +104,6 @@ func (a *api) createPod(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error)
 	return out, err
 }
 
-func (a *api) getPod(ctx context.Context, name string) (*corev1.Pod, error) {
-	out := &corev1.Pod{}
-	err := a.core.Get().Namespace(a.ns).Resource("pods").Name(name).Do(ctx).Into(out)
-	return out, err
-}
-
 // deletePod deletes a pod at once (grace 0: the kubelet kills it with
 // SIGKILL). A pod already gone is not an error.
 func (a *api) deletePod(ctx context.Context, name string) error {

@@ -28,6 +28,9 @@ var _ sandrun.Launcher = (*Backend)(nil)
 // into /work before it starts. WallTime is the pod's lifetime. The pod is
 // a warm one when the limits have the pool's shape.
 func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun.Launched, error) {
+	if err := sandrun.RefuseNetwork(Name, spec.Network); err != nil {
+		return nil, err
+	}
 	im, ok := imageOf(spec.Language)
 	if !ok || b.Image(spec.Language) == "" {
 		return nil, fmt.Errorf("the kubernetes tier has no image for %q", spec.Language)

@@ -77,20 +77,35 @@ func removeAll(paths []string) int {
 
 // removeIPC removes the System V shared memory segments, semaphore sets
 // and message queues that uid owns or created: they outlive processes
-// and the next run under the uid would find them.
-func removeIPC(uid uint32) {
+// and the next run under the uid would find them. It reports whether all
+// went.
+func removeIPC(uid uint32) bool {
+	ok := true
 	for _, t := range []struct {
 		file string
-		rm   func(id int)
+		rm   func(id int) error
 	}{
-		{"/proc/sysvipc/shm", func(id int) { _, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil) }},
-		{"/proc/sysvipc/sem", func(id int) { _, _, _ = unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), 0, unix.IPC_RMID, 0, 0, 0) }},
-		{"/proc/sysvipc/msg", func(id int) { _, _, _ = unix.Syscall(unix.SYS_MSGCTL, uintptr(id), unix.IPC_RMID, 0) }},
+		{"/proc/sysvipc/shm", func(id int) error { _, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil); return err }},
+		{"/proc/sysvipc/sem", func(id int) error {
+			if _, _, e := unix.Syscall6(unix.SYS_SEMCTL, uintptr(id), 0, unix.IPC_RMID, 0, 0, 0); e != 0 {
+				return e
+			}
+			return nil
+		}},
+		{"/proc/sysvipc/msg", func(id int) error {
+			if _, _, e := unix.Syscall(unix.SYS_MSGCTL, uintptr(id), unix.IPC_RMID, 0); e != 0 {
+				return e
+			}
+			return nil
+		}},
 	} {
 		for _, id := range ipcOwnedBy(t.file, uid) {
-			t.rm(id)
+			if err := t.rm(id); err != nil && err != unix.EINVAL && err != unix.EIDRM {
+				ok = false
+			}
 		}
 	}
+	return ok
 }
 
 // ipcOwnedBy reads a /proc/sysvipc table: a header naming the columns,

@@ -43,7 +43,7 @@ type isolation struct {
 
 func newIsolation(opts Options) (*isolation, error) {
 	is := &isolation{root: os.Geteuid() == 0, logger: opts.Logger}
-	is.cg, is.cgErr = cgroup.New(cgroupDir, "")
+	is.cg, is.cgErr = cgroup.New(cgroupDir, "", false)
 	if !is.root {
 		return is, nil
 	}
@@ -123,20 +123,27 @@ func (is *isolation) acquire(lim sandrun.Limits, need []string) (_ *identity, er
 		}
 	}()
 	if is.root {
-		uid, release, err := is.slots.Acquire()
+		slot, err := is.slots.AcquireSlot()
 		if err != nil {
 			return nil, fmt.Errorf("uid slot: %w", err)
 		}
-		undo = append(undo, release)
+		uid := slot.UID
+		// The last step of the release: the slot is marked clean only
+		// when the cleanup below removed everything.
+		cleaned := false
+		undo = append(undo, func() { slot.Release(cleaned) })
 		id.uid, id.gid = int(uid), int(uid)
-		// A supervisor that died mid-run may have left processes and
-		// files under this uid: none may reach this run.
-		if _, err := is.cg.Sweep(); err != nil {
-			return nil, fmt.Errorf("sweeping stale cgroups before reusing uid %d: %w", uid, err)
+		if !slot.Clean {
+			// Its last holder died mid-run (or never marked it): its
+			// processes and files under this uid must not reach this run.
+			if _, err := is.cg.Sweep(); err != nil {
+				slot.Release(false)
+				return nil, fmt.Errorf("sweeping stale cgroups before reusing uid %d: %w", uid, err)
+			}
+			is.cleanUID(uid)
 		}
-		is.cleanUID(uid)
-		undo = append(undo, func() { is.cleanUID(uid) })
-		if id.view, err = is.views.forPaths(realPaths(need)); err != nil {
+		undo = append(undo, func() { cleaned = is.cleanUID(uid) })
+		if id.view, err = is.views.forPaths(need); err != nil {
 			return nil, err
 		}
 	}
@@ -162,11 +169,11 @@ func (is *isolation) acquire(lim sandrun.Limits, need []string) (_ *identity, er
 }
 
 // cleanUID removes what uid left in the host's shared directories and
-// its System V IPC objects.
-func (is *isolation) cleanUID(uid uint32) {
+// its System V IPC objects, and reports whether all of it went.
+func (is *isolation) cleanUID(uid uint32) bool {
 	paths := sharedLeftovers(func(u uint32) bool { return u == uid })[uid]
-	removeAll(paths)
-	removeIPC(uid)
+	ok := removeAll(paths) == len(paths)
+	return removeIPC(uid) && ok
 }
 
 // chown gives the work dir tree to the run's uid.

@@ -39,6 +39,9 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	if spec == nil {
 		return nil, errors.New("process: nil launch spec")
 	}
+	if err := sandrun.RefuseNetwork(Name, spec.Network); err != nil {
+		return nil, err // the host's network is not a policy
+	}
 	if err := spec.Limits.Validate(); err != nil {
 		return nil, err
 	}

@@ -36,22 +36,36 @@ type views struct {
 	mu  sync.Mutex
 	cur *view // nil: every path needed so far is reachable on the host
 	all []string
+	// known are the paths already judged (reachable, or in the view):
+	// a run of a language seen before costs no system call here.
+	known map[string]bool
 }
 
 // forPaths returns the view that makes every path in need reachable, or
-// nil when the host's own view does.
+// nil when the host's own view does. Symlinks in need are resolved.
 func (vs *views) forPaths(need []string) (*view, error) {
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
-	var missing []string
+	var fresh, missing []string
 	for _, p := range need {
+		if !vs.known[p] {
+			fresh = append(fresh, p)
+		}
+	}
+	for _, p := range realPaths(fresh) {
 		if _, blocked, err := unsearchable(p); err != nil {
 			return nil, err
 		} else if blocked && !vs.has(p) {
 			missing = append(missing, p)
 		}
 	}
+	if vs.known == nil {
+		vs.known = map[string]bool{}
+	}
 	if len(missing) == 0 {
+		for _, p := range fresh {
+			vs.known[p] = true
+		}
 		return vs.cur, nil
 	}
 	all := append(append([]string(nil), vs.all...), missing...)
@@ -65,6 +79,9 @@ func (vs *views) forPaths(need []string) (*view, error) {
 		unix.Close(vs.cur.fd)
 	}
 	vs.cur, vs.all = v, v.paths
+	for _, p := range fresh {
+		vs.known[p] = true
+	}
 	return v, nil
 }
 

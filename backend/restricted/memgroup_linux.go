@@ -30,7 +30,7 @@ const cgroupDir = "sandrun-restricted"
 
 // newMemGroups returns nil, and why, when cgroups cannot be made here.
 func newMemGroups(log *slog.Logger) (*memGroups, error) {
-	m, err := cgroup.New(cgroupDir, "")
+	m, err := cgroup.New(cgroupDir, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -44,10 +44,9 @@ func newMemGroups(log *slog.Logger) (*memGroups, error) {
 
 // workerGroup is one worker's cgroup.
 type workerGroup struct {
-	g       *cgroup.Group
-	memory  int64 // the limit last set
-	oomBase int64 // OOM kills counted before the current run
-	once    sync.Once
+	g      *cgroup.Group
+	memory int64 // the limit last set
+	once   sync.Once
 }
 
 // join makes a group for the worker pid and moves it in. The worker has
@@ -67,24 +66,24 @@ func (mg *memGroups) join(pid int, memory int64) (*workerGroup, error) {
 	return &workerGroup{g: g, memory: memory}, nil
 }
 
-// prepare sets the run's memory limit and notes the OOM count.
+// prepare sets the run's memory limit (no system call when it is the
+// last run's).
 func (w *workerGroup) prepare(memory int64) error {
-	if w == nil {
+	if w == nil || memory == w.memory {
 		return nil
 	}
-	if memory != w.memory {
-		if err := w.g.Set(cgroup.Limits{Memory: memory}); err != nil {
-			return err
-		}
-		w.memory = memory
+	if err := w.g.Set(cgroup.Limits{Memory: memory}); err != nil {
+		return err
 	}
-	w.oomBase = w.g.Stats().OOMKills
+	w.memory = memory
 	return nil
 }
 
-// oomKilled reports whether the cgroup's OOM killer acted during the run.
+// oomKilled reports whether the cgroup's OOM killer acted: during the
+// run that just ended, since the group is the worker's alone and a worker
+// it killed serves no other run.
 func (w *workerGroup) oomKilled() bool {
-	return w != nil && w.g.Stats().OOMKills > w.oomBase
+	return w != nil && w.g.Stats().OOMKills > 0
 }
 
 // remove kills what is left of the worker and deletes the group (once).

@@ -47,10 +47,8 @@ func (e *tooLargeError) Error() string {
 func encodeWire(v starlark.Value, budget int) (wire, error) {
 	e := &encoder{left: budget}
 	w, err := e.value(v, 0)
-	if err != nil {
-		if _, ok := err.(*tooLargeError); ok {
-			return wire{}, &tooLargeError{budget}
-		}
+	if _, ok := err.(*tooLargeError); ok {
+		return wire{}, &tooLargeError{budget}
 	}
 	return w, err
 }

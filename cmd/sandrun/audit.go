@@ -417,6 +417,17 @@ func printEntry(w io.Writer, e *audit.Entry) {
 	row("limits", fmt.Sprintf("wall %s, cpu %s, memory %s, processes %d, open files %d, file size %s, output %s, work dir %s",
 		l.WallTime, l.CPUTime, l.Memory, l.Processes, l.OpenFiles, l.FileSize, l.Output, l.WorkDir))
 	row("usage", fmt.Sprintf("wall %d ms, cpu %d ms, memory peak %s", e.Usage.WallMs, e.Usage.CPUMs, sandrun.Bytes(e.Usage.MemoryPeakBytes)))
+	if n := e.Usage.Network; n != nil {
+		row("network", fmt.Sprintf("up %s, down %s, %d connections, %d refused%s", sandrun.Bytes(n.BytesUp), sandrun.Bytes(n.BytesDown),
+			n.Connections, n.Refused, map[bool]string{true: ", cap hit: " + n.LimitHit}[n.LimitHit != ""]))
+		for _, d := range n.Destinations {
+			what := "allowed"
+			if !d.Allowed {
+				what = "refused: " + d.Reason
+			}
+			row("destination", fmt.Sprintf("%s:%d %s (%d attempts)", d.Host, d.Port, what, d.Attempts))
+		}
+	}
 	row("sanitized", strconv.FormatBool(e.Sanitized))
 	for _, d := range e.Detections {
 		row("detection", fmt.Sprintf("%s in %s: %d", d.Rule, d.Stream, d.Count))

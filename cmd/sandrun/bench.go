@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/benchkit"
@@ -20,17 +22,23 @@ type benchScenario func(ctx context.Context, env *cliEnv, a *app, n int) error
 
 func benchScenarios() map[string]benchScenario {
 	return map[string]benchScenario{
-		"process":    benchProcess,
-		"server":     benchServer,
-		"restricted": benchRestricted,
-		"jail":       benchJail,
-		"jail-cold":  benchJailCold,
-		"pool":       benchPool,
-		"warm":       benchWarm,
-		"docker":     benchDocker,
-		"gvisor":     benchGvisor,
-		"kubernetes": benchKubernetes,
-		"rpython":    benchRPython,
+		"process":       benchProcess,
+		"server":        benchServer,
+		"restricted":    benchRestricted,
+		"jail":          benchJail,
+		"jail-cold":     benchJailCold,
+		"cli-jail":      benchCLIJail,
+		"cpu-fair":      benchCPUFair,
+		"served":        benchServed,
+		"throughput-c2": benchThroughput(2),
+		"throughput-c8": benchThroughput(8),
+		"pool":          benchPool,
+		"warm":          benchWarm,
+		"docker":        benchDocker,
+		"gvisor":        benchGvisor,
+		"kubernetes":    benchKubernetes,
+		"proxy":         benchProxy,
+		"rpython":       benchRPython,
 	}
 }
 
@@ -78,8 +86,14 @@ func bareSpawn(ctx context.Context, a *app, language, code string) (benchkit.Cas
 		return benchkit.Case{}, err
 	}
 	flagFor := map[string]string{lang.Python: "-c", lang.JavaScript: "-e", lang.Bash: "-c"}
-	return benchkit.Case{Name: "bare " + language, Run: func() error {
-		return exec.CommandContext(ctx, l.Interpreter, flagFor[language], code).Run()
+	return benchkit.Case{Name: "bare " + filepath.Base(l.Interpreter), Run: func() error {
+		cmd := exec.CommandContext(ctx, l.Interpreter, flagFor[language], code)
+		// A session of its own: with the scheduler's autogroups, a child in
+		// this command's session would share one CPU weight with it (and
+		// with every other bare spawn), while a sandboxed run has a
+		// cgroup's; on a loaded host that, not speed, would decide.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		return cmd.Run()
 	}}, nil
 }
 

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"time"
@@ -45,20 +43,11 @@ func benchServer(ctx context.Context, env *cliEnv, a *app, n int) error {
 		return err
 	}}
 	overHTTP := benchkit.Case{Name: "http /v1/runs", Run: func() error {
-		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
-		if err != nil {
-			return err
+		res, code, err := postRun(client, url, body)
+		if err == nil && (code != 200 || res.Status != sandrun.StatusOK) {
+			err = fmt.Errorf("HTTP %d, status %s: %s", code, res.Status, res.Error)
 		}
-		defer resp.Body.Close()
-		var res sandrun.Result
-		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		if resp.StatusCode != 200 || res.Status != sandrun.StatusOK {
-			return fmt.Errorf("HTTP %d, status %s: %s", resp.StatusCode, res.Status, res.Error)
-		}
-		return nil
+		return err
 	}}
 	s, err := benchkit.Interleave(n, 3, goAPI, overHTTP)
 	if err != nil {

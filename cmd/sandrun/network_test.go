@@ -3,11 +3,13 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sandrun/sandrun/audit"
 	"github.com/sandrun/sandrun/internal/nettest"
 )
 
@@ -19,6 +21,7 @@ func TestRunNetworkCLI(t *testing.T) {
 		t.Skip("builds test hosts and runs the jail; skipped with -short")
 	}
 	n := nettest.New(t, "hosta.test", "hostb.test")
+	auditEnv(t)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, n.CA, 0o644); err != nil {
 		t.Fatal(err)
@@ -44,6 +47,17 @@ except Exception as e:
 			}
 			if rc != 0 || !strings.Contains(out, "hello from hosta.test") || !strings.Contains(out, "refused: <urlopen error Tunnel connection failed: 403") {
 				t.Fatalf("exit %d\nstdout %s\nstderr %s", rc, out, errs)
+			}
+			// The audit log keeps the run's network record.
+			_, list, _ := runCLI(t, "", "audit", "list", "--json", "--limit", "1")
+			var runs []audit.Entry
+			if err := json.Unmarshal([]byte(list), &runs); err != nil || len(runs) != 1 {
+				t.Fatalf("audit list: %v %s", err, list)
+			}
+			rc, show, _ := runCLI(t, "", "audit", "show", runs[0].ID)
+			if rc != 0 || !strings.Contains(show, "destination:  hosta.test:443 allowed") ||
+				!strings.Contains(show, "destination:  hostb.test:443 refused: hostb.test port 443 is not in the allowlist") {
+				t.Fatalf("audit show: %d\n%s", rc, show)
 			}
 		})
 	}

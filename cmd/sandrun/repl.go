@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/termsafe"
 	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/server"
 	"github.com/sandrun/sandrun/session"
@@ -198,12 +199,17 @@ func (r *repl) step(code string) error {
 	req := session.RunRequest{Code: code, Interactive: true}
 	var filter server.StreamFilter
 	if r.stream != nil {
+		// What the program writes reaches the person's terminal: escaped
+		// there (printHuman's rules; chunk by chunk while it streams).
 		filter = r.stream(func(stream, text string) {
+			w := r.env.stdout
 			if stream == "stderr" {
-				io.WriteString(r.env.stderr, text)
-			} else {
-				io.WriteString(r.env.stdout, text)
+				w = r.env.stderr
 			}
+			if escapeAuto.on(w) {
+				text = termsafe.Escape(text)
+			}
+			io.WriteString(w, text)
 		})
 		req.OnOutput = filter.Write
 	}
@@ -220,8 +226,8 @@ func (r *repl) step(code string) error {
 		return nil
 	}
 	if filter == nil {
-		io.WriteString(r.env.stdout, res.Stdout)
-		io.WriteString(r.env.stderr, res.Stderr)
+		writeProgram(r.env.stdout, []byte(res.Stdout), escapeAuto.on(r.env.stdout))
+		writeProgram(r.env.stderr, []byte(res.Stderr), escapeAuto.on(r.env.stderr))
 	}
 	if res.StdoutTruncated || res.StderrTruncated {
 		fmt.Fprintln(r.env.stderr, "[sandrun] output truncated at the per-step cap")
@@ -238,10 +244,10 @@ func (r *repl) step(code string) error {
 	case interrupted.Load() && !over:
 		// Ctrl-C: the KeyboardInterrupt traceback says it.
 	default:
-		fmt.Fprintf(r.env.stderr, "[sandrun] %s: %s\n", res.Status, res.Error)
+		fmt.Fprintf(r.env.stderr, "[sandrun] %s: %s\n", res.Status, termsafe.Escape(res.Error))
 	}
 	if over {
-		fmt.Fprintf(r.env.stderr, "[sandrun] the session is over: %s\n", info.Error)
+		fmt.Fprintf(r.env.stderr, "[sandrun] the session is over: %s\n", termsafe.Escape(info.Error))
 		return &exitError{max(1, res.ExitCode)}
 	}
 	return nil

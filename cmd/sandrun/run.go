@@ -13,6 +13,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/audit"
+	"github.com/sandrun/sandrun/internal/termsafe"
 	"github.com/sandrun/sandrun/lang"
 )
 
@@ -205,6 +206,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	var nf networkFlags
 	nf.register(fs)
 	asJSON := fs.Bool("json", false, "print the full Result as JSON instead of the program's output")
+	escape := registerEscape(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -236,10 +238,8 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 		if err := enc.Encode(res); err != nil {
 			return err
 		}
-	} else {
-		io.WriteString(env.stdout, res.Stdout)
-		io.WriteString(env.stderr, res.Stderr)
-		fmt.Fprintln(env.stderr, verdictLine(res))
+	} else if err := printHuman(env, res, *escape); err != nil {
+		return err
 	}
 	_ = runErr // the Result carries the status and message
 	if code := exitCodeFor(res); code != 0 {
@@ -249,11 +249,12 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 // verdictLine is the one-line summary printed to stderr in human mode.
+// Messages are escaped: an error can quote what the program wrote.
 func verdictLine(res *sandrun.Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[sandrun] %s", res.Status)
+	fmt.Fprintf(&b, "%s %s", termsafe.VerdictPrefix, res.Status)
 	if res.Error != "" && res.Status != sandrun.StatusOK {
-		fmt.Fprintf(&b, ": %s", res.Error)
+		fmt.Fprintf(&b, ": %s", termsafe.Escape(res.Error))
 	}
 	fmt.Fprintf(&b, " (backend %s, %d ms", orDash(res.Backend), res.Usage.WallMs)
 	if res.ExitCode >= 0 {
@@ -268,7 +269,7 @@ func verdictLine(res *sandrun.Result) string {
 	}
 	b.WriteString(")")
 	for _, w := range res.Warnings {
-		fmt.Fprintf(&b, "\n[sandrun] warning: %s", w)
+		fmt.Fprintf(&b, "\n%s warning: %s", termsafe.VerdictPrefix, termsafe.Escape(w))
 	}
 	return b.String()
 }

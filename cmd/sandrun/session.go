@@ -44,12 +44,18 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 		fs.Var(durationFlag{&sp.IdleTimeout}, "idle", "close the session after this long without a run (server default 10m)")
 		fs.Var(durationFlag{&sp.MaxLifetime}, "lifetime", "close it this long after creation (server default 1h)")
 		lim := limitFlags(fs, &sp.Limits)
+		network := fs.String("network", "none", "what the session may reach for its whole life: none, or allow:HOST:PORT[,HOST:PORT...] within the server's --network-allow (docs/guide/network.md)")
 		if _, err := parseInterspersed(fs, args[1:]); err != nil {
 			return helpOK(err)
 		}
 		if err := lim.check(); err != nil {
 			return err
 		}
+		pol, err := sandrun.ParseNetwork(*network)
+		if err != nil {
+			return &usageError{msg: "--network: " + err.Error()}
+		}
+		sp.Network = pol
 		in, err := client().Create(ctx, sp)
 		if err != nil {
 			return err
@@ -63,6 +69,7 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 		var code string
 		var stepLim sandrun.Limits
 		fs.StringVar(&code, "c", "", "the code to run")
+		escape := registerEscape(fs)
 		// The same limit flags as run; a step may lower --timeout and
 		// --output, the others are the session's.
 		lim := limitFlags(fs, &stepLim)
@@ -100,10 +107,8 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 			if err := printJSON(env.stdout, res); err != nil {
 				return err
 			}
-		} else {
-			io.WriteString(env.stdout, res.Stdout)
-			io.WriteString(env.stderr, res.Stderr)
-			fmt.Fprintln(env.stderr, verdictLine(res))
+		} else if err := printHuman(env, res, *escape); err != nil {
+			return err
 		}
 		if c := exitCodeFor(res); c != 0 {
 			return &exitError{c}

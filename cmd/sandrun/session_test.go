@@ -53,4 +53,12 @@ func TestSessionCommands(t *testing.T) {
 	if _, errs, code := cli("", "session", "run", id, "-c", "1"); code != 1 || !strings.Contains(errs, "no such session") {
 		t.Fatalf("run after close: %d %q", code, errs)
 	}
+	// --network reaches the server, which refuses it on a tier that cannot
+	// hold the proxy; a malformed one is a usage error.
+	if _, errs, code := cli("", "session", "create", "--network", "allow:hosta.test:443"); code != 1 || !strings.Contains(errs, "network") || !strings.Contains(errs, "process tier cannot enforce") {
+		t.Fatalf("create --network on the process tier: %d %q", code, errs)
+	}
+	if _, errs, code := cli("", "session", "create", "--network", "allow:hosta.test"); code != 2 || !strings.Contains(errs, "--network") {
+		t.Fatalf("create --network without a port: %d %q", code, errs)
+	}
 }

@@ -137,7 +137,13 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	if allowed(restricted.Name) {
 		guests = append(guests, pypolicy.Guest())
 	}
-	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, Network: cfg.network, Warm: warm.fork, Guests: guests})
+	// A one-shot command makes its one network namespace in the clone;
+	// namespaces made ahead of time pay off in long-lived ones.
+	netPool := 0 // the jail's default
+	if cfg.jailPrestart == 0 {
+		netPool = -1
+	}
+	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, NetPool: netPool, Network: cfg.network, Warm: warm.fork, Guests: guests})
 	if err != nil {
 		return nil, err
 	}
@@ -214,13 +220,12 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	kopts.Logger = cfg.logger
 	kube := kubernetes.New(kopts)
 	a.closers = append(a.closers, kube.Close)
-	// docker implements Launcher too, but it is not offered to sessions
-	// yet: a launched container can hang on a freshly started dockerd
-	// (see TestLaunch in backend/docker).
+	// Sessions may live on the allowed tiers that can host them, tried
+	// in this order when a session asks for auto.
 	a.launchers = map[string]sandrun.Launcher{}
 	// restricted hosts python sessions under its policy (last: auto
 	// prefers the OS tiers, which run every language).
-	for _, l := range []sandrun.Backend{jl, proc, kube, rest} {
+	for _, l := range []sandrun.Backend{jl, dock, proc, kube, rest} {
 		if allowed(l.Name()) {
 			a.launchers[l.Name()] = l.(sandrun.Launcher)
 			a.launchOrder = append(a.launchOrder, l.Name())

@@ -1,14 +1,18 @@
 // Package benchkit measures candidates against a baseline in the same run,
-// interleaved (A B A B ...), and reports medians, min, max and the ratio of
-// medians. Absolute times on these shared machines mean little; ratios
-// measured side by side do.
+// interleaved (A B A B ...), and reports medians, min, max, the ratio of
+// medians and the machine's 1-minute load average while each case ran.
+// Absolute times on these shared machines mean little; ratios measured
+// side by side do, and the load says how far to trust them.
 package benchkit
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,10 +26,31 @@ type Case struct {
 	Run  func() error
 }
 
-// Series is the timings of one case.
+// Series is the timings of one case, and the 1-minute load average read
+// before each timed sample.
 type Series struct {
 	Name    string
 	Samples []time.Duration
+	Loads   []float64
+}
+
+// Load1 is the host's 1-minute load average (0 if unknown).
+func Load1() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	v, _ := strconv.ParseFloat(f, 64)
+	return v
+}
+
+// Load is the median load average of the series' samples ("-" if none).
+func (s Series) Load() string {
+	if len(s.Loads) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", pct(s.Loads, 0.5))
 }
 
 // Median, Min and Max of the samples.
@@ -36,14 +61,15 @@ func (s Series) Max() time.Duration    { return pct(s.Samples, 1) }
 // P returns the q-quantile (0..1) of the samples.
 func (s Series) P(q float64) time.Duration { return pct(s.Samples, q) }
 
-func pct(d []time.Duration, q float64) time.Duration {
-	if len(d) == 0 {
-		return 0
+// pct is the q-quantile (0..1) of v (the zero value if v is empty).
+func pct[T cmp.Ordered](v []T, q float64) T {
+	var zero T
+	if len(v) == 0 {
+		return zero
 	}
-	c := slices.Clone(d)
+	c := slices.Clone(v)
 	slices.Sort(c)
-	i := int(q * float64(len(c)-1))
-	return c[i]
+	return c[int(q*float64(len(c)-1))]
 }
 
 // Interleave runs warmup untimed rounds, then n rounds of every case in
@@ -55,12 +81,14 @@ func Interleave(n, warmup int, cases ...Case) ([]Series, error) {
 	}
 	for r := 0; r < warmup+n; r++ {
 		for i, c := range cases {
+			load := Load1()
 			t0 := time.Now()
 			if err := c.Run(); err != nil {
 				return nil, fmt.Errorf("%s: %w", c.Name, err)
 			}
 			if r >= warmup {
 				out[i].Samples = append(out[i].Samples, time.Since(t0))
+				out[i].Loads = append(out[i].Loads, load)
 			}
 		}
 	}
@@ -79,10 +107,10 @@ func Machine() string {
 func Report(w io.Writer, title string, s []Series) {
 	fmt.Fprintf(w, "%s (%s, n=%d each, interleaved)\n", title, Machine(), len(s[0].Samples))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "case\tmedian\tmin\tmax\tratio\t")
+	fmt.Fprintln(tw, "case\tmedian\tmin\tmax\tratio\tload1\t")
 	base := s[0].Median()
 	for _, x := range s {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2fx\t\n", x.Name, round(x.Median()), round(x.Min()), round(x.Max()), Ratio(x.Median(), base))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2fx\t%s\t\n", x.Name, round(x.Median()), round(x.Min()), round(x.Max()), Ratio(x.Median(), base), x.Load())
 	}
 	tw.Flush()
 }
@@ -100,4 +128,42 @@ func round(d time.Duration) time.Duration {
 		return d.Round(time.Millisecond)
 	}
 	return d.Round(10 * time.Microsecond)
+}
+
+// Values is a series of measured quantities where more is better (runs
+// per second, CPU time received), with the load read before each.
+type Values struct {
+	Name   string
+	Unit   string
+	Values []float64
+	Loads  []float64
+}
+
+// Add records one value and the load average read before it was measured.
+func (v *Values) Add(x, load float64) {
+	v.Values = append(v.Values, x)
+	v.Loads = append(v.Loads, load)
+}
+
+func (v Values) stat(q float64) float64 { return pct(v.Values, q) }
+
+// Median of the values.
+func (v Values) Median() float64 { return v.stat(0.5) }
+
+// ReportValues prints a table like Report for quantities where more is
+// better: median, min, max, the ratio of medians to the first (baseline)
+// series, and the median load average.
+func ReportValues(w io.Writer, title string, vs []Values) {
+	fmt.Fprintf(w, "%s (%s, n=%d each, interleaved)\n", title, Machine(), len(vs[0].Values))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "case\tmedian\tmin\tmax\tratio\tload1\t")
+	base := vs[0].Median()
+	for _, v := range vs {
+		ratio := 0.0
+		if base != 0 {
+			ratio = v.Median() / base
+		}
+		fmt.Fprintf(tw, "%s\t%.1f %s\t%.1f\t%.1f\t%.2fx\t%s\t\n", v.Name, v.Median(), v.Unit, v.stat(0), v.stat(1), ratio, Series{Loads: v.Loads}.Load())
+	}
+	tw.Flush()
 }

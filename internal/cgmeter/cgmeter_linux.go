@@ -82,12 +82,18 @@ func (m *Meter) Read(runID string) (cpu time.Duration, peak int64) {
 // Remove deletes the run's parent cgroup in every hierarchy. The runtime
 // may still be removing the container's own cgroup; retry briefly, and
 // leave the rest to the sweep.
+//
+// The runtime's own group under it (the container's) is removed too,
+// children first, once it is empty: the runtime removes it when it gets to
+// it, which under load took seconds in some hierarchies (the named systemd
+// one, the unified one of a hybrid host), and only an empty group can be
+// removed, so nothing that still runs is touched.
 func (m *Meter) Remove(runID string) error {
 	var last error
 	for try := 0; try < 20; try++ {
 		last = nil
 		for _, d := range m.dirs(runID) {
-			if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := rmTree(d, false); err != nil {
 				last = err
 			}
 		}
@@ -203,31 +209,35 @@ func (m *Meter) Kill(runID string) {
 func removeTree(d string) error {
 	var err error
 	for try := 0; try < 50; try++ {
-		err = nil
-		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, werr error) error {
-			if werr == nil && e.IsDir() {
-				cgroup.KillProcs(p)
-			}
-			return nil
-		})
-		var dirs []string
-		_ = filepath.WalkDir(d, func(p string, e os.DirEntry, werr error) error {
-			if werr == nil && e.IsDir() {
-				dirs = append(dirs, p)
-			}
-			return nil
-		})
-		for i := len(dirs) - 1; i >= 0; i-- {
-			if rerr := os.Remove(dirs[i]); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-				err = rerr
-			}
-		}
-		if err == nil {
+		if err = rmTree(d, true); err == nil {
 			return nil
 		}
 		time.Sleep(time.Duration(try+1) * time.Millisecond)
 	}
 	return err
+}
+
+// rmTree removes the cgroup tree at d, children first, once: with kill,
+// after sending SIGKILL to every process in it. A group that still holds
+// a process stays (EBUSY), and the last such error is returned.
+func rmTree(d string, kill bool) error {
+	var tree []string
+	_ = filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+		if err == nil && e.IsDir() {
+			if kill {
+				cgroup.KillProcs(p)
+			}
+			tree = append(tree, p)
+		}
+		return nil
+	})
+	var last error
+	for i := len(tree) - 1; i >= 0; i-- {
+		if err := os.Remove(tree[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
+			last = err
+		}
+	}
+	return last
 }
 
 func readInt(p string) int64 {

@@ -71,12 +71,19 @@ func Mode() string {
 	return ""
 }
 
-var v1Controllers = []string{"memory", "pids", "cpu", "cpuacct"}
-
 // New finds the layout and makes (or checks) the base directory dirName
 // in each hierarchy. parent overrides the v2 base (a delegated subtree
-// for rootless use).
-func New(dirName, parent string) (*Manager, error) {
+// for rootless use). cpu puts the groups under the CPU controller (for a
+// CPU bandwidth limit); without it their CPU time is still counted
+// (cpuacct, cpu.stat), and they compete for the CPU as their processes
+// would: under the controller, every group (and the base holding them
+// all) weighs one process, so concurrent runs under one base would share
+// one process's part of a busy host.
+func New(dirName, parent string, cpu bool) (*Manager, error) {
+	controllers, v1Controllers := []string{"memory", "pids"}, []string{"memory", "pids", "cpuacct"}
+	if cpu {
+		controllers, v1Controllers = append(controllers, "cpu"), append(v1Controllers, "cpu")
+	}
 	switch Mode() {
 	case "v2":
 		base := parent
@@ -93,7 +100,7 @@ func New(dirName, parent string) (*Manager, error) {
 		// Enable the controllers for the per-run children: in the
 		// parent of base (the root, or the delegated parent) and in base.
 		for _, d := range []string{filepath.Dir(base), base} {
-			for _, c := range []string{"memory", "pids", "cpu"} {
+			for _, c := range controllers {
 				_ = os.WriteFile(filepath.Join(d, "cgroup.subtree_control"), []byte("+"+c), 0)
 			}
 		}
@@ -101,7 +108,7 @@ func New(dirName, parent string) (*Manager, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cgroup v2: %w", err)
 		}
-		for _, c := range []string{"memory", "pids", "cpu"} {
+		for _, c := range controllers {
 			if !bytes.Contains(have, []byte(c)) {
 				return nil, fmt.Errorf("cgroup v2: controller %s is not enabled in %s (not delegated to uid %d?)", c, base, os.Getuid())
 			}
@@ -219,6 +226,9 @@ func (g *Group) Set(lim Limits) error {
 		}
 	}
 	if quota > 0 {
+		if g.dirs["cpu"] == "" {
+			return errors.New("cgroup: a CPU limit needs the cpu controller (cgroup.New with cpu)")
+		}
 		if err := write(g.dirs["cpu"], "cpu.cfs_period_us", strconv.Itoa(period)); err != nil {
 			return err
 		}

@@ -114,7 +114,7 @@ func TestRealGroupAndSweep(t *testing.T) {
 		t.Skip("needs root and a cgroup hierarchy")
 	}
 	dirName := fmt.Sprintf("sandrun-cgtest-%d", os.Getpid())
-	m, err := New(dirName, "")
+	m, err := New(dirName, "", true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -181,33 +181,58 @@ func (c *Conn) streamErr() error {
 func (c *Conn) read() {
 	defer close(c.gone)
 	r := c.p.Stdout()
-	var hdr [4]byte
 	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		f, err := decodeFrame(r)
+		if err != nil {
 			c.setErr(err)
 			return
-		}
-		n := binary.BigEndian.Uint32(hdr[:])
-		if n > MaxFrame {
-			c.setErr(fmt.Errorf("%w: frame of %d bytes (limit %d)", ErrViolation, n, MaxFrame))
-			return
-		}
-		b := make([]byte, n)
-		if _, err := io.ReadFull(r, b); err != nil {
-			c.setErr(err)
-			return
-		}
-		var f frame
-		if err := json.Unmarshal(b, &f); err != nil {
-			c.setErr(fmt.Errorf("%w: frame is not JSON: %w", ErrViolation, err))
-			return
-		}
-		if f.T == "out" {
-			f.data, f.decErr = base64.StdEncoding.DecodeString(f.D)
-			f.D = ""
 		}
 		c.frames <- f
 	}
+}
+
+// decodeFrame decodes one frame from the driver's stdout. Everything in it
+// is untrusted (the user's code can write to the protocol stream): a frame
+// over MaxFrame or one that is not a JSON object is ErrViolation; an out
+// chunk whose base64 is bad is returned with decErr set, so the step it
+// claims to belong to fails.
+func decodeFrame(r io.Reader) (frame, error) {
+	b, err := readRaw(r, MaxFrame)
+	if errors.Is(err, errFrameSize) {
+		return frame{}, fmt.Errorf("%w: %v", ErrViolation, err)
+	}
+	if err != nil {
+		return frame{}, err
+	}
+	var f frame
+	if err := json.Unmarshal(b, &f); err != nil {
+		return frame{}, fmt.Errorf("%w: frame is not JSON: %w", ErrViolation, err)
+	}
+	if f.T == "out" {
+		f.data, f.decErr = base64.StdEncoding.DecodeString(f.D)
+		f.D = ""
+	}
+	return f, nil
+}
+
+var errFrameSize = errors.New("frame too large")
+
+// readRaw reads one frame's payload (a 4-byte big-endian length, then the
+// bytes), refusing a length over limit before allocating it.
+func readRaw(r io.Reader, limit uint32) ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > limit {
+		return nil, fmt.Errorf("%w: %d bytes (limit %d)", errFrameSize, n, limit)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 func (c *Conn) setErr(err error) {

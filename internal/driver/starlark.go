@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sandrun/sandrun/internal/racebuild"
 	"github.com/sandrun/sandrun/internal/starlib"
 	"github.com/sandrun/sandrun/lang"
 	starjson "go.starlark.net/lib/json"
@@ -37,6 +38,7 @@ const RoleStarlark = "starlark-session"
 // reach the protocol stream at all: print() is the only output. args may
 // hold "--memory=BYTES", the data-segment cap.
 func StarlarkMain(args []string) int {
+	var memLimit int64
 	for _, a := range args {
 		if v, ok := strings.CutPrefix(a, "--memory="); ok {
 			n, err := strconv.ParseInt(v, 10, 64)
@@ -46,14 +48,19 @@ func StarlarkMain(args []string) int {
 			}
 			// Go reserves too much address space for RLIMIT_AS; the data
 			// segment and the GC's soft limit bound the heap instead. The
-			// data segment also holds the binary's own data and the
-			// runtime's metadata: 64 MiB on top of the limit is theirs
-			// (the jail's cgroup still bounds the whole at the limit).
-			if err := limitData(n + 64<<20); err != nil {
+			// data segment also holds what the process had mapped before
+			// the program ran (thread stacks, the runtime's first arenas:
+			// about 125 MiB with Go 1.26, more than the old fixed 64 MiB
+			// reserve, so a bomb crashed the runtime after a few MiB) and
+			// room for the runtime's metadata as the heap grows. The heap
+			// check (heapCheck) stops a step at the limit itself, long
+			// before this cap; the jail's cgroup still bounds the whole.
+			if err := limitData(dataInUse() + n + 64<<20 + racebuild.DataReserve); err != nil {
 				fmt.Fprintf(os.Stderr, "starlark driver: RLIMIT_DATA: %v\n", err)
 				return 71
 			}
 			debug.SetMemoryLimit(n * 3 / 4)
+			memLimit = n
 		}
 	}
 	out := &frameWriter{w: bufio.NewWriterSize(os.Stdout, 64<<10)}
@@ -114,6 +121,9 @@ func StarlarkMain(args []string) int {
 			mu.Lock()
 			cur = th
 			mu.Unlock()
+			if memLimit > 0 {
+				newHeapCheck(memLimit).install(th)
+			}
 			err = starlark.ExecREPLChunk(f, th, globals)
 			mu.Lock()
 			cur = nil
@@ -123,6 +133,8 @@ func StarlarkMain(args []string) int {
 			case err == nil:
 			case strings.Contains(err.Error(), "interrupted (SIGINT)"):
 				done["kind"], done["exit"] = "interrupted", 1
+			case strings.Contains(err.Error(), memCancel):
+				done["kind"], done["exit"] = "memory", 1
 			case errors.As(err, &ee):
 				done["kind"], done["exit"], done["exc"] = "exception", 1, "EvalError"
 			case err != nil:
@@ -176,16 +188,8 @@ func (f *frameWriter) send(v any) error {
 }
 
 func readFrame(r io.Reader, v any) error {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return err
-	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n > 64<<20 {
-		return fmt.Errorf("frame of %d bytes", n)
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
+	b, err := readRaw(r, 64<<20)
+	if err != nil {
 		return err
 	}
 	return json.Unmarshal(b, v)

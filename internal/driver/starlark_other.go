@@ -12,3 +12,5 @@ import (
 func limitData(int64) error { return errors.New("RLIMIT_DATA needs Linux") }
 
 func cpuTime() time.Duration { return 0 }
+
+func dataInUse() int64 { return 0 }

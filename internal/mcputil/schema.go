@@ -34,7 +34,34 @@ var (
 		Description: `a duration with its unit, such as "10s", "500ms" or "2m" (a bare number is refused)`}
 	sizeIn = &jsonschema.Schema{Type: "string", Pattern: sizePattern,
 		Description: `a size with its unit, such as "256MiB", "64KiB" or "1GiB" (a bare number is refused)`}
+	networkIn = networkSchema(sizeIn)
 )
+
+// networkSchema describes a network policy (sandrun.NetworkPolicy): the
+// string form or the object, its byte limits as bytes describes them
+// (strings with units in, numbers out); the syntax checks do the rest
+// and name the field.
+func networkSchema(bytes *jsonschema.Schema) *jsonschema.Schema {
+	return &jsonschema.Schema{
+		Description: `what the code may reach: "none" (default: no network at all) or "allow:HOST:PORT[,HOST:PORT...]" ` +
+			`(HOST: a name, *.domain, or a CIDR; the code gets HTTP_PROXY and HTTPS_PROXY and reaches nothing else), ` +
+			`or {"allow": [{"host": "pypi.org", "ports": [443]}], "limits": {"bytes_down": "64MiB", "connections": 32}}; ` +
+			`only within what the operator permits (docs/guide/network.md)`,
+		OneOf: []*jsonschema.Schema{
+			{Type: "string"},
+			{Type: "object", Properties: map[string]*jsonschema.Schema{
+				"allow": {Type: "array", Items: &jsonschema.Schema{Type: "object", Properties: map[string]*jsonschema.Schema{
+					"host":  {Type: "string"},
+					"cidr":  {Type: "string"},
+					"ports": {Type: "array", Items: &jsonschema.Schema{Types: []string{"integer", "string"}}},
+				}}},
+				"limits": {Type: "object", Properties: map[string]*jsonschema.Schema{
+					"bytes_up": bytes, "bytes_down": bytes, "connections": {Type: "integer"},
+				}},
+			}},
+		},
+	}
+}
 
 // limitDocs describe the limits object's fields (the same object as the
 // REST API's limits).
@@ -57,8 +84,9 @@ var limitDocs = map[string]string{
 // describe: the tools' types are static.
 func Input[T any]() *jsonschema.Schema {
 	s, err := jsonschema.For[T](&jsonschema.ForOptions{TypeSchemas: map[reflect.Type]*jsonschema.Schema{
-		reflect.TypeFor[sandrun.Duration](): durationIn,
-		reflect.TypeFor[sandrun.Bytes]():    sizeIn,
+		reflect.TypeFor[sandrun.Duration]():      durationIn,
+		reflect.TypeFor[sandrun.Bytes]():         sizeIn,
+		reflect.TypeFor[sandrun.NetworkPolicy](): networkIn,
 	}})
 	if err != nil {
 		panic(fmt.Sprintf("mcputil: input schema of %v: %v", reflect.TypeFor[T](), err))
@@ -72,11 +100,12 @@ func Input[T any]() *jsonschema.Schema {
 // as RFC 3339 strings).
 func Output[T any]() *jsonschema.Schema {
 	s, err := jsonschema.For[T](&jsonschema.ForOptions{TypeSchemas: map[reflect.Type]*jsonschema.Schema{
-		reflect.TypeFor[sandrun.Duration](): {Type: "string", Description: `a duration such as "10s"`},
-		reflect.TypeFor[sandrun.Bytes]():    {Type: "integer", Description: "bytes"},
-		reflect.TypeFor[time.Time]():        {Type: "string", Format: "date-time"},
-		reflect.TypeFor[[]byte]():           {Types: []string{"null", "string"}, Description: "base64"},
-		reflect.TypeFor[sandrun.Status]():   {Type: "string", Enum: statuses()},
+		reflect.TypeFor[sandrun.Duration]():      {Type: "string", Description: `a duration such as "10s"`},
+		reflect.TypeFor[sandrun.Bytes]():         {Type: "integer", Description: "bytes"},
+		reflect.TypeFor[time.Time]():             {Type: "string", Format: "date-time"},
+		reflect.TypeFor[[]byte]():                {Types: []string{"null", "string"}, Description: "base64"},
+		reflect.TypeFor[sandrun.Status]():        {Type: "string", Enum: statuses()},
+		reflect.TypeFor[sandrun.NetworkPolicy](): networkSchema(&jsonschema.Schema{Type: "integer", Description: "bytes"}),
 	}})
 	if err != nil {
 		panic(fmt.Sprintf("mcputil: output schema of %v: %v", reflect.TypeFor[T](), err))

@@ -206,14 +206,22 @@ func (p *Proxy) trip(what, detail string) {
 	if first {
 		p.tripped = true
 		p.usage.LimitHit = what
-		for c := range p.conns {
-			c.Close()
-		}
 	}
 	p.mu.Unlock()
-	if first && p.cfg.OnLimit != nil {
+	if !first {
+		return
+	}
+	// The backend hears of it before the connections close: once they
+	// do, the program may end (a broken pipe) and its run be judged
+	// before a later callback could name the cap.
+	if p.cfg.OnLimit != nil {
 		p.cfg.OnLimit(detail)
 	}
+	p.mu.Lock()
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
 }
 
 // record adds an attempt to the destination's entry.

@@ -27,6 +27,12 @@ func Start(nsPath string, cfg Config) (*Running, error) {
 	return r, nil
 }
 
+// Usage is the record so far, while the proxy serves (after Stop: the
+// final one).
+func (r *Running) Usage() *sandrun.NetworkUsage {
+	return r.p.Usage()
+}
+
 // Stop closes the proxy (every connection ends) and returns its record.
 // It may be called more than once.
 func (r *Running) Stop() *sandrun.NetworkUsage {

@@ -34,6 +34,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/netproxy"
 	"github.com/sandrun/sandrun/netpolicy"
 )
@@ -63,28 +64,73 @@ const Prefix = "srn6-"
 
 // Available says why test hosts cannot be built here ("" when they can).
 func Available() string {
-	if os.Geteuid() != 0 {
-		return "test hosts need root (ip netns, veth)"
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		return "test hosts need iproute2's ip"
-	}
-	return ""
+	why, _ := need(os.Geteuid(), hasIP(), false)
+	return why
 }
 
-// New builds one test host per name. Without root or iproute2 it skips
-// the test, or fails it under SANDRUN_TEST_STRICT=1.
-func New(t testing.TB, names ...string) *Net {
+func hasIP() bool {
+	_, err := exec.LookPath("ip")
+	return err == nil
+}
+
+// need decides what a test does without its test hosts: without root it
+// skips (also in strict mode: a user without root has no jail or
+// namespaces either, as the jail's own tests decide); as root, a missing
+// iproute2 is a broken setup (scripts/setup.d/00-apt.sh installs it),
+// so strict mode fails the test.
+func need(euid int, ip, strict bool) (why string, fail bool) {
+	switch {
+	case euid != 0:
+		return "test hosts need root (ip netns, veth)", false
+	case !ip:
+		return "test hosts need iproute2's ip (scripts/setup.d/00-apt.sh installs it)", strict
+	}
+	return "", false
+}
+
+// Usable says why test hosts cannot be built here ("" when they can) and
+// whether that must fail the test (SANDRUN_TEST_STRICT=1 and root, but no
+// iproute2) rather than skip it.
+func Usable() (why string, fail bool) {
+	return need(os.Geteuid(), hasIP(), os.Getenv("SANDRUN_TEST_STRICT") == "1")
+}
+
+// Skip skips t, or fails it under SANDRUN_TEST_STRICT=1 when the reason
+// is a missing dependency rather than a missing root, when test hosts
+// cannot be built here. It reports whether they can.
+func Skip(t testing.TB) bool {
 	t.Helper()
-	if why := Available(); why != "" {
-		if os.Getenv("SANDRUN_TEST_STRICT") == "1" {
-			t.Fatal(why)
-		}
+	why, fail := Usable()
+	switch {
+	case fail:
+		t.Fatal(why)
+	case why != "":
 		t.Skip(why)
 	}
+	return true
+}
+
+// New builds one test host per name. Without root it skips the test;
+// without iproute2 it skips it too, or fails it under
+// SANDRUN_TEST_STRICT=1.
+func New(t testing.TB, names ...string) *Net {
+	t.Helper()
+	Skip(t)
 	sweep()
-	n := &Net{tag: fmt.Sprintf("%04x", mrand.IntN(1<<16))}
-	octet := freeOctet()
+	// The veth names are host-wide (the test's namespace): 32 random bits
+	// keep concurrent test processes' apart. The subnet is picked and its
+	// addresses added under a host-wide lock, so two processes never pick
+	// the same one between looking and adding.
+	n := &Net{tag: fmt.Sprintf("%08x", mrand.Uint32())}
+	unlock, err := lockHost()
+	if err != nil {
+		t.Fatalf("nettest: %v", err)
+	}
+	defer unlock()
+	octet, ok := freeOctet()
+	if !ok {
+		t.Fatal("nettest: every 10.206.X.0/24 has an address of this machine")
+	}
 	caCert, caKey := newCA(t)
 	n.CA = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caCert.Raw})
 	for i, name := range names {
@@ -142,6 +188,30 @@ func (n *Net) Resolver(extra map[string]netip.Addr) *netpolicy.Hosts {
 		r.Add(name, a)
 	}
 	return r
+}
+
+// Operator is the operator's settings the tests give a backend: allow
+// (the command-line form, "allow:*.test:80-443") as the ceiling, the
+// hosts' addresses as the only permitted private ones, and the hosts'
+// names plus Names() as the resolver.
+func (n *Net) Operator(allow string) (*netpolicy.Operator, error) {
+	pol, err := sandrun.ParseNetwork(allow)
+	if err != nil {
+		return nil, err
+	}
+	return &netpolicy.Operator{Allow: pol.Allow, Private: n.Private(), Resolver: n.Resolver(n.Names())}, nil
+}
+
+// Names are the extra names every test gives its resolver: private.test
+// resolves to the test namespace's own address on the first link (a
+// private address that is not a test host: it stands for the host's own
+// services), loop.test to 127.0.0.1 and loop6.test to ::1.
+func (n *Net) Names() map[string]netip.Addr {
+	return map[string]netip.Addr{
+		"private.test": n.Gateway,
+		"loop.test":    netip.MustParseAddr("127.0.0.1"),
+		"loop6.test":   netip.IPv6Loopback(),
+	}
 }
 
 // Private lists the hosts' addresses as /32s, for Operator.Private: the
@@ -284,14 +354,31 @@ func leaf(t testing.TB, h *Host, ca *x509.Certificate, caKey *ecdsa.PrivateKey) 
 }
 
 // freeOctet picks 10.206.X.0/24 with no address of this machine in it.
-func freeOctet() byte {
+func freeOctet() (byte, bool) {
 	out, _ := exec.Command("ip", "-4", "-o", "addr", "show").Output()
-	for {
-		o := byte(mrand.IntN(256))
-		if !bytes.Contains(out, []byte(fmt.Sprintf(" 10.206.%d.", o))) {
-			return o
+	for _, i := range mrand.Perm(256) {
+		if !bytes.Contains(out, []byte(fmt.Sprintf(" 10.206.%d.", i))) {
+			return byte(i), true
 		}
 	}
+	return 0, false
+}
+
+// lockPath is the host-wide lock of test-host subnets (root only, as
+// test hosts are).
+const lockPath = "/run/sandrun-nettest.lock"
+
+// lockHost takes the host-wide lock; the returned func releases it.
+func lockHost() (func(), error) {
+	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", lockPath, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // sweep removes the namespaces of test processes that are gone.

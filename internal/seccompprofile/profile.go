@@ -56,6 +56,14 @@ func Hardened(o Options) (*specs.LinuxSeccomp, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The native architecture only. Docker's profile also lists the
+	// compat ones (x86 and x32 on amd64), so on a kernel with ia32
+	// emulation every allowed name was allowed through int 0x80 too
+	// (attack case 23); an architecture the filter does not list gets the
+	// runtime's bad-architecture action (SIGSYS).
+	if len(p.Architectures) > 1 {
+		p.Architectures = p.Architectures[:1]
+	}
 	var kept []specs.LinuxSyscall
 	for _, sc := range p.Syscalls {
 		var names []string

@@ -43,16 +43,57 @@ func (p *Pool) Contains(uid uint32) bool { return uid >= p.base && uid-p.base < 
 func (p *Pool) Acquire() (uint32, func(), error) {
 	var r [4]byte
 	_, _ = rand.Read(r[:])
-	start := binary.BigEndian.Uint32(r[:]) % p.count
+	s, err := p.acquire(binary.BigEndian.Uint32(r[:]) % p.count)
+	if err != nil {
+		return 0, nil, err
+	}
+	return s.UID, func() { s.Release(false) }, nil
+}
+
+// Slot is a held uid. Its lock file remembers whether the last holder
+// released it clean (having removed what the uid left on the host), so
+// that the next holder can skip that cleanup; a holder that dies leaves
+// it unclean.
+type Slot struct {
+	UID uint32
+	// Clean: the previous holder released it clean.
+	Clean bool
+	fd    int
+}
+
+// AcquireSlot takes the lowest free slot: the same few slots serve run
+// after run, released clean, so their next holder skips the cleanup.
+func (p *Pool) AcquireSlot() (*Slot, error) { return p.acquire(0) }
+
+func (p *Pool) acquire(start uint32) (*Slot, error) {
 	for i := uint32(0); i < p.count; i++ {
 		n := (start + i) % p.count
-		if release, ok, err := p.try(n); err != nil {
-			return 0, nil, err
-		} else if ok {
-			return p.base + n, release, nil
+		fd, ok, err := p.lock(n)
+		if err != nil {
+			return nil, err
 		}
+		if !ok {
+			continue
+		}
+		var b [1]byte
+		s := &Slot{UID: p.base + n, fd: fd}
+		if k, _ := unix.Pread(fd, b[:], 0); k == 1 && b[0] == 'c' {
+			s.Clean = true
+		}
+		// Unclean until its holder says otherwise.
+		_, _ = unix.Pwrite(fd, []byte{'d'}, 0)
+		return s, nil
 	}
-	return 0, nil, fmt.Errorf("all %d uids from %d are in use", p.count, p.base)
+	return nil, fmt.Errorf("all %d uids from %d are in use", p.count, p.base)
+}
+
+// Release gives the slot back; clean says the holder removed what the
+// uid left on the host.
+func (s *Slot) Release(clean bool) {
+	if clean {
+		_, _ = unix.Pwrite(s.fd, []byte{'c'}, 0)
+	}
+	unix.Close(s.fd)
 }
 
 // Hold takes the slot of uid if nobody holds it: ok is false when it is
@@ -67,14 +108,23 @@ func (p *Pool) Hold(uid uint32) (release func(), ok bool, err error) {
 }
 
 func (p *Pool) try(n uint32) (func(), bool, error) {
+	fd, ok, err := p.lock(n)
+	if !ok {
+		return nil, false, err
+	}
+	return func() { unix.Close(fd) }, true, nil
+}
+
+// lock takes slot n's lock file: ok is false when another holds it.
+func (p *Pool) lock(n uint32) (int, bool, error) {
 	path := filepath.Join(p.dir, strconv.FormatUint(uint64(n), 10))
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return nil, false, fmt.Errorf("uid slot: %w", err)
+		return -1, false, fmt.Errorf("uid slot: %w", err)
 	}
 	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		unix.Close(fd)
-		return nil, false, nil
+		return -1, false, nil
 	}
-	return func() { unix.Close(fd) }, true, nil
+	return fd, true, nil
 }

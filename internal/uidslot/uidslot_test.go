@@ -43,3 +43,32 @@ func TestSlots(t *testing.T) {
 		t.Fatal("an empty range was accepted")
 	}
 }
+
+// A slot remembers whether its last holder released it clean; one whose
+// holder died (or did not say) is not.
+func TestSlotCleanMark(t *testing.T) {
+	p, err := New(t.TempDir(), 7000, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.AcquireSlot()
+	if err != nil || s.UID != 7000 || s.Clean {
+		t.Fatalf("first slot: %+v %v", s, err)
+	}
+	s.Release(true)
+	s, _ = p.AcquireSlot()
+	if s.UID != 7000 || !s.Clean {
+		t.Fatalf("a slot released clean: %+v", s)
+	}
+	s.Release(false) // as a holder that died: the lock goes, the mark stays unclean
+	s, _ = p.AcquireSlot()
+	if s.Clean {
+		t.Fatal("a slot released unclean came back clean")
+	}
+	t2, _ := p.AcquireSlot()
+	if t2.UID != 7001 {
+		t.Fatalf("the lowest free slot is 7001, got %d", t2.UID)
+	}
+	s.Release(true)
+	t2.Release(true)
+}

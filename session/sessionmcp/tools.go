@@ -28,6 +28,8 @@ type CreateInput struct {
 	MaxLifetime sandrun.Duration    `json:"max_lifetime,omitempty"`
 	Env         map[string]string   `json:"env,omitempty" jsonschema:"environment variables for the interpreter"`
 	Files       []sandrun.InputFile `json:"files,omitempty" jsonschema:"files written into the session's working directory at the start"`
+	// Network is what the session may reach for its whole life.
+	Network sandrun.NetworkPolicy `json:"network,omitzero"`
 }
 
 // RunInput is session_run's input: a step, with the same names as a run.
@@ -147,7 +149,7 @@ func (t *tools) create(ctx context.Context, call *mcp.CallToolRequest, in Create
 		return nil, session.Info{}, err
 	}
 	info, err := t.m.Create(ctx, session.Spec{Language: in.Language, Backend: in.Backend, Limits: in.Limits,
-		IdleTimeout: in.IdleTimeout, MaxLifetime: in.MaxLifetime, Env: in.Env, Files: in.Files, Owner: t.who(ctx)})
+		IdleTimeout: in.IdleTimeout, MaxLifetime: in.MaxLifetime, Env: in.Env, Files: in.Files, Network: in.Network, Owner: t.who(ctx)})
 	if err != nil {
 		return nil, session.Info{}, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/backend/restricted"
 	"github.com/sandrun/sandrun/internal/driver"
+	"github.com/sandrun/sandrun/internal/nettest"
 	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/session"
 )
@@ -113,6 +114,29 @@ func Launcher(t testing.TB, name string) sandrun.Launcher {
 	}
 	t.Fatalf("sessiontest: unknown backend %q", name)
 	return nil
+}
+
+// NetJail is a jail of its own whose operator permits allow (the
+// command-line form) on the test hosts n, closed at the end of the test.
+// It skips (fails, strict) where there is no jail, and skips where the
+// jail cannot enforce an allowlist (not root: the test hosts skip there
+// too).
+func NetJail(t testing.TB, n *nettest.Net, allow string) *jail.Backend {
+	t.Helper()
+	Launcher(t, jail.Name)
+	op, err := n.Operator(allow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := jail.New(jail.Options{Languages: Languages(), Logger: logger, Network: op})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	if err := b.EnforcesNetwork(); err != nil {
+		t.Skipf("the jail cannot enforce a network allowlist here: %v", err)
+	}
+	return b
 }
 
 // Sandbox is the run pipeline for a test's sessions: the process backend

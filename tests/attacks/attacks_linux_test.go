@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -42,6 +43,9 @@ type harness struct {
 	lib   []byte
 	san   sandrun.Sanitizer
 	sanNo string // why there is no sanitizer
+	// net are the network cases' test hosts; netLib is netlib.py.
+	net    *netHosts
+	netLib []byte
 }
 
 func newHarness(t *testing.T) *harness {
@@ -55,6 +59,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	h := &harness{logf: t.Logf, fix: newFixtures(t), cases: cases, lib: lib}
 	h.san, h.sanNo = caseSanitizer()
+	h.net, h.netLib = newNetHosts(t, cases), readNetLib(t)
 	return h
 }
 
@@ -68,6 +73,7 @@ func (h *harness) open(t *testing.T, tr *tier) *sandrun.Sandbox {
 		tr.backend = tr.name
 	}
 	tr.workBase = t.TempDir()
+	tr.netOp = h.net.op
 	b, err := tr.open(t, tr.workBase)
 	if err == nil {
 		err = b.Check(context.Background(), "python")
@@ -78,6 +84,7 @@ func (h *harness) open(t *testing.T, tr *tier) *sandrun.Sandbox {
 		}
 		t.Skipf("backend %s unavailable: %v", tr.name, err)
 	}
+	tr.netRefusal = networkRefusal(b)
 	var opts sandrun.Options
 	opts.Backends = []sandrun.Backend{b}
 	opts.Sanitizer = h.san
@@ -106,6 +113,13 @@ func (h *harness) request(c *attackCase, backend string, extra map[string]string
 		// and a case must not fail for the machine's load.
 		lim.WallTime = sandrun.Duration(defaultCaseWall)
 	}
+	// A case's wall limit is sized for an idle host. A loaded one (CI runs
+	// suites side by side) gets it stretched by the measured slowdown, so
+	// the case ends as it would on an idle host: a timeout case still
+	// times out, a case that must finish its probe first gets the time.
+	// CPU, memory and the other limits count the program's own work and
+	// stay as written.
+	lim.WallTime = sandrun.Duration(h.stretch(lim.WallTime.D()))
 	req := &sandrun.Request{
 		Language:   c.Language,
 		Code:       c.Code,
@@ -118,6 +132,7 @@ func (h *harness) request(c *attackCase, backend string, extra map[string]string
 	if c.Language == "python" {
 		req.Files = []sandrun.InputFile{{Name: libFile, Content: string(h.lib)}}
 	}
+	h.applyNetwork(c, req)
 	return req
 }
 
@@ -136,8 +151,8 @@ func (h *harness) runOnce(sb *sandrun.Sandbox, c *attackCase, e expect, req *san
 	res, _ := sb.Run(ctx, req)
 	elapsed := time.Since(start)
 	bad := judge(e, req.Limits, res, h.fix.secrets())
-	if e.MaxElapsed > 0 && elapsed > e.MaxElapsed {
-		bad = append(bad, fmt.Sprintf("the run took %v, want at most %v", elapsed.Round(time.Millisecond), e.MaxElapsed))
+	if max := h.stretch(e.MaxElapsed); max > 0 && elapsed > max {
+		bad = append(bad, fmt.Sprintf("the run took %v, want at most %v", elapsed.Round(time.Millisecond), max))
 	}
 	if e.HeapGrowth > 0 {
 		runtime.GC()
@@ -147,6 +162,20 @@ func (h *harness) runOnce(sb *sandrun.Sandbox, c *attackCase, e expect, req *san
 		}
 	}
 	return res, bad
+}
+
+// maxStretch bounds how far a loaded host stretches a case's time limits
+// (a fork bomb held to its wall limit burns CPU all that time).
+const maxStretch = 5
+
+// stretch scales a time bound by the host's measured slowdown
+// (internal/testenv), at most maxStretch times, and logs it.
+func (h *harness) stretch(d time.Duration) time.Duration {
+	f := min(testenv.Slowdown(), maxStretch)
+	if f > 1.5 && d > 0 {
+		h.logf("host slowdown %.1fx: time bound %v stretched to %v", f, d, time.Duration(float64(d)*f).Round(time.Millisecond))
+	}
+	return time.Duration(float64(d) * f)
 }
 
 // alive checks that the supervisor still serves: a trivial run works.
@@ -254,6 +283,9 @@ func TestAttacks(t *testing.T) {
 					if c.Sanitize && h.san == nil {
 						o.Result = "pending"
 						t.Skip("pending: " + h.sanNo)
+					}
+					if h.networkCase(t, sb, tr, c, &o) {
+						return
 					}
 					bad, seen := h.runCase(sb, tr, c)
 					o.Statuses, o.Notes = seen, bad

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/testenv"
 )
 
 // attackCase is one file of cases/, parsed.
@@ -31,6 +32,7 @@ type attackCase struct {
 	Heavy    bool // skipped under -short
 	Sanitize bool // run with the sanitizer on (case 48)
 	Collect  []string
+	Network  sandrun.NetworkPolicy // an allowlist: the case runs against test hosts (network_test.go)
 	Expect   expect
 }
 
@@ -44,6 +46,11 @@ type expect struct {
 	Detections int              // at least this many detections (sum of counts)
 	MaxElapsed time.Duration    // the run returns within this (0: no check)
 	HeapGrowth int64            // supervisor heap growth bound (0: no check)
+	// Network cases (network_test.go): the run's proxy record.
+	Network    bool
+	NetCaps    sandrun.NetworkLimits
+	NetLimit   string // the cap that must end the run
+	NetRefused int    // at least this many refusals recorded
 }
 
 // casesDir is relative to the package directory, where go test runs.
@@ -63,7 +70,7 @@ func loadCases() ([]*attackCase, error) {
 	}
 	var out []*attackCase
 	for _, e := range ents {
-		if e.IsDir() || e.Name() == libFile {
+		if e.IsDir() || e.Name() == libFile || e.Name() == netLibFile {
 			continue
 		}
 		if !caseName.MatchString(e.Name()) {
@@ -116,6 +123,9 @@ func parseCase(name, src string) (*attackCase, error) {
 		if !seen[k] {
 			return nil, fmt.Errorf("header lacks %q", k)
 		}
+	}
+	if err := c.checkNetworkHeader(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -194,6 +204,8 @@ func (c *attackCase) set(key, val string) error {
 		c.Sanitize = val == "yes"
 	case "collect":
 		c.Collect = strings.Fields(val)
+	case "network", "network-limits", "expect-network-limit", "expect-network-refused":
+		return c.setNetwork(key, val)
 	default:
 		return fmt.Errorf("unknown header key")
 	}
@@ -202,12 +214,7 @@ func (c *attackCase) set(key, val string) error {
 
 func (c *attackCase) setLimits(val string) error {
 	l := &c.Limits
-	for _, kv := range strings.Fields(val) {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return fmt.Errorf("%q is not key=value", kv)
-		}
-		var err error
+	err := eachKeyValue(val, func(k, v string) (err error) {
 		switch k {
 		case "wall":
 			l.WallTime, err = sandrun.ParseDuration(v)
@@ -231,6 +238,10 @@ func (c *attackCase) setLimits(val string) error {
 		if err != nil {
 			return fmt.Errorf("limit %s: %w", k, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return l.Validate()
 }
@@ -299,6 +310,7 @@ func judge(e expect, lim sandrun.Limits, res *sandrun.Result, secrets []string) 
 			bad = append(bad, fmt.Sprintf("host secret %.12q... leaked into the result", s))
 		}
 	}
+	bad = append(bad, judgeNetwork(e, res)...)
 	// The cap plus the truncation notice; a flood must not cost more.
 	limit := int(lim.WithDefaults().Output) + 256
 	if len(res.Stdout) > limit || len(res.Stderr) > limit {
@@ -323,8 +335,12 @@ func statusIn(s sandrun.Status, list []sandrun.Status) bool {
 	return false
 }
 
-// TestCorpusComplete checks that cases 1-53 all exist, once each, and that
-// every header parses: a missing or malformed case fails here, quickly.
+// lastCase is the corpus's last case: 1-53 the design's list, 54-66 the
+// network policy's proxy-bypass cases (issue 16).
+const lastCase = 66
+
+// TestCorpusComplete checks that cases 1-lastCase all exist, once each, and
+// that every header parses: a missing or malformed case fails here, quickly.
 func TestCorpusComplete(t *testing.T) {
 	cases, err := loadCases()
 	if err != nil {
@@ -340,7 +356,7 @@ func TestCorpusComplete(t *testing.T) {
 			t.Errorf("%s: header incomplete", c.File)
 		}
 	}
-	for n := 1; n <= 53; n++ {
+	for n := 1; n <= lastCase; n++ {
 		if _, ok := have[n]; !ok {
 			t.Errorf("case %d is missing", n)
 		}
@@ -356,12 +372,18 @@ func TestCorpusComplete(t *testing.T) {
 			checkSyntax(t, c.File, "bash", "-n", filepath.Join(casesDir, c.File))
 		}
 	}
+	py = append(py, filepath.Join(casesDir, libFile), filepath.Join(casesDir, netLibFile))
 	checkSyntax(t, "python cases", "python3", append([]string{"-c",
 		"import sys\nfor f in sys.argv[1:]: compile(open(f).read(), f, 'exec')"}, py...)...)
 }
 
 func checkSyntax(t *testing.T, what, exe string, args ...string) {
 	if _, err := exec.LookPath(exe); err != nil {
+		// The other checks of the calling test go on; in CI (strict) the
+		// interpreter must be there.
+		if testenv.Strict() {
+			t.Fatalf("no %s here to check the syntax of %s", exe, what)
+		}
 		t.Logf("no %s here; not checking the syntax of %s", exe, what)
 		return
 	}

@@ -137,7 +137,66 @@ func sandrunMounts() map[string]bool {
 }
 
 func snapshot() hostState {
+	reapOrphans()
 	return hostState{procs: descendants(), cgroups: sandrunCgroups(), mounts: sandrunMounts()}
+}
+
+// reapOrphans waits for the zombies that are the test process's children
+// only because it is a subreaper: processes a backend's helper left
+// behind (runsc's re-executed "exe" sandbox and gofer processes, once
+// their runsc parent exits). Nothing in this process would ever wait for
+// them, and they piled up by the hundred. A zombie that an os.Process
+// here still holds a pidfd for is a backend's own child, which its Wait
+// reaps: those are left alone, or that Wait would fail.
+func reapOrphans() int {
+	me := os.Getpid()
+	var zombies []int
+	for pid, p := range readProcs() {
+		if p.ppid == me && p.state == 'Z' {
+			zombies = append(zombies, pid)
+		}
+	}
+	if len(zombies) == 0 {
+		return 0
+	}
+	// Read after the zombies: a child started in between already has its
+	// pidfd (it is made at clone time).
+	held := heldPidfds()
+	n := 0
+	for _, pid := range zombies {
+		if held[pid] {
+			continue
+		}
+		var ws syscall.WaitStatus
+		if got, _ := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); got == pid {
+			n++
+		}
+	}
+	return n
+}
+
+// heldPidfds lists the pids this process holds a pidfd for (Go's os
+// package keeps one per started, not yet waited, child).
+func heldPidfds() map[int]bool {
+	out := map[int]bool{}
+	ents, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range ents {
+		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err != nil || l != "anon_inode:[pidfd]" {
+			continue
+		}
+		b, err := os.ReadFile("/proc/self/fdinfo/" + e.Name())
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Pid:"); ok {
+				if pid, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+					out[pid] = true
+				}
+			}
+		}
+	}
+	return out
 }
 
 // probeDirs are the shared host directories cases write probe files into
