@@ -26,4 +26,5 @@ var guestSysnums = map[string]uintptr{
 	"sched_yield": unix.SYS_SCHED_YIELD, "sched_getaffinity": unix.SYS_SCHED_GETAFFINITY, "getrusage": unix.SYS_GETRUSAGE,
 	"sysinfo": unix.SYS_SYSINFO, "uname": unix.SYS_UNAME, "futex": unix.SYS_FUTEX, "poll": unix.SYS_POLL, "ppoll": unix.SYS_PPOLL,
 	"exit": unix.SYS_EXIT, "exit_group": unix.SYS_EXIT_GROUP,
+	"recvmsg": unix.SYS_RECVMSG, "recvfrom": unix.SYS_RECVFROM,
 }

@@ -58,7 +58,6 @@ type guestPreload struct {
 type guestConfig struct {
 	Config  json.RawMessage `json:"config"`
 	Rlimits [][3]uint64     `json:"rlimits"`
-	Seccomp []byte          `json:"seccomp"`
 }
 
 // guestFork is the fork request of a guest child: its slot and the
@@ -67,15 +66,17 @@ type guestFork struct {
 	Slot  int `json:"slot"`
 	Guest struct {
 		Landlock *warmLandlock  `json:"landlock"`
+		Seccomp  []byte         `json:"seccomp"`
 		Sys      map[string]int `json:"sys"`
 	} `json:"guest"`
 }
 
-// guestStart is a guest child's side of a warmRun: the cgroup's files it
-// joins through, sent with its config.
+// guestStart marks a warmRun as a guest child's.
 type guestStart struct {
-	procs []int
-	log   *slog.Logger
+	log *slog.Logger
+	// limits are its cgroup's, as made when it was forked (the
+	// defaults): a run with the same ones writes none.
+	limits cgroupLimits
 	// streams: the caller drives the child's stdin, stdout and stderr
 	// itself (a launched guest, guest_launch_linux.go).
 	streams bool
@@ -432,9 +433,9 @@ func (b *Backend) fillGuests(w *warmPath, name string, ch chan *warmRun) {
 	}
 }
 
-// forkGuest forks a guest child up to its run: its handle and its
-// run-independent layers. Its cgroup is made for its run (a group exists
-// only while a run does).
+// forkGuest forks a guest child up to its run: its handle, its
+// run-independent layers, and its cgroup (joined at once, marked idle,
+// with the default limits until its run's are set).
 func (b *Backend) forkGuest(z *zygote, slot int, l *lang.Language) (*warmRun, error) {
 	r := &warmRun{z: z, slot: slot, pidfd: -1, t0: time.Now(), guest: &guestStart{log: b.opts.Logger}}
 	ok := false
@@ -443,10 +444,20 @@ func (b *Backend) forkGuest(z *zygote, slot int, l *lang.Language) (*warmRun, er
 			r.cleanup()
 		}
 	}()
-	var child []int
+	var child, procs []int
 	defer func() { closeAll(child) }()
+	var err error
+	r.guest.limits = cgLimits(sandrun.Limits{}.WithDefaults(), b.opts.CPUs)
+	if r.cg, err = b.cg.create(r.guest.limits); err != nil {
+		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	}
+	r.cg.setIdle(true) // no run yet: it weighs nothing
+	if procs, err = r.cg.joinFiles(); err != nil {
+		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
+		closeAll(procs)
 		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
 	}
 	child = append(child, pair[1])
@@ -454,12 +465,14 @@ func (b *Backend) forkGuest(z *zygote, slot int, l *lang.Language) (*warmRun, er
 	fc, err := net.FileConn(f)
 	f.Close()
 	if err != nil {
+		closeAll(procs)
 		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
 	}
 	r.conn = fc.(*net.UnixConn)
 	for i := 0; i < 3; i++ {
 		pr, pw, err := os.Pipe()
 		if err != nil {
+			closeAll(procs)
 			return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
 		}
 		if i == 0 {
@@ -470,8 +483,10 @@ func (b *Backend) forkGuest(z *zygote, slot int, l *lang.Language) (*warmRun, er
 			child = append(child, dupClose(pw))
 		}
 	}
+	child = append(child, procs...)
 	req := guestFork{Slot: slot}
 	req.Guest.Landlock, req.Guest.Sys = guestLayers(l)
+	req.Guest.Seccomp = b.guest.filter
 	payload, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
@@ -503,9 +518,9 @@ func (b *Backend) forkGuest(z *zygote, slot int, l *lang.Language) (*warmRun, er
 	return r, nil
 }
 
-// startGuest gives a forked child its run: a cgroup with the run's
-// limits, then its config with the channel's end and the cgroup's files;
-// it returns once the program started. chanEnd is closed.
+// startGuest gives a forked child its run: the run's limits on its
+// cgroup, then its config with the channel's end; it returns once the
+// program started. chanEnd is closed.
 func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, filter, entry []byte, chanEnd int, stdout, stderr io.Writer) (err error) {
 	defer unix.Close(chanEnd)
 	defer func() {
@@ -516,23 +531,21 @@ func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, filter, entry []byt
 	r.mu.Lock()
 	r.lim, r.t0 = lim, time.Now()
 	r.mu.Unlock()
-	if r.cg, err = b.cg.create(cgLimits(lim, b.opts.CPUs)); err != nil {
-		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	if want := cgLimits(lim, b.opts.CPUs); want != r.guest.limits {
+		if err := r.cg.set(want); err != nil {
+			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+		}
+		r.guest.limits = want
 	}
+	r.cg.setIdle(false)
 	r.tCg = time.Now()
-	if r.guest.procs, err = r.cg.joinFiles(); err != nil {
-		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
-	}
-	cfg, err := json.Marshal(guestConfig{Config: entry, Rlimits: rlimitsOf(lim), Seccomp: filter})
+	cfg, err := json.Marshal(guestConfig{Config: entry, Rlimits: rlimitsOf(lim)})
 	if err != nil {
 		return err
 	}
 	setup := b.opts.SetupTimeout
 	_ = r.conn.SetWriteDeadline(time.Now().Add(setup))
-	err = writeFrame(r.conn, msgConfig, cfg, append([]int{chanEnd}, r.guest.procs...)...)
-	closeAll(r.guest.procs)
-	r.guest.procs = nil
-	if err != nil {
+	if err := writeFrame(r.conn, msgConfig, cfg, chanEnd); err != nil {
 		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "sending the guest's config"}
 	}
 	if !r.guest.streams {
@@ -580,8 +593,6 @@ func (r *warmRun) alive() bool {
 // discard ends a child that will not run anything.
 func (r *warmRun) discard() {
 	r.kill(verdict.KillNone, "")
-	closeAll(r.guest.procs)
-	r.guest.procs = nil
 	_ = r.cleanup()
 }
 

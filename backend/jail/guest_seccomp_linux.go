@@ -19,8 +19,10 @@ import (
 // (fcntl's lock commands, flock). Names missing on an architecture are
 // skipped.
 var guestAllowed = []string{
-	// descriptors it holds: stdio, the channel, files it opened
+	// descriptors it holds: stdio, the channel, files it opened (and the
+	// run's socket, on which its config comes with the channel: recvmsg)
 	"read", "write", "readv", "writev", "pread64", "lseek", "close", "close_range", "fcntl", "dup", "dup2", "dup3",
+	"recvmsg", "recvfrom",
 	// its runtime's files (Landlock decides which)
 	"openat", "open", "fstat", "stat", "lstat", "newfstatat", "statx", "getdents64",
 	"readlink", "readlinkat", "access", "faccessat", "faccessat2", "getcwd",
@@ -73,6 +75,11 @@ func buildGuestFilter() ([]bpf.Instruction, error) {
 		unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW}})
 	prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_FCNTL, SkipFalse: uint8(len(locks))})
 	prog = append(prog, locks...)
+	// prlimit64 on itself only (pid 0): the child sets its run's rlimits
+	// under the filter; a limit goes up no further than its hard value.
+	self := ruleBody(rule{Name: "prlimit64", Action: errno(unix.EPERM), Op: opNotIn, Arg: 0, Values: []uint32{0}})
+	prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_PRLIMIT64, SkipFalse: uint8(len(self))})
+	prog = append(prog, self...)
 	for i, nr := range nrs {
 		// Skip the remaining comparisons and the EPERM return.
 		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipTrue: uint8(len(nrs) - i)})

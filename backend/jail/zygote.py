@@ -97,9 +97,11 @@ def _send(fd, kind, payload=b"", fds=()):
         s.detach()
 
 
-def _recv(fd):
-    """One frame: (kind, payload, fds); (None, b"", []) at EOF."""
-    s = _socket.socket(fileno=fd)
+def _recv(fd, sock=None):
+    """One frame: (kind, payload, fds); (None, b"", []) at EOF. sock: a
+    socket object made earlier for fd (a guest child reads its config
+    under seccomp, which has no call to make one)."""
+    s = sock or _socket.socket(fileno=fd)
     try:
         hdr, fds, _, _ = _socket.recv_fds(s, 5, 64)
         if not hdr:
@@ -119,7 +121,8 @@ def _recv(fd):
             got += len(c)
         return hdr[:1], b"".join(parts), fds
     finally:
-        s.detach()
+        if sock is None:
+            s.detach()
 
 
 def _report(fd, f):
@@ -674,13 +677,20 @@ def _write_frame(fd, kind, payload=b""):
 
 def _guest_child(slot, fds, msg):
     """A guest's child. Before its run (it may be forked ahead of one):
-    its uid, a handle on itself for the supervisor, no capabilities,
-    no_new_privs, Landlock (the run-independent layers, from the fork
-    request). Then, with the run's config: the cgroup, rlimits, seccomp,
-    the channel as fd 3, the entry."""
-    run, stdio = fds[0], fds[1:4]
+    its cgroup, its uid, a handle on itself for the supervisor, no
+    capabilities, no_new_privs, Landlock and the seccomp allowlist (the
+    run-independent layers, from the fork request): it waits for its run
+    fully confined. Then, with the run's config: rlimits, the channel as
+    fd 3, the entry."""
+    run, stdio, procs = fds[0], fds[1:4], fds[4:]
     try:
         _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+        for i, fd in enumerate(procs):
+            try:
+                _os.write(fd, b"0")
+            except OSError as e:
+                raise Fail(L_CGROUP, 10 + i, e.errno)
+            _os.close(fd)
         uid = INSIDE + slot
         _oserr(L_NAMESPACES, 10, _os.setresgid, uid, uid, uid)
         _oserr(L_NAMESPACES, 11, _os.setresuid, uid, uid, uid)
@@ -696,30 +706,27 @@ def _guest_child(slot, fds, msg):
         _drop_caps(guest["sys"])
         _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), L_NNP, 1)
         _landlock(guest["landlock"], guest["sys"])
-        # The run: its config, with the channel and the cgroup's files.
-        kind, payload, extra = _recv(run)
-        if kind != b"C" or len(extra) < 2:
+        sock = _socket.socket(fileno=run)  # before seccomp: see _recv
+        raw = _b64.b64decode(guest["seccomp"])
+        buf = _ct.create_string_buffer(raw, len(raw))
+        prog = _Fprog(len(raw) // 8, _ct.addressof(buf))
+        _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, _ct.addressof(prog), 0, 0), L_SECCOMP, 2)
+        # The run: its config, with the channel.
+        kind, payload, extra = _recv(run, sock)
+        if kind != b"C" or len(extra) != 1:
             for x in extra:
                 _os.close(x)
             raise Fail(L_PROTOCOL, 1, _errno.EPROTO)
-        chan, procs = extra[0], extra[1:]
+        chan = extra[0]
         cfg = _json.loads(payload)
         del payload
-        for i, fd in enumerate(procs):
-            try:
-                _os.write(fd, b"0")
-            except OSError as e:
-                raise Fail(L_CGROUP, 10 + i, e.errno)
-            _os.close(fd)
+        # prlimit64 on itself is in the allowlist: a limit only goes down
+        # past its hard value, which is the run's.
         for i, (res, soft, hard) in enumerate(cfg["rlimits"]):
             try:
                 _resource.setrlimit(res, (soft, hard))
             except (OSError, ValueError) as e:
                 raise Fail(L_RLIMITS, i + 1, getattr(e, "errno", None) or _errno.EINVAL)
-        raw = _b64.b64decode(cfg["seccomp"])
-        buf = _ct.create_string_buffer(raw, len(raw))
-        prog = _Fprog(len(raw) // 8, _ct.addressof(buf))
-        _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, _ct.addressof(prog), 0, 0), L_SECCOMP, 2)
         # The channel becomes fd 3 (the run socket is never 3: the
         # zygote's own channel held it when the socket came); nothing
         # else past stdio stays open. Both calls are in the allowlist.
