@@ -39,12 +39,12 @@ func (b *Backend) LaunchGuest(ctx context.Context, ls *sandrun.LaunchSpec, run *
 	if err != nil {
 		return nil, err
 	}
-	w, filter, err := b.guestPath()
+	w, _, err := b.guestPath()
 	if err != nil {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		j, err := b.launchGuestOnce(ctx, w, filter, l, ls, run)
+		j, err := b.launchGuestOnce(ctx, w, l, ls, run)
 		if errors.Is(err, errCold) && attempt == 0 {
 			continue
 		}
@@ -55,7 +55,7 @@ func (b *Backend) LaunchGuest(ctx context.Context, ls *sandrun.LaunchSpec, run *
 	}
 }
 
-func (b *Backend) launchGuestOnce(ctx context.Context, w *warmPath, filter []byte, l *lang.Language, ls *sandrun.LaunchSpec, run *guest.Run) (sandrun.Launched, error) {
+func (b *Backend) launchGuestOnce(ctx context.Context, w *warmPath, l *lang.Language, ls *sandrun.LaunchSpec, run *guest.Run) (sandrun.Launched, error) {
 	r, err := b.takeGuest(ctx, w, run.Guest, l)
 	if err != nil {
 		return nil, err
@@ -74,7 +74,7 @@ func (b *Backend) launchGuestOnce(ctx context.Context, w *warmPath, filter []byt
 		r.discard()
 		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the guest's channel"}
 	}
-	if err := b.startGuest(r, ls.Limits, filter, run.Config, pair[1], nil, nil); err != nil {
+	if err := b.startGuest(r, ls.Limits, run.Config, pair[1], nil, nil); err != nil {
 		conn.Close()
 		return nil, err
 	}

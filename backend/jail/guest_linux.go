@@ -283,12 +283,12 @@ func (b *Backend) RunGuest(ctx context.Context, req *sandrun.Request, run *guest
 	if err != nil {
 		return nil, err
 	}
-	w, filter, err := b.guestPath()
+	w, _, err := b.guestPath()
 	if err != nil {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		res, err := b.runGuestOnce(ctx, w, filter, l, req, run)
+		res, err := b.runGuestOnce(ctx, w, l, req, run)
 		if errors.Is(err, errCold) && attempt == 0 {
 			continue
 		}
@@ -299,7 +299,7 @@ func (b *Backend) RunGuest(ctx context.Context, req *sandrun.Request, run *guest
 	}
 }
 
-func (b *Backend) runGuestOnce(ctx context.Context, w *warmPath, filter []byte, l *lang.Language, req *sandrun.Request, run *guest.Run) (*sandrun.Result, error) {
+func (b *Backend) runGuestOnce(ctx context.Context, w *warmPath, l *lang.Language, req *sandrun.Request, run *guest.Run) (*sandrun.Result, error) {
 	r, err := b.takeGuest(ctx, w, run.Guest, l)
 	if err != nil {
 		return nil, err
@@ -321,7 +321,7 @@ func (b *Backend) runGuestOnce(ctx context.Context, w *warmPath, filter []byte, 
 	defer conn.Close()
 	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, func() { r.kill(verdict.KillOutput, "stdout") })
 	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, func() { r.kill(verdict.KillOutput, "stderr") })
-	if err := b.startGuest(r, lim, filter, run.Config, pair[1], stdout, stderr); err != nil {
+	if err := b.startGuest(r, lim, run.Config, pair[1], stdout, stderr); err != nil {
 		return nil, err
 	}
 	w.forked.Add(1)
@@ -521,7 +521,7 @@ func (b *Backend) forkGuest(z *zygote, slot int, l *lang.Language) (*warmRun, er
 // startGuest gives a forked child its run: the run's limits on its
 // cgroup, then its config with the channel's end; it returns once the
 // program started. chanEnd is closed.
-func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, filter, entry []byte, chanEnd int, stdout, stderr io.Writer) (err error) {
+func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, entry []byte, chanEnd int, stdout, stderr io.Writer) (err error) {
 	defer unix.Close(chanEnd)
 	defer func() {
 		if err != nil {

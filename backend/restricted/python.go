@@ -151,7 +151,7 @@ func (b *Backend) runPython(ctx context.Context, req *sandrun.Request) (*sandrun
 	if extra := hostOut.Text(); extra != "" {
 		res.Stdout += extra
 	}
-	pythonVerdict(res, done, violated, hc, lim, steps, ctx.Err() != nil)
+	pythonVerdict(res, done, violated, hc, lim, ctx.Err() != nil)
 	return res, nil
 }
 
@@ -160,7 +160,7 @@ func (b *Backend) runPython(ctx context.Context, req *sandrun.Request) (*sandrun
 // stands; otherwise the report says how the program ended. A run that
 // ended without a report, or whose channel broke the protocol, is an
 // internal error: nothing it printed is taken as its result.
-func pythonVerdict(res *sandrun.Result, done *pypolicy.Done, violated error, hc *hostCaller, lim sandrun.Limits, steps uint64, cancelled bool) {
+func pythonVerdict(res *sandrun.Result, done *pypolicy.Done, violated error, hc *hostCaller, lim sandrun.Limits, cancelled bool) {
 	if res.Status != sandrun.StatusOK && res.Status != sandrun.StatusExitError {
 		return
 	}
