@@ -25,34 +25,18 @@ import (
 // limits are the spec's for its whole life (WallTime is its lifetime);
 // run.Serve serves the channel as long as it lives.
 func (b *Backend) LaunchGuest(ctx context.Context, ls *sandrun.LaunchSpec, run *guest.Run) (sandrun.Launched, error) {
-	if err := b.CheckGuest(ctx, run.Guest); err != nil {
-		return nil, err
-	}
 	if err := ls.Limits.Validate(); err != nil {
 		return nil, err
 	}
 	if err := ls.Limits.Resolved(); err != nil {
 		return nil, err
 	}
-	g, _ := b.guestSpec(run.Guest)
-	l, err := b.opts.Languages.Lookup(ctx, g.Language)
-	if err != nil {
-		return nil, err
-	}
-	w, _, err := b.guestPath()
-	if err != nil {
-		return nil, err
-	}
-	for attempt := 0; ; attempt++ {
-		j, err := b.launchGuestOnce(ctx, w, l, ls, run)
-		if errors.Is(err, errCold) && attempt == 0 {
-			continue
-		}
-		if errors.Is(err, errCold) {
-			err = fmt.Errorf("jail: the %s zygote failed twice before forking the session", run.Guest)
-		}
-		return j, err
-	}
+	var j sandrun.Launched
+	err := b.onGuest(ctx, run.Guest, func(w *warmPath, l *lang.Language) (err error) {
+		j, err = b.launchGuestOnce(ctx, w, l, ls, run)
+		return err
+	})
+	return j, err
 }
 
 func (b *Backend) launchGuestOnce(ctx context.Context, w *warmPath, l *lang.Language, ls *sandrun.LaunchSpec, run *guest.Run) (sandrun.Launched, error) {

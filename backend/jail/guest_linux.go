@@ -275,27 +275,38 @@ func awaitZygote(ctx context.Context, w *warmPath, name string) (*zygote, error)
 // path for a guest); a zygote that fails before the child exists is
 // replaced and the run tries once more.
 func (b *Backend) RunGuest(ctx context.Context, req *sandrun.Request, run *guest.Run) (*sandrun.Result, error) {
-	if err := b.CheckGuest(ctx, run.Guest); err != nil {
-		return nil, err
+	var res *sandrun.Result
+	err := b.onGuest(ctx, run.Guest, func(w *warmPath, l *lang.Language) (err error) {
+		res, err = b.runGuestOnce(ctx, w, l, req, run)
+		return err
+	})
+	return res, err
+}
+
+// onGuest calls f with the guest's path and language, once more when the
+// zygote failed before the child existed (it is replaced meanwhile).
+func (b *Backend) onGuest(ctx context.Context, name string, f func(*warmPath, *lang.Language) error) error {
+	if err := b.CheckGuest(ctx, name); err != nil {
+		return err
 	}
-	g, _ := b.guestSpec(run.Guest)
+	g, _ := b.guestSpec(name)
 	l, err := b.opts.Languages.Lookup(ctx, g.Language)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	w, _, err := b.guestPath()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for attempt := 0; ; attempt++ {
-		res, err := b.runGuestOnce(ctx, w, l, req, run)
+		err := f(w, l)
 		if errors.Is(err, errCold) && attempt == 0 {
 			continue
 		}
 		if errors.Is(err, errCold) {
-			err = fmt.Errorf("jail: the %s zygote failed twice before forking the run", run.Guest)
+			err = fmt.Errorf("jail: the %s zygote failed twice before forking a child", name)
 		}
-		return res, err
+		return err
 	}
 }
 
@@ -559,28 +570,7 @@ func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, entry []byte, chanE
 		}
 		r.stdin.Close() // a guest's program reads no input
 	}
-	timer := time.NewTimer(setup)
-	defer timer.Stop()
-	select {
-	case fr := <-r.frames:
-		closeAll(fr.fds)
-		switch fr.kind {
-		case msgStarted:
-			r.mu.Lock()
-			r.start = time.Now()
-			r.cpuBase = 0
-			r.mu.Unlock()
-			return nil
-		case msgError:
-			return decodeSetupError(fr.payload)
-		}
-		// It ended during its setup (a limit or a kill): wait says which.
-		r.push(fr)
-		return nil
-	case <-timer.C:
-		r.kill(verdict.KillNone, "")
-		return &SetupError{Layer: LayerExec, Errno: unix.ETIMEDOUT, Detail: "the guest child's setup did not finish"}
-	}
+	return r.awaitStart(setup, "the guest child's setup did not finish")
 }
 
 // alive says whether a child forked ahead is still waiting for its run.

@@ -42,19 +42,9 @@ var guestAllowed = []string{
 // one comparison per allowed call jumping to allow; ioctl (isatty) fails
 // with ENOTTY; the rest fail with EPERM.
 func buildGuestFilter() ([]bpf.Instruction, error) {
-	if auditArch == 0 {
-		return nil, fmt.Errorf("seccomp: no policy for this architecture")
-	}
-	prog := []bpf.Instruction{
-		bpf.LoadAbsolute{Off: 4, Size: 4}, // seccomp_data.arch
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: auditArch, SkipTrue: 1},
-		bpf.RetConstant{Val: retKillProcess},
-		bpf.LoadAbsolute{Off: 0, Size: 4}, // seccomp_data.nr
-	}
-	if x32Bit != 0 {
-		prog = append(prog,
-			bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: x32Bit, SkipFalse: 1},
-			bpf.RetConstant{Val: retKillProcess})
+	prog, err := filterPrologue()
+	if err != nil {
+		return nil, err
 	}
 	var nrs []uint32
 	for _, n := range guestAllowed {

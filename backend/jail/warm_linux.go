@@ -248,6 +248,12 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 		_, _ = io.Copy(r.stdin, strings.NewReader(req.Stdin))
 		r.stdin.Close()
 	}()
+	return r.awaitStart(setup, "the warm child's setup did not finish")
+}
+
+// awaitStart waits for the child's report that the program started (or
+// its setup's error), bounded by setup.
+func (r *warmRun) awaitStart(setup time.Duration, late string) error {
 	timer := time.NewTimer(setup)
 	defer timer.Stop()
 	select {
@@ -263,13 +269,13 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 		case msgError:
 			return decodeSetupError(fr.payload)
 		}
-		// The child's pid 1 ended during its setup: a limit (the
-		// cgroup's memory) or a kill; wait says which.
+		// The child ended during its setup: a limit (the cgroup's
+		// memory) or a kill; wait says which.
 		r.push(fr)
 		return nil
 	case <-timer.C:
 		r.kill(verdict.KillNone, "")
-		return &SetupError{Layer: LayerExec, Errno: unix.ETIMEDOUT, Detail: "the warm child's setup did not finish"}
+		return &SetupError{Layer: LayerExec, Errno: unix.ETIMEDOUT, Detail: late}
 	}
 }
 

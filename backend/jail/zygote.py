@@ -127,9 +127,17 @@ def _recv(fd, sock=None):
 
 def _report(fd, f):
     try:
-        _send(fd, b"E", _struct.pack(">HHI", f.layer, f.step & 0xFFFF, f.err))
+        _write_frame(fd, b"E", _struct.pack(">HHI", f.layer, f.step & 0xFFFF, f.err))
     except OSError:
         pass
+
+
+def _write_frame(fd, kind, payload=b""):
+    # A frame without descriptors, written with write(2) (the only way
+    # left to a guest child under its seccomp allowlist).
+    data = kind + _struct.pack(">I", len(payload)) + payload
+    while data:
+        data = data[_os.write(fd, data):]
 
 
 # --- the zygote -----------------------------------------------------------
@@ -667,14 +675,6 @@ def _preload(argv):
     _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)
 
 
-def _write_frame(fd, kind, payload=b""):
-    # A frame without descriptors, written with write(2): the only way
-    # left once the seccomp allowlist is on.
-    data = kind + _struct.pack(">I", len(payload)) + payload
-    while data:
-        data = data[_os.write(fd, data):]
-
-
 def _guest_child(slot, fds, msg):
     """A guest's child. Before its run (it may be forked ahead of one):
     its cgroup, its uid, a handle on itself for the supervisor, no
@@ -735,10 +735,10 @@ def _guest_child(slot, fds, msg):
         _write_frame(run, b"S", _struct.pack(">I", _os.getpid()))
         _check(_libc.syscall(guest["sys"]["close_range"], 4, _ct.c_uint(0xFFFFFFFF), 0), L_EXEC, 1)
     except Fail as f:
-        _guest_report(run, f)
+        _report(run, f)
         _os._exit(71)
     except (OSError, ValueError, KeyError, TypeError) as e:
-        _guest_report(run, Fail(L_PROTOCOL, 2, getattr(e, "errno", None) or _errno.EPROTO))
+        _report(run, Fail(L_PROTOCOL, 2, getattr(e, "errno", None) or _errno.EPROTO))
         _os._exit(71)
     entry = cfg["config"]
     del cfg
@@ -748,13 +748,6 @@ def _guest_child(slot, fds, msg):
         _GUEST(entry, 3)
     finally:
         _os._exit(70)  # the entry ends the process itself
-
-
-def _guest_report(run, f):
-    try:
-        _write_frame(run, b"E", _struct.pack(">HHI", f.layer, f.step & 0xFFFF, f.err))
-    except OSError:
-        pass
 
 
 def _drop_caps(sysno):
