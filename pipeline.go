@@ -141,9 +141,12 @@ type flight struct {
 // stages runs validate .. execute.
 func (s *Sandbox) stages(ctx context.Context, req *Request, res *Result, sess Session, fl *flight) error {
 	// validate
-	if err := s.validate(req, sess); err != nil {
+	err := s.validate(req, sess)
+	res.Language = req.Language // the runtime it resolved to
+	if err != nil {
 		return err
 	}
+	info, _ := lang.About(req.Language)
 	// analyze
 	if s.opts.Analyzer != nil {
 		if err := s.opts.Analyzer.Analyze(req.Language, req.Code); err != nil {
@@ -193,11 +196,14 @@ func (s *Sandbox) stages(ctx context.Context, req *Request, res *Result, sess Se
 	}
 	// execute
 	var out *Result
-	var err error
 	if sess != nil {
 		out, err = sess.Step(runCtx, req)
 	} else {
-		out, err = b.Run(runCtx, req)
+		// The runtime's variables and display module go to the backend
+		// only: the audit record (Begin, Record) keeps the request.
+		run := *req
+		withRuntime(&run, info)
+		out, err = b.Run(runCtx, &run)
 	}
 	if out != nil {
 		// Keep the identity fields the pipeline owns.
@@ -206,6 +212,9 @@ func (s *Sandbox) stages(ctx context.Context, req *Request, res *Result, sess Se
 		out.Backend, out.Language = req.Backend, req.Language
 		*res = *out
 		res.Warnings = append(warn, out.Warnings...)
+		if sess == nil {
+			takeDisplay(res, info, req.Limits)
+		}
 	}
 	trimCollected(res)
 	if cerr := runCtx.Err(); cerr != nil {
@@ -226,6 +235,13 @@ func (s *Sandbox) validate(req *Request, sess Session) error {
 		var ok bool
 		if info, ok = lang.About(req.Language); !ok && req.Language != "" {
 			errs = append(errs, &RequestError{Field: "language", Msg: fmt.Sprintf("unknown language %q (have: %s)", req.Language, strings.Join(lang.KnownNames(), ", "))})
+		} else if ok {
+			rt, err := s.resolveRuntime(req)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			info = rt
+			errs = append(errs, checkDisplayFiles(req, info)...)
 		}
 	}
 	var lim Limits

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sandrun/sandrun/internal/display"
 )
 
 // Request is one run: the same shape for every backend.
@@ -41,6 +43,16 @@ type Request struct {
 	Collect []string `json:"collect,omitempty"`
 	// NoSanitize returns raw output. Sanitization is on unless this is set.
 	NoSanitize bool `json:"no_sanitize,omitempty"`
+	// Runtime picks the language's runtime (lang.RuntimeFor): "" or
+	// "auto" by the modules the code imports (python code that imports
+	// pandas runs on python-data), "plain" for the language's own, or a
+	// runtime by name ("data"). A Language that names a runtime
+	// (python-data) is that runtime.
+	Runtime string `json:"runtime,omitempty"`
+	// FigureFormats are the formats figures come back in
+	// (Result.Display), on runtimes that display them: "png" (the
+	// default) and "svg".
+	FigureFormats []string `json:"figure_formats,omitempty"`
 
 	// OnOutput, when set, receives raw output chunks as the program writes
 	// them ("stdout" or "stderr"), for streaming. Wrap it with the sanitizer's
@@ -192,6 +204,11 @@ func (r *Request) Validate(maxCode int) error {
 			bad(field+".content", "%v", err)
 		} else if len(b) > maxFileBytes {
 			bad(field+".content", "is %d bytes, over the %d-byte limit", len(b), maxFileBytes)
+		}
+	}
+	for i, f := range r.FigureFormats {
+		if _, ok := display.Formats[f]; !ok {
+			bad(fmt.Sprintf("figure_formats[%d]", i), "%q is not a figure format (have: png, svg)", f)
 		}
 	}
 	if len(r.Collect) > maxCollect {

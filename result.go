@@ -1,6 +1,16 @@
 package sandrun
 
-import "time"
+import (
+	"time"
+
+	"github.com/sandrun/sandrun/internal/display"
+)
+
+// Display is one item a program showed, in one format (display.Item):
+// mime, data (text, or base64 with encoding "base64"), size, width and
+// height of an image, the output it belongs to, its source ("figure" or
+// "value").
+type Display = display.Item
 
 // Status is the outcome of a run. It is a value, not an error: a program
 // that hits its memory limit is a normal, reported outcome. Only
@@ -68,6 +78,11 @@ type Result struct {
 	Usage     Usage          `json:"usage"`
 	Files     []OutputFile   `json:"files,omitempty"`
 	Variables map[string]any `json:"variables,omitempty"`
+	// Display is what the program showed beyond its output streams, in
+	// the order it showed it: matplotlib figures (PNG, SVG on request)
+	// and a session step's last value (text, HTML for a table), Jupyter's
+	// outputs as a flat list of {mime, data} items (internal/display).
+	Display []Display `json:"display,omitempty"`
 
 	// FilesTruncated says more files matched the collect patterns than
 	// MaxCollectFiles; the first ones by name were returned.

@@ -66,6 +66,10 @@ type Options struct {
 	Sanitizer Sanitizer
 	// Analyzer applies static code limits; nil means off.
 	Analyzer Analyzer
+	// Imports finds the modules code imports, which pick the runtime of
+	// a request that does not name one (Request.Runtime); nil: such a
+	// request runs on the language's plain runtime.
+	Imports ImportFinder
 	// Recorder is the audit log; nil means no audit.
 	Recorder Recorder
 	// Logger receives operational logs; never code or output.

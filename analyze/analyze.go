@@ -105,7 +105,7 @@ func (a *Analyzer) Analyze(language, code string) error {
 func Measure(language, code string) (Metrics, error) {
 	var m Metrics
 	var err error
-	switch lang.Normalize(language) {
+	switch lang.Base(lang.Normalize(language)) {
 	case lang.Python:
 		m, err = measurePython(code)
 	case lang.JavaScript:
@@ -129,3 +129,20 @@ func (d *depthTracker) enter() {
 	d.max = max(d.max, d.cur)
 }
 func (d *depthTracker) leave() { d.cur-- }
+
+// ImportFinder implements sandrun.ImportFinder: the top-level modules
+// python code imports, found by its parser (so an import inside a string
+// or a comment is none). Other languages import nothing it knows of.
+type ImportFinder struct{}
+
+var _ sandrun.ImportFinder = ImportFinder{}
+
+// Imports lists the top-level names of the modules code imports
+// (import a.b, from a.b import c: "a"), without duplicates, in order;
+// relative imports (from . import x) are the program's own.
+func (ImportFinder) Imports(language, code string) ([]string, error) {
+	if lang.Base(lang.Normalize(language)) != lang.Python {
+		return nil, nil
+	}
+	return importsPython(code)
+}

@@ -211,3 +211,27 @@ func TestDeepNesting(t *testing.T) {
 		t.Errorf("statements %d", m.Statements)
 	}
 }
+
+func TestImports(t *testing.T) {
+	code := `import os, numpy.linalg as la
+from pandas import DataFrame
+from . import sibling
+from .pkg import x
+import matplotlib.pyplot as plt
+s = "import scipy"  # import sklearn
+def f():
+    import seaborn
+    from os import path
+`
+	got, err := analyze.ImportFinder{}.Imports("py", code)
+	if err != nil {
+		t.Skip(err) // no cgo
+	}
+	want := []string{"os", "numpy", "pandas", "matplotlib", "seaborn"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("%v, want %v", got, want)
+	}
+	if got, _ := (analyze.ImportFinder{}).Imports("javascript", `import x from "numpy"`); got != nil {
+		t.Fatalf("javascript: %v", got)
+	}
+}

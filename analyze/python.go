@@ -62,3 +62,56 @@ func measurePython(code string) (Metrics, error) {
 		}
 	}
 }
+
+// importsPython walks the tree (without recursion, as measurePython) for
+// import statements.
+func importsPython(code string) ([]string, error) {
+	p := sitter.NewParser()
+	defer p.Close()
+	if err := p.SetLanguage(sitter.NewLanguage(tspython.Language())); err != nil {
+		return nil, fmt.Errorf("python grammar: %w", err)
+	}
+	src := []byte(code)
+	tree := p.Parse(src, nil)
+	if tree == nil {
+		return nil, fmt.Errorf("python: the parser gave no tree")
+	}
+	defer tree.Close()
+	var out []string
+	seen := map[string]bool{}
+	add := func(n *sitter.Node) {
+		if n == nil || n.Kind() != "dotted_name" {
+			return // a relative import: the program's own module
+		}
+		top, _, _ := strings.Cut(n.Utf8Text(src), ".")
+		if top = strings.TrimSpace(top); top != "" && !seen[top] {
+			seen[top] = true
+			out = append(out, top)
+		}
+	}
+	c := tree.Walk()
+	defer c.Close()
+	for {
+		n := c.Node()
+		switch n.Kind() {
+		case "import_statement":
+			for i := uint(0); i < n.NamedChildCount(); i++ {
+				ch := n.NamedChild(i)
+				if ch.Kind() == "aliased_import" {
+					ch = ch.ChildByFieldName("name")
+				}
+				add(ch)
+			}
+		case "import_from_statement":
+			add(n.ChildByFieldName("module_name"))
+		}
+		if c.GotoFirstChild() {
+			continue
+		}
+		for !c.GotoNextSibling() {
+			if !c.GotoParent() {
+				return out, nil
+			}
+		}
+	}
+}

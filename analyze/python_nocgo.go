@@ -9,3 +9,7 @@ import "errors"
 func measurePython(string) (Metrics, error) {
 	return Metrics{}, errors.New("python: static analysis needs a cgo build (tree-sitter)")
 }
+
+func importsPython(string) ([]string, error) {
+	return nil, errors.New("python: finding imports needs a cgo build (tree-sitter)")
+}

@@ -2,9 +2,12 @@ package audit_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/audit"
@@ -88,4 +91,57 @@ func BenchmarkCLIRecord(b *testing.B) {
 		}
 		log.Close()
 	}
+}
+
+// BenchmarkCLIRun is what every `sandrun run` process does with the log,
+// on a log that already holds runs: open it in the background, begin the
+// run's record, complete it, close. Its CPU per op is what the audit log
+// adds to a one-shot run.
+func BenchmarkCLIRun(b *testing.B) {
+	for _, rows := range []int{100, 20000} {
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "audit.db")
+			ctx := context.Background()
+			st, err := audit.OpenSQLite(ctx, audit.SQLiteOptions{Path: path})
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := &sandrun.Request{Language: "python", Code: "print('hello')"}
+			for range rows {
+				e := audit.NewEntry(req, &sandrun.Result{ID: sandrun.NewID(), Status: sandrun.StatusOK, CodeSHA256: "x", StartedAt: time.Now()}, false)
+				if err := st.Insert(ctx, e); err != nil {
+					b.Fatal(err)
+				}
+			}
+			st.Close()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				log, err := audit.New(audit.Options{
+					Open: func(ctx context.Context) (audit.Store, error) {
+						return audit.OpenSQLite(ctx, audit.SQLiteOptions{Path: path})
+					},
+					Retention: audit.Retention{MaxRuns: 100000, MaxAge: 90 * 24 * time.Hour},
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				log.Warm()
+				res := &sandrun.Result{ID: sandrun.NewID(), Status: sandrun.StatusOK, CodeSHA256: "x", StartedAt: time.Now()}
+				if err := log.Begin(ctx, req, res); err != nil {
+					b.Fatal(err)
+				}
+				if err := log.Record(ctx, req, res); err != nil {
+					b.Fatal(err)
+				}
+				log.Close()
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
+		})
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

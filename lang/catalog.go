@@ -1,7 +1,9 @@
 package lang
 
 import (
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -13,6 +15,9 @@ const (
 	JavaScript = "javascript"
 	Bash       = "bash"
 	Starlark   = "starlark"
+	// PythonData is python with the scientific stack (a runtime of
+	// Python: Info.Of).
+	PythonData = "python-data"
 )
 
 // Info is what sandrun knows of a language whatever this host has: its
@@ -46,6 +51,28 @@ type Info struct {
 	// run's path: WarmFork (a zygote forks each run), WarmPrestart
 	// (one-use interpreters started ahead) or WarmNone.
 	Warm Warm
+
+	// Of makes this entry a runtime of another language: the same
+	// language (its code, driver, parser, extensions) with another
+	// interpreter set-up, such as python with the scientific stack. A
+	// request picks it by name, by Request.Runtime, or by its imports
+	// (Modules). Empty for a language's own, plain runtime.
+	Of string
+	// Modules are the top-level modules the runtime has beyond the
+	// language's standard library (import names, dependencies included):
+	// what `sandrun languages` reports, and what picks the runtime for
+	// code that imports one of them.
+	Modules []string
+	// Preload are modules a zygote of the runtime imports before it forks
+	// runs (backend/jail's warm path): shared, already-initialised pages
+	// instead of a second of imports per run.
+	Preload []string
+	// Env are variables the runtime sets on every run, on every tier,
+	// below the request's own (which win).
+	Env map[string]string
+	// Display: the runtime hands back what the program shows (matplotlib
+	// figures) as Result.Display items (internal/display).
+	Display bool
 }
 
 // catalog is read-only: Known and Lookup hand out copies.
@@ -83,6 +110,38 @@ var catalog = []Info{
 		// Its interpreter is the Go sandrun binary, which cannot fork
 		// safely: interpreters started ahead.
 		Warm: WarmPrestart,
+	},
+	{
+		// Debian's python3 with Debian's scientific packages: what a data
+		// agent expects (load a CSV, compute, chart), each package from
+		// the distribution, so the jail binds /usr and the image installs
+		// the same packages.
+		Name: PythonData, Of: Python, Aliases: []string{"pydata", "python3-data"}, FileName: "main.py",
+		// numpy's allocation failures are MemoryError subclasses; Agg's
+		// renderer reports std::bad_alloc.
+		OOMMarkers: []string{"MemoryError", "std::bad_alloc"},
+		Packages: []string{
+			"python3", "python3-numpy", "python3-pandas", "python3-matplotlib", "python3-scipy",
+			"python3-openpyxl", "python3-xlrd", "python3-seaborn", "python3-sklearn", "python3-statsmodels",
+			"python3-sympy", "python3-pil", "python3-tabulate", "python3-networkx",
+		},
+		Modules: []string{
+			"numpy", "pandas", "matplotlib", "mpl_toolkits", "scipy", "openpyxl", "xlrd", "seaborn",
+			"sklearn", "statsmodels", "patsy", "sympy", "mpmath", "PIL", "tabulate", "networkx",
+			"dateutil", "pytz", "joblib", "threadpoolctl", "kiwisolver", "cycler", "pyparsing", "fontTools",
+		},
+		Preload:   []string{"numpy", "pandas", "matplotlib", "matplotlib.pyplot"},
+		ImageArgv: []string{"/usr/bin/python3", "-E", "-s", "-B", "-u", "{file}"},
+		// matplotlib's config and font cache in the run's own /tmp; its
+		// figures through sandrun's backend (internal/display); its
+		// defaults from the package's data (Debian looks in /etc, which
+		// the jail does not bind).
+		Env: map[string]string{
+			"MPLBACKEND": "module://sandrun_display", "MPLCONFIGDIR": "/tmp/matplotlib",
+			"MATPLOTLIBRC": "/usr/share/matplotlib/mpl-data/matplotlibrc",
+		},
+		Display: true,
+		Warm:    WarmFork,
 	},
 }
 
@@ -150,5 +209,66 @@ func (l Info) clone() Info {
 	l.OOMMarkers = append([]string(nil), l.OOMMarkers...)
 	l.Packages = append([]string(nil), l.Packages...)
 	l.ImageArgv = append([]string(nil), l.ImageArgv...)
+	l.Modules = append([]string(nil), l.Modules...)
+	l.Preload = append([]string(nil), l.Preload...)
+	l.Env = maps.Clone(l.Env)
 	return l
+}
+
+// Base returns the language a runtime runs (Info.Of), or name itself.
+func Base(name string) string {
+	for _, l := range catalog {
+		if l.Name == name && l.Of != "" {
+			return l.Of
+		}
+	}
+	return name
+}
+
+// Runtimes lists the runtimes of language (a canonical name): its own
+// entry first, then the entries whose Of is language, in catalogue order.
+func Runtimes(language string) []Info {
+	var out []Info
+	for _, l := range catalog {
+		if l.Name == language {
+			out = append([]Info{l.clone()}, out...)
+		} else if l.Of == language {
+			out = append(out, l.clone())
+		}
+	}
+	return out
+}
+
+// RuntimeFor resolves a request's runtime for language: "" or "auto"
+// picks by imports (the first runtime of the language whose Modules has
+// one of them, else the language's own); "plain" is the language's own
+// entry; any other value names a runtime by its entry name or by its
+// suffix after the language ("data" for python-data). ok is false when
+// no runtime matches.
+func RuntimeFor(language, runtime string, imports []string) (Info, bool) {
+	rts := Runtimes(language)
+	if len(rts) == 0 {
+		return Info{}, false
+	}
+	r := strings.ToLower(strings.TrimSpace(runtime))
+	switch r {
+	case "", "auto":
+		for _, rt := range rts[1:] {
+			for _, m := range imports {
+				if slices.Contains(rt.Modules, m) {
+					return rt, true
+				}
+			}
+		}
+		return rts[0], true
+	case "plain":
+		return rts[0], true
+	}
+	r = Normalize(r)
+	for _, rt := range rts {
+		if rt.Name == r || rt.Name == language+"-"+r {
+			return rt, true
+		}
+	}
+	return Info{}, false
 }

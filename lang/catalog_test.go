@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,7 +15,8 @@ import (
 func TestCatalog(t *testing.T) {
 	seen := map[string]string{}
 	for _, l := range Known() {
-		if l.FileName == "" || len(l.Extensions) == 0 || len(l.OOMMarkers) == 0 {
+		// A runtime (Of) shares its language's extensions.
+		if l.FileName == "" || (len(l.Extensions) == 0) != (l.Of != "") || len(l.OOMMarkers) == 0 {
 			t.Errorf("%s: incomplete %+v", l.Name, l)
 		}
 		for _, n := range append([]string{l.Name}, l.Aliases...) {
@@ -103,5 +105,76 @@ func TestOneListOfLanguages(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRuntimes(t *testing.T) {
+	for _, l := range Known() {
+		if l.Of == "" {
+			continue
+		}
+		base, ok := About(l.Of)
+		if !ok || base.Of != "" {
+			t.Errorf("%s: a runtime of %q, which is not a language", l.Name, l.Of)
+		}
+		if l.FileName != base.FileName || Base(l.Name) != l.Of {
+			t.Errorf("%s: file %q and base %q, want %q and %q", l.Name, l.FileName, Base(l.Name), base.FileName, l.Of)
+		}
+	}
+	rt := func(runtime string, imports ...string) string {
+		info, ok := RuntimeFor(Python, runtime, imports)
+		if !ok {
+			return "!"
+		}
+		return info.Name
+	}
+	cases := []struct{ got, want string }{
+		{rt("", "os", "json"), Python},
+		{rt("", "os", "pandas"), PythonData},
+		{rt("auto", "mpl_toolkits"), PythonData},
+		{rt("auto", "numpyx"), Python},
+		{rt("plain", "numpy"), Python},
+		{rt("data"), PythonData},
+		{rt(" Data "), PythonData},
+		{rt("pydata"), PythonData},
+		{rt("python-data"), PythonData},
+		{rt("python"), Python},
+		{rt("cobol"), "!"},
+	}
+	for i, c := range cases {
+		if c.got != c.want {
+			t.Errorf("case %d: %q, want %q", i, c.got, c.want)
+		}
+	}
+	if _, ok := RuntimeFor(JavaScript, "data", nil); ok {
+		t.Error("javascript has no data runtime")
+	}
+	if info, _ := RuntimeFor(PythonData, "", []string{"os"}); info.Name != PythonData {
+		t.Errorf("a runtime asked by name stays itself: %s", info.Name)
+	}
+}
+
+// Every Debian package of a runtime is installed by the project's setup
+// scripts, so CI (a fresh machine) has the runtimes the tests use.
+func TestSetupInstallsPackages(t *testing.T) {
+	var text strings.Builder
+	files, _ := filepath.Glob("../scripts/setup.d/*.sh")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text.Write(b)
+	}
+	words := map[string]bool{}
+	for _, w := range strings.Fields(text.String()) {
+		words[w] = true
+	}
+	for _, l := range Known() {
+		for _, p := range l.Packages {
+			if !words[p] {
+				t.Errorf("%s needs the Debian package %s, which no scripts/setup.d fragment installs", l.Name, p)
+			}
+		}
 	}
 }

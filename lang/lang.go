@@ -42,6 +42,13 @@ type Language struct {
 	// Warm is how a long-lived server keeps this language's start off a
 	// run's path (WarmFork, WarmPrestart, or WarmNone); from Info.
 	Warm Warm `json:"warm,omitempty"`
+	// Of is the language this is a runtime of (Info.Of), "" for a
+	// language's own runtime; from Info.
+	Of string `json:"of,omitempty"`
+	// Modules are the runtime's modules beyond the standard library
+	// (Info.Modules) with the version of the package that provides each
+	// ("" when it has no metadata), as the interpreter reported them.
+	Modules map[string]string `json:"modules,omitempty"`
 }
 
 // Warm names a warm path: how a long-lived server (serve, mcp) runs a
@@ -193,10 +200,11 @@ type Options struct {
 	ProbeTimeout, RetryAfter time.Duration
 }
 
-// NewRegistry returns a registry with python, javascript and bash.
+// NewRegistry returns a registry with python (and its data runtime),
+// javascript and bash.
 func NewRegistry(opts Options) *Registry {
 	r := &Registry{specs: map[string]Spec{}, entries: map[string]*entry{}}
-	for _, s := range []Spec{pythonSpec(), javascriptSpec(), bashSpec()} {
+	for _, s := range []Spec{pythonSpec(), pythonDataSpec(), javascriptSpec(), bashSpec()} {
 		r.specs[s.Name] = s
 	}
 	for _, s := range opts.Extra {
@@ -312,6 +320,13 @@ func (r *Registry) Lookup(ctx context.Context, name string) (*Language, error) {
 	l, facts, err := r.probe(ctx, spec, cand)
 	if err != nil {
 		e.lang = nil
+		var miss *missingError
+		if errors.As(err.Err, &miss) {
+			// The interpreter runs but lacks the runtime's modules: not
+			// installed, looked for again on the next call (as an absent
+			// interpreter is), never a broken probe.
+			return nil, miss
+		}
 		e.fail, e.failKey = err, key
 		return nil, err
 	}
@@ -398,6 +413,9 @@ func (r *Registry) finish(spec Spec, l *Language) (*Language, error) {
 	}
 	l.Name = spec.Name
 	l.Warm = warmOf(spec.Name)
+	if b := Base(spec.Name); b != spec.Name {
+		l.Of = b
+	}
 	if l.FileName == "" {
 		l.FileName = spec.FileName
 	}

@@ -2,6 +2,7 @@ package lang
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -51,5 +52,45 @@ func TestDiscoverResolvesShims(t *testing.T) {
 	}
 	if _, err := r.Lookup(context.Background(), "cobol"); err == nil {
 		t.Fatal("unknown language found")
+	}
+}
+
+// The data runtime is Debian's python3 with its scientific packages; the
+// probe reports each module's version without importing it.
+func TestPythonDataRuntime(t *testing.T) {
+	r := NewRegistry(Options{NoCache: true})
+	l, err := r.Lookup(context.Background(), PythonData)
+	if err != nil {
+		if os.Getenv("SANDRUN_TEST_STRICT") == "1" {
+			t.Fatalf("the data runtime is missing (scripts/setup.d installs it): %v", err)
+		}
+		t.Skip(err)
+	}
+	info, _ := About(PythonData)
+	if l.Of != Python || l.Interpreter == "" || l.Env["MPLBACKEND"] == "" || len(l.Modules) != len(info.Modules) {
+		t.Fatalf("%+v", l)
+	}
+	for _, m := range []string{"numpy", "pandas", "matplotlib"} {
+		if l.Modules[m] == "" {
+			t.Errorf("no version for %s: %v", m, l.Modules)
+		}
+	}
+}
+
+// An interpreter without the runtime's modules makes the runtime not
+// installed (another tier or image may have it), not a failed probe.
+func TestDataRuntimeMissingModules(t *testing.T) {
+	spec := pythonDataSpec()
+	spec.Candidates = []string{"python3"} // the first on PATH (here pyenv's, without numpy)
+	r := NewRegistry(Options{NoCache: true, Extra: []Spec{spec}})
+	if _, err := r.Lookup(context.Background(), Python); err != nil {
+		t.Skip(err)
+	}
+	l, err := r.Lookup(context.Background(), PythonData)
+	if err == nil {
+		t.Skipf("%s has the scientific stack", l.Interpreter)
+	}
+	if !errors.Is(err, ErrNotInstalled) || errors.Is(err, ErrProbeFailed) || !strings.Contains(err.Error(), "lacks") {
+		t.Fatalf("want not installed, naming what is missing: %v", err)
 	}
 }

@@ -5,7 +5,6 @@ package sanitize
 
 import (
 	"net/netip"
-	"regexp/syntax"
 	"strings"
 )
 
@@ -54,112 +53,10 @@ func backOverCapped(in func(byte) bool, limit int) func(string, int) (int, bool)
 
 func isIdentByte(b byte) bool { return isWordByte(b) || b == '.' || b == '-' }
 
-// startsWithKeyword reports whether every match of pattern begins with one
-// of keywords (after empty-width assertions such as \b): such a rule can
-// be run anchored at each keyword hit. It also returns the literal
-// prefixes every match starts with, exact where the pattern is
-// case-sensitive, for a byte compare before the expression runs.
-func startsWithKeyword(pattern string, keywords []string) (bool, []leadLit) {
-	re, err := syntax.Parse(pattern, syntax.Perl)
-	if err != nil {
-		return false, nil
-	}
-	lits, _ := leading(re, 0)
-	if len(lits) == 0 {
-		return false, nil
-	}
-	for _, l := range lits {
-		ok := false
-		for _, k := range keywords {
-			if strings.HasPrefix(strings.ToLower(l.s), k) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false, nil
-		}
-	}
-	return true, lits
-}
-
 // leadLit is a literal a match starts with; fold means case-insensitive.
 type leadLit struct {
 	s    string
 	fold bool
-}
-
-// leading returns the literal strings a match of re must start with
-// (nil if it cannot tell) and whether re matches exactly those strings
-// (so a following part of a concatenation extends them).
-func leading(re *syntax.Regexp, depth int) ([]leadLit, bool) {
-	if depth > 8 {
-		return nil, false
-	}
-	switch re.Op {
-	case syntax.OpLiteral:
-		return []leadLit{{string(re.Rune), re.Flags&syntax.FoldCase != 0}}, true
-	case syntax.OpCharClass:
-		// A small class (A3T[A-Z0-9] is not one; [Aa] is).
-		n := 0
-		var out []leadLit
-		for i := 0; i+1 < len(re.Rune); i += 2 {
-			for r := re.Rune[i]; r <= re.Rune[i+1]; r++ {
-				if n++; n > 4 {
-					return nil, false
-				}
-				out = append(out, leadLit{string(r), false})
-			}
-		}
-		return out, true
-	case syntax.OpCapture:
-		return leading(re.Sub[0], depth+1)
-	case syntax.OpAlternate:
-		var out []leadLit
-		all := true
-		for _, sub := range re.Sub {
-			l, complete := leading(sub, depth+1)
-			if l == nil {
-				return nil, false
-			}
-			out = append(out, l...)
-			all = all && complete
-		}
-		return out, all
-	case syntax.OpConcat:
-		var acc []leadLit
-		for _, sub := range re.Sub {
-			switch sub.Op {
-			case syntax.OpWordBoundary, syntax.OpBeginText, syntax.OpBeginLine, syntax.OpEmptyMatch:
-				if acc == nil {
-					continue
-				}
-			}
-			l, complete := leading(sub, depth+1)
-			if l == nil {
-				return acc, false
-			}
-			if acc == nil {
-				acc = l
-			} else {
-				if len(acc)*len(l) > 64 {
-					return acc, false
-				}
-				var next []leadLit
-				for _, a := range acc {
-					for _, b := range l {
-						next = append(next, leadLit{a.s + b.s, a.fold || b.fold})
-					}
-				}
-				acc = next
-			}
-			if !complete {
-				return acc, false
-			}
-		}
-		return acc, true
-	}
-	return nil, false
 }
 
 // startsLit is the byte compare: does text at pos start with one of lits?

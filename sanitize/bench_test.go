@@ -81,3 +81,21 @@ func BenchmarkStream(b *testing.B) {
 func BenchmarkSanitizeAdversarial(b *testing.B) {
 	benchSanitize(b, strings.Repeat("key=", (1<<20)/4))
 }
+
+// BenchmarkNewSmall is a one-shot CLI's whole use of the sanitizer: build
+// it, then scrub a short output and an empty one. Every `sandrun run`
+// process pays it once, on its critical path.
+func BenchmarkNewSmall(b *testing.B) {
+	cpu0 := cpuTime()
+	for b.Loop() {
+		s, err := sanitize.New(sanitize.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if out, _ := s.Sanitize("stdout", "1\n"); out != "1\n" {
+			b.Fatal(out)
+		}
+		s.Sanitize("stderr", "")
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
+}

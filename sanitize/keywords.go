@@ -47,12 +47,22 @@ func newKeywordMatcher(keywords []string) *keywordMatcher {
 	for b := 'A'; b <= 'Z'; b++ {
 		m.class[b] = m.class[b+'a'-'A']
 	}
-	// Trie.
+	// The trie, as first-child/next-sibling lists (state 0 is the root).
 	type node struct {
-		next map[uint32]int32
-		out  []int
+		class        uint32
+		child, next  int32 // 0: none (the root is nobody's child or sibling)
+		out          []int // keyword ids that end exactly here
+		fail, newRow uint32
 	}
-	nodes := []node{{next: map[uint32]int32{}}}
+	nodes := make([]node, 1, 1+len(keywords)*8)
+	childOf := func(s int32, c uint32) int32 {
+		for n := nodes[s].child; n != 0; n = nodes[n].next {
+			if nodes[n].class == c {
+				return n
+			}
+		}
+		return 0
+	}
 	for id, k := range keywords {
 		m.lengths[id] = len(k)
 		if k == "" {
@@ -61,64 +71,77 @@ func newKeywordMatcher(keywords []string) *keywordMatcher {
 		s := int32(0)
 		for i := 0; i < len(k); i++ {
 			c := m.class[k[i]]
-			n, ok := nodes[s].next[c]
-			if !ok {
+			n := childOf(s, c)
+			if n == 0 {
 				n = int32(len(nodes))
-				nodes = append(nodes, node{next: map[uint32]int32{}})
-				nodes[s].next[c] = n
+				nodes = append(nodes, node{class: c, next: nodes[s].child})
+				nodes[s].child = n
 			}
 			s = n
 		}
 		nodes[s].out = append(nodes[s].out, id)
 	}
-	// Breadth-first failure links, filling the DFA as we go.
-	nc := m.nclass
-	delta := make([]int32, len(nodes)*nc)
-	outs := make([][]int, len(nodes))
-	fail := make([]int32, len(nodes))
-	queue := []int32{}
-	for c := 0; c < nc; c++ {
-		if n, ok := nodes[0].next[uint32(c)]; ok {
-			delta[c] = n
-			queue = append(queue, n)
-		}
-	}
+	// Breadth-first failure links and output sets (a state's outputs are
+	// its own, then its failure state's: the suffix closure).
+	nstates := len(nodes)
+	order := make([]int32, 0, nstates) // breadth-first
+	outs := make([][]int, nstates)
 	outs[0] = nodes[0].out
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		outs[s] = append(append([]int(nil), nodes[s].out...), outs[fail[s]]...)
-		for c := 0; c < nc; c++ {
-			if n, ok := nodes[s].next[uint32(c)]; ok {
-				fail[n] = delta[int(fail[s])*nc+c]
-				delta[int(s)*nc+c] = n
-				queue = append(queue, n)
-			} else {
-				delta[int(s)*nc+c] = delta[int(fail[s])*nc+c]
+	for n := nodes[0].child; n != 0; n = nodes[n].next {
+		order = append(order, n)
+	}
+	for qi := 0; qi < len(order); qi++ {
+		s := order[qi]
+		f := outs[nodes[s].fail]
+		if len(f) == 0 {
+			outs[s] = nodes[s].out
+		} else {
+			outs[s] = append(append(make([]int, 0, len(nodes[s].out)+len(f)), nodes[s].out...), f...)
+		}
+		for n := nodes[s].child; n != 0; n = nodes[n].next {
+			// The failure of s's child on c is where s's failure goes on c.
+			f := int32(nodes[s].fail)
+			for f != 0 && childOf(f, nodes[n].class) == 0 {
+				f = int32(nodes[f].fail)
 			}
+			if g := childOf(f, nodes[n].class); g != 0 && g != n {
+				nodes[n].fail = uint32(g)
+			}
+			order = append(order, n)
 		}
 	}
-	// Renumber: states without outputs first (the root stays 0).
-	id := make([]uint32, len(nodes))
-	var order []int
+	// Numbering: states without outputs first (the root stays 0), so that
+	// one compare per byte says "hit"; rows are premultiplied by nc.
+	nc := uint32(m.nclass)
+	next := uint32(0)
+	m.outs = make([][]int, nstates)
 	for pass := 0; pass < 2; pass++ {
-		for s := range nodes {
+		for s := range nstates {
 			if (len(outs[s]) > 0) == (pass == 1) {
-				id[s] = uint32(len(order))
-				order = append(order, s)
+				nodes[s].newRow = next * nc
+				m.outs[next] = outs[s]
+				next++
 			}
 		}
 		if pass == 0 {
-			m.outStart = uint32(len(order) * nc)
+			m.outStart = next * nc
 		}
 	}
-	m.delta = make([]uint32, len(delta))
-	m.outs = make([][]int, len(nodes))
-	for newID, s := range order {
-		for c := 0; c < nc; c++ {
-			m.delta[newID*nc+c] = id[delta[s*nc+c]] * uint32(nc)
+	// The DFA, rows filled breadth-first: a missing child takes the
+	// (shallower, finished) failure state's transition.
+	m.delta = make([]uint32, nstates*int(nc))
+	fill := func(s int32) {
+		row, frow := nodes[s].newRow, nodes[nodes[s].fail].newRow
+		if s != 0 {
+			copy(m.delta[row:row+nc], m.delta[frow:frow+nc])
 		}
-		m.outs[newID] = outs[s]
+		for n := nodes[s].child; n != 0; n = nodes[n].next {
+			m.delta[row+nodes[n].class] = nodes[n].newRow
+		}
+	}
+	fill(0)
+	for _, s := range order {
+		fill(s)
 	}
 	return m
 }

@@ -72,7 +72,7 @@ func IsBinary(content []byte) bool {
 
 // SanitizeResult scrubs res in place: stdout, stderr, the error message,
 // text output files (binary ones are left alone) and the string values
-// of restricted-tier variables. It sets Sanitized and Detections. A
+// of restricted-tier variables, and the text items of Display. It sets Sanitized and Detections. A
 // scrubbed file's SHA256 is recomputed so it describes the content
 // returned; Size stays the size on disk.
 func (s *Sanitizer) SanitizeResult(res *sandrun.Result) {
@@ -95,6 +95,15 @@ func (s *Sanitizer) SanitizeResult(res *sandrun.Result) {
 	}
 	for k, v := range res.Variables {
 		res.Variables[k] = s.value(v, &c)
+	}
+	// What the program showed: its text parts (a value's text and HTML,
+	// an SVG's markup) under the rules of text; PNG data is binary.
+	for i := range res.Display {
+		d := &res.Display[i]
+		if d.IsText() {
+			d.Data = s.text(d.Data, "display", "", &c)
+			d.Size = len(d.Data)
+		}
 	}
 	res.Sanitized = true
 	res.Detections = append(res.Detections[:0:0], c.list()...)

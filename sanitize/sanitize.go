@@ -17,8 +17,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	glconfig "github.com/zricethezav/gitleaks/v8/config"
 
@@ -55,11 +57,13 @@ type CustomRule struct {
 
 // Sanitizer holds the compiled rule set. It is safe for concurrent use.
 type Sanitizer struct {
-	rules       []*rule
-	whole       []*rule // rules without keywords: scan the whole text
-	kw          *keywordMatcher
-	kwRules     [][]int // keyword id -> rule indexes
-	globalAllow []*glconfig.Allowlist
+	rules   []*rule
+	whole   []*rule // rules without keywords: scan the whole text
+	kw      *keywordMatcher
+	kwRules [][]int // keyword id -> rule indexes
+	// globalAllow is gitleaks' global allowlist, built on first use: only
+	// a candidate secret needs it, and building it compiles expressions.
+	globalAllow func() []*glconfig.Allowlist
 	allowValues map[string]bool
 	// budgetRule credits text redacted unscanned when find's work budget
 	// runs out.
@@ -111,13 +115,18 @@ func New(opts Options) (*Sanitizer, error) {
 	for _, v := range opts.Allow {
 		s.allowValues[v] = true
 	}
-	for _, a := range global {
-		al, err := a.build()
-		if err != nil {
-			return nil, fmt.Errorf("sanitize: gitleaks global allowlist: %w", err)
+	s.globalAllow = sync.OnceValue(func() []*glconfig.Allowlist {
+		var out []*glconfig.Allowlist
+		for _, a := range global {
+			// The table is generated and tested (TestGitleaksGlobalAllowlistBuilds
+			// builds every one); should one not build, the candidates
+			// it would have allowed stay redacted (fail closed).
+			if al, err := a.build(); err == nil {
+				out = append(out, al)
+			}
 		}
-		s.globalAllow = append(s.globalAllow, al)
-	}
+		return out
+	})
 	var keywords []string
 	kwID := map[string]int{}
 	for _, r := range all {
@@ -185,7 +194,8 @@ func customRule(c CustomRule) (*rule, error) {
 func (s *Sanitizer) Rules() []RuleInfo {
 	out := make([]RuleInfo, 0, len(s.rules))
 	for _, r := range s.rules {
-		out = append(out, RuleInfo{ID: r.id, Kind: r.kind, Source: r.source, Keywords: r.keywords})
+		// A copy: gitleaks rules share their keywords with the static table.
+		out = append(out, RuleInfo{ID: r.id, Kind: r.kind, Source: r.source, Keywords: slices.Clone(r.keywords)})
 	}
 	return out
 }
@@ -363,7 +373,7 @@ func (s *Sanitizer) vet(c []span, text, file string) []span {
 			if t > 0 {
 				secret, match := text[x.start:x.end], text[x.ms:x.me]
 				line := text[lineStart(text, x.ms):lineEnd(text, x.me)]
-				if allowed(s.globalAllow, secret, match, line, file) || allowed(x.rule.allow, secret, match, line, file) {
+				if allowed(s.globalAllow(), secret, match, line, file) || allowed(x.rule.allow, secret, match, line, file) {
 					continue
 				}
 			}

@@ -331,3 +331,32 @@ func TestScanBudgetFailsClosed(t *testing.T) {
 		t.Error("a secret on every line exhausted the budget")
 	}
 }
+
+// What a program showed goes through the rules of text: a value's text
+// and HTML, an SVG's markup; a PNG's bytes are binary and left alone.
+func TestSanitizeDisplay(t *testing.T) {
+	s := newSan(t, sanitize.Options{})
+	res := &sandrun.Result{Display: []sandrun.Display{
+		{MIME: "text/plain", Data: "key AKIAIOSFODNN7EXAMPLE", Source: "value"},
+		{MIME: "text/html", Data: "<td>admin@corp.example</td>", Source: "value"},
+		{MIME: "image/svg+xml", Data: "<svg><text>AKIAIOSFODNN7EXAMPLE</text></svg>", Source: "figure"},
+		{MIME: "image/png", Data: "QUtJQUlPU0ZPRE5ON0VYQU1QTEU=", Encoding: "base64", Size: 20, Source: "figure"},
+	}}
+	s.SanitizeResult(res)
+	d := res.Display
+	if d[0].Data != "key [REDACTED_AWS_KEY]" || d[1].Data != "<td>[REDACTED_EMAIL]</td>" || strings.Contains(d[2].Data, "AKIA") {
+		t.Errorf("%+v", d[:3])
+	}
+	if d[0].Size != len(d[0].Data) || d[3].Data != "QUtJQUlPU0ZPRE5ON0VYQU1QTEU=" || d[3].Size != 20 {
+		t.Errorf("sizes or png: %+v", d)
+	}
+	n := 0
+	for _, x := range res.Detections {
+		if x.Stream == "display" {
+			n += x.Count
+		}
+	}
+	if n != 3 {
+		t.Errorf("detections %+v", res.Detections)
+	}
+}

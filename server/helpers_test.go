@@ -17,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/analyze"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/server"
@@ -87,7 +88,7 @@ func newSandbox(t testing.TB, logs io.Writer) (*sandrun.Sandbox, *lang.Registry)
 	}
 	// As `serve --max-wall 5m`: the Policy caps what a caller may ask.
 	pol := sandrun.Policy{Caps: sandrun.Limits{WallTime: sandrun.Duration(5 * time.Minute)}, Source: "serve --max-wall"}
-	sb, err := sandrun.New(sandrun.Options{Backends: []sandrun.Backend{proc}, Logger: log, Policy: pol})
+	sb, err := sandrun.New(sandrun.Options{Backends: []sandrun.Backend{proc}, Logger: log, Policy: pol, Imports: analyze.ImportFinder{}})
 	if err != nil {
 		t.Fatal(err)
 	}

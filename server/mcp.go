@@ -34,6 +34,9 @@ type RunCodeInput struct {
 	Limits   sandrun.Limits      `json:"limits,omitempty"`
 	Backend  string              `json:"backend,omitempty"`
 	Collect  []string            `json:"collect,omitempty" jsonschema:"glob patterns (relative to the working directory, e.g. out/*.csv) of files to return after the run"`
+	Runtime  string              `json:"runtime,omitempty" jsonschema:"the language's runtime: auto (the default: python that imports pandas, numpy or matplotlib runs on python-data), plain, or data"`
+	// FigureFormats: matplotlib figures come back as images (PNG; SVG on request).
+	FigureFormats []string `json:"figure_formats,omitempty" jsonschema:"formats matplotlib figures come back in: png (the default), svg"`
 }
 
 // MCPTools lets other packages (sessions) add tools to the MCP server.
@@ -62,6 +65,7 @@ func (s *Server) MCPServer() *mcp.Server {
 		Title: "Run code in a sandbox",
 		Description: "Run a program in an isolated sandbox (no network, limited CPU, memory and time) and return " +
 			"its status, exit code, stdout and stderr (secrets in the output are redacted), and the files matching collect. " +
+			"Where list_languages has python-data, python code that imports numpy, pandas or matplotlib runs there, and the figures it shows (plt.show(), or leaves open) come back as images: no savefig needed. " +
 			"Each call starts fresh: nothing is kept between calls (use session_create for state). " +
 			"Limits take units: {\"wall_time\": \"30s\", \"memory\": \"512MiB\"}.",
 		InputSchema:  in,
@@ -130,7 +134,8 @@ func (s *Server) mcpRunCode(ctx context.Context, call *mcp.CallToolRequest, in R
 		}
 	}
 	req := &sandrun.Request{Language: in.Language, Code: in.Code, Stdin: in.Stdin, Args: in.Args, Env: in.Env,
-		Files: in.Files, Limits: in.Limits, Backend: in.Backend, Collect: in.Collect}
+		Files: in.Files, Limits: in.Limits, Backend: in.Backend, Collect: in.Collect,
+		Runtime: in.Runtime, FigureFormats: in.FigureFormats}
 	// CPU time follows a wall-clock limit above the CPU default unless
 	// the caller set it: a model that asks for 30 s means the program's
 	// time, not 5 s of CPU within it.

@@ -81,6 +81,7 @@ var schemaTypes = map[string]reflect.Type{
 	"Usage":              reflect.TypeFor[sandrun.Usage](),
 	"Detection":          reflect.TypeFor[sandrun.Detection](),
 	"OutputFile":         reflect.TypeFor[sandrun.OutputFile](),
+	"Display":            reflect.TypeFor[sandrun.Display](),
 	"ErrorBody":          reflect.TypeFor[server.ErrorBody](),
 	"FieldError":         reflect.TypeFor[server.FieldError](),
 	"LanguagesBody":      reflect.TypeFor[server.LanguagesBody](),
@@ -343,7 +344,7 @@ func TestOpenAPIResponses(t *testing.T) {
 // the document names for it.
 func checkEvents(t *testing.T, doc *openapi3.T, name string, body []byte) {
 	t.Helper()
-	schemaFor := map[string]string{"stdout": "ChunkEvent", "stderr": "ChunkEvent", "dropped": "DroppedEvent", "result": "Result"}
+	schemaFor := map[string]string{"stdout": "ChunkEvent", "stderr": "ChunkEvent", "dropped": "DroppedEvent", "display": "Display", "result": "Result"}
 	var last string
 	for _, block := range strings.Split(strings.TrimSpace(string(body)), "\n\n") {
 		ev, data, _ := strings.Cut(block, "\n")

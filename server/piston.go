@@ -130,6 +130,12 @@ func (s *Server) pistonJobFor(r *http.Request, raw []byte, interactive bool) (*s
 		return nil, LanguageInfo{}, badf("%s-%s runtime is unknown", pr.Language, pr.Version)
 	}
 	req, err := s.pistonToRequest(pr, l, interactive)
+	if req != nil {
+		// A Piston request names its runtime and version (GET
+		// /api/v2/runtimes lists python-data too): never another one
+		// picked by the code's imports.
+		req.Runtime = "plain"
+	}
 	return req, l, err
 }
 

@@ -17,7 +17,10 @@ import (
 //	event: stdout            data: {"text": "..."}   sanitized chunk
 //	event: stderr            data: {"text": "..."}
 //	event: dropped           data: {"chunks": N}     chunks skipped for a slow reader
-//	event: result            data: <Result>          always last
+//	event: display           data: <Display>         one per item the program showed
+//	                                                 (figures, in order), after its output
+//	event: result            data: <Result>          always last; without the display
+//	                                                 items (no image twice on the wire)
 //
 // The program's pipe must never wait on a slow HTTP client, so chunks go
 // through a bounded queue; when it is full, chunks are dropped and counted
@@ -186,6 +189,11 @@ func (s *Server) streamRun(w http.ResponseWriter, r *http.Request, req *sandrun.
 	if dropped > 0 {
 		_ = writeEvent(w, sseEvent{name: "dropped", data: DroppedEvent{Chunks: dropped}})
 	}
-	_ = writeEvent(w, sseEvent{name: "result", data: res})
+	for _, d := range res.Display {
+		_ = writeEvent(w, sseEvent{name: "display", data: d})
+	}
+	out := *res
+	out.Display = nil
+	_ = writeEvent(w, sseEvent{name: "result", data: &out})
 	_ = ev.rc.Flush()
 }

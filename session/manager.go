@@ -65,6 +65,10 @@ type Options struct {
 // Spec asks for a session.
 type Spec struct {
 	Language string `json:"language"`
+	// Runtime picks the language's runtime (lang.RuntimeFor): "" or
+	// "plain" for the language's own, "data" for python-data. A session
+	// has no code yet to pick one by.
+	Runtime string `json:"runtime,omitempty"`
 	// Backend names the launcher; "" or "auto" picks the first available
 	// in preference order.
 	Backend string         `json:"backend,omitempty"`
@@ -238,6 +242,11 @@ func (m *Manager) validate(sp *Spec) error {
 		errs = append(errs, &sandrun.RequestError{Field: field, Msg: fmt.Sprintf(format, a...)})
 	}
 	sp.Language = lang.Normalize(sp.Language)
+	if rt, ok := lang.RuntimeFor(sp.Language, sp.Runtime, nil); ok {
+		sp.Language, sp.Runtime = rt.Name, ""
+	} else if sp.Runtime != "" {
+		bad("runtime", "%s has no runtime %q", sp.Language, sp.Runtime)
+	}
 	if sp.Language == "" {
 		bad("language", "is required")
 	} else if _, err := driver.Args(sp.Language, 0); err != nil {

@@ -160,6 +160,6 @@ func (j *launchedGuest) UsageSoFar() sandrun.Usage {
 	if cg == nil {
 		return sandrun.Usage{}
 	}
-	st := cg.stats()
+	st := cg.Stats()
 	return sandrun.Usage{CPUMs: st.CPU.Milliseconds(), MemoryPeakBytes: st.PeakMem}
 }

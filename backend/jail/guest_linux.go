@@ -17,6 +17,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
+	"github.com/sandrun/sandrun/internal/cgroup"
 	"github.com/sandrun/sandrun/internal/guest"
 	"github.com/sandrun/sandrun/internal/verdict"
 	"github.com/sandrun/sandrun/lang"
@@ -76,7 +77,7 @@ type guestStart struct {
 	log *slog.Logger
 	// limits are its cgroup's, as made when it was forked (the
 	// defaults): a run with the same ones writes none.
-	limits cgroupLimits
+	limits cgroup.Limits
 	// streams: the caller drives the child's stdin, stdout and stderr
 	// itself (a launched guest, guest_launch_linux.go).
 	streams bool
@@ -459,11 +460,11 @@ func (b *Backend) forkGuest(z *zygote, slot int, l *lang.Language) (*warmRun, er
 	defer func() { closeAll(child) }()
 	var err error
 	r.guest.limits = cgLimits(sandrun.Limits{}.WithDefaults(), b.opts.CPUs)
-	if r.cg, err = b.cg.create(r.guest.limits); err != nil {
+	if r.cg, err = b.cg.Create(r.guest.limits); err != nil {
 		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 	}
-	r.cg.setIdle(true) // no run yet: it weighs nothing
-	if procs, err = r.cg.joinFiles(); err != nil {
+	r.cg.SetIdle(true) // no run yet: it weighs nothing
+	if procs, err = r.cg.JoinFiles(); err != nil {
 		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -543,12 +544,12 @@ func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, entry []byte, chanE
 	r.lim, r.t0 = lim, time.Now()
 	r.mu.Unlock()
 	if want := cgLimits(lim, b.opts.CPUs); want != r.guest.limits {
-		if err := r.cg.set(want); err != nil {
+		if err := r.cg.Set(want); err != nil {
 			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 		}
 		r.guest.limits = want
 	}
-	r.cg.setIdle(false)
+	r.cg.SetIdle(false)
 	r.tCg = time.Now()
 	cfg, err := json.Marshal(guestConfig{Config: entry, Rlimits: rlimitsOf(lim)})
 	if err != nil {

@@ -138,7 +138,7 @@ func (j *launched) SetLimits(l sandrun.Limits) error {
 	cg := p.cg // cleanup clears it under p.mu when the process ends
 	p.mu.Unlock()
 	if cg != nil {
-		if err := cg.set(cgLimits(l, 0)); err != nil {
+		if err := cg.Set(cgLimits(l, 0)); err != nil {
 			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
@@ -146,7 +146,7 @@ func (j *launched) SetLimits(l sandrun.Limits) error {
 	p.limits = l
 	p.limitsSince = time.Now()
 	if cg != nil {
-		p.cpuBase = cg.cpu()
+		p.cpuBase = cg.CPU()
 	}
 	p.mu.Unlock()
 	return nil
@@ -205,7 +205,7 @@ func (j *launched) UsageSoFar() sandrun.Usage {
 	if cg == nil {
 		return u
 	}
-	st := cg.stats()
+	st := cg.Stats()
 	u.CPUMs, u.MemoryPeakBytes = st.CPU.Milliseconds(), st.PeakMem
 	return u
 }

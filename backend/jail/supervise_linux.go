@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/cgroup"
 	"github.com/sandrun/sandrun/internal/netproxy"
 	"github.com/sandrun/sandrun/internal/verdict"
 	"github.com/sandrun/sandrun/internal/workdir"
@@ -48,7 +49,7 @@ type proc struct {
 	outs    [2]*os.File
 	copying sync.WaitGroup
 	conn    *net.UnixConn
-	cg      *cgroup
+	cg      *cgroup.Group
 	release func()
 	// thread releases the OS thread that forked the init (its PDEATHSIG
 	// follows that thread): only once the init is gone.
@@ -93,7 +94,7 @@ type outcome struct {
 	status *unix.WaitStatus // nil: the program's end was not reported
 	killed verdict.Kill
 	stream string
-	stats  cgroupStats
+	stats  cgroup.Stats
 	wall   time.Duration // the program's, from its start
 	setup  time.Duration // from the request to the program's start
 	files  []sandrun.OutputFile
@@ -120,7 +121,7 @@ func (b *Backend) spawn() (_ *proc, err error) {
 	}()
 	// The cgroup is made first: the init is born in it (see startIn).
 	if b.cg != nil {
-		if p.cg, err = b.cg.create(cgLimits(sandrun.DefaultLimits(), b.opts.CPUs)); err != nil {
+		if p.cg, err = b.cg.Create(cgLimits(sandrun.DefaultLimits(), b.opts.CPUs)); err != nil {
 			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
@@ -192,7 +193,7 @@ func (b *Backend) spawn() (_ *proc, err error) {
 		defer unix.Close(netFD)
 	}
 	if p.cg != nil {
-		fd, err := p.cg.cloneInto()
+		fd, err := p.cg.CloneFD()
 		if err != nil {
 			p.cmd = nil
 			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
@@ -202,8 +203,8 @@ func (b *Backend) spawn() (_ *proc, err error) {
 			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
 		}
 	}
-	var bornIn *cgroup
-	if p.cg != nil && p.cg.bornInside() {
+	var bornIn *cgroup.Group
+	if p.cg != nil && p.cg.BornInside() {
 		bornIn = p.cg
 	}
 	p.thread, err = b.startIn(netFD, bornIn, cmd.Start)
@@ -216,8 +217,8 @@ func (b *Backend) spawn() (_ *proc, err error) {
 		}
 		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the jail init", Err: err}
 	}
-	if p.cg != nil && !p.cg.bornInside() {
-		if err := p.cg.add(cmd.Process.Pid); err != nil {
+	if p.cg != nil && !p.cg.BornInside() {
+		if err := p.cg.Add(cmd.Process.Pid); err != nil {
 			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
@@ -255,7 +256,7 @@ func (b *Backend) prestart() {
 			}
 		}
 		if p.cg != nil {
-			p.cg.setIdle(true) // no run yet: it weighs nothing (reweigh)
+			p.cg.SetIdle(true) // no run yet: it weighs nothing (reweigh)
 		}
 		select {
 		case b.pool <- p:
@@ -298,8 +299,8 @@ func (b *Backend) start(s *spec) (*proc, error) {
 func (b *Backend) configure(p *proc, s *spec, binds []bindSpec) error {
 	p.limits = s.limits
 	if p.cg != nil {
-		p.cg.setIdle(false)
-		if err := p.cg.set(cgLimits(s.limits, b.opts.CPUs)); err != nil {
+		p.cg.SetIdle(false)
+		if err := p.cg.Set(cgLimits(s.limits, b.opts.CPUs)); err != nil {
 			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
@@ -400,8 +401,8 @@ const (
 	initMemory = 8 << 20
 )
 
-func cgLimits(l sandrun.Limits, cpus float64) cgroupLimits {
-	return cgroupLimits{Memory: int64(l.Memory) + initMemory, Pids: l.Processes + initPids, CPUs: cpus}
+func cgLimits(l sandrun.Limits, cpus float64) cgroup.Limits {
+	return cgroup.Limits{Memory: int64(l.Memory) + initMemory, Pids: l.Processes + initPids, CPUs: cpus}
 }
 
 // read consumes the init's frames until the socket closes.
@@ -470,7 +471,7 @@ func (p *proc) kill(why verdict.Kill, stream string) {
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	}
 	if p.cg != nil {
-		p.cg.kill()
+		p.cg.Kill()
 	}
 }
 
@@ -541,7 +542,7 @@ func (p *proc) watch(done <-chan struct{}) {
 			return
 		case <-tick.C:
 			timer.Stop()
-			if cg != nil && lim.CPUTime > 0 && cg.cpu()-cpuBase >= lim.CPUTime.D() {
+			if cg != nil && lim.CPUTime > 0 && cg.CPU()-cpuBase >= lim.CPUTime.D() {
 				p.kill(verdict.KillCPU, "")
 				return
 			}
@@ -566,7 +567,7 @@ func (p *proc) wait() *outcome {
 	}
 	o := &outcome{status: p.status, files: p.files}
 	if p.cg != nil {
-		o.stats = p.cg.stats()
+		o.stats = p.cg.Stats()
 	}
 	p.mu.Lock()
 	o.killed, o.stream = p.killed, p.stream
@@ -613,8 +614,8 @@ func (p *proc) cleanup() error {
 	p.cg = nil
 	p.mu.Unlock()
 	if cg != nil {
-		cg.kill()
-		err = cg.remove()
+		cg.Kill()
+		err = cg.Remove()
 	}
 	if p.conn != nil {
 		p.conn.Close()

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sandrun/sandrun/internal/cgroup"
 	"github.com/sandrun/sandrun/internal/guest"
 	"github.com/sandrun/sandrun/lang"
 	"golang.org/x/sys/unix"
@@ -236,10 +237,14 @@ type zygote struct {
 	cmd     *exec.Cmd
 	ctl     *net.UnixConn
 	ctlMu   sync.Mutex
-	cg      *cgroup
+	cg      *cgroup.Group
 	pidfd   int // the zygote program (not its init)
 	release func()
-	slots   chan int
+	// thread releases the OS thread that forked the zygote's init (its
+	// PDEATHSIG follows that thread, see startIn): only once the init
+	// is gone.
+	thread func()
+	slots  chan int
 
 	dead      chan struct{} // the zygote program is gone or unusable
 	deadOnce  sync.Once
@@ -274,7 +279,7 @@ func (w *warmPath) start(l *lang.Language, g guest.Spec) (_ *zygote, err error) 
 	for i := 1; i <= w.size; i++ {
 		z.slots <- i
 	}
-	if z.cg, err = b.cg.create(cgroupLimits{Memory: zygoteMemory, Pids: 64 + 2*w.size, CPUs: b.opts.CPUs}); err != nil {
+	if z.cg, err = b.cg.Create(cgroup.Limits{Memory: zygoteMemory, Pids: 64 + 2*w.size, CPUs: b.opts.CPUs}); err != nil {
 		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -282,6 +287,8 @@ func (w *warmPath) start(l *lang.Language, g guest.Spec) (_ *zygote, err error) 
 		return nil, err
 	}
 	parentF, childF := os.NewFile(uintptr(pair[0]), "zygote"), os.NewFile(uintptr(pair[1]), "zygote-child")
+	// Closed once the init has it (below): an init that dies then ends
+	// the channel at once instead of at zygoteStart.
 	defer childF.Close()
 	fc, err := net.FileConn(parentF)
 	parentF.Close()
@@ -312,18 +319,46 @@ func (w *warmPath) start(l *lang.Language, g guest.Spec) (_ *zygote, err error) 
 			Pdeathsig:                  syscall.SIGKILL,
 		},
 	}
-	if err := z.cmd.Start(); err != nil {
+	// Born in its cgroup, on a thread of its own held until the init
+	// ends (startIn): on a thread the Go runtime shares, the init's
+	// PDEATHSIG fired when any goroutine ended locked to that thread,
+	// and the zygote jail died with every run in it.
+	var bornIn *cgroup.Group
+	if z.cg.BornInside() {
+		bornIn = z.cg
+		fd, err := z.cg.CloneFD()
+		if err != nil {
+			errR.Close()
+			z.cmd = nil
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
+		}
+		if fd >= 0 {
+			defer unix.Close(fd)
+			z.cmd.SysProcAttr.UseCgroupFD, z.cmd.SysProcAttr.CgroupFD = true, fd
+		}
+	}
+	z.thread, err = b.startIn(-1, bornIn, z.cmd.Start)
+	if z.cmd.Process == nil {
 		errR.Close()
 		z.cmd = nil
-		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the zygote's init: " + err.Error()}
+		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: fmt.Sprintf("starting the zygote's init: %v", err)}
 	}
+	childF.Close()
 	go func() {
 		_ = z.cmd.Wait()
 		close(z.exited)
 	}()
 	go z.logStderr(errR, b.opts.Logger)
-	if err := z.cg.add(z.cmd.Process.Pid); err != nil {
-		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	if err != nil {
+		if _, ok := err.(*SetupError); ok {
+			return nil, err
+		}
+		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the zygote's init", Err: err}
+	}
+	if !z.cg.BornInside() {
+		if err := z.cg.Add(z.cmd.Process.Pid); err != nil {
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+		}
 	}
 	binds, err := bindsFor(l)
 	if err != nil {
@@ -387,7 +422,7 @@ func zygoteArgv(l *lang.Language, g guest.Spec) []string {
 	var out []string
 	for _, a := range l.Argv {
 		if a == "{file}" {
-			out = append(out, "-c", zygotePython)
+			out = append(out, "-c", preloads(l.Name)+zygotePython)
 			continue
 		}
 		out = append(out, a)
@@ -397,6 +432,17 @@ func zygoteArgv(l *lang.Language, g guest.Spec) []string {
 		out = append(out, string(b))
 	}
 	return out
+}
+
+// preloads imports the runtime's Preload modules (lang.Info) before the
+// zygote program: every child shares them already initialised (the data
+// runtime's numpy, pandas and matplotlib: about a second of imports).
+func preloads(name string) string {
+	info, _ := lang.About(name)
+	if len(info.Preload) == 0 {
+		return ""
+	}
+	return "import " + strings.Join(info.Preload, ", ") + "\n"
 }
 
 // logStderr logs what the zygote's processes write to their stderr
@@ -489,12 +535,16 @@ func (z *zygote) release1() {
 		z.pidfd = -1
 	}
 	if z.cg != nil {
-		z.cg.kill()
-		_ = z.cg.remove()
+		z.cg.Kill()
+		_ = z.cg.Remove()
 		z.cg = nil
 	}
 	if z.release != nil {
 		z.release()
 		z.release = nil
+	}
+	if z.thread != nil {
+		z.thread() // the init has ended (kill and retire wait for it)
+		z.thread = nil
 	}
 }

@@ -34,6 +34,7 @@ func benchScenarios() map[string]benchScenario {
 		"throughput-c8": benchThroughput(8),
 		"pool":          benchPool,
 		"warm":          benchWarm,
+		"data":          benchData,
 		"docker":        benchDocker,
 		"gvisor":        benchGvisor,
 		"kubernetes":    benchKubernetes,
@@ -87,7 +88,7 @@ func bareSpawn(ctx context.Context, a *app, language, code string) (benchkit.Cas
 	}
 	flagFor := map[string]string{lang.Python: "-c", lang.JavaScript: "-e", lang.Bash: "-c"}
 	return benchkit.Case{Name: "bare " + filepath.Base(l.Interpreter), Run: func() error {
-		cmd := exec.CommandContext(ctx, l.Interpreter, flagFor[language], code)
+		cmd := exec.CommandContext(ctx, l.Interpreter, flagFor[lang.Base(language)], code)
 		// A session of its own: with the scheduler's autogroups, a child in
 		// this command's session would share one CPU weight with it (and
 		// with every other bare spawn), while a sandboxed run has a

@@ -49,13 +49,14 @@ func (f escapeFlag) on(w io.Writer) bool {
 }
 
 // printHuman writes a result for a person: the program's stdout and
-// stderr, the files it left that were collected, then the verdict on a
+// stderr, what it showed (df: figures written to files, values' text),
+// the files it left that were collected, then the verdict on a
 // line of its own. On a terminal the program's bytes are escaped and its
 // lines that imitate a verdict are marked, and the real verdict is bold,
 // which escaped program output cannot imitate. What sandrun itself says
 // (the verdict's message, warnings, file names) is always escaped: a
 // message can quote the program.
-func printHuman(env *cliEnv, res *sandrun.Result, mode escapeFlag) error {
+func printHuman(env *cliEnv, res *sandrun.Result, mode escapeFlag, df *displayFlags) error {
 	out, err := res.StdoutBytes()
 	if err != nil {
 		return err
@@ -68,6 +69,12 @@ func printHuman(env *cliEnv, res *sandrun.Result, mode escapeFlag) error {
 	onTerm := mode.on(env.stderr)
 	writeProgram(env.stderr, errb, onTerm)
 	var b strings.Builder
+	if df != nil {
+		// What the program showed: images as files, values as its text.
+		if err := df.show(env.stdout, &b, mode.on(env.stdout), res); err != nil {
+			return err
+		}
+	}
 	for _, f := range res.Files {
 		fmt.Fprintf(&b, "%s collected %s (%d bytes", termsafe.VerdictPrefix, termsafe.Escape(f.Name), f.Size)
 		if f.Truncated {

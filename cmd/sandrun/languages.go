@@ -35,6 +35,21 @@ func cmdLanguages(ctx context.Context, env *cliEnv, args []string) error {
 	for _, l := range found {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.Name, l.Version, l.Interpreter, strings.Join(l.Paths, ","))
 	}
+	// A runtime's packages, one line each below the table's rows would
+	// widen every column: listed after it.
+	defer func() {
+		for _, l := range found {
+			if len(l.Modules) == 0 {
+				continue
+			}
+			mods := make([]string, 0, len(l.Modules))
+			for m, v := range l.Modules {
+				mods = append(mods, strings.TrimSpace(m+" "+v))
+			}
+			sort.Strings(mods)
+			fmt.Fprintf(env.stdout, "\n%s (a runtime of %s) has: %s\n", l.Name, l.Of, strings.Join(mods, ", "))
+		}
+	}()
 	var names []string
 	for n := range missing {
 		names = append(names, n)

@@ -85,11 +85,13 @@ type runFlags struct {
 	limits                                sandrun.Limits
 	limitInput                            *limitInput
 	noSanitize                            bool
+	runtime                               string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.code, "c", "", "the code to run")
 	fs.StringVar(&f.lang, "lang", "", "language: python, javascript, bash, starlark (default: from the file extension)")
+	fs.StringVar(&f.runtime, "runtime", "auto", "the language's runtime: auto (by the modules the code imports), plain, or data (python with numpy, pandas, matplotlib...)")
 	fs.StringVar(&f.backend, "backend", "auto", "tier: auto, restricted, process, jail, docker, gvisor, kubernetes")
 	fs.StringVar(&f.stdin, "stdin", "", "text fed to the program's standard input")
 	fs.StringVar(&f.stdinFile, "stdin-file", "", "file fed to the program's standard input")
@@ -109,7 +111,7 @@ func (f *runFlags) request(stdin io.Reader, pos []string) (*sandrun.Request, err
 	}
 	req := &sandrun.Request{
 		Language: f.lang, Backend: f.backend, Limits: f.limits,
-		Collect: f.collect, NoSanitize: f.noSanitize, Stdin: f.stdin,
+		Collect: f.collect, NoSanitize: f.noSanitize, Stdin: f.stdin, Runtime: f.runtime,
 	}
 	var args []string
 	switch {
@@ -205,6 +207,8 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	gf.register(fs)
 	var nf networkFlags
 	nf.register(fs)
+	var df displayFlags
+	df.register(fs)
 	asJSON := fs.Bool("json", false, "print the full Result as JSON instead of the program's output")
 	escape := registerEscape(fs)
 	pos, err := parseInterspersed(fs, args)
@@ -218,6 +222,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	req.FigureFormats = df.formats
 	var cfg config
 	if err := gf.apply(&cfg); err != nil {
 		return err
@@ -238,7 +243,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 		if err := enc.Encode(res); err != nil {
 			return err
 		}
-	} else if err := printHuman(env, res, *escape); err != nil {
+	} else if err := printHuman(env, res, *escape, &df); err != nil {
 		return err
 	}
 	_ = runErr // the Result carries the status and message

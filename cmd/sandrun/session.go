@@ -40,6 +40,7 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 	case "create":
 		var sp session.Spec
 		fs.StringVar(&sp.Language, "lang", lang.Python, "language: python or javascript")
+		fs.StringVar(&sp.Runtime, "runtime", "", "the language's runtime: plain (the default) or data (python with numpy, pandas, matplotlib...)")
 		fs.StringVar(&sp.Backend, "backend", "auto", "tier hosting the session")
 		fs.Var(durationFlag{&sp.IdleTimeout}, "idle", "close the session after this long without a run (server default 10m)")
 		fs.Var(durationFlag{&sp.MaxLifetime}, "lifetime", "close it this long after creation (server default 1h)")
@@ -69,6 +70,8 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 		var code string
 		var stepLim sandrun.Limits
 		fs.StringVar(&code, "c", "", "the code to run")
+		var df displayFlags
+		df.register(fs)
 		escape := registerEscape(fs)
 		// The same limit flags as run; a step may lower --timeout and
 		// --output, the others are the session's.
@@ -107,7 +110,7 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 			if err := printJSON(env.stdout, res); err != nil {
 				return err
 			}
-		} else if err := printHuman(env, res, *escape); err != nil {
+		} else if err := printHuman(env, res, *escape, &df); err != nil {
 			return err
 		}
 		if c := exitCodeFor(res); c != 0 {

@@ -266,6 +266,7 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 		NotAllowed: notAllowed,
 		Sanitizer:  a.sanitizer,
 		Analyzer:   an,
+		Imports:    analyze.ImportFinder{},
 		Recorder:   recorder(a.audit),
 		Logger:     cfg.logger,
 		Policy:     cfg.policy(),

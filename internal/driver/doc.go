@@ -19,7 +19,10 @@
 //	                      the interpreter with its code, right after a done
 //	                      frame marked "end":true
 //	driver -> supervisor  {"t":"out","step":1,"s":"o","d":"aGVsbG8K"}   (zero or more)
-//	                      a chunk of the step's stdout ("o") or stderr ("e"), base64
+//	                      a chunk of the step's stdout ("o") or stderr ("e"), base64;
+//	                      python also sends "d": what the step showed, as
+//	                      internal/display's JSON lines (its last value, the
+//	                      figures open at its end), capped like a stream
 //	driver -> supervisor  {"t":"done","step":1,"kind":"ok","exit":0,"cpu_ms":3,"exc":""}
 //
 // kind is one of ok, exit (SystemExit / process.exit with a non-zero code;

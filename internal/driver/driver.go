@@ -16,6 +16,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
+	"github.com/sandrun/sandrun/internal/display"
 	"github.com/sandrun/sandrun/lang"
 )
 
@@ -29,19 +30,28 @@ var javascriptSource string
 // (about 87 KiB in base64), so anything near this is a protocol violation.
 const MaxFrame = 1 << 20
 
-// Languages lists the languages that have a driver.
-func Languages() []string { return []string{lang.Python, lang.JavaScript, lang.Starlark} }
+// Languages lists the languages (and runtimes) that have a driver.
+func Languages() []string {
+	var out []string
+	for _, l := range lang.Known() {
+		switch lang.Base(l.Name) {
+		case lang.Python, lang.JavaScript, lang.Starlark:
+			out = append(out, l.Name)
+		}
+	}
+	return out
+}
 
 // Args returns the interpreter arguments (after the interpreter's path)
 // that start the driver for language under a memory limit of memory
 // bytes: the language's own flags, as the one-shot tiers use them, then
 // the driver.
 func Args(language string, memory int64) ([]string, error) {
-	switch language {
+	switch lang.Base(language) {
 	case lang.Python:
 		// -E: ignore PYTHON* variables; -s: no user site; -B: no .pyc
 		// writes; -u: unbuffered.
-		return []string{"-E", "-s", "-B", "-u", "-c", pythonSource}, nil
+		return []string{"-E", "-s", "-B", "-u", "-c", pythonDriver(language)}, nil
 	case lang.JavaScript:
 		// V8 sizes its heap from the flag (a little under the limit), so
 		// an allocation bomb ends with node's own out-of-memory report.
@@ -56,6 +66,22 @@ func Args(language string, memory int64) ([]string, error) {
 		return a, nil
 	}
 	return nil, fmt.Errorf("no session driver for language %q (have python, javascript, starlark)", language)
+}
+
+// pythonDriver is the python driver with what it needs before its first
+// line: the display module's source and the runtime's variables (the
+// catalogue's Env, which a tier that starts the interpreter from an image
+// would not set), as python literals (JSON's strings and objects of
+// strings are python's).
+func pythonDriver(language string) string {
+	info, _ := lang.About(language)
+	src, _ := json.Marshal(display.Source())
+	env := info.Env
+	if env == nil {
+		env = map[string]string{}
+	}
+	envJSON, _ := json.Marshal(env)
+	return "_DISPLAY_SOURCE = " + string(src) + "\n_RUNTIME_ENV = " + string(envJSON) + "\n" + pythonSource
 }
 
 // ErrViolation marks a stream from the driver that breaks the protocol.
@@ -316,10 +342,16 @@ func (c *Conn) Run(ctx context.Context, st Step) Outcome {
 	overflow := make(chan string, 2)
 	stdout := capture.New("stdout", st.Output, st.OnOutput, func() { overflow <- "stdout" })
 	stderr := capture.New("stderr", st.Output, st.OnOutput, func() { overflow <- "stderr" })
+	// What the step showed (display items, one JSON line each), capped
+	// like a stream; past the cap items are dropped, the step goes on.
+	shown := capture.New("display", st.Output, nil, nil)
 	start := time.Now()
 	finish := func(o Outcome) Outcome {
 		o.Result = res
 		res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
+		var notes []string
+		res.Display, notes = display.Parse(shown.Bytes(), st.Output, shown.Overflowed())
+		res.Warnings = append(res.Warnings, notes...)
 		res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
 		res.Usage.WallMs = time.Since(start).Milliseconds()
 		if o.Dead {
@@ -372,6 +404,8 @@ func (c *Conn) Run(ctx context.Context, st Step) Outcome {
 					stdout.Write(f.data)
 				case "e":
 					stderr.Write(f.data)
+				case "d":
+					shown.Write(f.data)
 				}
 			case "done":
 				res.Usage.CPUMs = f.CPUMs

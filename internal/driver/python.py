@@ -80,6 +80,19 @@ def _feed(fd, data):
 _main = _sys.modules["__main__"]
 _g = {"__name__": "__main__", "__builtins__": __builtins__}
 
+# The display module (internal/display): a step's last value and the
+# figures still open at its end come back as display items, sent as the
+# step's "d" stream (one JSON line each). _DISPLAY_SOURCE and _RUNTIME_ENV
+# are put before this file by the supervisor (driver.Args): the runtime's
+# variables, set before any code of the user's can import matplotlib.
+for _k, _v in list(_RUNTIME_ENV.items()):
+    _os.environ.setdefault(_k, _v)
+_disp = _types.ModuleType("sandrun_display")
+_disp.__file__ = _os.path.join(_os.getcwd(), "sandrun_display.py")
+exec(compile(_DISPLAY_SOURCE, "<sandrun_display>", "exec"), _disp.__dict__)
+_sys.modules["sandrun_display"] = _disp
+del _DISPLAY_SOURCE
+
 
 _DRIVER = globals()
 
@@ -114,16 +127,31 @@ def _print_tb(e):
 
 
 def _compile(msg):
+    """The step's code, and its last expression apart (None if the step
+    does not end with one), whose value is displayed as a notebook cell's."""
     name = msg.get("name") or "<step>"
+    import ast
+
     if msg.get("mode") != "interactive":
-        return compile(msg["code"], name, "exec")
+        tree = ast.parse(msg["code"], name, "exec")
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body.pop().value)
+            return compile(tree, name, "exec"), compile(last, name, "eval")
+        return compile(tree, name, "exec"), None
     # A REPL line: python's "single" mode, for every statement of the
     # block, so each expression statement's value goes through
     # sys.displayhook (printed unless None, kept in builtins._).
     import ast
 
     tree = ast.parse(msg["code"], name, "exec")
-    return compile(ast.Interactive(body=tree.body), name, "single")
+    return compile(ast.Interactive(body=tree.body), name, "single"), None
+
+
+def _send_display(step, items):
+    for it in items:
+        data = (_json.dumps(it) + "\n").encode()
+        for i in range(0, len(data), 49152):
+            _send({"t": "out", "step": step, "s": "d", "d": _b64.b64encode(data[i:i + 49152]).decode()})
 
 
 def _forward(pumps, wait):
@@ -189,11 +217,24 @@ def _step(msg):
     if msg.get("argv") is not None:
         _sys.argv = [msg.get("name") or "-c"] + list(msg["argv"])
     t0 = _os.times()
+    shown = []
+    _disp.sink = shown.append
+    _disp._state.update(items=0, output=0)
+    # A REPL line echoes its values with python's displayhook (and gives
+    # their HTML to the display); a program's own hook is left alone.
+    if msg.get("mode") == "interactive" and _sys.displayhook is _sys.__displayhook__:
+        _sys.displayhook = _disp.displayhook
     try:
         _State.active = True
         try:
-            code = _compile(msg)
+            code, last = _compile(msg)
             exec(code, _g)
+            if last is not None:
+                _disp.display_value(eval(last, _g))
+            # Figures still open at the step's end are shown and closed,
+            # as a notebook cell's (a REPL line's too: the console shows
+            # them).
+            _disp.flush_figures()
         finally:
             _State.active = False
     except SyntaxError as e:
@@ -223,6 +264,11 @@ def _step(msg):
     except BaseException as e:
         res.update(kind="exception", exit=1, exc=type(e).__name__)
         _print_tb(e)
+    try:
+        _send_display(step, shown)
+    except MemoryError:
+        res.update(kind="memory", exit=1, exc="MemoryError")
+    del shown[:]
     _forward(pumps, 0.5)
     t1 = _os.times()
     res["cpu_ms"] = int(1000 * sum(b - a for a, b in zip(t0[:4], t1[:4])))

@@ -3,6 +3,7 @@
 // verdict, usage, redactions and collected files.
 
 import { streamRun, ApiError } from './api.js';
+import { displayList } from './display.js';
 import { el, clear, textWithMarks, badge, fmtBytes, fmtMs, kv, option, downloadLink, editorKeys } from './dom.js';
 
 const $ = (id) => document.getElementById(id);
@@ -51,11 +52,14 @@ async function run() {
   $('run-stop').disabled = false;
   controller = new AbortController();
   let dropped = 0;
+  const shown = []; // display events: the result leaves them out
   try {
     const res = await streamRun(request(), (name, data) => {
       if (name === 'stdout' || name === 'stderr') textWithMarks(out, data.text, name);
       else if (name === 'dropped') dropped += data.chunks;
+      else if (name === 'display') shown.push(data);
     }, controller.signal);
+    if (!res.display) res.display = shown;
     if (dropped || !out.childNodes.length) {
       // Chunks were skipped for a slow reader (or none came): show the
       // Result's full output instead.
@@ -96,6 +100,8 @@ export function showResult(res, verdict, details) {
     ['memory peak', fmtBytes(u.memory_peak_bytes)], ['sanitized', res.sanitized ? 'yes' : 'no (raw output)'],
     ['truncated', [res.stdout_truncated && 'stdout', res.stderr_truncated && 'stderr'].filter(Boolean).join(', ')],
   ]));
+  const shown = displayList(res.display);
+  if (shown) details.append(el('h3', {}, 'Display'), shown);
   details.append(detectionList(res.detections));
   if (res.warnings && res.warnings.length) details.append(el('h3', {}, 'Warnings'), el('ul', { class: 'plain' }, res.warnings.map((w) => el('li', {}, w))));
   if (res.downgrades && res.downgrades.length) details.append(el('h3', {}, 'Downgrades'), el('ul', { class: 'plain' }, res.downgrades.map((w) => el('li', {}, w))));

@@ -4,6 +4,7 @@
 import { api } from './api.js';
 import { el, clear, textWithMarks, badge, fmtTime, option, editorKeys } from './dom.js';
 import { errorText } from './run.js';
+import { displayList } from './display.js';
 
 const $ = (id) => document.getElementById(id);
 let current = null; // the open session's id
@@ -71,6 +72,8 @@ async function step() {
     const err = el('pre', { class: 'err' });
     textWithMarks(err, res.stderr || '');
     tr.append(out, err);
+    const shown = displayList(res.display);
+    if (shown) tr.append(shown);
     if (res.status !== 'ok') tr.append(el('div', {}, badge(res.status), ' ', res.error || ''));
   } catch (e) {
     tr.append(el('p', { class: 'error' }, errorText(e)));
