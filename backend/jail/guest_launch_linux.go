@@ -45,20 +45,12 @@ func (b *Backend) launchGuestOnce(ctx context.Context, w *warmPath, l *lang.Lang
 		return nil, err
 	}
 	r.guest.streams = true
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	conn, childEnd, err := guestChannel()
 	if err != nil {
 		r.discard()
-		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the guest's channel"}
+		return nil, err
 	}
-	pf := os.NewFile(uintptr(pair[0]), "guest-channel")
-	conn, err := net.FileConn(pf)
-	pf.Close()
-	if err != nil {
-		unix.Close(pair[1])
-		r.discard()
-		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the guest's channel"}
-	}
-	if err := b.startGuest(r, ls.Limits, run.Config, pair[1], nil, nil); err != nil {
+	if err := b.startGuest(r, ls.Limits, run.Config, childEnd, nil, nil); err != nil {
 		conn.Close()
 		return nil, err
 	}

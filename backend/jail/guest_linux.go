@@ -311,29 +311,38 @@ func (b *Backend) onGuest(ctx context.Context, name string, f func(*warmPath, *l
 	}
 }
 
-func (b *Backend) runGuestOnce(ctx context.Context, w *warmPath, l *lang.Language, req *sandrun.Request, run *guest.Run) (*sandrun.Result, error) {
-	r, err := b.takeGuest(ctx, w, run.Guest, l)
-	if err != nil {
-		return nil, err
-	}
-	lim := req.Limits.WithDefaults()
+// guestChannel makes a run's channel: the host's end as a conn, the
+// child's as a descriptor (for startGuest).
+func guestChannel() (net.Conn, int, error) {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		r.discard()
-		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the guest's channel"}
+		return nil, -1, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the guest's channel"}
 	}
 	pf := os.NewFile(uintptr(pair[0]), "guest-channel")
 	conn, err := net.FileConn(pf)
 	pf.Close()
 	if err != nil {
 		unix.Close(pair[1])
+		return nil, -1, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the guest's channel"}
+	}
+	return conn, pair[1], nil
+}
+
+func (b *Backend) runGuestOnce(ctx context.Context, w *warmPath, l *lang.Language, req *sandrun.Request, run *guest.Run) (*sandrun.Result, error) {
+	r, err := b.takeGuest(ctx, w, run.Guest, l)
+	if err != nil {
+		return nil, err
+	}
+	lim := req.Limits.WithDefaults()
+	conn, childEnd, err := guestChannel()
+	if err != nil {
 		r.discard()
-		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the guest's channel"}
+		return nil, err
 	}
 	defer conn.Close()
 	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, func() { r.kill(verdict.KillOutput, "stdout") })
 	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, func() { r.kill(verdict.KillOutput, "stderr") })
-	if err := b.startGuest(r, lim, run.Config, pair[1], stdout, stderr); err != nil {
+	if err := b.startGuest(r, lim, run.Config, childEnd, stdout, stderr); err != nil {
 		return nil, err
 	}
 	w.forked.Add(1)
@@ -456,8 +465,7 @@ func (b *Backend) forkGuest(z *zygote, slot int, l *lang.Language) (*warmRun, er
 			r.cleanup()
 		}
 	}()
-	var child, procs []int
-	defer func() { closeAll(child) }()
+	var procs []int
 	var err error
 	r.guest.limits = cgLimits(sandrun.Limits{}.WithDefaults(), b.opts.CPUs)
 	if r.cg, err = b.cg.Create(r.guest.limits); err != nil {
@@ -467,63 +475,16 @@ func (b *Backend) forkGuest(z *zygote, slot int, l *lang.Language) (*warmRun, er
 	if procs, err = r.cg.JoinFiles(); err != nil {
 		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 	}
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		closeAll(procs)
-		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
-	}
-	child = append(child, pair[1])
-	f := os.NewFile(uintptr(pair[0]), "run")
-	fc, err := net.FileConn(f)
-	f.Close()
-	if err != nil {
-		closeAll(procs)
-		return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
-	}
-	r.conn = fc.(*net.UnixConn)
-	for i := 0; i < 3; i++ {
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			closeAll(procs)
-			return nil, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
-		}
-		if i == 0 {
-			r.stdin = pw
-			child = append(child, dupClose(pr))
-		} else {
-			r.outs[i-1] = pr
-			child = append(child, dupClose(pw))
-		}
-	}
-	child = append(child, procs...)
 	req := guestFork{Slot: slot}
 	req.Guest.Landlock, req.Guest.Sys = guestLayers(l)
 	req.Guest.Seccomp = b.guest.filter
 	payload, err := json.Marshal(req)
 	if err != nil {
+		closeAll(procs)
 		return nil, err
 	}
-	if err := z.forkWith(payload, child); err != nil {
-		return nil, errCold
-	}
-	closeAll(child)
-	child = nil
-	r.frames = make(chan warmFrame, 8)
-	go r.read()
-	select {
-	case fr := <-r.frames:
-		switch {
-		case fr.kind == zmsgHandle && len(fr.fds) == 1:
-			r.pidfd = fr.fds[0]
-		case fr.kind == msgError:
-			return nil, decodeSetupError(fr.payload)
-		default:
-			closeAll(fr.fds)
-			return nil, errCold
-		}
-	case <-time.After(forkWait):
-		z.markDead()
-		return nil, errCold
+	if err := r.forkChild(z, procs, func(fds []int) error { return z.forkWith(payload, fds) }); err != nil {
+		return nil, err
 	}
 	r.tH = time.Now()
 	ok = true

@@ -164,65 +164,12 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 	}
 	r.tCg = time.Now()
-	var child []int // what the zygote passes on to the child
-	defer func() { closeAll(child) }()
 	procs, err := r.cg.JoinFiles()
 	if err != nil {
 		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 	}
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		closeAll(procs)
-		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
-	}
-	child = append(child, pair[1])
-	f := os.NewFile(uintptr(pair[0]), "run")
-	fc, err := net.FileConn(f)
-	f.Close()
-	if err != nil {
-		closeAll(procs)
-		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
-	}
-	r.conn = fc.(*net.UnixConn)
-	for i := 0; i < 3; i++ {
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			closeAll(procs)
-			return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
-		}
-		if i == 0 {
-			r.stdin = pw
-			child = append(child, dupClose(pr))
-		} else {
-			r.outs[i-1] = pr
-			child = append(child, dupClose(pw))
-		}
-	}
-	child = append(child, procs...)
-	if err := r.z.fork(r.slot, child); err != nil {
-		return errCold
-	}
-	closeAll(child)
-	child = nil
-	r.frames = make(chan warmFrame, 8)
-	go r.read()
-	// The child's pid 1 sends a handle on itself first: from then on the
-	// run is this child's, whatever happens.
-	select {
-	case fr := <-r.frames:
-		switch {
-		case fr.kind == zmsgHandle && len(fr.fds) == 1:
-			r.pidfd = fr.fds[0]
-		case fr.kind == msgError:
-			return decodeSetupError(fr.payload)
-		default:
-			closeAll(fr.fds)
-			return errCold
-		}
-	case <-time.After(forkWait):
-		// A zygote that does not fork is replaced; the run runs cold.
-		r.z.markDead()
-		return errCold
+	if err := r.forkChild(r.z, procs, func(fds []int) error { return r.z.fork(r.slot, fds) }); err != nil {
+		return err
 	}
 	r.tH = time.Now()
 	if r.pid, err = pidfdPid(r.pidfd); err != nil {
@@ -256,6 +203,68 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 		r.stdin.Close()
 	}()
 	return r.awaitStart(setup, "the warm child's setup did not finish")
+}
+
+// forkChild makes the run's channel and stdio pipes, has fork pass them
+// and procs (the run's cgroup's files; closed here) to a new child of z,
+// and takes the child's handle on itself, its first message: from then
+// on the run is this child's, whatever happens. errCold: z did not fork.
+func (r *warmRun) forkChild(z *zygote, procs []int, fork func(fds []int) error) error {
+	child := []int{} // what the zygote passes on to the child
+	defer func() { closeAll(child) }()
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		closeAll(procs)
+		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+	}
+	child = append(child, pair[1])
+	f := os.NewFile(uintptr(pair[0]), "run")
+	fc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		closeAll(procs)
+		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+	}
+	r.conn = fc.(*net.UnixConn)
+	for i := 0; i < 3; i++ {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			closeAll(procs)
+			return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+		}
+		if i == 0 {
+			r.stdin = pw
+			child = append(child, dupClose(pr))
+		} else {
+			r.outs[i-1] = pr
+			child = append(child, dupClose(pw))
+		}
+	}
+	child = append(child, procs...)
+	if err := fork(child); err != nil {
+		return errCold
+	}
+	closeAll(child)
+	child = nil
+	r.frames = make(chan warmFrame, 8)
+	go r.read()
+	select {
+	case fr := <-r.frames:
+		switch {
+		case fr.kind == zmsgHandle && len(fr.fds) == 1:
+			r.pidfd = fr.fds[0]
+		case fr.kind == msgError:
+			return decodeSetupError(fr.payload)
+		default:
+			closeAll(fr.fds)
+			return errCold
+		}
+	case <-time.After(forkWait):
+		// A zygote that does not fork is replaced; the run runs cold.
+		z.markDead()
+		return errCold
+	}
+	return nil
 }
 
 // awaitStart waits for the child's report that the program started (or

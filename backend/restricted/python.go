@@ -107,6 +107,23 @@ func (p *pythonRun) violation(err error) {
 	}
 }
 
+// pythonConfig completes a guest's config with what every run under the
+// policy has: the policy on, the host functions, the allowed modules the
+// operator chose, the size bounds.
+func (b *Backend) pythonConfig(c pypolicy.Config) ([]byte, error) {
+	c.Policy = true
+	if b.host != nil {
+		c.Host = b.host.raw
+	}
+	for _, m := range b.opts.Modules {
+		if slices.Contains(pypolicy.AllowedModules(), m) {
+			c.Modules = append(c.Modules, m)
+		}
+	}
+	c.MaxHostArgBytes, c.MaxVariableBytes = b.opts.MaxHostArgBytes, b.opts.MaxVariableBytes
+	return json.Marshal(c)
+}
+
 // runPython runs a python request under the policy in the jail.
 func (b *Backend) runPython(ctx context.Context, req *sandrun.Request) (*sandrun.Result, error) {
 	if err := b.checkPython(ctx); err != nil {
@@ -114,20 +131,7 @@ func (b *Backend) runPython(ctx context.Context, req *sandrun.Request) (*sandrun
 	}
 	lim := req.Limits
 	steps := uint64(max(math.Ceil(lim.CPUTime.D().Seconds()*float64(b.opts.PythonStepsPerCPUSecond)), 1))
-	var host json.RawMessage
-	if b.host != nil {
-		host = b.host.raw
-	}
-	var modules []string
-	for _, m := range b.opts.Modules {
-		if slices.Contains(pypolicy.AllowedModules(), m) {
-			modules = append(modules, m)
-		}
-	}
-	cfg, err := json.Marshal(pypolicy.Config{
-		Code: req.Code, FileName: "main.py", Policy: true, Host: host, Modules: modules,
-		MaxSteps: steps, MaxHostArgBytes: b.opts.MaxHostArgBytes, MaxVariableBytes: b.opts.MaxVariableBytes,
-	})
+	cfg, err := b.pythonConfig(pypolicy.Config{Code: req.Code, FileName: "main.py", MaxSteps: steps})
 	if err != nil {
 		return nil, err
 	}
@@ -241,20 +245,7 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	if len(spec.Files) > 0 {
 		return nil, &sandrun.RequestError{Field: "files", Msg: "the restricted tier has no filesystem; use a jail or process session for files"}
 	}
-	var host json.RawMessage
-	if b.host != nil {
-		host = b.host.raw
-	}
-	var modules []string
-	for _, m := range b.opts.Modules {
-		if slices.Contains(pypolicy.AllowedModules(), m) {
-			modules = append(modules, m)
-		}
-	}
-	cfg, err := json.Marshal(pypolicy.Config{
-		Mode: "session", FileName: "<stdin>", Policy: true, Host: host, Modules: modules,
-		MaxHostArgBytes: b.opts.MaxHostArgBytes, MaxVariableBytes: b.opts.MaxVariableBytes,
-	})
+	cfg, err := b.pythonConfig(pypolicy.Config{Mode: "session", FileName: "<stdin>"})
 	if err != nil {
 		return nil, err
 	}

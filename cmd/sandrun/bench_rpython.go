@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/sandrun/sandrun/internal/benchkit"
 	"github.com/sandrun/sandrun/internal/pypolicy"
 	"github.com/sandrun/sandrun/lang"
-	"github.com/sandrun/sandrun/server"
 )
 
 // benchRPython measures restricted python as served: print(1) through
@@ -42,19 +40,11 @@ func benchRPython(ctx context.Context, env *cliEnv, _ *app, n int) error {
 	if err := wa.jail.WarmReady(wctx, lang.Python); err != nil {
 		return err
 	}
-	srv, err := server.New(server.Options{Sandbox: wa.sandbox, Languages: wa.langs, AdmissionOptions: server.AdmissionOptions{MaxConcurrent: 4}})
+	url, stop, err := benchListen(ctx, wa, 4)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	sctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx, ln, 5*time.Second) }()
-	defer func() { stop(); <-done }()
-	url := "http://" + ln.Addr().String() + "/v1/runs"
+	defer stop()
 	client := &http.Client{Timeout: time.Minute}
 	served := func(name, backend string) benchkit.Case {
 		body, _ := json.Marshal(sandrun.Request{Language: lang.Python, Code: "print(1)", Backend: backend})
