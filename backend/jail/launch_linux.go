@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path"
 	"sync"
 	"syscall"
 	"time"
@@ -46,7 +47,7 @@ func (b *Backend) Launch(ctx context.Context, ls *sandrun.LaunchSpec) (sandrun.L
 		if err != nil {
 			return nil, &sandrun.RequestError{Field: "files", Msg: err.Error()}
 		}
-		files = append(files, initFile{Name: f.Name, Data: data, Mode: 0o644})
+		files = append(files, initFile{Name: path.Clean(f.Name), Data: data, Mode: 0o644})
 	}
 	// A network allowlist holds for the process's whole life: its proxy
 	// is opened in the jail's namespace before the program starts, as

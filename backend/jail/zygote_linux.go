@@ -48,7 +48,9 @@ type warmPath struct {
 	filter []byte    // the seccomp program, struct sock_filter[]
 
 	mu      sync.Mutex
-	zs      map[string]*zygote // the ready zygote, by language
+	zs      map[string]*zygote     // the ready zygote, by language
+	langs   []string               // the fork languages, each with a keeper
+	perLang map[string]*warmCounts // what each language's warm path did (WarmStatus)
 	closing chan struct{}
 	wg      sync.WaitGroup
 
@@ -78,7 +80,7 @@ func newWarmPathFor(b *Backend, size int, names []string, guests map[string]gues
 	if b.cg == nil {
 		return nil, errors.New("the warm path needs the cgroup layer: each child joins its own cgroup")
 	}
-	w := &warmPath{b: b, size: size, zs: map[string]*zygote{}, closing: make(chan struct{}), guests: guests}
+	w := &warmPath{b: b, size: size, zs: map[string]*zygote{}, perLang: map[string]*warmCounts{}, closing: make(chan struct{}), guests: guests}
 	if !b.opts.downgraded(DowngradeSeccomp) {
 		// Assembled once at New (filterBytes), as for the cold inits.
 		if w.filter = b.filter; len(w.filter) == 0 {
@@ -96,7 +98,8 @@ func newWarmPathFor(b *Backend, size int, names []string, guests map[string]gues
 	if w.ranges, err = newUIDSlots(filepath.Join(dir, "zygote-ranges"), 0, n); err != nil {
 		return nil, err
 	}
-	for _, name := range names {
+	w.langs = names
+	for _, name := range w.langs {
 		w.wg.Add(1)
 		go w.keep(name)
 	}
@@ -129,6 +132,7 @@ func (w *warmPath) keep(name string) {
 		}
 		l, err := w.b.opts.Languages.Lookup(context.Background(), w.language(name))
 		if err != nil {
+			w.started(name, !first, err)
 			log.Warn("jail: warm path: language unavailable", "language", name, "err", err)
 			if !wait() {
 				return
@@ -136,6 +140,7 @@ func (w *warmPath) keep(name string) {
 			continue
 		}
 		z, err := w.start(l, w.guests[name])
+		w.started(name, !first, err)
 		if err != nil {
 			log.Warn("jail: warm path: starting a zygote", "language", name, "err", err)
 			if !wait() {
