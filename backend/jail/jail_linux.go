@@ -43,6 +43,8 @@ type Backend struct {
 
 	// warm is the warm path (Options.Warm), nil when off.
 	warm *warmPath
+	// guest is the guests' warm path (Options.Guests, guest_linux.go).
+	guest guestState
 
 	closeOnce sync.Once
 }
@@ -96,6 +98,9 @@ func New(opts Options) (*Backend, error) {
 		if b.warm, err = newWarmPath(b); err != nil {
 			opts.Logger.Warn("jail: no warm path; every run starts cold", "err", err)
 		}
+	}
+	if b.host == nil && opts.Prestart > 0 {
+		b.startGuests()
 	}
 	return b, nil
 }
@@ -196,6 +201,7 @@ func (b *Backend) Close() error {
 		if b.warm != nil {
 			b.warm.close()
 		}
+		b.closeGuests()
 		close(b.closing)
 		if b.pool != nil {
 			<-b.poolDone

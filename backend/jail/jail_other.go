@@ -7,6 +7,7 @@ import (
 	"errors"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/guest"
 )
 
 // errUnsupported: the jail is built from Linux namespaces, seccomp,
@@ -44,3 +45,16 @@ func ChildMain([]string) int { return 70 }
 
 // ChildRole is the re-exec role name (see the Linux build).
 const ChildRole = "jail-init"
+
+// RunGuest fails: there is no jail on this OS.
+func (b *Backend) RunGuest(context.Context, *sandrun.Request, *guest.Run) (*sandrun.Result, error) {
+	return nil, errUnsupported
+}
+
+// LaunchGuest fails: there is no jail on this OS.
+func (b *Backend) LaunchGuest(context.Context, *sandrun.LaunchSpec, *guest.Run) (sandrun.Launched, error) {
+	return nil, errUnsupported
+}
+
+// CheckGuest fails: there is no jail on this OS.
+func (b *Backend) CheckGuest(context.Context, string) error { return errUnsupported }

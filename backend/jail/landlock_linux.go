@@ -2,6 +2,8 @@
 
 package jail
 
+import "unsafe"
+
 // Landlock is applied to the program alone: the init forks it and the
 // child restricts itself before its exec (init_linux.c: apply_landlock),
 // so the init stays outside the program's domain and scoped signals from
@@ -67,4 +69,17 @@ func landlockPolicy(r llRights, runtime []string) []llPath {
 		llPath{"/tmp", r.rw},
 		llPath{"/work", r.rw},
 	)
+}
+
+// llAttrSize is the ruleset attribute's size for an ABI: the size tells
+// the kernel which fields exist, and older ABIs know only the first one
+// or two.
+func llAttrSize(abi int) uintptr {
+	switch {
+	case abi < 4:
+		return 8
+	case abi < 6:
+		return 16
+	}
+	return unsafe.Sizeof(llRulesetAttr{})
 }

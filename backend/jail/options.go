@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/sandrun/sandrun/internal/guest"
 	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/netpolicy"
 )
@@ -88,6 +89,25 @@ type Options struct {
 	// runs cold. 0, the default and the one-shot CLI's, starts no zygote.
 	// At most MaxWarm.
 	Warm int
+	// Guests are programs that run in light children of zygotes of
+	// their own (internal/guest, guest_linux.go), such as restricted
+	// python's policy. Their zygotes start at the first guest run, or in
+	// New when Prestart > 0.
+	Guests []guest.Spec
+	// GuestSlots is how many runs each guest zygote serves at once (runs
+	// past it wait for a free child); 0 means DefaultGuestSlots. At most
+	// MaxWarm.
+	GuestSlots int
+}
+
+// DefaultGuestSlots is Options.GuestSlots's default.
+const DefaultGuestSlots = 16
+
+func (o *Options) guestSlots() int {
+	if o.GuestSlots <= 0 {
+		return DefaultGuestSlots
+	}
+	return min(o.GuestSlots, MaxWarm)
 }
 
 // MaxWarm bounds Options.Warm: a zygote maps one host uid per slot.

@@ -115,20 +115,9 @@ func buildFilter() ([]bpf.Instruction, error) { return buildFilterFor(false) }
 // buildFilterFor compiles the policy; inet also allows IPv4 TCP sockets
 // (a run with a network allowlist, network_linux.go).
 func buildFilterFor(inet bool) ([]bpf.Instruction, error) {
-	if auditArch == 0 {
-		return nil, fmt.Errorf("seccomp: no policy for this architecture")
-	}
-	prog := []bpf.Instruction{
-		bpf.LoadAbsolute{Off: 4, Size: 4}, // seccomp_data.arch
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: auditArch, SkipTrue: 1},
-		bpf.RetConstant{Val: retKillProcess},
-		bpf.LoadAbsolute{Off: 0, Size: 4}, // seccomp_data.nr
-	}
-	if x32Bit != 0 {
-		// x32 system calls are numbered with this bit on x86_64.
-		prog = append(prog,
-			bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: x32Bit, SkipFalse: 1},
-			bpf.RetConstant{Val: retKillProcess})
+	prog, err := filterPrologue()
+	if err != nil {
+		return nil, err
 	}
 	for _, r := range denied() {
 		nr, ok := sysnums[r.Name]
@@ -146,6 +135,28 @@ func buildFilterFor(inet bool) ([]bpf.Instruction, error) {
 		prog = append(prog, body...)
 	}
 	prog = append(prog, bpf.RetConstant{Val: retAllow})
+	return prog, nil
+}
+
+// filterPrologue kills a call of another architecture (or an x32 number)
+// and loads the call's number: the start of every filter this package
+// builds.
+func filterPrologue() ([]bpf.Instruction, error) {
+	if auditArch == 0 {
+		return nil, fmt.Errorf("seccomp: no policy for this architecture")
+	}
+	prog := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: 4, Size: 4}, // seccomp_data.arch
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: auditArch, SkipTrue: 1},
+		bpf.RetConstant{Val: retKillProcess},
+		bpf.LoadAbsolute{Off: 0, Size: 4}, // seccomp_data.nr
+	}
+	if x32Bit != 0 {
+		// x32 system calls are numbered with this bit on x86_64.
+		prog = append(prog,
+			bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: x32Bit, SkipFalse: 1},
+			bpf.RetConstant{Val: retKillProcess})
+	}
 	return prog, nil
 }
 

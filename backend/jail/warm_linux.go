@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/beneath"
@@ -97,6 +96,13 @@ func (b *Backend) runWarm(ctx context.Context, req *sandrun.Request, l *lang.Lan
 	}
 	w.forked.Add(1)
 	w.record(l.Name, "")
+	res, err = b.finishWarm(ctx, r, req, l, stdout, stderr)
+	return res, err, true
+}
+
+// finishWarm enforces the limits of a run whose program started, waits
+// for its end and makes its Result.
+func (b *Backend) finishWarm(ctx context.Context, r *warmRun, req *sandrun.Request, l *lang.Language, stdout, stderr *capture.Buffer) (*sandrun.Result, error) {
 	tBegun := time.Now()
 	done := make(chan struct{})
 	go r.watch(done)
@@ -106,15 +112,15 @@ func (b *Backend) runWarm(ctx context.Context, req *sandrun.Request, l *lang.Lan
 	stop()
 	b.opts.Logger.Debug("jail: warm run", "cgroup", r.tCg.Sub(r.t0), "fork", r.tH.Sub(r.tCg), "setup", tBegun.Sub(r.tH), "run", time.Since(tBegun))
 	if o.err != nil {
-		return nil, o.err, true
+		return nil, o.err
 	}
-	res = &sandrun.Result{Downgrades: append([]string(nil), b.downgrades...)}
+	res := &sandrun.Result{Downgrades: append([]string(nil), b.downgrades...)}
 	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
 	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
-	verdict.Decide(o.facts(lim, l, string(stderr.Bytes())), res)
+	verdict.Decide(o.facts(r.lim, l, string(stderr.Bytes())), res)
 	res.Usage = o.usage()
 	res.Files = o.files
-	return res, nil, true
+	return res, nil
 }
 
 // warmRun is one run in a zygote's child. Its processes: the child's
@@ -132,6 +138,9 @@ type warmRun struct {
 	pid     int // its pid on the host
 	stdin   *os.File
 	outs    [2]*os.File
+	// guest, when not nil, makes this a guest child's run
+	// (guest_linux.go): started by startGuest, not begin.
+	guest *guestStart
 
 	copying sync.WaitGroup
 	frames  chan warmFrame
@@ -163,65 +172,12 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 	}
 	r.tCg = time.Now()
-	var child []int // what the zygote passes on to the child
-	defer func() { closeAll(child) }()
 	procs, err := r.cg.JoinFiles()
 	if err != nil {
 		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 	}
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		closeAll(procs)
-		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
-	}
-	child = append(child, pair[1])
-	f := os.NewFile(uintptr(pair[0]), "run")
-	fc, err := net.FileConn(f)
-	f.Close()
-	if err != nil {
-		closeAll(procs)
-		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
-	}
-	r.conn = fc.(*net.UnixConn)
-	for i := 0; i < 3; i++ {
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			closeAll(procs)
-			return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
-		}
-		if i == 0 {
-			r.stdin = pw
-			child = append(child, dupClose(pr))
-		} else {
-			r.outs[i-1] = pr
-			child = append(child, dupClose(pw))
-		}
-	}
-	child = append(child, procs...)
-	if err := r.z.fork(r.slot, child); err != nil {
-		return errCold
-	}
-	closeAll(child)
-	child = nil
-	r.frames = make(chan warmFrame, 8)
-	go r.read()
-	// The child's pid 1 sends a handle on itself first: from then on the
-	// run is this child's, whatever happens.
-	select {
-	case fr := <-r.frames:
-		switch {
-		case fr.kind == zmsgHandle && len(fr.fds) == 1:
-			r.pidfd = fr.fds[0]
-		case fr.kind == msgError:
-			return decodeSetupError(fr.payload)
-		default:
-			closeAll(fr.fds)
-			return errCold
-		}
-	case <-time.After(forkWait):
-		// A zygote that does not fork is replaced; the run runs cold.
-		r.z.markDead()
-		return errCold
+	if err := r.forkChild(r.z, procs, func(fds []int) error { return r.z.fork(r.slot, fds) }); err != nil {
+		return err
 	}
 	r.tH = time.Now()
 	if r.pid, err = pidfdPid(r.pidfd); err != nil {
@@ -254,6 +210,74 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 		_, _ = io.Copy(r.stdin, strings.NewReader(req.Stdin))
 		r.stdin.Close()
 	}()
+	return r.awaitStart(setup, "the warm child's setup did not finish")
+}
+
+// forkChild makes the run's channel and stdio pipes, has fork pass them
+// and procs (the run's cgroup's files; closed here) to a new child of z,
+// and takes the child's handle on itself, its first message: from then
+// on the run is this child's, whatever happens. errCold: z did not fork.
+func (r *warmRun) forkChild(z *zygote, procs []int, fork func(fds []int) error) error {
+	child := []int{} // what the zygote passes on to the child
+	defer func() { closeAll(child) }()
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		closeAll(procs)
+		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+	}
+	child = append(child, pair[1])
+	f := os.NewFile(uintptr(pair[0]), "run")
+	fc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		closeAll(procs)
+		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+	}
+	r.conn = fc.(*net.UnixConn)
+	for i := 0; i < 3; i++ {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			closeAll(procs)
+			return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err)}
+		}
+		if i == 0 {
+			r.stdin = pw
+			child = append(child, dupClose(pr))
+		} else {
+			r.outs[i-1] = pr
+			child = append(child, dupClose(pw))
+		}
+	}
+	child = append(child, procs...)
+	if err := fork(child); err != nil {
+		return errCold
+	}
+	closeAll(child)
+	child = nil
+	r.frames = make(chan warmFrame, 8)
+	go r.read()
+	select {
+	case fr := <-r.frames:
+		switch {
+		case fr.kind == zmsgHandle && len(fr.fds) == 1:
+			r.pidfd = fr.fds[0]
+		case fr.kind == msgError:
+			return decodeSetupError(fr.payload)
+		default:
+			closeAll(fr.fds)
+			return errCold
+		}
+	case <-time.After(forkWait):
+		// A zygote that does not fork is replaced; the run runs cold.
+		z.markDead()
+		return errCold
+	}
+	return nil
+}
+
+// awaitStart waits for the child's report that the program started (or
+// its setup's error), bounded by setup.
+func (r *warmRun) awaitStart(setup time.Duration, late string) error {
 	timer := time.NewTimer(setup)
 	defer timer.Stop()
 	select {
@@ -269,13 +293,13 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 		case msgError:
 			return decodeSetupError(fr.payload)
 		}
-		// The child's pid 1 ended during its setup: a limit (the
-		// cgroup's memory) or a kill; wait says which.
+		// The child ended during its setup: a limit (the cgroup's
+		// memory) or a kill; wait says which.
 		r.push(fr)
 		return nil
 	case <-timer.C:
 		r.kill(verdict.KillNone, "")
-		return &SetupError{Layer: LayerExec, Errno: unix.ETIMEDOUT, Detail: "the warm child's setup did not finish"}
+		return &SetupError{Layer: LayerExec, Errno: unix.ETIMEDOUT, Detail: late}
 	}
 }
 
@@ -334,15 +358,7 @@ func (b *Backend) warmConfig(l *lang.Language, req *sandrun.Request, files []ini
 				runtimePaths = append(runtimePaths, bd.Path)
 			}
 		}
-		// The attribute's size tells the kernel which fields exist.
-		size := int(unsafe.Sizeof(llRulesetAttr{}))
-		switch {
-		case abi < 4:
-			size = 8
-		case abi < 6:
-			size = 16
-		}
-		ll := &warmLandlock{MinABI: 6, AttrSize: size, FS: r.handledFS, Net: r.handledNet, Scoped: r.scoped, FileOnly: fileOnly}
+		ll := &warmLandlock{MinABI: 6, AttrSize: int(llAttrSize(abi)), FS: r.handledFS, Net: r.handledNet, Scoped: r.scoped, FileOnly: fileOnly}
 		if partial {
 			ll.MinABI = 1
 		}
@@ -453,6 +469,20 @@ func (r *warmRun) wait(collect []string) *outcome {
 			o.err = decodeSetupError(fr.payload)
 		}
 	}
+	if r.guest != nil && o.err == nil && o.status == nil {
+		// A guest child has no reaper to report its exit: it closed the
+		// run's socket when its program started, and its end is its
+		// pidfd's (the limits' kills end it too); its wait status comes
+		// from the pidfd as well (guestExitStatus).
+		fds := []unix.PollFd{{Fd: int32(r.pidfd), Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+				break
+			}
+		}
+		ws := guestExitStatus(r.pidfd)
+		o.status = &ws
+	}
 	r.mu.Lock()
 	o.wall, o.setup = time.Since(r.start), r.start.Sub(r.t0)
 	r.mu.Unlock()
@@ -487,8 +517,23 @@ func (r *warmRun) wait(collect []string) *outcome {
 	o.killed, o.stream = r.killed, r.stream
 	r.ended = true
 	r.mu.Unlock()
+	if r.guest != nil && o.killed == verdict.KillNone && r.lim.CPUTime > 0 && o.stats.CPU >= r.lim.CPUTime.D()-50*time.Millisecond {
+		// RLIMIT_CPU ended it before the watcher's next look.
+		o.killed = verdict.KillCPU
+	}
 	if o.err == nil && o.status == nil && o.killed == verdict.KillNone && o.stats.OOMKills == 0 {
 		o.err = errors.New("the warm child ended before reporting the program's end")
+	}
+	if r.guest != nil {
+		// A guest's result does not wait for its cgroup's removal (its
+		// one process is gone: its pidfd said so); the slot comes back
+		// once the group is removed.
+		go func() {
+			if err := r.cleanup(); err != nil {
+				r.guest.log.Warn("jail: removing a guest run's cgroup", "err", err)
+			}
+		}()
+		return o
 	}
 	if err := r.cleanup(); err != nil && o.err == nil {
 		o.err = err

@@ -97,9 +97,11 @@ def _send(fd, kind, payload=b"", fds=()):
         s.detach()
 
 
-def _recv(fd):
-    """One frame: (kind, payload, fds); (None, b"", []) at EOF."""
-    s = _socket.socket(fileno=fd)
+def _recv(fd, sock=None):
+    """One frame: (kind, payload, fds); (None, b"", []) at EOF. sock: a
+    socket object made earlier for fd (a guest child reads its config
+    under seccomp, which has no call to make one)."""
+    s = sock or _socket.socket(fileno=fd)
     try:
         hdr, fds, _, _ = _socket.recv_fds(s, 5, 64)
         if not hdr:
@@ -119,14 +121,23 @@ def _recv(fd):
             got += len(c)
         return hdr[:1], b"".join(parts), fds
     finally:
-        s.detach()
+        if sock is None:
+            s.detach()
 
 
 def _report(fd, f):
     try:
-        _send(fd, b"E", _struct.pack(">HHI", f.layer, f.step & 0xFFFF, f.err))
+        _write_frame(fd, b"E", _struct.pack(">HHI", f.layer, f.step & 0xFFFF, f.err))
     except OSError:
         pass
+
+
+def _write_frame(fd, kind, payload=b""):
+    # A frame without descriptors, written with write(2) (the only way
+    # left to a guest child under its seccomp allowlist).
+    data = kind + _struct.pack(">I", len(payload)) + payload
+    while data:
+        data = data[_os.write(fd, data):]
 
 
 # --- the zygote -----------------------------------------------------------
@@ -152,7 +163,8 @@ def serve(ctl):
             _os._exit(3)  # protocol error: the supervisor restarts us
         for x in fds:
             _os.set_blocking(x, True)
-        slot = int(_json.loads(payload)["slot"])
+        msg = _json.loads(payload)
+        slot = int(msg["slot"])
         try:
             pid = _os.fork()
         except OSError as e:
@@ -160,10 +172,12 @@ def serve(ctl):
             pid = -1
         if pid == 0:
             _os.close(ctl)
+            if _GUEST is not None:
+                _guest_child(slot, fds, msg)  # never returns
             return _child1(slot, fds)
         for x in fds:
             _os.close(x)
-        if pid > 0:
+        if pid > 0 and _GUEST is None:
             # C1 only unshares and forks; waiting keeps the zygote
             # single-threaded and bounds it to one setup at a time.
             while True:
@@ -632,9 +646,139 @@ def shutdown(status, sigint=False):
     _os._exit(status)
 
 
+# --- guests (backend/jail/guest_linux.go) ------------------------------------
+#
+# A guest zygote preloads a guest's modules and forks one light child per
+# run: its own uid, the run's cgroup, no capabilities, no_new_privs,
+# rlimits, Landlock, a seccomp allowlist; then the guest's entry runs
+# with the run's config and the channel as fd 3. No namespaces per run,
+# and no reaper: the child cannot make the calls namespaces guard
+# against, the kernel reaps it (the zygote ignores SIGCHLD), and the
+# supervisor sees its end through the pidfd it sent.
+
+_GUEST = None  # the guest's entry, when this zygote serves a guest
+
+
+def _preload(argv):
+    """Import a guest's modules (argv[1], JSON) before serving."""
+    global _GUEST
+    if len(argv) < 2:
+        return
+    spec = _json.loads(argv[1])
+    for m in spec["modules"]:
+        mod = _types.ModuleType(m["name"])
+        mod.__file__ = "<sandrun guest %s>" % m["name"]
+        _sys.modules[m["name"]] = mod
+        exec(compile(m["source"], mod.__file__, "exec"), mod.__dict__)
+    module, _, func = spec["entry"].rpartition(".")
+    _GUEST = getattr(_sys.modules[module], func)
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)
+
+
+def _guest_child(slot, fds, msg):
+    """A guest's child. Before its run (it may be forked ahead of one):
+    its cgroup, its uid, a handle on itself for the supervisor, no
+    capabilities, no_new_privs, Landlock and the seccomp allowlist (the
+    run-independent layers, from the fork request): it waits for its run
+    fully confined. Then, with the run's config: rlimits, the channel as
+    fd 3, the entry."""
+    run, stdio, procs = fds[0], fds[1:4], fds[4:]
+    try:
+        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+        for i, fd in enumerate(procs):
+            try:
+                _os.write(fd, b"0")
+            except OSError as e:
+                raise Fail(L_CGROUP, 10 + i, e.errno)
+            _os.close(fd)
+        uid = INSIDE + slot
+        _oserr(L_NAMESPACES, 10, _os.setresgid, uid, uid, uid)
+        _oserr(L_NAMESPACES, 11, _os.setresuid, uid, uid, uid)
+        pidfd = _oserr(L_PROTOCOL, 3, _os.pidfd_open, _os.getpid())
+        _send(run, b"H", b"", [pidfd])
+        _os.close(pidfd)
+        for i, fd in enumerate(stdio):
+            _os.dup2(fd, i)
+            _os.close(fd)
+        _os.setsid()
+        _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), L_CAPS, 1)
+        guest = msg["guest"]
+        _drop_caps(guest["sys"])
+        _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), L_NNP, 1)
+        _landlock(guest["landlock"], guest["sys"])
+        sock = _socket.socket(fileno=run)  # before seccomp: see _recv
+        raw = _b64.b64decode(guest["seccomp"])
+        buf = _ct.create_string_buffer(raw, len(raw))
+        prog = _Fprog(len(raw) // 8, _ct.addressof(buf))
+        _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, _ct.addressof(prog), 0, 0), L_SECCOMP, 2)
+        # The run: its config, with the channel.
+        kind, payload, extra = _recv(run, sock)
+        if kind != b"C" or len(extra) != 1:
+            for x in extra:
+                _os.close(x)
+            raise Fail(L_PROTOCOL, 1, _errno.EPROTO)
+        chan = extra[0]
+        cfg = _json.loads(payload)
+        del payload
+        # prlimit64 on itself is in the allowlist: a limit only goes down
+        # past its hard value, which is the run's.
+        for i, (res, soft, hard) in enumerate(cfg["rlimits"]):
+            try:
+                _resource.setrlimit(res, (soft, hard))
+            except (OSError, ValueError) as e:
+                raise Fail(L_RLIMITS, i + 1, getattr(e, "errno", None) or _errno.EINVAL)
+        # The channel becomes fd 3 (the run socket is never 3: the
+        # zygote's own channel held it when the socket came); nothing
+        # else past stdio stays open. Both calls are in the allowlist.
+        if chan != 3:
+            _oserr(L_EXEC, 5, _os.dup2, chan, 3)
+        _write_frame(run, b"S", _struct.pack(">I", _os.getpid()))
+        _check(_libc.syscall(guest["sys"]["close_range"], 4, _ct.c_uint(0xFFFFFFFF), 0), L_EXEC, 1)
+    except Fail as f:
+        _report(run, f)
+        _os._exit(71)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        _report(run, Fail(L_PROTOCOL, 2, getattr(e, "errno", None) or _errno.EPROTO))
+        _os._exit(71)
+    entry = cfg["config"]
+    del cfg
+    _guest_streams()
+    _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+    try:
+        _GUEST(entry, 3)
+    finally:
+        _os._exit(70)  # the entry ends the process itself
+
+
+def _drop_caps(sysno):
+    # The zygote holds only CAP_SETUID and CAP_SETGID (zygoteCaps), and
+    # not CAP_SETPCAP, so the bounding set stays as it is: it limits only
+    # what an exec could gain, and a guest child has neither exec nor
+    # new privileges.
+    _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), L_CAPS, 2)
+    hdr = (_ct.c_uint32 * 2)(0x20080522, 0)
+    data = (_ct.c_uint32 * 6)()
+    _check(_libc.syscall(sysno["capset"], hdr, data), L_CAPS, 3)
+
+
+def _guest_streams():
+    streams = []
+    for fd, old, name in ((0, _sys.__stdin__, "<stdin>"), (1, _sys.__stdout__, "<stdout>"), (2, _sys.__stderr__, "<stderr>")):
+        write = fd != 0
+        raw = _io.FileIO(fd, "wb" if write else "rb", closefd=False)
+        raw.name = name
+        buf = _io.BufferedWriter(raw) if write else _io.BufferedReader(raw)
+        s = _io.TextIOWrapper(buf, encoding=old.encoding, errors=old.errors, newline="\n" if write else None)
+        s.mode = "w" if write else "r"
+        streams.append(s)
+    _sys.stdin, _sys.stdout, _sys.stderr = streams
+    _sys.__stdin__, _sys.__stdout__, _sys.__stderr__ = streams
+
+
 # The zygote's entry: serve() returns only in a run's program process.
 # The program then runs right under this module frame.
 _ZYGOTE_GLOBALS = globals()
+_preload(_sys.argv)
 _cfg = serve(3)
 _path, _globals = prepare(_cfg)
 try:

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun/internal/cgroup"
+	"github.com/sandrun/sandrun/internal/guest"
 	"github.com/sandrun/sandrun/lang"
 	"golang.org/x/sys/unix"
 )
@@ -57,19 +58,29 @@ type warmPath struct {
 
 	// hook edits every child's config (tests only).
 	hook func(*warmConfig)
+
+	// guests, when not nil, makes this a guest path: its zygotes are
+	// named after the guests (guest_linux.go) and preload their modules.
+	guests map[string]guest.Spec
 }
 
 // newWarmPath starts the zygotes in the background. It needs what a
 // zygote is made of: root (to map a range of host uids), cgroups, and a
 // seccomp filter unless downgraded.
 func newWarmPath(b *Backend) (*warmPath, error) {
+	return newWarmPathFor(b, b.opts.Warm, b.opts.Languages.WithWarm(lang.WarmFork), nil)
+}
+
+// newWarmPathFor starts a zygote for each name (a language, or a guest
+// when guests is not nil) with size child slots each.
+func newWarmPathFor(b *Backend, size int, names []string, guests map[string]guest.Spec) (*warmPath, error) {
 	if !b.root {
 		return nil, errors.New("the warm path needs root: a zygote maps a range of host uids, one per child")
 	}
 	if b.cg == nil {
 		return nil, errors.New("the warm path needs the cgroup layer: each child joins its own cgroup")
 	}
-	w := &warmPath{b: b, size: b.opts.Warm, zs: map[string]*zygote{}, perLang: map[string]*warmCounts{}, closing: make(chan struct{})}
+	w := &warmPath{b: b, size: size, zs: map[string]*zygote{}, perLang: map[string]*warmCounts{}, closing: make(chan struct{}), guests: guests}
 	if !b.opts.downgraded(DowngradeSeccomp) {
 		// Assembled once at New (filterBytes), as for the cold inits.
 		if w.filter = b.filter; len(w.filter) == 0 {
@@ -87,7 +98,7 @@ func newWarmPath(b *Backend) (*warmPath, error) {
 	if w.ranges, err = newUIDSlots(filepath.Join(dir, "zygote-ranges"), 0, n); err != nil {
 		return nil, err
 	}
-	w.langs = b.opts.Languages.WithWarm(lang.WarmFork)
+	w.langs = names
 	for _, name := range w.langs {
 		w.wg.Add(1)
 		go w.keep(name)
@@ -119,7 +130,7 @@ func (w *warmPath) keep(name string) {
 		if !first {
 			w.restarts.Add(1)
 		}
-		l, err := w.b.opts.Languages.Lookup(context.Background(), name)
+		l, err := w.b.opts.Languages.Lookup(context.Background(), w.language(name))
 		if err != nil {
 			w.started(name, !first, err)
 			log.Warn("jail: warm path: language unavailable", "language", name, "err", err)
@@ -128,7 +139,7 @@ func (w *warmPath) keep(name string) {
 			}
 			continue
 		}
-		z, err := w.start(l)
+		z, err := w.start(l, w.guests[name])
 		w.started(name, !first, err)
 		if err != nil {
 			log.Warn("jail: warm path: starting a zygote", "language", name, "err", err)
@@ -246,8 +257,18 @@ type zygote struct {
 	cleanOnce sync.Once
 }
 
-// start makes a zygote jail for l and waits until its program is ready.
-func (w *warmPath) start(l *lang.Language) (_ *zygote, err error) {
+// language is the language of a zygote's name: the name itself, or a
+// guest's language.
+func (w *warmPath) language(name string) string {
+	if g, ok := w.guests[name]; ok {
+		return g.Language
+	}
+	return name
+}
+
+// start makes a zygote jail for l (preloading g's modules, if any) and
+// waits until its program is ready.
+func (w *warmPath) start(l *lang.Language, g guest.Spec) (_ *zygote, err error) {
 	b := w.b
 	n, release, err := w.ranges.acquire()
 	if err != nil {
@@ -353,7 +374,7 @@ func (w *warmPath) start(l *lang.Language) (_ *zygote, err error) {
 		return nil, err
 	}
 	cfg := &zygoteConfig{
-		Binds: binds, Argv: zygoteArgv(l), Env: programEnv(l, nil),
+		Binds: binds, Argv: zygoteArgv(l, g), Env: programEnv(l, nil),
 		Hostname: b.opts.Hostname, UID: insideID, GID: insideID,
 		WorkSize: zygoteWorkSize, WorkInodes: zygoteInodes,
 	}
@@ -400,8 +421,9 @@ func (w *warmPath) start(l *lang.Language) (_ *zygote, err error) {
 }
 
 // zygoteArgv is the language's command line with the program file
-// replaced by the zygote program.
-func zygoteArgv(l *lang.Language) []string {
+// replaced by the zygote program; a guest's modules and entry follow as
+// the zygote's one argument (JSON).
+func zygoteArgv(l *lang.Language, g guest.Spec) []string {
 	var out []string
 	for _, a := range l.Argv {
 		if a == "{file}" {
@@ -409,6 +431,10 @@ func zygoteArgv(l *lang.Language) []string {
 			continue
 		}
 		out = append(out, a)
+	}
+	if g.Entry != "" {
+		b, _ := json.Marshal(guestPreload{Modules: g.Modules, Entry: g.Entry})
+		out = append(out, string(b))
 	}
 	return out
 }
@@ -462,6 +488,12 @@ func (z *zygote) put(slot int) { z.slots <- slot }
 // fork asks the zygote for a child for one run.
 func (z *zygote) fork(slot int, fds []int) error {
 	payload, _ := json.Marshal(map[string]int{"slot": slot})
+	return z.forkWith(payload, fds)
+}
+
+// forkWith asks the zygote for a child, with a payload of the caller's
+// (a guest child's run-independent layers: guest_linux.go).
+func (z *zygote) forkWith(payload []byte, fds []int) error {
 	z.ctlMu.Lock()
 	defer z.ctlMu.Unlock()
 	_ = z.ctl.SetWriteDeadline(time.Now().Add(forkWait))

@@ -43,7 +43,7 @@ func explain(code string, pos syntax.Position, msg string) string {
 			if p.alt != "" {
 				h += "; " + p.alt
 			}
-			return h + ". For full Python, run it with --lang python --backend jail.\n" + msg + "\n"
+			return h + ". For Python, run it with --lang python --backend restricted (under the restricted policy) or --backend jail.\n" + msg + "\n"
 		}
 	}
 	return msg + "\n"

@@ -102,9 +102,9 @@ func TestModulesAndClock(t *testing.T) {
 
 func TestOnlyStarlarkAndNoFilesystem(t *testing.T) {
 	sb := newSandbox(t, restricted.Options{})
-	res, err := sb.Run(context.Background(), &sandrun.Request{Language: "python", Code: "print(1)", Backend: "restricted"})
-	if err == nil || !strings.Contains(res.Error, "only starlark") {
-		t.Fatalf("python accepted: %v %+v", err, res)
+	res, err := sb.Run(context.Background(), &sandrun.Request{Language: "javascript", Code: "print(1)", Backend: "restricted"})
+	if err == nil || !strings.Contains(res.Error, "the restricted tier runs starlark") {
+		t.Fatalf("javascript accepted: %v %+v", err, res)
 	}
 	res, err = sb.Run(context.Background(), &sandrun.Request{Language: "starlark", Code: "print(1)",
 		Files: []sandrun.InputFile{{Name: "a", Content: "x"}}})

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sandrun/sandrun/internal/guest"
 	"go.starlark.net/lib/json"
 	"go.starlark.net/lib/math"
 	startime "go.starlark.net/lib/time"
@@ -137,6 +138,16 @@ type Options struct {
 	// StartTimeout bounds a worker's start; 0 means 10s.
 	StartTimeout time.Duration
 	Logger       *slog.Logger
+
+	// Python runs restricted python (--lang python): real CPython under
+	// internal/pypolicy's language policy, inside this guest runner (the
+	// jail, wired by cmd/sandrun). nil: python requests fail, naming what
+	// is missing. Predeclared, Modules (those in the import allowlist),
+	// MaxHostArgBytes and MaxVariableBytes apply to it as to Starlark.
+	Python guest.Runner
+	// PythonStepsPerCPUSecond turns the CPU limit into restricted
+	// python's step budget; 0 means DefaultPythonStepsPerCPUSecond.
+	PythonStepsPerCPUSecond uint64
 }
 
 // withDefaults fills the zero fields and checks the rest. Errors name the
@@ -156,6 +167,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.StepsPerCPUSecond == 0 {
 		o.StepsPerCPUSecond = DefaultStepsPerCPUSecond
+	}
+	if o.PythonStepsPerCPUSecond == 0 {
+		o.PythonStepsPerCPUSecond = DefaultPythonStepsPerCPUSecond
 	}
 	if o.MaxCallDepth <= 0 {
 		o.MaxCallDepth = DefaultMaxCallDepth

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -97,6 +98,9 @@ func writeJSON(w *bufio.Writer, kind byte, v any) error {
 	return writeFrame(w, kind, b)
 }
 
+// errOversize marks a frame over its cap (or of length 0).
+var errOversize = errors.New("protocol")
+
 // readFrame reads one frame whose payload is at most max bytes.
 func readFrame(r *bufio.Reader, max int) (byte, []byte, error) {
 	var hdr [5]byte
@@ -105,7 +109,7 @@ func readFrame(r *bufio.Reader, max int) (byte, []byte, error) {
 	}
 	n := int(binary.BigEndian.Uint32(hdr[:4]))
 	if n < 1 || n-1 > max {
-		return 0, nil, fmt.Errorf("protocol: frame of %d bytes (kind %q) over the %d-byte cap", n, hdr[4], max)
+		return 0, nil, fmt.Errorf("%w: frame of %d bytes (kind %q) over the %d-byte cap", errOversize, n, hdr[4], max)
 	}
 	p := make([]byte, n-1)
 	if _, err := io.ReadFull(r, p); err != nil {

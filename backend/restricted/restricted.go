@@ -54,6 +54,13 @@ func New(opts Options) (*Backend, error) {
 		return nil, err
 	}
 	b := &Backend{opts: o, slots: make(chan struct{}, o.MaxWorkers)}
+	if o.InProcess || o.Python != nil {
+		// Restricted python runs in another process too: it takes the
+		// host globals as the worker does.
+		if b.host, err = buildHost(o.Predeclared, o.MaxHostArgBytes); err != nil {
+			return nil, err
+		}
+	}
 	if o.InProcess {
 		// Shared by concurrent runs: freezing makes them read-only.
 		o.Predeclared.Freeze()
@@ -62,8 +69,10 @@ func New(opts Options) (*Backend, error) {
 	if err := platformCheck(); err != nil {
 		return nil, err
 	}
-	if b.host, err = buildHost(o.Predeclared, o.MaxHostArgBytes); err != nil {
-		return nil, err
+	if b.host == nil {
+		if b.host, err = buildHost(o.Predeclared, o.MaxHostArgBytes); err != nil {
+			return nil, err
+		}
 	}
 	mg, err := newMemGroups(o.Logger)
 	if err != nil {
@@ -77,9 +86,12 @@ func New(opts Options) (*Backend, error) {
 func (b *Backend) Name() string { return Name }
 
 // Check implements sandrun.Backend.
-func (b *Backend) Check(_ context.Context, language string) error {
+func (b *Backend) Check(ctx context.Context, language string) error {
+	if language == pythonLanguage {
+		return b.checkPython(ctx)
+	}
 	if language != Language {
-		return sandrun.Unsupported(fmt.Sprintf("the restricted tier runs only starlark (a Python dialect without I/O); run %s with --backend process or jail", language))
+		return sandrun.Unsupported(fmt.Sprintf("the restricted tier runs starlark (a Python dialect without I/O) and %s under its policy; run %s with --backend process or jail", pythonLanguage, language))
 	}
 	if b.opts.InProcess {
 		return nil
@@ -131,6 +143,9 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if err := checkRequest(req); err != nil {
 		return nil, err
 	}
+	if req.Language == pythonLanguage {
+		return b.runPython(ctx, req)
+	}
 	spec := b.spec(req)
 	if b.opts.InProcess {
 		return b.runInProcess(ctx, req, spec), nil
@@ -149,7 +164,10 @@ func checkRequest(req *sandrun.Request) error {
 	bad := func(field, msg string) {
 		errs = append(errs, &sandrun.RequestError{Field: field, Msg: msg})
 	}
-	const os = "; use the process or jail tier (--lang starlark runs the same interpreter there)"
+	os, who := "; use the process or jail tier (--lang starlark runs the same interpreter there)", "Starlark programs"
+	if req.Language == pythonLanguage {
+		os, who = "; use the jail or process tier for python with files, input and arguments", "restricted python programs"
+	}
 	if len(req.Files) > 0 {
 		bad("files", "the restricted tier has no filesystem"+os)
 	}
@@ -157,10 +175,10 @@ func checkRequest(req *sandrun.Request) error {
 		bad("collect", "the restricted tier has no filesystem"+os)
 	}
 	if req.Stdin != "" {
-		bad("stdin", "Starlark programs have no standard input"+os)
+		bad("stdin", who+" have no standard input"+os)
 	}
 	if len(req.Args) > 0 {
-		bad("args", "Starlark programs have no command line"+os)
+		bad("args", who+" have no command line"+os)
 	}
 	return errors.Join(errs...)
 }

@@ -28,9 +28,10 @@ func TestBadInputExits64(t *testing.T) {
 		// Over what this host has for one run (or sandrun's maximum).
 		{[]string{"--memory", "64GiB"}, "limits.memory"},
 		{[]string{"--open-files", "10000000"}, "limits.open_files"},
-		// The python tier restricted cannot run: a 4xx about the backend
-		// field, not "unavailable".
-		{[]string{"--backend", "restricted"}, "backend"},
+		// A language tier restricted cannot run: a 4xx about the backend
+		// field, not "unavailable" (it runs starlark, and python under
+		// its policy).
+		{[]string{"--backend", "restricted", "--lang", "javascript"}, "backend"},
 		// A file named like the code's own file would replace it.
 		{[]string{"--file", "main.py=" + data}, "files[0].name"},
 		// A file that is another file's directory.

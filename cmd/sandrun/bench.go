@@ -39,6 +39,7 @@ func benchScenarios() map[string]benchScenario {
 		"gvisor":        benchGvisor,
 		"kubernetes":    benchKubernetes,
 		"proxy":         benchProxy,
+		"rpython":       benchRPython,
 	}
 }
 

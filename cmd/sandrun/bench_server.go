@@ -14,23 +14,32 @@ import (
 	"github.com/sandrun/sandrun/server"
 )
 
+// benchListen serves a's API on a loopback port for a bench (at most
+// concurrent runs at once): its /v1/runs URL, and stop.
+func benchListen(ctx context.Context, a *app, concurrent int) (string, func(), error) {
+	srv, err := server.New(server.Options{Sandbox: a.sandbox, Languages: a.langs, AdmissionOptions: server.AdmissionOptions{MaxConcurrent: concurrent}})
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, ln, 5*time.Second) }()
+	return "http://" + ln.Addr().String() + "/v1/runs", func() { cancel(); <-done }, nil
+}
+
 // benchServer measures a run through the HTTP API against the same run
 // through the Go API, interleaved, on the process tier: the cost of the
 // transport (JSON, HTTP, admission, metrics).
 func benchServer(ctx context.Context, env *cliEnv, a *app, n int) error {
-	srv, err := server.New(server.Options{Sandbox: a.sandbox, Languages: a.langs, AdmissionOptions: server.AdmissionOptions{MaxConcurrent: 1}})
+	url, stop, err := benchListen(ctx, a, 1)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	sctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx, ln, 5*time.Second) }()
-	defer func() { stop(); <-done }()
-	url := "http://" + ln.Addr().String() + "/v1/runs"
+	defer stop()
 	client := &http.Client{Timeout: time.Minute}
 
 	req := sandrun.Request{Language: lang.Bash, Code: "echo 1", Backend: "process"}

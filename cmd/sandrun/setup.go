@@ -18,6 +18,8 @@ import (
 	"github.com/sandrun/sandrun/backend/kubernetes"
 	"github.com/sandrun/sandrun/backend/process"
 	"github.com/sandrun/sandrun/backend/restricted"
+	"github.com/sandrun/sandrun/internal/guest"
+	"github.com/sandrun/sandrun/internal/pypolicy"
 	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/netpolicy"
 	"github.com/sandrun/sandrun/pool"
@@ -128,13 +130,20 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	if !allowed(jail.Name) {
 		warm = warmPlan{} // the warm path lives in the jail
 	}
+	// Restricted python's policy runs as a guest of the jail's warm path
+	// (a zygote of its own, started at the first run, or at once when
+	// prestarting): wired only where the restricted tier is allowed.
+	var guests []guest.Spec
+	if allowed(restricted.Name) {
+		guests = append(guests, pypolicy.Guest())
+	}
 	// A one-shot command makes its one network namespace in the clone;
 	// namespaces made ahead of time pay off in long-lived ones.
 	netPool := 0 // the jail's default
 	if cfg.jailPrestart == 0 {
 		netPool = -1
 	}
-	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, NetPool: netPool, Network: cfg.network, Warm: warm.fork})
+	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, NetPool: netPool, Network: cfg.network, Warm: warm.fork, Guests: guests})
 	if err != nil {
 		return nil, err
 	}
@@ -146,9 +155,11 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	}
 	a.closers = append(a.closers, proc.Close)
 	// restricted comes after the OS tiers: auto prefers stronger
-	// isolation, and restricted runs only starlark. The host environment
-	// is the seed's safe math environment.
-	rest, err := restricted.New(restricted.Options{Executable: self, Predeclared: restricted.MathEnv(), Logger: cfg.logger})
+	// isolation. It runs starlark, and python under its language policy
+	// inside the jail (the jail is passed in as the guest runner: a
+	// backend does not import another). The host environment is the
+	// seed's safe math environment.
+	rest, err := restricted.New(restricted.Options{Executable: self, Predeclared: restricted.MathEnv(), Logger: cfg.logger, Python: jl})
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +223,9 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	// Sessions may live on the allowed tiers that can host them, tried
 	// in this order when a session asks for auto.
 	a.launchers = map[string]sandrun.Launcher{}
-	for _, l := range []sandrun.Backend{jl, dock, proc, kube} {
+	// restricted hosts python sessions under its policy (last: auto
+	// prefers the OS tiers, which run every language).
+	for _, l := range []sandrun.Backend{jl, dock, proc, kube, rest} {
 		if allowed(l.Name()) {
 			a.launchers[l.Name()] = l.(sandrun.Launcher)
 			a.launchOrder = append(a.launchOrder, l.Name())

@@ -70,6 +70,7 @@ func tiers() []*tier {
 		jailTier(0),
 		jailTier(1),
 		jailWarmTier(),
+		jailGuestTier(),
 		dockerTier(),
 		gvisorTier(),
 		processTier(),

@@ -1,0 +1,604 @@
+//go:build linux
+
+package jail
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/capture"
+	"github.com/sandrun/sandrun/internal/cgroup"
+	"github.com/sandrun/sandrun/internal/guest"
+	"github.com/sandrun/sandrun/internal/verdict"
+	"github.com/sandrun/sandrun/lang"
+	"golang.org/x/sys/unix"
+)
+
+// Guests (internal/guest) run in light children of a zygote of their own
+// (docs/architecture/restricted.md, "The guest child"). A guest's program
+// does no I/O: a language policy runs the caller's code, and the child's
+// boundary is what it can ask the kernel for, not what it can see. One
+// process per run, a fork of the zygote (Z, the guest's modules
+// preloaded):
+//
+//	before its run (forked ahead, GuestPrefork of them waiting): its own
+//	    uid (one per slot), a pidfd for the supervisor, no capabilities,
+//	    no_new_privs, Landlock (the interpreter's files, read-only; nothing
+//	    else; abstract sockets and signals scoped)
+//	with the run's config: the run's cgroup, rlimits, a seccomp allowlist
+//	    (no open for writing, exec, fork, socket, kill, ptrace ...), the
+//	    channel as fd 3, then the guest's entry
+//
+// A guest child has no namespaces of its own: it shares the zygote jail's
+// (an empty network namespace, a view of only the runtime's files, its
+// own pid namespace), and cannot reach what they would hide, since the
+// allowlist has no call to reach it with. It has no reaper either: the
+// kernel reaps it (the zygote ignores SIGCHLD), its end is its pidfd's,
+// and how it ended is the guest's to report on the channel. That takes
+// the per-run namespace setup, a second fork and its handoffs off the
+// run's path (the trade-off is measured in docs/architecture/restricted.md).
+
+// guestPreload is a guest zygote's one argument (zygote.py _preload).
+type guestPreload struct {
+	Modules []guest.Module `json:"modules"`
+	Entry   string         `json:"entry"`
+}
+
+// guestConfig is a guest run's config, sent to its child with the
+// channel's end and the cgroup's files.
+type guestConfig struct {
+	Config  json.RawMessage `json:"config"`
+	Rlimits [][3]uint64     `json:"rlimits"`
+}
+
+// guestFork is the fork request of a guest child: its slot and the
+// layers that do not depend on a run.
+type guestFork struct {
+	Slot  int `json:"slot"`
+	Guest struct {
+		Landlock *warmLandlock  `json:"landlock"`
+		Seccomp  []byte         `json:"seccomp"`
+		Sys      map[string]int `json:"sys"`
+	} `json:"guest"`
+}
+
+// guestStart marks a warmRun as a guest child's.
+type guestStart struct {
+	log *slog.Logger
+	// limits are its cgroup's, as made when it was forked (the
+	// defaults): a run with the same ones writes none.
+	limits cgroup.Limits
+	// streams: the caller drives the child's stdin, stdout and stderr
+	// itself (a launched guest, guest_launch_linux.go).
+	streams bool
+}
+
+// guestState is the backend's guest path, started at the first guest run
+// (or in New, with Options.Prestart).
+type guestState struct {
+	mu     sync.Mutex
+	path   *warmPath
+	err    error
+	filter []byte
+	// pending holds children forked ahead of their runs, per guest.
+	pending map[string]chan *warmRun
+}
+
+// GuestPrefork is how many children each guest zygote keeps forked ahead
+// of their runs (each holds a slot): the fork, the uid, the handle and
+// the run-independent layers leave the run's path.
+const GuestPrefork = 2
+
+// guestSpec returns the named guest of Options.Guests.
+func (b *Backend) guestSpec(name string) (guest.Spec, bool) {
+	for _, g := range b.opts.Guests {
+		if g.Name == name {
+			return g, true
+		}
+	}
+	return guest.Spec{}, false
+}
+
+// CheckGuest implements guest.Runner: every layer of a guest child is
+// available here and the guest's language can fork.
+func (b *Backend) CheckGuest(ctx context.Context, name string) error {
+	if b.host != nil {
+		return b.host
+	}
+	g, ok := b.guestSpec(name)
+	if !ok {
+		return fmt.Errorf("jail: no guest %q is configured", name)
+	}
+	var missing []string
+	if !b.root {
+		missing = append(missing, "root (a guest zygote maps a range of host uids, one per child)")
+	}
+	if b.cg == nil {
+		missing = append(missing, "the cgroup layer (each child is limited by its own cgroup)")
+	}
+	if b.opts.downgraded(DowngradeSeccomp) || auditArch == 0 {
+		missing = append(missing, "seccomp (a guest child's boundary is a system call allowlist)")
+	}
+	if b.opts.downgraded(DowngradeLandlock) || landlockABI() < 6 {
+		missing = append(missing, "Landlock ABI 6 (a guest child sees only the runtime's files, read-only)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("jail: %s cannot run here: it needs %s", name, joinAnd(missing))
+	}
+	l, err := b.opts.Languages.Lookup(ctx, g.Language)
+	if err != nil {
+		return err
+	}
+	if l.Warm != lang.WarmFork {
+		return fmt.Errorf("jail: %s: %s cannot fork after its start, so it cannot host a guest", name, g.Language)
+	}
+	return nil
+}
+
+func joinAnd(s []string) string {
+	switch len(s) {
+	case 1:
+		return s[0]
+	case 2:
+		return s[0] + " and " + s[1]
+	}
+	out := ""
+	for i, x := range s {
+		switch {
+		case i == len(s)-1:
+			out += ", and " + x
+		case i > 0:
+			out += ", " + x
+		default:
+			out = x
+		}
+	}
+	return out
+}
+
+// guestPath returns the guest path, starting it on first use.
+func (b *Backend) guestPath() (*warmPath, []byte, error) {
+	b.guest.mu.Lock()
+	defer b.guest.mu.Unlock()
+	if b.guest.path != nil || b.guest.err != nil {
+		return b.guest.path, b.guest.filter, b.guest.err
+	}
+	select {
+	case <-b.closing:
+		return nil, nil, errors.New("jail: the backend is closed")
+	default:
+	}
+	prog, err := buildGuestFilter()
+	if err == nil {
+		b.guest.filter, err = assembleFilter(prog)
+	}
+	if err != nil {
+		b.guest.err = fmt.Errorf("jail: the guest seccomp filter: %w", err)
+		return nil, nil, b.guest.err
+	}
+	specs := map[string]guest.Spec{}
+	var names []string
+	for _, g := range b.opts.Guests {
+		specs[g.Name] = g
+		names = append(names, g.Name)
+	}
+	b.guest.path, b.guest.err = newWarmPathFor(b, b.opts.guestSlots(), names, specs)
+	if b.guest.err == nil {
+		b.guest.pending = map[string]chan *warmRun{}
+		for _, name := range names {
+			ch := make(chan *warmRun, GuestPrefork)
+			b.guest.pending[name] = ch
+			w := b.guest.path
+			w.wg.Add(1)
+			go b.fillGuests(w, name, ch)
+		}
+	}
+	return b.guest.path, b.guest.filter, b.guest.err
+}
+
+// startGuests starts the guest zygotes ahead of the first run (a server).
+func (b *Backend) startGuests() {
+	if len(b.opts.Guests) == 0 {
+		return
+	}
+	if _, _, err := b.guestPath(); err != nil {
+		b.opts.Logger.Warn("jail: guests unavailable", "err", err)
+	}
+}
+
+// closeGuests ends the guest zygotes and what runs in them.
+func (b *Backend) closeGuests() {
+	b.guest.mu.Lock()
+	p := b.guest.path
+	b.guest.err = errors.New("jail: the backend is closed")
+	b.guest.mu.Unlock()
+	if p != nil {
+		p.close()
+		for _, ch := range b.guest.pending {
+			for len(ch) > 0 {
+				(<-ch).discard()
+			}
+		}
+	}
+}
+
+// GuestReady waits until the guest's zygote is ready to fork runs.
+func (b *Backend) GuestReady(ctx context.Context, name string) error {
+	if err := b.CheckGuest(ctx, name); err != nil {
+		return err
+	}
+	w, _, err := b.guestPath()
+	if err != nil {
+		return err
+	}
+	_, err = awaitZygote(ctx, w, name)
+	return err
+}
+
+// awaitZygote waits for the named zygote to be ready, bounded by ctx and
+// a zygote's start time.
+func awaitZygote(ctx context.Context, w *warmPath, name string) (*zygote, error) {
+	if z := w.ready(name); z != nil {
+		return z, nil
+	}
+	limit := time.NewTimer(zygoteStart + 5*time.Second)
+	defer limit.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("jail: waiting for the %s zygote: %w", name, ctx.Err())
+		case <-limit.C:
+			return nil, fmt.Errorf("jail: the %s zygote did not start (see the log)", name)
+		case <-w.closing:
+			return nil, errors.New("jail: the backend is closed")
+		case <-tick.C:
+			if z := w.ready(name); z != nil {
+				return z, nil
+			}
+		}
+	}
+}
+
+// RunGuest implements guest.Runner: one run in a light child of the
+// guest's zygote. A run waits for a free child slot (there is no cold
+// path for a guest); a zygote that fails before the child exists is
+// replaced and the run tries once more.
+func (b *Backend) RunGuest(ctx context.Context, req *sandrun.Request, run *guest.Run) (*sandrun.Result, error) {
+	var res *sandrun.Result
+	err := b.onGuest(ctx, run.Guest, func(w *warmPath, l *lang.Language) (err error) {
+		res, err = b.runGuestOnce(ctx, w, l, req, run)
+		return err
+	})
+	return res, err
+}
+
+// onGuest calls f with the guest's path and language, once more when the
+// zygote failed before the child existed (it is replaced meanwhile).
+func (b *Backend) onGuest(ctx context.Context, name string, f func(*warmPath, *lang.Language) error) error {
+	if err := b.CheckGuest(ctx, name); err != nil {
+		return err
+	}
+	g, _ := b.guestSpec(name)
+	l, err := b.opts.Languages.Lookup(ctx, g.Language)
+	if err != nil {
+		return err
+	}
+	w, _, err := b.guestPath()
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		err := f(w, l)
+		if errors.Is(err, errCold) && attempt == 0 {
+			continue
+		}
+		if errors.Is(err, errCold) {
+			err = fmt.Errorf("jail: the %s zygote failed twice before forking a child", name)
+		}
+		return err
+	}
+}
+
+// guestChannel makes a run's channel: the host's end as a conn, the
+// child's as a descriptor (for startGuest).
+func guestChannel() (net.Conn, int, error) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, -1, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the guest's channel"}
+	}
+	pf := os.NewFile(uintptr(pair[0]), "guest-channel")
+	conn, err := net.FileConn(pf)
+	pf.Close()
+	if err != nil {
+		unix.Close(pair[1])
+		return nil, -1, &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "the guest's channel"}
+	}
+	return conn, pair[1], nil
+}
+
+func (b *Backend) runGuestOnce(ctx context.Context, w *warmPath, l *lang.Language, req *sandrun.Request, run *guest.Run) (*sandrun.Result, error) {
+	r, err := b.takeGuest(ctx, w, run.Guest, l)
+	if err != nil {
+		return nil, err
+	}
+	lim := req.Limits.WithDefaults()
+	conn, childEnd, err := guestChannel()
+	if err != nil {
+		r.discard()
+		return nil, err
+	}
+	defer conn.Close()
+	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, func() { r.kill(verdict.KillOutput, "stdout") })
+	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, func() { r.kill(verdict.KillOutput, "stderr") })
+	if err := b.startGuest(r, lim, run.Config, childEnd, stdout, stderr); err != nil {
+		return nil, err
+	}
+	w.forked.Add(1)
+	served := make(chan struct{})
+	if run.Serve != nil {
+		go func() {
+			defer close(served)
+			run.Serve(conn)
+		}()
+	} else {
+		close(served)
+	}
+	res, err := b.finishWarm(ctx, r, req, l, stdout, stderr)
+	// The program's end closed the child's side: Serve reads what is
+	// left (the guest's report) up to that EOF. Closing ours first would
+	// lose it; a child end kept open somewhere is cut after a grace.
+	select {
+	case <-served:
+	case <-time.After(2 * time.Second):
+	}
+	conn.Close()
+	<-served
+	return res, err
+}
+
+// takeGuest returns a child for a run: one forked ahead when there is
+// one, else one forked now.
+func (b *Backend) takeGuest(ctx context.Context, w *warmPath, name string, l *lang.Language) (*warmRun, error) {
+	b.guest.mu.Lock()
+	ch := b.guest.pending[name]
+	b.guest.mu.Unlock()
+	for {
+		select {
+		case r := <-ch:
+			if r.alive() {
+				return r, nil
+			}
+			r.discard()
+			continue
+		default:
+		}
+		break
+	}
+	z, err := awaitZygote(ctx, w, name)
+	if err != nil {
+		return nil, err
+	}
+	var slot int
+	select {
+	case slot = <-z.slots:
+	case <-z.dead:
+		return nil, errCold
+	case <-ctx.Done():
+		return nil, fmt.Errorf("jail: waiting for a free %s child: %w", name, ctx.Err())
+	}
+	return b.forkGuest(z, slot, l)
+}
+
+// fillGuests keeps GuestPrefork children forked ahead for one guest.
+func (b *Backend) fillGuests(w *warmPath, name string, ch chan *warmRun) {
+	defer w.wg.Done()
+	g, _ := b.guestSpec(name)
+	pause := func() bool {
+		select {
+		case <-w.closing:
+			return false
+		case <-time.After(200 * time.Millisecond):
+			return true
+		}
+	}
+	for {
+		z := w.ready(name)
+		if z == nil {
+			if !pause() {
+				return
+			}
+			continue
+		}
+		var slot int
+		select {
+		case slot = <-z.slots:
+		case <-z.dead:
+			continue
+		case <-w.closing:
+			return
+		}
+		l, err := b.opts.Languages.Lookup(context.Background(), g.Language)
+		var r *warmRun
+		if err == nil {
+			r, err = b.forkGuest(z, slot, l)
+		} else {
+			z.put(slot)
+		}
+		if err != nil {
+			if !errors.Is(err, errCold) {
+				b.opts.Logger.Warn("jail: forking a guest child ahead", "guest", name, "err", err)
+			}
+			if !pause() {
+				return
+			}
+			continue
+		}
+		select {
+		case ch <- r:
+		case <-w.closing:
+			r.discard()
+			return
+		}
+	}
+}
+
+// forkGuest forks a guest child up to its run: its handle, its
+// run-independent layers, and its cgroup (joined at once, marked idle,
+// with the default limits until its run's are set).
+func (b *Backend) forkGuest(z *zygote, slot int, l *lang.Language) (*warmRun, error) {
+	r := &warmRun{z: z, slot: slot, pidfd: -1, t0: time.Now(), guest: &guestStart{log: b.opts.Logger}}
+	ok := false
+	defer func() {
+		if !ok {
+			r.cleanup()
+		}
+	}()
+	var procs []int
+	var err error
+	r.guest.limits = cgLimits(sandrun.Limits{}.WithDefaults(), b.opts.CPUs)
+	if r.cg, err = b.cg.Create(r.guest.limits); err != nil {
+		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	}
+	r.cg.SetIdle(true) // no run yet: it weighs nothing
+	if procs, err = r.cg.JoinFiles(); err != nil {
+		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	}
+	req := guestFork{Slot: slot}
+	req.Guest.Landlock, req.Guest.Sys = guestLayers(l)
+	req.Guest.Seccomp = b.guest.filter
+	payload, err := json.Marshal(req)
+	if err != nil {
+		closeAll(procs)
+		return nil, err
+	}
+	if err := r.forkChild(z, procs, func(fds []int) error { return z.forkWith(payload, fds) }); err != nil {
+		return nil, err
+	}
+	r.tH = time.Now()
+	ok = true
+	return r, nil
+}
+
+// startGuest gives a forked child its run: the run's limits on its
+// cgroup, then its config with the channel's end; it returns once the
+// program started. chanEnd is closed.
+func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, entry []byte, chanEnd int, stdout, stderr io.Writer) (err error) {
+	defer unix.Close(chanEnd)
+	defer func() {
+		if err != nil {
+			r.cleanup()
+		}
+	}()
+	r.mu.Lock()
+	r.lim, r.t0 = lim, time.Now()
+	r.mu.Unlock()
+	if want := cgLimits(lim, b.opts.CPUs); want != r.guest.limits {
+		if err := r.cg.Set(want); err != nil {
+			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+		}
+		r.guest.limits = want
+	}
+	r.cg.SetIdle(false)
+	r.tCg = time.Now()
+	cfg, err := json.Marshal(guestConfig{Config: entry, Rlimits: rlimitsOf(lim)})
+	if err != nil {
+		return err
+	}
+	setup := b.opts.SetupTimeout
+	_ = r.conn.SetWriteDeadline(time.Now().Add(setup))
+	if err := writeFrame(r.conn, msgConfig, cfg, chanEnd); err != nil {
+		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "sending the guest's config"}
+	}
+	if !r.guest.streams {
+		for i, w := range []io.Writer{stdout, stderr} {
+			out := r.outs[i]
+			r.copying.Add(1)
+			go func() {
+				defer r.copying.Done()
+				_, _ = io.Copy(w, out)
+			}()
+		}
+		r.stdin.Close() // a guest's program reads no input
+	}
+	return r.awaitStart(setup, "the guest child's setup did not finish")
+}
+
+// alive says whether a child forked ahead is still waiting for its run.
+func (r *warmRun) alive() bool {
+	fds := []unix.PollFd{{Fd: int32(r.pidfd), Events: unix.POLLIN}}
+	n, _ := unix.Poll(fds, 0)
+	return n == 0
+}
+
+// discard ends a child that will not run anything.
+func (r *warmRun) discard() {
+	r.kill(verdict.KillNone, "")
+	_ = r.cleanup()
+}
+
+// guestLayers are a guest child's run-independent layers: Landlock (the
+// interpreter's files, read-only) and the system call numbers it calls.
+func guestLayers(l *lang.Language) (*warmLandlock, map[string]int) {
+	abi := landlockABI()
+	r := rightsFor(abi)
+	ll := &warmLandlock{MinABI: 6, AttrSize: int(llAttrSize(abi)), FS: r.handledFS, Net: r.handledNet, Scoped: r.scoped, FileOnly: fileOnly}
+	binds, _ := bindsFor(l)
+	for _, bd := range binds {
+		if bd.Symlink == "" {
+			// Read only: the interpreter's lazy imports. No execute right
+			// is needed (exec is not in the allowlist) and none is given.
+			ll.Rules = append(ll.Rules, warmRule{Path: bd.Path, Access: r.read})
+		}
+	}
+	return ll, map[string]int{
+		"capset": unix.SYS_CAPSET, "close_range": unix.SYS_CLOSE_RANGE,
+		"landlock_create_ruleset": unix.SYS_LANDLOCK_CREATE_RULESET,
+		"landlock_add_rule":       unix.SYS_LANDLOCK_ADD_RULE,
+		"landlock_restrict_self":  unix.SYS_LANDLOCK_RESTRICT_SELF,
+	}
+}
+
+// pidfdInfo is struct pidfd_info (linux/pidfd.h, the first version: 64
+// bytes, exit_code included since Linux 6.15).
+type pidfdInfo struct {
+	Mask, CgroupID                                                    uint64
+	Pid, Tgid, Ppid, Ruid, Rgid, Euid, Egid, Suid, Sgid, Fsuid, Fsgid uint32
+	ExitCode                                                          int32
+}
+
+const (
+	pidfdInfoExit = 1 << 3 // PIDFD_INFO_EXIT
+	// PIDFD_GET_INFO: _IOWR(PIDFS_IOCTL_MAGIC 0xFF, 11, struct pidfd_info).
+	pidfdGetInfo = 3<<30 | uintptr(unsafe.Sizeof(pidfdInfo{}))<<16 | 0xFF<<8 | 11
+)
+
+// guestExitStatus is the wait status of a guest child that has ended,
+// read through its pidfd (PIDFD_GET_INFO, Linux 6.15+; the zygote, its
+// parent, lets the kernel reap it). Where the kernel cannot say, it is a
+// plain exit: how the program ended is then the guest's report alone.
+func guestExitStatus(pidfd int) unix.WaitStatus {
+	for i := 0; i < 20; i++ {
+		info := pidfdInfo{Mask: pidfdInfoExit}
+		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(pidfd), pidfdGetInfo, uintptr(unsafe.Pointer(&info)))
+		if e != 0 {
+			break // an older kernel
+		}
+		if info.Mask&pidfdInfoExit != 0 {
+			return unix.WaitStatus(info.ExitCode)
+		}
+		time.Sleep(time.Millisecond) // exited, not yet released
+	}
+	return 0
+}
