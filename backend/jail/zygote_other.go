@@ -16,3 +16,12 @@ func (b *Backend) WarmReady(context.Context, string) error { return errUnsupport
 
 // WarmStatus reports nothing: there is no warm path on this OS.
 func (b *Backend) WarmStatus() map[string]sandrun.WarmStatus { return nil }
+
+// GuestReady fails: there is no jail on this OS.
+func (b *Backend) GuestReady(context.Context, string) error { return errUnsupported }
+
+// EnforcesNetwork fails: there is no jail on this OS.
+func (b *Backend) EnforcesNetwork() error { return errUnsupported }
+
+// RunsInteractive fails: there is no jail on this OS.
+func (b *Backend) RunsInteractive() error { return errUnsupported }

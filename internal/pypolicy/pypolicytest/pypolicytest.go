@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package pypolicytest runs restricted python's policy in a plain local
 // python, with no OS sandbox around it: a guest.Runner for the tests of
 // the layers above the jail (the restricted tier's host API, statuses and
