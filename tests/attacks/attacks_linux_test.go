@@ -376,6 +376,18 @@ print("TOKEN", tok)
 print("FOREIGN", len(foreign), " ".join(foreign)[:200])
 `
 
+// concurrentNoFiles is concurrentProgram for a tier without a writable
+// file system (a guest child): each run keeps its token in memory across
+// the wait, so what is checked is that every run gets its own output and
+// environment while 50 share the host.
+const concurrentNoFiles = `import os, time
+tok = os.environ["SANDRUN_ATTACK_TOKEN"]
+time.sleep(0.5)
+assert os.environ["SANDRUN_ATTACK_TOKEN"] == tok
+print("TOKEN", tok)
+print("FOREIGN", 0, "")
+`
+
 // TestConcurrentRuns starts 50 runs at once on each tier: each must get
 // its own output and see nothing of the others, and nothing may be left.
 func TestConcurrentRuns(t *testing.T) {
@@ -396,7 +408,11 @@ func TestConcurrentRuns(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					c := &attackCase{Language: "python", Code: concurrentProgram,
+					code := concurrentProgram
+					if tr.noFiles {
+						code = concurrentNoFiles
+					}
+					c := &attackCase{Language: "python", Code: code,
 						Limits: sandrun.Limits{WallTime: sandrun.Duration(90 * time.Second)}}
 					req := h.request(c, tr.backend, map[string]string{"SANDRUN_ATTACK_TOKEN": toks[i]})
 					req.Files = nil

@@ -52,6 +52,9 @@ type tier struct {
 	spares int
 	// heavy tiers run only without -short.
 	heavy bool
+	// noFiles: the tier's runs have no writable file system (a guest
+	// child): TestConcurrentRuns checks them with concurrentNoFiles.
+	noFiles bool
 	// leftovers lists what the tier made for a run that outlived it and
 	// is not on this host's process tree (the kubernetes tier's pods).
 	leftovers func() []string

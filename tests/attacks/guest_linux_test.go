@@ -36,6 +36,7 @@ func jailGuestTier() *tier {
 	jt.name = jail.Name + "-guest"
 	jt.backend = jt.name
 	jt.heavy = true
+	jt.noFiles = true
 	jt.open = func(t *testing.T, _ string) (sandrun.Backend, error) {
 		b, err := jail.New(jail.Options{
 			Languages:  lang.NewRegistry(lang.Options{}),
