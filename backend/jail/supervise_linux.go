@@ -393,11 +393,16 @@ func (b *Backend) initConfig(s *spec, binds []bindSpec) *initConfig {
 	return cfg
 }
 
-// The init shares the run's cgroup: its threads count as pids and its
-// memory (a few MiB of Go runtime) as memory. These allowances keep the
-// program's own limits what the request says.
+// The init shares the run's cgroup (the warm path's pid 1 of a run
+// too): it counts as one pid, and its memory (and the kernel's for the
+// run's namespaces and mounts) as memory. These allowances keep the
+// program's own limits what the request says. One pid is all the init
+// ever takes: it is single-threaded and forks nothing after the
+// program, so a program that fills its process limit cannot starve it
+// (a Go init, which needs threads, died of that: exit status 2), and
+// the program gets exactly its limit, as on the other tiers.
 const (
-	initPids   = 8
+	initPids   = 1
 	initMemory = 8 << 20
 )
 

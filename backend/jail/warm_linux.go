@@ -30,31 +30,31 @@ import (
 // errCold is why a run that could have been warm runs cold instead.
 var errCold = errors.New("cold")
 
-// warmable reports whether a run can be served by the language's zygote:
-// the zygote's interpreter made its locale and stdio encoding from the
-// base environment, so a request that sets the locale runs cold, and so
-// does one with a network allowlist (its proxy is set up by the cold
-// jail), and one that changes a variable of the runtime's.
-func warmable(req *sandrun.Request, l *lang.Language) bool {
+// coldReason says why a run cannot be served by the language's zygote
+// ("" when it can): the zygote's interpreter made its locale and stdio
+// encoding from the base environment, so a request that sets the locale
+// runs cold, and so does one with a network allowlist (its proxy is set
+// up by the cold jail), and one that changes a variable of the runtime's.
+func coldReason(req *sandrun.Request, l *lang.Language) string {
 	if !req.Network.IsNone() {
-		return false // the network proxy lives in a cold jail's namespace
+		return coldNetwork // the network proxy lives in a cold jail's namespace
 	}
 	if req.IsInteractive() {
-		return false // input as it comes and signals: the cold jail's (run_linux.go)
+		return coldInteractive // input as it comes and signals: the cold jail's (run_linux.go)
 	}
 	for k, v := range req.Env {
 		switch k {
 		case "LANG", "LC_ALL", "LC_CTYPE":
-			return false
+			return coldLocale
 		}
 		// The zygote's preloaded modules read the runtime's variables
 		// (matplotlib its backend and config dir): another value needs
 		// a fresh interpreter.
 		if lv, ok := l.Env[k]; ok && lv != v {
-			return false
+			return coldRuntimeEnv
 		}
 	}
-	return true
+	return ""
 }
 
 // runWarm runs req in a child of the language's zygote. ok is false when
@@ -64,17 +64,23 @@ func warmable(req *sandrun.Request, l *lang.Language) bool {
 // exists, it fails closed like a cold jail.
 func (b *Backend) runWarm(ctx context.Context, req *sandrun.Request, l *lang.Language, lim sandrun.Limits, files []initFile) (res *sandrun.Result, err error, ok bool) {
 	w := b.warm
-	if w == nil || l.Warm != lang.WarmFork || !warmable(req, l) {
+	if w == nil || l.Warm != lang.WarmFork {
+		return nil, nil, false
+	}
+	if why := coldReason(req, l); why != "" {
+		w.record(l.Name, why)
 		return nil, nil, false
 	}
 	z := w.ready(l.Name)
 	if z == nil {
 		w.fallbacks.Add(1)
+		w.record(l.Name, coldNoZygote)
 		return nil, nil, false
 	}
 	slot, free := z.take()
 	if !free {
 		w.fallbacks.Add(1)
+		w.record(l.Name, coldBusy)
 		return nil, nil, false
 	}
 	r := &warmRun{z: z, slot: slot, pidfd: -1, lim: lim, t0: time.Now()}
@@ -83,12 +89,14 @@ func (b *Backend) runWarm(ctx context.Context, req *sandrun.Request, l *lang.Lan
 	err = r.begin(b, l, req, files, stdout, stderr)
 	if errors.Is(err, errCold) {
 		w.fallbacks.Add(1)
+		w.record(l.Name, coldZygoteError)
 		return nil, nil, false
 	}
 	if err != nil {
 		return nil, err, true
 	}
 	w.forked.Add(1)
+	w.record(l.Name, "")
 	tBegun := time.Now()
 	done := make(chan struct{})
 	go r.watch(done)

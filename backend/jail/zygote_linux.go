@@ -47,7 +47,9 @@ type warmPath struct {
 	filter []byte    // the seccomp program, struct sock_filter[]
 
 	mu      sync.Mutex
-	zs      map[string]*zygote // the ready zygote, by language
+	zs      map[string]*zygote     // the ready zygote, by language
+	langs   []string               // the fork languages, each with a keeper
+	perLang map[string]*warmCounts // what each language's warm path did (WarmStatus)
 	closing chan struct{}
 	wg      sync.WaitGroup
 
@@ -67,7 +69,7 @@ func newWarmPath(b *Backend) (*warmPath, error) {
 	if b.cg == nil {
 		return nil, errors.New("the warm path needs the cgroup layer: each child joins its own cgroup")
 	}
-	w := &warmPath{b: b, size: b.opts.Warm, zs: map[string]*zygote{}, closing: make(chan struct{})}
+	w := &warmPath{b: b, size: b.opts.Warm, zs: map[string]*zygote{}, perLang: map[string]*warmCounts{}, closing: make(chan struct{})}
 	if !b.opts.downgraded(DowngradeSeccomp) {
 		// Assembled once at New (filterBytes), as for the cold inits.
 		if w.filter = b.filter; len(w.filter) == 0 {
@@ -85,7 +87,8 @@ func newWarmPath(b *Backend) (*warmPath, error) {
 	if w.ranges, err = newUIDSlots(filepath.Join(dir, "zygote-ranges"), 0, n); err != nil {
 		return nil, err
 	}
-	for _, name := range b.opts.Languages.WithWarm(lang.WarmFork) {
+	w.langs = b.opts.Languages.WithWarm(lang.WarmFork)
+	for _, name := range w.langs {
 		w.wg.Add(1)
 		go w.keep(name)
 	}
@@ -118,6 +121,7 @@ func (w *warmPath) keep(name string) {
 		}
 		l, err := w.b.opts.Languages.Lookup(context.Background(), name)
 		if err != nil {
+			w.started(name, !first, err)
 			log.Warn("jail: warm path: language unavailable", "language", name, "err", err)
 			if !wait() {
 				return
@@ -125,6 +129,7 @@ func (w *warmPath) keep(name string) {
 			continue
 		}
 		z, err := w.start(l)
+		w.started(name, !first, err)
 		if err != nil {
 			log.Warn("jail: warm path: starting a zygote", "language", name, "err", err)
 			if !wait() {
