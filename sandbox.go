@@ -176,12 +176,12 @@ func (s *Sandbox) Choose(ctx context.Context, name, language string) (Backend, [
 		}
 		return b, nil, nil
 	}
-	var why []string
-	for i, b := range s.opts.Backends {
+	var why, skipped []string
+	for _, b := range s.opts.Backends {
 		err := b.Check(ctx, language)
 		if err == nil {
 			var warn []string
-			if i > 0 {
+			if len(why) > 0 {
 				warn = append(warn, fmt.Sprintf("auto chose %s because stronger tiers are unavailable: %s", b.Name(), strings.Join(why, "; ")))
 			}
 			return b, warn, nil
@@ -191,9 +191,16 @@ func (s *Sandbox) Choose(ctx context.Context, name, language string) (Backend, [
 			// fault to fix, not a reason to run on a weaker tier.
 			return nil, nil, &UnavailableError{Backend: "auto", Err: fmt.Errorf("%s: %w", b.Name(), err)}
 		}
+		if errors.Is(err, ErrUnsupportedLanguage) {
+			// By design, not a weakness of this host (a warm pool for
+			// other languages, restricted for python): no reason to warn
+			// that a weaker tier was chosen.
+			skipped = append(skipped, fmt.Sprintf("%s: %v", b.Name(), err))
+			continue
+		}
 		why = append(why, fmt.Sprintf("%s: %v", b.Name(), err))
 	}
-	return nil, nil, &UnavailableError{Backend: "auto", Err: errors.New(strings.Join(why, "; "))}
+	return nil, nil, &UnavailableError{Backend: "auto", Err: errors.New(strings.Join(append(why, skipped...), "; "))}
 }
 
 // ErrUnsupportedLanguage marks a Check error that means the backend never

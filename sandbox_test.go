@@ -59,6 +59,31 @@ func TestAutoPicksStrongestAvailable(t *testing.T) {
 	}
 }
 
+// A tier that never runs the language (a warm pool for other languages,
+// restricted for python) is passed over without a warning: every served
+// bash and python-data run said "auto chose jail because stronger tiers
+// are unavailable: pool: no warm pool for bash", which is neither true
+// nor something to act on, and teaches people to skip warnings.
+func TestAutoSkipsUnsupportedWithoutWarning(t *testing.T) {
+	pool := &fakeBackend{name: "pool", unavail: sandrun.Unsupported("no warm pool for python (pools: javascript)")}
+	jail := &fakeBackend{name: "jail"}
+	sb, err := sandrun.New(sandrun.Options{Backends: []sandrun.Backend{pool, jail}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := sb.Run(context.Background(), &sandrun.Request{Language: "python", Code: "print(1)"})
+	if err != nil || res.Backend != "jail" || len(res.Warnings) != 0 {
+		t.Fatalf("backend %s warnings %q err %v", res.Backend, res.Warnings, err)
+	}
+	// A real reason is still a warning, and only it is named.
+	down := &fakeBackend{name: "docker", unavail: errors.New("dockerd is not running")}
+	sb, _ = sandrun.New(sandrun.Options{Backends: []sandrun.Backend{pool, down, jail}})
+	res, err = sb.Run(context.Background(), &sandrun.Request{Language: "python", Code: "print(1)"})
+	if err != nil || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "dockerd is not running") || strings.Contains(res.Warnings[0], "pool") {
+		t.Fatalf("warnings %q err %v", res.Warnings, err)
+	}
+}
+
 // A failed language probe on a stronger tier stops auto: it must not move
 // the run to a weaker tier that happens to work.
 func TestAutoStopsAtProbeFailure(t *testing.T) {

@@ -80,9 +80,15 @@ func TestOneListOfLanguages(t *testing.T) {
 		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
 			return nil
 		}
-		f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
+		f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution|parser.ParseComments)
 		if err != nil {
 			return err
+		}
+		if ast.IsGenerated(f) {
+			// Data generated from elsewhere (gitleaks' rules name "bash"
+			// and "python" among their keywords), not code that picks a
+			// language.
+			return nil
 		}
 		var names2 []string
 		ast.Inspect(f, func(n ast.Node) bool {

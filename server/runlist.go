@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sandrun/sandrun"
@@ -62,9 +63,19 @@ const (
 	MaxRunListLimit     = 500
 )
 
+// runFilterParams are the query parameters of GET /v1/runs.
+var runFilterParams = []string{"status", "language", "backend", "session", "since", "until", "limit", "offset"}
+
 // runFilter reads the query; the error names the parameter.
 func runFilter(q map[string][]string) (RunFilter, *FieldError) {
 	f := RunFilter{Limit: DefaultRunListLimit}
+	// A filter this API does not have is refused: ignored, it would
+	// answer every run as if it had filtered them.
+	for k := range q {
+		if !slices.Contains(runFilterParams, k) {
+			return f, &FieldError{Field: k, Message: fmt.Sprintf("%s: not a filter of this list (have: %s)", k, strings.Join(runFilterParams, ", "))}
+		}
+	}
 	get := func(k string) string {
 		if v := q[k]; len(v) > 0 {
 			return v[0]
@@ -119,7 +130,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
 	}
 	f, ferr := runFilter(r.URL.Query())
 	if ferr != nil {
-		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: ferr.Message, Field: ferr.Field, Errors: []FieldError{*ferr}})
+		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: ferr.Message, Code: "bad_request", Field: ferr.Field, Errors: []FieldError{*ferr}})
 		return
 	}
 	if s.opts.Auth.Enabled() {

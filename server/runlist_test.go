@@ -110,12 +110,15 @@ func TestListRuns(t *testing.T) {
 	for q, field := range map[string]string{
 		"?status=bogus": "status", "?since=yesterday": "since", "?until=2026-01-02": "until",
 		"?limit=0": "limit", "?limit=501": "limit", "?limit=x": "limit", "?offset=-1": "offset",
+		// A filter the API does not have (a typo, another client's name
+		// for one) answered every run, unfiltered, with no word.
+		"?lang=python": "lang", "?caller=token:x": "caller",
 	} {
 		r := e.do(t, "GET", "/v1/runs"+q, "", nil)
 		var b server.ErrorBody
 		r.json(t, &b)
-		if r.code != 400 || b.Field != field || !strings.Contains(b.Error, field) {
-			t.Errorf("%s: %d %+v, want 400 naming %s", q, r.code, b, field)
+		if r.code != 400 || b.Field != field || !strings.Contains(b.Error, field) || b.Code != "bad_request" {
+			t.Errorf("%s: %d %+v, want 400 bad_request naming %s", q, r.code, b, field)
 		}
 	}
 }

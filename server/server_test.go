@@ -62,6 +62,12 @@ func TestRunBadInput(t *testing.T) {
 		{"file and its directory", `{"language":"python","code":"print(1)","files":[{"name":"a","content":""},{"name":"a/b","content":""}]}`, 400, "files[1].name"},
 		{"file named like the code", `{"language":"python","code":"print(1)","files":[{"name":"main.py","content":"import os"}]}`, 400, "files[0].name"},
 		{"open_files 0 is the default, -1 is refused", `{"language":"python","code":"print(1)","limits":{"open_files":-1}}`, 400, "limits.open_files"},
+		// encoding/json keeps the last of two members and matches fields
+		// without regard to case: a gateway that reads the first (or the
+		// exact spelling) saw another request than the one that ran.
+		{"a member twice", `{"language":"python","code":"print(1)","backend":"jail","backend":"process"}`, 400, "backend"},
+		{"a member twice in another case", `{"language":"python","code":"print(1)","backend":"jail","Backend":"process"}`, 400, "Backend"},
+		{"a nested member twice", `{"language":"python","code":"print(1)","limits":{"memory":"64MiB","Memory":"1GiB"}}`, 400, "limits.Memory"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/audit"
+	"github.com/sandrun/sandrun/internal/termsafe"
 )
 
 // auditConfig is the audit log's configuration, read from the environment
@@ -371,7 +372,7 @@ func auditShow(ctx context.Context, env *cliEnv, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(e)
 	}
-	printEntry(env.stdout, e)
+	printEntry(env.stdout, e, escapeAuto.on(env.stdout))
 	return nil
 }
 
@@ -396,11 +397,22 @@ func findRun(ctx context.Context, log *audit.Log, id string) (*audit.Entry, erro
 	return got[0], nil
 }
 
-func printEntry(w io.Writer, e *audit.Entry) {
+// printEntry writes a record for a person. Much of it is the program's
+// (its code, an exception's name in an error, the host names it tried):
+// on a terminal (escape) every value is escaped as the program's output
+// is, so a record cannot set the operator's window title, hide text or
+// clear the screen.
+func printEntry(w io.Writer, e *audit.Entry, escape bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	esc := func(v string) string {
+		if escape {
+			return termsafe.Escape(v)
+		}
+		return v
+	}
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+			fmt.Fprintf(tw, "%s:\t%s\n", k, esc(v))
 		}
 	}
 	row("id", e.ID)
@@ -439,7 +451,7 @@ func printEntry(w io.Writer, e *audit.Entry) {
 	row("sandrun", e.Version)
 	tw.Flush()
 	if e.Code != "" {
-		fmt.Fprintf(w, "code:\n%s\n", e.Code)
+		fmt.Fprintf(w, "code:\n%s\n", esc(e.Code))
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/audit"
 	"github.com/sandrun/sandrun/internal/testenv"
 )
@@ -304,5 +305,24 @@ func TestKilledRunIsInterrupted(t *testing.T) {
 	runs = nil
 	if code != 0 || json.Unmarshal([]byte(js), &runs) != nil || len(runs) != 1 || runs[0].CodeSHA256 != sha("exec sleep 30") {
 		t.Fatalf("after kill -9: %d %s", code, js)
+	}
+}
+
+// `sandrun audit show` printed the record's code (the program's, when
+// SANDRUN_AUDIT_CODE=1 keeps it) and the other values raw: a run's code
+// with OSC 0, ESC[8m and ESC[2J set the operator's window title, hid text
+// and cleared the screen when the record was shown. On a terminal every
+// value is escaped, as the program's output is by `run`.
+func TestAuditShowEscapesForTerminal(t *testing.T) {
+	evil := "print(1) # \x1b]0;PWNED\x07\x1b[8mhidden\x1b[2J"
+	e := &audit.Entry{ID: "0123456789ab", Status: sandrun.StatusExitError, Error: "the step raised \x1b[31mErr\u202e", Code: evil, Caller: "addr:127.0.0.1"}
+	var term, pipe bytes.Buffer
+	printEntry(&term, e, true)
+	if strings.ContainsAny(term.String(), "\x1b\x07\u202e") || !strings.Contains(term.String(), `\x1b]0;PWNED\x07`) {
+		t.Fatalf("on a terminal: %q", term.String())
+	}
+	printEntry(&pipe, e, false)
+	if !strings.Contains(pipe.String(), evil) {
+		t.Fatalf("to a pipe the code is kept as it is: %q", pipe.String())
 	}
 }

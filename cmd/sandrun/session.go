@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/termsafe"
 	"github.com/sandrun/sandrun/lang"
 	"github.com/sandrun/sandrun/session"
 	"github.com/sandrun/sandrun/session/sessionhttp"
@@ -131,8 +132,13 @@ func cmdSession(ctx context.Context, env *cliEnv, args []string) error {
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tLANGUAGE\tBACKEND\tSTATE\tRUNS\tIDLE\tNOTE")
 		for _, in := range ls {
+			// The note can quote the program (the exception a step raised).
+			note := in.Error
+			if escapeAuto.on(env.stdout) {
+				note = termsafe.Escape(note)
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", in.ID, in.Language, in.Backend, in.State, in.Runs,
-				time.Since(in.LastUsed).Round(time.Second), in.Error)
+				time.Since(in.LastUsed).Round(time.Second), note)
 		}
 		return tw.Flush()
 	case "get", "close":

@@ -66,6 +66,9 @@ func Unmarshal(data []byte, v any) error {
 	if err := checkUTF8(data); err != nil {
 		return err
 	}
+	if err := checkDuplicateKeys(data, v); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

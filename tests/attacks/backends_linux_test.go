@@ -328,6 +328,7 @@ func processGaps() map[int]string {
 		47: "Go's os/exec hands the child every descriptor the supervisor opened without O_CLOEXEC; the tier has no hook between fork and exec to close them",
 		49: "shares the host's pid, ipc and network namespaces and files with every other run",
 		50: hostNet + " with every other run: /proc/net/unix lists every socket on the host",
+		67: "the host's world-writable directories are the program's to write; the cleanup walks /tmp, /var/tmp, /dev/shm, /run/lock and /dev/mqueue only into world-writable subdirectories, so one below another directory (a root filesystem's /tmp under /tmp/x) or elsewhere keeps what a run left",
 	}
 	if os.Geteuid() == 0 {
 		// The unprivileged uid (1, 4, 5 with protected_hardlinks, 6, 11,
