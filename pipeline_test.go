@@ -200,6 +200,7 @@ func TestBadFileSets(t *testing.T) {
 	}{
 		{"file and its directory", sandrun.Request{Files: []sandrun.InputFile{{Name: "a"}, {Name: "a/b"}}}, "files[1].name"},
 		{"directory then file", sandrun.Request{Files: []sandrun.InputFile{{Name: "x/y/z"}, {Name: "x/y"}}}, "files[0].name"},
+		{"a trailing slash", sandrun.Request{Files: []sandrun.InputFile{{Name: "a/"}}}, "files[0].name"},
 		{"entry file", sandrun.Request{Files: []sandrun.InputFile{{Name: "./main.py", Content: "evil"}}}, "files[0].name"},
 		{"over the work dir", sandrun.Request{Limits: sandrun.Limits{WorkDir: 2 << 20}, Files: []sandrun.InputFile{{Name: "blob", Content: big, Encoding: "base64"}}}, "files"},
 		{"invalid UTF-8 file name", sandrun.Request{Files: []sandrun.InputFile{{Name: "a\xff"}}}, "files[0].name"},

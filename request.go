@@ -236,6 +236,8 @@ func ValidateFileName(name string) error {
 		return fmt.Errorf("is longer than %d bytes", maxNameLength)
 	case strings.HasPrefix(name, "/"):
 		return fmt.Errorf("%q is absolute; names are relative to the work directory", name)
+	case strings.HasSuffix(name, "/"):
+		return fmt.Errorf("%q ends with a slash, which names a directory; files only (directories are made for them)", name)
 	case strings.ContainsAny(name, "\x00\\"):
 		return fmt.Errorf("%q contains a NUL or backslash", name)
 	case !utf8.ValidString(name):

@@ -182,6 +182,15 @@ func TestUnitsAndJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"memory":"lots"}`), &l); err == nil {
 		t.Fatal("malformed memory accepted")
 	}
+	// Zero means the default: a value that is not zero but would round to
+	// it is refused, not silently turned into the default; a number of
+	// milliseconds past time.Duration's range is refused, not wrapped.
+	for _, bad := range []string{`{"memory":"0.4B"}`, `{"memory":0.4}`, `{"cpu_time":"0.1ns"}`, `{"wall_time":"0.4ns"}`, `{"wall_time":1e-7}`, `{"wall_time":1e14}`, `{"cpu_time":-1e13}`} {
+		var l sandrun.Limits
+		if err := json.Unmarshal([]byte(bad), &l); err == nil {
+			t.Errorf("%s accepted as %+v", bad, l)
+		}
+	}
 	b, _ := json.Marshal(sandrun.Result{Status: sandrun.StatusOK})
 	for _, k := range []string{`"exit_code"`, `"stdout_truncated"`, `"code_sha256"`, `"started_at"`, `"usage":{"wall_ms"`, `"memory_peak_bytes"`} {
 		if !strings.Contains(string(b), k) {

@@ -50,6 +50,11 @@ func ParseBytes(s string) (Bytes, error) {
 	if v > math.MaxInt64/2 {
 		return 0, fmt.Errorf("size %q is too large", s)
 	}
+	if v > 0 && v < 1 {
+		// Zero means "the default": a size that rounds to it would be
+		// changed silently into something else than what was asked.
+		return 0, fmt.Errorf("size %q is less than one byte", s)
+	}
 	return Bytes(v), nil
 }
 
@@ -133,12 +138,21 @@ func (d *Duration) UnmarshalJSON(data []byte) error {
 		if err != nil {
 			return fmt.Errorf("malformed duration %q: want a string such as \"10s\" or a number of milliseconds", s)
 		}
+		if v == 0 && strings.ContainsAny(s, "123456789") {
+			// "0.4ns" is not zero (which means "the default").
+			return fmt.Errorf("duration %q is less than a nanosecond", s)
+		}
 		*d = Duration(v)
 		return nil
 	}
 	ms, err := strconv.ParseFloat(string(data), 64)
-	if err != nil || math.IsNaN(ms) || math.IsInf(ms, 0) || math.Abs(ms) > 1e15 {
+	// 9.2e12 ms is the largest time.Duration: past it the conversion
+	// wraps around to a negative number.
+	if err != nil || math.IsNaN(ms) || math.IsInf(ms, 0) || math.Abs(ms) > 9e12 {
 		return fmt.Errorf("malformed duration %s: want a string such as \"10s\" or a number of milliseconds", data)
+	}
+	if ms != 0 && math.Abs(ms) < 1e-6 {
+		return fmt.Errorf("duration %s ms is less than a nanosecond", data)
 	}
 	*d = Duration(ms * float64(time.Millisecond))
 	return nil

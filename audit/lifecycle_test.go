@@ -57,6 +57,43 @@ func TestDeletedDatabaseIsNoticed(t *testing.T) {
 	}
 }
 
+// A variation of the above: only the write-ahead log deleted (an operator
+// cleaning up "*-wal" files). SQLite keeps writing into the deleted -wal
+// it holds open: readers of the file see none of the later records, and
+// a crash loses them; the log noticed nothing. Now it is the same as a
+// deleted database: noticed, counted, reopened.
+func TestDeletedWALIsNoticed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.db")
+	log := sqliteLog(t, audit.Options{}, audit.SQLiteOptions{Path: path})
+	sb := newSandbox(t, log)
+	res, err := sb.Run(context.Background(), &sandrun.Request{Language: "python", Code: "print(1)"})
+	mustOK(t, res, err)
+	if _, err := os.Stat(path + "-wal"); err != nil {
+		t.Fatalf("no write-ahead log to delete: %v", err)
+	}
+	for _, p := range []string{path + "-wal", path + "-shm"} {
+		os.Remove(p)
+	}
+	res2, err := sb.Run(context.Background(), &sandrun.Request{Language: "python", Code: "print(2)"})
+	mustOK(t, res2, err)
+	if _, last := log.LastError(); log.Errors() != 1 || !errors.Is(last, audit.ErrReplaced) {
+		t.Fatalf("errors %d, last %v; want the deleted write-ahead log counted once", log.Errors(), last)
+	}
+	// Another reader of the file (the log above still open) sees the run.
+	fresh := sqliteLog(t, audit.Options{}, audit.SQLiteOptions{Path: path})
+	if e, err := fresh.Get(context.Background(), res2.ID); err != nil || e.Status != sandrun.StatusOK {
+		t.Fatalf("the run after the write-ahead log was deleted is not in the file: %+v, %v", e, err)
+	}
+	// And the log does not cry wolf: more runs, no more errors.
+	for i := 0; i < 3; i++ {
+		res, err := sb.Run(context.Background(), &sandrun.Request{Language: "python", Code: "print(3)"})
+		mustOK(t, res, err)
+	}
+	if log.Errors() != 1 {
+		t.Fatalf("errors %d after the reopen; want 1", log.Errors())
+	}
+}
+
 // A record is written when a run starts and completed when it ends.
 func TestRecordBegunThenCompleted(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.db")

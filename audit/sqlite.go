@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -116,11 +117,30 @@ func OpenSQLite(ctx context.Context, o SQLiteOptions) (*SQLStore, error) {
 	// hold it open would swallow every later write without an error.
 	var id unix.Stat_t
 	if err := unix.Stat(path, &id); err == nil {
+		var walIno atomic.Uint64
+		// /proc/self/fd shows the path with its links resolved.
+		wal := path + "-wal"
+		if d, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
+			wal = filepath.Join(d, filepath.Base(path)+"-wal")
+		}
 		st.same = func() error {
 			var now unix.Stat_t
 			if err := unix.Stat(path, &now); err != nil || now.Ino != id.Ino || now.Dev != id.Dev {
 				return fmt.Errorf("%w: %s", ErrReplaced, path)
 			}
+			// The write-ahead log too: deleted or replaced alone, SQLite
+			// writes on into the one it holds open. It is also deleted
+			// legitimately when the last connection closes, so a WAL that
+			// is gone or new only counts when this process still holds a
+			// deleted one (one stat on the common path).
+			var ws unix.Stat_t
+			if err := unix.Stat(wal, &ws); err == nil && ws.Ino == walIno.Load() {
+				return nil
+			}
+			if holdsDeleted(wal) {
+				return fmt.Errorf("%w: %s (its write-ahead log %s)", ErrReplaced, path, wal)
+			}
+			walIno.Store(ws.Ino)
 			return nil
 		}
 	}

@@ -46,3 +46,21 @@ func startTime(pid int) string {
 	}
 	return f[19] // field 22 = third field after ")" is field 3
 }
+
+// holdsDeleted reports whether this process has path open although it
+// was deleted (or replaced): a descriptor whose link in /proc/self/fd is
+// "path (deleted)".
+func holdsDeleted(path string) bool {
+	dir := "/proc/self/fd"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	want := path + " (deleted)"
+	for _, e := range ents {
+		if t, err := os.Readlink(dir + "/" + e.Name()); err == nil && t == want {
+			return true
+		}
+	}
+	return false
+}

@@ -39,7 +39,11 @@ func TestDiscoverResolvesShims(t *testing.T) {
 	dir := t.TempDir()
 	shim := filepath.Join(dir, "python3")
 	os.WriteFile(shim, []byte("#!/bin/sh\nexec "+real.Interpreter+" \"$@\"\n"), 0o755)
-	r2 := NewRegistry(Options{SearchPath: dir})
+	// A cache of its own: the host's (/var/cache/sandrun) keeps 16 entries
+	// per language, and one entry per test run under a temporary PATH
+	// evicted the entries of the PATHs people use, so their next one-shot
+	// `sandrun run` probed through the pyenv shim again.
+	r2 := NewRegistry(Options{SearchPath: dir, CacheDir: t.TempDir()})
 	l, err := r2.Lookup(context.Background(), "python")
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +51,7 @@ func TestDiscoverResolvesShims(t *testing.T) {
 	if l.Interpreter != real.Interpreter || l.Version == "" || l.FileName != "main.py" {
 		t.Fatalf("%+v", l)
 	}
-	if _, err := NewRegistry(Options{SearchPath: t.TempDir()}).Lookup(context.Background(), "bash"); err == nil || !strings.Contains(err.Error(), "no interpreter found") {
+	if _, err := NewRegistry(Options{SearchPath: t.TempDir(), CacheDir: t.TempDir()}).Lookup(context.Background(), "bash"); err == nil || !strings.Contains(err.Error(), "no interpreter found") {
 		t.Fatalf("missing interpreter: %v", err)
 	}
 	if _, err := r.Lookup(context.Background(), "cobol"); err == nil {

@@ -197,3 +197,30 @@ func TestProgramModeKeepsOutput(t *testing.T) {
 		})
 	}
 }
+
+// A warm interpreter's run reported usage.wall_ms from the interpreter's
+// start, ahead of the request: a 0.7 s program that had waited 14 s in
+// the pool said wall_ms 14482, and a run killed at its 1 s limit said
+// 18402. The run's wall time is its own: never more than the caller
+// waited for it.
+func TestProgramModeWallTimeIsTheRuns(t *testing.T) {
+	for _, b := range sessiontest.Backends() {
+		t.Run(b, func(t *testing.T) {
+			p := newPool(t, b, map[string]int{"javascript": 1})
+			for _, code := range []string{"setTimeout(() => console.log('done'), 100)", "process.exit(3)"} {
+				waitReady(t, p, "javascript", 1)
+				time.Sleep(1500 * time.Millisecond) // the interpreter ages in the pool
+				before := p.Stats().Hits
+				t0 := time.Now()
+				res := runOK(t, p, &sandrun.Request{Language: "javascript", Code: code})
+				took := time.Since(t0)
+				if p.Stats().Hits != before+1 {
+					t.Fatalf("%q was not served warm: %+v", code, p.Stats())
+				}
+				if got := time.Duration(res.Usage.WallMs) * time.Millisecond; got > took {
+					t.Errorf("%q: usage.wall_ms %v, but the run took %v from the caller's side: the interpreter's wait in the pool was counted", code, got, took)
+				}
+			}
+		})
+	}
+}

@@ -81,6 +81,10 @@ type Pool struct {
 	hits, misses, launched, retiringN atomic.Int64
 	errMu                             sync.Mutex
 	lastErr                           map[string]error
+	// statMu guards the per-language record (WarmStatus).
+	statMu sync.Mutex
+	warm   map[string]int64
+	cold   map[string]map[string]int64
 }
 
 type proc struct {
@@ -165,7 +169,7 @@ func New(cfg Config) (*Pool, error) {
 		return nil, fmt.Errorf("pool ceiling: %w", err)
 	}
 	cfg.Ceiling = ceiling
-	p := &Pool{cfg: cfg, ready: map[string]chan *proc{}, kick: map[string]chan struct{}{}, stop: make(chan struct{}), lastErr: map[string]error{}}
+	p := &Pool{cfg: cfg, ready: map[string]chan *proc{}, kick: map[string]chan struct{}{}, stop: make(chan struct{}), lastErr: map[string]error{}, warm: map[string]int64{}, cold: map[string]map[string]int64{}}
 	for lang, n := range cfg.Sizes {
 		if _, err := driver.Args(lang, 0); err != nil {
 			return nil, fmt.Errorf("pool sizes: %w", err)

@@ -160,6 +160,21 @@ func TestRequestLimitsApplied(t *testing.T) {
 // fd 0, argv, the main module, timers that outlive the top level, the
 // exit code and the uncaught-exception report.
 func TestProgramModeMatchesCold(t *testing.T) {
+	matchesCold(t, "javascript", func(code string) *sandrun.Request {
+		return &sandrun.Request{Language: "javascript", Code: code, Args: []string{"a b", "c"}, Stdin: "in\nput", Env: map[string]string{"FOO": "bar"},
+			Files: []sandrun.InputFile{{Name: "data.txt", Content: "d"}}, Limits: sandrun.DefaultLimits()}
+	},
+		"const fs = require('fs');\nconsole.log(process.argv.slice(2), require.main === module, __filename, process.execArgv, process.env.FOO);\nconsole.log(JSON.stringify(fs.readFileSync(0, 'utf8')));\nsetTimeout(() => { console.error('late'); process.exitCode = 3; }, 50);",
+		"console.log('x'); throw new TypeError('boom')",
+		"process.stdout.write('partial'); process.exit(7)",
+		"console.log(Object.keys(require.cache).length, require('fs').readdirSync('.').sort())",
+	)
+}
+
+// matchesCold runs each program through a pool of language (one warm
+// interpreter, on every backend) and through the launcher's own cold run,
+// and compares status, exit code, output and error message.
+func matchesCold(t *testing.T, language string, req func(code string) *sandrun.Request, codes ...string) {
 	for _, b := range sessiontest.Backends() {
 		t.Run(b, func(t *testing.T) {
 			l := sessiontest.Launcher(t, b)
@@ -167,24 +182,15 @@ func TestProgramModeMatchesCold(t *testing.T) {
 			if !ok {
 				t.Skip("the launcher is not a backend")
 			}
-			p := newPool(t, b, map[string]int{"javascript": 1})
-			for _, code := range []string{
-				"const fs = require('fs');\nconsole.log(process.argv.slice(2), require.main === module, __filename, process.execArgv, process.env.FOO);\nconsole.log(JSON.stringify(fs.readFileSync(0, 'utf8')));\nsetTimeout(() => { console.error('late'); process.exitCode = 3; }, 50);",
-				"console.log('x'); throw new TypeError('boom')",
-				"process.stdout.write('partial'); process.exit(7)",
-				"console.log(Object.keys(require.cache).length, require('fs').readdirSync('.').sort())",
-			} {
-				waitReady(t, p, "javascript", 1)
-				req := func() *sandrun.Request {
-					return &sandrun.Request{Language: "javascript", Code: code, Args: []string{"a b", "c"}, Stdin: "in\nput", Env: map[string]string{"FOO": "bar"},
-						Files: []sandrun.InputFile{{Name: "data.txt", Content: "d"}}, Limits: sandrun.DefaultLimits()}
-				}
+			p := newPool(t, b, map[string]int{language: 1})
+			for _, code := range codes {
+				waitReady(t, p, language, 1)
 				before := p.Stats().Hits
-				got := runOK(t, p, req())
+				got := runOK(t, p, req(code))
 				if p.Stats().Hits != before+1 {
 					t.Fatalf("the run was not served warm: %+v", p.Stats())
 				}
-				r := req()
+				r := req(code)
 				r.Limits = r.Limits.WithDefaults()
 				want, err := cold.Run(context.Background(), r)
 				if err != nil {
@@ -194,8 +200,8 @@ func TestProgramModeMatchesCold(t *testing.T) {
 				for _, r := range []*sandrun.Result{got, want} {
 					r.Stdout, r.Stderr = workDir.ReplaceAllString(r.Stdout, "WORK"), workDir.ReplaceAllString(r.Stderr, "WORK")
 				}
-				if got.Status != want.Status || got.ExitCode != want.ExitCode || got.Stdout != want.Stdout || got.Stderr != want.Stderr {
-					t.Errorf("%q:\npool: %s %d %q %q\ncold: %s %d %q %q", code, got.Status, got.ExitCode, got.Stdout, got.Stderr, want.Status, want.ExitCode, want.Stdout, want.Stderr)
+				if got.Status != want.Status || got.ExitCode != want.ExitCode || got.Stdout != want.Stdout || got.Stderr != want.Stderr || got.Error != want.Error {
+					t.Errorf("%q:\npool: %s %d %q %q %q\ncold: %s %d %q %q %q", code, got.Status, got.ExitCode, got.Stdout, got.Stderr, got.Error, want.Status, want.ExitCode, want.Stdout, want.Stderr, want.Error)
 				}
 			}
 		})
@@ -203,3 +209,25 @@ func TestProgramModeMatchesCold(t *testing.T) {
 }
 
 var workDir = regexp.MustCompile(`/[^\s'"]*/sandrun-\d+-[0-9a-f]+`)
+
+// TestStarlarkMatchesCold: a pooled Starlark run gives what the tier's
+// cold run (`sandrun __child starlark-file main.star`) gives: a syntax or
+// resolve error is the interpreter's exit code 2 (exit_error, not
+// compile_error), with the same message; a runtime error, fail(), deep
+// recursion, load() and print() are the same too. Before, pooled runs
+// went through the session driver, another interpreter setup with its
+// own statuses, messages and limits.
+func TestStarlarkMatchesCold(t *testing.T) {
+	matchesCold(t, "starlark", func(code string) *sandrun.Request {
+		return &sandrun.Request{Language: "starlark", Code: code, Limits: sandrun.DefaultLimits()}
+	},
+		"print('hi', 1 + 2)\nx = [i * i for i in range(4)]\nprint(x, math.sqrt(16))",
+		"def f(:\n  pass",
+		"print(undefined_name)",
+		"print('before')\nx = 1 // 0",
+		"fail('boom', 3)",
+		"def f(n):\n  return f(n + 1)\nf(0)",
+		"load('x.star', 'y')",
+		"print(json.encode({'a': [1, 2]}))",
+	)
+}

@@ -36,7 +36,7 @@ func (p *Pool) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Result, 
 		if err := p.EnforcesNetwork(); err != nil {
 			return nil, &sandrun.RequestError{Field: "network", Msg: "the pool cannot run it: " + err.Error()}
 		}
-		p.misses.Add(1)
+		p.record(req.Language, missNetwork)
 		return p.cfg.Fallback.Run(ctx, req)
 	}
 	lim := req.Limits
@@ -45,11 +45,14 @@ func (p *Pool) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Result, 
 	launchLim := lim
 	launchLim.WallTime = sandrun.Duration(min(lim.WallTime.D()+2*time.Second, sandrun.MaxLimits().WallTime.D()))
 	var w *proc
-	if p.servable(req, lim) {
-		w = p.take(req.Language)
+	why := p.unservable(req, lim)
+	if why == "" {
+		if w = p.take(req.Language); w == nil {
+			why = missNoneReady
+		}
 	}
+	p.record(req.Language, why)
 	if w == nil {
-		p.misses.Add(1)
 		if p.cfg.Fallback != nil {
 			return p.cfg.Fallback.Run(ctx, req)
 		}
@@ -57,8 +60,6 @@ func (p *Pool) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Result, 
 		if w, err = p.launch(ctx, req.Language, launchLim); err != nil {
 			return nil, fmt.Errorf("cold launch: %w", err)
 		}
-	} else {
-		p.hits.Add(1)
 	}
 	if w.prog {
 		// The launcher's clock is the run's: exactly the request's limits.
@@ -75,18 +76,25 @@ func (p *Pool) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Result, 
 	return p.runOn(ctx, w, req, lim)
 }
 
-// servable says whether a warm interpreter can serve the request: within
-// the ceiling and, in program mode, exactly as a cold start would run it
-// (the same memory flag, no collected files, no variables the interpreter
-// reads at its start).
-func (p *Pool) servable(req *sandrun.Request, lim sandrun.Limits) bool {
+// unservable says why a warm interpreter cannot serve the request (""
+// when it can): it must be within the ceiling and, in program mode, run
+// exactly as a cold start would run it (the same memory flag, no
+// collected files, no variables the interpreter reads at its start).
+func (p *Pool) unservable(req *sandrun.Request, lim sandrun.Limits) string {
 	if !covers(p.cfg.Ceiling, lim) {
-		return false
+		return missLimits
 	}
 	if _, _, _, prog := driver.ProgramArgs(req.Language, "", 0); prog {
-		return lim.Memory == p.cfg.Ceiling.Memory && len(req.Collect) == 0 && driver.ProgramWarmable(req.Env)
+		switch {
+		case lim.Memory != p.cfg.Ceiling.Memory:
+			return missMemory
+		case len(req.Collect) > 0:
+			return missCollect
+		case !driver.ProgramWarmable(req.Env):
+			return missEnv
+		}
 	}
-	return true
+	return ""
 }
 
 // runProgram runs the request on a program-mode interpreter: its files in
@@ -119,6 +127,9 @@ func (p *Pool) runProgram(ctx context.Context, w *proc, req *sandrun.Request, li
 	stdout := capture.New("stdout", int64(lim.Output), req.OnOutput, kill(verdict.KillOutput, "stdout"))
 	stderr := capture.New("stderr", int64(lim.Output), req.OnOutput, kill(verdict.KillOutput, "stderr"))
 	w.out.attach(stdout, stderr)
+	// The run starts when its frame goes in: the launcher's own clock
+	// started with the interpreter, which may have waited in the pool.
+	start := time.Now()
 	go func() {
 		in := w.p.Stdin()
 		_, _ = in.Write(append(frame, req.Stdin...))
@@ -134,6 +145,7 @@ func (p *Pool) runProgram(ctx context.Context, w *proc, req *sandrun.Request, li
 	}
 	ex := *w.exit
 	res := &sandrun.Result{Status: ex.Status, ExitCode: ex.ExitCode, Signal: ex.Signal, Error: restate(&ex, lim), Usage: ex.Usage}
+	res.Usage.WallMs = min(res.Usage.WallMs, time.Since(start).Milliseconds())
 	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
 	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
 	mu.Lock()

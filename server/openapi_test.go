@@ -98,6 +98,7 @@ var schemaTypes = map[string]reflect.Type{
 	"RunList":            reflect.TypeFor[server.RunList](),
 	"StatusBody":         reflect.TypeFor[server.StatusBody](),
 	"AuditStatus":        reflect.TypeFor[server.AuditStatus](),
+	"WarmStatus":         reflect.TypeFor[sandrun.WarmStatus](),
 	"NetworkPolicy":      reflect.TypeFor[sandrun.NetworkPolicy](),
 	"NetworkRule":        reflect.TypeFor[sandrun.NetworkRule](),
 	"NetworkLimits":      reflect.TypeFor[sandrun.NetworkLimits](),

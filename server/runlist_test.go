@@ -166,7 +166,7 @@ func TestStatus(t *testing.T) {
 	var s server.StatusBody
 	r.json(t, &s)
 	if r.code != 200 || s.Runs["ok"] != 1 || s.Runs["exit_error"] != 1 || s.InFlight != 0 || s.Queued != 0 ||
-		s.MaxConcurrent < 1 || s.MaxQueue < 1 || s.Draining || s.StartedAt.IsZero() || s.Audit != nil {
+		s.MaxConcurrent < 1 || s.MaxQueue < 1 || s.Draining || s.StartedAt.IsZero() || s.Audit != nil || s.Warm != nil {
 		t.Errorf("%d %s", r.code, r.body)
 	}
 	if _, ok := s.Rejected["queue_full"]; !ok {

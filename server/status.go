@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sandrun/sandrun"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -39,6 +41,10 @@ type StatusBody struct {
 	Rejected map[string]int64 `json:"rejected"`
 	// Audit is the audit log's health; absent without an audit log.
 	Audit *AuditStatus `json:"audit,omitempty"`
+	// Warm is the warm path per language (the jail's zygotes, the pool's
+	// prestarted interpreters): ready now, runs served warm, runs that
+	// ran cold and why. Absent when nothing is kept warm.
+	Warm map[string]sandrun.WarmStatus `json:"warm,omitempty"`
 }
 
 // AuditStatus is the audit log's write health.
@@ -66,6 +72,9 @@ func (s *Server) getStatus(w http.ResponseWriter, _ *http.Request) {
 			st.LastErrorTime = &at
 		}
 		body.Audit = st
+	}
+	if s.opts.Sandbox != nil {
+		body.Warm = s.opts.Sandbox.WarmStatus()
 	}
 	writeJSON(w, http.StatusOK, body)
 }

@@ -105,6 +105,12 @@ func (b *Backend) BuildImage(ctx context.Context, language string, opts BuildOpt
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
+	// The root filesystems have world-writable /tmp, /var/tmp and
+	// /run/lock: reachable by other users (a process-tier run), files
+	// planted there would go into the next image. Only root may enter.
+	if err := privateRootfsDir(opts.CacheDir); err != nil {
+		return nil, err
+	}
 	t0 := time.Now()
 	hash := recipeHash(opts.Suite)
 	res := &BuildResult{Image: opts.Tag, Recipe: hash}
@@ -154,6 +160,13 @@ func buildRootfs(ctx context.Context, hash string, opts BuildOptions) (string, e
 	dir := filepath.Join(opts.CacheDir, "rootfs", opts.Suite+"-"+hash)
 	if _, err := os.Stat(filepath.Join(dir, ".sandrun-complete")); err == nil {
 		fmt.Fprintf(opts.Log, "using cached root filesystem %s\n", dir)
+		// Whatever a cache that others could once enter collected in its
+		// scratch dirs stays out of the image (debootstrap leaves them empty).
+		for _, d := range scratchDirs {
+			if err := emptyDir(filepath.Join(dir, d)); err != nil {
+				return "", err
+			}
+		}
 		return dir, nil
 	}
 	if _, err := exec.LookPath("debootstrap"); err != nil {
@@ -292,4 +305,34 @@ func mirrorIn(text string) string {
 		}
 	}
 	return ""
+}
+
+// scratchDirs are a root filesystem's world-writable directories.
+var scratchDirs = []string{"tmp", "var/tmp", "run/lock"}
+
+// privateRootfsDir makes cacheDir/rootfs (which holds the root
+// filesystems) root's alone, also when an older build made it 0755.
+func privateRootfsDir(cacheDir string) error {
+	d := filepath.Join(cacheDir, "rootfs")
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(d, 0o700)
+}
+
+// emptyDir removes what dir holds, keeping dir itself.
+func emptyDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }

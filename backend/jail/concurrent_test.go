@@ -175,3 +175,50 @@ func TestInitSurvivesThreadExits(t *testing.T) {
 		}
 	}
 }
+
+// TestZygoteSurvivesThreadExits: the same for the warm path. The zygote's
+// init was cloned with PDEATHSIG on whatever thread the keeper goroutine
+// ran on; when a goroutine that ended locked destroyed that thread, the
+// zygote jail died (and every run in it). Its thread is now its own,
+// held until the zygote's init ends. Threads die from before the zygote
+// starts until well after it is ready, as in a supervisor that also runs
+// the process tier.
+func TestZygoteSurvivesThreadExits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: a zygote of its own")
+	}
+	backend(t)
+	stop := make(chan struct{})
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var wg sync.WaitGroup
+			for i := 0; i < 50; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					runtime.LockOSThread() // never unlocked: the thread dies
+				}()
+			}
+			wg.Wait()
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	defer func() { close(stop); <-killed }()
+	b := newWarm(t, 2)
+	for i := 0; i < 10; i++ {
+		time.Sleep(200 * time.Millisecond)
+		if res := run(t, b, "python", "print('alive')"); res.Status != sandrun.StatusOK || res.Stdout != "alive\n" {
+			t.Fatalf("run %d while threads die: %s %q %q", i, res.Status, res.Stdout, res.Error)
+		}
+	}
+	if st := b.WarmStats(); st.Restarts != 0 || st.Forked == 0 {
+		t.Fatalf("the zygote died with a thread and was replaced, or served nothing: %+v", st)
+	}
+}

@@ -6,10 +6,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/cgroup"
 )
 
 // Diagnose implements sandrun.Diagnoser: one line per layer, for
@@ -36,14 +36,14 @@ func (b *Backend) Diagnose(context.Context) []sandrun.Diagnostic {
 		llErr = fmt.Errorf("Landlock ABI %d; the jail needs 6 (TCP rules from 4, scoped abstract sockets and signals from 6)", abi)
 	}
 	add("landlock", llErr, fmt.Sprintf("ABI %d: filesystem, TCP and scope rules", abi))
-	mode := cgroupMode()
-	ctrl := cgroupControllers(mode)
+	mode := cgroup.Mode()
+	ctrl := cgroup.HostControllers(mode)
 	if b.cg != nil {
-		add("cgroup", nil, fmt.Sprintf("%s, controllers: %s; per-run groups under %s", mode, ctrl, strings.Join(b.cgBases(), ", ")))
+		add("cgroup", nil, fmt.Sprintf("%s, controllers: %s; per-run groups under %s", mode, ctrl, strings.Join(b.cg.Bases(), ", ")))
 	} else if b.opts.downgraded(DowngradeCgroup) {
 		add("cgroup", fmt.Errorf("downgraded by the operator (%s, controllers: %s)", orNone(mode), ctrl), "")
 	} else {
-		_, err := newCgroupManager(b.opts.CgroupParent)
+		_, err := newCgroupManager(b.opts.CgroupParent, nil)
 		add("cgroup", fmt.Errorf("%s (mode %s, controllers: %s)", errText(err), orNone(mode), ctrl), "")
 	}
 	if b.net != nil {
@@ -62,39 +62,6 @@ func userNSDetail(root bool) string {
 		return "available; each run maps its one uid to an unused host uid"
 	}
 	return fmt.Sprintf("available; rootless: the one uid inside maps to uid %d", os.Getuid())
-}
-
-func (b *Backend) cgBases() []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, d := range b.cg.bases {
-		if !seen[d] {
-			seen[d] = true
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-// cgroupControllers lists the controllers the host offers.
-func cgroupControllers(mode string) string {
-	switch mode {
-	case "v2":
-		b, err := os.ReadFile(filepath.Join(cgroupRoot, "cgroup.controllers"))
-		if err != nil {
-			return "unknown"
-		}
-		return strings.Join(strings.Fields(string(b)), " ")
-	case "v1":
-		var have []string
-		for _, c := range v1Controllers {
-			if _, err := os.Stat(filepath.Join(cgroupRoot, c)); err == nil {
-				have = append(have, c)
-			}
-		}
-		return strings.Join(have, " ")
-	}
-	return "none"
 }
 
 func orNone(s string) string {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/cgroup"
 	"github.com/sandrun/sandrun/internal/uidslot"
 	"github.com/sandrun/sandrun/lang"
 	"golang.org/x/sys/unix"
@@ -20,10 +21,10 @@ import (
 // Backend is the jail tier. It is safe for concurrent use.
 type Backend struct {
 	opts  Options
-	exe   *os.File       // the init binary, exec'd as /proc/self/fd/4
-	slots *uidslot.Pool  // one host uid per concurrent run (root)
-	cg    *cgroupManager // nil when downgraded
-	net   *netPool       // nil: each clone makes its network namespace
+	exe   *os.File        // the init binary, exec'd as /proc/self/fd/4
+	slots *uidslot.Pool   // one host uid per concurrent run (root)
+	cg    *cgroup.Manager // nil when downgraded
+	net   *netPool        // nil: each clone makes its network namespace
 	root  bool
 	// noVfork: vforkInit is unavailable here (spawn_linux.go); inits
 	// are started with os/exec.
@@ -139,13 +140,12 @@ func (b *Backend) probe() error {
 	if b.opts.downgraded(DowngradeCgroup) {
 		b.downgrades = append(b.downgrades, "cgroup: off (no memory, pids or CPU bandwidth control)")
 	} else {
-		m, err := newCgroupManager(b.opts.CgroupParent)
+		m, err := newCgroupManager(b.opts.CgroupParent, b.opts.Logger)
 		if err != nil {
 			errs = append(errs, &SetupError{Layer: LayerCgroup, Err: err})
 		} else {
-			m.logger = b.opts.Logger
 			b.cg = m
-			if n, err := m.sweep(); err != nil {
+			if n, err := m.Sweep(); err != nil {
 				b.opts.Logger.Warn("jail: sweeping stale cgroups", "err", err)
 			} else if n > 0 {
 				b.opts.Logger.Info("jail: removed stale cgroups", "count", n)

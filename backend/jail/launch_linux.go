@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path"
 	"sync"
 	"syscall"
 	"time"
@@ -46,7 +47,7 @@ func (b *Backend) Launch(ctx context.Context, ls *sandrun.LaunchSpec) (sandrun.L
 		if err != nil {
 			return nil, &sandrun.RequestError{Field: "files", Msg: err.Error()}
 		}
-		files = append(files, initFile{Name: f.Name, Data: data, Mode: 0o644})
+		files = append(files, initFile{Name: path.Clean(f.Name), Data: data, Mode: 0o644})
 	}
 	// A network allowlist holds for the process's whole life: its proxy
 	// is opened in the jail's namespace before the program starts, as
@@ -138,7 +139,7 @@ func (j *launched) SetLimits(l sandrun.Limits) error {
 	cg := p.cg // cleanup clears it under p.mu when the process ends
 	p.mu.Unlock()
 	if cg != nil {
-		if err := cg.set(cgLimits(l, 0)); err != nil {
+		if err := cg.Set(cgLimits(l, 0)); err != nil {
 			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
@@ -146,7 +147,7 @@ func (j *launched) SetLimits(l sandrun.Limits) error {
 	p.limits = l
 	p.limitsSince = time.Now()
 	if cg != nil {
-		p.cpuBase = cg.cpu()
+		p.cpuBase = cg.CPU()
 	}
 	p.mu.Unlock()
 	return nil
@@ -205,7 +206,7 @@ func (j *launched) UsageSoFar() sandrun.Usage {
 	if cg == nil {
 		return u
 	}
-	st := cg.stats()
+	st := cg.Stats()
 	u.CPUMs, u.MemoryPeakBytes = st.CPU.Milliseconds(), st.PeakMem
 	return u
 }

@@ -5,6 +5,7 @@ package jail_test
 import (
 	"context"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -12,6 +13,13 @@ import (
 	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/lang"
 )
+
+// The main goroutine keeps the main thread (m0), which the runtime never
+// destroys: other goroutines, the jail's included, run on threads that
+// can die, as they would in a supervisor whose main goroutine is busy.
+// Without it a process forked from m0 would survive any thread's death
+// by luck (TestInitSurvivesThreadExits, TestZygoteSurvivesThreadExits).
+func init() { runtime.LockOSThread() }
 
 // TestMain lets the test binary be the jail init, as os/exec's tests
 // re-run themselves as helper commands.

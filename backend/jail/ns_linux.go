@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sandrun/sandrun/internal/cgroup"
 	"github.com/sandrun/sandrun/internal/uidslot"
 	"golang.org/x/sys/unix"
 )
@@ -151,7 +152,7 @@ func (n *netPool) close() {
 
 // startIn runs start on an OS thread of its own that has joined the
 // network namespace netFD (-1: stays in the supervisor's) and the cgroup g
-// (v1: the thread moves itself in, see cgroup.enter; v2: start clones
+// (v1: the thread moves itself in, see cgroup.Group.Enter; v2: start clones
 // into it), so that the init start forks is born in both. The thread then
 // moves back out of the cgroup and stays parked, locked to its goroutine,
 // until release is called (once the init is gone); then it returns to the
@@ -170,7 +171,7 @@ func (n *netPool) close() {
 // takes the kernel's cgroup_threadgroup_rwsem for writing, which waits
 // for an RCU grace period (about 10 ms, more under load) whenever no
 // other migration ran just before; a thread moving itself does not.
-func (b *Backend) startIn(netFD int, g *cgroup, start func() error) (release func(), err error) {
+func (b *Backend) startIn(netFD int, g *cgroup.Group, start func() error) (release func(), err error) {
 	ch := make(chan error, 1)
 	done := make(chan struct{})
 	go func() {
@@ -196,7 +197,7 @@ func (b *Backend) startIn(netFD int, g *cgroup, start func() error) (release fun
 		var leave func() error
 		if g != nil {
 			var err error
-			if leave, err = g.enter(); err != nil {
+			if leave, err = g.Enter(); err != nil {
 				restored = false // it may sit in part of the group
 				ch <- &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 				return

@@ -6,6 +6,7 @@ import (
 	"context"
 	"maps"
 	"os"
+	"path"
 	"sync"
 	"syscall"
 
@@ -135,7 +136,9 @@ func requestFiles(in []sandrun.InputFile, codeName, code string) ([]initFile, er
 		if err != nil {
 			return nil, &sandrun.RequestError{Field: "files", Msg: err.Error()}
 		}
-		out = append(out, initFile{Name: f.Name, Data: b, Mode: 0o644})
+		// The init writes names component by component and refuses
+		// empty and "." ones: the clean name ("x//y" is "x/y").
+		out = append(out, initFile{Name: path.Clean(f.Name), Data: b, Mode: 0o644})
 	}
 	return append(out, initFile{Name: codeName, Data: []byte(code), Mode: 0o644}), nil
 }

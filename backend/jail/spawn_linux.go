@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"syscall"
 
+	"github.com/sandrun/sandrun/internal/cgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -69,7 +69,7 @@ func (e *spawnError) layer() Layer {
 // then the uid and gid maps written (the init takes the identity when
 // its config arrives: flagSetIDs). files become the init's descriptors
 // 0, 1, ...; release frees the thread once the init has ended.
-func (b *Backend) vforkInit(netFD int, g *cgroup, flags uintptr, uid, gid uint32, files []*os.File) (init *os.Process, release func(), err error) {
+func (b *Backend) vforkInit(netFD int, g *cgroup.Group, flags uintptr, uid, gid uint32, files []*os.File) (init *os.Process, release func(), err error) {
 	sp := &initSpawn{
 		flags: flags, path: fmt.Sprintf("/proc/self/fd/%d", fdExe),
 		argv: []string{"sandrun-jail-init", "__child", ChildRole}, envp: []string{initEnv},
@@ -80,34 +80,24 @@ func (b *Backend) vforkInit(netFD int, g *cgroup, flags uintptr, uid, gid uint32
 	for _, f := range files {
 		sp.fds = append(sp.fds, int(f.Fd()))
 	}
-	if g != nil && g.bornInside() {
-		if g.v2 {
-			if sp.cgroupFD, err = g.cloneInto(); err != nil {
-				return nil, nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
-			}
-			defer unix.Close(sp.cgroupFD)
-		} else {
-			done := map[string]bool{}
-			for _, d := range g.dirs {
-				if done[d] {
-					continue
-				}
-				done[d] = true
-				fd, err := unix.Open(filepath.Join(d, "tasks"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
-				if err != nil {
-					for _, t := range sp.tasks {
-						unix.Close(t)
-					}
-					return nil, nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: fmt.Errorf("cgroup tasks: %w", err)}
-				}
-				sp.tasks = append(sp.tasks, fd)
-			}
-			defer func() {
-				for _, t := range sp.tasks {
-					unix.Close(t)
-				}
-			}()
+	if g != nil && g.BornInside() {
+		// v2: born there (CLONE_INTO_CGROUP); v1: the child writes "0" to
+		// the group's tasks files, which moves only itself (a process of
+		// one thread: the kernel skips its global migration lock).
+		if sp.cgroupFD, err = g.CloneFD(); err == nil && sp.cgroupFD < 0 {
+			sp.tasks, err = g.JoinFiles()
 		}
+		if err != nil {
+			return nil, nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
+		}
+		defer func() {
+			if sp.cgroupFD >= 0 {
+				unix.Close(sp.cgroupFD)
+			}
+			for _, t := range sp.tasks {
+				unix.Close(t)
+			}
+		}()
 	}
 	pid := -1
 	release, err = b.startIn(netFD, nil, func() (err error) {
@@ -136,8 +126,8 @@ func (b *Backend) vforkInit(netFD int, g *cgroup, flags uintptr, uid, gid uint32
 		release()
 		return nil, nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "writing the init's uid and gid maps", Err: err}
 	}
-	if g != nil && !g.bornInside() {
-		if err := g.add(pid); err != nil {
+	if g != nil && !g.BornInside() {
+		if err := g.Add(pid); err != nil {
 			_ = init.Kill()
 			_, _ = init.Wait()
 			release()

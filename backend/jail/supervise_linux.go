@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/cgroup"
 	"github.com/sandrun/sandrun/internal/netproxy"
 	"github.com/sandrun/sandrun/internal/verdict"
 	"github.com/sandrun/sandrun/internal/workdir"
@@ -52,7 +53,7 @@ type proc struct {
 	outs    [2]*os.File
 	copying sync.WaitGroup
 	conn    *net.UnixConn
-	cg      *cgroup
+	cg      *cgroup.Group
 	release func()
 	// thread releases the OS thread that forked the init (its PDEATHSIG
 	// follows that thread): only once the init is gone.
@@ -97,7 +98,7 @@ type outcome struct {
 	status *unix.WaitStatus // nil: the program's end was not reported
 	killed verdict.Kill
 	stream string
-	stats  cgroupStats
+	stats  cgroup.Stats
 	wall   time.Duration // the program's, from its start
 	setup  time.Duration // from the request to the program's start
 	files  []sandrun.OutputFile
@@ -124,7 +125,7 @@ func (b *Backend) spawn() (_ *proc, err error) {
 	}()
 	// The cgroup is made first: the init is born in it (see startIn).
 	if b.cg != nil {
-		if p.cg, err = b.cg.create(cgLimits(sandrun.DefaultLimits(), b.opts.CPUs)); err != nil {
+		if p.cg, err = b.cg.Create(cgLimits(sandrun.DefaultLimits(), b.opts.CPUs)); err != nil {
 			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
@@ -207,7 +208,7 @@ func (b *Backend) spawn() (_ *proc, err error) {
 		},
 	}
 	if p.cg != nil {
-		fd, err := p.cg.cloneInto()
+		fd, err := p.cg.CloneFD()
 		if err != nil {
 			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
@@ -216,8 +217,8 @@ func (b *Backend) spawn() (_ *proc, err error) {
 			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
 		}
 	}
-	var bornIn *cgroup
-	if p.cg != nil && p.cg.bornInside() {
+	var bornIn *cgroup.Group
+	if p.cg != nil && p.cg.BornInside() {
 		bornIn = p.cg
 	}
 	p.thread, err = b.startIn(netFD, bornIn, cmd.Start)
@@ -228,8 +229,8 @@ func (b *Backend) spawn() (_ *proc, err error) {
 		}
 		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the jail init", Err: err}
 	}
-	if p.cg != nil && !p.cg.bornInside() {
-		if err := p.cg.add(cmd.Process.Pid); err != nil {
+	if p.cg != nil && !p.cg.BornInside() {
+		if err := p.cg.Add(cmd.Process.Pid); err != nil {
 			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
@@ -267,7 +268,7 @@ func (b *Backend) prestart() {
 			}
 		}
 		if p.cg != nil {
-			p.cg.setIdle(true) // no run yet: it weighs nothing (reweigh)
+			p.cg.SetIdle(true) // no run yet: it weighs nothing (reweigh)
 		}
 		select {
 		case b.pool <- p:
@@ -310,8 +311,8 @@ func (b *Backend) start(s *spec) (*proc, error) {
 func (b *Backend) configure(p *proc, s *spec, binds []bindSpec) error {
 	p.limits = s.limits
 	if p.cg != nil {
-		p.cg.setIdle(false)
-		if err := p.cg.set(cgLimits(s.limits, b.opts.CPUs)); err != nil {
+		p.cg.SetIdle(false)
+		if err := p.cg.Set(cgLimits(s.limits, b.opts.CPUs)); err != nil {
 			return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 	}
@@ -408,16 +409,21 @@ func (b *Backend) initConfig(s *spec, binds []bindSpec) *initConfig {
 	return cfg
 }
 
-// The init shares the run's cgroup: its threads count as pids and its
-// memory (a few MiB of Go runtime) as memory. These allowances keep the
-// program's own limits what the request says.
+// The init shares the run's cgroup (the warm path's pid 1 of a run
+// too): it counts as one pid, and its memory (and the kernel's for the
+// run's namespaces and mounts) as memory. These allowances keep the
+// program's own limits what the request says. One pid is all the init
+// ever takes: it is single-threaded and forks nothing after the
+// program, so a program that fills its process limit cannot starve it
+// (a Go init, which needs threads, died of that: exit status 2), and
+// the program gets exactly its limit, as on the other tiers.
 const (
-	initPids   = 8
+	initPids   = 1
 	initMemory = 8 << 20
 )
 
-func cgLimits(l sandrun.Limits, cpus float64) cgroupLimits {
-	return cgroupLimits{Memory: int64(l.Memory) + initMemory, Pids: l.Processes + initPids, CPUs: cpus}
+func cgLimits(l sandrun.Limits, cpus float64) cgroup.Limits {
+	return cgroup.Limits{Memory: int64(l.Memory) + initMemory, Pids: l.Processes + initPids, CPUs: cpus}
 }
 
 // read consumes the init's frames until the socket closes.
@@ -486,7 +492,7 @@ func (p *proc) kill(why verdict.Kill, stream string) {
 		_ = p.init.Signal(syscall.SIGKILL)
 	}
 	if p.cg != nil {
-		p.cg.kill()
+		p.cg.Kill()
 	}
 }
 
@@ -557,7 +563,7 @@ func (p *proc) watch(done <-chan struct{}) {
 			return
 		case <-tick.C:
 			timer.Stop()
-			if cg != nil && lim.CPUTime > 0 && cg.cpu()-cpuBase >= lim.CPUTime.D() {
+			if cg != nil && lim.CPUTime > 0 && cg.CPU()-cpuBase >= lim.CPUTime.D() {
 				p.kill(verdict.KillCPU, "")
 				return
 			}
@@ -582,7 +588,7 @@ func (p *proc) wait() *outcome {
 	}
 	o := &outcome{status: p.status, files: p.files}
 	if p.cg != nil {
-		o.stats = p.cg.stats()
+		o.stats = p.cg.Stats()
 	}
 	p.mu.Lock()
 	o.killed, o.stream = p.killed, p.stream
@@ -629,8 +635,8 @@ func (p *proc) cleanup() error {
 	p.cg = nil
 	p.mu.Unlock()
 	if cg != nil {
-		cg.kill()
-		err = cg.remove()
+		cg.Kill()
+		err = cg.Remove()
 	}
 	if p.conn != nil {
 		p.conn.Close()

@@ -21,6 +21,7 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/beneath"
 	"github.com/sandrun/sandrun/internal/capture"
+	"github.com/sandrun/sandrun/internal/cgroup"
 	"github.com/sandrun/sandrun/internal/verdict"
 	"github.com/sandrun/sandrun/lang"
 	"golang.org/x/sys/unix"
@@ -29,31 +30,31 @@ import (
 // errCold is why a run that could have been warm runs cold instead.
 var errCold = errors.New("cold")
 
-// warmable reports whether a run can be served by the language's zygote:
-// the zygote's interpreter made its locale and stdio encoding from the
-// base environment, so a request that sets the locale runs cold, and so
-// does one with a network allowlist (its proxy is set up by the cold
-// jail), and one that changes a variable of the runtime's.
-func warmable(req *sandrun.Request, l *lang.Language) bool {
+// coldReason says why a run cannot be served by the language's zygote
+// ("" when it can): the zygote's interpreter made its locale and stdio
+// encoding from the base environment, so a request that sets the locale
+// runs cold, and so does one with a network allowlist (its proxy is set
+// up by the cold jail), and one that changes a variable of the runtime's.
+func coldReason(req *sandrun.Request, l *lang.Language) string {
 	if !req.Network.IsNone() {
-		return false // the network proxy lives in a cold jail's namespace
+		return coldNetwork // the network proxy lives in a cold jail's namespace
 	}
 	if req.IsInteractive() {
-		return false // input as it comes and signals: the cold jail's (run_linux.go)
+		return coldInteractive // input as it comes and signals: the cold jail's (run_linux.go)
 	}
 	for k, v := range req.Env {
 		switch k {
 		case "LANG", "LC_ALL", "LC_CTYPE":
-			return false
+			return coldLocale
 		}
 		// The zygote's preloaded modules read the runtime's variables
 		// (matplotlib its backend and config dir): another value needs
 		// a fresh interpreter.
 		if lv, ok := l.Env[k]; ok && lv != v {
-			return false
+			return coldRuntimeEnv
 		}
 	}
-	return true
+	return ""
 }
 
 // runWarm runs req in a child of the language's zygote. ok is false when
@@ -63,17 +64,23 @@ func warmable(req *sandrun.Request, l *lang.Language) bool {
 // exists, it fails closed like a cold jail.
 func (b *Backend) runWarm(ctx context.Context, req *sandrun.Request, l *lang.Language, lim sandrun.Limits, files []initFile) (res *sandrun.Result, err error, ok bool) {
 	w := b.warm
-	if w == nil || l.Warm != lang.WarmFork || !warmable(req, l) {
+	if w == nil || l.Warm != lang.WarmFork {
+		return nil, nil, false
+	}
+	if why := coldReason(req, l); why != "" {
+		w.record(l.Name, why)
 		return nil, nil, false
 	}
 	z := w.ready(l.Name)
 	if z == nil {
 		w.fallbacks.Add(1)
+		w.record(l.Name, coldNoZygote)
 		return nil, nil, false
 	}
 	slot, free := z.take()
 	if !free {
 		w.fallbacks.Add(1)
+		w.record(l.Name, coldBusy)
 		return nil, nil, false
 	}
 	r := &warmRun{z: z, slot: slot, pidfd: -1, lim: lim, t0: time.Now()}
@@ -82,12 +89,14 @@ func (b *Backend) runWarm(ctx context.Context, req *sandrun.Request, l *lang.Lan
 	err = r.begin(b, l, req, files, stdout, stderr)
 	if errors.Is(err, errCold) {
 		w.fallbacks.Add(1)
+		w.record(l.Name, coldZygoteError)
 		return nil, nil, false
 	}
 	if err != nil {
 		return nil, err, true
 	}
 	w.forked.Add(1)
+	w.record(l.Name, "")
 	tBegun := time.Now()
 	done := make(chan struct{})
 	go r.watch(done)
@@ -118,7 +127,7 @@ type warmRun struct {
 	// when the cgroup was made and the child's handle came (debug log)
 	tCg, tH time.Time
 	conn    *net.UnixConn
-	cg      *cgroup
+	cg      *cgroup.Group
 	pidfd   int // the run's pid 1
 	pid     int // its pid on the host
 	stdin   *os.File
@@ -150,13 +159,13 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 			r.cleanup()
 		}
 	}()
-	if r.cg, err = b.cg.create(cgLimits(r.lim, b.opts.CPUs)); err != nil {
+	if r.cg, err = b.cg.Create(cgLimits(r.lim, b.opts.CPUs)); err != nil {
 		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 	}
 	r.tCg = time.Now()
 	var child []int // what the zygote passes on to the child
 	defer func() { closeAll(child) }()
-	procs, err := r.cg.joinFiles()
+	procs, err := r.cg.JoinFiles()
 	if err != nil {
 		return &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 	}
@@ -395,7 +404,7 @@ func (r *warmRun) kill(why verdict.Kill, stream string) {
 		_ = unix.PidfdSendSignal(r.pidfd, unix.SIGKILL, nil, 0)
 	}
 	if r.cg != nil {
-		r.cg.kill()
+		r.cg.Kill()
 	}
 }
 
@@ -416,7 +425,7 @@ func (r *warmRun) watch(done <-chan struct{}) {
 			r.kill(verdict.KillTimeout, "")
 			return
 		case <-tick.C:
-			if cg != nil && r.lim.CPUTime > 0 && cg.cpu() >= r.lim.CPUTime.D() {
+			if cg != nil && r.lim.CPUTime > 0 && cg.CPU() >= r.lim.CPUTime.D() {
 				r.kill(verdict.KillCPU, "")
 				return
 			}
@@ -472,7 +481,7 @@ func (r *warmRun) wait(collect []string) *outcome {
 	case <-time.After(2 * time.Second):
 	}
 	if r.cg != nil {
-		o.stats = r.cg.stats()
+		o.stats = r.cg.Stats()
 	}
 	r.mu.Lock()
 	o.killed, o.stream = r.killed, r.stream
@@ -500,8 +509,8 @@ func (r *warmRun) cleanup() error {
 	r.mu.Unlock()
 	var err error
 	if cg != nil {
-		cg.kill()
-		err = cg.remove()
+		cg.Kill()
+		err = cg.Remove()
 	}
 	if r.conn != nil {
 		r.conn.Close()
@@ -519,30 +528,4 @@ func (r *warmRun) cleanup() error {
 		r.z.put(r.slot)
 	}
 	return err
-}
-
-// joinFiles opens the files through which a process moves itself into
-// the group by writing "0": v1's tasks (the thread alone, which skips the
-// kernel's process-wide migration lock; the child is single-threaded),
-// v2's cgroup.procs. The permission check is the opener's (kernel >= 5.16).
-func (g *cgroup) joinFiles() ([]int, error) {
-	name := "tasks"
-	if g.v2 {
-		name = "cgroup.procs"
-	}
-	var fds []int
-	done := map[string]bool{}
-	for _, d := range g.dirs {
-		if done[d] {
-			continue
-		}
-		done[d] = true
-		fd, err := unix.Open(filepath.Join(d, name), unix.O_WRONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			closeAll(fds)
-			return nil, err
-		}
-		fds = append(fds, fd)
-	}
-	return fds, nil
 }

@@ -217,13 +217,13 @@ func TestWarmBusyRunsCold(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	before := b.WarmStats()
+	before, busy := b.WarmStats(), b.WarmStatus()["python"].Cold["busy"]
 	res := run(t, b, "python", "print('fast')")
 	if res.Status != sandrun.StatusOK || res.Stdout != "fast\n" {
 		t.Fatalf("%s %s %q", res.Status, res.Error, res.Stderr)
 	}
-	if b.WarmStats().Fallbacks != before.Fallbacks+1 {
-		t.Fatalf("the second run did not run cold: %+v -> %+v", before, b.WarmStats())
+	if b.WarmStats().Fallbacks != before.Fallbacks+1 || b.WarmStatus()["python"].Cold["busy"] != busy+1 {
+		t.Fatalf("the second run did not run cold for want of a slot: %+v -> %+v, %+v", before, b.WarmStats(), b.WarmStatus())
 	}
 	if slow := <-done; slow.Status != sandrun.StatusOK || slow.Stdout != "slow\n" {
 		t.Fatalf("slow run: %s %s %q", slow.Status, slow.Error, slow.Stderr)
@@ -263,8 +263,8 @@ func TestWarmZygoteDeath(t *testing.T) {
 	if err := b.WarmReady(ctx, "python"); err != nil {
 		t.Fatal(err)
 	}
-	if st := b.WarmStats(); st.Restarts == 0 {
-		t.Fatalf("no zygote was restarted: %+v", st)
+	if st := b.WarmStats(); st.Restarts == 0 || b.WarmStatus()["python"].Restarts == 0 {
+		t.Fatalf("no zygote was restarted: %+v %+v", st, b.WarmStatus())
 	}
 	if res := runWarm2(t, b, "print('warm again')"); res.Status != sandrun.StatusOK {
 		t.Fatalf("%s %s", res.Status, res.Error)
@@ -301,5 +301,25 @@ func TestWarmFailsClosed(t *testing.T) {
 			}
 			t.Logf("%v", err)
 		})
+	}
+}
+
+// TestWarmStatusJail: per fork language the jail says how many child
+// slots its ready zygote has free and what became of each run: served
+// by a child, or cold and why (here: a request that sets the locale).
+func TestWarmStatusJail(t *testing.T) {
+	b := warmBackend(t)
+	before := b.WarmStatus()["python"]
+	if before.Kind != sandrun.WarmZygote || before.Tier != jail.Name {
+		t.Fatalf("python's warm path: %+v", before)
+	}
+	runWarm(t, "print(1)")
+	res := run(t, b, "python", "print(2)", func(r *sandrun.Request) { r.Env = map[string]string{"LANG": "C.UTF-8"} })
+	if res.Status != sandrun.StatusOK {
+		t.Fatalf("%s %q", res.Status, res.Error)
+	}
+	after := b.WarmStatus()["python"]
+	if after.Warm != before.Warm+1 || after.Cold["locale"] != before.Cold["locale"]+1 || after.Ready < 1 {
+		t.Fatalf("after a warm run and one with LANG set: %+v -> %+v", before, after)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sandrun/sandrun/internal/cgroup"
 	"github.com/sandrun/sandrun/lang"
 	"golang.org/x/sys/unix"
 )
@@ -46,7 +47,9 @@ type warmPath struct {
 	filter []byte    // the seccomp program, struct sock_filter[]
 
 	mu      sync.Mutex
-	zs      map[string]*zygote // the ready zygote, by language
+	zs      map[string]*zygote     // the ready zygote, by language
+	langs   []string               // the fork languages, each with a keeper
+	perLang map[string]*warmCounts // what each language's warm path did (WarmStatus)
 	closing chan struct{}
 	wg      sync.WaitGroup
 
@@ -66,7 +69,7 @@ func newWarmPath(b *Backend) (*warmPath, error) {
 	if b.cg == nil {
 		return nil, errors.New("the warm path needs the cgroup layer: each child joins its own cgroup")
 	}
-	w := &warmPath{b: b, size: b.opts.Warm, zs: map[string]*zygote{}, closing: make(chan struct{})}
+	w := &warmPath{b: b, size: b.opts.Warm, zs: map[string]*zygote{}, perLang: map[string]*warmCounts{}, closing: make(chan struct{})}
 	if !b.opts.downgraded(DowngradeSeccomp) {
 		// Assembled once at New (filterBytes), as for the cold inits.
 		if w.filter = b.filter; len(w.filter) == 0 {
@@ -84,7 +87,8 @@ func newWarmPath(b *Backend) (*warmPath, error) {
 	if w.ranges, err = newUIDSlots(filepath.Join(dir, "zygote-ranges"), 0, n); err != nil {
 		return nil, err
 	}
-	for _, name := range b.opts.Languages.WithWarm(lang.WarmFork) {
+	w.langs = b.opts.Languages.WithWarm(lang.WarmFork)
+	for _, name := range w.langs {
 		w.wg.Add(1)
 		go w.keep(name)
 	}
@@ -117,6 +121,7 @@ func (w *warmPath) keep(name string) {
 		}
 		l, err := w.b.opts.Languages.Lookup(context.Background(), name)
 		if err != nil {
+			w.started(name, !first, err)
 			log.Warn("jail: warm path: language unavailable", "language", name, "err", err)
 			if !wait() {
 				return
@@ -124,6 +129,7 @@ func (w *warmPath) keep(name string) {
 			continue
 		}
 		z, err := w.start(l)
+		w.started(name, !first, err)
 		if err != nil {
 			log.Warn("jail: warm path: starting a zygote", "language", name, "err", err)
 			if !wait() {
@@ -225,10 +231,14 @@ type zygote struct {
 	cmd     *exec.Cmd
 	ctl     *net.UnixConn
 	ctlMu   sync.Mutex
-	cg      *cgroup
+	cg      *cgroup.Group
 	pidfd   int // the zygote program (not its init)
 	release func()
-	slots   chan int
+	// thread releases the OS thread that forked the zygote's init (its
+	// PDEATHSIG follows that thread, see startIn): only once the init
+	// is gone.
+	thread func()
+	slots  chan int
 
 	dead      chan struct{} // the zygote program is gone or unusable
 	deadOnce  sync.Once
@@ -253,7 +263,7 @@ func (w *warmPath) start(l *lang.Language) (_ *zygote, err error) {
 	for i := 1; i <= w.size; i++ {
 		z.slots <- i
 	}
-	if z.cg, err = b.cg.create(cgroupLimits{Memory: zygoteMemory, Pids: 64 + 2*w.size, CPUs: b.opts.CPUs}); err != nil {
+	if z.cg, err = b.cg.Create(cgroup.Limits{Memory: zygoteMemory, Pids: 64 + 2*w.size, CPUs: b.opts.CPUs}); err != nil {
 		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
 	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -261,6 +271,8 @@ func (w *warmPath) start(l *lang.Language) (_ *zygote, err error) {
 		return nil, err
 	}
 	parentF, childF := os.NewFile(uintptr(pair[0]), "zygote"), os.NewFile(uintptr(pair[1]), "zygote-child")
+	// Closed once the init has it (below): an init that dies then ends
+	// the channel at once instead of at zygoteStart.
 	defer childF.Close()
 	fc, err := net.FileConn(parentF)
 	parentF.Close()
@@ -291,18 +303,46 @@ func (w *warmPath) start(l *lang.Language) (_ *zygote, err error) {
 			Pdeathsig:                  syscall.SIGKILL,
 		},
 	}
-	if err := z.cmd.Start(); err != nil {
+	// Born in its cgroup, on a thread of its own held until the init
+	// ends (startIn): on a thread the Go runtime shares, the init's
+	// PDEATHSIG fired when any goroutine ended locked to that thread,
+	// and the zygote jail died with every run in it.
+	var bornIn *cgroup.Group
+	if z.cg.BornInside() {
+		bornIn = z.cg
+		fd, err := z.cg.CloneFD()
+		if err != nil {
+			errR.Close()
+			z.cmd = nil
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
+		}
+		if fd >= 0 {
+			defer unix.Close(fd)
+			z.cmd.SysProcAttr.UseCgroupFD, z.cmd.SysProcAttr.CgroupFD = true, fd
+		}
+	}
+	z.thread, err = b.startIn(-1, bornIn, z.cmd.Start)
+	if z.cmd.Process == nil {
 		errR.Close()
 		z.cmd = nil
-		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the zygote's init: " + err.Error()}
+		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: fmt.Sprintf("starting the zygote's init: %v", err)}
 	}
+	childF.Close()
 	go func() {
 		_ = z.cmd.Wait()
 		close(z.exited)
 	}()
 	go z.logStderr(errR, b.opts.Logger)
-	if err := z.cg.add(z.cmd.Process.Pid); err != nil {
-		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+	if err != nil {
+		if _, ok := err.(*SetupError); ok {
+			return nil, err
+		}
+		return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "starting the zygote's init", Err: err}
+	}
+	if !z.cg.BornInside() {
+		if err := z.cg.Add(z.cmd.Process.Pid); err != nil {
+			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
+		}
 	}
 	binds, err := bindsFor(l)
 	if err != nil {
@@ -468,12 +508,16 @@ func (z *zygote) release1() {
 		z.pidfd = -1
 	}
 	if z.cg != nil {
-		z.cg.kill()
-		_ = z.cg.remove()
+		z.cg.Kill()
+		_ = z.cg.Remove()
 		z.cg = nil
 	}
 	if z.release != nil {
 		z.release()
 		z.release = nil
+	}
+	if z.thread != nil {
+		z.thread() // the init has ended (kill and retire wait for it)
+		z.thread = nil
 	}
 }

@@ -43,7 +43,13 @@ type isolation struct {
 
 func newIsolation(opts Options) (*isolation, error) {
 	is := &isolation{root: os.Geteuid() == 0, logger: opts.Logger}
-	is.cg, is.cgErr = cgroup.New(cgroupDir, "", false)
+	// Under the CPU controller, so that each run has a CPU group of its
+	// own and the tier's parent weighs one plain process per run: in the
+	// supervisor's group (or under a parent of one process's weight)
+	// concurrent runs would share one process's part of a busy host.
+	if is.cg, is.cgErr = cgroup.New(cgroupDir, "", true); is.cg != nil {
+		is.cg.SetLogger(opts.Logger)
+	}
 	if !is.root {
 		return is, nil
 	}

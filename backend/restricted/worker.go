@@ -14,14 +14,15 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/driver"
 	"go.starlark.net/starlark"
 )
 
 // Child roles, the argument after "__child" on the sandrun command line.
 const (
-	RoleWorker = "starlark"       // a warm worker serving the frame protocol on stdin/stdout
-	RoleFile   = "starlark-file"  // run one file, for the OS tiers (--lang starlark)
-	RoleProbe  = "starlark-probe" // print what this binary runs, for the language registry
+	RoleWorker = "starlark"              // a warm worker serving the frame protocol on stdin/stdout
+	RoleFile   = driver.RoleStarlarkFile // run one file, for the OS tiers (--lang starlark)
+	RoleProbe  = "starlark-probe"        // print what this binary runs, for the language registry
 )
 
 // ChildMain runs a child role; args[0] is the role. It returns the exit
@@ -35,7 +36,7 @@ func ChildMain(args []string) int {
 	case RoleWorker:
 		return serveWorker(os.Stdin, os.Stdout)
 	case RoleFile:
-		return runFile(args[1:], os.Stdout, os.Stderr)
+		return runFile(args[1:], os.Stdin, os.Stdout, os.Stderr)
 	case RoleProbe:
 		b, _ := json.Marshal(map[string]string{"version": starlarkVersion()})
 		fmt.Println(string(b))
@@ -227,13 +228,17 @@ func (s writerSink) writeLine(line string) bool {
 // runFile is the starlark-file role: sandrun as the Starlark interpreter
 // of the OS tiers. The environment is the restricted tier's default one
 // (allowlisted modules and the seed's math environment, no wall clock);
-// limits other than memory and call depth are the OS tier's.
-func runFile(args []string, stdout, stderr io.Writer) int {
+// limits other than memory and call depth are the OS tier's. With
+// --program it is a warm pool's interpreter (internal/driver's program
+// mode): started ahead with its limits, it waits for its run's frame on
+// stdin before it reads FILE, and then runs it exactly as a cold start.
+func runFile(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(RoleFile, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	heapMiB := fs.Int64("heap-mib", 0, "memory for the interpreter's heap in MiB (0: no limit of its own)")
+	program := fs.Bool("program", false, "wait for the run's frame on stdin before reading FILE (a warm pool's interpreter)")
 	if err := fs.Parse(args); err != nil || fs.NArg() < 1 {
-		fmt.Fprintln(stderr, "usage: sandrun __child starlark-file [--heap-mib N] FILE [ARGS...]")
+		fmt.Fprintln(stderr, "usage: sandrun __child starlark-file [--program] [--heap-mib N] FILE [ARGS...]")
 		return 2
 	}
 	if *heapMiB > 0 {
@@ -242,6 +247,16 @@ func runFile(args []string, stdout, stderr io.Writer) int {
 			return 71
 		}
 		debug.SetMemoryLimit(*heapMiB << 20)
+	}
+	if *program {
+		// A Starlark program has no argv, environment or stdin: the frame
+		// only says the run's file is in place.
+		if _, err := driver.WaitProgram(stdin, stderr); errors.Is(err, io.EOF) {
+			return 0 // the pool gave up on this interpreter
+		} else if err != nil {
+			fmt.Fprintf(stderr, "sandrun starlark: %v\n", err)
+			return 70
+		}
 	}
 	file := fs.Arg(0)
 	code, err := os.ReadFile(file)

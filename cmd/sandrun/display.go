@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/sandrun/sandrun"
@@ -46,21 +47,21 @@ func (d *displayFlags) show(stdout io.Writer, notes *strings.Builder, escape boo
 			}
 			continue
 		}
-		b, err := it.Bytes()
-		if err != nil {
-			return err
+		// An SVG is a document a browser runs scripts in when it is
+		// opened from the disk: written only when asked for (the
+		// program can put one in its display stream unasked).
+		if it.MIME == display.SVG && !slices.Contains(d.formats, "svg") {
+			fmt.Fprintf(notes, "%s figure %d: an SVG the run was not asked for is not written (--figure-format svg)\n", termsafe.VerdictPrefix, it.Output)
+			continue
 		}
+		// The items are the program's (it can write the display stream
+		// itself, two items with one output number among them): a figure
+		// that cannot be written is a note, never an error that would
+		// take the verdict and the program's exit code with it.
 		name := filepath.Join(d.dir, fmt.Sprintf("sandrun-%s-%d%s", id, it.Output, ext))
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return fmt.Errorf("writing figure %d: %w", it.Output, err)
-		}
-		_, err = f.Write(b)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("writing figure %d: %w", it.Output, err)
+		if err := writeNew(name, it); err != nil {
+			fmt.Fprintf(notes, "%s figure %d not written: %s\n", termsafe.VerdictPrefix, it.Output, termsafe.Escape(err.Error()))
+			continue
 		}
 		size := ""
 		if it.Width > 0 {
@@ -69,4 +70,21 @@ func (d *displayFlags) show(stdout io.Writer, notes *strings.Builder, escape boo
 		fmt.Fprintf(notes, "%s figure %d: %s (%s%.1f KiB)\n", termsafe.VerdictPrefix, it.Output, termsafe.Escape(name), size, float64(it.Size)/1024)
 	}
 	return nil
+}
+
+// writeNew writes an item's content to a new file (never over one).
+func writeNew(name string, it sandrun.Display) error {
+	b, err := it.Bytes()
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

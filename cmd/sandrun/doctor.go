@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/benchkit"
@@ -19,6 +20,8 @@ type doctorReport struct {
 	Backends []doctorBackend      `json:"backends"`
 	Auto     map[string]string    `json:"auto"` // language -> backend auto picks, or why none
 	Layers   []sandrun.Diagnostic `json:"layers"`
+	// Warm is the warm path per language (doctor_warm.go).
+	Warm map[string]doctorWarm `json:"warm,omitempty"`
 }
 
 type doctorBackend struct {
@@ -27,21 +30,25 @@ type doctorBackend struct {
 }
 
 // cmdDoctor explains the host: which tiers can run which languages and
-// why not, and every layer probe of the backends that have them
-// (sandrun.Diagnoser).
+// why not, every layer probe of the backends that have them
+// (sandrun.Diagnoser), and the warm path serve keeps (--warm: started).
 func cmdDoctor(ctx context.Context, env *cliEnv, args []string) error {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
+	warm := fs.Bool("warm", false, "start the warm path as serve does (zygotes, prestarted interpreters), run one empty program per language on it, and report what it holds")
 	if err := fs.Parse(args); err != nil {
 		return &usageError{err: err}
 	}
-	a, err := newApp(ctx, config{})
+	a, err := newApp(ctx, config{warm: *warm})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	rep := doctorReport{Host: benchkit.Machine(), UID: os.Getuid(), Auto: map[string]string{}}
+	rep := doctorReport{Host: benchkit.Machine(), UID: os.Getuid(), Auto: map[string]string{}, Warm: planWarm(a.langs)}
+	if *warm {
+		probeWarm(ctx, a, rep.Warm, 2*time.Minute)
+	}
 	langs := a.langs.Names()
 	for _, b := range a.sandbox.Backends() {
 		db := doctorBackend{Name: b.Name(), Languages: map[string]string{}}
@@ -102,5 +109,6 @@ func cmdDoctor(ctx context.Context, env *cliEnv, args []string) error {
 			fmt.Fprintf(env.stdout, "  [%s] %-28s %s\n", mark, d.Name, d.Detail)
 		}
 	}
+	printWarm(env.stdout, rep.Warm, *warm)
 	return nil
 }

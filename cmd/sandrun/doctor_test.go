@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -40,6 +41,42 @@ func TestDoctorJSON(t *testing.T) {
 	for l, why := range rep.Auto {
 		if why == "" {
 			t.Errorf("auto for %s is empty", l)
+		}
+	}
+}
+
+// TestDoctorWarm: doctor lists the warm path per language (what serve
+// keeps), and with --warm starts it as serve does: each language's
+// zygote or prestarted interpreters are ready and the probe (one empty
+// program) was served warm.
+func TestDoctorWarm(t *testing.T) {
+	doctor := func(args ...string) doctorReport {
+		var out, errb bytes.Buffer
+		code := Main(context.Background(), &cliEnv{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}, append([]string{"doctor", "--json"}, args...))
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		var rep doctorReport
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		return rep
+	}
+	rep := doctor()
+	if len(rep.Warm) == 0 {
+		t.Fatal("no warm path listed")
+	}
+	for n, w := range rep.Warm {
+		if (w.Kind != "zygote" && w.Kind != "prestart") || w.Planned < 1 || w.Status != nil {
+			t.Errorf("%s: %+v (without --warm nothing is started)", n, w)
+		}
+	}
+	if testing.Short() || runtime.GOOS != "linux" || os.Geteuid() != 0 {
+		return // the warm path needs the jail as root
+	}
+	for n, w := range doctor("--warm").Warm {
+		if s := w.Status; s == nil || s.Ready < 1 || s.Warm != 1 || len(s.Cold) != 0 || s.Error != "" {
+			t.Errorf("%s after --warm: %+v %+v", n, w, s)
 		}
 	}
 }

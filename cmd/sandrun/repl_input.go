@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/peterh/liner"
+	xterm "golang.org/x/term"
 )
 
 // The REPL's input: on a terminal, a line editor; otherwise plain lines
@@ -50,12 +51,23 @@ type lineSource interface {
 // are the process's terminal, plain lines otherwise.
 func newLineSource(env *cliEnv, history string) lineSource {
 	if env.stdin == io.Reader(os.Stdin) && env.stdout == io.Writer(os.Stdout) && isTerminal(os.Stdin) && isTerminal(os.Stdout) {
-		return newEditor(history)
+		// liner edits only on a terminal wide enough for the prompt and
+		// ten columns; on a narrower one (a pty nobody sized reports 0)
+		// it reads raw lines while the REPL would still take Ctrl-C for
+		// its key, and the SIGINT would be lost.
+		if w, _, err := xterm.GetSize(int(os.Stdout.Fd())); err == nil && w >= minEditorColumns {
+			return newEditor(history)
+		}
+		fmt.Fprintln(env.stderr, "sandrun repl: the terminal reports no width, so line editing is off (`stty cols 80` sets one)")
 	}
 	p := &plainLines{w: env.stderr, lines: make(chan lineResult), done: make(chan struct{})}
 	go p.scan(env.stdin)
 	return p
 }
+
+// minEditorColumns is the narrowest terminal liner edits on: the prompt
+// (4 columns) and 10 more.
+const minEditorColumns = 14
 
 // isTerminal reports whether f is a terminal: a character device that
 // liner can put into raw mode (for stdin) or size (for stdout).

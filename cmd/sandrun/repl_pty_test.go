@@ -29,9 +29,14 @@ type term struct {
 
 func startTerm(t *testing.T, history string, args ...string) *term {
 	t.Helper()
+	return startTermSized(t, &pty.Winsize{Rows: 40, Cols: 120}, history, args...)
+}
+
+func startTermSized(t *testing.T, size *pty.Winsize, history string, args ...string) *term {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"repl", "--history", history}, args...)...)
 	cmd.Env = append(os.Environ(), "SANDRUN_TEST_CLI=1", "TERM=xterm", "SANDRUN_AUDIT=off")
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 120})
+	f, err := pty.StartWithSize(cmd, size)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,5 +233,34 @@ func TestReplTerminalExits(t *testing.T) {
 		if code := tm.exit(); code != 0 {
 			t.Errorf("%q ended the REPL with %d; the terminal shows %q", keys, code, tm.screen())
 		}
+	}
+}
+
+// A terminal that reports no width (0 columns: a pty nobody sized, as
+// python's pty.fork, `ssh -tt` or `docker exec -t` may give). The line
+// editor cannot work there and fell back to reading raw lines while the
+// REPL still took Ctrl-C for one of its keys: a pending block ("... ")
+// could not be dropped, the SIGINT was lost, and an Up arrow, sent as
+// "^[[A", opened a bracket that never closed, so every later line was a
+// "... " continuation. Without a width the REPL reads plain lines and
+// Ctrl-C is the signal it handles.
+func TestReplTerminalWithoutWidth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a sandboxed interpreter on a pseudo-terminal")
+	}
+	tm := startTermSized(t, &pty.Winsize{}, "", "--lang", "python")
+	tm.expect(">>> ")
+	tm.typ("x = [1,\r")
+	tm.expect("... ")
+	time.Sleep(200 * time.Millisecond)
+	tm.typ("\x03")
+	tm.expect("KeyboardInterrupt")
+	tm.expect(">>> ")
+	tm.typ("print(6*7)\r")
+	tm.expect("42")
+	tm.expect(">>> ")
+	tm.typ("import sys; sys.exit(3)\r")
+	if code := tm.exit(); code != 3 {
+		t.Errorf("sys.exit(3) ended the REPL with %d; the terminal shows %q", code, tm.screen())
 	}
 }

@@ -7,6 +7,11 @@
 // a directory of the caller's (sandrun-process, ...), in every v1
 // hierarchy or once on v2, so several supervisors share a host and each
 // sweep removes only what the dead left.
+//
+// Under the CPU controller the caller's directory weighs one plain
+// process per run group under it (weigh_linux.go), and a process can be
+// born in its group instead of moved there (birth_linux.go): the jail,
+// its warm path and the process tier share this one implementation.
 package cgroup
 
 import (
@@ -16,10 +21,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,6 +58,18 @@ type Manager struct {
 	// bases maps a v1 controller name to the caller's directory in its
 	// hierarchy; for v2 the single base is under "".
 	bases map[string]string
+	// selfMove: a thread may move itself into a run's v1 group (root),
+	// so that a process it forks is born there (Group.Enter).
+	selfMove bool
+
+	// weigh: the groups are under the CPU controller, and the base
+	// weighs one plain process per run under it (weigh_linux.go).
+	weigh      bool
+	weighMu    sync.Mutex
+	idle       int // this supervisor's groups that hold no run yet (SetIdle)
+	weighWarn  sync.Once
+	weighWrite func(dir, file, val string) error // nil: write; tests replace it
+	logger     *slog.Logger                      // nil: discard
 }
 
 // Group is one run's cgroup.
@@ -57,6 +77,8 @@ type Group struct {
 	v2   bool
 	name string
 	dirs map[string]string // controller (or "") -> directory
+	m    *Manager          // nil in tests of the file formats
+	idle bool              // see SetIdle
 }
 
 // Mode reports "v2", "v1" (hybrid or legacy) or "" (none found).
@@ -74,11 +96,10 @@ func Mode() string {
 // New finds the layout and makes (or checks) the base directory dirName
 // in each hierarchy. parent overrides the v2 base (a delegated subtree
 // for rootless use). cpu puts the groups under the CPU controller (for a
-// CPU bandwidth limit); without it their CPU time is still counted
-// (cpuacct, cpu.stat), and they compete for the CPU as their processes
-// would: under the controller, every group (and the base holding them
-// all) weighs one process, so concurrent runs under one base would share
-// one process's part of a busy host.
+// CPU bandwidth limit and a CPU weight of their own); without it their
+// CPU time is still counted (cpuacct, cpu.stat). Under the controller
+// the base weighs one plain process per run group under it (reweigh),
+// so concurrent runs do not share one process's part of a busy host.
 func New(dirName, parent string, cpu bool) (*Manager, error) {
 	controllers, v1Controllers := []string{"memory", "pids"}, []string{"memory", "pids", "cpuacct"}
 	if cpu {
@@ -113,9 +134,9 @@ func New(dirName, parent string, cpu bool) (*Manager, error) {
 				return nil, fmt.Errorf("cgroup v2: controller %s is not enabled in %s (not delegated to uid %d?)", c, base, os.Getuid())
 			}
 		}
-		return &Manager{v2: true, bases: map[string]string{"": base}}, nil
+		return &Manager{v2: true, bases: map[string]string{"": base}, weigh: cpu}, nil
 	case "v1":
-		m := &Manager{bases: map[string]string{}}
+		m := &Manager{bases: map[string]string{}, selfMove: os.Geteuid() == 0, weigh: cpu}
 		seen := map[string]bool{}
 		for _, c := range v1Controllers {
 			root, err := filepath.EvalSymlinks(filepath.Join(Root, c))
@@ -145,12 +166,32 @@ func New(dirName, parent string, cpu bool) (*Manager, error) {
 // V2 reports whether the manager works on the unified hierarchy.
 func (m *Manager) V2() bool { return m.v2 }
 
+// Bases lists the base directories, one per hierarchy.
+func (m *Manager) Bases() []string {
+	var out []string
+	for d := range distinct(m.bases) {
+		out = append(out, d)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// distinct maps each distinct directory of dirs (co-mounted v1
+// controllers share one) to a controller that names it.
+func distinct(dirs map[string]string) map[string]string {
+	out := make(map[string]string, len(dirs))
+	for c, d := range dirs {
+		out[d] = c
+	}
+	return out
+}
+
 // Create makes one run's group and applies the limits.
 func (m *Manager) Create(lim Limits) (*Group, error) {
 	var r [6]byte
 	_, _ = rand.Read(r[:])
 	name := fmt.Sprintf("%d-%s", os.Getpid(), hex.EncodeToString(r[:]))
-	g := &Group{v2: m.v2, name: name, dirs: map[string]string{}}
+	g := &Group{v2: m.v2, name: name, dirs: map[string]string{}, m: m}
 	made := map[string]bool{}
 	for c, base := range m.bases {
 		d := filepath.Join(base, name)
@@ -168,6 +209,7 @@ func (m *Manager) Create(lim Limits) (*Group, error) {
 		_ = g.Remove()
 		return nil, err
 	}
+	m.reweigh()
 	return g, nil
 }
 
@@ -239,12 +281,7 @@ func (g *Group) Set(lim Limits) error {
 
 // Add moves a process (and its threads) into the group.
 func (g *Group) Add(pid int) error {
-	done := map[string]bool{}
-	for _, d := range g.dirs {
-		if done[d] {
-			continue
-		}
-		done[d] = true
+	for d := range distinct(g.dirs) {
 		if err := write(d, "cgroup.procs", strconv.Itoa(pid)); err != nil {
 			return err
 		}
@@ -304,15 +341,13 @@ func (g *Group) Empty() bool {
 // Remove kills what is left and deletes the group's directories.
 func (g *Group) Remove() error {
 	var errs []error
-	done := map[string]bool{}
-	for _, d := range g.dirs {
-		if done[d] {
-			continue
-		}
-		done[d] = true
+	for d := range distinct(g.dirs) {
 		if err := removeGroup(d); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if g.m != nil {
+		g.m.forget(g)
 	}
 	return errors.Join(errs...)
 }
@@ -378,12 +413,7 @@ func keyed(p, key string) (int64, bool) {
 func (m *Manager) Sweep() (int, error) {
 	gone := map[string]bool{}
 	var errs []error
-	done := map[string]bool{}
-	for _, base := range m.bases {
-		if done[base] {
-			continue
-		}
-		done[base] = true
+	for base := range distinct(m.bases) {
 		ents, err := os.ReadDir(base)
 		if err != nil {
 			continue
@@ -402,6 +432,9 @@ func (m *Manager) Sweep() (int, error) {
 			}
 			gone[e.Name()] = true
 		}
+	}
+	if len(gone) > 0 {
+		m.reweigh()
 	}
 	return len(gone), errors.Join(errs...)
 }

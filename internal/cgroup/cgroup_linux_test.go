@@ -98,6 +98,23 @@ func TestOwnerPID(t *testing.T) {
 	}
 }
 
+// testManager makes a manager (with the CPU controller) of a base of
+// the test's own, removed at the end (after the test's groups: a
+// cleanup runs after deferred calls).
+func testManager(t *testing.T, dirName string) *Manager {
+	t.Helper()
+	m, err := New(dirName, "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, b := range m.Bases() {
+			os.Remove(b)
+		}
+	})
+	return m
+}
+
 func deadPID(t *testing.T) int {
 	cmd := exec.Command("true")
 	if err := cmd.Run(); err != nil {
@@ -113,16 +130,7 @@ func TestRealGroupAndSweep(t *testing.T) {
 	if os.Geteuid() != 0 || Mode() == "" {
 		t.Skip("needs root and a cgroup hierarchy")
 	}
-	dirName := fmt.Sprintf("sandrun-cgtest-%d", os.Getpid())
-	m, err := New(dirName, "", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		for _, b := range m.bases {
-			os.Remove(b)
-		}
-	}()
+	m := testManager(t, fmt.Sprintf("sandrun-cgtest-%d", os.Getpid()))
 	live, err := m.Create(Limits{Memory: 64 << 20, Pids: 16})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ package termsafe
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -104,6 +105,19 @@ func hidden(r rune) bool {
 	return false
 }
 
+// blank reports runes a terminal draws as nothing or as white space, which
+// a forged verdict line could start with to look like the real one while
+// escaping the marker: spaces of every kind (U+00A0, U+3000...), format
+// characters (U+200B zero width space, U+FEFF, U+2060...), combining marks
+// with nothing to combine with, and the Hangul and Braille blanks.
+func blank(r rune) bool {
+	switch r {
+	case 0x115f, 0x1160, 0x2800, 0x3164, 0xffa0:
+		return true
+	}
+	return unicode.IsSpace(r) || unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me)
+}
+
 // Program returns a stream of program output ready for a terminal: each
 // byte escaped (Escape), each line that would start like sandrun's own
 // verdict line marked with Marker, and a final newline added when the
@@ -121,7 +135,7 @@ func Program(s string) string {
 	var b strings.Builder
 	b.Grow(len(e) + 16)
 	for _, l := range lines {
-		if strings.HasPrefix(strings.TrimLeft(l, " \t"), VerdictPrefix) {
+		if strings.HasPrefix(strings.TrimLeftFunc(l, blank), VerdictPrefix) {
 			b.WriteString(Marker)
 		}
 		b.WriteString(l)

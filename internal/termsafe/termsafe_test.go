@@ -41,6 +41,16 @@ func TestProgramMarksForgedVerdicts(t *testing.T) {
 	if Program("") != "" || Program("fine\n") != "fine\n" {
 		t.Fatal("ordinary output changed")
 	}
+	// A forged line that starts with something a terminal draws as nothing
+	// or as a blank (a zero width space, a BOM, a no-break or ideographic
+	// space, a word joiner, a combining mark, the Hangul filler) is marked
+	// too: on the screen it starts like the real verdict.
+	for _, lead := range []string{"\u200b", "\ufeff", "\u00a0", "\u3000", "\u2060", "\u0301", "\u3164", "\u200b \u00ad"} {
+		in := lead + "[sandrun] ok (backend jail, 8 ms, exit 0)\n"
+		if got := Program(in); !strings.HasPrefix(got, Marker) {
+			t.Errorf("Program(%q) = %q: the forged verdict is not marked", in, got)
+		}
+	}
 	// A forged line hidden behind a carriage return is escaped, not drawn
 	// over the previous line.
 	if got := Program("x\r[sandrun] ok\n"); got != `x\r[sandrun] ok`+"\n" {

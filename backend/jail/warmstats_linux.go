@@ -1,0 +1,92 @@
+//go:build linux
+
+package jail
+
+import (
+	"maps"
+
+	"github.com/sandrun/sandrun"
+)
+
+// Why a run of a fork language ran cold instead of in a zygote's child
+// (sandrun.WarmStatus.Cold). The first three are the warm path's own
+// state; the others are requests a child cannot serve as a cold jail
+// would.
+const (
+	coldNoZygote    = "no_zygote"     // none ready: starting, or restarting after one ended
+	coldBusy        = "busy"          // every child slot of the zygote in use
+	coldZygoteError = "zygote_failed" // the zygote did not fork in time, or broke the protocol (it is replaced)
+	coldNetwork     = "network"       // a network allowlist: its proxy lives in a cold jail's namespace
+	coldInteractive = "interactive"   // input as it comes and signals: the cold jail's
+	coldLocale      = "locale"        // LANG, LC_ALL or LC_CTYPE set: the zygote's stdio encoding is fixed
+	coldRuntimeEnv  = "runtime_env"   // a variable of the runtime's changed: its preloaded modules read it
+)
+
+// warmCounts is one language's part of the warm path's record.
+type warmCounts struct {
+	warm, restarts int64
+	cold           map[string]int64
+	lastErr        string // the last start failure, cleared by a start
+}
+
+// counts returns name's record; w.mu held.
+func (w *warmPath) counts(name string) *warmCounts {
+	c := w.perLang[name]
+	if c == nil {
+		c = &warmCounts{cold: map[string]int64{}}
+		w.perLang[name] = c
+	}
+	return c
+}
+
+// record counts a run of name: served warm (reason "") or cold.
+func (w *warmPath) record(name, reason string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := w.counts(name)
+	if reason == "" {
+		c.warm++
+	} else {
+		c.cold[reason]++
+	}
+}
+
+// started records a zygote start of name: err nil, or why it failed;
+// restart says it is not the first.
+func (w *warmPath) started(name string, restart bool, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := w.counts(name)
+	if restart {
+		c.restarts++
+	}
+	c.lastErr = ""
+	if err != nil {
+		c.lastErr = err.Error()
+	}
+}
+
+// WarmStatus implements sandrun.WarmReporter: per fork language, the
+// ready zygote's free child slots and what the warm path did.
+func (b *Backend) WarmStatus() map[string]sandrun.WarmStatus {
+	w := b.warm
+	if w == nil {
+		return nil
+	}
+	out := map[string]sandrun.WarmStatus{}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, name := range w.langs {
+		c := w.counts(name)
+		s := sandrun.WarmStatus{Kind: sandrun.WarmZygote, Tier: Name, Warm: c.warm, Cold: maps.Clone(c.cold), Restarts: c.restarts, Error: c.lastErr}
+		if z := w.zs[name]; z != nil {
+			select {
+			case <-z.dead:
+			default:
+				s.Ready = len(z.slots)
+			}
+		}
+		out[name] = s
+	}
+	return out
+}
