@@ -51,6 +51,9 @@ const (
 	flagNoLandlock      uint32 = 2
 	flagLandlockPartial uint32 = 4
 	flagWaitDone        uint32 = 8
+	// flagSetIDs: the init was started with its uid unmapped (vforkSpawn)
+	// and takes UID and GID itself (init_linux.c: take_ids).
+	flagSetIDs uint32 = 16
 )
 
 // configMagic starts the config (init_linux.h: SRJ_CONFIG_MAGIC).

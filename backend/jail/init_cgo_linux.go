@@ -25,8 +25,8 @@ func cConstants() (layers []int, kinds map[byte]byte, magic uint32, env string) 
 		msgProgress: C.SRJ_MSG_PROGRESS, msgConfig: C.SRJ_MSG_CONFIG, msgSignal: C.SRJ_MSG_SIGNAL,
 		msgDone: C.SRJ_MSG_DONE,
 	}
-	flags := []uint32{C.SRJ_FLAG_NO_SECCOMP, C.SRJ_FLAG_NO_LANDLOCK, C.SRJ_FLAG_LANDLOCK_PARTIAL, C.SRJ_FLAG_WAIT_DONE}
-	if flags[0] != flagNoSeccomp || flags[1] != flagNoLandlock || flags[2] != flagLandlockPartial || flags[3] != flagWaitDone {
+	flags := []uint32{C.SRJ_FLAG_NO_SECCOMP, C.SRJ_FLAG_NO_LANDLOCK, C.SRJ_FLAG_LANDLOCK_PARTIAL, C.SRJ_FLAG_WAIT_DONE, C.SRJ_FLAG_SET_IDS}
+	if flags[0] != flagNoSeccomp || flags[1] != flagNoLandlock || flags[2] != flagLandlockPartial || flags[3] != flagWaitDone || flags[4] != flagSetIDs {
 		magic = 0 // the test reports the mismatch
 		return
 	}

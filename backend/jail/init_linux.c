@@ -8,7 +8,9 @@
 // The supervisor starts this binary with SANDRUN_JAIL_INIT=3 in its
 // environment, the sync socket as fd 3, in fresh user, mount, pid, ipc,
 // uts and network namespaces, inside the run's cgroup, as uid 1000 with
-// CAP_SYS_ADMIN and CAP_SETPCAP. Everything it needs comes in one config
+// CAP_SYS_ADMIN and CAP_SETPCAP (or, started by spawn_linux.c, with its
+// uid unmapped and CAP_SETUID and CAP_SETGID too, which it uses to take
+// uid 1000 when the config says so, then drops). Everything it needs comes in one config
 // frame (config.go encodes it; the policies are computed by the Go
 // supervisor: the seccomp program as assembled BPF, the Landlock rules as
 // paths and masks). Failures travel as codes (layer, step, errno); the
@@ -796,6 +798,34 @@ static int supervise(pid_t program, int sfd) {
 	return status;
 }
 
+// take_ids: an init started with its uid unmapped (spawn_linux.c) takes
+// the one identity inside once the supervisor has written the maps (they
+// come before the config), then drops CAP_SETUID and CAP_SETGID, which
+// it held for that alone: it keeps CAP_SYS_ADMIN and CAP_SETPCAP, as an
+// init that os/exec started with its uid already set does. Until then it
+// runs as the supervisor's host uid, in its own user namespace, doing
+// nothing but wait for the config.
+static struct fail take_ids(const struct config *c) {
+	TRY(SRJ_LAYER_NAMESPACES, 20, setresgid(c->gid, c->gid, c->gid));
+	TRY(SRJ_LAYER_NAMESPACES, 21, setresuid(c->uid, c->uid, c->uid));
+	TRY(SRJ_LAYER_NAMESPACES, 22, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, CAP_SETUID, 0, 0));
+	TRY(SRJ_LAYER_NAMESPACES, 23, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, CAP_SETGID, 0, 0));
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+	TRY(SRJ_LAYER_NAMESPACES, 24, (int)syscall(SYS_capget, &hdr, data));
+	uint32_t drop = (1u << CAP_SETUID) | (1u << CAP_SETGID); // both below 32
+	data[0].effective &= ~drop, data[0].permitted &= ~drop, data[0].inheritable &= ~drop;
+	TRY(SRJ_LAYER_NAMESPACES, 25, (int)syscall(SYS_capset, &hdr, data));
+	// A new uid clears the parent-death signal (commit_creds): arm it
+	// again, then make sure the supervisor did not die in between (its
+	// end of the sync socket closes with it). getppid() cannot tell:
+	// pid 1 of a namespace always sees 0.
+	TRY(SRJ_LAYER_NAMESPACES, 26, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
+	struct pollfd pf = {SYNC_FD, POLLRDHUP, 0};
+	if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLRDHUP | POLLHUP))) _exit(70);
+	return OK;
+}
+
 int srj_init_main(void) {
 	unsigned char *payload = NULL;
 	uint32_t n = 0;
@@ -804,6 +834,10 @@ int srj_init_main(void) {
 	if (fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC) < 0) return 70;
 	if (read_config(&payload, &n, fds, &nfds) < 0) return report(failed(SRJ_LAYER_PROTOCOL, 1, EPROTO));
 	if (parse_config(payload, n, &c) < 0) return report(failed(SRJ_LAYER_PROTOCOL, 2, EPROTO));
+	if (c.flags & SRJ_FLAG_SET_IDS) {
+		struct fail f = take_ids(&c);
+		if (FAILED(f)) return report(f);
+	}
 	// Progress frames name the layer a setup that hangs is stuck in.
 	send_progress(SRJ_LAYER_MOUNTS);
 	// SIGCHLD comes through a signalfd; every other signal keeps its

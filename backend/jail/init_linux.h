@@ -17,6 +17,7 @@
 #define SRJ_FLAG_NO_LANDLOCK 2u
 #define SRJ_FLAG_LANDLOCK_PARTIAL 4u
 #define SRJ_FLAG_WAIT_DONE 8u
+#define SRJ_FLAG_SET_IDS 16u
 
 // Frame kinds (protocol_linux.go).
 #define SRJ_MSG_ERROR 'E'

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/cgroup"
@@ -25,6 +26,9 @@ type Backend struct {
 	cg    *cgroup.Manager // nil when downgraded
 	net   *netPool        // nil: each clone makes its network namespace
 	root  bool
+	// noVfork: vforkInit is unavailable here (spawn_linux.go); inits
+	// are started with os/exec.
+	noVfork atomic.Bool
 	// filter (filterInet: for a run with a network allowlist) is the
 	// assembled seccomp program and abi the kernel's Landlock ABI, found
 	// once at New for every init's config.

@@ -189,10 +189,10 @@ func (j *launched) Wait() (*sandrun.LaunchExit, error) {
 
 // WorkDir is the jail's /work seen from the host, while it runs.
 func (j *launched) WorkDir() string {
-	if j.p.cmd.Process == nil {
+	if j.p.init == nil {
 		return ""
 	}
-	return fmt.Sprintf("/proc/%d/root/work", j.p.cmd.Process.Pid)
+	return fmt.Sprintf("/proc/%d/root/work", j.p.init.Pid)
 }
 
 // UsageSoFar implements sandrun.UsageReporter from the jail's cgroup:

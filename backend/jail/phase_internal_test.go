@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,17 +25,31 @@ func TestPhases(t *testing.T) {
 	if os.Getenv("JAIL_PHASES") == "" {
 		t.Skip("set JAIL_PHASES=1 to print the phase timings of a jailed run")
 	}
-	for _, dg := range [][]string{nil} {
-		phases(t, dg)
+	// JAIL_PHASES_HEAP=MB gives the supervisor a heap of that size: the
+	// os/exec spawn copies its page tables, the vfork spawn does not.
+	if mb, _ := strconv.Atoi(os.Getenv("JAIL_PHASES_HEAP")); mb > 0 {
+		ballast = make([]byte, mb<<20)
+		for i := 0; i < len(ballast); i += 4096 {
+			ballast[i] = 1
+		}
 	}
+	for _, dg := range [][]string{nil} {
+		for _, vfork := range []bool{true, false} {
+			phases(t, dg, vfork)
+		}
+	}
+	runtime.KeepAlive(ballast)
 }
 
-func phases(t *testing.T, dg []string) {
+var ballast []byte
+
+func phases(t *testing.T, dg []string, vfork bool) {
 	b, err := New(Options{Languages: lang.NewRegistry(lang.Options{}), Downgrade: dg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	b.noVfork.Store(!vfork)
 	l, _ := b.opts.Languages.Lookup(context.Background(), "python")
 	lim := sandrun.Limits{}.WithDefaults()
 	var ph [6][]time.Duration
@@ -76,6 +92,10 @@ func phases(t *testing.T, dg []string) {
 		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 		return d[len(d)/2]
 	}
-	t.Logf("%v: cpu per run: bare %v, jail children %v, supervisor %v", dg, bareCPU/20, jailCPU/20, jailSelf/20)
+	spawn := "vfork"
+	if b.noVfork.Load() {
+		spawn = "os/exec"
+	}
+	t.Logf("%v, %s spawn, heap %d MB: cpu per run: bare %v, jail children %v, supervisor %v", dg, spawn, len(ballast)>>20, bareCPU/20, jailCPU/20, jailSelf/20)
 	t.Logf("bare %v; start %v, setup %v, run+wait %v, total %v", med(bare), med(ph[0]), med(ph[1]), med(ph[2]), med(ph[3]))
 }

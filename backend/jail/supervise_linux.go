@@ -4,6 +4,7 @@ package jail
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -42,7 +43,10 @@ type spec struct {
 
 // proc is a started jail: the init process, its sync socket, its cgroup.
 type proc struct {
-	cmd *exec.Cmd
+	init *os.Process
+	// setIDs: the init was started with its uid unmapped (vforkInit) and
+	// takes the inside identity when the config arrives (flagSetIDs).
+	setIDs bool
 	// stdin and outs (stdout, stderr) are the supervisor's ends of the
 	// init's standard streams, which the program inherits.
 	stdin   *os.File
@@ -159,6 +163,26 @@ func (b *Backend) spawn() (_ *proc, err error) {
 	if b.net == nil {
 		flags |= unix.CLONE_NEWNET
 	}
+	netFD := -1
+	if b.net != nil {
+		if netFD, err = b.net.take(); err != nil {
+			return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "making the run's network namespace", Err: err}
+		}
+		defer unix.Close(netFD)
+	}
+	if !b.noVfork.Load() {
+		p.init, p.thread, err = b.vforkInit(netFD, p.cg, flags, uid, gid, []*os.File{child[0], child[1], child[2], childF, b.exe})
+		switch {
+		case err == nil:
+			p.setIDs = true
+			return p, nil
+		case errors.Is(err, errNoVfork):
+			b.noVfork.Store(true)
+			b.opts.Logger.Debug("jail: starting inits with os/exec", "why", err)
+		default:
+			return nil, err
+		}
+	}
 	cmd := &exec.Cmd{
 		// The init binary travels as fd 4 and is exec'd through
 		// /proc/self/fd: the init's host uid may not be able to reach its
@@ -183,19 +207,9 @@ func (b *Backend) spawn() (_ *proc, err error) {
 			Pdeathsig:   syscall.SIGKILL,
 		},
 	}
-	p.cmd = cmd
-	netFD := -1
-	if b.net != nil {
-		if netFD, err = b.net.take(); err != nil {
-			p.cmd = nil
-			return nil, &SetupError{Layer: LayerNamespaces, Errno: errnoOf(err), Detail: "making the run's network namespace", Err: err}
-		}
-		defer unix.Close(netFD)
-	}
 	if p.cg != nil {
 		fd, err := p.cg.CloneFD()
 		if err != nil {
-			p.cmd = nil
 			return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Err: err}
 		}
 		if fd >= 0 {
@@ -208,10 +222,8 @@ func (b *Backend) spawn() (_ *proc, err error) {
 		bornIn = p.cg
 	}
 	p.thread, err = b.startIn(netFD, bornIn, cmd.Start)
+	p.init = cmd.Process // nil: nothing to kill or wait for
 	if err != nil {
-		if cmd.Process == nil {
-			p.cmd = nil // nothing to kill or wait for
-		}
 		if _, ok := err.(*SetupError); ok {
 			return nil, err
 		}
@@ -305,18 +317,22 @@ func (b *Backend) configure(p *proc, s *spec, binds []bindSpec) error {
 		}
 	}
 	if s.net != nil {
-		if err := s.net.open(b, p.cmd.Process.Pid); err != nil {
+		if err := s.net.open(b, p.init.Pid); err != nil {
 			return err
 		}
 	}
-	fds, err := openBinds(p.cmd.Process.Pid, binds)
+	fds, err := openBinds(p.init.Pid, binds)
 	if err != nil {
 		s.net.reset()
 		return err
 	}
 	p.collect = s.collect
 	p.collectLim = workdir.CollectLimits{MaxFile: int64(s.limits.Output), MaxTotal: 8 << 20}
-	payload, err := b.initConfig(s, binds).encode()
+	cfg := b.initConfig(s, binds)
+	if p.setIDs {
+		cfg.Flags |= flagSetIDs
+	}
+	payload, err := cfg.encode()
 	if err == nil {
 		err = writeFrame(p.conn, msgConfig, payload, fds...)
 	}
@@ -454,7 +470,7 @@ func (p *proc) read() {
 // ended: nothing changes under the walk, which follows no symlink), then
 // lets the init exit.
 func (p *proc) collectFiles() {
-	dir := fmt.Sprintf("/proc/%d/root/work", p.cmd.Process.Pid)
+	dir := fmt.Sprintf("/proc/%d/root/work", p.init.Pid)
 	files, err := workdir.Collect(dir, p.collect, p.collectLim)
 	if err != nil {
 		p.collectErr = &SetupError{Layer: LayerCollect, Errno: errnoOf(err), Detail: "collecting output files", Err: err}
@@ -472,8 +488,8 @@ func (p *proc) kill(why verdict.Kill, stream string) {
 	if p.killed == verdict.KillNone {
 		p.killed, p.stream = why, stream
 	}
-	if !p.initExited && p.cmd.Process != nil {
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	if !p.initExited && p.init != nil {
+		_ = p.init.Signal(syscall.SIGKILL)
 	}
 	if p.cg != nil {
 		p.cg.Kill()
@@ -557,7 +573,7 @@ func (p *proc) watch(done <-chan struct{}) {
 
 // wait waits for the init to end and releases everything.
 func (p *proc) wait() *outcome {
-	werr := p.cmd.Wait()
+	_, werr := p.init.Wait()
 	p.mu.Lock()
 	p.initExited = true
 	p.mu.Unlock()
@@ -604,9 +620,9 @@ func (p *proc) wait() *outcome {
 // uid and closes the socket and pipes. The init goes first: a cgroup
 // cannot be removed while a process is in it.
 func (p *proc) cleanup() error {
-	if p.cmd != nil && p.cmd.Process != nil && !p.initExited {
-		_ = p.cmd.Process.Kill()
-		_ = p.cmd.Wait()
+	if p.init != nil && !p.initExited {
+		_ = p.init.Kill()
+		_, _ = p.init.Wait()
 		p.initExited = true
 	}
 	if p.thread != nil {

@@ -230,6 +230,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	if cfg.network, err = nf.operator(req); err != nil {
 		return err
 	}
+	cfg.prefetch = []string{lang.Normalize(req.Language)}
 	a, err := newApp(ctx, cfg)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sandrun/sandrun"
@@ -66,6 +67,9 @@ type config struct {
 	// network is what the operator permits runs to reach (network.go);
 	// nil: no network.
 	network *netpolicy.Operator
+	// prefetch are languages to discover while the app is built (the
+	// one a `sandrun run` is about to run).
+	prefetch []string
 }
 
 // policy derives the limits policy from the host and the flags.
@@ -143,53 +147,75 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	if cfg.jailPrestart == 0 {
 		netPool = -1
 	}
-	jl, err := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, NetPool: netPool, Network: cfg.network, Warm: warm.fork, Guests: guests})
-	if err != nil {
-		return nil, err
+	// The tiers beside the jail are built while the jail, the audit log
+	// and the sanitizer are, and the languages the command is about to
+	// run are discovered meanwhile: their constructors sweep what dead
+	// supervisors left and docker's writes its seccomp profiles, which a
+	// one-shot run would otherwise wait for one after the other. Nothing
+	// is used, and no error is reported, before all of it is done, in the
+	// order it was always reported in.
+	var side sync.WaitGroup
+	var (
+		proc             *process.Backend
+		rest             *restricted.Backend
+		dock             *docker.Backend
+		procErr, restErr error
+	)
+	side.Go(func() { proc, procErr = process.New(process.Options{Languages: a.langs, Logger: cfg.logger}) })
+	// docker and gvisor never fail here: on a host without dockerd or
+	// runsc their Check says why and auto moves on. gvisor is not in the
+	// auto order (it is only used when asked for by name): it is several
+	// times slower to start than the jail, which auto prefers anyway.
+	side.Go(func() { dock = docker.New(docker.Options{Logger: cfg.logger, Network: cfg.network}) })
+	for _, l := range cfg.prefetch {
+		side.Go(func() { _, _ = a.langs.Lookup(context.Background(), l) }) // the run's Lookup reports errors
 	}
-	a.jail = jl
-	a.closers = append(a.closers, jl.Close)
-	proc, err := process.New(process.Options{Languages: a.langs, Logger: cfg.logger})
-	if err != nil {
-		return nil, err
+	jl, jailErr := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, NetPool: netPool, Network: cfg.network, Warm: warm.fork, Guests: guests})
+	if jailErr == nil {
+		a.jail = jl
+		a.closers = append(a.closers, jl.Close)
+		// restricted comes after the OS tiers: auto prefers stronger
+		// isolation. It runs starlark, and python under its language
+		// policy inside the jail (the jail is passed in as the guest
+		// runner: a backend does not import another). The host
+		// environment is the seed's safe math environment.
+		side.Go(func() {
+			rest, restErr = restricted.New(restricted.Options{Executable: self, Predeclared: restricted.MathEnv(), Logger: cfg.logger, Python: jl})
+		})
 	}
-	a.closers = append(a.closers, proc.Close)
-	// restricted comes after the OS tiers: auto prefers stronger
-	// isolation. It runs starlark, and python under its language policy
-	// inside the jail (the jail is passed in as the guest runner: a
-	// backend does not import another). The host environment is the
-	// seed's safe math environment.
-	rest, err := restricted.New(restricted.Options{Executable: self, Predeclared: restricted.MathEnv(), Logger: cfg.logger, Python: jl})
-	if err != nil {
-		return nil, err
+	var an sandrun.Analyzer
+	var san *sanitize.Sanitizer
+	var auditErr, sanErr, anErr error
+	if jailErr == nil {
+		a.audit, auditErr = newAuditLog(cfg.logger) // cmd/sandrun/audit.go: SANDRUN_AUDIT*
 	}
-	a.closers = append(a.closers, rest.Close)
-	a.audit, err = newAuditLog(cfg.logger) // cmd/sandrun/audit.go: SANDRUN_AUDIT*
-	if err != nil {
-		return nil, err
+	if jailErr == nil && auditErr == nil {
+		san, sanErr = sanitize.New(cfg.sanitize)
+	}
+	if jailErr == nil && auditErr == nil && sanErr == nil && cfg.analyze.Enabled() {
+		an, anErr = analyze.New(cfg.analyze)
+	}
+	side.Wait()
+	// What was built is released in the order it always was, whatever
+	// failed.
+	if proc != nil {
+		a.closers = append(a.closers, proc.Close)
+	}
+	if rest != nil {
+		a.closers = append(a.closers, rest.Close)
 	}
 	if a.audit != nil {
 		a.runs = auditRuns{a.audit}
 		a.closers = append(a.closers, a.audit.Close)
 	}
-	san, err := sanitize.New(cfg.sanitize)
-	if err != nil {
-		return nil, err
-	}
-	a.sanitizer = san
-	a.newStream = func(emit func(stream, text string)) server.StreamFilter { return san.NewStream(emit) }
-	var an sandrun.Analyzer
-	if cfg.analyze.Enabled() {
-		if an, err = analyze.New(cfg.analyze); err != nil {
+	a.closers = append(a.closers, dock.Close)
+	for _, err := range []error{jailErr, procErr, restErr, auditErr, sanErr, anErr} {
+		if err != nil {
 			return nil, err
 		}
 	}
-	// docker and gvisor never fail here: on a host without dockerd or
-	// runsc their Check says why and auto moves on. gvisor is not in the
-	// auto order (it is only used when asked for by name): it is several
-	// times slower to start than the jail, which auto prefers anyway.
-	dock := docker.New(docker.Options{Logger: cfg.logger, Network: cfg.network})
-	a.closers = append(a.closers, dock.Close)
+	a.sanitizer = san
+	a.newStream = func(emit func(stream, text string)) server.StreamFilter { return san.NewStream(emit) }
 	gv := gvisor.New(gvisor.Options{Languages: a.langs, Logger: cfg.logger})
 	// The jail and process tiers swept what dead supervisors left in New;
 	// the container tiers would only at their first use. Sweep them now
