@@ -314,10 +314,13 @@ down() {
 	# containerd (never docker's), then containerd, then its shims.
 	local netns=()
 	if alive containerd; then
-		# The network namespaces of our pod sandboxes, to remove after.
+		# The network namespaces of our pod sandboxes, to remove after. A
+		# container without one (an app container, a host-network pod)
+		# is no error: under `set -e` a failing grep here ended `down`
+		# before it stopped containerd and etcd.
 		for c in $(ctr -a "$SOCK" -n k8s.io containers ls -q 2>/dev/null); do
 			netns+=($(ctr -a "$SOCK" -n k8s.io containers info "$c" 2>/dev/null |
-				grep -o '"/\(var/\)\?run/netns/cni-[0-9a-f-]*"' | tr -d '"'))
+				{ grep -o '"/\(var/\)\?run/netns/cni-[0-9a-f-]*"' || true; } | tr -d '"'))
 		done
 		for t in $(ctr -a "$SOCK" -n k8s.io tasks ls -q 2>/dev/null); do
 			ctr -a "$SOCK" -n k8s.io tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true
