@@ -5,6 +5,7 @@ package jail_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -21,14 +22,23 @@ import (
 
 // echoGuest runs the config's code as plain python with full built-ins
 // (no language policy: the jail alone is tested), then says "bye" on the
-// channel and ends with the code's exit status.
+// channel and ends with the code's exit status. Its warm-up (prepare)
+// records the pid it ran in, for the code to see as PREPARED.
 const echoGuest = `
 import os as _os, sys as _sys, json as _json
+
+PREPARED = []
+
+def prepare():
+    PREPARED.append(_os.getpid())
+
+def broken_prepare():
+    raise RuntimeError("no warm-up")
 
 def main(cfg, fd):
     status = 0
     try:
-        exec(cfg["code"], {"__name__": "__main__", "CHANNEL": fd})
+        exec(cfg["code"], {"__name__": "__main__", "CHANNEL": fd, "PREPARED": PREPARED})
     except SystemExit as e:
         status = e.code or 0
     except BaseException as e:
@@ -47,12 +57,19 @@ def main(cfg, fd):
 // test (its children forked ahead hold cgroups, which the package's
 // leftover checks look for).
 func guestBackend(t testing.TB) *jail.Backend {
+	return guestBackendPrepared(t, "sandrun_echo_guest.prepare")
+}
+
+// guestBackendPrepared is guestBackend with the echo guest's warm-up
+// named by prepare.
+func guestBackendPrepared(t testing.TB, prepare string) *jail.Backend {
 	t.Helper()
 	backend(t) // skips where there is no jail
 	b, err := jail.New(jail.Options{
 		Languages: lang.NewRegistry(lang.Options{}),
-		Guests:    []guest.Spec{{Name: "echo", Language: "python", Modules: []guest.Module{{Name: "sandrun_echo_guest", Source: echoGuest}}, Entry: "sandrun_echo_guest.main"}},
-		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: guestLogLevel()})),
+		Guests: []guest.Spec{{Name: "echo", Language: "python", Modules: []guest.Module{{Name: "sandrun_echo_guest", Source: echoGuest}},
+			Entry: "sandrun_echo_guest.main", Prepare: prepare}},
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: guestLogLevel()})),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +88,14 @@ func guestBackend(t testing.TB) *jail.Backend {
 
 func runGuest(t testing.TB, b *jail.Backend, code string, lim sandrun.Limits) (*sandrun.Result, string) {
 	t.Helper()
+	res, ch, err := tryGuest(b, code, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, ch
+}
+
+func tryGuest(b *jail.Backend, code string, lim sandrun.Limits) (*sandrun.Result, string, error) {
 	cfg, _ := json.Marshal(map[string]string{"code": code})
 	var got strings.Builder
 	var mu sync.Mutex
@@ -83,18 +108,63 @@ func runGuest(t testing.TB, b *jail.Backend, code string, lim sandrun.Limits) (*
 			mu.Unlock()
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	mu.Lock()
 	defer mu.Unlock()
-	return res, got.String()
+	return res, got.String(), err
 }
 
 func TestGuestHello(t *testing.T) {
 	res, ch := runGuest(t, guestBackend(t), "print('hello', 6 * 7)", sandrun.Limits{})
 	if res.Status != sandrun.StatusOK || res.Stdout != "hello 42\n" || ch != "bye" {
 		t.Fatalf("status %s stdout %q stderr %q channel %q err %s", res.Status, res.Stdout, res.Stderr, ch, res.Error)
+	}
+}
+
+// TestGuestPrepare: the guest's warm-up ran in the run's own child (its
+// pid), before the run; one that fails fails the run, naming the layer.
+func TestGuestPrepare(t *testing.T) {
+	res, _ := runGuest(t, guestBackend(t), "import os\nprint(PREPARED == [os.getpid()], len(PREPARED))", sandrun.Limits{})
+	if res.Status != sandrun.StatusOK || res.Stdout != "True 1\n" {
+		t.Fatalf("status %s stdout %q stderr %q err %s", res.Status, res.Stdout, res.Stderr, res.Error)
+	}
+	b := guestBackendPrepared(t, "sandrun_echo_guest.broken_prepare")
+	res, _, err := tryGuest(b, "print('ran')", sandrun.Limits{})
+	var se *jail.SetupError
+	if !errors.As(err, &se) || se.Layer != jail.LayerExec {
+		t.Fatalf("a failing warm-up: got %v, %+v; want the exec layer's setup error", err, res)
+	}
+}
+
+// TestGuestEndsWithItsStreams: a guest that closes its stdout, stderr and
+// channel has ended its run; the runner ends the process then (here one
+// that would sleep past its wall-clock limit: ok, not timeout). Closing
+// only some of them ends nothing: the process's own exit status stands.
+func TestGuestEndsWithItsStreams(t *testing.T) {
+	b := guestBackend(t)
+	lim := sandrun.Limits{WallTime: sandrun.Duration(20 * time.Second)}
+	res, ch := runGuest(t, b, `
+import os, sys, time
+print("done")
+sys.stdout.flush()
+os.write(CHANNEL, b"report")
+for fd in (1, 2, CHANNEL):
+    os.close(fd)
+time.sleep(600)
+`, lim)
+	if res.Status != sandrun.StatusOK || res.Stdout != "done\n" || ch != "report" {
+		t.Fatalf("status %s stdout %q channel %q err %s", res.Status, res.Stdout, ch, res.Error)
+	}
+	res, _ = runGuest(t, b, `
+import os, sys, time
+print("partly")
+sys.stdout.flush()
+os.close(1)
+os.close(2)
+time.sleep(0.5)
+os._exit(3)
+`, lim)
+	if res.Status != sandrun.StatusExitError || res.ExitCode != 3 || res.Stdout != "partly\n" {
+		t.Fatalf("status %s exit %d stdout %q err %s", res.Status, res.ExitCode, res.Stdout, res.Error)
 	}
 }
 

@@ -469,18 +469,15 @@ func (r *warmRun) wait(collect []string) *outcome {
 			o.err = decodeSetupError(fr.payload)
 		}
 	}
+	early := false
 	if r.guest != nil && o.err == nil && o.status == nil {
 		// A guest child has no reaper to report its exit: it closed the
 		// run's socket when its program started, and its end is its
-		// pidfd's (the limits' kills end it too); its wait status comes
-		// from the pidfd as well (guestExitStatus).
-		fds := []unix.PollFd{{Fd: int32(r.pidfd), Events: unix.POLLIN}}
-		for {
-			if _, err := unix.Poll(fds, -1); err != unix.EINTR {
-				break
-			}
-		}
-		ws := guestExitStatus(r.pidfd)
+		// pidfd's (the limits' kills end it too), or its run's
+		// (guestEnd); its wait status comes from the pidfd as well
+		// (guestExitStatus).
+		var ws unix.WaitStatus
+		ws, early = r.guestEnd()
 		o.status = &ws
 	}
 	r.mu.Lock()
@@ -497,8 +494,9 @@ func (r *warmRun) wait(collect []string) *outcome {
 		o.files = files
 	}
 	_ = writeFrame(r.conn, zmsgDone, nil)
-	// Its pid 1 ends now (or was killed): wait for it, bounded.
-	if r.pidfd >= 0 {
+	// Its pid 1 ends now (or was killed): wait for it, bounded. (A guest
+	// that ended its run early was killed: its teardown is not waited for.)
+	if r.pidfd >= 0 && !early {
 		fds := []unix.PollFd{{Fd: int32(r.pidfd), Events: unix.POLLIN}}
 		if n, _ := unix.Poll(fds, 2000); n == 0 {
 			r.kill(verdict.KillNone, "")

@@ -657,11 +657,12 @@ def shutdown(status, sigint=False):
 # supervisor sees its end through the pidfd it sent.
 
 _GUEST = None  # the guest's entry, when this zygote serves a guest
+_GUEST_PREPARE = None  # its warm-up, run in each child before its run
 
 
 def _preload(argv):
     """Import a guest's modules (argv[1], JSON) before serving."""
-    global _GUEST
+    global _GUEST, _GUEST_PREPARE
     if len(argv) < 2:
         return
     spec = _json.loads(argv[1])
@@ -672,6 +673,9 @@ def _preload(argv):
         exec(compile(m["source"], mod.__file__, "exec"), mod.__dict__)
     module, _, func = spec["entry"].rpartition(".")
     _GUEST = getattr(_sys.modules[module], func)
+    if spec.get("prepare"):
+        module, _, func = spec["prepare"].rpartition(".")
+        _GUEST_PREPARE = getattr(_sys.modules[module], func)
     _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)
 
 
@@ -700,6 +704,9 @@ def _guest_child(slot, fds, msg):
         for i, fd in enumerate(stdio):
             _os.dup2(fd, i)
             _os.close(fd)
+        # The streams over fds 0-2 do not depend on the run: made now,
+        # off its path.
+        _guest_streams()
         _os.setsid()
         _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), L_CAPS, 1)
         guest = msg["guest"]
@@ -711,6 +718,13 @@ def _guest_child(slot, fds, msg):
         buf = _ct.create_string_buffer(raw, len(raw))
         prog = _Fprog(len(raw) // 8, _ct.addressof(buf))
         _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, _ct.addressof(prog), 0, 0), L_SECCOMP, 2)
+        if _GUEST_PREPARE is not None:
+            # Fully confined, with no run yet: the guest's warm-up
+            # copies the pages its run would write (guest.Spec.Prepare).
+            try:
+                _GUEST_PREPARE()
+            except BaseException:
+                raise Fail(L_EXEC, 6, _errno.EPROTO) from None
         # The run: its config, with the channel.
         kind, payload, extra = _recv(run, sock)
         if kind != b"C" or len(extra) != 1:
@@ -742,7 +756,6 @@ def _guest_child(slot, fds, msg):
         _os._exit(71)
     entry = cfg["config"]
     del cfg
-    _guest_streams()
     _signal.signal(_signal.SIGINT, _signal.default_int_handler)
     try:
         _GUEST(entry, 3)

@@ -37,6 +37,15 @@ type Spec struct {
 	// function(config, channel_fd), and never returns (it ends the
 	// process with the program's exit status).
 	Entry string
+	// Prepare, when set, is "module.function": called with no arguments
+	// in each child forked ahead of its run, once the child is fully
+	// confined and before it waits for its config. A fork shares the
+	// zygote's pages until it writes them, and the first run of the
+	// guest's code writes hundreds (reference counts, allocator arenas):
+	// a warm-up of that code here takes those copies off the run's path.
+	// It runs none of a caller's code and must keep nothing a run could
+	// see; an exception fails the child.
+	Prepare string
 }
 
 // Run is one run of a guest.
@@ -52,6 +61,12 @@ type Run struct {
 	// the guest's code. (An io.ReadWriter, not a net.Conn: the
 	// restricted tier's worker is its own binary, kept free of the net
 	// package and the cgo runtime it brings.)
+	//
+	// A guest whose run is over may say so by closing its stdout, stderr
+	// and channel (fds 1 to 3) before it exits: once the runner has read
+	// them to their ends (and Serve returned), it ends the process without
+	// waiting for its teardown and takes that end as a plain exit (the
+	// guest's report says how the program ended).
 	Serve func(conn io.ReadWriter)
 }
 

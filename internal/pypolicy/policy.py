@@ -824,6 +824,53 @@ def variables(g, skip, budget):
     return out
 
 
+# --- the warm-up (in a guest child forked ahead of its run) -----------------
+#
+# A guest child is a fork of the zygote: it shares the zygote's pages until
+# it writes them, and the first compile and run under the policy writes
+# hundreds (reference counts, the allocator's arenas, the compiler's
+# state): print(1) compiled in 0.4 ms in a fresh fork against 0.02 ms the
+# second time. prepare() (guest.Spec.Prepare) runs that path once in each
+# child before its run, fully confined and with no run's data: compile and
+# run a small program of the usual constructs, encode a report. It keeps
+# nothing: no class is made (a class would be recorded in _user_classes),
+# nothing is printed or sent, the module state it reads is left as it was.
+
+_WARM_COMPILE = """
+import math
+class C:
+    def __init__(self, v):
+        self.v = v
+"""
+
+_WARM_RUN = """
+def f(a, b=2):
+    return [a * i for i in range(b)] + [math.sqrt(a)]
+total = sum(f(3))
+s = f"{total:.2f} {'x'.upper()}"
+d = {"k": [1, 2.5, "s", None, True], "t": (1,)}
+for k, v in d.items():
+    while False:
+        pass
+try:
+    n = 1 // 1
+except ZeroDivisionError as e:
+    n = 0
+"""
+
+
+def prepare():
+    compile_restricted(_WARM_COMPILE, "<warm-up>", steps=True)
+    obj = compile_restricted(_WARM_RUN, "<warm-up>", steps=True)
+    steps = _itertools.chain(_itertools.repeat(True, 10000), ())
+    g = {"__builtins__": builtins_for(steps), "__name__": "__main__", "math": _views["math"]}
+    g.update(_host_globals((), None))
+    skip = dict(g)
+    exec(obj, g)
+    msg = {"status": "ok", "error": "", "exit": 0, "variables": variables(g, skip, 1 << 16)}
+    _json.dumps(msg, separators=(",", ":"), allow_nan=False).encode()
+
+
 # --- the run (in the guest child) ------------------------------------------
 
 class _StepsSpent:
@@ -910,6 +957,15 @@ def main(cfg, chan_fd):
                 pass
         except OSError:
             pass
+        # The run is over: closing the streams and the channel says so to
+        # the supervisor (guest.Run), which then need not wait for this
+        # process's teardown (unmapping a fork of the zygote, about a
+        # millisecond) before the run's result.
+        for fd in (1, 2, chan.fd):
+            try:
+                _os.close(fd)
+            except OSError:
+                pass
         _os._exit(code)
 
     code = cfg["code"]

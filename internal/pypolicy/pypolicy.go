@@ -30,6 +30,7 @@ func Guest() guest.Spec {
 		Language: lang.Python,
 		Modules:  []guest.Module{{Name: Module, Source: source}},
 		Entry:    Module + ".main",
+		Prepare:  Module + ".prepare",
 	}
 }
 
