@@ -83,8 +83,8 @@ type guestStart struct {
 	// itself (a launched guest, guest_launch_linux.go).
 	streams bool
 	// ended, when not nil, is closed once the run's channel was served to
-	// its end and its stdout and stderr were read to theirs: the guest
-	// closed them, its run is over (guest.Run.Serve; guestEnd).
+	// its end, its stdout and stderr were read to theirs, and the guest had
+	// reported its run over (guest.Run.Over; guestEnd).
 	ended <-chan struct{}
 }
 
@@ -360,13 +360,17 @@ func (b *Backend) runGuestOnce(ctx context.Context, w *warmPath, l *lang.Languag
 	} else {
 		close(served)
 	}
-	ended := make(chan struct{})
-	go func() {
-		<-served
-		r.copying.Wait()
-		close(ended)
-	}()
-	r.guest.ended = ended
+	if run.Over != nil {
+		ended := make(chan struct{})
+		go func() {
+			<-served
+			r.copying.Wait()
+			if run.Over() {
+				close(ended)
+			}
+		}()
+		r.guest.ended = ended
+	}
 	res, err := b.finishWarm(ctx, r, req, l, stdout, stderr)
 	// The program's end closed the child's side: Serve reads what is
 	// left (the guest's report) up to that EOF. Closing ours first would
@@ -548,40 +552,51 @@ func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, entry []byte, chanE
 }
 
 // guestEnd waits for the end of a guest child's run: its pidfd, or (a run
-// with guestStart.ended) the guest closing its streams and channel once
-// its run is over. That takes the process's teardown (unmapping a fork of
+// with guestStart.ended) the guest closing its streams and channel once it
+// reported its run over. That takes the process's teardown (unmapping a fork of
 // the zygote: about a millisecond) off the run's path: the child is
 // killed then, whatever it was doing, and its end taken as a plain exit
 // (the guest's report says how the program ended; a guest that closes
 // them early only ends its run early). early says which end it was.
 func (r *warmRun) guestEnd() (ws unix.WaitStatus, early bool) {
-	fds := []unix.PollFd{{Fd: int32(r.pidfd), Events: unix.POLLIN}}
-	if ended := r.guest.ended; ended != nil {
-		if efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC); err == nil {
-			stop, fin := make(chan struct{}), make(chan struct{})
-			go func() {
-				defer close(fin)
-				select {
-				case <-ended:
-					_, _ = unix.Write(efd, []byte{1, 0, 0, 0, 0, 0, 0, 0}) // non-zero in either byte order
-				case <-stop:
-				}
-			}()
-			// The writer is gone before its descriptor is closed.
-			defer func() { close(stop); <-fin; unix.Close(efd) }()
-			fds = append(fds, unix.PollFd{Fd: int32(efd), Events: unix.POLLIN})
-		}
+	ended := r.guest.ended
+	// The pidfd is watched on a duplicate of its own, closed by the
+	// watcher: the run's is closed at cleanup, which may come first.
+	dup := -1
+	if ended != nil {
+		dup, _ = unix.FcntlInt(uintptr(r.pidfd), unix.F_DUPFD_CLOEXEC, 0)
 	}
-	for {
-		if _, err := unix.Poll(fds, -1); err != unix.EINTR {
-			break
-		}
+	if dup < 0 {
+		pollIn(r.pidfd)
+		return guestExitStatus(r.pidfd), false
 	}
-	if len(fds) > 1 && fds[1].Revents&unix.POLLIN != 0 && fds[0].Revents == 0 {
-		r.kill(verdict.KillNone, "")
-		return 0, true
+	exited := make(chan struct{})
+	go func() {
+		defer unix.Close(dup)
+		pollIn(dup)
+		close(exited)
+	}()
+	select {
+	case <-exited:
+	case <-ended:
+		select {
+		case <-exited: // both: the process's own status
+		default:
+			r.kill(verdict.KillNone, "")
+			return 0, true
+		}
 	}
 	return guestExitStatus(r.pidfd), false
+}
+
+// pollIn waits until fd is readable (a pidfd: its process ended).
+func pollIn(fd int) {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+			return
+		}
+	}
 }
 
 // alive says whether a child forked ahead is still waiting for its run.

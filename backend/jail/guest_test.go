@@ -107,6 +107,12 @@ func tryGuest(b *jail.Backend, code string, lim sandrun.Limits) (*sandrun.Result
 			got.Write(b)
 			mu.Unlock()
 		},
+		// The test's guests report their run over with "report", last.
+		Over: func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return strings.HasSuffix(got.String(), "report")
+		},
 	})
 	mu.Lock()
 	defer mu.Unlock()
@@ -135,10 +141,11 @@ func TestGuestPrepare(t *testing.T) {
 	}
 }
 
-// TestGuestEndsWithItsStreams: a guest that closes its stdout, stderr and
-// channel has ended its run; the runner ends the process then (here one
-// that would sleep past its wall-clock limit: ok, not timeout). Closing
-// only some of them ends nothing: the process's own exit status stands.
+// TestGuestEndsWithItsStreams: a guest that reported its run over and
+// closed its stdout, stderr and channel has ended its run; the runner ends
+// the process then (here one that would sleep past its wall-clock limit:
+// ok, not timeout). Closing them without the report ends nothing: the
+// process's own exit status stands.
 func TestGuestEndsWithItsStreams(t *testing.T) {
 	b := guestBackend(t)
 	lim := sandrun.Limits{WallTime: sandrun.Duration(20 * time.Second)}
@@ -158,13 +165,13 @@ time.sleep(600)
 import os, sys, time
 print("partly")
 sys.stdout.flush()
-os.close(1)
-os.close(2)
+for fd in (1, 2, CHANNEL):
+    os.close(fd)
 time.sleep(0.5)
 os._exit(3)
 `, lim)
 	if res.Status != sandrun.StatusExitError || res.ExitCode != 3 || res.Stdout != "partly\n" {
-		t.Fatalf("status %s exit %d stdout %q err %s", res.Status, res.ExitCode, res.Stdout, res.Error)
+		t.Fatalf("no report: status %s exit %d stdout %q err %s", res.Status, res.ExitCode, res.Stdout, res.Error)
 	}
 }
 

@@ -61,13 +61,16 @@ type Run struct {
 	// the guest's code. (An io.ReadWriter, not a net.Conn: the
 	// restricted tier's worker is its own binary, kept free of the net
 	// package and the cgo runtime it brings.)
-	//
-	// A guest whose run is over may say so by closing its stdout, stderr
-	// and channel (fds 1 to 3) before it exits: once the runner has read
-	// them to their ends (and Serve returned), it ends the process without
-	// waiting for its teardown and takes that end as a plain exit (the
-	// guest's report says how the program ended).
 	Serve func(conn io.ReadWriter)
+	// Over, when not nil, says whether the guest reported on the channel
+	// that its run is over (called once Serve returned). A guest that has,
+	// and has closed its stdout, stderr and channel (fds 1 to 3), has
+	// ended its run: the runner then ends the process without waiting for
+	// its teardown (about a millisecond for a fork of a large zygote), and
+	// takes that end as a plain exit: the report says how the program
+	// ended. Without the report, the process's own end and exit status
+	// stand (the streams also close when a process dies).
+	Over func() bool
 }
 
 // Runner runs guests in an OS sandbox.

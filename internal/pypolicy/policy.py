@@ -957,10 +957,10 @@ def main(cfg, chan_fd):
                 pass
         except OSError:
             pass
-        # The run is over: closing the streams and the channel says so to
-        # the supervisor (guest.Run), which then need not wait for this
+        # The report is sent: with the streams and the channel closed, the
+        # supervisor ends the run (guest.Run.Over) without waiting for this
         # process's teardown (unmapping a fork of the zygote, about a
-        # millisecond) before the run's result.
+        # millisecond).
         for fd in (1, 2, chan.fd):
             try:
                 _os.close(fd)
