@@ -526,7 +526,6 @@ func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, entry []byte, chanE
 		}
 		r.guest.limits = want
 	}
-	r.cg.SetIdle(false)
 	r.tCg = time.Now()
 	cfg, err := json.Marshal(guestConfig{Config: entry, Rlimits: rlimitsOf(lim)})
 	if err != nil {
@@ -537,6 +536,10 @@ func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, entry []byte, chanE
 	if err := writeFrame(r.conn, msgConfig, cfg, chanEnd); err != nil {
 		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "sending the guest's config"}
 	}
+	// The child is a run's now, for the parent's CPU weight: set while it
+	// wakes (it only weighs on fairness, and cost a directory read and a
+	// write on the run's path before the config).
+	r.cg.SetIdle(false)
 	if !r.guest.streams {
 		for i, w := range []io.Writer{stdout, stderr} {
 			out := r.outs[i]
@@ -590,10 +593,14 @@ func (r *warmRun) guestEnd() (ws unix.WaitStatus, early bool) {
 }
 
 // pollIn waits until fd is readable (a pidfd: its process ended).
-func pollIn(fd int) {
+func pollIn(fd int) { pollInFor(fd, -1) }
+
+// pollInFor waits until fd is readable, at most ms milliseconds (-1: no
+// bound).
+func pollInFor(fd, ms int) {
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	for {
-		if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+		if _, err := unix.Poll(fds, ms); err != unix.EINTR {
 			return
 		}
 	}

@@ -527,6 +527,11 @@ func (r *warmRun) wait(collect []string) *outcome {
 		// one process is gone: its pidfd said so); the slot comes back
 		// once the group is removed.
 		go func() {
+			if early {
+				// Killed as its run ended: its group is removed once it
+				// is gone (not retried against a busy group meanwhile).
+				pollInFor(r.pidfd, 2000)
+			}
 			if err := r.cleanup(); err != nil {
 				r.guest.log.Warn("jail: removing a guest run's cgroup", "err", err)
 			}
