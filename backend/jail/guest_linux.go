@@ -394,6 +394,7 @@ func (b *Backend) takeGuest(ctx context.Context, w *warmPath, name string, l *la
 		select {
 		case r := <-ch:
 			if r.alive() {
+				w.record(name, "")
 				return r, nil
 			}
 			r.discard()
@@ -406,6 +407,7 @@ func (b *Backend) takeGuest(ctx context.Context, w *warmPath, name string, l *la
 	if err != nil {
 		return nil, err
 	}
+	w.record(name, coldNoChildAhead)
 	var slot int
 	select {
 	case slot = <-z.slots:

@@ -126,6 +126,29 @@ func TestGuestHello(t *testing.T) {
 	}
 }
 
+// TestGuestWarmStatus: a guest is in the jail's warm status under its
+// name: its children forked ahead (ready), and a run that took one counted
+// warm.
+func TestGuestWarmStatus(t *testing.T) {
+	b := guestBackend(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for b.WarmStatus()["echo"].Ready < 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	before := b.WarmStatus()["echo"]
+	if before.Kind != sandrun.WarmGuest || before.Tier != jail.Name || before.Ready < 1 || before.Error != "" {
+		t.Fatalf("before a run: %+v", before)
+	}
+	runGuest(t, b, "pass", sandrun.Limits{})
+	after := b.WarmStatus()["echo"]
+	if after.Warm != before.Warm+1 {
+		t.Fatalf("a run with a child ahead: before %+v, after %+v", before, after)
+	}
+	if _, ok := b.WarmStatus()["python"]; ok {
+		t.Errorf("a guest's zygote is listed as the language's: %+v", b.WarmStatus())
+	}
+}
+
 // TestGuestPrepare: the guest's warm-up ran in the run's own child (its
 // pid), before the run; one that fails fails the run, naming the layer.
 func TestGuestPrepare(t *testing.T) {
