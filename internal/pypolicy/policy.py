@@ -884,29 +884,9 @@ class _StepsSpent:
         self.done("cpu_limit", "the program used its step budget of %d steps (loop iterations, comprehension items and calls)" % self.budget, 1)
 
 
-def _user_tb(tb):
-    mine = globals()
-    keep = []
-    while tb is not None:
-        if tb.tb_frame.f_globals is not mine:
-            keep.append(tb)
-        tb = tb.tb_next
-    out = None
-    for t in reversed(keep):
-        out = _types.TracebackType(out, t.tb_frame, t.tb_lasti, t.tb_lineno)
-    return out
-
-
 def _print_exc(e):
-    seen, todo = set(), [e]
-    while todo:
-        x = todo.pop()
-        if x is None or id(x) in seen:
-            continue
-        seen.add(id(x))
-        x.__traceback__ = _user_tb(x.__traceback__)
-        todo += [x.__cause__, x.__context__]
-    _traceback.print_exception(_real_type(e), e, e.__traceback__)
+    # Without the policy's frames (internal/pytb, put before this source).
+    _print_user_exc(e, globals())
 
 
 def _exit_status(code):

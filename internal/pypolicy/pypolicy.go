@@ -11,11 +11,16 @@ import (
 	"encoding/json"
 
 	"github.com/sandrun/sandrun/internal/guest"
+	"github.com/sandrun/sandrun/internal/pytb"
 	"github.com/sandrun/sandrun/lang"
 )
 
 //go:embed policy.py
-var source string
+var policySource string
+
+// source is the guest module: internal/pytb's traceback helpers, then
+// policy.py.
+var source = pytb.Source + policySource
 
 // GuestName names the restricted python guest.
 const GuestName = "restricted-python"
