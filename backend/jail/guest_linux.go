@@ -4,11 +4,13 @@ package jail
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -538,9 +540,9 @@ func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, entry []byte, chanE
 	if err := writeFrame(r.conn, msgConfig, cfg, chanEnd); err != nil {
 		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "sending the guest's config"}
 	}
-	// The child is a run's now, for the parent's CPU weight: set while it
-	// wakes (it only weighs on fairness, and cost a directory read and a
-	// write on the run's path before the config).
+	// While the child wakes: it is a run's now, for the parent's CPU
+	// weight (only fairness: a directory read and a write that were on
+	// the run's path before the config).
 	r.cg.SetIdle(false)
 	if !r.guest.streams {
 		for i, w := range []io.Writer{stdout, stderr} {
@@ -606,6 +608,19 @@ func pollInFor(fd, ms int) {
 			return
 		}
 	}
+}
+
+// guestCPUBefore is the CPU a guest child used before its run (its setup
+// and warm-up: not the run's usage, nor counted against its CPU limit),
+// from its start frame: [pid u32][CPU ns u64], as the child says, and
+// never more than its cgroup had used by the time the frame came. 0 for
+// other children.
+func (r *warmRun) guestCPUBefore(payload []byte) time.Duration {
+	if r.guest == nil || len(payload) < 12 || r.cg == nil {
+		return 0
+	}
+	said := time.Duration(min(binary.BigEndian.Uint64(payload[4:12]), math.MaxInt64))
+	return min(said, r.cg.CPU())
 }
 
 // alive says whether a child forked ahead is still waiting for its run.

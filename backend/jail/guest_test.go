@@ -35,6 +35,12 @@ def prepare():
 def broken_prepare():
     raise RuntimeError("no warm-up")
 
+def busy_prepare():
+    import time
+    t = time.process_time()
+    while time.process_time() - t < 0.3:
+        pass
+
 def main(cfg, fd):
     status = 0
     try:
@@ -155,6 +161,12 @@ func TestGuestPrepare(t *testing.T) {
 	res, _ := runGuest(t, guestBackend(t), "import os\nprint(PREPARED == [os.getpid()], len(PREPARED))", sandrun.Limits{})
 	if res.Status != sandrun.StatusOK || res.Stdout != "True 1\n" {
 		t.Fatalf("status %s stdout %q stderr %q err %s", res.Status, res.Stdout, res.Stderr, res.Error)
+	}
+	// The warm-up's CPU is not the run's (here 300 ms of it, before a run
+	// of nothing).
+	res, _ = runGuest(t, guestBackendPrepared(t, "sandrun_echo_guest.busy_prepare"), "pass", sandrun.Limits{})
+	if res.Status != sandrun.StatusOK || res.Usage.CPUMs >= 150 {
+		t.Fatalf("a run after a busy warm-up: status %s, usage %+v", res.Status, res.Usage)
 	}
 	b := guestBackendPrepared(t, "sandrun_echo_guest.broken_prepare")
 	res, _, err := tryGuest(b, "print('ran')", sandrun.Limits{})

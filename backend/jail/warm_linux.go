@@ -148,8 +148,8 @@ type warmRun struct {
 	mu      sync.Mutex
 	killed  verdict.Kill
 	stream  string
-	start   time.Time // the program's start
-	cpuBase time.Duration
+	start   time.Time     // the program's start
+	cpuBase time.Duration // CPU its cgroup used before the run (a guest child's setup and warm-up)
 	ended   bool
 }
 
@@ -285,9 +285,9 @@ func (r *warmRun) awaitStart(setup time.Duration, late string) error {
 		closeAll(fr.fds)
 		switch fr.kind {
 		case msgStarted:
+			base := r.guestCPUBefore(fr.payload)
 			r.mu.Lock()
-			r.start = time.Now()
-			r.cpuBase = 0
+			r.start, r.cpuBase = time.Now(), base
 			r.mu.Unlock()
 			return nil
 		case msgError:
@@ -429,7 +429,7 @@ func (r *warmRun) watch(done <-chan struct{}) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	r.mu.Lock()
-	start, cg := r.start, r.cg // cleanup clears r.cg under r.mu
+	start, cg, base := r.start, r.cg, r.cpuBase // cleanup clears r.cg under r.mu
 	r.mu.Unlock()
 	timer := time.NewTimer(r.lim.WallTime.D() - time.Since(start))
 	defer timer.Stop()
@@ -441,7 +441,7 @@ func (r *warmRun) watch(done <-chan struct{}) {
 			r.kill(verdict.KillTimeout, "")
 			return
 		case <-tick.C:
-			if cg != nil && r.lim.CPUTime > 0 && cg.CPU() >= r.lim.CPUTime.D() {
+			if cg != nil && r.lim.CPUTime > 0 && cg.CPU()-base >= r.lim.CPUTime.D() {
 				r.kill(verdict.KillCPU, "")
 				return
 			}
@@ -510,6 +510,7 @@ func (r *warmRun) wait(collect []string) *outcome {
 	}
 	if r.cg != nil {
 		o.stats = r.cg.Stats()
+		o.stats.CPU = max(o.stats.CPU-r.cpuBase, 0)
 	}
 	r.mu.Lock()
 	o.killed, o.stream = r.killed, r.stream

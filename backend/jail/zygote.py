@@ -727,6 +727,10 @@ def _guest_child(slot, fds, msg):
                 raise Fail(L_EXEC, 6, _errno.EPROTO) from None
         # The run: its config, with the channel.
         kind, payload, extra = _recv(run, sock)
+        # The CPU this process used before its run (its setup and the
+        # guest's warm-up): not the run's (sent with its start).
+        ru = _resource.getrusage(_resource.RUSAGE_SELF)
+        cpu_before = int((ru.ru_utime + ru.ru_stime) * 1e9)
         if kind != b"C" or len(extra) != 1:
             for x in extra:
                 _os.close(x)
@@ -746,7 +750,7 @@ def _guest_child(slot, fds, msg):
         # else past stdio stays open. Both calls are in the allowlist.
         if chan != 3:
             _oserr(L_EXEC, 5, _os.dup2, chan, 3)
-        _write_frame(run, b"S", _struct.pack(">I", _os.getpid()))
+        _write_frame(run, b"S", _struct.pack(">IQ", _os.getpid(), cpu_before))
         _check(_libc.syscall(guest["sys"]["close_range"], 4, _ct.c_uint(0xFFFFFFFF), 0), L_EXEC, 1)
     except Fail as f:
         _report(run, f)
