@@ -635,7 +635,11 @@ func (r *warmRun) guestEnd() (ws unix.WaitStatus, early bool) {
 		select {
 		case <-exited: // both: the process's own status
 		default:
-			r.kill(verdict.KillNone, "")
+			// Its one process (it cannot fork): the signal is enough on
+			// the run's path; cleanup kills what its cgroup holds.
+			r.mu.Lock()
+			_ = unix.PidfdSendSignal(r.pidfd, unix.SIGKILL, nil, 0)
+			r.mu.Unlock()
 			return 0, true
 		}
 	}
