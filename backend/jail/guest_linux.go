@@ -584,6 +584,16 @@ func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, entry []byte, chanE
 	setup := b.opts.SetupTimeout
 	_ = r.conn.SetWriteDeadline(time.Now().Add(setup))
 	if err := writeFrame(r.conn, msgConfig, cfg, chanEnd); err != nil {
+		// A child that failed before its run (its warm-up) said why
+		// before it went.
+		select {
+		case fr := <-r.frames:
+			closeAll(fr.fds)
+			if fr.kind == msgError {
+				return decodeSetupError(fr.payload)
+			}
+		case <-time.After(200 * time.Millisecond):
+		}
 		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "sending the guest's config"}
 	}
 	// While the child wakes: it is a run's now, for the parent's CPU
