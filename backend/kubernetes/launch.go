@@ -103,8 +103,7 @@ type launched struct {
 	streamDone   chan struct{}
 	attachErr    error
 
-	mu     sync.Mutex
-	killed verdict.Kill
+	killed verdict.KillRecord
 
 	waitOnce sync.Once
 	done     chan struct{}
@@ -151,13 +150,7 @@ func (l *launched) SetLimits(n sandrun.Limits) error {
 func (l *launched) Kill() error { l.kill(verdict.KillCancel); return nil }
 
 func (l *launched) kill(why verdict.Kill) {
-	l.mu.Lock()
-	first := l.killed == verdict.KillNone
-	if first {
-		l.killed = why
-	}
-	l.mu.Unlock()
-	if !first {
+	if !l.killed.Set(why, "") {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -178,9 +171,7 @@ func (l *launched) Wait() (*sandrun.LaunchExit, error) {
 		defer l.b.deleteLater(l.st, l.a.name)
 		defer l.cancelAttach()
 		f := verdict.Facts{Limits: l.lim, OOMMarkers: l.oom}
-		l.mu.Lock()
-		f.Killed = l.killed
-		l.mu.Unlock()
+		l.killed.Fill(&f)
 		ex := &sandrun.LaunchExit{Usage: sandrun.Usage{WallMs: wall.Milliseconds()}}
 		rest, _ := l.split.Rest()
 		tr, _, haveTrailer := parseTrailer(rest)

@@ -186,21 +186,11 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		b.coldRuns.Add(1)
 	}
 
-	var (
-		mu     sync.Mutex
-		killed verdict.Kill
-		stream string
-	)
+	var killed verdict.KillRecord
 	stdin := newHoldOpen(in)
 	defer stdin.release()
 	kill := func(why verdict.Kill, s string) {
-		mu.Lock()
-		first := killed == verdict.KillNone
-		if first {
-			killed, stream = why, s
-		}
-		mu.Unlock()
-		if first {
+		if killed.Set(why, s) {
 			stdin.release()
 			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
@@ -231,9 +221,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	res := &sandrun.Result{Downgrades: b.downgrades()}
 	res.Usage.WallMs = wall.Milliseconds()
 	f := verdict.Facts{Limits: lim, OOMMarkers: im.OOMMarkers}
-	mu.Lock()
-	f.Killed, f.Stream = killed, stream
-	mu.Unlock()
+	killed.Fill(&f)
 	rest, over := split.Rest()
 	tr, archive, haveTrailer := parseTrailer(rest)
 	// The end mark closes a complete archive.
