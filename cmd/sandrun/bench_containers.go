@@ -37,11 +37,8 @@ func dockerRunArgs(image string, argv ...string) []string {
 // benchDocker: the docker tier against the docker CLI with the same
 // flags, both cold (a new container each time), python print(1).
 func benchDocker(ctx context.Context, env *cliEnv, a *app, n int) error {
-	b, ok := a.sandbox.Backend(docker.Name)
-	if !ok {
-		return fmt.Errorf("docker backend not registered")
-	}
-	if err := b.Check(ctx, lang.Python); err != nil {
+	b, err := pythonBackend(ctx, a, docker.Name)
+	if err != nil {
 		return err
 	}
 	cliPath, err := exec.LookPath("docker")
@@ -63,11 +60,8 @@ func benchDocker(ctx context.Context, env *cliEnv, a *app, n int) error {
 // do has no limit flags; it runs with runsc's defaults, the same network
 // (none) and platform as the tier.
 func benchGvisor(ctx context.Context, env *cliEnv, a *app, n int) error {
-	b, ok := a.sandbox.Backend(gvisor.Name)
-	if !ok {
-		return fmt.Errorf("gvisor backend not registered")
-	}
-	if err := b.Check(ctx, lang.Python); err != nil {
+	b, err := pythonBackend(ctx, a, gvisor.Name)
+	if err != nil {
 		return err
 	}
 	g := b.(*gvisor.Backend)
@@ -99,4 +93,16 @@ func commandCase(name string, cmd func() *exec.Cmd) benchkit.Case {
 		}
 		return nil
 	}}
+}
+
+// pythonBackend is the app's backend of that name, ready for python here.
+func pythonBackend(ctx context.Context, a *app, name string) (sandrun.Backend, error) {
+	b, ok := a.sandbox.Backend(name)
+	if !ok {
+		return nil, fmt.Errorf("%s backend not registered", name)
+	}
+	if err := b.Check(ctx, lang.Python); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
