@@ -31,16 +31,11 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	if err := sandrun.RefuseNetwork(Name, spec.Network); err != nil {
 		return nil, err
 	}
-	im, ok := imageOf(spec.Language)
-	if !ok || b.Image(spec.Language) == "" {
-		return nil, fmt.Errorf("the kubernetes tier has no image for %q", spec.Language)
-	}
-	st, err := b.state(ctx)
+	im, st, mark, err := b.begin(ctx, spec.Language)
 	if err != nil {
 		return nil, err
 	}
 	req := &sandrun.Request{Language: spec.Language, Files: spec.Files, Env: spec.Env, Limits: spec.Limits.WithDefaults()}
-	mark := "<<sandrun-end-" + randomHex(16) + ">>"
 	in, err := payload(im.FileName, append([]string{im.ImageArgv[0]}, spec.Args...), req, mark, false)
 	if err != nil {
 		return nil, err

@@ -160,15 +160,10 @@ func (b *Backend) acquire(ctx context.Context, st *state, s shape, wall time.Dur
 // status and the collected files out. The pod is deleted after the result
 // is known, off the critical path.
 func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Result, error) {
-	im, ok := imageOf(req.Language)
-	if !ok || b.Image(req.Language) == "" {
-		return nil, fmt.Errorf("the kubernetes tier has no image for %q", req.Language)
-	}
-	st, err := b.state(ctx)
+	im, st, mark, err := b.begin(ctx, req.Language)
 	if err != nil {
 		return nil, err
 	}
-	mark := "<<sandrun-end-" + randomHex(16) + ">>"
 	in, err := payload(im.FileName, imageCommand(im, int64(req.Limits.Memory), req.Args), req, mark, true)
 	if err != nil {
 		return nil, err
