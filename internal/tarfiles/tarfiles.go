@@ -6,7 +6,6 @@ package tarfiles
 import (
 	"archive/tar"
 	"bytes"
-	"fmt"
 	"path"
 	"sort"
 	"time"
@@ -17,15 +16,17 @@ import (
 // Build returns a tar of files: a directory entry (mode 0700) for every
 // parent directory, parents first, then each file (mode 0600) under its
 // cleaned name, in order (of two files with one name, the later wins when
-// unpacked). Every name is checked with sandrun.ValidateFileName before
-// anything is written, so that this package is safe on its own. mtime
-// stamps every entry.
+// unpacked). Every file is checked (sandrun.InputFile.Checked) before
+// anything is written. mtime stamps every entry.
 func Build(files []sandrun.InputFile, mtime time.Time) ([]byte, error) {
 	dirs := map[string]bool{}
-	for _, f := range files {
-		if err := sandrun.ValidateFileName(f.Name); err != nil {
-			return nil, fmt.Errorf("file %q: %w", f.Name, err)
+	bodies := make([][]byte, len(files))
+	for i, f := range files {
+		b, err := f.Checked()
+		if err != nil {
+			return nil, err
 		}
+		bodies[i] = b
 		for d := path.Dir(path.Clean(f.Name)); d != "." && !dirs[d]; d = path.Dir(d) {
 			dirs[d] = true
 		}
@@ -42,11 +43,8 @@ func Build(files []sandrun.InputFile, mtime time.Time) ([]byte, error) {
 			return nil, err
 		}
 	}
-	for _, f := range files {
-		body, err := f.Bytes()
-		if err != nil {
-			return nil, fmt.Errorf("file %q: %w", f.Name, err)
-		}
+	for i, f := range files {
+		body := bodies[i]
 		hdr := &tar.Header{Name: path.Clean(f.Name), Mode: 0o600, Size: int64(len(body)), ModTime: mtime, Typeflag: tar.TypeReg}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return nil, err
