@@ -456,7 +456,20 @@ func printEntry(w io.Writer, e *audit.Entry, escape bool) {
 }
 
 func auditPrune(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("audit prune", flag.ContinueOnError)
+	return withAuditLog(env, "audit prune", args, func(log *audit.Log) error {
+		n, err := log.Prune(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "removed %d runs\n", n)
+		return nil
+	})
+}
+
+// withAuditLog parses the flags of an audit subcommand that takes only
+// the store's (--path, --dsn), opens the store and runs do on it.
+func withAuditLog(env *cliEnv, name string, args []string, do func(*audit.Log) error) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	open := openAuditFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -470,44 +483,27 @@ func auditPrune(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer log.Close()
-	n, err := log.Prune(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.stdout, "removed %d runs\n", n)
-	return nil
+	return do(log)
 }
 
 // auditStatus prints the store's health (the lines doctor shows) and exits
 // 1 when one of them fails.
 func auditStatus(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("audit status", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	open := openAuditFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+	return withAuditLog(env, "audit status", args, func(log *audit.Log) error {
+		failed := false
+		for _, d := range log.Diagnose(ctx) {
+			mark := "ok  "
+			switch {
+			case d.Warn:
+				mark = "WARN"
+			case !d.OK:
+				mark, failed = "FAIL", true
+			}
+			fmt.Fprintf(env.stdout, "%s %s: %s\n", mark, d.Name, d.Detail)
 		}
-		return &usageError{err: err}
-	}
-	log, err := open()
-	if err != nil {
-		return err
-	}
-	defer log.Close()
-	failed := false
-	for _, d := range log.Diagnose(ctx) {
-		mark := "ok  "
-		switch {
-		case d.Warn:
-			mark = "WARN"
-		case !d.OK:
-			mark, failed = "FAIL", true
+		if failed {
+			return &exitError{1}
 		}
-		fmt.Fprintf(env.stdout, "%s %s: %s\n", mark, d.Name, d.Detail)
-	}
-	if failed {
-		return &exitError{1}
-	}
-	return nil
+		return nil
+	})
 }
