@@ -216,6 +216,7 @@ func (l *Log) write(ctx context.Context, e *Entry, op func(context.Context, Stor
 		if err == nil {
 			if n := l.writes.Add(1); n == 1 || n%int64(l.opts.PruneEvery) == 0 {
 				l.prune(st)
+				l.checkpoint(st)
 			}
 		}
 	}()
@@ -286,6 +287,22 @@ func (l *Log) prune(st Store) {
 	}
 	if n > 0 {
 		l.opts.Logger.Info("audit pruned", "runs", n)
+	}
+}
+
+// checkpoint moves the store's write-ahead log into its file (SQLite),
+// here, off the caller's path, rather than at close: a CLI process's
+// first write is the record of its run as it starts (Begin), so the
+// checkpoint overlaps the program, and CloseAtExit has little left to do.
+func (l *Log) checkpoint(st Store) {
+	c, ok := st.(interface{ Checkpoint(context.Context) error })
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*l.opts.WriteTimeout)
+	defer cancel()
+	if err := c.Checkpoint(ctx); err != nil {
+		l.opts.Logger.Warn("audit checkpoint failed", "err", err)
 	}
 }
 
@@ -428,7 +445,16 @@ func fmtAge(d time.Duration) string {
 
 // Close waits (at most WriteTimeout) for writes and pruning still running,
 // then closes the store.
-func (l *Log) Close() error {
+func (l *Log) Close() error { return l.close(false) }
+
+// CloseAtExit is Close for a process that exits right after (a one-shot
+// `sandrun run`): it waits for the writes the same way, then makes them
+// durable and leaves the store's connection to the exit where the store
+// can (SQLite: SQLStore.CloseAtExit), which spares the exit the
+// checkpoint a close makes. The Log must not be used afterwards.
+func (l *Log) CloseAtExit() error { return l.close(true) }
+
+func (l *Log) close(atExit bool) error {
 	done := make(chan struct{})
 	go func() { l.wg.Wait(); close(done) }()
 	select {
@@ -443,7 +469,12 @@ func (l *Log) Close() error {
 	if l.store == nil {
 		return nil
 	}
-	err := l.store.Close()
+	var err error
+	if c, ok := l.store.(interface{ CloseAtExit() error }); ok && atExit {
+		err = c.CloseAtExit()
+	} else {
+		err = l.store.Close()
+	}
 	l.store = nil
 	return err
 }

@@ -236,6 +236,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer a.Close()
+	a.exiting = env.exits
 	a.warmAudit()
 	res, runErr := a.sandbox.Run(audit.WithCaller(ctx, localCaller()), req)
 	if *asJSON {

@@ -103,6 +103,9 @@ type app struct {
 	sanitizer sandrun.Sanitizer
 	// closers release backends' background state, last first.
 	closers []func() error
+	// exiting: the process exits right after Close (a one-shot command
+	// run from main), so the audit log is closed with CloseAtExit.
+	exiting bool
 }
 
 // newApp builds the Sandbox. Backends are listed strongest first: that is
@@ -206,7 +209,12 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	}
 	if a.audit != nil {
 		a.runs = auditRuns{a.audit}
-		a.closers = append(a.closers, a.audit.Close)
+		a.closers = append(a.closers, func() error {
+			if a.exiting {
+				return a.audit.CloseAtExit()
+			}
+			return a.audit.Close()
+		})
 	}
 	a.closers = append(a.closers, dock.Close)
 	for _, err := range []error{jailErr, procErr, restErr, auditErr, sanErr, anErr} {
