@@ -43,6 +43,10 @@ type config struct {
 	// worth it for long-lived processes (serve, bench), wasted on a
 	// one-shot `sandrun run`.
 	jailPrestart int
+	// jailSpawnAhead spawns one jail init while the rest is wired, for
+	// the one run of a one-shot command that may go to the jail
+	// (jail.Options.SpawnAhead); Close ends it if the run went elsewhere.
+	jailSpawnAhead bool
 	// pool sizes warm interpreter pools per language (serve --pool);
 	// empty: no pool.
 	pool map[string]int
@@ -173,7 +177,7 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	for _, l := range cfg.prefetch {
 		side.Go(func() { _, _ = a.langs.Lookup(context.Background(), l) }) // the run's Lookup reports errors
 	}
-	jl, jailErr := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, NetPool: netPool, Network: cfg.network, Warm: warm.fork, Guests: guests})
+	jl, jailErr := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, SpawnAhead: cfg.jailSpawnAhead, NetPool: netPool, Network: cfg.network, Warm: warm.fork, Guests: guests})
 	if jailErr == nil {
 		a.jail = jl
 		a.closers = append(a.closers, jl.Close)
