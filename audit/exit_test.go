@@ -80,11 +80,12 @@ func fileOnlyStatus(t *testing.T, path, id string) string {
 }
 
 // helperRunAndExit records one run through a Sandbox (its record begun,
-// then completed), then leaves as `sandrun run` does: CloseAtExit and exit.
+// then completed), then leaves as `sandrun run` does: a OneShot log,
+// CloseAtExit and exit.
 func helperRunAndExit(path string) {
 	log, err := audit.New(audit.Options{Open: func(ctx context.Context) (audit.Store, error) {
 		return audit.OpenSQLite(ctx, audit.SQLiteOptions{Path: path})
-	}})
+	}, OneShot: true})
 	if err != nil {
 		os.Exit(3)
 	}

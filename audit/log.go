@@ -45,6 +45,11 @@ type Options struct {
 	Retention  Retention
 	PruneEvery int
 	Logger     *slog.Logger
+	// OneShot: the process records a run and exits (`sandrun run`). The
+	// store's write-ahead log is then checkpointed after the first write
+	// (the record of the run as it starts), while the run goes on, and
+	// CloseAtExit leaves the store to the exit.
+	OneShot bool
 }
 
 // Log is the audit log: a sandrun.Recorder and the read API (Get, List)
@@ -216,7 +221,9 @@ func (l *Log) write(ctx context.Context, e *Entry, op func(context.Context, Stor
 		if err == nil {
 			if n := l.writes.Add(1); n == 1 || n%int64(l.opts.PruneEvery) == 0 {
 				l.prune(st)
-				l.checkpoint(st)
+				if n == 1 && l.opts.OneShot {
+					l.checkpoint(st)
+				}
 			}
 		}
 	}()
@@ -291,9 +298,10 @@ func (l *Log) prune(st Store) {
 }
 
 // checkpoint moves the store's write-ahead log into its file (SQLite),
-// here, off the caller's path, rather than at close: a CLI process's
-// first write is the record of its run as it starts (Begin), so the
-// checkpoint overlaps the program, and CloseAtExit has little left to do.
+// for a OneShot process, off the caller's path rather than at its close:
+// its first write is the record of its run as it starts (Begin), so the
+// checkpoint overlaps the program, and the log CloseAtExit leaves for the
+// next opener to recover holds little more than the run's last record.
 func (l *Log) checkpoint(st Store) {
 	c, ok := st.(interface{ Checkpoint(context.Context) error })
 	if !ok {

@@ -235,6 +235,7 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 	// auto tries the jail first: its init is cloned while the other tiers,
 	// the audit log and the sanitizer are built.
 	cfg.jailSpawnAhead = req.Backend == "" || req.Backend == "auto" || req.Backend == jail.Name
+	cfg.oneShot = true
 	a, err := newApp(ctx, cfg)
 	if err != nil {
 		return err
