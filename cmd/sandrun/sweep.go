@@ -26,9 +26,15 @@ import (
 // a sweep reached the engine, so a sweep that could not is retried by the
 // next command.
 
-// leaseDir is where the leases live: beside the audit log in the user's
-// state directory.
+// leaseDir is where the leases live. As root, one directory for the host
+// (/run: gone at a reboot, when the first command finds no directory and
+// sweeps): every root supervisor's crash is noticed, whatever its state
+// directory (a bench's private one). Otherwise beside the audit log in
+// the user's state directory.
 func leaseDir(getenv func(string) string) (string, error) {
+	if os.Geteuid() == 0 {
+		return "/run/sandrun-leases", nil
+	}
 	db, err := audit.DefaultSQLitePath(getenv)
 	if err != nil {
 		return "", err
