@@ -126,20 +126,21 @@ func parseAge(s string) (time.Duration, error) {
 
 // newAuditLog builds the audit log from the environment; nil when it is
 // off. Nothing is opened until the first run is recorded.
-func newAuditLog(logger *slog.Logger) (*audit.Log, error) {
+// oneShot: the command records a run and exits (audit.Options.OneShot).
+func newAuditLog(logger *slog.Logger, oneShot bool) (*audit.Log, error) {
 	c, err := auditConfigFromEnv(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	return c.log(logger)
+	return c.log(logger, oneShot)
 }
 
-func (c auditConfig) log(logger *slog.Logger) (*audit.Log, error) {
+func (c auditConfig) log(logger *slog.Logger, oneShot bool) (*audit.Log, error) {
 	if c.off {
 		return nil, nil
 	}
 	o := audit.Options{StoreCode: c.storeCode, Version: version, Retention: c.retention,
-		WriteTimeout: c.timeout, Logger: logger}
+		WriteTimeout: c.timeout, Logger: logger, OneShot: oneShot}
 	if c.dsn != "" {
 		dsn := c.dsn
 		o.Describe = "postgres"
@@ -227,7 +228,7 @@ func openAuditFlags(fs *flag.FlagSet) func() (*audit.Log, error) {
 			return nil, errors.New("the audit log is off (SANDRUN_AUDIT=off); give --path or --dsn to read one")
 		}
 		c.off = false
-		return c.log(slog.New(slog.DiscardHandler))
+		return c.log(slog.New(slog.DiscardHandler), false)
 	}
 }
 
