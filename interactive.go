@@ -56,12 +56,19 @@ func checkInteractive(b Backend, req *Request) error {
 	if !req.IsInteractive() {
 		return nil
 	}
-	ib, ok := b.(Interactive)
+	return requireTier(b, "backend", "run a program interactively", "input as it comes, signals", "the jail or process tier", Interactive.RunsInteractive)
+}
+
+// requireTier refuses, naming field, a request that needs what the
+// backend b cannot do: b must implement C (else the error says why not,
+// and which tiers to use instead) and ready must pass on it here.
+func requireTier[C any](b Backend, field, what, why, use string, ready func(C) error) error {
+	c, ok := b.(C)
 	if !ok {
-		return &RequestError{Field: "backend", Msg: fmt.Sprintf("the %s tier cannot run a program interactively (input as it comes, signals); use the jail or process tier", b.Name())}
+		return &RequestError{Field: field, Msg: fmt.Sprintf("the %s tier cannot %s (%s); use %s", b.Name(), what, why, use)}
 	}
-	if err := ib.RunsInteractive(); err != nil {
-		return &RequestError{Field: "backend", Msg: fmt.Sprintf("the %s tier cannot run a program interactively here: %v", b.Name(), err)}
+	if err := ready(c); err != nil {
+		return &RequestError{Field: field, Msg: fmt.Sprintf("the %s tier cannot %s here: %v", b.Name(), what, err)}
 	}
 	return nil
 }

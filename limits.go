@@ -83,29 +83,11 @@ func (l Limits) WithDefaults() Limits { return l.fill(defaultLimits) }
 
 // fill sets every zero field of l from d.
 func (l Limits) fill(d Limits) Limits {
-	if l.WallTime == 0 {
-		l.WallTime = d.WallTime
-	}
-	if l.CPUTime == 0 {
-		l.CPUTime = d.CPUTime
-	}
-	if l.Memory == 0 {
-		l.Memory = d.Memory
-	}
-	if l.Processes == 0 {
-		l.Processes = d.Processes
-	}
-	if l.OpenFiles == 0 {
-		l.OpenFiles = d.OpenFiles
-	}
-	if l.FileSize == 0 {
-		l.FileSize = d.FileSize
-	}
-	if l.Output == 0 {
-		l.Output = d.Output
-	}
-	if l.WorkDir == 0 {
-		l.WorkDir = d.WorkDir
+	lf, df := l.fields(), d.fields()
+	for i := range lf {
+		if lf[i].get() == 0 {
+			lf[i].set(df[i].get())
+		}
 	}
 	return l
 }

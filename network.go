@@ -440,14 +440,7 @@ func checkNetwork(b Backend, req *Request) error {
 	if req.Network.IsNone() {
 		return nil
 	}
-	ne, ok := b.(NetworkEnforcer)
-	if !ok {
-		return &RequestError{Field: "network", Msg: fmt.Sprintf("the %s tier cannot enforce a network allowlist (it has no per-run network namespace to hold the proxy); use the jail or docker tier", b.Name())}
-	}
-	if err := ne.EnforcesNetwork(); err != nil {
-		return &RequestError{Field: "network", Msg: fmt.Sprintf("the %s tier cannot enforce a network allowlist here: %v", b.Name(), err)}
-	}
-	return nil
+	return requireTier(b, "network", "enforce a network allowlist", "it has no per-run network namespace to hold the proxy", "the jail or docker tier", NetworkEnforcer.EnforcesNetwork)
 }
 
 // RefuseNetwork is what a Launcher that cannot enforce an allowlist (the

@@ -87,6 +87,20 @@ func (f InputFile) Bytes() ([]byte, error) {
 	return nil, fmt.Errorf("unknown encoding %q (want utf8 or base64)", f.Encoding)
 }
 
+// Checked validates f's name (ValidateFileName) and returns its decoded
+// content, errors naming the file: what every writer of request files
+// checks again before it writes, so that it is safe on its own.
+func (f InputFile) Checked() ([]byte, error) {
+	if err := ValidateFileName(f.Name); err != nil {
+		return nil, fmt.Errorf("file %q: %w", f.Name, err)
+	}
+	b, err := f.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("file %q: %w", f.Name, err)
+	}
+	return b, nil
+}
+
 // RequestError is a bad request: it names the field and what is wrong.
 // A request that fails validation is never run.
 type RequestError struct {

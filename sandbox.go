@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync/atomic"
 
@@ -230,14 +230,7 @@ func (e *UnavailableError) Error() string {
 }
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
-func (s *Sandbox) names() []string {
-	var n []string
-	for k := range s.byName {
-		n = append(n, k)
-	}
-	sort.Strings(n)
-	return n
-}
+func (s *Sandbox) names() []string { return slices.Sorted(maps.Keys(s.byName)) }
 
 // NewID returns a random run id (16 bytes, hex).
 func NewID() string {

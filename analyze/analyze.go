@@ -130,6 +130,30 @@ func (d *depthTracker) enter() {
 }
 func (d *depthTracker) leave() { d.cur-- }
 
+// nesting adapts visit, which counts a node and reports whether it nests,
+// to the callback of a syntax.Walk that is called again with nil at the
+// end of each node (mvdan.cc/sh's and go.starlark.net's both are), and
+// keeps d's depth.
+func nesting[N comparable](d *depthTracker, visit func(N) bool) func(N) bool {
+	var stack []bool // per visited node: did it nest?
+	return func(n N) bool {
+		var end N
+		if n == end { // end of the node on top of the stack
+			if stack[len(stack)-1] {
+				d.leave()
+			}
+			stack = stack[:len(stack)-1]
+			return true
+		}
+		nested := visit(n)
+		if nested {
+			d.enter()
+		}
+		stack = append(stack, nested)
+		return true
+	}
+}
+
 // ImportFinder implements sandrun.ImportFinder: the top-level modules
 // python code imports, found by its parser (so an import inside a string
 // or a comment is none). Other languages import nothing it knows of.

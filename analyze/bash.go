@@ -17,16 +17,7 @@ func measureBash(code string) (Metrics, error) {
 		return m, fmt.Errorf("bash: %w", err)
 	}
 	var d depthTracker
-	var stack []bool // per visited node: did it nest?
-	syntax.Walk(f, func(n syntax.Node) bool {
-		if n == nil { // end of the node on top of the stack
-			if stack[len(stack)-1] {
-				d.leave()
-			}
-			stack = stack[:len(stack)-1]
-			return true
-		}
-		nested := false
+	syntax.Walk(f, nesting(&d, func(n syntax.Node) (nested bool) {
 		switch x := n.(type) {
 		case *syntax.ForClause, *syntax.WhileClause:
 			m.Loops++
@@ -40,12 +31,8 @@ func measureBash(code string) (Metrics, error) {
 		case *syntax.Stmt:
 			m.Statements++
 		}
-		if nested {
-			d.enter()
-		}
-		stack = append(stack, nested)
-		return true
-	})
+		return nested
+	}))
 	m.Depth = d.max
 	return m, nil
 }

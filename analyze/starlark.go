@@ -17,16 +17,7 @@ func measureStarlark(code string) (Metrics, error) {
 		return m, fmt.Errorf("starlark: %w", err)
 	}
 	var d depthTracker
-	var stack []bool
-	syntax.Walk(f, func(n syntax.Node) bool {
-		if n == nil {
-			if stack[len(stack)-1] {
-				d.leave()
-			}
-			stack = stack[:len(stack)-1]
-			return true
-		}
-		nested := false
+	syntax.Walk(f, nesting(&d, func(n syntax.Node) (nested bool) {
 		switch n.(type) {
 		case *syntax.ForStmt, *syntax.WhileStmt:
 			m.Loops++
@@ -41,12 +32,8 @@ func measureStarlark(code string) (Metrics, error) {
 		if _, ok := n.(syntax.Stmt); ok {
 			m.Statements++
 		}
-		if nested {
-			d.enter()
-		}
-		stack = append(stack, nested)
-		return true
-	})
+		return nested
+	}))
 	m.Depth = d.max
 	return m, nil
 }

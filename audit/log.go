@@ -45,6 +45,11 @@ type Options struct {
 	Retention  Retention
 	PruneEvery int
 	Logger     *slog.Logger
+	// OneShot: the process records a run and exits (`sandrun run`). The
+	// store's write-ahead log is then checkpointed after the first write
+	// (the record of the run as it starts), while the run goes on, and
+	// CloseAtExit leaves the store to the exit.
+	OneShot bool
 }
 
 // Log is the audit log: a sandrun.Recorder and the read API (Get, List)
@@ -216,6 +221,9 @@ func (l *Log) write(ctx context.Context, e *Entry, op func(context.Context, Stor
 		if err == nil {
 			if n := l.writes.Add(1); n == 1 || n%int64(l.opts.PruneEvery) == 0 {
 				l.prune(st)
+				if n == 1 && l.opts.OneShot {
+					l.checkpoint(st)
+				}
 			}
 		}
 	}()
@@ -286,6 +294,23 @@ func (l *Log) prune(st Store) {
 	}
 	if n > 0 {
 		l.opts.Logger.Info("audit pruned", "runs", n)
+	}
+}
+
+// checkpoint moves the store's write-ahead log into its file (SQLite),
+// for a OneShot process, off the caller's path rather than at its close:
+// its first write is the record of its run as it starts (Begin), so the
+// checkpoint overlaps the program, and the log CloseAtExit leaves for the
+// next opener to recover holds little more than the run's last record.
+func (l *Log) checkpoint(st Store) {
+	c, ok := st.(interface{ Checkpoint(context.Context) error })
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*l.opts.WriteTimeout)
+	defer cancel()
+	if err := c.Checkpoint(ctx); err != nil {
+		l.opts.Logger.Warn("audit checkpoint failed", "err", err)
 	}
 }
 
@@ -428,7 +453,16 @@ func fmtAge(d time.Duration) string {
 
 // Close waits (at most WriteTimeout) for writes and pruning still running,
 // then closes the store.
-func (l *Log) Close() error {
+func (l *Log) Close() error { return l.close(false) }
+
+// CloseAtExit is Close for a process that exits right after (a one-shot
+// `sandrun run`): it waits for the writes the same way, then makes them
+// durable and leaves the store's connection to the exit where the store
+// can (SQLite: SQLStore.CloseAtExit), which spares the exit the
+// checkpoint a close makes. The Log must not be used afterwards.
+func (l *Log) CloseAtExit() error { return l.close(true) }
+
+func (l *Log) close(atExit bool) error {
 	done := make(chan struct{})
 	go func() { l.wg.Wait(); close(done) }()
 	select {
@@ -443,7 +477,12 @@ func (l *Log) Close() error {
 	if l.store == nil {
 		return nil
 	}
-	err := l.store.Close()
+	var err error
+	if c, ok := l.store.(interface{ CloseAtExit() error }); ok && atExit {
+		err = c.CloseAtExit()
+	} else {
+		err = l.store.Close()
+	}
 	l.store = nil
 	return err
 }

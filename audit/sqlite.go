@@ -105,6 +105,8 @@ func OpenSQLite(ctx context.Context, o SQLiteOptions) (*SQLStore, error) {
 	}
 	d := sqliteDialect
 	d.writable = func(ctx context.Context, db *sql.DB) error { return sqliteWritable(ctx, db, path) }
+	d.checkpoint = sqliteCheckpoint
+	d.sync = func() error { return syncWAL(path) }
 	if err := migrate(ctx, db, &d, o.MigrateTo); err != nil {
 		db.Close()
 		if ro, rerr := openReadOnlyFS(ctx, path, &d); rerr == nil {
@@ -210,4 +212,35 @@ func sqliteWritable(ctx context.Context, db *sql.DB, path string) error {
 func IsFull(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && se.Code()&0xff == 13 // SQLITE_FULL
+}
+
+// sqliteCheckpoint copies the write-ahead log's committed pages into the
+// database file (and fsyncs both) without waiting for readers or writers
+// of other processes (PASSIVE): what it cannot copy now, a later
+// checkpoint will.
+func sqliteCheckpoint(ctx context.Context, db *sql.DB) error {
+	var busy, logFrames, done int
+	if err := db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &done); err != nil {
+		return fmt.Errorf("audit: checkpoint: %w", err)
+	}
+	return nil
+}
+
+// syncWAL fsyncs the database's write-ahead log: with synchronous=NORMAL
+// a commit is written to it but not synced, so this is what makes the
+// writes of a process that exits without closing survive a power loss.
+// No log file: every write is already in the (synced) database file.
+func syncWAL(path string) error {
+	f, err := os.Open(path + "-wal")
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("audit: syncing the write-ahead log: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("audit: syncing the write-ahead log: %w", err)
+	}
+	return nil
 }

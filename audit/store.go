@@ -60,6 +60,15 @@ type dialect struct {
 	timeArg func(time.Time) any
 	// writable checks that a write would succeed now.
 	writable func(ctx context.Context, db *sql.DB) error
+	// checkpoint, when set, moves the committed writes from the
+	// write-ahead log into the database file (SQLite), off the caller's
+	// path, so that a process that leaves without closing (CloseAtExit)
+	// leaves a short log for the next opener to recover.
+	checkpoint func(ctx context.Context, db *sql.DB) error
+	// sync, when set, makes every committed write durable without
+	// closing the database (SQLite: an fsync of the write-ahead log),
+	// for a process about to exit (CloseAtExit).
+	sync func() error
 }
 
 // SQLStore is a Store on database/sql: SQLite through modernc.org/sqlite,
@@ -420,6 +429,29 @@ func (s *SQLStore) CheckWritable(ctx context.Context) error { return s.d.writabl
 
 // Close closes the database.
 func (s *SQLStore) Close() error { return s.db.Close() }
+
+// Checkpoint moves what the write-ahead log holds into the database file
+// where the dialect has one (SQLite); a no-op otherwise.
+func (s *SQLStore) Checkpoint(ctx context.Context) error {
+	if s.d.checkpoint == nil {
+		return nil
+	}
+	return s.d.checkpoint(ctx, s.db)
+}
+
+// CloseAtExit is Close for a process that exits right after: where the
+// dialect can (SQLite), it makes every committed write durable and leaves
+// the connection to the exit, skipping the checkpoint that closing the
+// last connection does (two fsyncs, the copy of the log's pages, the
+// unlinks: milliseconds on every one-shot command). SQLite recovers the
+// log the process leaves when the database is next opened, as after any
+// exit without a close. Elsewhere it is Close.
+func (s *SQLStore) CloseAtExit() error {
+	if s.d.sync == nil {
+		return s.Close()
+	}
+	return s.d.sync()
+}
 
 // Location is the file path or host/database of the store.
 func (s *SQLStore) Location() string { return s.location }

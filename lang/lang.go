@@ -10,9 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -235,14 +237,7 @@ func NewRegistry(opts Options) *Registry {
 }
 
 // Names lists the registered language names, sorted.
-func (r *Registry) Names() []string {
-	var n []string
-	for k := range r.specs {
-		n = append(n, k)
-	}
-	sort.Strings(n)
-	return n
-}
+func (r *Registry) Names() []string { return slices.Sorted(maps.Keys(r.specs)) }
 
 func warmOf(name string) Warm {
 	info, _ := About(name)

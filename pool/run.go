@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sandrun/sandrun"
@@ -111,16 +110,10 @@ func (p *Pool) runProgram(ctx context.Context, w *proc, req *sandrun.Request, li
 	if err != nil {
 		return nil, err
 	}
-	var mu sync.Mutex
-	var over verdict.Kill
-	var stream string
+	var over verdict.KillRecord
 	kill := func(k verdict.Kill, s string) func() {
 		return func() {
-			mu.Lock()
-			if over == verdict.KillNone {
-				over, stream = k, s
-			}
-			mu.Unlock()
+			over.Set(k, s)
 			_ = w.p.Kill()
 		}
 	}
@@ -148,13 +141,12 @@ func (p *Pool) runProgram(ctx context.Context, w *proc, req *sandrun.Request, li
 	res.Usage.WallMs = min(res.Usage.WallMs, time.Since(start).Milliseconds())
 	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
 	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
-	mu.Lock()
-	k, s := over, stream
-	mu.Unlock()
+	f := verdict.Facts{Limits: lim}
+	over.Fill(&f)
 	switch {
-	case k != verdict.KillNone:
+	case f.Killed != verdict.KillNone:
 		var r sandrun.Result
-		verdict.Decide(verdict.Facts{Killed: k, Stream: s, Limits: lim}, &r)
+		verdict.Decide(f, &r)
 		res.Status, res.Error = r.Status, r.Error
 	case (ex.Status == sandrun.StatusExitError || ex.Status == sandrun.StatusSignaled) && driver.DiedOfMemoryText(req.Language, string(stderr.Bytes())):
 		res.Status, res.Error = sandrun.StatusMemoryLimit, fmt.Sprintf("the program could not allocate memory within its limit of %s", lim.Memory)

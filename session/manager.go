@@ -399,14 +399,7 @@ func (m *Manager) lookup(id string) (*Session, error) {
 // List returns every session the manager knows (live and recently dead),
 // oldest first.
 func (m *Manager) List() []Info {
-	m.mu.Lock()
-	var ss []*Session
-	for _, s := range m.sessions {
-		if !s.starting {
-			ss = append(ss, s)
-		}
-	}
-	m.mu.Unlock()
+	ss := m.established()
 	out := make([]Info, 0, len(ss))
 	for _, s := range ss {
 		out = append(out, s.Info())
@@ -498,18 +491,25 @@ func (m *Manager) reaper() {
 	}
 }
 
-// reap closes idle and expired sessions and forgets dead ones after
-// KeepDead.
-func (m *Manager) reap() {
-	now := m.opts.Now()
+// established returns the sessions past their start (live and recently
+// dead), to be read outside m.mu.
+func (m *Manager) established() []*Session {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	var ss []*Session
 	for _, s := range m.sessions {
 		if !s.starting {
 			ss = append(ss, s)
 		}
 	}
-	m.mu.Unlock()
+	return ss
+}
+
+// reap closes idle and expired sessions and forgets dead ones after
+// KeepDead.
+func (m *Manager) reap() {
+	now := m.opts.Now()
+	ss := m.established()
 	for _, s := range ss {
 		in := s.Info()
 		switch {

@@ -1,10 +1,7 @@
 package docker
 
 import (
-	"archive/tar"
-	"bytes"
 	"fmt"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +9,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/go-units"
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/tarfiles"
 	"github.com/sandrun/sandrun/lang"
 )
 
@@ -91,55 +89,18 @@ unset PWD OLDPWD %s
 
 // bootPayload builds what goes to the container's stdin.
 func bootPayload(r Recipe, req *sandrun.Request) ([]byte, error) {
-	var tb bytes.Buffer
-	tw := tar.NewWriter(&tb)
+	files := append(req.Files[:len(req.Files):len(req.Files)], sandrun.InputFile{Name: r.FileName, Content: req.Code})
 	// Whole seconds: archive/tar rounds to the nearest second, which half
 	// the time lands up to 0.5 s in the future, and GNU tar then warns on
 	// the program's stderr ("time stamp ... is 0.3 s in the future").
-	now := time.Now().Truncate(time.Second)
-	add := func(name string, body []byte) error {
-		return tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(body)), ModTime: now, Typeflag: tar.TypeReg}) // headers first
-	}
-	dirs := map[string]bool{}
-	for _, f := range req.Files {
-		if err := sandrun.ValidateFileName(f.Name); err != nil {
-			return nil, fmt.Errorf("file %q: %w", f.Name, err)
-		}
-		name := path.Clean(f.Name)
-		for d := path.Dir(name); d != "." && !dirs[d]; d = path.Dir(d) {
-			dirs[d] = true
-		}
-	}
-	for d := range dirs {
-		if err := tw.WriteHeader(&tar.Header{Name: d + "/", Mode: 0o700, ModTime: now, Typeflag: tar.TypeDir}); err != nil {
-			return nil, err
-		}
-	}
-	for _, f := range req.Files {
-		b, err := f.Bytes()
-		if err != nil {
-			return nil, fmt.Errorf("file %q: %w", f.Name, err)
-		}
-		if err := add(path.Clean(f.Name), b); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(b); err != nil {
-			return nil, err
-		}
-	}
-	if err := add(r.FileName, []byte(req.Code)); err != nil {
+	ar, err := tarfiles.Build(files, time.Now().Truncate(time.Second))
+	if err != nil {
 		return nil, err
 	}
-	if _, err := tw.Write([]byte(req.Code)); err != nil {
-		return nil, err
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	out := make([]byte, 0, tb.Len()+len(req.Stdin)+16)
-	out = strconv.AppendInt(out, int64(tb.Len()), 10)
+	out := make([]byte, 0, len(ar)+len(req.Stdin)+16)
+	out = strconv.AppendInt(out, int64(len(ar)), 10)
 	out = append(out, '\n')
-	out = append(out, tb.Bytes()...)
+	out = append(out, ar...)
 	return append(out, req.Stdin...), nil
 }
 

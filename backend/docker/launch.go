@@ -104,12 +104,7 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	}
 	if nr != nil {
 		l.net = nr
-		err := nr.start(ctx, cli, l.id, b, func(what string) {
-			l.mu.Lock()
-			l.netHit = what
-			l.mu.Unlock()
-			go l.kill(verdict.KillNetwork)
-		})
+		err := nr.start(ctx, cli, l.id, b, func(what string) { go l.kill(verdict.KillNetwork, what) })
 		if err == nil {
 			err = send()
 		}
@@ -119,7 +114,7 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 			return fail(err)
 		}
 	}
-	l.timer = time.AfterFunc(l.lim.WallTime.D(), func() { l.kill(verdict.KillTimeout) })
+	l.timer = time.AfterFunc(l.lim.WallTime.D(), func() { l.kill(verdict.KillTimeout, "") })
 	// Once the container has died, its streams end within a grace period
 	// whether or not the engine ends the attach stream (it need not for
 	// an auto-removed container) and whether or not the caller reads
@@ -157,12 +152,14 @@ type launched struct {
 	timer   *time.Timer
 
 	// net is the proxy of a container with a network allowlist (nil:
-	// none); netHit names the cap that killed it.
+	// none).
 	net *netRun
 
-	mu     sync.Mutex
-	killed verdict.Kill
-	netHit string
+	// killed is why the container was killed, with the network cap that
+	// was hit for KillNetwork.
+	killed verdict.KillRecord
+
+	mu sync.Mutex // guards lim
 
 	waitOnce sync.Once
 	done     chan struct{}
@@ -256,15 +253,10 @@ func (l *launched) SetLimits(n sandrun.Limits) error {
 }
 
 // Kill ends the container; Wait then returns.
-func (l *launched) Kill() error { l.kill(verdict.KillCancel); return nil }
+func (l *launched) Kill() error { l.kill(verdict.KillCancel, ""); return nil }
 
-func (l *launched) kill(why verdict.Kill) {
-	l.mu.Lock()
-	first := l.killed == verdict.KillNone
-	if first {
-		l.killed = why
-	}
-	l.mu.Unlock()
+func (l *launched) kill(why verdict.Kill, detail string) {
+	l.killed.Set(why, detail)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := l.cli.ContainerKill(ctx, l.id, "KILL"); err != nil && !cerrdefs.IsNotFound(err) && !strings.Contains(err.Error(), "is not running") {
@@ -297,9 +289,7 @@ func (l *launched) Wait() (*sandrun.LaunchExit, error) {
 		if sig := syscall.Signal(code - 128); code > 128 && (sig == syscall.SIGKILL || sig == syscall.SIGXCPU || sig == syscall.SIGXFSZ || sig == syscall.SIGINT || sig == syscall.SIGTERM || sig == syscall.SIGSEGV || sig == syscall.SIGABRT) {
 			f.Exited, f.ExitCode, f.Signal = false, -1, sig
 		}
-		l.mu.Lock()
-		f.Killed, f.Network = l.killed, l.netHit
-		l.mu.Unlock()
+		l.killed.Fill(&f)
 		var res sandrun.Result
 		verdict.Decide(f, &res)
 		l.result = &sandrun.LaunchExit{Status: res.Status, ExitCode: res.ExitCode, Signal: res.Signal, Error: res.Error,

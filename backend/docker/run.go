@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -124,20 +123,9 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	defer hj.Close()
 
 	lim := req.Limits
-	var (
-		mu      sync.Mutex
-		killed  verdict.Kill
-		stream  string
-		netWhat string
-	)
-	kill := func(why verdict.Kill, s string) {
-		mu.Lock()
-		first := killed == verdict.KillNone
-		if first {
-			killed, stream = why, s
-		}
-		mu.Unlock()
-		if first {
+	var killed verdict.KillRecord
+	kill := func(why verdict.Kill, detail string) {
+		if killed.Set(why, detail) {
 			if meter != nil {
 				// Kill the container's processes right away through the
 				// run's cgroup: the engine's kill comes hundreds of
@@ -168,12 +156,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	if nr != nil {
 		// Before the payload: the program waits for it, so the proxy
 		// listens before the program runs.
-		err := nr.start(ctx, cli, id, b, func(what string) {
-			mu.Lock()
-			netWhat = what
-			mu.Unlock()
-			go kill(verdict.KillNetwork, "")
-		})
+		err := nr.start(ctx, cli, id, b, func(what string) { go kill(verdict.KillNetwork, what) })
 		if err != nil {
 			kill(verdict.KillCancel, "")
 			return nil, err
@@ -240,9 +223,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	case syscall.SIGKILL, syscall.SIGXCPU, syscall.SIGXFSZ, syscall.SIGSEGV, syscall.SIGABRT, syscall.SIGSYS:
 		f.Exited, f.ExitCode, f.Signal = false, -1, sig
 	}
-	mu.Lock()
-	f.Killed, f.Stream, f.Network = killed, stream, netWhat
-	mu.Unlock()
+	killed.Fill(&f)
 	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
 	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
 	f.Stderr = string(stderr.Bytes())

@@ -111,9 +111,8 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 
 	lim := req.Limits
 	var (
-		mu     sync.Mutex
-		killed verdict.Kill
-		stream string
+		killed verdict.KillRecord
+		mu     sync.Mutex // guards pgid
 		pgid   int
 	)
 	// A kill asks runsc to kill the sandbox. It can come while runsc is
@@ -125,13 +124,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	// about that much, not by the sandbox's creation time.
 	exited := make(chan struct{})
 	kill := func(why verdict.Kill, s string) {
-		mu.Lock()
-		first := killed == verdict.KillNone
-		if first {
-			killed, stream = why, s
-		}
-		mu.Unlock()
-		if !first {
+		if !killed.Set(why, s) {
 			return
 		}
 		b.kill(id)
@@ -197,9 +190,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	code := ps.ExitCode()
 	res := &sandrun.Result{}
 	f := verdict.Facts{Exited: true, ExitCode: code, Limits: lim, OOMMarkers: l.OOMMarkers}
-	mu.Lock()
-	f.Killed, f.Stream = killed, stream
-	mu.Unlock()
+	killed.Fill(&f)
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		if f.Killed == verdict.KillNone {
 			return nil, fmt.Errorf("runsc itself was killed by %v: %s", ws.Signal(), lastLine(stderr.Bytes()))

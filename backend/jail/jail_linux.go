@@ -44,6 +44,9 @@ type Backend struct {
 	pool     chan *proc
 	closing  chan struct{}
 	poolDone chan struct{}
+	// ahead receives the init spawned at New (Options.SpawnAhead), or nil
+	// if that failed, and is closed after it.
+	ahead chan *proc
 
 	// warm is the warm path (Options.Warm), nil when off.
 	warm *warmPath
@@ -97,6 +100,9 @@ func New(opts Options) (*Backend, error) {
 		b.pool = make(chan *proc, opts.Prestart)
 		b.poolDone = make(chan struct{})
 		go b.prestart()
+	} else if b.host == nil && opts.SpawnAhead {
+		b.ahead = make(chan *proc, 1)
+		go b.spawnAhead()
 	}
 	if b.host == nil && opts.Warm > 0 {
 		if b.warm, err = newWarmPath(b); err != nil {
@@ -207,6 +213,13 @@ func (b *Backend) Close() error {
 		}
 		b.closeGuests()
 		close(b.closing)
+		if b.ahead != nil {
+			for p := range b.ahead { // waits for the spawn
+				if p != nil {
+					p.cleanup()
+				}
+			}
+		}
 		if b.pool != nil {
 			<-b.poolDone
 			for {

@@ -67,6 +67,12 @@ type Options struct {
 	// cmd/sandrun sets it through config.jailPrestart: 1 for bench (and
 	// long-lived commands such as serve), 0 for a one-shot run.
 	Prestart int
+	// SpawnAhead starts one init at New, in the background, for the
+	// first run to take: a one-shot command (`sandrun run` sets it when
+	// its run may go to the jail) overlaps the clone with the rest of its
+	// own start. Unlike Prestart, nothing is started again once it is
+	// taken; Close ends it if no run took it. Ignored with Prestart.
+	SpawnAhead bool
 	// NetPool is how many fresh network namespaces (one per run, used
 	// once) are kept made ahead of time by a background goroutine, as
 	// root; default 2. Negative: none ahead, each clone makes its own

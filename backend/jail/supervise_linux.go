@@ -237,9 +237,15 @@ func (b *Backend) spawn() (_ *proc, err error) {
 	return p, nil
 }
 
-// take returns a prestarted init when one is ready, else spawns one.
-// prestarted says whether p came from the pool.
+// take returns a prestarted init when one is ready (or the one spawned
+// ahead, waiting for it), else spawns one. prestarted says whether p was
+// made before the run asked.
 func (b *Backend) take() (p *proc, prestarted bool, err error) {
+	if b.ahead != nil {
+		if p, ok := <-b.ahead; ok && p != nil {
+			return p, true, nil
+		}
+	}
 	if b.pool != nil {
 		select {
 		case p := <-b.pool:
@@ -277,6 +283,22 @@ func (b *Backend) prestart() {
 			return
 		}
 	}
+}
+
+// spawnAhead spawns the one init of Options.SpawnAhead; a failure is the
+// first run's to meet again (it spawns its own).
+func (b *Backend) spawnAhead() {
+	defer close(b.ahead)
+	p, err := b.spawn()
+	if err != nil {
+		b.opts.Logger.Debug("jail: spawning an init ahead", "err", err)
+		b.ahead <- nil
+		return
+	}
+	if p.cg != nil {
+		p.cg.SetIdle(true) // no run yet: it weighs nothing (reweigh)
+	}
+	b.ahead <- p
 }
 
 // start configures an init (prestarted or new) for one process: limits,

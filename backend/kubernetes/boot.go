@@ -1,12 +1,10 @@
 package kubernetes
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"fmt"
 	"io"
-	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/internal/tarfiles"
 	"github.com/sandrun/sandrun/lang"
 )
 
@@ -130,60 +129,22 @@ func environment(req *sandrun.Request) []string {
 // for a launched process. `read` and `head -c` never read past what they
 // need. argv is the program's command line in the image.
 func payload(fileName string, argv []string, req *sandrun.Request, mark string, oneShot bool) ([]byte, error) {
-	var tb bytes.Buffer
-	tw := tar.NewWriter(&tb)
-	now := time.Now()
-	dirs := map[string]bool{}
-	for _, f := range req.Files {
-		if err := sandrun.ValidateFileName(f.Name); err != nil {
-			return nil, fmt.Errorf("file %q: %w", f.Name, err)
-		}
-		for d := path.Dir(path.Clean(f.Name)); d != "." && !dirs[d]; d = path.Dir(d) {
-			dirs[d] = true
-		}
-	}
-	var dl []string
-	for d := range dirs {
-		dl = append(dl, d)
-	}
-	sort.Strings(dl) // parents before children
-	for _, d := range dl {
-		if err := tw.WriteHeader(&tar.Header{Name: d + "/", Mode: 0o700, ModTime: now, Typeflag: tar.TypeDir}); err != nil {
-			return nil, err
-		}
-	}
-	add := func(name string, body []byte) error {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(body)), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
-			return err
-		}
-		_, err := tw.Write(body)
-		return err
-	}
-	for _, f := range req.Files {
-		body, err := f.Bytes()
-		if err != nil {
-			return nil, fmt.Errorf("file %q: %w", f.Name, err)
-		}
-		if err := add(path.Clean(f.Name), body); err != nil {
-			return nil, err
-		}
-	}
+	files := req.Files
 	if req.Code != "" {
-		if err := add(fileName, []byte(req.Code)); err != nil {
-			return nil, err
-		}
+		files = append(files[:len(files):len(files)], sandrun.InputFile{Name: fileName, Content: req.Code})
 	}
-	if err := tw.Close(); err != nil {
+	ar, err := tarfiles.Build(files, time.Now())
+	if err != nil {
 		return nil, err
 	}
 	ctl := controlScript(argv, req, mark, oneShot)
-	out := make([]byte, 0, len(ctl)+tb.Len()+len(req.Stdin)+32)
+	out := make([]byte, 0, len(ctl)+len(ar)+len(req.Stdin)+32)
 	out = strconv.AppendInt(out, int64(len(ctl)), 10)
 	out = append(out, '\n')
 	out = append(out, ctl...)
-	out = strconv.AppendInt(out, int64(tb.Len()), 10)
+	out = strconv.AppendInt(out, int64(len(ar)), 10)
 	out = append(out, '\n')
-	out = append(out, tb.Bytes()...)
+	out = append(out, ar...)
 	if oneShot {
 		out = strconv.AppendInt(out, int64(len(req.Stdin)), 10)
 		out = append(out, '\n')

@@ -319,12 +319,36 @@ func (b *Backend) heartbeat(ctx context.Context, st *state) {
 	}
 }
 
+// imageFor is language's image entry, or the error that it has none on
+// this tier.
+func (b *Backend) imageFor(language string) (lang.Info, error) {
+	im, ok := imageOf(language)
+	if !ok || b.Image(language) == "" {
+		return lang.Info{}, fmt.Errorf("the kubernetes tier has no image for %q", language)
+	}
+	return im, nil
+}
+
+// begin is what a run and a launch start with: the language's image, the
+// cluster's state and a fresh mark for the end of the program's output.
+func (b *Backend) begin(ctx context.Context, language string) (lang.Info, *state, string, error) {
+	im, err := b.imageFor(language)
+	if err != nil {
+		return lang.Info{}, nil, "", err
+	}
+	st, err := b.state(ctx)
+	if err != nil {
+		return lang.Info{}, nil, "", err
+	}
+	return im, st, "<<sandrun-end-" + randomHex(16) + ">>", nil
+}
+
 // Check implements sandrun.Backend: the language has an image, the
 // cluster answers and lets this identity manage pods, and the warm pool's
 // pods of that language did not fail to start.
 func (b *Backend) Check(ctx context.Context, language string) error {
-	if _, ok := imageOf(language); !ok || b.Image(language) == "" {
-		return fmt.Errorf("the kubernetes tier has no image for %q", language)
+	if _, err := b.imageFor(language); err != nil {
+		return err
 	}
 	if b.secErr != nil {
 		return b.secErr

@@ -31,16 +31,11 @@ func (b *Backend) Launch(ctx context.Context, spec *sandrun.LaunchSpec) (sandrun
 	if err := sandrun.RefuseNetwork(Name, spec.Network); err != nil {
 		return nil, err
 	}
-	im, ok := imageOf(spec.Language)
-	if !ok || b.Image(spec.Language) == "" {
-		return nil, fmt.Errorf("the kubernetes tier has no image for %q", spec.Language)
-	}
-	st, err := b.state(ctx)
+	im, st, mark, err := b.begin(ctx, spec.Language)
 	if err != nil {
 		return nil, err
 	}
 	req := &sandrun.Request{Language: spec.Language, Files: spec.Files, Env: spec.Env, Limits: spec.Limits.WithDefaults()}
-	mark := "<<sandrun-end-" + randomHex(16) + ">>"
 	in, err := payload(im.FileName, append([]string{im.ImageArgv[0]}, spec.Args...), req, mark, false)
 	if err != nil {
 		return nil, err
@@ -103,8 +98,7 @@ type launched struct {
 	streamDone   chan struct{}
 	attachErr    error
 
-	mu     sync.Mutex
-	killed verdict.Kill
+	killed verdict.KillRecord
 
 	waitOnce sync.Once
 	done     chan struct{}
@@ -151,13 +145,7 @@ func (l *launched) SetLimits(n sandrun.Limits) error {
 func (l *launched) Kill() error { l.kill(verdict.KillCancel); return nil }
 
 func (l *launched) kill(why verdict.Kill) {
-	l.mu.Lock()
-	first := l.killed == verdict.KillNone
-	if first {
-		l.killed = why
-	}
-	l.mu.Unlock()
-	if !first {
+	if !l.killed.Set(why, "") {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -178,9 +166,7 @@ func (l *launched) Wait() (*sandrun.LaunchExit, error) {
 		defer l.b.deleteLater(l.st, l.a.name)
 		defer l.cancelAttach()
 		f := verdict.Facts{Limits: l.lim, OOMMarkers: l.oom}
-		l.mu.Lock()
-		f.Killed = l.killed
-		l.mu.Unlock()
+		l.killed.Fill(&f)
 		ex := &sandrun.LaunchExit{Usage: sandrun.Usage{WallMs: wall.Milliseconds()}}
 		rest, _ := l.split.Rest()
 		tr, _, haveTrailer := parseTrailer(rest)

@@ -160,15 +160,10 @@ func (b *Backend) acquire(ctx context.Context, st *state, s shape, wall time.Dur
 // status and the collected files out. The pod is deleted after the result
 // is known, off the critical path.
 func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Result, error) {
-	im, ok := imageOf(req.Language)
-	if !ok || b.Image(req.Language) == "" {
-		return nil, fmt.Errorf("the kubernetes tier has no image for %q", req.Language)
-	}
-	st, err := b.state(ctx)
+	im, st, mark, err := b.begin(ctx, req.Language)
 	if err != nil {
 		return nil, err
 	}
-	mark := "<<sandrun-end-" + randomHex(16) + ">>"
 	in, err := payload(im.FileName, imageCommand(im, int64(req.Limits.Memory), req.Args), req, mark, true)
 	if err != nil {
 		return nil, err
@@ -186,21 +181,11 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 		b.coldRuns.Add(1)
 	}
 
-	var (
-		mu     sync.Mutex
-		killed verdict.Kill
-		stream string
-	)
+	var killed verdict.KillRecord
 	stdin := newHoldOpen(in)
 	defer stdin.release()
 	kill := func(why verdict.Kill, s string) {
-		mu.Lock()
-		first := killed == verdict.KillNone
-		if first {
-			killed, stream = why, s
-		}
-		mu.Unlock()
-		if first {
+		if killed.Set(why, s) {
 			stdin.release()
 			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
@@ -231,9 +216,7 @@ func (b *Backend) Run(ctx context.Context, req *sandrun.Request) (*sandrun.Resul
 	res := &sandrun.Result{Downgrades: b.downgrades()}
 	res.Usage.WallMs = wall.Milliseconds()
 	f := verdict.Facts{Limits: lim, OOMMarkers: im.OOMMarkers}
-	mu.Lock()
-	f.Killed, f.Stream = killed, stream
-	mu.Unlock()
+	killed.Fill(&f)
 	rest, over := split.Rest()
 	tr, archive, haveTrailer := parseTrailer(rest)
 	// The end mark closes a complete archive.

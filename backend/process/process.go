@@ -224,17 +224,14 @@ func buildEnv(dir, tmp string, l *lang.Language, req *sandrun.Request) []string 
 func (b *Backend) exec(ctx context.Context, req *sandrun.Request, l *lang.Language, dir string, argv []string, env []string, id *identity, res *sandrun.Result) error {
 	lim := req.Limits
 	var (
-		mu     sync.Mutex
-		killed verdict.Kill
-		stream string
+		killed verdict.KillRecord
+		mu     sync.Mutex // guards pgid
 		pgid   int
 	)
 	kill := func(why verdict.Kill, s string) {
+		killed.Set(why, s)
 		mu.Lock()
 		defer mu.Unlock()
-		if killed == verdict.KillNone {
-			killed, stream = why, s
-		}
 		if pgid > 0 {
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 			id.kill()
@@ -302,9 +299,7 @@ func (b *Backend) exec(ctx context.Context, req *sandrun.Request, l *lang.Langua
 		OOMMarkers: l.OOMMarkers,
 		CPU:        ps.UserTime() + ps.SystemTime(),
 	}
-	mu.Lock()
-	f.Killed, f.Stream = killed, stream
-	mu.Unlock()
+	killed.Fill(&f)
 	res.Stdout, res.Stderr = stdout.Text(), stderr.Text()
 	res.StdoutTruncated, res.StderrTruncated = stdout.Overflowed(), stderr.Overflowed()
 	f.Stderr = string(stderr.Bytes())

@@ -126,20 +126,21 @@ func parseAge(s string) (time.Duration, error) {
 
 // newAuditLog builds the audit log from the environment; nil when it is
 // off. Nothing is opened until the first run is recorded.
-func newAuditLog(logger *slog.Logger) (*audit.Log, error) {
+// oneShot: the command records a run and exits (audit.Options.OneShot).
+func newAuditLog(logger *slog.Logger, oneShot bool) (*audit.Log, error) {
 	c, err := auditConfigFromEnv(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	return c.log(logger)
+	return c.log(logger, oneShot)
 }
 
-func (c auditConfig) log(logger *slog.Logger) (*audit.Log, error) {
+func (c auditConfig) log(logger *slog.Logger, oneShot bool) (*audit.Log, error) {
 	if c.off {
 		return nil, nil
 	}
 	o := audit.Options{StoreCode: c.storeCode, Version: version, Retention: c.retention,
-		WriteTimeout: c.timeout, Logger: logger}
+		WriteTimeout: c.timeout, Logger: logger, OneShot: oneShot}
 	if c.dsn != "" {
 		dsn := c.dsn
 		o.Describe = "postgres"
@@ -227,7 +228,7 @@ func openAuditFlags(fs *flag.FlagSet) func() (*audit.Log, error) {
 			return nil, errors.New("the audit log is off (SANDRUN_AUDIT=off); give --path or --dsn to read one")
 		}
 		c.off = false
-		return c.log(slog.New(slog.DiscardHandler))
+		return c.log(slog.New(slog.DiscardHandler), false)
 	}
 }
 
@@ -456,7 +457,20 @@ func printEntry(w io.Writer, e *audit.Entry, escape bool) {
 }
 
 func auditPrune(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("audit prune", flag.ContinueOnError)
+	return withAuditLog(env, "audit prune", args, func(log *audit.Log) error {
+		n, err := log.Prune(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "removed %d runs\n", n)
+		return nil
+	})
+}
+
+// withAuditLog parses the flags of an audit subcommand that takes only
+// the store's (--path, --dsn), opens the store and runs do on it.
+func withAuditLog(env *cliEnv, name string, args []string, do func(*audit.Log) error) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	open := openAuditFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -470,44 +484,27 @@ func auditPrune(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer log.Close()
-	n, err := log.Prune(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.stdout, "removed %d runs\n", n)
-	return nil
+	return do(log)
 }
 
 // auditStatus prints the store's health (the lines doctor shows) and exits
 // 1 when one of them fails.
 func auditStatus(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("audit status", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	open := openAuditFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+	return withAuditLog(env, "audit status", args, func(log *audit.Log) error {
+		failed := false
+		for _, d := range log.Diagnose(ctx) {
+			mark := "ok  "
+			switch {
+			case d.Warn:
+				mark = "WARN"
+			case !d.OK:
+				mark, failed = "FAIL", true
+			}
+			fmt.Fprintf(env.stdout, "%s %s: %s\n", mark, d.Name, d.Detail)
 		}
-		return &usageError{err: err}
-	}
-	log, err := open()
-	if err != nil {
-		return err
-	}
-	defer log.Close()
-	failed := false
-	for _, d := range log.Diagnose(ctx) {
-		mark := "ok  "
-		switch {
-		case d.Warn:
-			mark = "WARN"
-		case !d.OK:
-			mark, failed = "FAIL", true
+		if failed {
+			return &exitError{1}
 		}
-		fmt.Fprintf(env.stdout, "%s %s: %s\n", mark, d.Name, d.Detail)
-	}
-	if failed {
-		return &exitError{1}
-	}
-	return nil
+		return nil
+	})
 }

@@ -101,26 +101,34 @@ func bareSpawn(ctx context.Context, a *app, language, code string) (benchkit.Cas
 // tierCase runs code through the Sandbox on one backend.
 func tierCase(ctx context.Context, a *app, backend, language, code string) benchkit.Case {
 	return benchkit.Case{Name: backend, Run: func() error {
-		res, err := a.sandbox.Run(ctx, &sandrun.Request{Language: language, Code: code, Backend: backend})
-		if err != nil {
-			return err
-		}
-		if res.Status != sandrun.StatusOK {
-			return fmt.Errorf("status %s: %s", res.Status, res.Error)
-		}
-		return nil
+		return runOK(a.sandbox.Run(ctx, &sandrun.Request{Language: language, Code: code, Backend: backend}))
 	}}
 }
 
+// runOK is a benchmarked run's error: the run's own, or its status when
+// that is not ok.
+func runOK(res *sandrun.Result, err error) error {
+	if err == nil && res.Status != sandrun.StatusOK {
+		err = fmt.Errorf("status %s: %s", res.Status, res.Error)
+	}
+	return err
+}
+
 func benchProcess(ctx context.Context, env *cliEnv, a *app, n int) error {
+	return benchVsBare(ctx, env, a, n, "process", "process tier vs bare spawn, python print(1)")
+}
+
+// benchVsBare reports python print(1) on backend against a bare spawn,
+// interleaved.
+func benchVsBare(ctx context.Context, env *cliEnv, a *app, n int, backend, title string) error {
 	bare, err := bareSpawn(ctx, a, lang.Python, "print(1)")
 	if err != nil {
 		return err
 	}
-	s, err := benchkit.Interleave(n, 3, bare, tierCase(ctx, a, "process", lang.Python, "print(1)"))
+	s, err := benchkit.Interleave(n, 3, bare, tierCase(ctx, a, backend, lang.Python, "print(1)"))
 	if err != nil {
 		return err
 	}
-	benchkit.Report(env.stdout, "process tier vs bare spawn, python print(1)", s)
+	benchkit.Report(env.stdout, title, s)
 	return nil
 }

@@ -37,11 +37,8 @@ func dockerRunArgs(image string, argv ...string) []string {
 // benchDocker: the docker tier against the docker CLI with the same
 // flags, both cold (a new container each time), python print(1).
 func benchDocker(ctx context.Context, env *cliEnv, a *app, n int) error {
-	b, ok := a.sandbox.Backend(docker.Name)
-	if !ok {
-		return fmt.Errorf("docker backend not registered")
-	}
-	if err := b.Check(ctx, lang.Python); err != nil {
+	b, err := pythonBackend(ctx, a, docker.Name)
+	if err != nil {
 		return err
 	}
 	cliPath, err := exec.LookPath("docker")
@@ -50,15 +47,7 @@ func benchDocker(ctx context.Context, env *cliEnv, a *app, n int) error {
 	}
 	image := b.(*docker.Backend).Image(lang.Python)
 	args := dockerRunArgs(image, "/usr/bin/python3", "-c", "print(1)")
-	base := benchkit.Case{Name: "docker run (CLI)", Run: func() error {
-		cmd := exec.CommandContext(ctx, cliPath, args...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%w: %s", err, out.String())
-		}
-		return nil
-	}}
+	base := commandCase("docker run (CLI)", func() *exec.Cmd { return exec.CommandContext(ctx, cliPath, args...) })
 	s, err := benchkit.Interleave(n, 3, base, tierCase(ctx, a, docker.Name, lang.Python, "print(1)"))
 	if err != nil {
 		return err
@@ -71,11 +60,8 @@ func benchDocker(ctx context.Context, env *cliEnv, a *app, n int) error {
 // do has no limit flags; it runs with runsc's defaults, the same network
 // (none) and platform as the tier.
 func benchGvisor(ctx context.Context, env *cliEnv, a *app, n int) error {
-	b, ok := a.sandbox.Backend(gvisor.Name)
-	if !ok {
-		return fmt.Errorf("gvisor backend not registered")
-	}
-	if err := b.Check(ctx, lang.Python); err != nil {
+	b, err := pythonBackend(ctx, a, gvisor.Name)
+	if err != nil {
 		return err
 	}
 	g := b.(*gvisor.Backend)
@@ -83,21 +69,40 @@ func benchGvisor(ctx context.Context, env *cliEnv, a *app, n int) error {
 	if err != nil {
 		return err
 	}
-	base := benchkit.Case{Name: "runsc do", Run: func() error {
-		cmd := exec.CommandContext(ctx, g.Runsc(), "--network=none", "--platform="+g.Platform(), "do", py.Interpreter, "-c", "print(1)")
-		var out bytes.Buffer
-		// A fresh pipe: runsc switches the descriptors it gets to
-		// non-blocking.
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%w: %s", err, out.String())
-		}
-		return nil
-	}}
+	base := commandCase("runsc do", func() *exec.Cmd {
+		return exec.CommandContext(ctx, g.Runsc(), "--network=none", "--platform="+g.Platform(), "do", py.Interpreter, "-c", "print(1)")
+	})
 	s, err := benchkit.Interleave(n, 2, base, tierCase(ctx, a, gvisor.Name, lang.Python, "print(1)"))
 	if err != nil {
 		return err
 	}
 	benchkit.Report(env.stdout, "gvisor tier vs `runsc do`, python print(1)", s)
 	return nil
+}
+
+// commandCase runs the command cmd makes, its output kept for the error.
+// The output goes to a fresh pipe, never ours: runsc switches the
+// descriptors it gets to non-blocking.
+func commandCase(name string, cmd func() *exec.Cmd) benchkit.Case {
+	return benchkit.Case{Name: name, Run: func() error {
+		c := cmd()
+		var out bytes.Buffer
+		c.Stdout, c.Stderr = &out, &out
+		if err := c.Run(); err != nil {
+			return fmt.Errorf("%w: %s", err, out.String())
+		}
+		return nil
+	}}
+}
+
+// pythonBackend is the app's backend of that name, ready for python here.
+func pythonBackend(ctx context.Context, a *app, name string) (sandrun.Backend, error) {
+	b, ok := a.sandbox.Backend(name)
+	if !ok {
+		return nil, fmt.Errorf("%s backend not registered", name)
+	}
+	if err := b.Check(ctx, lang.Python); err != nil {
+		return nil, err
+	}
+	return b, nil
 }

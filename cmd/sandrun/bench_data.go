@@ -72,11 +72,8 @@ func benchData(ctx context.Context, env *cliEnv, a *app, n int) error {
 func cpuCase(ctx context.Context, a *app, name, code string, cpu map[string][]time.Duration) benchkit.Case {
 	return benchkit.Case{Name: name, Run: func() error {
 		res, err := a.sandbox.Run(ctx, &sandrun.Request{Language: lang.PythonData, Code: code, Backend: "jail"})
-		if err != nil {
+		if err := runOK(res, err); err != nil {
 			return err
-		}
-		if res.Status != sandrun.StatusOK {
-			return fmt.Errorf("status %s: %s", res.Status, res.Error)
 		}
 		cpu[name] = append(cpu[name], time.Duration(res.Usage.CPUMs)*time.Millisecond)
 		return nil

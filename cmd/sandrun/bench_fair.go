@@ -53,10 +53,7 @@ func benchCPUFair(ctx context.Context, env *cliEnv, a *app, n int) error {
 				req := &sandrun.Request{Language: lang.Python, Code: code, Backend: backend,
 					Limits: sandrun.Limits{WallTime: sandrun.Duration(time.Minute), CPUTime: sandrun.Duration(time.Minute)}}
 				res, err := a.sandbox.Run(ctx, req)
-				if err == nil && res.Status != sandrun.StatusOK {
-					err = fmt.Errorf("status %s: %s", res.Status, res.Error)
-				}
-				if err != nil {
+				if err := runOK(res, err); err != nil {
 					return 0, fmt.Errorf("%s: %w", backend, err)
 				}
 				return time.Duration(res.Usage.CPUMs) * time.Millisecond, nil

@@ -18,16 +18,7 @@ import (
 // init prestarted, see jail.Options.Prestart) against a bare interpreter
 // spawn, in the same run, interleaved (docs/performance: <= 1.15x).
 func benchJail(ctx context.Context, env *cliEnv, a *app, n int) error {
-	bare, err := bareSpawn(ctx, a, lang.Python, "print(1)")
-	if err != nil {
-		return err
-	}
-	s, err := benchkit.Interleave(n, 3, bare, tierCase(ctx, a, "jail", lang.Python, "print(1)"))
-	if err != nil {
-		return err
-	}
-	benchkit.Report(env.stdout, "jail tier (1 init prestarted) vs bare spawn, python print(1)", s)
-	return nil
+	return benchVsBare(ctx, env, a, n, "jail", "jail tier (1 init prestarted) vs bare spawn, python print(1)")
 }
 
 // benchJailCold is the library's cold jail: every init cloned on demand
@@ -49,11 +40,8 @@ func benchJailCold(ctx context.Context, env *cliEnv, a *app, n int) error {
 		// here, as the Sandbox would.
 		req := &sandrun.Request{Language: lang.Python, Code: "print(1)", Limits: sandrun.DefaultLimits()}
 		res, err := jl.Run(ctx, req)
-		if err != nil {
+		if err := runOK(res, err); err != nil {
 			return err
-		}
-		if res.Status != sandrun.StatusOK {
-			return fmt.Errorf("status %s: %s", res.Status, res.Error)
 		}
 		setup = append(setup, res.Usage.SetupMs)
 		return nil

@@ -24,18 +24,9 @@ print("Area:", round(area, 2))
 print("Circumference:", round(circumference, 2))
 `
 
-// seedMathPython is the same program for the baseline, one python3 -c.
-const seedMathPython = `from math import sqrt, pi
-a = 3
-b = 4
-c = sqrt(a * a + b * b)
-print("Hypotenuse:", c)
-radius = 5
-area = pi * radius * radius
-circumference = 2 * pi * radius
-print("Area:", round(area, 2))
-print("Circumference:", round(circumference, 2))
-`
+// seedMathPython is the same program for the baseline, one python3 -c:
+// the names the restricted tier's environment provides come from math.
+const seedMathPython = "from math import sqrt, pi\n" + seedMathStarlark
 
 const seedMathOutput = "Hypotenuse: 5.0\nArea: 78.54\nCircumference: 31.42\n"
 

@@ -45,11 +45,7 @@ func benchServer(ctx context.Context, env *cliEnv, a *app, n int) error {
 	req := sandrun.Request{Language: lang.Bash, Code: "echo 1", Backend: "process"}
 	body, _ := json.Marshal(req)
 	goAPI := benchkit.Case{Name: "go api", Run: func() error {
-		res, err := a.sandbox.Run(ctx, &req)
-		if err == nil && res.Status != sandrun.StatusOK {
-			err = fmt.Errorf("status %s: %s", res.Status, res.Error)
-		}
-		return err
+		return runOK(a.sandbox.Run(ctx, &req))
 	}}
 	overHTTP := benchkit.Case{Name: "http /v1/runs", Run: func() error {
 		res, code, err := postRun(client, url, body)

@@ -34,6 +34,10 @@ type command struct {
 type cliEnv struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	// exits says the process exits when the command returns (main; not
+	// tests calling Main): a one-shot command may then leave to the exit
+	// what costs time only to tidy up (the audit store's close).
+	exits bool
 }
 
 func commands() map[string]command {
@@ -89,7 +93,7 @@ func main() {
 		debug.SetGCPercent(400)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := Main(ctx, &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
+	code := Main(ctx, &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, exits: true}, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

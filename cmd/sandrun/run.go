@@ -13,6 +13,7 @@ import (
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/audit"
+	"github.com/sandrun/sandrun/backend/jail"
 	"github.com/sandrun/sandrun/internal/termsafe"
 	"github.com/sandrun/sandrun/lang"
 )
@@ -231,11 +232,16 @@ func cmdRun(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	cfg.prefetch = []string{lang.Normalize(req.Language)}
+	// auto tries the jail first: its init is cloned while the other tiers,
+	// the audit log and the sanitizer are built.
+	cfg.jailSpawnAhead = req.Backend == "" || req.Backend == "auto" || req.Backend == jail.Name
+	cfg.oneShot = true
 	a, err := newApp(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	a.exiting = env.exits
 	a.warmAudit()
 	res, runErr := a.sandbox.Run(audit.WithCaller(ctx, localCaller()), req)
 	if *asJSON {

@@ -171,33 +171,12 @@ func (f *serveFlags) options(a *app, adm *server.Admission, log *slog.Logger) (s
 }
 
 func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
 	var f serveFlags
-	f.register(fs, true)
-	if err := fs.Parse(args); err != nil {
-		return &usageError{err: err}
-	}
-	if fs.NArg() > 0 {
-		return &usageError{msg: "serve takes no arguments"}
-	}
-	log, err := f.logger(env)
-	if err != nil {
-		return err
-	}
-	a, opts, err := f.app(ctx, log)
+	a, srv, opts, err := f.newServer(ctx, env, "serve", args)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	// Refuse before binding: a non-loopback address needs tokens.
-	if err := server.CheckAddr(f.addr, opts.Auth); err != nil {
-		return err
-	}
-	srv, err := server.New(opts)
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return err
@@ -207,27 +186,50 @@ func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func cmdMCP(ctx context.Context, env *cliEnv, args []string) error {
-	fs := flag.NewFlagSet("mcp", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
 	var f serveFlags
-	f.register(fs, false)
-	if err := fs.Parse(args); err != nil {
-		return &usageError{err: err}
-	}
-	log, err := f.logger(env)
-	if err != nil {
-		return err
-	}
-	a, opts, err := f.app(ctx, log)
+	a, srv, _, err := f.newServer(ctx, env, "mcp", args)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	srv, err := server.New(opts)
-	if err != nil {
-		return err
-	}
 	return srv.ServeMCPStdio(ctx)
+}
+
+// newServer parses args into f (serve's flags, with the HTTP ones, or
+// mcp's), wires the app and builds the server on it. The caller closes
+// the app; on an error nothing is left open.
+func (f *serveFlags) newServer(ctx context.Context, env *cliEnv, name string, args []string) (*app, *server.Server, server.Options, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	http := name == "serve"
+	f.register(fs, http)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, server.Options{}, &usageError{err: err}
+	}
+	if http && fs.NArg() > 0 {
+		return nil, nil, server.Options{}, &usageError{msg: "serve takes no arguments"}
+	}
+	log, err := f.logger(env)
+	if err != nil {
+		return nil, nil, server.Options{}, err
+	}
+	a, opts, err := f.app(ctx, log)
+	if err != nil {
+		return nil, nil, server.Options{}, err
+	}
+	// Refuse before binding: a non-loopback address needs tokens.
+	if http {
+		err = server.CheckAddr(f.addr, opts.Auth)
+	}
+	var srv *server.Server
+	if err == nil {
+		srv, err = server.New(opts)
+	}
+	if err != nil {
+		a.Close()
+		return nil, nil, server.Options{}, err
+	}
+	return a, srv, opts, nil
 }
 
 func cmdToken(_ context.Context, env *cliEnv, args []string) error {

@@ -43,6 +43,15 @@ type config struct {
 	// worth it for long-lived processes (serve, bench), wasted on a
 	// one-shot `sandrun run`.
 	jailPrestart int
+	// jailSpawnAhead spawns one jail init while the rest is wired, for
+	// the one run of a one-shot command that may go to the jail
+	// (jail.Options.SpawnAhead); Close ends it if the run went elsewhere.
+	jailSpawnAhead bool
+	// oneShot: the command runs once and exits (`sandrun run`). It sweeps
+	// the container tiers only when a process that used them died without
+	// its Close (sweep.go), not at every start, and its audit log is
+	// checkpointed while its run goes on (audit.Options.OneShot).
+	oneShot bool
 	// pool sizes warm interpreter pools per language (serve --pool);
 	// empty: no pool.
 	pool map[string]int
@@ -103,6 +112,9 @@ type app struct {
 	sanitizer sandrun.Sanitizer
 	// closers release backends' background state, last first.
 	closers []func() error
+	// exiting: the process exits right after Close (a one-shot command
+	// run from main), so the audit log is closed with CloseAtExit.
+	exiting bool
 }
 
 // newApp builds the Sandbox. Backends are listed strongest first: that is
@@ -117,6 +129,15 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 			a.Close()
 		}
 	}()
+	// This process's lease (sweep.go), released last: after its own
+	// containers are gone.
+	var staleLeases []string
+	leasesKnown := false
+	if dir, err := leaseDir(os.Getenv); err == nil {
+		var release func()
+		release, staleLeases, leasesKnown = takeLease(dir)
+		a.closers = append(a.closers, func() error { release(); return nil })
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding the sandrun binary: %w", err)
@@ -170,7 +191,7 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	for _, l := range cfg.prefetch {
 		side.Go(func() { _, _ = a.langs.Lookup(context.Background(), l) }) // the run's Lookup reports errors
 	}
-	jl, jailErr := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, NetPool: netPool, Network: cfg.network, Warm: warm.fork, Guests: guests})
+	jl, jailErr := jail.New(jail.Options{Languages: a.langs, Logger: cfg.logger, Downgrade: cfg.downgrade, Prestart: cfg.jailPrestart, SpawnAhead: cfg.jailSpawnAhead, NetPool: netPool, Network: cfg.network, Warm: warm.fork, Guests: guests})
 	if jailErr == nil {
 		a.jail = jl
 		a.closers = append(a.closers, jl.Close)
@@ -187,7 +208,7 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	var san *sanitize.Sanitizer
 	var auditErr, sanErr, anErr error
 	if jailErr == nil {
-		a.audit, auditErr = newAuditLog(cfg.logger) // cmd/sandrun/audit.go: SANDRUN_AUDIT*
+		a.audit, auditErr = newAuditLog(cfg.logger, cfg.oneShot) // cmd/sandrun/audit.go: SANDRUN_AUDIT*
 	}
 	if jailErr == nil && auditErr == nil {
 		san, sanErr = sanitize.New(cfg.sanitize)
@@ -206,7 +227,12 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	}
 	if a.audit != nil {
 		a.runs = auditRuns{a.audit}
-		a.closers = append(a.closers, a.audit.Close)
+		a.closers = append(a.closers, func() error {
+			if a.exiting {
+				return a.audit.CloseAtExit()
+			}
+			return a.audit.Close()
+		})
 	}
 	a.closers = append(a.closers, dock.Close)
 	for _, err := range []error{jailErr, procErr, restErr, auditErr, sanErr, anErr} {
@@ -221,14 +247,24 @@ func newApp(_ context.Context, cfg config) (a *app, err error) {
 	// the container tiers would only at their first use. Sweep them now
 	// (allowed or not: a crash may predate the allowlist), in the
 	// background so that no command waits for an engine; Close waits.
+	// A one-shot command sweeps only after a crash (sweep.go).
 	swept := make(chan struct{})
-	go func() {
-		defer close(swept)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = dock.Sweep(ctx) // no engine: nothing to sweep
-		gv.Sweep(ctx)
-	}()
+	if cfg.oneShot && leasesKnown && len(staleLeases) == 0 {
+		close(swept)
+	} else {
+		go func() {
+			defer close(swept)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			derr := dock.Sweep(ctx) // no engine: nothing to sweep
+			gv.Sweep(ctx)
+			if derr == nil {
+				for _, p := range staleLeases {
+					_ = os.Remove(p)
+				}
+			}
+		}()
+	}
 	a.closers = append(a.closers, func() error {
 		select {
 		case <-swept:

@@ -129,22 +129,33 @@ func Machine() string {
 // Report prints a table: each series with median, min, max and its ratio
 // to the first (baseline) series.
 func Report(w io.Writer, title string, s []Series) {
-	fmt.Fprintf(w, "%s (%s, n=%d each, interleaved)\n", title, Machine(), len(s[0].Samples))
+	base := s[0].Median()
+	table(w, title, len(s[0].Samples), func(tw io.Writer) {
+		for _, x := range s {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2fx\t%s\t\n", x.Name, round(x.Median()), round(x.Min()), round(x.Max()), Ratio(x.Median(), base), x.Load())
+		}
+	})
+}
+
+// table prints the title line and the table Report and ReportValues
+// share; rows writes one tab-separated row per series.
+func table(w io.Writer, title string, n int, rows func(tw io.Writer)) {
+	fmt.Fprintf(w, "%s (%s, n=%d each, interleaved)\n", title, Machine(), n)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "case\tmedian\tmin\tmax\tratio\tload1\t")
-	base := s[0].Median()
-	for _, x := range s {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2fx\t%s\t\n", x.Name, round(x.Median()), round(x.Min()), round(x.Max()), Ratio(x.Median(), base), x.Load())
-	}
+	rows(tw)
 	tw.Flush()
 }
 
 // Ratio is a/b as a float.
-func Ratio(a, b time.Duration) float64 {
+func Ratio(a, b time.Duration) float64 { return ratio(float64(a), float64(b)) }
+
+// ratio is a/b, 0 when b is 0.
+func ratio(a, b float64) float64 {
 	if b == 0 {
 		return 0
 	}
-	return float64(a) / float64(b)
+	return a / b
 }
 
 func round(d time.Duration) time.Duration {
@@ -178,16 +189,10 @@ func (v Values) Median() float64 { return v.stat(0.5) }
 // better: median, min, max, the ratio of medians to the first (baseline)
 // series, and the median load average.
 func ReportValues(w io.Writer, title string, vs []Values) {
-	fmt.Fprintf(w, "%s (%s, n=%d each, interleaved)\n", title, Machine(), len(vs[0].Values))
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "case\tmedian\tmin\tmax\tratio\tload1\t")
 	base := vs[0].Median()
-	for _, v := range vs {
-		ratio := 0.0
-		if base != 0 {
-			ratio = v.Median() / base
+	table(w, title, len(vs[0].Values), func(tw io.Writer) {
+		for _, v := range vs {
+			fmt.Fprintf(tw, "%s\t%.1f %s\t%.1f\t%.1f\t%.2fx\t%s\t\n", v.Name, v.Median(), v.Unit, v.stat(0), v.stat(1), ratio(v.Median(), base), Series{Loads: v.Loads}.Load())
 		}
-		fmt.Fprintf(tw, "%s\t%.1f %s\t%.1f\t%.1f\t%.2fx\t%s\t\n", v.Name, v.Median(), v.Unit, v.stat(0), v.stat(1), ratio, Series{Loads: v.Loads}.Load())
-	}
-	tw.Flush()
+	})
 }

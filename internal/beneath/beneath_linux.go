@@ -104,12 +104,9 @@ func WriteFiles(dir string, files []sandrun.InputFile) error {
 func writeFiles(root *os.File, uid, gid int, files []sandrun.InputFile) error {
 	st := struct{ Uid, Gid uint32 }{uint32(uid), uint32(gid)}
 	for _, f := range files {
-		if err := sandrun.ValidateFileName(f.Name); err != nil {
-			return fmt.Errorf("file %q: %w", f.Name, err)
-		}
-		b, err := f.Bytes()
+		b, err := f.Checked()
 		if err != nil {
-			return fmt.Errorf("file %q: %w", f.Name, err)
+			return err
 		}
 		rel := path.Clean(f.Name)
 		if err := mkdirs(root, path.Dir(rel), int(st.Uid), int(st.Gid)); err != nil {

@@ -63,7 +63,7 @@ func (m *Meter) Read(runID string) (cpu time.Duration, peak int64) {
 	parentDir := m.parentDir
 	if m.v2 {
 		dir := filepath.Join(cgroupRoot, parentDir, runID)
-		peak = readInt(filepath.Join(dir, "memory.peak"))
+		peak = cgroup.ReadInt(filepath.Join(dir, "memory.peak"))
 		if b, err := os.ReadFile(filepath.Join(dir, "cpu.stat")); err == nil {
 			for _, line := range strings.Split(string(b), "\n") {
 				if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
@@ -74,8 +74,8 @@ func (m *Meter) Read(runID string) (cpu time.Duration, peak int64) {
 		}
 		return cpu, peak
 	}
-	peak = readInt(filepath.Join(cgroupRoot, "memory", parentDir, runID, "memory.max_usage_in_bytes"))
-	cpu = time.Duration(readInt(filepath.Join(cgroupRoot, "cpuacct", parentDir, runID, "cpuacct.usage")))
+	peak = cgroup.ReadInt(filepath.Join(cgroupRoot, "memory", parentDir, runID, "memory.max_usage_in_bytes"))
+	cpu = time.Duration(cgroup.ReadInt(filepath.Join(cgroupRoot, "cpuacct", parentDir, runID, "cpuacct.usage")))
 	return cpu, peak
 }
 
@@ -186,7 +186,7 @@ func (m *Meter) PidsHit(runID string) bool {
 	if m.v2 {
 		d = filepath.Join(cgroupRoot, m.parentDir, runID)
 	}
-	peak, limit := readInt(filepath.Join(d, "pids.peak")), readInt(filepath.Join(d, "pids.max"))
+	peak, limit := cgroup.ReadInt(filepath.Join(d, "pids.peak")), cgroup.ReadInt(filepath.Join(d, "pids.max"))
 	return limit > 0 && peak >= limit
 }
 
@@ -238,15 +238,6 @@ func rmTree(d string, kill bool) error {
 		}
 	}
 	return last
-}
-
-func readInt(p string) int64 {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return 0
-	}
-	v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	return v
 }
 
 // Apply sets the usage's CPU time and memory peak from the run's cgroup.

@@ -295,11 +295,11 @@ func (g *Group) Stats() Stats {
 	s.CPU = g.CPU()
 	if g.v2 {
 		d := g.dirs[""]
-		s.PeakMem = readInt(filepath.Join(d, "memory.peak"))
+		s.PeakMem = ReadInt(filepath.Join(d, "memory.peak"))
 		s.OOMKills, _ = keyed(filepath.Join(d, "memory.events"), "oom_kill")
 		return s
 	}
-	s.PeakMem = readInt(filepath.Join(g.dirs["memory"], "memory.max_usage_in_bytes"))
+	s.PeakMem = ReadInt(filepath.Join(g.dirs["memory"], "memory.max_usage_in_bytes"))
 	// memory.failcnt stays 0 on these kernels; oom_control counts kills.
 	s.OOMKills, _ = keyed(filepath.Join(g.dirs["memory"], "memory.oom_control"), "oom_kill")
 	return s
@@ -311,7 +311,7 @@ func (g *Group) CPU() time.Duration {
 		v, _ := keyed(filepath.Join(g.dirs[""], "cpu.stat"), "usage_usec")
 		return time.Duration(v) * time.Microsecond
 	}
-	return time.Duration(readInt(filepath.Join(g.dirs["cpuacct"], "cpuacct.usage")))
+	return time.Duration(ReadInt(filepath.Join(g.dirs["cpuacct"], "cpuacct.usage")))
 }
 
 // Kill sends SIGKILL to every process in the group (v2: cgroup.kill,
@@ -377,15 +377,6 @@ func KillProcs(d string) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-}
-
-func readInt(p string) int64 {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return 0
-	}
-	v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	return v
 }
 
 // keyed reads "key value" lines (memory.events, cpu.stat, oom_control).

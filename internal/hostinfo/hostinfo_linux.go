@@ -52,11 +52,26 @@ func memTotal() int64 {
 
 // cgroupMemory is the memory limit of this process's cgroup (v2
 // memory.max, or v1 memory.limit_in_bytes), 0 when there is none.
+//
+// It reads the calling thread's groups on a thread locked for the read,
+// not /proc/self/cgroup: that file is the main thread's, and on cgroup v1
+// the jail moves a locked thread of its own into a run's or a zygote's
+// groups for the moment it forks (cgroup.Group.Enter), which can be the
+// main thread. A server that read its host's memory then took that
+// group's 256MiB for the host's and refused every run above 96MiB (seen
+// in CI). A thread locked here is never one of those.
 func cgroupMemory() int64 {
-	b, err := os.ReadFile("/proc/self/cgroup")
+	runtime.LockOSThread()
+	b, err := os.ReadFile("/proc/thread-self/cgroup")
+	runtime.UnlockOSThread()
 	if err != nil {
 		return 0
 	}
+	return cgroupLimit(b)
+}
+
+// cgroupLimit is the memory limit of the groups in a cgroup file's text.
+func cgroupLimit(b []byte) int64 {
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 {

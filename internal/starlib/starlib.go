@@ -124,18 +124,24 @@ func intRounder(name string, fn func(float64) float64) *starlark.Builtin {
 		if err := starlark.UnpackPositionalArgs(name, args, kwargs, 1, &x); err != nil {
 			return nil, err
 		}
-		switch v := x.(type) {
-		case starlark.Int:
-			return v, nil
-		case starlark.Float:
-			f := float64(v)
-			if math.IsNaN(f) || math.IsInf(f, 0) {
-				return nil, fmt.Errorf("%s: cannot convert %s to an integer", name, v)
-			}
-			return starlark.NumberToInt(starlark.Float(fn(f)))
-		}
-		return nil, fmt.Errorf("%s: want a number, got %s", name, x.Type())
+		return roundToInt(name, x, fn)
 	})
+}
+
+// roundToInt is x as an int: an int as it is, a float rounded by fn (a
+// NaN or an infinity is an error, as in Python).
+func roundToInt(name string, x starlark.Value, fn func(float64) float64) (starlark.Value, error) {
+	switch v := x.(type) {
+	case starlark.Int:
+		return v, nil
+	case starlark.Float:
+		f := float64(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("%s: cannot convert %s to an integer", name, v)
+		}
+		return starlark.NumberToInt(starlark.Float(fn(f)))
+	}
+	return nil, fmt.Errorf("%s: want a number, got %s", name, x.Type())
 }
 
 // pyRound is Python's round(x, ndigits=None): half to even, an int
@@ -147,17 +153,7 @@ func pyRound(_ *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwarg
 		return nil, err
 	}
 	if nd == starlark.None {
-		switch v := x.(type) {
-		case starlark.Int:
-			return v, nil
-		case starlark.Float:
-			f := float64(v)
-			if math.IsNaN(f) || math.IsInf(f, 0) {
-				return nil, fmt.Errorf("round: cannot convert %s to an integer", v)
-			}
-			return starlark.NumberToInt(starlark.Float(math.RoundToEven(f)))
-		}
-		return nil, fmt.Errorf("round: want a number, got %s", x.Type())
+		return roundToInt("round", x, math.RoundToEven)
 	}
 	n, err := starlark.AsInt32(nd)
 	if err != nil {

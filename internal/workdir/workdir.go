@@ -119,12 +119,9 @@ func alive(pid int) bool {
 // again here so that this package is safe on its own.
 func WriteFiles(dir string, files []sandrun.InputFile, mode os.FileMode) error {
 	for _, f := range files {
-		if err := sandrun.ValidateFileName(f.Name); err != nil {
-			return fmt.Errorf("file %q: %w", f.Name, err)
-		}
-		b, err := f.Bytes()
+		b, err := f.Checked()
 		if err != nil {
-			return fmt.Errorf("file %q: %w", f.Name, err)
+			return err
 		}
 		p := filepath.Join(dir, filepath.FromSlash(path.Clean(f.Name)))
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {

@@ -97,6 +97,22 @@ func Routes(m *session.Manager, opts Options) []Route {
 		return true
 	}
 	f := func(h http.HandlerFunc) http.Handler { return h }
+	// onMine answers with the session do returns for the caller's own
+	// session id.
+	onMine := func(do func(id string) (session.Info, error)) http.Handler {
+		return f(func(w http.ResponseWriter, r *http.Request) {
+			id, ok := mine(w, r)
+			if !ok {
+				return
+			}
+			in, err := do(id)
+			if err != nil {
+				writeErr(w, err)
+				return
+			}
+			httpapi.WriteJSON(w, http.StatusOK, in)
+		})
+	}
 	return []Route{
 		{"POST /v1/sessions", f(func(w http.ResponseWriter, r *http.Request) {
 			var sp session.Spec
@@ -121,18 +137,7 @@ func Routes(m *session.Manager, opts Options) []Route {
 			}
 			httpapi.WriteJSON(w, http.StatusOK, ls)
 		})},
-		{"GET /v1/sessions/{id}", f(func(w http.ResponseWriter, r *http.Request) {
-			id, ok := mine(w, r)
-			if !ok {
-				return
-			}
-			in, err := m.Get(id)
-			if err != nil {
-				writeErr(w, err)
-				return
-			}
-			httpapi.WriteJSON(w, http.StatusOK, in)
-		})},
+		{"GET /v1/sessions/{id}", onMine(m.Get)},
 		{"POST /v1/sessions/{id}/run", f(func(w http.ResponseWriter, r *http.Request) {
 			id, ok := mine(w, r)
 			if !ok {
@@ -149,18 +154,7 @@ func Routes(m *session.Manager, opts Options) []Route {
 			}
 			httpapi.WriteJSON(w, http.StatusOK, res)
 		})},
-		{"DELETE /v1/sessions/{id}", f(func(w http.ResponseWriter, r *http.Request) {
-			id, ok := mine(w, r)
-			if !ok {
-				return
-			}
-			in, err := m.Close(id)
-			if err != nil {
-				writeErr(w, err)
-				return
-			}
-			httpapi.WriteJSON(w, http.StatusOK, in)
-		})},
+		{"DELETE /v1/sessions/{id}", onMine(m.Close)},
 	}
 }
 
