@@ -4,19 +4,16 @@ package jail
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
@@ -407,156 +404,6 @@ func (b *Backend) runGuestOnce(ctx context.Context, w *warmPath, l *lang.Languag
 	return res, err
 }
 
-// takeGuest returns a child for a run: one forked ahead when there is
-// one, else one forked now.
-func (b *Backend) takeGuest(ctx context.Context, w *warmPath, name string, l *lang.Language) (*warmRun, error) {
-	b.guest.mu.Lock()
-	ch := b.guest.pending[name]
-	b.guest.mu.Unlock()
-	for {
-		select {
-		case r := <-ch:
-			if r.alive() {
-				w.record(name, "")
-				return r, nil
-			}
-			r.discard()
-			continue
-		default:
-		}
-		break
-	}
-	z, err := awaitZygote(ctx, w, name)
-	if err != nil {
-		return nil, err
-	}
-	w.record(name, coldNoChildAhead)
-	var slot int
-	select {
-	case slot = <-z.slots:
-	case <-z.dead:
-		return nil, errCold
-	case <-ctx.Done():
-		return nil, fmt.Errorf("jail: waiting for a free %s child: %w", name, ctx.Err())
-	}
-	return b.forkGuest(z, slot, l)
-}
-
-// fillGuests keeps GuestPrefork children forked ahead for one guest.
-func (b *Backend) fillGuests(w *warmPath, name string, ch chan *warmRun) {
-	defer w.wg.Done()
-	g, _ := b.guestSpec(name)
-	pause := func() bool {
-		select {
-		case <-w.closing:
-			return false
-		case <-time.After(200 * time.Millisecond):
-			return true
-		}
-	}
-	for {
-		if !b.awaitGuestsIdle(w, ch) {
-			return
-		}
-		z := w.ready(name)
-		if z == nil {
-			if !pause() {
-				return
-			}
-			continue
-		}
-		var slot int
-		select {
-		case slot = <-z.slots:
-		case <-z.dead:
-			continue
-		case <-w.closing:
-			return
-		}
-		l, err := b.opts.Languages.Lookup(context.Background(), g.Language)
-		var r *warmRun
-		if err == nil {
-			r, err = b.forkGuest(z, slot, l)
-		} else {
-			z.put(slot)
-		}
-		if err != nil {
-			if !errors.Is(err, errCold) {
-				b.opts.Logger.Warn("jail: forking a guest child ahead", "guest", name, "err", err)
-			}
-			if !pause() {
-				return
-			}
-			continue
-		}
-		select {
-		case ch <- r:
-		case <-w.closing:
-			r.discard()
-			return
-		}
-	}
-}
-
-// awaitGuestsIdle waits, while a child forked ahead is still waiting in
-// ch, until no guest run is in flight, at most guestRefillWait: the next
-// child is forked and warmed up between runs, not beside them. It says
-// false once the path is closing.
-func (b *Backend) awaitGuestsIdle(w *warmPath, ch chan *warmRun) bool {
-	if len(ch) == 0 || b.guest.running.Load() == 0 {
-		return true
-	}
-	limit := time.NewTimer(guestRefillWait)
-	defer limit.Stop()
-	for len(ch) > 0 && b.guest.running.Load() > 0 {
-		select {
-		case <-b.guest.idle:
-		case <-limit.C:
-			return true
-		case <-w.closing:
-			return false
-		}
-	}
-	return true
-}
-
-// forkGuest forks a guest child up to its run: its handle, its
-// run-independent layers, and its cgroup (joined at once, marked idle,
-// with the default limits until its run's are set).
-func (b *Backend) forkGuest(z *zygote, slot int, l *lang.Language) (*warmRun, error) {
-	r := &warmRun{z: z, slot: slot, pidfd: -1, t0: time.Now(), guest: &guestStart{log: b.opts.Logger}}
-	ok := false
-	defer func() {
-		if !ok {
-			r.cleanup()
-		}
-	}()
-	var procs []int
-	var err error
-	r.guest.limits = cgLimits(sandrun.Limits{}.WithDefaults(), b.opts.CPUs)
-	if r.cg, err = b.cg.Create(r.guest.limits); err != nil {
-		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
-	}
-	r.cg.SetIdle(true) // no run yet: it weighs nothing
-	if procs, err = r.cg.JoinFiles(); err != nil {
-		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
-	}
-	req := guestFork{Slot: slot}
-	req.Guest.Landlock, req.Guest.Sys = guestLayers(l)
-	req.Guest.Seccomp = b.guest.filter
-	payload, err := json.Marshal(req)
-	if err != nil {
-		closeAll(procs)
-		return nil, err
-	}
-	if err := r.forkChild(z, procs, func(fds []int) error { return z.forkWith(payload, fds) }); err != nil {
-		return nil, err
-	}
-	r.tH = time.Now()
-	ok = true
-	return r, nil
-}
-
 // startGuest gives a forked child its run: the run's limits on its
 // cgroup, then its config with the channel's end; it returns once the
 // program started. chanEnd is closed.
@@ -614,88 +461,6 @@ func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, entry []byte, chanE
 	return r.awaitStart(setup, "the guest child's setup did not finish")
 }
 
-// guestEnd waits for the end of a guest child's run: its pidfd, or (a run
-// with guestStart.ended) the guest closing its streams and channel once it
-// reported its run over. That takes the process's teardown (unmapping a fork of
-// the zygote: about a millisecond) off the run's path: the child is
-// killed then, whatever it was doing, and its end taken as a plain exit
-// (the guest's report says how the program ended; a guest that closes
-// them early only ends its run early). early says which end it was.
-func (r *warmRun) guestEnd() (ws unix.WaitStatus, early bool) {
-	ended := r.guest.ended
-	// The pidfd is watched on a duplicate of its own, closed by the
-	// watcher: the run's is closed at cleanup, which may come first.
-	dup := -1
-	if ended != nil {
-		dup, _ = unix.FcntlInt(uintptr(r.pidfd), unix.F_DUPFD_CLOEXEC, 0)
-	}
-	if dup < 0 {
-		pollIn(r.pidfd)
-		return guestExitStatus(r.pidfd), false
-	}
-	exited := make(chan struct{})
-	go func() {
-		defer unix.Close(dup)
-		pollIn(dup)
-		close(exited)
-	}()
-	select {
-	case <-exited:
-	case <-ended:
-		select {
-		case <-exited: // both: the process's own status
-		default:
-			// Its one process (it cannot fork): the signal is enough on
-			// the run's path; cleanup kills what its cgroup holds.
-			r.mu.Lock()
-			_ = unix.PidfdSendSignal(r.pidfd, unix.SIGKILL, nil, 0)
-			r.mu.Unlock()
-			return 0, true
-		}
-	}
-	return guestExitStatus(r.pidfd), false
-}
-
-// pollIn waits until fd is readable (a pidfd: its process ended).
-func pollIn(fd int) { pollInFor(fd, -1) }
-
-// pollInFor waits until fd is readable, at most ms milliseconds (-1: no
-// bound).
-func pollInFor(fd, ms int) {
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	for {
-		if _, err := unix.Poll(fds, ms); err != unix.EINTR {
-			return
-		}
-	}
-}
-
-// guestCPUBefore is the CPU a guest child used before its run (its setup
-// and warm-up: not the run's usage, nor counted against its CPU limit),
-// from its start frame: [pid u32][CPU ns u64], as the child says, and
-// never more than its cgroup had used by the time the frame came. 0 for
-// other children.
-func (r *warmRun) guestCPUBefore(payload []byte) time.Duration {
-	if r.guest == nil || len(payload) < 12 || r.cg == nil {
-		return 0
-	}
-	said := time.Duration(min(binary.BigEndian.Uint64(payload[4:12]), math.MaxInt64))
-	return min(said, r.cg.CPU())
-}
-
-// alive says whether a child forked ahead is still waiting for its run.
-func (r *warmRun) alive() bool {
-	fds := []unix.PollFd{{Fd: int32(r.pidfd), Events: unix.POLLIN}}
-	n, _ := unix.Poll(fds, 0)
-	return n == 0
-}
-
-// discard ends a child that will not run anything.
-func (r *warmRun) discard() {
-	r.kill(verdict.KillNone, "")
-	_ = r.cleanup()
-}
-
 // guestLayers are a guest child's run-independent layers: Landlock (the
 // interpreter's files, read-only) and the system call numbers it calls.
 func guestLayers(l *lang.Language) (*warmLandlock, map[string]int) {
@@ -716,37 +481,4 @@ func guestLayers(l *lang.Language) (*warmLandlock, map[string]int) {
 		"landlock_add_rule":       unix.SYS_LANDLOCK_ADD_RULE,
 		"landlock_restrict_self":  unix.SYS_LANDLOCK_RESTRICT_SELF,
 	}
-}
-
-// pidfdInfo is struct pidfd_info (linux/pidfd.h, the first version: 64
-// bytes, exit_code included since Linux 6.15).
-type pidfdInfo struct {
-	Mask, CgroupID                                                    uint64
-	Pid, Tgid, Ppid, Ruid, Rgid, Euid, Egid, Suid, Sgid, Fsuid, Fsgid uint32
-	ExitCode                                                          int32
-}
-
-const (
-	pidfdInfoExit = 1 << 3 // PIDFD_INFO_EXIT
-	// PIDFD_GET_INFO: _IOWR(PIDFS_IOCTL_MAGIC 0xFF, 11, struct pidfd_info).
-	pidfdGetInfo = 3<<30 | uintptr(unsafe.Sizeof(pidfdInfo{}))<<16 | 0xFF<<8 | 11
-)
-
-// guestExitStatus is the wait status of a guest child that has ended,
-// read through its pidfd (PIDFD_GET_INFO, Linux 6.15+; the zygote, its
-// parent, lets the kernel reap it). Where the kernel cannot say, it is a
-// plain exit: how the program ended is then the guest's report alone.
-func guestExitStatus(pidfd int) unix.WaitStatus {
-	for i := 0; i < 20; i++ {
-		info := pidfdInfo{Mask: pidfdInfoExit}
-		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(pidfd), pidfdGetInfo, uintptr(unsafe.Pointer(&info)))
-		if e != 0 {
-			break // an older kernel
-		}
-		if info.Mask&pidfdInfoExit != 0 {
-			return unix.WaitStatus(info.ExitCode)
-		}
-		time.Sleep(time.Millisecond) // exited, not yet released
-	}
-	return 0
 }
