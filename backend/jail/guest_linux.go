@@ -103,11 +103,6 @@ type guestState struct {
 	idle    chan struct{}
 }
 
-// GuestPrefork is how many children each guest zygote keeps forked ahead
-// of their runs (each holds a slot): the fork, the uid, the handle and
-// the run-independent layers leave the run's path.
-const GuestPrefork = 2
-
 // guestRefillWait bounds how long a child is not forked ahead while guest
 // runs are in flight and another child is still waiting: its fork, setup
 // and warm-up (about 2 ms of CPU) would compete with those runs (on a
