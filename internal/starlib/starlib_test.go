@@ -6,6 +6,7 @@ import (
 
 	"github.com/sandrun/sandrun/internal/starlib"
 	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
 )
 
 // Python's answers for the rounding built-ins, the error cases among them.
@@ -28,7 +29,7 @@ func TestRounding(t *testing.T) {
 	}
 	env := starlib.MathEnv()
 	for _, c := range cases {
-		v, err := starlark.Eval(&starlark.Thread{}, "t.star", c.expr, env)
+		v, err := starlark.EvalOptions(&syntax.FileOptions{}, &starlark.Thread{}, "t.star", c.expr, env)
 		got := ""
 		if err != nil {
 			got = "error: " + err.Error()
