@@ -12,15 +12,21 @@ const (
 	// WarmPrestarted: one-use interpreters started ahead of their runs
 	// (pool/, lang.WarmPrestart).
 	WarmPrestarted = "prestart"
+	// WarmGuest: a language policy's zygote (its modules loaded) with
+	// children forked ahead of their runs, each confined and waiting for
+	// one (backend/jail guests: restricted python). Listed under the
+	// guest's name, not a language's.
+	WarmGuest = "guest"
 )
 
 // WarmStatus is one language's warm path since the backend started.
 type WarmStatus struct {
-	Kind string `json:"kind"` // WarmZygote or WarmPrestarted
+	Kind string `json:"kind"` // WarmZygote, WarmPrestarted or WarmGuest
 	// Tier is the backend the warm interpreters run on.
 	Tier string `json:"tier"`
 	// Ready: for a zygote, the free child slots of the ready zygote (0:
-	// none ready); prestarted, the interpreters waiting for a run.
+	// none ready); prestarted, the interpreters waiting for a run; a
+	// guest, its children forked ahead, waiting for a run.
 	Ready int `json:"ready"`
 	// Warm counts the runs served warm; Cold the runs of this language
 	// that ran cold instead, by reason (each tier documents its reasons:

@@ -118,6 +118,9 @@ func TestStepOutcomes(t *testing.T) {
 		if !strings.Contains(res.Stderr, "ZeroDivisionError") {
 			t.Fatalf("stderr %q lacks the traceback", res.Stderr)
 		}
+		if strings.Contains(res.Stderr, `File "<string>"`) {
+			t.Fatalf("stderr %q shows the driver's frames (internal/pytb)", res.Stderr)
+		}
 		// stdout and stderr stay apart, and stdin reaches input().
 		res, err := m.Run(context.Background(), id, session.RunRequest{Code: "import sys\nprint(input()[::-1]); print('e', file=sys.stderr)", Stdin: "abc\n"})
 		if err != nil {

@@ -147,11 +147,12 @@ func (j *launchedGuest) UsageSoFar() sandrun.Usage {
 	default:
 	}
 	j.r.mu.Lock()
-	cg := j.r.cg
+	cg, base := j.r.cg, j.r.cpuBase
 	j.r.mu.Unlock()
 	if cg == nil {
 		return sandrun.Usage{}
 	}
 	st := cg.Stats()
-	return sandrun.Usage{CPUMs: st.CPU.Milliseconds(), MemoryPeakBytes: st.PeakMem}
+	// What it used before its start (setup, warm-up) is not the session's.
+	return sandrun.Usage{CPUMs: max(st.CPU-base, 0).Milliseconds(), MemoryPeakBytes: st.PeakMem}
 }

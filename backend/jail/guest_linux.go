@@ -12,8 +12,8 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
@@ -52,6 +52,7 @@ import (
 type guestPreload struct {
 	Modules []guest.Module `json:"modules"`
 	Entry   string         `json:"entry"`
+	Prepare string         `json:"prepare,omitempty"`
 }
 
 // guestConfig is a guest run's config, sent to its child with the
@@ -81,6 +82,10 @@ type guestStart struct {
 	// streams: the caller drives the child's stdin, stdout and stderr
 	// itself (a launched guest, guest_launch_linux.go).
 	streams bool
+	// ended, when not nil, is closed once the run's channel was served to
+	// its end, its stdout and stderr were read to theirs, and the guest had
+	// reported its run over (guest.Run.Over; guestEnd).
+	ended <-chan struct{}
 }
 
 // guestState is the backend's guest path, started at the first guest run
@@ -92,12 +97,17 @@ type guestState struct {
 	filter []byte
 	// pending holds children forked ahead of their runs, per guest.
 	pending map[string]chan *warmRun
+	// running counts guest runs in flight; idle is signalled when the
+	// last one ends (fillGuests waits for it: guestRefillWait).
+	running atomic.Int32
+	idle    chan struct{}
 }
 
-// GuestPrefork is how many children each guest zygote keeps forked ahead
-// of their runs (each holds a slot): the fork, the uid, the handle and
-// the run-independent layers leave the run's path.
-const GuestPrefork = 2
+// guestRefillWait bounds how long a child is not forked ahead while guest
+// runs are in flight and another child is still waiting: its fork, setup
+// and warm-up (about 2 ms of CPU) would compete with those runs (on a
+// 2-CPU host they added about a millisecond to a run's median).
+const guestRefillWait = 50 * time.Millisecond
 
 // guestSpec returns the named guest of Options.Guests.
 func (b *Backend) guestSpec(name string) (guest.Spec, bool) {
@@ -194,6 +204,7 @@ func (b *Backend) guestPath() (*warmPath, []byte, error) {
 	}
 	b.guest.path, b.guest.err = newWarmPathFor(b, b.opts.guestSlots(), names, specs)
 	if b.guest.err == nil {
+		b.guest.idle = make(chan struct{}, 1)
 		b.guest.pending = map[string]chan *warmRun{}
 		for _, name := range names {
 			ch := make(chan *warmRun, GuestPrefork)
@@ -329,6 +340,15 @@ func guestChannel() (net.Conn, int, error) {
 }
 
 func (b *Backend) runGuestOnce(ctx context.Context, w *warmPath, l *lang.Language, req *sandrun.Request, run *guest.Run) (*sandrun.Result, error) {
+	b.guest.running.Add(1)
+	defer func() {
+		if b.guest.running.Add(-1) == 0 {
+			select {
+			case b.guest.idle <- struct{}{}:
+			default:
+			}
+		}
+	}()
 	r, err := b.takeGuest(ctx, w, run.Guest, l)
 	if err != nil {
 		return nil, err
@@ -355,6 +375,17 @@ func (b *Backend) runGuestOnce(ctx context.Context, w *warmPath, l *lang.Languag
 	} else {
 		close(served)
 	}
+	if run.Over != nil {
+		ended := make(chan struct{})
+		go func() {
+			<-served
+			r.copying.Wait()
+			if run.Over() {
+				close(ended)
+			}
+		}()
+		r.guest.ended = ended
+	}
 	res, err := b.finishWarm(ctx, r, req, l, stdout, stderr)
 	// The program's end closed the child's side: Serve reads what is
 	// left (the guest's report) up to that EOF. Closing ours first would
@@ -366,129 +397,6 @@ func (b *Backend) runGuestOnce(ctx context.Context, w *warmPath, l *lang.Languag
 	conn.Close()
 	<-served
 	return res, err
-}
-
-// takeGuest returns a child for a run: one forked ahead when there is
-// one, else one forked now.
-func (b *Backend) takeGuest(ctx context.Context, w *warmPath, name string, l *lang.Language) (*warmRun, error) {
-	b.guest.mu.Lock()
-	ch := b.guest.pending[name]
-	b.guest.mu.Unlock()
-	for {
-		select {
-		case r := <-ch:
-			if r.alive() {
-				return r, nil
-			}
-			r.discard()
-			continue
-		default:
-		}
-		break
-	}
-	z, err := awaitZygote(ctx, w, name)
-	if err != nil {
-		return nil, err
-	}
-	var slot int
-	select {
-	case slot = <-z.slots:
-	case <-z.dead:
-		return nil, errCold
-	case <-ctx.Done():
-		return nil, fmt.Errorf("jail: waiting for a free %s child: %w", name, ctx.Err())
-	}
-	return b.forkGuest(z, slot, l)
-}
-
-// fillGuests keeps GuestPrefork children forked ahead for one guest.
-func (b *Backend) fillGuests(w *warmPath, name string, ch chan *warmRun) {
-	defer w.wg.Done()
-	g, _ := b.guestSpec(name)
-	pause := func() bool {
-		select {
-		case <-w.closing:
-			return false
-		case <-time.After(200 * time.Millisecond):
-			return true
-		}
-	}
-	for {
-		z := w.ready(name)
-		if z == nil {
-			if !pause() {
-				return
-			}
-			continue
-		}
-		var slot int
-		select {
-		case slot = <-z.slots:
-		case <-z.dead:
-			continue
-		case <-w.closing:
-			return
-		}
-		l, err := b.opts.Languages.Lookup(context.Background(), g.Language)
-		var r *warmRun
-		if err == nil {
-			r, err = b.forkGuest(z, slot, l)
-		} else {
-			z.put(slot)
-		}
-		if err != nil {
-			if !errors.Is(err, errCold) {
-				b.opts.Logger.Warn("jail: forking a guest child ahead", "guest", name, "err", err)
-			}
-			if !pause() {
-				return
-			}
-			continue
-		}
-		select {
-		case ch <- r:
-		case <-w.closing:
-			r.discard()
-			return
-		}
-	}
-}
-
-// forkGuest forks a guest child up to its run: its handle, its
-// run-independent layers, and its cgroup (joined at once, marked idle,
-// with the default limits until its run's are set).
-func (b *Backend) forkGuest(z *zygote, slot int, l *lang.Language) (*warmRun, error) {
-	r := &warmRun{z: z, slot: slot, pidfd: -1, t0: time.Now(), guest: &guestStart{log: b.opts.Logger}}
-	ok := false
-	defer func() {
-		if !ok {
-			r.cleanup()
-		}
-	}()
-	var procs []int
-	var err error
-	r.guest.limits = cgLimits(sandrun.Limits{}.WithDefaults(), b.opts.CPUs)
-	if r.cg, err = b.cg.Create(r.guest.limits); err != nil {
-		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
-	}
-	r.cg.SetIdle(true) // no run yet: it weighs nothing
-	if procs, err = r.cg.JoinFiles(); err != nil {
-		return nil, &SetupError{Layer: LayerCgroup, Errno: errnoOf(err), Detail: err.Error()}
-	}
-	req := guestFork{Slot: slot}
-	req.Guest.Landlock, req.Guest.Sys = guestLayers(l)
-	req.Guest.Seccomp = b.guest.filter
-	payload, err := json.Marshal(req)
-	if err != nil {
-		closeAll(procs)
-		return nil, err
-	}
-	if err := r.forkChild(z, procs, func(fds []int) error { return z.forkWith(payload, fds) }); err != nil {
-		return nil, err
-	}
-	r.tH = time.Now()
-	ok = true
-	return r, nil
 }
 
 // startGuest gives a forked child its run: the run's limits on its
@@ -510,7 +418,6 @@ func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, entry []byte, chanE
 		}
 		r.guest.limits = want
 	}
-	r.cg.SetIdle(false)
 	r.tCg = time.Now()
 	cfg, err := json.Marshal(guestConfig{Config: entry, Rlimits: rlimitsOf(lim)})
 	if err != nil {
@@ -519,8 +426,22 @@ func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, entry []byte, chanE
 	setup := b.opts.SetupTimeout
 	_ = r.conn.SetWriteDeadline(time.Now().Add(setup))
 	if err := writeFrame(r.conn, msgConfig, cfg, chanEnd); err != nil {
+		// A child that failed before its run (its warm-up) said why
+		// before it went.
+		select {
+		case fr := <-r.frames:
+			closeAll(fr.fds)
+			if fr.kind == msgError {
+				return decodeSetupError(fr.payload)
+			}
+		case <-time.After(200 * time.Millisecond):
+		}
 		return &SetupError{Layer: LayerProtocol, Errno: errnoOf(err), Detail: "sending the guest's config"}
 	}
+	// While the child wakes: it is a run's now, for the parent's CPU
+	// weight (only fairness: a directory read and a write that were on
+	// the run's path before the config).
+	r.cg.SetIdle(false)
 	if !r.guest.streams {
 		for i, w := range []io.Writer{stdout, stderr} {
 			out := r.outs[i]
@@ -533,19 +454,6 @@ func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, entry []byte, chanE
 		r.stdin.Close() // a guest's program reads no input
 	}
 	return r.awaitStart(setup, "the guest child's setup did not finish")
-}
-
-// alive says whether a child forked ahead is still waiting for its run.
-func (r *warmRun) alive() bool {
-	fds := []unix.PollFd{{Fd: int32(r.pidfd), Events: unix.POLLIN}}
-	n, _ := unix.Poll(fds, 0)
-	return n == 0
-}
-
-// discard ends a child that will not run anything.
-func (r *warmRun) discard() {
-	r.kill(verdict.KillNone, "")
-	_ = r.cleanup()
 }
 
 // guestLayers are a guest child's run-independent layers: Landlock (the
@@ -568,37 +476,4 @@ func guestLayers(l *lang.Language) (*warmLandlock, map[string]int) {
 		"landlock_add_rule":       unix.SYS_LANDLOCK_ADD_RULE,
 		"landlock_restrict_self":  unix.SYS_LANDLOCK_RESTRICT_SELF,
 	}
-}
-
-// pidfdInfo is struct pidfd_info (linux/pidfd.h, the first version: 64
-// bytes, exit_code included since Linux 6.15).
-type pidfdInfo struct {
-	Mask, CgroupID                                                    uint64
-	Pid, Tgid, Ppid, Ruid, Rgid, Euid, Egid, Suid, Sgid, Fsuid, Fsgid uint32
-	ExitCode                                                          int32
-}
-
-const (
-	pidfdInfoExit = 1 << 3 // PIDFD_INFO_EXIT
-	// PIDFD_GET_INFO: _IOWR(PIDFS_IOCTL_MAGIC 0xFF, 11, struct pidfd_info).
-	pidfdGetInfo = 3<<30 | uintptr(unsafe.Sizeof(pidfdInfo{}))<<16 | 0xFF<<8 | 11
-)
-
-// guestExitStatus is the wait status of a guest child that has ended,
-// read through its pidfd (PIDFD_GET_INFO, Linux 6.15+; the zygote, its
-// parent, lets the kernel reap it). Where the kernel cannot say, it is a
-// plain exit: how the program ended is then the guest's report alone.
-func guestExitStatus(pidfd int) unix.WaitStatus {
-	for i := 0; i < 20; i++ {
-		info := pidfdInfo{Mask: pidfdInfoExit}
-		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(pidfd), pidfdGetInfo, uintptr(unsafe.Pointer(&info)))
-		if e != 0 {
-			break // an older kernel
-		}
-		if info.Mask&pidfdInfoExit != 0 {
-			return unix.WaitStatus(info.ExitCode)
-		}
-		time.Sleep(time.Millisecond) // exited, not yet released
-	}
-	return 0
 }

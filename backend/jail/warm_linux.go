@@ -148,8 +148,8 @@ type warmRun struct {
 	mu      sync.Mutex
 	killed  verdict.Kill
 	stream  string
-	start   time.Time // the program's start
-	cpuBase time.Duration
+	start   time.Time     // the program's start
+	cpuBase time.Duration // CPU its cgroup used before the run (a guest child's setup and warm-up)
 	ended   bool
 }
 
@@ -285,9 +285,9 @@ func (r *warmRun) awaitStart(setup time.Duration, late string) error {
 		closeAll(fr.fds)
 		switch fr.kind {
 		case msgStarted:
+			base := r.guestCPUBefore(fr.payload)
 			r.mu.Lock()
-			r.start = time.Now()
-			r.cpuBase = 0
+			r.start, r.cpuBase = time.Now(), base
 			r.mu.Unlock()
 			return nil
 		case msgError:
@@ -429,7 +429,7 @@ func (r *warmRun) watch(done <-chan struct{}) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	r.mu.Lock()
-	start, cg := r.start, r.cg // cleanup clears r.cg under r.mu
+	start, cg, base := r.start, r.cg, r.cpuBase // cleanup clears r.cg under r.mu
 	r.mu.Unlock()
 	timer := time.NewTimer(r.lim.WallTime.D() - time.Since(start))
 	defer timer.Stop()
@@ -441,7 +441,7 @@ func (r *warmRun) watch(done <-chan struct{}) {
 			r.kill(verdict.KillTimeout, "")
 			return
 		case <-tick.C:
-			if cg != nil && r.lim.CPUTime > 0 && cg.CPU() >= r.lim.CPUTime.D() {
+			if cg != nil && r.lim.CPUTime > 0 && cg.CPU()-base >= r.lim.CPUTime.D() {
 				r.kill(verdict.KillCPU, "")
 				return
 			}
@@ -469,18 +469,15 @@ func (r *warmRun) wait(collect []string) *outcome {
 			o.err = decodeSetupError(fr.payload)
 		}
 	}
+	early := false
 	if r.guest != nil && o.err == nil && o.status == nil {
 		// A guest child has no reaper to report its exit: it closed the
 		// run's socket when its program started, and its end is its
-		// pidfd's (the limits' kills end it too); its wait status comes
-		// from the pidfd as well (guestExitStatus).
-		fds := []unix.PollFd{{Fd: int32(r.pidfd), Events: unix.POLLIN}}
-		for {
-			if _, err := unix.Poll(fds, -1); err != unix.EINTR {
-				break
-			}
-		}
-		ws := guestExitStatus(r.pidfd)
+		// pidfd's (the limits' kills end it too), or its run's
+		// (guestEnd); its wait status comes from the pidfd as well
+		// (guestExitStatus).
+		var ws unix.WaitStatus
+		ws, early = r.guestEnd()
 		o.status = &ws
 	}
 	r.mu.Lock()
@@ -497,8 +494,9 @@ func (r *warmRun) wait(collect []string) *outcome {
 		o.files = files
 	}
 	_ = writeFrame(r.conn, zmsgDone, nil)
-	// Its pid 1 ends now (or was killed): wait for it, bounded.
-	if r.pidfd >= 0 {
+	// Its pid 1 ends now (or was killed): wait for it, bounded. (A guest
+	// that ended its run early was killed: its teardown is not waited for.)
+	if r.pidfd >= 0 && !early {
 		fds := []unix.PollFd{{Fd: int32(r.pidfd), Events: unix.POLLIN}}
 		if n, _ := unix.Poll(fds, 2000); n == 0 {
 			r.kill(verdict.KillNone, "")
@@ -512,6 +510,7 @@ func (r *warmRun) wait(collect []string) *outcome {
 	}
 	if r.cg != nil {
 		o.stats = r.cg.Stats()
+		o.stats.CPU = max(o.stats.CPU-r.cpuBase, 0)
 	}
 	r.mu.Lock()
 	o.killed, o.stream = r.killed, r.stream
@@ -529,6 +528,11 @@ func (r *warmRun) wait(collect []string) *outcome {
 		// one process is gone: its pidfd said so); the slot comes back
 		// once the group is removed.
 		go func() {
+			if early {
+				// Killed as its run ended: its group is removed once it
+				// is gone (not retried against a busy group meanwhile).
+				pollInFor(r.pidfd, 2000)
+			}
 			if err := r.cleanup(); err != nil {
 				r.guest.log.Warn("jail: removing a guest run's cgroup", "err", err)
 			}

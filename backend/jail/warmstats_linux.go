@@ -20,6 +20,9 @@ const (
 	coldInteractive = "interactive"   // input as it comes and signals: the cold jail's
 	coldLocale      = "locale"        // LANG, LC_ALL or LC_CTYPE set: the zygote's stdio encoding is fixed
 	coldRuntimeEnv  = "runtime_env"   // a variable of the runtime's changed: its preloaded modules read it
+	// A guest's run has no cold path: without a child forked ahead it
+	// forks one on its own path (guest_linux.go takeGuest).
+	coldNoChildAhead = "no_child_ahead"
 )
 
 // warmCounts is one language's part of the warm path's record.
@@ -68,25 +71,41 @@ func (w *warmPath) started(name string, restart bool, err error) {
 
 // WarmStatus implements sandrun.WarmReporter: per fork language, the
 // ready zygote's free child slots and what the warm path did.
+// Guests (restricted python) are listed under their names, once their
+// zygote was started: Ready is their children forked ahead.
 func (b *Backend) WarmStatus() map[string]sandrun.WarmStatus {
-	w := b.warm
-	if w == nil {
-		return nil
+	var out map[string]sandrun.WarmStatus
+	if w := b.warm; w != nil {
+		out = map[string]sandrun.WarmStatus{}
+		w.status(out, sandrun.WarmZygote, func(z *zygote, _ string) int { return len(z.slots) })
 	}
-	out := map[string]sandrun.WarmStatus{}
+	b.guest.mu.Lock()
+	w, pending := b.guest.path, b.guest.pending
+	b.guest.mu.Unlock()
+	if w != nil {
+		if out == nil {
+			out = map[string]sandrun.WarmStatus{}
+		}
+		w.status(out, sandrun.WarmGuest, func(_ *zygote, name string) int { return len(pending[name]) })
+	}
+	return out
+}
+
+// status adds each of w's zygotes to out, as kind; ready counts what a
+// live zygote holds ready.
+func (w *warmPath) status(out map[string]sandrun.WarmStatus, kind string, ready func(z *zygote, name string) int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, name := range w.langs {
 		c := w.counts(name)
-		s := sandrun.WarmStatus{Kind: sandrun.WarmZygote, Tier: Name, Warm: c.warm, Cold: maps.Clone(c.cold), Restarts: c.restarts, Error: c.lastErr}
+		s := sandrun.WarmStatus{Kind: kind, Tier: Name, Warm: c.warm, Cold: maps.Clone(c.cold), Restarts: c.restarts, Error: c.lastErr}
 		if z := w.zs[name]; z != nil {
 			select {
 			case <-z.dead:
 			default:
-				s.Ready = len(z.slots)
+				s.Ready = ready(z, name)
 			}
 		}
 		out[name] = s
 	}
-	return out
 }

@@ -657,11 +657,12 @@ def shutdown(status, sigint=False):
 # supervisor sees its end through the pidfd it sent.
 
 _GUEST = None  # the guest's entry, when this zygote serves a guest
+_GUEST_PREPARE = None  # its warm-up, run in each child before its run
 
 
 def _preload(argv):
     """Import a guest's modules (argv[1], JSON) before serving."""
-    global _GUEST
+    global _GUEST, _GUEST_PREPARE
     if len(argv) < 2:
         return
     spec = _json.loads(argv[1])
@@ -672,6 +673,9 @@ def _preload(argv):
         exec(compile(m["source"], mod.__file__, "exec"), mod.__dict__)
     module, _, func = spec["entry"].rpartition(".")
     _GUEST = getattr(_sys.modules[module], func)
+    if spec.get("prepare"):
+        module, _, func = spec["prepare"].rpartition(".")
+        _GUEST_PREPARE = getattr(_sys.modules[module], func)
     _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN)
 
 
@@ -700,6 +704,9 @@ def _guest_child(slot, fds, msg):
         for i, fd in enumerate(stdio):
             _os.dup2(fd, i)
             _os.close(fd)
+        # The streams over fds 0-2 do not depend on the run: made now,
+        # off its path.
+        _guest_streams()
         _os.setsid()
         _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), L_CAPS, 1)
         guest = msg["guest"]
@@ -711,8 +718,19 @@ def _guest_child(slot, fds, msg):
         buf = _ct.create_string_buffer(raw, len(raw))
         prog = _Fprog(len(raw) // 8, _ct.addressof(buf))
         _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, _ct.addressof(prog), 0, 0), L_SECCOMP, 2)
+        if _GUEST_PREPARE is not None:
+            # Fully confined, with no run yet: the guest's warm-up
+            # copies the pages its run would write (guest.Spec.Prepare).
+            try:
+                _GUEST_PREPARE()
+            except BaseException:
+                raise Fail(L_EXEC, 6, _errno.EPROTO) from None
         # The run: its config, with the channel.
         kind, payload, extra = _recv(run, sock)
+        # The CPU this process used before its run (its setup and the
+        # guest's warm-up): not the run's (sent with its start).
+        ru = _resource.getrusage(_resource.RUSAGE_SELF)
+        cpu_before = int((ru.ru_utime + ru.ru_stime) * 1e9)
         if kind != b"C" or len(extra) != 1:
             for x in extra:
                 _os.close(x)
@@ -732,7 +750,7 @@ def _guest_child(slot, fds, msg):
         # else past stdio stays open. Both calls are in the allowlist.
         if chan != 3:
             _oserr(L_EXEC, 5, _os.dup2, chan, 3)
-        _write_frame(run, b"S", _struct.pack(">I", _os.getpid()))
+        _write_frame(run, b"S", _struct.pack(">IQ", _os.getpid(), cpu_before))
         _check(_libc.syscall(guest["sys"]["close_range"], 4, _ct.c_uint(0xFFFFFFFF), 0), L_EXEC, 1)
     except Fail as f:
         _report(run, f)
@@ -742,7 +760,6 @@ def _guest_child(slot, fds, msg):
         _os._exit(71)
     entry = cfg["config"]
     del cfg
-    _guest_streams()
     _signal.signal(_signal.SIGINT, _signal.default_int_handler)
     try:
         _GUEST(entry, 3)

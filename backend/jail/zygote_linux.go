@@ -433,7 +433,7 @@ func zygoteArgv(l *lang.Language, g guest.Spec) []string {
 		out = append(out, a)
 	}
 	if g.Entry != "" {
-		b, _ := json.Marshal(guestPreload{Modules: g.Modules, Entry: g.Entry})
+		b, _ := json.Marshal(guestPreload{Modules: g.Modules, Entry: g.Entry, Prepare: g.Prepare})
 		out = append(out, string(b))
 	}
 	return out

@@ -99,6 +99,14 @@ func (p *pythonRun) serve(conn io.ReadWriter) {
 	}
 }
 
+// reported says whether the policy's report came (guest.Run.Over): the
+// program's run is over, whatever its process does next.
+func (p *pythonRun) reported() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.done != nil && p.violated == nil
+}
+
 func (p *pythonRun) violation(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -145,7 +153,7 @@ func (b *Backend) runPython(ctx context.Context, req *sandrun.Request) (*sandrun
 		maxCall: b.opts.MaxHostArgBytes + maxFrameSlack,
 		maxDone: 2*b.opts.MaxVariableBytes + 6*(maxStderr+maxError) + maxFrameSlack,
 	}
-	res, err := b.opts.Python.RunGuest(ctx, req, &guest.Run{Guest: pypolicy.GuestName, Config: cfg, Serve: p.serve})
+	res, err := b.opts.Python.RunGuest(ctx, req, &guest.Run{Guest: pypolicy.GuestName, Config: cfg, Serve: p.serve, Over: p.reported})
 	if err != nil {
 		return nil, err
 	}

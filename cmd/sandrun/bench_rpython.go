@@ -20,7 +20,8 @@ import (
 // /v1/runs on the restricted tier (a guest child of the jail's warm path,
 // under the policy), against a bare spawn of the real interpreter, with
 // the full warm child (every per-run namespace) served the same way and
-// restricted python through the Go API beside it, interleaved. The issue's
+// restricted python through the Go API beside it, interleaved (each round
+// in an order of its own). The issue's
 // target is served restricted python at <= 0.1x a bare spawn.
 func benchRPython(ctx context.Context, env *cliEnv, _ *app, n int) error {
 	wa, err := newApp(ctx, config{jailPrestart: 1, warm: true})
@@ -70,7 +71,11 @@ func benchRPython(ctx context.Context, env *cliEnv, _ *app, n int) error {
 	goAPI := tierCase(ctx, wa, restricted.Name, lang.Python, "print(1)")
 	goAPI.Name = "restricted python, Go API"
 	load0 := loadavg()
-	s, err := benchkit.Interleave(n, 3, bare, rest, full, goAPI)
+	// Each round in an order of its own: in a fixed one, whatever came
+	// right after the bare spawn (27 ms of one CPU, the other idle) paid
+	// about a millisecond more for waking the idle CPU up, on every
+	// round (docs/guide/restricted.md).
+	s, err := benchkit.InterleaveShuffled(n, 3, bare, rest, full, goAPI)
 	if err != nil {
 		return err
 	}

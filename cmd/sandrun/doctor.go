@@ -40,12 +40,17 @@ func cmdDoctor(ctx context.Context, env *cliEnv, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return &usageError{err: err}
 	}
-	a, err := newApp(ctx, config{warm: *warm})
+	cfg := config{warm: *warm}
+	if *warm {
+		cfg.jailPrestart = 1 // as serve: the guests' zygotes start with it
+	}
+	a, err := newApp(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	rep := doctorReport{Host: benchkit.Machine(), UID: os.Getuid(), Auto: map[string]string{}, Warm: planWarm(a.langs)}
+	planGuests(ctx, a, rep.Warm)
 	if *warm {
 		probeWarm(ctx, a, rep.Warm, 2*time.Minute)
 	}

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/sandrun/sandrun"
+	"github.com/sandrun/sandrun/backend/jail"
+	"github.com/sandrun/sandrun/backend/restricted"
+	"github.com/sandrun/sandrun/internal/pypolicy"
 	"github.com/sandrun/sandrun/lang"
 )
 
@@ -40,6 +43,27 @@ func planWarm(langs *lang.Registry) map[string]doctorWarm {
 		out[n] = doctorWarm{Kind: sandrun.WarmPrestarted, Planned: size}
 	}
 	return out
+}
+
+// warmGuest is a guest of the jail's warm path (restricted python) seen
+// from the runs it serves: the backend that runs it and their language.
+type warmGuest struct{ backend, language string }
+
+// warmGuests are the guests serve keeps warm, by guest name.
+var warmGuests = map[string]warmGuest{pypolicy.GuestName: {restricted.Name, pypolicy.Guest().Language}}
+
+// planGuests adds the guests serve keeps warm here (a zygote of its own,
+// jail.GuestPrefork children forked ahead) to plan: those the jail can
+// host on this host.
+func planGuests(ctx context.Context, a *app, plan map[string]doctorWarm) {
+	if a.jail == nil {
+		return
+	}
+	for name := range warmGuests {
+		if a.jail.CheckGuest(ctx, name) == nil {
+			plan[name] = doctorWarm{Kind: sandrun.WarmGuest, Planned: jail.GuestPrefork}
+		}
+	}
 }
 
 // probeWarm waits (up to wait) until every planned language's warm path
@@ -73,10 +97,20 @@ func probeWarm(ctx context.Context, a *app, plan map[string]doctorWarm, wait tim
 		}
 	}
 	for _, n := range slices.Sorted(maps.Keys(plan)) {
-		if b := keeper[n]; b != nil {
+		b, language := keeper[n], n
+		if g, ok := warmGuests[n]; ok {
+			// A guest's runs are its backend's, in its language.
+			b, language = nil, g.language
+			for _, x := range a.sandbox.Backends() {
+				if x.Name() == g.backend {
+					b = x
+				}
+			}
+		}
+		if b != nil {
 			// An empty program is valid in every language; its outcome is
 			// in the status (served warm, or cold and why).
-			_, _ = b.Run(ctx, &sandrun.Request{Language: n, Limits: sandrun.DefaultLimits().WithDefaults()})
+			_, _ = b.Run(ctx, &sandrun.Request{Language: language, Limits: sandrun.DefaultLimits().WithDefaults()})
 		}
 	}
 	st := untilReady()
@@ -99,8 +133,11 @@ func printWarm(w io.Writer, plan map[string]doctorWarm, probed bool) {
 	for _, n := range slices.Sorted(maps.Keys(plan)) {
 		d := plan[n]
 		size := fmt.Sprintf("%d interpreters", d.Planned)
-		if d.Kind == sandrun.WarmZygote {
+		switch d.Kind {
+		case sandrun.WarmZygote:
 			size = fmt.Sprintf("1 zygote, %d child slots", d.Planned)
+		case sandrun.WarmGuest:
+			size = fmt.Sprintf("1 zygote, %d children forked ahead", d.Planned)
 		}
 		ready, warm, cold := "-", "-", "-"
 		if s := d.Status; s != nil {

@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"slices"
@@ -75,12 +76,35 @@ func pct[T cmp.Ordered](v []T, q float64) T {
 // Interleave runs warmup untimed rounds, then n rounds of every case in
 // turn. The first case is the baseline.
 func Interleave(n, warmup int, cases ...Case) ([]Series, error) {
+	return interleave(n, warmup, false, cases)
+}
+
+// InterleaveShuffled is Interleave with each round in an order of its
+// own (a shuffle with a fixed seed: the same rounds every time), so that
+// every case follows every other: a case measured right after a much
+// longer one (a bare spawn) pays for what that one left behind (idle
+// CPUs to wake up), and in a fixed order the same case always would. The
+// first case is the baseline.
+func InterleaveShuffled(n, warmup int, cases ...Case) ([]Series, error) {
+	return interleave(n, warmup, true, cases)
+}
+
+func interleave(n, warmup int, shuffle bool, cases []Case) ([]Series, error) {
 	out := make([]Series, len(cases))
 	for i, c := range cases {
 		out[i].Name = c.Name
 	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	order := make([]int, len(cases))
+	for i := range order {
+		order[i] = i
+	}
 	for r := 0; r < warmup+n; r++ {
-		for i, c := range cases {
+		if shuffle {
+			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		for _, i := range order {
+			c := cases[i]
 			load := Load1()
 			t0 := time.Now()
 			if err := c.Run(); err != nil {

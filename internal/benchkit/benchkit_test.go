@@ -46,3 +46,30 @@ func TestReportValues(t *testing.T) {
 		t.Fatalf("report:\n%s", out.String())
 	}
 }
+
+// TestInterleaveShuffled: every case follows every other (each round in
+// an order of its own), and each case's samples are its own.
+func TestInterleaveShuffled(t *testing.T) {
+	var order []string
+	mk := func(name string) Case {
+		return Case{Name: name, Run: func() error { order = append(order, name); return nil }}
+	}
+	s, err := InterleaveShuffled(12, 0, mk("a"), mk("b"), mk("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := map[string]int{}
+	for i := 1; i < len(order); i++ {
+		after[order[i-1]+order[i]]++
+	}
+	for _, pair := range []string{"ab", "ba", "ac", "ca", "bc", "cb"} {
+		if after[pair] < 1 {
+			t.Errorf("%s: %d times in %v", pair, after[pair], order)
+		}
+	}
+	for i, name := range []string{"a", "b", "c"} {
+		if s[i].Name != name || len(s[i].Samples) != 12 {
+			t.Errorf("series %d: %s with %d samples", i, s[i].Name, len(s[i].Samples))
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/sandrun/sandrun"
 	"github.com/sandrun/sandrun/internal/capture"
 	"github.com/sandrun/sandrun/internal/display"
+	"github.com/sandrun/sandrun/internal/pytb"
 	"github.com/sandrun/sandrun/lang"
 )
 
@@ -81,7 +82,7 @@ func pythonDriver(language string) string {
 		env = map[string]string{}
 	}
 	envJSON, _ := json.Marshal(env)
-	return "_DISPLAY_SOURCE = " + string(src) + "\n_RUNTIME_ENV = " + string(envJSON) + "\n" + pythonSource
+	return "_DISPLAY_SOURCE = " + string(src) + "\n_RUNTIME_ENV = " + string(envJSON) + "\n" + pytb.Source + pythonSource
 }
 
 // ErrViolation marks a stream from the driver that breaks the protocol.

@@ -97,33 +97,11 @@ del _DISPLAY_SOURCE
 _DRIVER = globals()
 
 
-def _user_tb(tb):
-    # The traceback without the driver's frames (the step runner, the
-    # SIGINT handler): those are the frames whose globals are the driver's
-    # own; the user's code runs in _g, and its exec() calls too.
-    keep = []
-    while tb is not None:
-        if tb.tb_frame.f_globals is not _DRIVER:
-            keep.append(tb)
-        tb = tb.tb_next
-    out = None
-    for t in reversed(keep):
-        out = _types.TracebackType(out, t.tb_frame, t.tb_lasti, t.tb_lineno)
-    return out
-
-
 def _print_tb(e):
-    # Clean every exception in the chain (__cause__, __context__), then
-    # print it as python's REPL would.
-    seen, todo = set(), [e]
-    while todo:
-        x = todo.pop()
-        if x is None or id(x) in seen:
-            continue
-        seen.add(id(x))
-        x.__traceback__ = _user_tb(x.__traceback__)
-        todo += [x.__cause__, x.__context__]
-    _tb.print_exception(type(e), e, e.__traceback__)
+    # Every exception of the chain without the driver's frames (the step
+    # runner, the SIGINT handler), as python's REPL prints it
+    # (internal/pytb, put before this source).
+    _print_user_exc(e, _DRIVER)
 
 
 def _compile(msg):

@@ -37,6 +37,15 @@ type Spec struct {
 	// function(config, channel_fd), and never returns (it ends the
 	// process with the program's exit status).
 	Entry string
+	// Prepare, when set, is "module.function": called with no arguments
+	// in each child forked ahead of its run, once the child is fully
+	// confined and before it waits for its config. A fork shares the
+	// zygote's pages until it writes them, and the first run of the
+	// guest's code writes hundreds (reference counts, allocator arenas):
+	// a warm-up of that code here takes those copies off the run's path.
+	// It runs none of a caller's code and must keep nothing a run could
+	// see; an exception fails the child.
+	Prepare string
 }
 
 // Run is one run of a guest.
@@ -53,6 +62,15 @@ type Run struct {
 	// restricted tier's worker is its own binary, kept free of the net
 	// package and the cgo runtime it brings.)
 	Serve func(conn io.ReadWriter)
+	// Over, when not nil, says whether the guest reported on the channel
+	// that its run is over (called once Serve returned). A guest that has,
+	// and has closed its stdout, stderr and channel (fds 1 to 3), has
+	// ended its run: the runner then ends the process without waiting for
+	// its teardown (about a millisecond for a fork of a large zygote), and
+	// takes that end as a plain exit: the report says how the program
+	// ended. Without the report, the process's own end and exit status
+	// stand (the streams also close when a process dies).
+	Over func() bool
 }
 
 // Runner runs guests in an OS sandbox.

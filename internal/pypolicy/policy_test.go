@@ -178,3 +178,33 @@ func TestSeedExamples(t *testing.T) {
 		t.Errorf("builtins: %+v %s", o.done, o.stderr)
 	}
 }
+
+// TestPrepareKeepsNothing: the warm-up a guest child runs before its run
+// (prepare, guest.Spec.Prepare) leaves the policy's state, the module
+// table, the line cache and the built-ins as they were, and prints
+// nothing.
+func TestPrepareKeepsNothing(t *testing.T) {
+	exe := python(t)
+	if pypolicy.Guest().Prepare != pypolicy.Module+".prepare" {
+		t.Fatalf("the guest's warm-up is %q", pypolicy.Guest().Prepare)
+	}
+	script := `
+import sys, types, json, linecache
+m = types.ModuleType("sandrun_rpolicy")
+exec(compile(sys.stdin.read(), "policy.py", "exec"), m.__dict__)
+sys.modules["sandrun_rpolicy"] = m
+def state():
+    return (sorted(m._user_classes), len(m._keep), sorted(m._views), sorted(map(id, m._views.values())), sorted(m._view_ids),
+            sorted(sys.modules), sorted(linecache.cache), sorted(m.SAFE_BUILTINS), sorted(k for k in vars(m)))
+before = state()
+m.prepare()
+after = state()
+print("same" if before == after else "changed: %r" % [i for i, (a, b) in enumerate(zip(before, after)) if a != b])
+`
+	cmd := exec.Command(exe, "-E", "-s", "-B", "-c", script)
+	cmd.Stdin = strings.NewReader(pypolicy.Source())
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != "same\n" {
+		t.Fatalf("prepare: %v: %s", err, out)
+	}
+}

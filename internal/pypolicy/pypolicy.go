@@ -11,11 +11,16 @@ import (
 	"encoding/json"
 
 	"github.com/sandrun/sandrun/internal/guest"
+	"github.com/sandrun/sandrun/internal/pytb"
 	"github.com/sandrun/sandrun/lang"
 )
 
 //go:embed policy.py
-var source string
+var policySource string
+
+// source is the guest module: internal/pytb's traceback helpers, then
+// policy.py.
+var source = pytb.Source + policySource
 
 // GuestName names the restricted python guest.
 const GuestName = "restricted-python"
@@ -30,6 +35,7 @@ func Guest() guest.Spec {
 		Language: lang.Python,
 		Modules:  []guest.Module{{Name: Module, Source: source}},
 		Entry:    Module + ".main",
+		Prepare:  Module + ".prepare",
 	}
 }
 

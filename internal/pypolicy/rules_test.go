@@ -196,3 +196,19 @@ func TestAllowedModulesMatch(t *testing.T) {
 		t.Fatalf("policy.py %v, Go %v", got, pypolicy.AllowedModules())
 	}
 }
+
+// TestTracebackIsTheProgram's: a traceback shows the program's frames,
+// the whole chain (cause and context), and none of the policy's
+// (internal/pytb).
+func TestTracebackIsTheProgram(t *testing.T) {
+	o := run(t, "def f():\n    return 1 / 0\ntry:\n    f()\nexcept ZeroDivisionError as e:\n    raise ValueError('again') from e\n")
+	for _, want := range []string{`File "main.py", line 4, in <module>`, `File "main.py", line 2, in f`, "ZeroDivisionError: division by zero",
+		"The above exception was the direct cause", `File "main.py", line 6, in <module>`, "ValueError: again"} {
+		if !strings.Contains(o.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, o.stderr)
+		}
+	}
+	if strings.Contains(o.stderr, "policy.py") {
+		t.Errorf("the policy's frames are shown:\n%s", o.stderr)
+	}
+}
