@@ -3,7 +3,7 @@
 #   make short   the quick loop: go test -short ./... (no root, no services)
 #   make test    the whole suite as CI runs it (root: installs and starts
 #                dockerd, PostgreSQL, npm clients; then every gate)
-#   make lint    gofmt check, go vet, staticcheck (pinned, cached by version)
+#   make lint    gofmt check, go vet, staticcheck (pinned, cached by version), the darwin build
 #   make race    go test -race on the packages that start goroutines
 #   make fuzz    every fuzz target for FUZZTIME each (default 5s)
 #   make bench   every tier against its baseline (root): BENCH="-only jail -n 30"
@@ -22,7 +22,7 @@ test:
 	bash scripts/test.sh
 
 lint:
-	bash scripts/gates.sh fmt vet staticcheck
+	bash scripts/gates.sh fmt vet staticcheck cross
 
 race:
 	bash scripts/gates.sh race

@@ -7,6 +7,8 @@
 #                version into a cache dir (not rebuilt every CI run)
 #   race         go test -race on the packages that start goroutines
 #   fuzz         every Fuzz* target for FUZZTIME (default 5s) each
+#   cross        the library and CLI build for a non-Linux OS (darwin, no
+#                cgo): Linux-only code stays behind build tags
 # Each gate prints its wall time, so CI logs show what the gates cost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +54,8 @@ gate_fmt() {
 
 gate_vet() { go vet ./...; }
 
+gate_cross() { GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 go build ./...; }
+
 gate_staticcheck() {
 	local dir bin
 	dir="$(tools_dir)/staticcheck-$STATICCHECK_VERSION"
@@ -83,7 +87,7 @@ gate_fuzz() {
 }
 
 for g in "$@"; do
-	declare -F "gate_$g" >/dev/null || { echo "unknown gate $g (fmt vet staticcheck race fuzz)" >&2; exit 2; }
+	declare -F "gate_$g" >/dev/null || { echo "unknown gate $g (fmt vet staticcheck cross race fuzz)" >&2; exit 2; }
 	echo "== gate $g"
 	start=$(date +%s)
 	"gate_$g"

@@ -15,7 +15,7 @@ export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 export SANDRUN_TEST_STRICT=1
 
 # The fast gates first (they need only Go): gofmt, go vet, staticcheck.
-bash scripts/gates.sh fmt vet staticcheck
+bash scripts/gates.sh fmt vet staticcheck cross
 
 cleanups=()
 on_exit() { cleanups+=("$*"); }
