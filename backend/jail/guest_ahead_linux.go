@@ -114,11 +114,12 @@ func (b *Backend) fillGuests(w *warmPath, name string, ch chan *warmRun) {
 }
 
 // awaitGuestsIdle waits, while a child forked ahead is still waiting in
-// ch, until no guest run has been in flight for guestRefillQuiet, at most
-// guestRefillWait: the next child is forked and warmed up between runs,
-// not beside them nor beside the last one's result on its way out. It
-// returns at once when ch runs dry, and says false once the path is
-// closing.
+// ch, until no guest run is in flight, at most guestRefillWait: the next
+// child is forked and warmed up between runs, not beside them. While ch
+// is full (the child about to be forked is one more, for later), it
+// waits until no run has been in flight for guestRefillQuiet: not beside
+// the last run's result on its way out either. It returns at once when
+// ch runs dry, and says false once the path is closing.
 func (b *Backend) awaitGuestsIdle(w *warmPath, ch chan *warmRun) bool {
 	if len(ch) == 0 {
 		return true
@@ -130,6 +131,11 @@ func (b *Backend) awaitGuestsIdle(w *warmPath, ch chan *warmRun) bool {
 	for len(ch) > 0 {
 		var quietC <-chan time.Time // nil (never) while a run is in flight
 		if b.guest.running.Load() == 0 {
+			if len(ch) < cap(ch) {
+				// Runs came closer together than the quiet period: a
+				// refill is due, and this is the gap between them.
+				return true
+			}
 			quiet.Reset(guestRefillQuiet)
 			quietC = quiet.C
 		}

@@ -112,7 +112,8 @@ type guestState struct {
 const guestRefillWait = 50 * time.Millisecond
 
 // guestRefillQuiet is how long no guest run must have been in flight
-// before a child is forked ahead while another still waits: when a run
+// before a child is forked ahead while the channel of those waiting is
+// full (awaitGuestsIdle): when a run
 // ends its result is still on its way out (the audit record, the HTTP
 // response, the caller's wake-up: a few hand-offs between threads and
 // processes), and a refill begun at once took the CPU they woke on. On a

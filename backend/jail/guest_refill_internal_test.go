@@ -49,10 +49,26 @@ func TestAwaitGuestsIdle(t *testing.T) {
 	b.guest.taken <- struct{}{}
 	wait(t, "the channel ran dry", done, true)
 
-	// No run in flight, a child waiting: the refill goes ahead after the
-	// quiet period.
+	// The channel full, a run in flight that takes a child and ends: the
+	// refill goes ahead at its end.
 	b, w, ch = newB()
-	ch <- &warmRun{}
+	b.guest.running.Store(1)
+	for range cap(ch) {
+		ch <- &warmRun{}
+	}
+	done = async(b, w, ch)
+	<-ch
+	b.guest.taken <- struct{}{}
+	b.guest.running.Store(0)
+	b.guest.idle <- struct{}{}
+	wait(t, "a child short", done, true)
+
+	// No run in flight, the channel full: the refill goes ahead after
+	// the quiet period.
+	b, w, ch = newB()
+	for range cap(ch) {
+		ch <- &warmRun{}
+	}
 	wait(t, "quiet", async(b, w, ch), true)
 
 	// A run in flight, a child waiting, the path closes.
