@@ -85,7 +85,12 @@ func (e *eventWriter) loop() {
 	e.header()
 	for ev := range e.ch {
 		_ = writeEvent(e.w, ev)
-		_ = e.rc.Flush()
+		// One flush (a write to the socket, a wake-up of the client) per
+		// burst, not per chunk: the last chunk queued is flushed at once,
+		// the ones queued behind a chunk go out with it.
+		if len(e.ch) == 0 {
+			_ = e.rc.Flush()
+		}
 	}
 }
 

@@ -27,6 +27,10 @@ func (b *Backend) takeGuest(ctx context.Context, w *warmPath, name string, l *la
 	for {
 		select {
 		case r := <-ch:
+			select { // fillGuests refills at once when ch runs dry
+			case b.guest.taken <- struct{}{}:
+			default:
+			}
 			if r.alive() {
 				w.record(name, "")
 				return r, nil
@@ -111,17 +115,35 @@ func (b *Backend) fillGuests(w *warmPath, name string, ch chan *warmRun) {
 
 // awaitGuestsIdle waits, while a child forked ahead is still waiting in
 // ch, until no guest run is in flight, at most guestRefillWait: the next
-// child is forked and warmed up between runs, not beside them. It says
-// false once the path is closing.
+// child is forked and warmed up between runs, not beside them. While ch
+// is full (the child about to be forked is one more, for later), it
+// waits until no run has been in flight for guestRefillQuiet: not beside
+// the last run's result on its way out either. It returns at once when
+// ch runs dry, and says false once the path is closing.
 func (b *Backend) awaitGuestsIdle(w *warmPath, ch chan *warmRun) bool {
-	if len(ch) == 0 || b.guest.running.Load() == 0 {
+	if len(ch) == 0 {
 		return true
 	}
 	limit := time.NewTimer(guestRefillWait)
 	defer limit.Stop()
-	for len(ch) > 0 && b.guest.running.Load() > 0 {
+	quiet := time.NewTimer(guestRefillQuiet)
+	defer quiet.Stop()
+	for len(ch) > 0 {
+		var quietC <-chan time.Time // nil (never) while a run is in flight
+		if b.guest.running.Load() == 0 {
+			if len(ch) < cap(ch) {
+				// Runs came closer together than the quiet period: a
+				// refill is due, and this is the gap between them.
+				return true
+			}
+			quiet.Reset(guestRefillQuiet)
+			quietC = quiet.C
+		}
 		select {
+		case <-quietC:
+			return true
 		case <-b.guest.idle:
+		case <-b.guest.taken:
 		case <-limit.C:
 			return true
 		case <-w.closing:

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"github.com/sandrun/sandrun"
 )
 
 type dupFile struct {
@@ -49,6 +51,19 @@ func TestDuplicateKeys(t *testing.T) {
 	} {
 		if err := checkDuplicateKeys([]byte(ok), &dupReq{}); err != nil {
 			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
+
+// BenchmarkUnmarshalRun is the strict decoding of a run's request as the
+// server receives it (the served path's decode stage).
+func BenchmarkUnmarshalRun(b *testing.B) {
+	body := []byte(`{"language":"python","code":"print(1)","limits":{},"backend":"restricted"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		var r sandrun.Request
+		if err := Unmarshal(body, &r); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
