@@ -77,7 +77,16 @@ func checkDuplicateKeys(data []byte, v any) error {
 			if top != nil && top.isObj && top.isKey {
 				k, elem := memberOf(tables, top.typ, t)
 				if top.names[k] {
-					return &DecodeError{Status: http.StatusBadRequest, Field: join(top.path, t),
+					field := join(top.path, t)
+					if t == "" {
+						// A member named "": the error names its object
+						// (the body at the top level), never no field.
+						field = top.path
+						if field == "" {
+							field = "body"
+						}
+					}
+					return &DecodeError{Status: http.StatusBadRequest, Field: field,
 						Msg: fmt.Sprintf("%q is given twice (a field's name is matched without regard to case); give it once", t)}
 				}
 				top.names[k] = true
