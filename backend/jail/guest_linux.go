@@ -457,14 +457,7 @@ func (b *Backend) startGuest(r *warmRun, lim sandrun.Limits, entry []byte, chanE
 	// the run's path before the config).
 	r.cg.SetIdle(false)
 	if !r.guest.streams {
-		for i, w := range []io.Writer{stdout, stderr} {
-			out := r.outs[i]
-			r.copying.Add(1)
-			go func() {
-				defer r.copying.Done()
-				_, _ = io.Copy(w, out)
-			}()
-		}
+		r.copyOutput(stdout, stderr)
 		r.stdin.Close() // a guest's program reads no input
 	}
 	return r.awaitStart(setup, "the guest child's setup did not finish")

@@ -160,6 +160,19 @@ type warmFrame struct {
 	err     error
 }
 
+// copyOutput copies the child's stdout and stderr pipes to the run's
+// writers until they close; r.copying counts the copies.
+func (r *warmRun) copyOutput(stdout, stderr io.Writer) {
+	for i, w := range []io.Writer{stdout, stderr} {
+		out := r.outs[i]
+		r.copying.Add(1)
+		go func() {
+			defer r.copying.Done()
+			_, _ = io.Copy(w, out)
+		}()
+	}
+}
+
 // begin forks the child, hands it the run's config and waits for the
 // program's start. errCold: the zygote did not produce a child.
 func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, files []initFile, stdout, stderr io.Writer) (err error) {
@@ -198,14 +211,7 @@ func (r *warmRun) begin(b *Backend, l *lang.Language, req *sandrun.Request, file
 			r.kill(verdict.KillNone, "")
 		}
 	}()
-	for i, w := range []io.Writer{stdout, stderr} {
-		out := r.outs[i]
-		r.copying.Add(1)
-		go func() {
-			defer r.copying.Done()
-			_, _ = io.Copy(w, out)
-		}()
-	}
+	r.copyOutput(stdout, stderr)
 	go func() {
 		_, _ = io.Copy(r.stdin, strings.NewReader(req.Stdin))
 		r.stdin.Close()
